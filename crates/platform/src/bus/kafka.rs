@@ -1,0 +1,174 @@
+//! The Kafka bus, on librdkafka (rdkafka's bundled build).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use futures::future::try_join_all;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rdkafka::ClientConfig;
+
+use super::{BusMessage, Delivery, EventBus, Subscription};
+use crate::config::KafkaConfig;
+
+/// Publishes to and consumes from a Kafka cluster.
+pub struct KafkaBus {
+    brokers: String,
+    config: KafkaConfig,
+    producer: FutureProducer,
+    admin: AdminClient<DefaultClientContext>,
+}
+
+impl std::fmt::Debug for KafkaBus {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("KafkaBus").field("brokers", &self.brokers).finish()
+    }
+}
+
+impl KafkaBus {
+    /// Creates the producer and admin clients; they connect lazily, so a broker that is down
+    /// now does not stop the service from starting.
+    pub fn new(brokers: &str, config: &KafkaConfig) -> anyhow::Result<Self> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("acks", "all")
+            .set("enable.idempotence", config.idempotent_producer.to_string())
+            .set("message.timeout.ms", config.message_timeout.as_millis().to_string())
+            .set("linger.ms", "2")
+            .create()
+            .context("cannot create the Kafka producer")?;
+        let admin = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .create()
+            .context("cannot create the Kafka admin client")?;
+        Ok(Self {
+            brokers: brokers.to_owned(),
+            config: config.clone(),
+            producer,
+            admin,
+        })
+    }
+}
+
+#[async_trait]
+impl EventBus for KafkaBus {
+    async fn create_topics(&self, topics: &[String]) -> anyhow::Result<()> {
+        let retention = self.config.retention.as_millis().to_string();
+        let new_topics: Vec<NewTopic<'_>> = topics
+            .iter()
+            .map(|topic| {
+                NewTopic::new(topic, self.config.partitions, TopicReplication::Fixed(self.config.replication_factor))
+                    .set("retention.ms", &retention)
+            })
+            .collect();
+        let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+        let results = self
+            .admin
+            .create_topics(&new_topics, &options)
+            .await
+            .context("kafka create topics request failed")?;
+        for result in results {
+            match result {
+                Ok(topic) => tracing::info!(topic, "created kafka topic"),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => anyhow::bail!("cannot create kafka topic {topic}: {code}"),
+            }
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, messages: &[BusMessage]) -> anyhow::Result<()> {
+        let sends = messages.iter().map(|message| {
+            let headers = message.headers.iter().fold(OwnedHeaders::new(), |headers, (key, value)| {
+                headers.insert(Header { key, value: Some(value) })
+            });
+            let record = FutureRecord::to(&message.topic)
+                .key(&message.key)
+                .payload(&message.payload)
+                .headers(headers);
+            async move {
+                self.producer
+                    .send(record, Timeout::Never)
+                    .await
+                    .map_err(|(error, _)| anyhow::Error::new(error).context(format!("kafka did not accept a message for {}", message.topic)))
+            }
+        });
+        try_join_all(sends).await?;
+        Ok(())
+    }
+
+    async fn subscribe(&self, group: &str, topics: &[String]) -> anyhow::Result<Box<dyn Subscription>> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", group)
+            // Offsets are stored only after a message is processed, then committed in the
+            // background, on rebalance and on close: at-least-once delivery.
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("allow.auto.create.topics", "false")
+            .create()
+            .context("cannot create the Kafka consumer")?;
+        let topic_names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topic_names).context("cannot subscribe")?;
+        Ok(Box::new(KafkaSubscription { consumer }))
+    }
+}
+
+struct KafkaSubscription {
+    consumer: StreamConsumer,
+}
+
+#[async_trait]
+impl Subscription for KafkaSubscription {
+    async fn next(&mut self) -> anyhow::Result<Delivery> {
+        let message = self.consumer.recv().await.context("kafka receive failed")?;
+        let headers = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|header| {
+                        let value = header.value.map(String::from_utf8_lossy).unwrap_or_default();
+                        (header.key.to_owned(), value.into_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Delivery {
+            message: BusMessage {
+                topic: message.topic().to_owned(),
+                key: message.key().map(|key| String::from_utf8_lossy(key).into_owned()).unwrap_or_default(),
+                headers,
+                payload: message.payload().unwrap_or_default().to_vec(),
+            },
+            partition: message.partition(),
+            offset: message.offset(),
+        })
+    }
+
+    async fn commit(&mut self, delivery: &Delivery) -> anyhow::Result<()> {
+        // librdkafka stores offset + 1, the next message to read.
+        self.consumer
+            .store_offset(&delivery.message.topic, delivery.partition, delivery.offset)
+            .context("cannot store kafka offset")
+    }
+
+    async fn close(self: Box<Self>) -> anyhow::Result<()> {
+        // A synchronous commit blocks on the broker: keep it off the async workers.
+        let commit = tokio::task::spawn_blocking(move || self.consumer.commit_consumer_state(CommitMode::Sync))
+            .await
+            .context("kafka commit task failed")?;
+        match commit {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+            Err(error) => Err(error).context("cannot commit kafka offsets on close"),
+        }
+    }
+}

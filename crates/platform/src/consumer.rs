@@ -1,0 +1,224 @@
+//! Consuming events: at-least-once delivery, retries with backoff, a dead-letter topic, and
+//! the idempotency record that makes redelivery harmless.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mi_proto::events::v1::EventEnvelope;
+use prost::Message;
+use sqlx::{Any, Transaction};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::bus::{BusMessage, Delivery, EventBus, Subscription};
+use crate::clock;
+use crate::config::ConsumerConfig;
+use crate::db::Database;
+use crate::outbox::backoff;
+use crate::telemetry::{self, PairExtractor};
+
+/// Header on a dead-lettered message: why it could not be processed.
+pub const DEAD_LETTER_ERROR_HEADER: &str = "mi-dead-letter-error";
+/// Header on a dead-lettered message: the topic it came from.
+pub const DEAD_LETTER_TOPIC_HEADER: &str = "mi-dead-letter-topic";
+/// Header on a dead-lettered message: the consumer group that gave up on it.
+pub const DEAD_LETTER_GROUP_HEADER: &str = "mi-dead-letter-group";
+
+/// Applies events of the types it cares about; ignores the rest.
+#[async_trait]
+pub trait EventHandler: Send + Sync {
+    /// Applies one event. Must be idempotent: the same event may arrive more than once.
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()>;
+}
+
+/// Where a consumer reads and where it puts what it cannot process.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// The consumer group: one per service.
+    pub group: String,
+    /// Topics to read.
+    pub topics: Vec<String>,
+    /// Where events go after the handler has failed `max_attempts` times.
+    pub dead_letter_topic: String,
+}
+
+/// Reads the spec's topics and applies each event until `shutdown`.
+///
+/// An event is committed only after the handler succeeded or the event was dead-lettered, so a
+/// crash redelivers it. The handler is retried with exponential backoff; an event that cannot be
+/// decoded is dead-lettered at once, since retrying cannot help.
+pub async fn run_consumer(
+    bus: Arc<dyn EventBus>,
+    spec: ConsumerSpec,
+    config: ConsumerConfig,
+    handler: Arc<dyn EventHandler>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut topics = spec.topics.clone();
+    topics.push(spec.dead_letter_topic.clone());
+    retry_until_shutdown(&shutdown, &config, "create consumer topics", || bus.create_topics(&topics)).await;
+    let Some(mut subscription) = retry_until_shutdown(&shutdown, &config, "subscribe", || {
+        bus.subscribe(&spec.group, &spec.topics)
+    })
+    .await
+    else {
+        return Ok(());
+    };
+    tracing::info!(group = %spec.group, topics = ?spec.topics, "consumer started");
+
+    loop {
+        let delivery = tokio::select! {
+            () = shutdown.cancelled() => break,
+            delivery = subscription.next() => delivery,
+        };
+        let delivery = match delivery {
+            Ok(delivery) => delivery,
+            Err(error) => {
+                tracing::warn!(group = %spec.group, error = format!("{error:#}"), "consumer cannot receive");
+                tokio::time::sleep(config.initial_backoff).await;
+                continue;
+            }
+        };
+        let processed = process(&*bus, &spec, &config, &*handler, &delivery, &shutdown).await;
+        if !processed {
+            // Shut down mid-retry: leave the event uncommitted so it is delivered again.
+            break;
+        }
+        if let Err(error) = subscription.commit(&delivery).await {
+            tracing::warn!(group = %spec.group, error = format!("{error:#}"), "cannot commit consumer position");
+        }
+    }
+    close(subscription, &spec.group).await;
+    Ok(())
+}
+
+async fn close(subscription: Box<dyn Subscription>, group: &str) {
+    if let Err(error) = subscription.close().await {
+        tracing::warn!(group, error = format!("{error:#}"), "consumer did not close cleanly");
+    }
+}
+
+/// Handles one delivery or dead-letters it; false if shutdown interrupted it.
+async fn process(
+    bus: &dyn EventBus,
+    spec: &ConsumerSpec,
+    config: &ConsumerConfig,
+    handler: &dyn EventHandler,
+    delivery: &Delivery,
+    shutdown: &CancellationToken,
+) -> bool {
+    let message = &delivery.message;
+    let span = tracing::info_span!("consume", group = %spec.group, topic = %message.topic, offset = delivery.offset, event_id = tracing::field::Empty, event_type = tracing::field::Empty);
+    telemetry::set_remote_parent(&span, &PairExtractor(&message.headers));
+    async {
+        let envelope = match EventEnvelope::decode(message.payload.as_slice()) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                let reason = format!("undecodable event envelope: {error}");
+                return dead_letter(bus, spec, config, message, &reason, shutdown).await;
+            }
+        };
+        tracing::Span::current().record("event_id", envelope.event_id.as_str());
+        tracing::Span::current().record("event_type", envelope.event_type.as_str());
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let Err(error) = handler.handle(&envelope).await else {
+                return true;
+            };
+            if attempt >= config.max_attempts {
+                let reason = format!("handler failed {attempt} times: {error:#}");
+                return dead_letter(bus, spec, config, message, &reason, shutdown).await;
+            }
+            let wait = config.initial_backoff.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(config.max_backoff);
+            tracing::warn!(attempt, retry_in_ms = wait.as_millis() as u64, error = format!("{error:#}"), "event handler failed");
+            tokio::select! {
+                () = shutdown.cancelled() => return false,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Publishes the message to the dead-letter topic, retrying until it is accepted.
+async fn dead_letter(
+    bus: &dyn EventBus,
+    spec: &ConsumerSpec,
+    config: &ConsumerConfig,
+    message: &BusMessage,
+    reason: &str,
+    shutdown: &CancellationToken,
+) -> bool {
+    tracing::error!(dead_letter_topic = %spec.dead_letter_topic, reason, "dead-lettering event");
+    let mut headers = message.headers.clone();
+    headers.push((DEAD_LETTER_ERROR_HEADER.to_owned(), reason.to_owned()));
+    headers.push((DEAD_LETTER_TOPIC_HEADER.to_owned(), message.topic.clone()));
+    headers.push((DEAD_LETTER_GROUP_HEADER.to_owned(), spec.group.clone()));
+    let dead = BusMessage {
+        topic: spec.dead_letter_topic.clone(),
+        key: message.key.clone(),
+        headers,
+        payload: message.payload.clone(),
+    };
+    let dead = std::slice::from_ref(&dead);
+    retry_until_shutdown(shutdown, config, "publish to the dead-letter topic", || bus.publish(dead))
+        .await
+        .is_some()
+}
+
+/// Runs `operation` until it succeeds (`Some`) or shutdown is requested (`None`).
+async fn retry_until_shutdown<T, F, Fut>(
+    shutdown: &CancellationToken,
+    config: &ConsumerConfig,
+    what: &str,
+    mut operation: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let mut failures = 0;
+    loop {
+        match operation().await {
+            Ok(value) => return Some(value),
+            Err(error) => {
+                failures += 1;
+                let wait = backoff(failures, config.max_backoff);
+                tracing::warn!(failures, error = format!("{error:#}"), "cannot {what}");
+                tokio::select! {
+                    () = shutdown.cancelled() => return None,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Begins the transaction in which `consumer_group` applies `event_id`, or returns `None` if
+/// that group has applied it already.
+///
+/// The processed-event record is written first, in the same transaction as the handler's
+/// effect: both commit or neither does, so a redelivered event finds the record and is skipped.
+pub async fn begin_once(
+    database: &Database,
+    consumer_group: &str,
+    event_id: &str,
+) -> anyhow::Result<Option<Transaction<'static, Any>>> {
+    let mut transaction = database.pool().begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO processed_events (consumer_group, event_id, processed_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (consumer_group, event_id) DO NOTHING",
+    )
+    .bind(consumer_group)
+    .bind(event_id)
+    .bind(clock::now_millis())
+    .execute(&mut *transaction)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        transaction.rollback().await?;
+        return Ok(None);
+    }
+    Ok(Some(transaction))
+}

@@ -1,0 +1,125 @@
+//! Database pools for PostgreSQL and SQLite behind one type, with embedded migrations.
+//!
+//! Both backends go through sqlx's `Any` driver and the SQL is written to run on both
+//! (`$n` parameters, `BIGINT` milliseconds, `BYTEA` blobs, `ON CONFLICT`, `RETURNING`), so each
+//! store has one implementation and one contract test suite run against both.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{MigrateDatabase, Migrator};
+use sqlx::{Any, AnyPool, ConnectOptions};
+
+use crate::config::InfraConfig;
+
+/// Which server is behind a pool, for the few statements that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL, the production database.
+    Postgres,
+    /// SQLite, the embedded-mode database.
+    Sqlite,
+}
+
+/// A connection pool to one service's database.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects to the database named `name`: `{prefix}{name}` on PostgreSQL when configured
+    /// (created if missing), else `{data_dir}/{name}.db`.
+    pub async fn connect(infra: &InfraConfig, name: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        match &infra.postgres.url {
+            Some(server_url) => {
+                let database = format!("{}{name}", infra.postgres.database_prefix);
+                let url = format!("{}/{database}", server_url.trim_end_matches('/'));
+                Self::connect_postgres(&url, infra.postgres.max_connections).await
+            }
+            None => Self::connect_sqlite(&infra.sqlite_path(name)).await,
+        }
+    }
+
+    /// Connects to a PostgreSQL database URL, creating the database if it is missing.
+    pub async fn connect_postgres(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let exists = Any::database_exists(url)
+            .await
+            .with_context(|| format!("cannot reach PostgreSQL at {}", redact(url)))?;
+        if !exists
+            && let Err(error) = Any::create_database(url).await
+            && !Any::database_exists(url).await.unwrap_or(false)
+        {
+            return Err(error).with_context(|| format!("cannot create database {}", redact(url)));
+        }
+        let options = AnyConnectOptions::from_str(url)?.log_statements(tracing::log::LevelFilter::Trace);
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot connect to {}", redact(url)))?;
+        Ok(Self { pool, backend: Backend::Postgres })
+    }
+
+    /// Opens (creating if needed) a SQLite database file in WAL mode.
+    pub async fn connect_sqlite(path: &std::path::Path) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create data directory {}", parent.display()))?;
+        }
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let options = AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer at a time; a few connections serve readers meanwhile.
+            .max_connections(4)
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *connection).await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *connection).await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *connection).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+        Ok(Self { pool, backend: Backend::Sqlite })
+    }
+
+    /// Runs the platform's migrations (outbox, processed events), then the service's own.
+    pub async fn migrate(&self, mut service_migrations: Migrator) -> anyhow::Result<()> {
+        let mut platform_migrations = sqlx::migrate!("./migrations");
+        // Each migrator sees the other's applied versions: not missing, just not its own.
+        platform_migrations.set_ignore_missing(true);
+        service_migrations.set_ignore_missing(true);
+        for migrator in [platform_migrations, service_migrations] {
+            migrator.run(&self.pool).await.context("database migration failed")?;
+        }
+        Ok(())
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which server this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+/// A URL without its user and password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://***@{}", &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,126 @@
+//! The closed set of error codes every service returns, mapped once onto `tonic::Status`.
+//!
+//! Service operations have their own error enums; each maps into a [`ServiceError`], which
+//! carries the details a client needs (field violations, retry info, quota, precondition).
+//! Internal errors are logged with their cause chain and never leak their text to the client.
+
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The `ErrorInfo.domain` of every error this platform returns.
+pub const ERROR_DOMAIN: &str = "mi-account";
+
+/// What went wrong, from the client's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The request is malformed; the field violations say where.
+    InvalidArgument,
+    /// The named entity does not exist.
+    NotFound,
+    /// The entity to create exists already.
+    AlreadyExists,
+    /// The system is not in a state that allows the operation.
+    FailedPrecondition,
+    /// A rate limit or quota was hit; retry info says when to try again.
+    ResourceExhausted,
+    /// The caller is not authenticated.
+    Unauthenticated,
+    /// The caller may not do this.
+    PermissionDenied,
+    /// A dependency is down; the call may succeed later.
+    Unavailable,
+    /// A bug or an unexpected failure.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The gRPC status code for this error code.
+    pub fn grpc_code(self) -> Code {
+        match self {
+            Self::InvalidArgument => Code::InvalidArgument,
+            Self::NotFound => Code::NotFound,
+            Self::AlreadyExists => Code::AlreadyExists,
+            Self::FailedPrecondition => Code::FailedPrecondition,
+            Self::ResourceExhausted => Code::ResourceExhausted,
+            Self::Unauthenticated => Code::Unauthenticated,
+            Self::PermissionDenied => Code::PermissionDenied,
+            Self::Unavailable => Code::Unavailable,
+            Self::Internal => Code::Internal,
+        }
+    }
+}
+
+/// An error ready to be returned to a gRPC client.
+#[derive(Debug, Clone)]
+pub struct ServiceError {
+    code: ErrorCode,
+    message: String,
+    details: ErrorDetails,
+}
+
+impl ServiceError {
+    /// An error with a code and a client-facing message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: ErrorDetails::new(),
+        }
+    }
+
+    /// INVALID_ARGUMENT naming one bad field.
+    pub fn invalid_field(field: &str, description: impl Into<String>) -> Self {
+        let description = description.into();
+        Self::new(ErrorCode::InvalidArgument, format!("invalid {field}: {description}"))
+            .with_field_violation(field, description)
+    }
+
+    /// RESOURCE_EXHAUSTED with the time after which a retry may succeed.
+    pub fn rate_limited(subject: &str, description: impl Into<String>, retry_after: Duration) -> Self {
+        let description = description.into();
+        let mut error = Self::new(ErrorCode::ResourceExhausted, description.clone());
+        error.details.set_retry_info(Some(retry_after));
+        error.details.add_quota_failure_violation(subject, description);
+        error
+    }
+
+    /// FAILED_PRECONDITION with a machine-readable reason, e.g. `VERIFICATION_LOCKED`.
+    pub fn failed_precondition(reason: &str, subject: &str, description: impl Into<String>) -> Self {
+        let description = description.into();
+        let mut error = Self::new(ErrorCode::FailedPrecondition, description.clone());
+        error.details.add_precondition_failure_violation(reason, subject, description);
+        error.with_reason(reason)
+    }
+
+    /// INTERNAL: logs the cause chain and tells the client nothing about it.
+    pub fn internal(error: &anyhow::Error) -> Self {
+        tracing::error!(error = format!("{error:#}"), "internal error");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+
+    /// Adds a field violation to the `BadRequest` detail.
+    pub fn with_field_violation(mut self, field: &str, description: impl Into<String>) -> Self {
+        self.details.add_bad_request_violation(field, description);
+        self
+    }
+
+    /// Adds an `ErrorInfo` detail with a machine-readable reason.
+    pub fn with_reason(mut self, reason: &str) -> Self {
+        self.details
+            .set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
+        self
+    }
+
+    /// The error code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Self {
+        Status::with_error_details(error.code.grpc_code(), error.message, error.details)
+    }
+}

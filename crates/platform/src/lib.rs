@@ -1,0 +1,23 @@
+//! Everything the mi-account services share, written once.
+//!
+//! A service crate holds only its domain, storage, gRPC handlers and event handlers; it gets
+//! configuration, telemetry, the database, the outbox, the event bus, the rate limiter and the
+//! gRPC server from here.
+
+pub mod bus;
+pub mod clock;
+pub mod config;
+pub mod consumer;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod host;
+pub mod limiter;
+pub mod outbox;
+pub mod runtime;
+pub mod server;
+pub mod telemetry;
+
+pub use error::{ErrorCode, ServiceError};
+pub use runtime::Platform;

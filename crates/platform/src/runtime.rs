@@ -1,0 +1,44 @@
+//! The infrastructure one process shares between its services: the bus and the limiter,
+//! chosen from configuration (Kafka or embedded, Redis or in-memory).
+
+use std::sync::Arc;
+
+use crate::bus::{EmbeddedBus, EventBus, KafkaBus};
+use crate::config::InfraConfig;
+use crate::limiter::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
+
+/// The shared infrastructure handed to every service in a process.
+#[derive(Debug, Clone)]
+pub struct Platform {
+    /// The shared settings.
+    pub config: Arc<InfraConfig>,
+    /// Kafka, or the embedded bus.
+    pub bus: Arc<dyn EventBus>,
+    /// Redis, or the in-memory limiter.
+    pub limiter: Arc<dyn RateLimiter>,
+}
+
+impl Platform {
+    /// Builds the bus and limiter the configuration names.
+    pub async fn connect(config: InfraConfig) -> anyhow::Result<Self> {
+        let bus: Arc<dyn EventBus> = match &config.kafka.brokers {
+            Some(brokers) => Arc::new(KafkaBus::new(brokers, &config.kafka)?),
+            None => Arc::new(EmbeddedBus::open(&config.data_dir.join("bus.db")).await?),
+        };
+        let limiter: Arc<dyn RateLimiter> = match &config.redis.url {
+            Some(url) => Arc::new(RedisRateLimiter::connect(url, &config.redis.key_prefix).await?),
+            None => Arc::new(MemoryRateLimiter::new()),
+        };
+        tracing::info!(
+            database = if config.postgres.url.is_some() { "postgresql" } else { "sqlite" },
+            bus = if config.kafka.brokers.is_some() { "kafka" } else { "embedded" },
+            limiter = if config.redis.url.is_some() { "redis" } else { "memory" },
+            "platform ready"
+        );
+        Ok(Self {
+            config: Arc::new(config),
+            bus,
+            limiter,
+        })
+    }
+}

@@ -1,0 +1,82 @@
+//! The gRPC server every service runs: its own services plus `grpc.health.v1`, server
+//! reflection, a request span continuing the caller's trace, and graceful shutdown.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tower_http::trace::TraceLayer;
+
+use crate::telemetry::{self, HeaderExtractor};
+
+/// Binds a TCP listener, with the address in the error.
+pub async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))
+}
+
+/// Serves `routes` on `listener` until `shutdown`, marking `service_names` SERVING in health.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    service_names: &[&str],
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    for name in service_names {
+        health_reporter.set_service_status(*name, ServingStatus::Serving).await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(mi_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("cannot build the reflection service")?;
+    let routes = routes.add_service(health_service).add_service(reflection);
+
+    let trace_layer = TraceLayer::new_for_grpc().make_span_with(|request: &http::Request<_>| {
+        let span = tracing::info_span!("grpc", method = %request.uri().path());
+        telemetry::set_remote_parent(&span, &HeaderExtractor(request.headers()));
+        span
+    });
+    let shutting_down = shutdown.clone();
+    let health_on_shutdown = async move {
+        shutting_down.cancelled().await;
+        for name in service_names {
+            health_reporter.set_service_status(*name, ServingStatus::NotServing).await;
+        }
+    };
+    Server::builder()
+        .layer(trace_layer)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), health_on_shutdown)
+        .await
+        .context("grpc server failed")
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
