@@ -1,1 +1,65 @@
+//! The notification service: turns events into messages and delivers them.
+//!
+//! `events` consumes the verification topic; `domain` renders the message; `storage` delivers
+//! it to the dev inbox and records `NotificationDelivered` in the outbox, in the transaction
+//! that also marks the event processed; `grpc` lets developers and tests read the inbox.
 
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod storage;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mi_platform::Platform;
+use mi_platform::crypto::{CodeCipher, SecretKey};
+use mi_platform::host::{Service, ServiceHost};
+use mi_proto::notification::v1::notification_service_server::NotificationServiceServer;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+use crate::config::Settings;
+use crate::storage::SqlInbox;
+
+/// The notification service, as the platform runs it.
+#[derive(Debug)]
+pub struct NotificationService;
+
+#[async_trait::async_trait]
+impl Service for NotificationService {
+    const NAME: &'static str = "notification";
+    type Settings = Settings;
+
+    fn listen_addr(settings: &Settings) -> SocketAddr {
+        settings.listen_addr
+    }
+
+    async fn run(
+        platform: Platform,
+        _settings: Settings,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let encryption_key = SecretKey::configured_or_dev(
+            platform.config.code_encryption_key.as_ref(),
+            platform.config.dev_key_file("code-encryption").as_deref(),
+            "code_encryption_key",
+        )?;
+        let mut host = ServiceHost::new(Self::NAME, platform, shutdown);
+        let database = host.database(sqlx::migrate!("./migrations")).await?;
+        let outbox = host.outbox();
+        host.spawn_relay(&outbox, &database);
+        let inbox = Arc::new(SqlInbox::new(database, outbox, host.consumer_group()));
+
+        let handler = events::VerificationEventsHandler::new(Arc::clone(&inbox) as _, CodeCipher::new(&encryption_key));
+        host.spawn_consumer(&["verification"], Arc::new(handler));
+
+        let server = NotificationServiceServer::new(grpc::NotificationHandler::new(inbox));
+        host.serve(listener, Routes::new(server), &[NotificationServiceServer::<grpc::NotificationHandler>::NAME])
+            .await
+    }
+}

@@ -60,14 +60,26 @@ impl SecretKey {
             return Self::parse_base64(&SecretString::from(existing))
                 .with_context(|| format!("invalid development key in {}", path.display()));
         }
+        let parent = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)?;
+        // Write a private temporary file, then link it into place: linking fails if another
+        // service won the race, and then both use the winner's key.
         let key = Self::generate();
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+        let temporary = parent.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
+        std::fs::write(&temporary, BASE64.encode(key.0))
+            .with_context(|| format!("cannot write development key {}", temporary.display()))?;
+        let linked = std::fs::hard_link(&temporary, path);
+        let _ = std::fs::remove_file(&temporary);
+        match linked {
+            Ok(()) => {
+                tracing::warn!(path = %path.display(), setting, "generated a development key");
+                Ok(key)
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                Self::configured_or_dev(None, Some(path), setting)
+            }
+            Err(error) => Err(error).with_context(|| format!("cannot write development key {}", path.display())),
         }
-        std::fs::write(path, BASE64.encode(key.0))
-            .with_context(|| format!("cannot write development key {}", path.display()))?;
-        tracing::warn!(path = %path.display(), setting, "generated a development key");
-        Ok(key)
     }
 
     /// The raw key bytes.

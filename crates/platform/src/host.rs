@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 use crate::Platform;
+use crate::config::ConfigLoader;
 use crate::consumer::{self, ConsumerSpec, EventHandler};
 use crate::db::Database;
 use crate::outbox::Outbox;
@@ -91,4 +92,98 @@ impl ServiceHost {
         }
         served
     }
+}
+
+/// What the platform needs to know to run a service, alone or beside the others.
+#[async_trait::async_trait]
+pub trait Service {
+    /// The service name: its config section, database, topic and consumer group.
+    const NAME: &'static str;
+    /// The service's own config section.
+    type Settings: serde::de::DeserializeOwned + Default + Send + 'static;
+
+    /// Where the service listens, from its settings.
+    fn listen_addr(settings: &Self::Settings) -> SocketAddr;
+
+    /// Runs the service on a bound listener until `shutdown`.
+    async fn run(
+        platform: Platform,
+        settings: Self::Settings,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()>;
+}
+
+/// A service whose listener is bound, ready to run.
+#[derive(Debug)]
+pub struct BoundService<S: Service> {
+    settings: S::Settings,
+    listener: TcpListener,
+}
+
+impl<S: Service> BoundService<S>
+where
+    S::Settings: std::fmt::Debug,
+{
+    /// Reads the service's settings and binds its listen address.
+    pub async fn bind(loader: &ConfigLoader) -> anyhow::Result<Self> {
+        let settings: S::Settings = loader.section(S::NAME)?;
+        let listener = crate::server::bind(S::listen_addr(&settings)).await?;
+        Ok(Self { settings, listener })
+    }
+
+    /// The address actually bound (useful when the port was 0).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Runs the service until `shutdown`.
+    pub async fn run(self, platform: Platform, shutdown: CancellationToken) -> anyhow::Result<()> {
+        S::run(platform, self.settings, self.listener, shutdown).await
+    }
+}
+
+/// The `main` of a process: loads configuration, starts telemetry and the platform, runs
+/// `body` until SIGINT/SIGTERM, and turns any error into a clear message and exit code 1.
+pub async fn run_process<F, Fut>(process_name: &str, body: F) -> std::process::ExitCode
+where
+    F: FnOnce(ConfigLoader, Platform, CancellationToken) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let outcome = async {
+        let loader = ConfigLoader::from_env()?;
+        let infra = loader.infra()?;
+        let telemetry = crate::telemetry::init(&infra.telemetry, process_name)?;
+        let platform = Platform::connect(infra).await?;
+        let shutdown = CancellationToken::new();
+        let on_signal = shutdown.clone();
+        tokio::spawn(async move {
+            crate::server::shutdown_signal().await;
+            tracing::info!("shutting down");
+            on_signal.cancel();
+        });
+        let result = body(loader, platform, shutdown).await;
+        telemetry.shutdown();
+        result
+    }
+    .await;
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "{process_name} stopped");
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The `main` of a single-service binary.
+pub async fn run_single<S: Service>() -> std::process::ExitCode
+where
+    S::Settings: std::fmt::Debug,
+{
+    run_process(S::NAME, |loader, platform, shutdown| async move {
+        BoundService::<S>::bind(&loader).await?.run(platform, shutdown).await
+    })
+    .await
 }

@@ -15,9 +15,11 @@ pub mod events;
 pub mod host;
 pub mod limiter;
 pub mod outbox;
+pub mod paging;
 pub mod runtime;
 pub mod server;
 pub mod telemetry;
+pub mod testing;
 
 pub use error::{ErrorCode, ServiceError};
 pub use runtime::Platform;

@@ -108,13 +108,17 @@ impl OutboxRelay {
         let mut failures: u32 = 0;
         let mut topic_ready = false;
         while !shutdown.is_cancelled() {
-            let outcome = if topic_ready {
-                self.publish_batch().await
-            } else {
-                self.bus.create_topics(std::slice::from_ref(&self.topic)).await.map(|()| {
-                    topic_ready = true;
-                    1
-                })
+            let work = async {
+                if topic_ready {
+                    return self.publish_batch().await;
+                }
+                self.bus.create_topics(std::slice::from_ref(&self.topic)).await?;
+                topic_ready = true;
+                Ok(1)
+            };
+            let outcome = tokio::select! {
+                () = shutdown.cancelled() => break,
+                outcome = work => outcome,
             };
             let wait = match outcome {
                 Ok(0) => {

@@ -1,0 +1,21 @@
+//! The `notification` config section.
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+/// Settings of the notification service (`MI_NOTIFICATION__...`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// gRPC listen address.
+    pub listen_addr: SocketAddr,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 50053)),
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Messages and how they are written.
+
+mod render;
+
+pub use render::code_message;
+
+/// The kind of destination a message is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// A text message.
+    Sms,
+    /// An email.
+    Email,
+}
+
+impl Channel {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sms => "sms",
+            Self::Email => "email",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "sms" => Some(Self::Sms),
+            "email" => Some(Self::Email),
+            _ => None,
+        }
+    }
+}
+
+/// A message ready to deliver.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// Phone number or email address.
+    pub destination: String,
+    /// How it is meant to travel.
+    pub channel: Channel,
+    /// Email subject; SMS messages have one for the inbox's sake.
+    pub subject: String,
+    /// The text, which may hold a code: never logged.
+    pub body: String,
+}
+
+impl std::fmt::Debug for OutgoingMessage {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("OutgoingMessage")
+            .field("channel", &self.channel)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message as delivered to the dev inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxMessage {
+    /// A UUIDv7; the inbox lists in this order.
+    pub message_id: String,
+    /// The event that caused it.
+    pub source_event_id: String,
+    /// The message.
+    pub message: OutgoingMessage,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+}

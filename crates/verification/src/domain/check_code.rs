@@ -1,0 +1,103 @@
+//! CheckCode: count the attempt, compare in constant time, approve once or lock.
+
+use mi_platform::clock;
+
+use super::{Status, Verification, VerificationCode, Verifier};
+
+/// A verification whose code was just accepted.
+#[derive(Debug, Clone)]
+pub struct CheckedVerification {
+    /// The verification as it was when approved.
+    pub verification: Verification,
+    /// Milliseconds since the epoch.
+    pub approved_at: i64,
+}
+
+/// Why a code was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckCodeError {
+    /// A field is missing or malformed.
+    #[error("invalid {field}: {problem}")]
+    InvalidRequest {
+        /// The request field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// No verification has this id.
+    #[error("verification not found")]
+    NotFound,
+    /// The code is wrong; more attempts remain.
+    #[error("the code does not match")]
+    WrongCode {
+        /// Attempts left before the verification locks.
+        remaining_attempts: u32,
+    },
+    /// The code's time is up.
+    #[error("the code has expired")]
+    Expired,
+    /// Too many wrong codes.
+    #[error("too many wrong codes")]
+    Locked,
+    /// The right code was already given once.
+    #[error("the code was already used")]
+    AlreadyApproved,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl Verifier {
+    /// Checks `code` against the verification `verification_id`.
+    pub async fn check_code(&self, verification_id: &str, code: &str) -> Result<CheckedVerification, CheckCodeError> {
+        let verification_id = uuid::Uuid::parse_str(verification_id.trim())
+            .map_err(|_| CheckCodeError::InvalidRequest {
+                field: "verification_id",
+                problem: "must be the id SendCode returned".into(),
+            })?
+            .to_string();
+        let code = VerificationCode::parse(code)
+            .map_err(|problem| CheckCodeError::InvalidRequest { field: "code", problem })?;
+        let max_attempts = self.settings.max_check_attempts;
+        let now = clock::now_millis();
+
+        // Counting first, atomically, bounds the comparisons at max_attempts even under
+        // concurrent checks of the same verification.
+        let Some(verification) = self.store.count_attempt(&verification_id, now).await? else {
+            return Err(self.why_not_pending(&verification_id, now).await);
+        };
+        if verification.attempts > max_attempts {
+            return Err(CheckCodeError::Locked);
+        }
+        if self.hasher.matches(&verification_id, &code, &verification.code_hash) {
+            let event = crate::events::verification_approved(&verification);
+            if !self.store.approve(&verification_id, now, &event).await? {
+                return Err(self.why_not_pending(&verification_id, now).await);
+            }
+            tracing::info!(verification_id, "verification approved");
+            return Ok(CheckedVerification { verification, approved_at: now });
+        }
+        if verification.attempts >= max_attempts {
+            let event = crate::events::verification_locked(&verification);
+            self.store.lock(&verification_id, now, &event).await?;
+            tracing::warn!(verification_id, attempts = verification.attempts, "verification locked");
+            return Err(CheckCodeError::Locked);
+        }
+        Err(CheckCodeError::WrongCode {
+            remaining_attempts: max_attempts - verification.attempts,
+        })
+    }
+
+    async fn why_not_pending(&self, verification_id: &str, now: i64) -> CheckCodeError {
+        match self.store.get(verification_id).await {
+            Err(error) => CheckCodeError::Unexpected(error),
+            Ok(None) => CheckCodeError::NotFound,
+            Ok(Some(verification)) => match verification.status {
+                Status::Approved => CheckCodeError::AlreadyApproved,
+                Status::Locked => CheckCodeError::Locked,
+                Status::Pending if verification.expires_at <= now => CheckCodeError::Expired,
+                Status::Pending => CheckCodeError::Locked,
+            },
+        }
+    }
+}

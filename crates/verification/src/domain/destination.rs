@@ -1,0 +1,97 @@
+//! A normalized phone number or email address, checked against its channel.
+
+use std::str::FromStr;
+
+use email_address::EmailAddress;
+use phonenumber::{Mode, Type as PhoneNumberType};
+
+use super::Channel;
+
+/// Where a code goes: an E.164 mobile number for SMS, a lower-cased-domain address for email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination(String);
+
+impl Destination {
+    /// Validates and normalizes `raw` for `channel`; the error says what is wrong.
+    pub fn parse(raw: &str, channel: Channel) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("must not be empty".into());
+        }
+        match channel {
+            Channel::Sms => parse_mobile_number(raw),
+            Channel::Email => parse_email(raw),
+        }
+    }
+
+    /// Wraps a value that was normalized before it was stored.
+    pub fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+
+    /// The normalized text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn parse_mobile_number(raw: &str) -> Result<Destination, String> {
+    if !raw.starts_with('+') {
+        return Err("must be a phone number with its country code, e.g. +8613800138000".into());
+    }
+    let number = phonenumber::parse(None, raw).map_err(|_| "is not a phone number".to_owned())?;
+    if !phonenumber::is_valid(&number) {
+        return Err("is not a valid phone number".into());
+    }
+    match number.number_type(&phonenumber::metadata::DATABASE) {
+        PhoneNumberType::Mobile | PhoneNumberType::FixedLineOrMobile => {}
+        _ => return Err("is not a mobile number, so it cannot receive SMS".into()),
+    }
+    Ok(Destination(number.format().mode(Mode::E164).to_string()))
+}
+
+fn parse_email(raw: &str) -> Result<Destination, String> {
+    let address = EmailAddress::from_str(raw).map_err(|_| "is not a valid email address".to_owned())?;
+    let (local, domain) = (address.local_part(), address.domain());
+    if !domain.contains('.') {
+        return Err("must have a domain such as example.com".into());
+    }
+    Ok(Destination(format!("{local}@{}", domain.to_ascii_lowercase())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_are_normalized_to_e164() {
+        let parsed = Destination::parse(" +86 138 0013 8000 ", Channel::Sms).expect("valid");
+        assert_eq!(parsed.as_str(), "+8613800138000");
+    }
+
+    #[test]
+    fn bad_phone_numbers_are_refused() {
+        for raw in ["", "13800138000", "+86 123", "+1 800 555 0100x", "not a number"] {
+            assert!(Destination::parse(raw, Channel::Sms).is_err(), "{raw} accepted");
+        }
+    }
+
+    #[test]
+    fn email_domain_is_lower_cased_and_local_part_kept() {
+        let parsed = Destination::parse("Mi.User@Example.COM", Channel::Email).expect("valid");
+        assert_eq!(parsed.as_str(), "Mi.User@example.com");
+    }
+
+    #[test]
+    fn bad_emails_are_refused() {
+        for raw in ["", "user", "user@", "@example.com", "user@localhost", "A <a@example.com>"] {
+            assert!(Destination::parse(raw, Channel::Email).is_err(), "{raw} accepted");
+        }
+    }
+
+    #[test]
+    fn a_channel_only_takes_its_own_kind_of_destination() {
+        assert!(Destination::parse("user@example.com", Channel::Sms).is_err());
+        assert!(Destination::parse("+8613800138000", Channel::Email).is_err());
+    }
+}

@@ -1,0 +1,6 @@
+//! Runs the verification service alone.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    mi_platform::host::run_single::<mi_verification::VerificationService>().await
+}

@@ -1,0 +1,133 @@
+//! The SQL verification store.
+
+use anyhow::Context;
+use async_trait::async_trait;
+use mi_platform::db::Database;
+use mi_platform::outbox::Outbox;
+use mi_proto::EventPayload;
+use mi_proto::events::v1::{CodeIssued, VerificationApproved, VerificationLocked};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::VerificationStore;
+use crate::domain::{Channel, Destination, Purpose, Status, Verification};
+
+const COLUMNS: &str =
+    "verification_id, destination, channel, purpose, code_hash, status, attempts, expires_at, created_at";
+
+/// Verifications in the service's own database, events in its outbox.
+#[derive(Debug, Clone)]
+pub struct SqlVerificationStore {
+    database: Database,
+    outbox: Outbox,
+}
+
+impl SqlVerificationStore {
+    /// A store over a migrated database.
+    pub fn new(database: Database, outbox: Outbox) -> Self {
+        Self { database, outbox }
+    }
+
+    /// Moves a pending verification to `status` and enqueues `event`, in one transaction.
+    async fn finish<P: EventPayload>(
+        &self,
+        verification_id: &str,
+        status: Status,
+        now: i64,
+        event: &P,
+    ) -> anyhow::Result<bool> {
+        let mut transaction = self.database.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE verifications SET status = $1, updated_at = $2 WHERE verification_id = $3 AND status = $4",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(verification_id)
+        .bind(Status::Pending.as_str())
+        .execute(&mut *transaction)
+        .await?;
+        if updated.rows_affected() == 0 {
+            transaction.rollback().await?;
+            return Ok(false);
+        }
+        self.outbox.enqueue(&mut transaction, verification_id, event).await?;
+        transaction.commit().await?;
+        self.outbox.notify_committed();
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl VerificationStore for SqlVerificationStore {
+    async fn insert(&self, verification: &Verification, event: &CodeIssued) -> anyhow::Result<()> {
+        let mut transaction = self.database.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO verifications (verification_id, destination, channel, purpose, code_hash, status, \
+             attempts, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(&verification.verification_id)
+        .bind(verification.destination.as_str())
+        .bind(verification.channel.as_str())
+        .bind(verification.purpose.as_str())
+        .bind(&verification.code_hash)
+        .bind(verification.status.as_str())
+        .bind(i64::from(verification.attempts))
+        .bind(verification.expires_at)
+        .bind(verification.created_at)
+        .execute(&mut *transaction)
+        .await?;
+        self.outbox
+            .enqueue(&mut transaction, &verification.verification_id, event)
+            .await?;
+        transaction.commit().await?;
+        self.outbox.notify_committed();
+        Ok(())
+    }
+
+    async fn get(&self, verification_id: &str) -> anyhow::Result<Option<Verification>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM verifications WHERE verification_id = $1"))
+            .bind(verification_id)
+            .fetch_optional(self.database.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    async fn count_attempt(&self, verification_id: &str, now: i64) -> anyhow::Result<Option<Verification>> {
+        let row = sqlx::query(&format!(
+            "UPDATE verifications SET attempts = attempts + 1, updated_at = $1 \
+             WHERE verification_id = $2 AND status = $3 AND expires_at > $1 RETURNING {COLUMNS}"
+        ))
+        .bind(now)
+        .bind(verification_id)
+        .bind(Status::Pending.as_str())
+        .fetch_optional(self.database.pool())
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    async fn approve(&self, verification_id: &str, now: i64, event: &VerificationApproved) -> anyhow::Result<bool> {
+        self.finish(verification_id, Status::Approved, now, event).await
+    }
+
+    async fn lock(&self, verification_id: &str, now: i64, event: &VerificationLocked) -> anyhow::Result<bool> {
+        self.finish(verification_id, Status::Locked, now, event).await
+    }
+}
+
+fn from_row(row: &AnyRow) -> anyhow::Result<Verification> {
+    let channel: String = row.try_get("channel")?;
+    let purpose: String = row.try_get("purpose")?;
+    let status: String = row.try_get("status")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    Ok(Verification {
+        verification_id: row.try_get("verification_id")?,
+        destination: Destination::from_stored(row.try_get("destination")?),
+        channel: Channel::parse(&channel).with_context(|| format!("unknown stored channel {channel}"))?,
+        purpose: Purpose::parse(&purpose).with_context(|| format!("unknown stored purpose {purpose}"))?,
+        code_hash: row.try_get("code_hash")?,
+        status: Status::parse(&status).with_context(|| format!("unknown stored status {status}"))?,
+        attempts: u32::try_from(attempts)?,
+        expires_at: row.try_get("expires_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
