@@ -132,7 +132,13 @@ impl OutboxRelay {
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     let backoff = backoff(failures, self.config.max_backoff);
-                    tracing::warn!(topic = %self.topic, failures, backoff_ms = backoff.as_millis() as u64, error = format!("{error:#}"), "outbox relay cannot publish");
+                    // A single failure is usually a blip (a busy SQLite file, a broker
+                    // election); a run of them is worth a warning.
+                    if failures >= 3 {
+                        tracing::warn!(topic = %self.topic, failures, backoff_ms = backoff.as_millis() as u64, error = format!("{error:#}"), "outbox relay cannot publish");
+                    } else {
+                        tracing::debug!(topic = %self.topic, failures, error = format!("{error:#}"), "outbox relay publish failed; retrying");
+                    }
                     backoff
                 }
             };

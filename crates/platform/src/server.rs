@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::telemetry::{self, HeaderExtractor};
 
@@ -39,11 +39,15 @@ pub async fn serve(
         .context("cannot build the reflection service")?;
     let routes = routes.add_service(health_service).add_service(reflection);
 
-    let trace_layer = TraceLayer::new_for_grpc().make_span_with(|request: &http::Request<_>| {
-        let span = tracing::info_span!("grpc", method = %request.uri().path());
-        telemetry::set_remote_parent(&span, &HeaderExtractor(request.headers()));
-        span
-    });
+    // Refusals (INVALID_ARGUMENT, ...) are normal answers, and internal errors are logged
+    // where they happen, so failed responses are only worth a debug line here.
+    let trace_layer = TraceLayer::new_for_grpc()
+        .make_span_with(|request: &http::Request<_>| {
+            let span = tracing::info_span!("grpc", method = %request.uri().path());
+            telemetry::set_remote_parent(&span, &HeaderExtractor(request.headers()));
+            span
+        })
+        .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
     let shutting_down = shutdown.clone();
     let health_on_shutdown = async move {
         shutting_down.cancelled().await;

@@ -1,8 +1,6 @@
 //! A normalized phone number or email address, checked against its channel.
 
-use std::str::FromStr;
-
-use email_address::EmailAddress;
+use email_address::{EmailAddress, Options};
 use phonenumber::{Mode, Type as PhoneNumberType};
 
 use super::Channel;
@@ -51,11 +49,13 @@ fn parse_mobile_number(raw: &str) -> Result<Destination, String> {
 }
 
 fn parse_email(raw: &str) -> Result<Destination, String> {
-    let address = EmailAddress::from_str(raw).map_err(|_| "is not a valid email address".to_owned())?;
+    let options = Options::default()
+        .with_required_tld()
+        .without_display_text()
+        .without_domain_literal();
+    let address = EmailAddress::parse_with_options(raw, options)
+        .map_err(|_| "is not a valid email address such as name@example.com".to_owned())?;
     let (local, domain) = (address.local_part(), address.domain());
-    if !domain.contains('.') {
-        return Err("must have a domain such as example.com".into());
-    }
     Ok(Destination(format!("{local}@{}", domain.to_ascii_lowercase())))
 }
 

@@ -1,0 +1,213 @@
+//! The harness of the end-to-end tests: starts the whole platform in-process on port 0, in
+//! embedded mode or on the real servers, each test with its own databases, topics, consumer
+//! groups, Redis keys and data directory, and gives gRPC clients to it.
+
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use mi_account::{Addresses, BoundServices};
+use mi_platform::Platform;
+use mi_platform::bus::{EmbeddedBus, EventBus, KafkaBus};
+use mi_platform::config::ConfigLoader;
+use mi_platform::crypto::SecretKey;
+use mi_platform::db::Database;
+use mi_platform::telemetry::{self, TelemetryGuard};
+use mi_platform::testing;
+use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use mi_proto::notification::v1::{InboxMessage, ListInboxMessagesRequest};
+use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
+use secrecy::ExposeSecret;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// How long a test waits for a message to travel through the bus.
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// Which servers the platform runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backends {
+    /// SQLite, the embedded bus, the in-memory limiter.
+    Embedded,
+    /// PostgreSQL, Kafka (tansu here) and Redis; fails loudly if one is not reachable.
+    Servers,
+}
+
+/// A test's configuration, reusable to restart the platform on the same data.
+#[derive(Debug, Clone)]
+pub struct TestConfig {
+    pub loader: ConfigLoader,
+    pub backends: Backends,
+    pub run_id: String,
+    pub code_encryption_key: SecretKey,
+    /// Deleted when the last clone of the config is dropped.
+    _data_dir: Arc<tempfile::TempDir>,
+}
+
+impl TestConfig {
+    /// Isolated names and fast timings for one test.
+    pub fn new(backends: Backends) -> Self {
+        let run_id = testing::unique_name("");
+        let data_dir = Arc::new(tempfile::tempdir().unwrap());
+        let code_encryption_key = SecretKey::generate();
+        let mut loader = ConfigLoader::from_figment(figment::Figment::new())
+            .with_value("data_dir", data_dir.path())
+            .with_value("code_encryption_key", code_encryption_key.to_base64().expose_secret())
+            .with_value("verification.code_hash_key", SecretKey::generate().to_base64().expose_secret())
+            .with_value("kafka.topic_prefix", format!("t.{run_id}."))
+            .with_value("kafka.partitions", 1)
+            .with_value("kafka.message_timeout", "5s")
+            .with_value("outbox.poll_interval", "50ms")
+            .with_value("outbox.max_backoff", "500ms")
+            .with_value("consumer.max_attempts", 3)
+            .with_value("consumer.initial_backoff", "20ms")
+            .with_value("consumer.max_backoff", "200ms");
+        for service in ["identity", "verification", "notification", "device"] {
+            loader = loader.with_value(&format!("{service}.listen_addr"), "127.0.0.1:0");
+        }
+        if backends == Backends::Servers {
+            loader = loader
+                .with_value("postgres.url", testing::postgres_url())
+                .with_value("postgres.database_prefix", format!("t_{run_id}_"))
+                .with_value("postgres.max_connections", 4)
+                .with_value("kafka.brokers", testing::kafka_brokers())
+                .with_value("redis.url", testing::redis_url())
+                .with_value("redis.key_prefix", format!("t:{run_id}:"));
+        }
+        Self { loader, backends, run_id, code_encryption_key, _data_dir: data_dir }
+    }
+
+    /// Overrides one setting.
+    pub fn with_value(mut self, key: &str, value: impl serde::Serialize) -> Self {
+        self.loader = self.loader.with_value(key, value);
+        self
+    }
+
+    /// A topic's full name in this test.
+    pub fn topic(&self, name: &str) -> String {
+        format!("t.{}.{name}", self.run_id)
+    }
+
+    /// A bus client of this test's backend, for publishing and reading events directly.
+    pub async fn bus(&self) -> Arc<dyn EventBus> {
+        let infra = self.loader.infra().unwrap();
+        match &infra.kafka.brokers {
+            Some(brokers) => Arc::new(KafkaBus::new(brokers, &infra.kafka).unwrap()),
+            None => Arc::new(EmbeddedBus::open(&infra.data_dir.join("bus.db")).await.unwrap()),
+        }
+    }
+
+    /// A service's own database, for asserting what was (not) stored.
+    pub async fn database(&self, service: &str) -> Database {
+        Database::connect(&self.loader.infra().unwrap(), service).await.unwrap()
+    }
+}
+
+fn init_telemetry() {
+    static GUARD: OnceLock<TelemetryGuard> = OnceLock::new();
+    GUARD.get_or_init(|| {
+        let config = mi_platform::config::TelemetryConfig { log_filter: "warn".into(), ..Default::default() };
+        telemetry::init(&config, "mi-e2e").unwrap()
+    });
+}
+
+/// The whole platform, running in this test.
+#[derive(Debug)]
+pub struct TestPlatform {
+    pub config: TestConfig,
+    pub addresses: Addresses,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestPlatform {
+    /// Starts the platform on fresh, isolated storage.
+    pub async fn start(backends: Backends) -> Self {
+        Self::start_with(TestConfig::new(backends)).await
+    }
+
+    /// Starts the platform with a given configuration (e.g. to restart on the same data).
+    pub async fn start_with(config: TestConfig) -> Self {
+        init_telemetry();
+        let platform = Platform::connect(config.loader.infra().unwrap()).await.unwrap();
+        let services = BoundServices::bind(&config.loader).await.unwrap();
+        let addresses = services.addresses().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(services.run(platform, shutdown.clone()));
+        Self { config, addresses, shutdown, task }
+    }
+
+    /// Stops every service and waits for them; returns the configuration for a restart.
+    pub async fn stop(self) -> TestConfig {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("platform did not stop within 30 s")
+            .unwrap()
+            .unwrap();
+        self.config
+    }
+
+    pub async fn verification(&self) -> VerificationServiceClient<Channel> {
+        VerificationServiceClient::new(channel(self.addresses.verification).await)
+    }
+
+    pub async fn notification(&self) -> NotificationServiceClient<Channel> {
+        NotificationServiceClient::new(channel(self.addresses.notification).await)
+    }
+
+    /// Every dev-inbox message for a destination, oldest first.
+    pub async fn inbox(&self, destination: &str) -> Vec<InboxMessage> {
+        let request = ListInboxMessagesRequest {
+            destination: destination.to_owned(),
+            page_size: 100,
+            page_token: String::new(),
+        };
+        self.notification().await.list_inbox_messages(request).await.unwrap().into_inner().messages
+    }
+
+    /// Waits until the inbox holds at least `count` messages for `destination`.
+    pub async fn wait_for_inbox(&self, destination: &str, count: usize) -> Vec<InboxMessage> {
+        let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
+        loop {
+            let messages = self.inbox(destination).await;
+            if messages.len() >= count {
+                return messages;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{count} message(s) for {destination} did not arrive within {DELIVERY_TIMEOUT:?}; got {}",
+                messages.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A gRPC channel to a local address.
+pub async fn channel(address: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap()
+}
+
+/// The 6-digit code in a message body.
+pub fn code_in(message: &InboxMessage) -> String {
+    let digits: Vec<char> = message.body.chars().collect();
+    digits
+        .windows(6)
+        .find(|window| window.iter().all(char::is_ascii_digit))
+        .map(|window| window.iter().collect())
+        .unwrap_or_else(|| panic!("no 6-digit code in {:?}", message.body))
+}
+
+/// A distinct valid mobile number per call, so tests never share a destination.
+pub fn unique_phone_number() -> String {
+    let suffix = u32::from_str_radix(&testing::unique_name("")[..7], 16).unwrap() % 100_000_000;
+    format!("+86138{suffix:08}")
+}
+
+/// A distinct email address per call.
+pub fn unique_email() -> String {
+    format!("{}@example.com", testing::unique_name("user-"))
+}
