@@ -16,6 +16,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::TelemetryConfig;
@@ -60,11 +61,14 @@ pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<Tele
     } else {
         tracing_subscriber::fmt::layer().boxed()
     };
-    let otel_layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name.to_owned()));
+    // The log filter applies to log lines only: spans must exist for the trace context to
+    // propagate even when logging is turned down to warnings.
+    let otel_layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(service_name.to_owned()))
+        .with_filter(LevelFilter::INFO);
     // A second init in one process (tests run many platforms) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(format_layer)
+        .with(format_layer.with_filter(filter))
         .with(otel_layer)
         .try_init();
     Ok(TelemetryGuard { provider })
