@@ -6,17 +6,25 @@
 use std::time::Duration;
 
 use mi_e2e::{Backends, TestPlatform, unique_phone_number};
-use mi_proto::verification::v1::{CheckCodeRequest, Channel, Purpose, SendCodeRequest};
+use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose, SendCodeRequest};
 use tonic::Code;
 use tonic_types::StatusExt;
 
 fn request(destination: &str, channel: i32, purpose: i32) -> SendCodeRequest {
-    SendCodeRequest { destination: destination.to_owned(), channel, purpose, locale: String::new() }
+    SendCodeRequest {
+        destination: destination.to_owned(),
+        channel,
+        purpose,
+        locale: String::new(),
+    }
 }
 
 async fn stored_rows(platform: &TestPlatform, table: &str) -> i64 {
     let database = platform.config.database("verification").await;
-    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(database.pool()).await.unwrap()
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(database.pool())
+        .await
+        .unwrap()
 }
 
 async fn invalid_sends_name_the_field_and_store_nothing(platform: &TestPlatform) {
@@ -28,7 +36,10 @@ async fn invalid_sends_name_the_field_and_store_nothing(platform: &TestPlatform)
         (request("   ", email, sign_up), vec!["destination"]),
         (request("13800138000", sms, sign_up), vec!["destination"]),
         (request("+86 12", sms, sign_up), vec!["destination"]),
-        (request("+8613800138000", email, sign_up), vec!["destination"]),
+        (
+            request("+8613800138000", email, sign_up),
+            vec!["destination"],
+        ),
         (request("not-an-email", email, sign_up), vec!["destination"]),
         (request("+8613800138000", 0, sign_up), vec!["channel"]),
         (request("+8613800138000", 99, sign_up), vec!["channel"]),
@@ -42,8 +53,13 @@ async fn invalid_sends_name_the_field_and_store_nothing(platform: &TestPlatform)
         let status = client.send_code(request).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{described}");
         let details = status.get_error_details();
-        let fields: Vec<&str> =
-            details.bad_request().unwrap().field_violations.iter().map(|violation| violation.field.as_str()).collect();
+        let fields: Vec<&str> = details
+            .bad_request()
+            .unwrap()
+            .field_violations
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
         assert_eq!(fields, expected_fields, "{described}");
     }
     assert_eq!(stored_rows(platform, "verifications").await, 0);
@@ -53,18 +69,53 @@ async fn invalid_sends_name_the_field_and_store_nothing(platform: &TestPlatform)
 async fn invalid_checks_are_refused(platform: &TestPlatform) {
     let mut client = platform.verification().await;
     let cases = [
-        (CheckCodeRequest { verification_id: String::new(), code: "123456".into() }, "verification_id"),
-        (CheckCodeRequest { verification_id: "nope".into(), code: "123456".into() }, "verification_id"),
-        (CheckCodeRequest { verification_id: uuid_like(), code: "12345".into() }, "code"),
-        (CheckCodeRequest { verification_id: uuid_like(), code: "abcdef".into() }, "code"),
+        (
+            CheckCodeRequest {
+                verification_id: String::new(),
+                code: "123456".into(),
+            },
+            "verification_id",
+        ),
+        (
+            CheckCodeRequest {
+                verification_id: "nope".into(),
+                code: "123456".into(),
+            },
+            "verification_id",
+        ),
+        (
+            CheckCodeRequest {
+                verification_id: uuid_like(),
+                code: "12345".into(),
+            },
+            "code",
+        ),
+        (
+            CheckCodeRequest {
+                verification_id: uuid_like(),
+                code: "abcdef".into(),
+            },
+            "code",
+        ),
     ];
     for (request, field) in cases {
         let status = client.check_code(request).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
-        assert_eq!(status.get_error_details().bad_request().unwrap().field_violations[0].field, field);
+        assert_eq!(
+            status
+                .get_error_details()
+                .bad_request()
+                .unwrap()
+                .field_violations[0]
+                .field,
+            field
+        );
     }
     let unknown = client
-        .check_code(CheckCodeRequest { verification_id: uuid_like(), code: "123456".into() })
+        .check_code(CheckCodeRequest {
+            verification_id: uuid_like(),
+            code: "123456".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
@@ -77,20 +128,38 @@ fn uuid_like() -> String {
 /// A second send inside the cooldown is refused with retry info, stores nothing and sends nothing.
 async fn too_many_sends_are_refused_with_retry_info(platform: &TestPlatform) {
     let destination = unique_phone_number();
-    let send = request(&destination, Channel::Sms.into(), Purpose::PasswordReset.into());
+    let send = request(
+        &destination,
+        Channel::Sms.into(),
+        Purpose::PasswordReset.into(),
+    );
     let mut client = platform.verification().await;
     client.send_code(send.clone()).await.unwrap();
     let refused = client.send_code(send).await.unwrap_err();
     assert_eq!(refused.code(), Code::ResourceExhausted);
     let details = refused.get_error_details();
     let retry_delay = details.retry_info().unwrap().retry_delay.unwrap();
-    assert!(retry_delay > Duration::from_secs(50) && retry_delay <= Duration::from_secs(60), "{retry_delay:?}");
-    assert_eq!(details.quota_failure().unwrap().violations[0].subject, "destination");
+    assert!(
+        retry_delay > Duration::from_secs(50) && retry_delay <= Duration::from_secs(60),
+        "{retry_delay:?}"
+    );
+    assert_eq!(
+        details.quota_failure().unwrap().violations[0].subject,
+        "destination"
+    );
 
-    assert_eq!(stored_rows(platform, "verifications").await, 1, "the refused send stored a row");
+    assert_eq!(
+        stored_rows(platform, "verifications").await,
+        1,
+        "the refused send stored a row"
+    );
     platform.wait_for_inbox(&destination, 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(platform.inbox(&destination).await.len(), 1, "the refused send produced a message");
+    assert_eq!(
+        platform.inbox(&destination).await.len(),
+        1,
+        "the refused send produced a message"
+    );
 }
 
 async fn run_all(backends: Backends) {

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use mi_e2e::{Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number};
-use mi_proto::verification::v1::{CheckCodeRequest, Channel, Purpose, SendCodeRequest, SendCodeResponse};
+use mi_proto::verification::v1::{
+    Channel, CheckCodeRequest, Purpose, SendCodeRequest, SendCodeResponse,
+};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -15,26 +17,63 @@ async fn send(platform: &TestPlatform, destination: &str, channel: Channel) -> S
         purpose: Purpose::SignUp.into(),
         locale: "en".into(),
     };
-    platform.verification().await.send_code(request).await.unwrap().into_inner()
+    platform
+        .verification()
+        .await
+        .send_code(request)
+        .await
+        .unwrap()
+        .into_inner()
 }
 
-async fn check(platform: &TestPlatform, verification_id: &str, code: &str) -> Result<(), tonic::Status> {
-    let request = CheckCodeRequest { verification_id: verification_id.to_owned(), code: code.to_owned() };
-    platform.verification().await.check_code(request).await.map(drop)
+async fn check(
+    platform: &TestPlatform,
+    verification_id: &str,
+    code: &str,
+) -> Result<(), tonic::Status> {
+    let request = CheckCodeRequest {
+        verification_id: verification_id.to_owned(),
+        code: code.to_owned(),
+    };
+    platform
+        .verification()
+        .await
+        .check_code(request)
+        .await
+        .map(drop)
 }
 
 fn reason(status: &tonic::Status) -> String {
-    status.get_error_details().error_info().map(|info| info.reason.clone()).unwrap_or_default()
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
 }
 
 /// A code reaches the inbox, a wrong code is refused, the right one is accepted exactly once.
-async fn code_travels_to_the_inbox_and_checks_once(platform: &TestPlatform, destination: &str, channel: Channel) {
+async fn code_travels_to_the_inbox_and_checks_once(
+    platform: &TestPlatform,
+    destination: &str,
+    channel: Channel,
+) {
     let sent = send(platform, destination, channel).await;
     let expire = sent.expire_time.unwrap().seconds;
     let resend = sent.resend_time.unwrap().seconds;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    assert!((590..=601).contains(&(expire - now)), "code valid for {}s", expire - now);
-    assert!((55..=61).contains(&(resend - now)), "resend allowed in {}s", resend - now);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (590..=601).contains(&(expire - now)),
+        "code valid for {}s",
+        expire - now
+    );
+    assert!(
+        (55..=61).contains(&(resend - now)),
+        "resend allowed in {}s",
+        resend - now
+    );
 
     let messages = platform.wait_for_inbox(destination, 1).await;
     assert_eq!(messages.len(), 1);
@@ -44,24 +83,40 @@ async fn code_travels_to_the_inbox_and_checks_once(platform: &TestPlatform, dest
     let code = code_in(message);
 
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let refused = check(platform, &sent.verification_id, wrong).await.unwrap_err();
+    let refused = check(platform, &sent.verification_id, wrong)
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(reason(&refused), "CODE_MISMATCH");
-    let violations = refused.get_error_details().bad_request().unwrap().field_violations.clone();
+    let violations = refused
+        .get_error_details()
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .clone();
     assert_eq!(violations[0].field, "code");
-    assert!(violations[0].description.contains("4 attempts left"), "{}", violations[0].description);
+    assert!(
+        violations[0].description.contains("4 attempts left"),
+        "{}",
+        violations[0].description
+    );
 
     let approved = platform
         .verification()
         .await
-        .check_code(CheckCodeRequest { verification_id: sent.verification_id.clone(), code: code.clone() })
+        .check_code(CheckCodeRequest {
+            verification_id: sent.verification_id.clone(),
+            code: code.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(approved.destination, destination);
     assert_eq!(approved.purpose, i32::from(Purpose::SignUp));
 
-    let again = check(platform, &sent.verification_id, &code).await.unwrap_err();
+    let again = check(platform, &sent.verification_id, &code)
+        .await
+        .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
     assert_eq!(reason(&again), "VERIFICATION_ALREADY_APPROVED");
 }
@@ -73,20 +128,27 @@ async fn wrong_codes_lock_the_verification(platform: &TestPlatform) {
     let code = code_in(&platform.wait_for_inbox(&destination, 1).await[0]);
     let wrong = if code == "999999" { "888888" } else { "999999" };
     for _ in 0..4 {
-        let refused = check(platform, &sent.verification_id, wrong).await.unwrap_err();
+        let refused = check(platform, &sent.verification_id, wrong)
+            .await
+            .unwrap_err();
         assert_eq!(reason(&refused), "CODE_MISMATCH");
     }
-    let locked = check(platform, &sent.verification_id, wrong).await.unwrap_err();
+    let locked = check(platform, &sent.verification_id, wrong)
+        .await
+        .unwrap_err();
     assert_eq!(locked.code(), Code::FailedPrecondition);
     assert_eq!(reason(&locked), "VERIFICATION_LOCKED");
-    let still_locked = check(platform, &sent.verification_id, &code).await.unwrap_err();
+    let still_locked = check(platform, &sent.verification_id, &code)
+        .await
+        .unwrap_err();
     assert_eq!(reason(&still_locked), "VERIFICATION_LOCKED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thin_flow_in_embedded_mode() {
     let platform = TestPlatform::start(Backends::Embedded).await;
-    code_travels_to_the_inbox_and_checks_once(&platform, &unique_phone_number(), Channel::Sms).await;
+    code_travels_to_the_inbox_and_checks_once(&platform, &unique_phone_number(), Channel::Sms)
+        .await;
     code_travels_to_the_inbox_and_checks_once(&platform, &unique_email(), Channel::Email).await;
     wrong_codes_lock_the_verification(&platform).await;
     platform.stop().await;
@@ -95,7 +157,8 @@ async fn thin_flow_in_embedded_mode() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thin_flow_on_postgres_kafka_redis() {
     let platform = TestPlatform::start(Backends::Servers).await;
-    code_travels_to_the_inbox_and_checks_once(&platform, &unique_phone_number(), Channel::Sms).await;
+    code_travels_to_the_inbox_and_checks_once(&platform, &unique_phone_number(), Channel::Sms)
+        .await;
     code_travels_to_the_inbox_and_checks_once(&platform, &unique_email(), Channel::Email).await;
     wrong_codes_lock_the_verification(&platform).await;
     platform.stop().await;
@@ -108,7 +171,9 @@ async fn an_expired_code_is_refused() {
     let destination = unique_phone_number();
     let sent = send(&platform, &destination, Channel::Sms).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let expired = check(&platform, &sent.verification_id, "123456").await.unwrap_err();
+    let expired = check(&platform, &sent.verification_id, "123456")
+        .await
+        .unwrap_err();
     assert_eq!(expired.code(), Code::FailedPrecondition);
     assert_eq!(reason(&expired), "VERIFICATION_EXPIRED");
     platform.stop().await;

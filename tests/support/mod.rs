@@ -54,8 +54,14 @@ impl TestConfig {
         let code_encryption_key = SecretKey::generate();
         let mut loader = ConfigLoader::from_figment(figment::Figment::new())
             .with_value("data_dir", data_dir.path())
-            .with_value("code_encryption_key", code_encryption_key.to_base64().expose_secret())
-            .with_value("verification.code_hash_key", SecretKey::generate().to_base64().expose_secret())
+            .with_value(
+                "code_encryption_key",
+                code_encryption_key.to_base64().expose_secret(),
+            )
+            .with_value(
+                "verification.code_hash_key",
+                SecretKey::generate().to_base64().expose_secret(),
+            )
             .with_value("kafka.topic_prefix", format!("t.{run_id}."))
             .with_value("kafka.partitions", 1)
             .with_value("kafka.message_timeout", "5s")
@@ -76,7 +82,13 @@ impl TestConfig {
                 .with_value("redis.url", testing::redis_url())
                 .with_value("redis.key_prefix", format!("t:{run_id}:"));
         }
-        Self { loader, backends, run_id, code_encryption_key, _data_dir: data_dir }
+        Self {
+            loader,
+            backends,
+            run_id,
+            code_encryption_key,
+            _data_dir: data_dir,
+        }
     }
 
     /// Overrides one setting.
@@ -95,20 +107,29 @@ impl TestConfig {
         let infra = self.loader.infra().unwrap();
         match &infra.kafka.brokers {
             Some(brokers) => Arc::new(KafkaBus::new(brokers, &infra.kafka).unwrap()),
-            None => Arc::new(EmbeddedBus::open(&infra.data_dir.join("bus.db")).await.unwrap()),
+            None => Arc::new(
+                EmbeddedBus::open(&infra.data_dir.join("bus.db"))
+                    .await
+                    .unwrap(),
+            ),
         }
     }
 
     /// A service's own database, for asserting what was (not) stored.
     pub async fn database(&self, service: &str) -> Database {
-        Database::connect(&self.loader.infra().unwrap(), service).await.unwrap()
+        Database::connect(&self.loader.infra().unwrap(), service)
+            .await
+            .unwrap()
     }
 }
 
 fn init_telemetry() {
     static GUARD: OnceLock<TelemetryGuard> = OnceLock::new();
     GUARD.get_or_init(|| {
-        let config = mi_platform::config::TelemetryConfig { log_filter: "warn".into(), ..Default::default() };
+        let config = mi_platform::config::TelemetryConfig {
+            log_filter: "warn".into(),
+            ..Default::default()
+        };
         telemetry::init(&config, "mi-e2e").unwrap()
     });
 }
@@ -131,12 +152,19 @@ impl TestPlatform {
     /// Starts the platform with a given configuration (e.g. to restart on the same data).
     pub async fn start_with(config: TestConfig) -> Self {
         init_telemetry();
-        let platform = Platform::connect(config.loader.infra().unwrap()).await.unwrap();
+        let platform = Platform::connect(config.loader.infra().unwrap())
+            .await
+            .unwrap();
         let services = BoundServices::bind(&config.loader).await.unwrap();
         let addresses = services.addresses().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(services.run(platform, shutdown.clone()));
-        Self { config, addresses, shutdown, task }
+        Self {
+            config,
+            addresses,
+            shutdown,
+            task,
+        }
     }
 
     /// Stops every service and waits for them; returns the configuration for a restart.
@@ -165,7 +193,13 @@ impl TestPlatform {
             page_size: 100,
             page_token: String::new(),
         };
-        self.notification().await.list_inbox_messages(request).await.unwrap().into_inner().messages
+        self.notification()
+            .await
+            .list_inbox_messages(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .messages
     }
 
     /// Waits until the inbox holds at least `count` messages for `destination`.
@@ -188,7 +222,11 @@ impl TestPlatform {
 
 /// A gRPC channel to a local address.
 pub async fn channel(address: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap()
+    Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
 }
 
 /// The 6-digit code in a message body.

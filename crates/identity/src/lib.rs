@@ -48,7 +48,11 @@ impl Service for IdentityService {
         host.spawn_relay(&host.outbox(), &database);
         let accounts = Arc::new(SqlAccountStore::new(database));
         let server = IdentityServiceServer::new(grpc::IdentityHandler::new(accounts));
-        host.serve(listener, Routes::new(server), &[IdentityServiceServer::<grpc::IdentityHandler>::NAME])
-            .await
+        host.serve(
+            listener,
+            Routes::new(server),
+            &[IdentityServiceServer::<grpc::IdentityHandler>::NAME],
+        )
+        .await
     }
 }

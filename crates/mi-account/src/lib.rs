@@ -73,7 +73,9 @@ impl BoundServices {
         services.spawn(self.device.run(platform, shutdown.clone()));
         let mut first_error = None;
         while let Some(joined) = services.join_next().await {
-            let outcome = joined.map_err(anyhow::Error::from).and_then(|result| result);
+            let outcome = joined
+                .map_err(anyhow::Error::from)
+                .and_then(|result| result);
             if let Err(error) = outcome {
                 shutdown.cancel();
                 first_error.get_or_insert(error);

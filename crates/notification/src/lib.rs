@@ -55,11 +55,18 @@ impl Service for NotificationService {
         host.spawn_relay(&outbox, &database);
         let inbox = Arc::new(SqlInbox::new(database, outbox, host.consumer_group()));
 
-        let handler = events::VerificationEventsHandler::new(Arc::clone(&inbox) as _, CodeCipher::new(&encryption_key));
+        let handler = events::VerificationEventsHandler::new(
+            Arc::clone(&inbox) as _,
+            CodeCipher::new(&encryption_key),
+        );
         host.spawn_consumer(&["verification"], Arc::new(handler));
 
         let server = NotificationServiceServer::new(grpc::NotificationHandler::new(inbox));
-        host.serve(listener, Routes::new(server), &[NotificationServiceServer::<grpc::NotificationHandler>::NAME])
-            .await
+        host.serve(
+            listener,
+            Routes::new(server),
+            &[NotificationServiceServer::<grpc::NotificationHandler>::NAME],
+        )
+        .await
     }
 }

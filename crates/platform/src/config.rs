@@ -29,10 +29,14 @@ pub struct ConfigLoader {
 impl ConfigLoader {
     /// Reads the file named by `MI_CONFIG`, the `MI_` variables and the `*_FILE` secrets.
     pub fn from_env() -> anyhow::Result<Self> {
-        let file = std::env::var(CONFIG_FILE_VARIABLE).unwrap_or_else(|_| DEFAULT_CONFIG_FILE.into());
-        let figment = Figment::new()
-            .merge(Toml::file(&file))
-            .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]).filter(|key| !key.as_str().to_ascii_lowercase().ends_with("_file")));
+        let file =
+            std::env::var(CONFIG_FILE_VARIABLE).unwrap_or_else(|_| DEFAULT_CONFIG_FILE.into());
+        let figment = Figment::new().merge(Toml::file(&file)).merge(
+            Env::prefixed(ENV_PREFIX)
+                .split("__")
+                .ignore(&["config"])
+                .filter(|key| !key.as_str().to_ascii_lowercase().ends_with("_file")),
+        );
         Ok(Self {
             figment: merge_secret_files(figment, std::env::vars())?,
         })
@@ -132,20 +136,36 @@ impl InfraConfig {
         {
             anyhow::bail!("invalid configuration: postgres.url must start with postgres://");
         }
-        if !self.postgres.database_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            anyhow::bail!("invalid configuration: postgres.database_prefix may only hold letters, digits and _");
+        if !self
+            .postgres
+            .database_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            anyhow::bail!(
+                "invalid configuration: postgres.database_prefix may only hold letters, digits and _"
+            );
         }
         if self.kafka.brokers.as_deref().is_some_and(str::is_empty) {
             anyhow::bail!("invalid configuration: kafka.brokers is empty");
         }
         if self.kafka.partitions < 1 || self.kafka.replication_factor < 1 {
-            anyhow::bail!("invalid configuration: kafka.partitions and kafka.replication_factor must be at least 1");
+            anyhow::bail!(
+                "invalid configuration: kafka.partitions and kafka.replication_factor must be at least 1"
+            );
         }
-        if self.redis.url.as_deref().is_some_and(|url| !url.starts_with("redis://") && !url.starts_with("rediss://")) {
+        if self
+            .redis
+            .url
+            .as_deref()
+            .is_some_and(|url| !url.starts_with("redis://") && !url.starts_with("rediss://"))
+        {
             anyhow::bail!("invalid configuration: redis.url must start with redis:// or rediss://");
         }
         if self.consumer.max_attempts < 1 || self.outbox.batch_size < 1 {
-            anyhow::bail!("invalid configuration: consumer.max_attempts and outbox.batch_size must be at least 1");
+            anyhow::bail!(
+                "invalid configuration: consumer.max_attempts and outbox.batch_size must be at least 1"
+            );
         }
         Ok(())
     }
@@ -334,28 +354,40 @@ mod tests {
         let secret = dir.path().join("hash");
         std::fs::write(&secret, "s3cret\n").expect("write");
         let variables = vec![
-            ("MI_VERIFICATION__CODE_HASH_KEY_FILE".to_owned(), secret.display().to_string()),
+            (
+                "MI_VERIFICATION__CODE_HASH_KEY_FILE".to_owned(),
+                secret.display().to_string(),
+            ),
             ("OTHER_FILE".to_owned(), "/nonexistent".to_owned()),
         ];
         let figment = merge_secret_files(Figment::new(), variables.into_iter()).expect("merge");
-        let value: String = figment.extract_inner("verification.code_hash_key").expect("key");
+        let value: String = figment
+            .extract_inner("verification.code_hash_key")
+            .expect("key");
         assert_eq!(value, "s3cret");
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API
     fn env_variables_override_defaults_and_are_validated() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("MI_KAFKA__BROKERS", "127.0.0.1:9092");
             jail.set_env("MI_KAFKA__PARTITIONS", "6");
             jail.set_env("MI_OUTBOX__POLL_INTERVAL", "50ms");
-            let infra = ConfigLoader::from_env().expect("load").infra().expect("valid");
+            let infra = ConfigLoader::from_env()
+                .expect("load")
+                .infra()
+                .expect("valid");
             assert_eq!(infra.kafka.brokers.as_deref(), Some("127.0.0.1:9092"));
             assert_eq!(infra.kafka.partitions, 6);
             assert_eq!(infra.outbox.poll_interval, Duration::from_millis(50));
             assert!(infra.is_embedded());
 
             jail.set_env("MI_POSTGRES__URL", "mysql://nope");
-            let error = ConfigLoader::from_env().expect("load").infra().expect_err("invalid");
+            let error = ConfigLoader::from_env()
+                .expect("load")
+                .infra()
+                .expect_err("invalid");
             assert!(error.to_string().contains("postgres.url"), "{error}");
             Ok(())
         });

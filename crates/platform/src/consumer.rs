@@ -56,7 +56,10 @@ pub async fn run_consumer(
 ) -> anyhow::Result<()> {
     let mut topics = spec.topics.clone();
     topics.push(spec.dead_letter_topic.clone());
-    retry_until_shutdown(&shutdown, &config, "create consumer topics", || bus.create_topics(&topics)).await;
+    retry_until_shutdown(&shutdown, &config, "create consumer topics", || {
+        bus.create_topics(&topics)
+    })
+    .await;
     let Some(mut subscription) = retry_until_shutdown(&shutdown, &config, "subscribe", || {
         bus.subscribe(&spec.group, &spec.topics)
     })
@@ -94,7 +97,11 @@ pub async fn run_consumer(
 
 async fn close(subscription: Box<dyn Subscription>, group: &str) {
     if let Err(error) = subscription.close().await {
-        tracing::warn!(group, error = format!("{error:#}"), "consumer did not close cleanly");
+        tracing::warn!(
+            group,
+            error = format!("{error:#}"),
+            "consumer did not close cleanly"
+        );
     }
 }
 
@@ -130,8 +137,16 @@ async fn process(
                 let reason = format!("handler failed {attempt} times: {error:#}");
                 return dead_letter(bus, spec, config, message, &reason, shutdown).await;
             }
-            let wait = config.initial_backoff.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(config.max_backoff);
-            tracing::warn!(attempt, retry_in_ms = wait.as_millis() as u64, error = format!("{error:#}"), "event handler failed");
+            let wait = config
+                .initial_backoff
+                .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+                .min(config.max_backoff);
+            tracing::warn!(
+                attempt,
+                retry_in_ms = wait.as_millis() as u64,
+                error = format!("{error:#}"),
+                "event handler failed"
+            );
             tokio::select! {
                 () = shutdown.cancelled() => return false,
                 () = tokio::time::sleep(wait) => {}
@@ -163,9 +178,11 @@ async fn dead_letter(
         payload: message.payload.clone(),
     };
     let dead = std::slice::from_ref(&dead);
-    retry_until_shutdown(shutdown, config, "publish to the dead-letter topic", || bus.publish(dead))
-        .await
-        .is_some()
+    retry_until_shutdown(shutdown, config, "publish to the dead-letter topic", || {
+        bus.publish(dead)
+    })
+    .await
+    .is_some()
 }
 
 /// Runs `operation` until it succeeds (`Some`) or shutdown is requested (`None`).

@@ -31,9 +31,9 @@ impl SecretKey {
         let bytes = BASE64
             .decode(encoded.expose_secret().trim())
             .context("key is not valid base64")?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|bytes: Vec<u8>| anyhow::anyhow!("key must be 32 bytes, got {}", bytes.len()))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|bytes: Vec<u8>| {
+            anyhow::anyhow!("key must be 32 bytes, got {}", bytes.len())
+        })?;
         Ok(Self(key))
     }
 
@@ -78,7 +78,8 @@ impl SecretKey {
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
                 Self::configured_or_dev(None, Some(path), setting)
             }
-            Err(error) => Err(error).with_context(|| format!("cannot write development key {}", path.display())),
+            Err(error) => Err(error)
+                .with_context(|| format!("cannot write development key {}", path.display())),
         }
     }
 
@@ -118,7 +119,13 @@ impl CodeCipher {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let ciphertext = self
             .cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad: context.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| anyhow::anyhow!("sealing failed"))?;
         let mut sealed = nonce.to_vec();
         sealed.extend_from_slice(&ciphertext);
@@ -132,7 +139,13 @@ impl CodeCipher {
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
         self.cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| anyhow::anyhow!("sealed value does not open with this key and context"))
     }
 }
@@ -145,7 +158,10 @@ mod tests {
     fn sealed_code_opens_only_in_its_context() {
         let cipher = CodeCipher::new(&SecretKey::generate());
         let sealed = cipher.seal("verification-1", b"123456").expect("seal");
-        assert_eq!(cipher.open("verification-1", &sealed).expect("open"), b"123456");
+        assert_eq!(
+            cipher.open("verification-1", &sealed).expect("open"),
+            b"123456"
+        );
         assert!(cipher.open("verification-2", &sealed).is_err());
         let other = CodeCipher::new(&SecretKey::generate());
         assert!(other.open("verification-1", &sealed).is_err());

@@ -57,14 +57,18 @@ impl Database {
         {
             return Err(error).with_context(|| format!("cannot create database {}", redact(url)));
         }
-        let options = AnyConnectOptions::from_str(url)?.log_statements(tracing::log::LevelFilter::Trace);
+        let options =
+            AnyConnectOptions::from_str(url)?.log_statements(tracing::log::LevelFilter::Trace);
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
             .with_context(|| format!("cannot connect to {}", redact(url)))?;
-        Ok(Self { pool, backend: Backend::Postgres })
+        Ok(Self {
+            pool,
+            backend: Backend::Postgres,
+        })
     }
 
     /// Opens (creating if needed) a SQLite database file in WAL mode.
@@ -75,22 +79,32 @@ impl Database {
                 .with_context(|| format!("cannot create data directory {}", parent.display()))?;
         }
         let url = format!("sqlite://{}?mode=rwc", path.display());
-        let options = AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
+        let options =
+            AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
         let pool = AnyPoolOptions::new()
             // SQLite has one writer at a time; a few connections serve readers meanwhile.
             .max_connections(4)
             .after_connect(|connection, _| {
                 Box::pin(async move {
-                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *connection).await?;
-                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *connection).await?;
-                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *connection).await?;
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *connection)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000")
+                        .execute(&mut *connection)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *connection)
+                        .await?;
                     Ok(())
                 })
             })
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
-        Ok(Self { pool, backend: Backend::Sqlite })
+        Ok(Self {
+            pool,
+            backend: Backend::Sqlite,
+        })
     }
 
     /// Runs the platform's migrations (outbox, processed events), then the service's own.
@@ -100,7 +114,10 @@ impl Database {
         platform_migrations.set_ignore_missing(true);
         service_migrations.set_ignore_missing(true);
         for migrator in [platform_migrations, service_migrations] {
-            migrator.run(&self.pool).await.context("database migration failed")?;
+            migrator
+                .run(&self.pool)
+                .await
+                .context("database migration failed")?;
         }
         Ok(())
     }

@@ -57,7 +57,8 @@ impl ErrorCode {
 pub struct ServiceError {
     code: ErrorCode,
     message: String,
-    details: ErrorDetails,
+    // Boxed: the details are large and errors travel through many `Result`s.
+    details: Box<ErrorDetails>,
 }
 
 impl ServiceError {
@@ -66,31 +67,46 @@ impl ServiceError {
         Self {
             code,
             message: message.into(),
-            details: ErrorDetails::new(),
+            details: Box::default(),
         }
     }
 
     /// INVALID_ARGUMENT naming one bad field.
     pub fn invalid_field(field: &str, description: impl Into<String>) -> Self {
         let description = description.into();
-        Self::new(ErrorCode::InvalidArgument, format!("invalid {field}: {description}"))
-            .with_field_violation(field, description)
+        Self::new(
+            ErrorCode::InvalidArgument,
+            format!("invalid {field}: {description}"),
+        )
+        .with_field_violation(field, description)
     }
 
     /// RESOURCE_EXHAUSTED with the time after which a retry may succeed.
-    pub fn rate_limited(subject: &str, description: impl Into<String>, retry_after: Duration) -> Self {
+    pub fn rate_limited(
+        subject: &str,
+        description: impl Into<String>,
+        retry_after: Duration,
+    ) -> Self {
         let description = description.into();
         let mut error = Self::new(ErrorCode::ResourceExhausted, description.clone());
         error.details.set_retry_info(Some(retry_after));
-        error.details.add_quota_failure_violation(subject, description);
+        error
+            .details
+            .add_quota_failure_violation(subject, description);
         error
     }
 
     /// FAILED_PRECONDITION with a machine-readable reason, e.g. `VERIFICATION_LOCKED`.
-    pub fn failed_precondition(reason: &str, subject: &str, description: impl Into<String>) -> Self {
+    pub fn failed_precondition(
+        reason: &str,
+        subject: &str,
+        description: impl Into<String>,
+    ) -> Self {
         let description = description.into();
         let mut error = Self::new(ErrorCode::FailedPrecondition, description.clone());
-        error.details.add_precondition_failure_violation(reason, subject, description);
+        error
+            .details
+            .add_precondition_failure_violation(reason, subject, description);
         error.with_reason(reason)
     }
 
@@ -121,6 +137,6 @@ impl ServiceError {
 
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
-        Status::with_error_details(error.code.grpc_code(), error.message, error.details)
+        Status::with_error_details(error.code.grpc_code(), error.message, *error.details)
     }
 }

@@ -54,7 +54,11 @@ impl ServiceHost {
 
     /// Starts the relay that publishes `outbox` from `database`.
     pub fn spawn_relay(&mut self, outbox: &Outbox, database: &Database) {
-        let relay = outbox.relay(database.clone(), Arc::clone(&self.platform.bus), self.platform.config.outbox.clone());
+        let relay = outbox.relay(
+            database.clone(),
+            Arc::clone(&self.platform.bus),
+            self.platform.config.outbox.clone(),
+        );
         self.tasks.spawn(relay.run(self.shutdown.clone()));
     }
 
@@ -62,8 +66,14 @@ impl ServiceHost {
     pub fn spawn_consumer(&mut self, services: &[&str], handler: Arc<dyn EventHandler>) {
         let spec = ConsumerSpec {
             group: self.consumer_group(),
-            topics: services.iter().map(|service| self.events_topic(service)).collect(),
-            dead_letter_topic: self.platform.config.topic(&format!("{}.dead-letter", self.name)),
+            topics: services
+                .iter()
+                .map(|service| self.events_topic(service))
+                .collect(),
+            dead_letter_topic: self
+                .platform
+                .config
+                .topic(&format!("{}.dead-letter", self.name)),
         };
         self.tasks.spawn(consumer::run_consumer(
             Arc::clone(&self.platform.bus),
@@ -80,10 +90,16 @@ impl ServiceHost {
     }
 
     /// Serves gRPC until shutdown, then waits for the background tasks to finish.
-    pub async fn serve(mut self, listener: TcpListener, routes: Routes, service_names: &[&str]) -> anyhow::Result<()> {
+    pub async fn serve(
+        mut self,
+        listener: TcpListener,
+        routes: Routes,
+        service_names: &[&str],
+    ) -> anyhow::Result<()> {
         let address: SocketAddr = listener.local_addr()?;
         tracing::info!(service = self.name, %address, "listening");
-        let served = crate::server::serve(listener, routes, service_names, self.shutdown.clone()).await;
+        let served =
+            crate::server::serve(listener, routes, service_names, self.shutdown.clone()).await;
         self.shutdown.cancel();
         while let Some(joined) = self.tasks.join_next().await {
             joined
@@ -183,7 +199,10 @@ where
     S::Settings: std::fmt::Debug,
 {
     run_process(S::NAME, |loader, platform, shutdown| async move {
-        BoundService::<S>::bind(&loader).await?.run(platform, shutdown).await
+        BoundService::<S>::bind(&loader)
+            .await?
+            .run(platform, shutdown)
+            .await
     })
     .await
 }

@@ -55,7 +55,8 @@ impl Outbox {
         payload: &P,
     ) -> anyhow::Result<String> {
         let envelope = events::envelope(&self.producer, aggregate_id, payload);
-        let mut headers: Vec<(String, String)> = telemetry::current_trace_headers().into_iter().collect();
+        let mut headers: Vec<(String, String)> =
+            telemetry::current_trace_headers().into_iter().collect();
         headers.push((EVENT_TYPE_HEADER.to_owned(), envelope.event_type.clone()));
         sqlx::query(
             "INSERT INTO outbox (event_id, topic, message_key, event_type, headers, payload, created_at) \
@@ -80,7 +81,12 @@ impl Outbox {
     }
 
     /// The relay that publishes this outbox's rows from `database` to `bus`.
-    pub fn relay(&self, database: Database, bus: Arc<dyn EventBus>, config: OutboxConfig) -> OutboxRelay {
+    pub fn relay(
+        &self,
+        database: Database,
+        bus: Arc<dyn EventBus>,
+        config: OutboxConfig,
+    ) -> OutboxRelay {
         OutboxRelay {
             database,
             bus,
@@ -112,7 +118,9 @@ impl OutboxRelay {
                 if topic_ready {
                     return self.publish_batch().await;
                 }
-                self.bus.create_topics(std::slice::from_ref(&self.topic)).await?;
+                self.bus
+                    .create_topics(std::slice::from_ref(&self.topic))
+                    .await?;
                 topic_ready = true;
                 Ok(1)
             };
@@ -177,7 +185,12 @@ impl OutboxRelay {
             return Ok(0);
         }
         // RETURNING does not keep the subquery's order.
-        rows.sort_by_key(|row| (row.try_get::<i64, _>("created_at").unwrap_or_default(), row.try_get::<String, _>("event_id").unwrap_or_default()));
+        rows.sort_by_key(|row| {
+            (
+                row.try_get::<i64, _>("created_at").unwrap_or_default(),
+                row.try_get::<String, _>("event_id").unwrap_or_default(),
+            )
+        });
         let messages = rows
             .iter()
             .map(|row| {

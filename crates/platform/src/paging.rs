@@ -11,7 +11,10 @@ pub const MAX_PAGE_SIZE: i64 = 500;
 pub fn page_size(requested: i32) -> Result<i64, ServiceError> {
     match requested {
         0 => Ok(DEFAULT_PAGE_SIZE),
-        negative if negative < 0 => Err(ServiceError::invalid_field("page_size", "must not be negative")),
+        negative if negative < 0 => Err(ServiceError::invalid_field(
+            "page_size",
+            "must not be negative",
+        )),
         positive => Ok(i64::from(positive).min(MAX_PAGE_SIZE)),
     }
 }

@@ -30,9 +30,21 @@ impl Platform {
             None => Arc::new(MemoryRateLimiter::new()),
         };
         tracing::info!(
-            database = if config.postgres.url.is_some() { "postgresql" } else { "sqlite" },
-            bus = if config.kafka.brokers.is_some() { "kafka" } else { "embedded" },
-            limiter = if config.redis.url.is_some() { "redis" } else { "memory" },
+            database = if config.postgres.url.is_some() {
+                "postgresql"
+            } else {
+                "sqlite"
+            },
+            bus = if config.kafka.brokers.is_some() {
+                "kafka"
+            } else {
+                "embedded"
+            },
+            limiter = if config.redis.url.is_some() {
+                "redis"
+            } else {
+                "memory"
+            },
             "platform ready"
         );
         Ok(Self {

@@ -30,7 +30,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     for name in service_names {
-        health_reporter.set_service_status(*name, ServingStatus::Serving).await;
+        health_reporter
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
     }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(mi_proto::FILE_DESCRIPTOR_SET)
@@ -52,7 +54,9 @@ pub async fn serve(
     let health_on_shutdown = async move {
         shutting_down.cancelled().await;
         for name in service_names {
-            health_reporter.set_service_status(*name, ServingStatus::NotServing).await;
+            health_reporter
+                .set_service_status(*name, ServingStatus::NotServing)
+                .await;
         }
     };
     Server::builder()
@@ -68,14 +72,15 @@ pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

@@ -14,9 +14,9 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::TelemetryConfig;
@@ -40,7 +40,9 @@ impl TelemetryGuard {
 /// keep the first subscriber.
 pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let resource = Resource::builder().with_service_name(service_name.to_owned()).build();
+    let resource = Resource::builder()
+        .with_service_name(service_name.to_owned())
+        .build();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
     if let Some(endpoint) = &config.otlp_endpoint {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -86,7 +88,8 @@ pub fn current_trace_headers() -> HashMap<String, String> {
 
 /// Makes `span` a child of the trace carried by `carrier`, if it carries one.
 pub fn set_remote_parent(span: &tracing::Span, carrier: &dyn Extractor) {
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(carrier));
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(carrier));
     if let Err(error) = span.set_parent(parent) {
         tracing::debug!(%error, "span parent not set");
     }

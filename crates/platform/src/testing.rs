@@ -6,14 +6,16 @@ use std::time::Duration;
 
 /// PostgreSQL server URL: `MI_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432`.
 pub fn postgres_url() -> String {
-    let url = std::env::var("MI_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let url = std::env::var("MI_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     require_reachable(host_port(&url), "PostgreSQL", "MI_TEST_POSTGRES_URL");
     url
 }
 
 /// Kafka bootstrap servers: `MI_TEST_KAFKA_BROKERS`, default `127.0.0.1:19092` (tansu).
 pub fn kafka_brokers() -> String {
-    let brokers = std::env::var("MI_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".into());
+    let brokers =
+        std::env::var("MI_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".into());
     let first = brokers.split(',').next().unwrap_or_default().to_owned();
     require_reachable(&first, "Kafka (tansu)", "MI_TEST_KAFKA_BROKERS");
     brokers
@@ -21,7 +23,8 @@ pub fn kafka_brokers() -> String {
 
 /// Redis URL: `MI_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`.
 pub fn redis_url() -> String {
-    let url = std::env::var("MI_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url =
+        std::env::var("MI_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     require_reachable(host_port(&url), "Redis", "MI_TEST_REDIS_URL");
     url
 }
@@ -35,7 +38,9 @@ pub fn unique_name(prefix: &str) -> String {
 /// The `host:port` part of a URL such as `postgres://user@host:5432/db`.
 fn host_port(url: &str) -> &str {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let after_user = after_scheme.rsplit_once('@').map_or(after_scheme, |(_, rest)| rest);
+    let after_user = after_scheme
+        .rsplit_once('@')
+        .map_or(after_scheme, |(_, rest)| rest);
     after_user.split('/').next().unwrap_or(after_user)
 }
 

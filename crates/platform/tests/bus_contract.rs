@@ -12,7 +12,10 @@ fn message(topic: &str, index: usize) -> BusMessage {
     BusMessage {
         topic: topic.to_owned(),
         key: format!("aggregate-{}", index % 2),
-        headers: vec![("mi-event-type".into(), "test".into()), ("index".into(), index.to_string())],
+        headers: vec![
+            ("mi-event-type".into(), "test".into()),
+            ("index".into(), index.to_string()),
+        ],
         payload: format!("payload-{index}").into_bytes(),
     }
 }
@@ -26,26 +29,39 @@ async fn receive(subscription: &mut Box<dyn Subscription>) -> mi_platform::bus::
 
 async fn run_contract(bus: &dyn EventBus, names: &str) {
     let topic = format!("{names}.events");
-    bus.create_topics(std::slice::from_ref(&topic)).await.expect("create topic");
+    bus.create_topics(std::slice::from_ref(&topic))
+        .await
+        .expect("create topic");
     // Creating an existing topic is not an error.
-    bus.create_topics(std::slice::from_ref(&topic)).await.expect("create topic again");
+    bus.create_topics(std::slice::from_ref(&topic))
+        .await
+        .expect("create topic again");
     let sent: Vec<BusMessage> = (0..3).map(|index| message(&topic, index)).collect();
     bus.publish(&sent).await.expect("publish");
 
     // A group receives everything, in order, intact.
     let group = format!("{names}.group-a");
-    let mut subscription = bus.subscribe(&group, std::slice::from_ref(&topic)).await.expect("subscribe");
+    let mut subscription = bus
+        .subscribe(&group, std::slice::from_ref(&topic))
+        .await
+        .expect("subscribe");
     let mut received = Vec::new();
     for _ in 0..3 {
         received.push(receive(&mut subscription).await);
     }
-    let messages: Vec<BusMessage> = received.iter().map(|delivery| delivery.message.clone()).collect();
+    let messages: Vec<BusMessage> = received
+        .iter()
+        .map(|delivery| delivery.message.clone())
+        .collect();
     assert_eq!(messages, sent);
 
     // Only the first two are committed: the third comes again to the same group.
     subscription.commit(&received[1]).await.expect("commit");
     subscription.close().await.expect("close");
-    let mut resumed = bus.subscribe(&group, std::slice::from_ref(&topic)).await.expect("resubscribe");
+    let mut resumed = bus
+        .subscribe(&group, std::slice::from_ref(&topic))
+        .await
+        .expect("resubscribe");
     assert_eq!(receive(&mut resumed).await.message, sent[2]);
     resumed.close().await.expect("close");
 
@@ -61,7 +77,9 @@ async fn run_contract(bus: &dyn EventBus, names: &str) {
 #[tokio::test]
 async fn embedded_bus_meets_the_contract() {
     let directory = tempfile::tempdir().expect("tempdir");
-    let bus = EmbeddedBus::open(&directory.path().join("bus.db")).await.expect("open");
+    let bus = EmbeddedBus::open(&directory.path().join("bus.db"))
+        .await
+        .expect("open");
     run_contract(&bus, &testing::unique_name("t.")).await;
 }
 
@@ -72,11 +90,16 @@ async fn embedded_bus_keeps_messages_across_restarts() {
     let topic = "restart.events".to_owned();
     {
         let bus = EmbeddedBus::open(&path).await.expect("open");
-        bus.create_topics(std::slice::from_ref(&topic)).await.expect("create");
+        bus.create_topics(std::slice::from_ref(&topic))
+            .await
+            .expect("create");
         bus.publish(&[message(&topic, 0)]).await.expect("publish");
     }
     let reopened = EmbeddedBus::open(&path).await.expect("reopen");
-    let mut subscription = reopened.subscribe("group", std::slice::from_ref(&topic)).await.expect("subscribe");
+    let mut subscription = reopened
+        .subscribe("group", std::slice::from_ref(&topic))
+        .await
+        .expect("subscribe");
     assert_eq!(receive(&mut subscription).await.message, message(&topic, 0));
 }
 

@@ -32,11 +32,18 @@ impl EventBus for RecordingBus {
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             anyhow::bail!("broker unreachable");
         }
-        self.published.lock().expect("lock").extend_from_slice(messages);
+        self.published
+            .lock()
+            .expect("lock")
+            .extend_from_slice(messages);
         Ok(())
     }
 
-    async fn subscribe(&self, _group: &str, _topics: &[String]) -> anyhow::Result<Box<dyn Subscription>> {
+    async fn subscribe(
+        &self,
+        _group: &str,
+        _topics: &[String],
+    ) -> anyhow::Result<Box<dyn Subscription>> {
         anyhow::bail!("not used by these tests")
     }
 }
@@ -62,7 +69,10 @@ async fn events_commit_and_roll_back_with_the_state_change(database: &Database, 
         .execute(&mut *transaction)
         .await
         .expect("insert");
-    outbox.enqueue(&mut transaction, "rolled-back", &event(0)).await.expect("enqueue");
+    outbox
+        .enqueue(&mut transaction, "rolled-back", &event(0))
+        .await
+        .expect("enqueue");
     transaction.rollback().await.expect("rollback");
     assert_eq!(outbox_rows(database).await, 0);
 
@@ -71,22 +81,36 @@ async fn events_commit_and_roll_back_with_the_state_change(database: &Database, 
         .execute(&mut *transaction)
         .await
         .expect("insert");
-    outbox.enqueue(&mut transaction, "committed", &event(1)).await.expect("enqueue");
+    outbox
+        .enqueue(&mut transaction, "committed", &event(1))
+        .await
+        .expect("enqueue");
     transaction.commit().await.expect("commit");
     assert_eq!(outbox_rows(database).await, 1);
 }
 
-async fn relay_keeps_rows_while_the_bus_fails_then_publishes_them(database: &Database, outbox: &Outbox) {
+async fn relay_keeps_rows_while_the_bus_fails_then_publishes_them(
+    database: &Database,
+    outbox: &Outbox,
+) {
     let bus = Arc::new(RecordingBus::default());
     bus.failing.store(true, std::sync::atomic::Ordering::SeqCst);
     let relay = outbox.relay(database.clone(), bus.clone(), OutboxConfig::default());
     assert!(relay.publish_batch().await.is_err());
     assert!(relay.publish_batch().await.is_err());
-    assert_eq!(outbox_rows(database).await, 1, "a failed publish must keep the row");
-    let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM outbox").fetch_one(database.pool()).await.expect("attempts");
+    assert_eq!(
+        outbox_rows(database).await,
+        1,
+        "a failed publish must keep the row"
+    );
+    let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM outbox")
+        .fetch_one(database.pool())
+        .await
+        .expect("attempts");
     assert_eq!(attempts, 2);
 
-    bus.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    bus.failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(relay.publish_batch().await.expect("publish"), 1);
     assert_eq!(outbox_rows(database).await, 0);
     let published = bus.published.lock().expect("lock").clone();
@@ -94,24 +118,41 @@ async fn relay_keeps_rows_while_the_bus_fails_then_publishes_them(database: &Dat
     let message = &published[0];
     assert_eq!(message.topic, outbox.topic());
     assert_eq!(message.key, "committed");
-    assert_eq!(message.header(EVENT_TYPE_HEADER), Some(VerificationLocked::EVENT_TYPE));
+    assert_eq!(
+        message.header(EVENT_TYPE_HEADER),
+        Some(VerificationLocked::EVENT_TYPE)
+    );
     let envelope = EventEnvelope::decode(message.payload.as_slice()).expect("envelope");
     assert_eq!(envelope.event_type, VerificationLocked::EVENT_TYPE);
     assert_eq!(envelope.aggregate_id, "committed");
     assert_eq!(envelope.producer, "test");
-    assert!(uuid::Uuid::parse_str(&envelope.event_id).expect("uuid").get_version_num() == 7);
-    assert_eq!(VerificationLocked::decode(envelope.payload.as_slice()).expect("payload"), event(1));
+    assert!(
+        uuid::Uuid::parse_str(&envelope.event_id)
+            .expect("uuid")
+            .get_version_num()
+            == 7
+    );
+    assert_eq!(
+        VerificationLocked::decode(envelope.payload.as_slice()).expect("payload"),
+        event(1)
+    );
 }
 
 /// Replicas relaying the same table publish every event exactly once.
 async fn concurrent_relays_publish_each_event_once(database: &Database, outbox: &Outbox) {
     for index in 0..120 {
         let mut transaction = database.pool().begin().await.expect("begin");
-        outbox.enqueue(&mut transaction, &format!("a-{}", index % 7), &event(index)).await.expect("enqueue");
+        outbox
+            .enqueue(&mut transaction, &format!("a-{}", index % 7), &event(index))
+            .await
+            .expect("enqueue");
         transaction.commit().await.expect("commit");
     }
     let bus = Arc::new(RecordingBus::default());
-    let config = OutboxConfig { batch_size: 10, ..OutboxConfig::default() };
+    let config = OutboxConfig {
+        batch_size: 10,
+        ..OutboxConfig::default()
+    };
     let relays = (0..4).map(|_| {
         let relay = outbox.relay(database.clone(), bus.clone(), config.clone());
         tokio::spawn(async move { while relay.publish_batch().await.expect("publish") > 0 {} })
@@ -125,25 +166,47 @@ async fn concurrent_relays_publish_each_event_once(database: &Database, outbox: 
         *per_event.entry(envelope.event_id).or_default() += 1;
     }
     assert_eq!(per_event.len(), 120);
-    assert!(per_event.values().all(|count| *count == 1), "an event was published twice");
+    assert!(
+        per_event.values().all(|count| *count == 1),
+        "an event was published twice"
+    );
     assert_eq!(outbox_rows(database).await, 0);
 }
 
 async fn an_event_is_processed_once_per_group(database: &Database) {
-    let first = begin_once(database, "group-a", "event-1").await.expect("begin").expect("first time");
+    let first = begin_once(database, "group-a", "event-1")
+        .await
+        .expect("begin")
+        .expect("first time");
     first.rollback().await.expect("rollback");
     // A rolled-back attempt does not count.
-    let again = begin_once(database, "group-a", "event-1").await.expect("begin").expect("after rollback");
+    let again = begin_once(database, "group-a", "event-1")
+        .await
+        .expect("begin")
+        .expect("after rollback");
     again.commit().await.expect("commit");
-    assert!(begin_once(database, "group-a", "event-1").await.expect("begin").is_none());
-    let other_group = begin_once(database, "group-b", "event-1").await.expect("begin");
+    assert!(
+        begin_once(database, "group-a", "event-1")
+            .await
+            .expect("begin")
+            .is_none()
+    );
+    let other_group = begin_once(database, "group-b", "event-1")
+        .await
+        .expect("begin");
     assert!(other_group.is_some(), "groups keep separate records");
 }
 
 async fn run_contract(database: Database) {
-    database.migrate(sqlx::migrate!("./tests/migrations")).await.expect("migrate");
+    database
+        .migrate(sqlx::migrate!("./tests/migrations"))
+        .await
+        .expect("migrate");
     // Migrating again is a no-op.
-    database.migrate(sqlx::migrate!("./tests/migrations")).await.expect("migrate again");
+    database
+        .migrate(sqlx::migrate!("./tests/migrations"))
+        .await
+        .expect("migrate again");
     let outbox = Outbox::new("test", "test.events");
     events_commit_and_roll_back_with_the_state_change(&database, &outbox).await;
     relay_keeps_rows_while_the_bus_fails_then_publishes_them(&database, &outbox).await;
@@ -154,7 +217,9 @@ async fn run_contract(database: Database) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_storage_meets_the_contract() {
     let directory = tempfile::tempdir().expect("tempdir");
-    let database = Database::connect_sqlite(&directory.path().join("test.db")).await.expect("sqlite");
+    let database = Database::connect_sqlite(&directory.path().join("test.db"))
+        .await
+        .expect("sqlite");
     run_contract(database).await;
 }
 

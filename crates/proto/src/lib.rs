@@ -2,10 +2,16 @@
 //!
 //! Hand-written code uses these only at the edges: handlers map them onto domain types.
 
-#![allow(missing_docs, unused_qualifications, missing_debug_implementations, clippy::all)]
+#![allow(
+    missing_docs,
+    unused_qualifications,
+    missing_debug_implementations,
+    clippy::all
+)]
 
 /// The encoded `FileDescriptorSet` of every proto, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mi_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/mi_descriptor.bin"));
 
 pub mod verification {
     pub mod v1 {
@@ -51,4 +57,9 @@ macro_rules! event_payloads {
     };
 }
 
-event_payloads!(CodeIssued, VerificationApproved, VerificationLocked, NotificationDelivered);
+event_payloads!(
+    CodeIssued,
+    VerificationApproved,
+    VerificationLocked,
+    NotificationDelivered
+);

@@ -39,7 +39,10 @@ impl Default for Settings {
 impl Settings {
     /// Refuses settings that would make the service unsafe or useless.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(!self.code_ttl.is_zero(), "invalid configuration: verification.code_ttl must be positive");
+        anyhow::ensure!(
+            !self.code_ttl.is_zero(),
+            "invalid configuration: verification.code_ttl must be positive"
+        );
         anyhow::ensure!(
             self.max_check_attempts >= 1,
             "invalid configuration: verification.max_check_attempts must be at least 1"

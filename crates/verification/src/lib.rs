@@ -72,7 +72,11 @@ impl Service for VerificationService {
         );
         let server = VerificationServiceServer::new(grpc::VerificationHandler::new(verifier));
         let routes = Routes::new(server);
-        host.serve(listener, routes, &[VerificationServiceServer::<grpc::VerificationHandler>::NAME])
-            .await
+        host.serve(
+            listener,
+            routes,
+            &[VerificationServiceServer::<grpc::VerificationHandler>::NAME],
+        )
+        .await
     }
 }

@@ -41,7 +41,12 @@ impl DeviceRegistryService for DeviceRegistryHandler {
                 .parse::<i64>()
                 .ok()
                 .filter(|offset| *offset >= 0)
-                .ok_or_else(|| ServiceError::invalid_field("page_token", "is not a token this service returned"))?,
+                .ok_or_else(|| {
+                    ServiceError::invalid_field(
+                        "page_token",
+                        "is not a token this service returned",
+                    )
+                })?,
         };
         let mut devices = self
             .devices
@@ -50,7 +55,11 @@ impl DeviceRegistryService for DeviceRegistryHandler {
             .map_err(|error| ServiceError::internal(&error))?;
         let has_more = devices.len() as i64 > page_size;
         devices.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
-        let next_page_token = if has_more { (offset + page_size).to_string() } else { String::new() };
+        let next_page_token = if has_more {
+            (offset + page_size).to_string()
+        } else {
+            String::new()
+        };
         Ok(Response::new(api::ListDevicesResponse {
             devices: devices
                 .into_iter()

@@ -25,8 +25,12 @@ impl IdentityHandler {
 
 #[tonic::async_trait]
 impl IdentityService for IdentityHandler {
-    async fn get_account(&self, request: Request<api::GetAccountRequest>) -> Result<Response<api::Account>, Status> {
-        let mi_id = MiId::parse(request.into_inner().mi_id).map_err(|problem| ServiceError::invalid_field("mi_id", problem))?;
+    async fn get_account(
+        &self,
+        request: Request<api::GetAccountRequest>,
+    ) -> Result<Response<api::Account>, Status> {
+        let mi_id = MiId::parse(request.into_inner().mi_id)
+            .map_err(|problem| ServiceError::invalid_field("mi_id", problem))?;
         let account = self
             .accounts
             .get(mi_id)

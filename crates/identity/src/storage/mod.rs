@@ -29,10 +29,12 @@ impl SqlAccountStore {
 #[async_trait]
 impl AccountStore for SqlAccountStore {
     async fn get(&self, mi_id: MiId) -> anyhow::Result<Option<Account>> {
-        let row = sqlx::query("SELECT display_name, region, locale, created_at FROM accounts WHERE mi_id = $1")
-            .bind(mi_id.as_i64())
-            .fetch_optional(self.database.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT display_name, region, locale, created_at FROM accounts WHERE mi_id = $1",
+        )
+        .bind(mi_id.as_i64())
+        .fetch_optional(self.database.pool())
+        .await?;
         row.map(|row| {
             Ok(Account {
                 mi_id,

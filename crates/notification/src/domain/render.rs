@@ -45,7 +45,13 @@ mod tests {
 
     #[test]
     fn code_message_says_code_purpose_and_validity() {
-        let message = code_message("+8613800138000", Channel::Sms, Purpose::SignUp, "042042", Duration::from_secs(599));
+        let message = code_message(
+            "+8613800138000",
+            Channel::Sms,
+            Purpose::SignUp,
+            "042042",
+            Duration::from_secs(599),
+        );
         assert!(message.body.contains("042042"));
         assert!(message.body.contains("create your Mi Account"));
         assert!(message.body.contains("10 minutes"));

@@ -43,7 +43,9 @@ impl VerificationEventsHandler {
             _ => anyhow::bail!("CodeIssued has an unknown channel {}", issued.channel),
         };
         let purpose = verification_api::Purpose::try_from(issued.purpose).unwrap_or_default();
-        let code = self.cipher.open(&issued.verification_id, &issued.sealed_code)?;
+        let code = self
+            .cipher
+            .open(&issued.verification_id, &issued.sealed_code)?;
         let code = String::from_utf8(code).context("sealed code is not text")?;
         let valid_for = Duration::from_millis(u64::try_from(remaining_ms).unwrap_or_default());
         let message = domain::code_message(&issued.destination, channel, purpose, &code, valid_for);

@@ -36,7 +36,12 @@ impl NotificationService for NotificationHandler {
             "" => None,
             token => Some(
                 uuid::Uuid::parse_str(token)
-                    .map_err(|_| ServiceError::invalid_field("page_token", "is not a token this service returned"))?
+                    .map_err(|_| {
+                        ServiceError::invalid_field(
+                            "page_token",
+                            "is not a token this service returned",
+                        )
+                    })?
                     .to_string(),
             ),
         };

@@ -13,7 +13,11 @@ use crate::domain::{InboxMessage, OutgoingMessage};
 pub trait Inbox: Send + Sync + std::fmt::Debug {
     /// Delivers the message caused by `source_event_id`, once: returns false, changing
     /// nothing, if that event was already delivered.
-    async fn deliver(&self, source_event_id: &str, message: &OutgoingMessage) -> anyhow::Result<bool>;
+    async fn deliver(
+        &self,
+        source_event_id: &str,
+        message: &OutgoingMessage,
+    ) -> anyhow::Result<bool>;
 
     /// Messages oldest first, optionally for one destination, after `after_message_id`.
     async fn list(

@@ -27,14 +27,24 @@ pub struct SqlInbox {
 impl SqlInbox {
     /// An inbox over a migrated database; `consumer_group` owns the idempotency records.
     pub fn new(database: Database, outbox: Outbox, consumer_group: String) -> Self {
-        Self { database, outbox, consumer_group }
+        Self {
+            database,
+            outbox,
+            consumer_group,
+        }
     }
 }
 
 #[async_trait]
 impl Inbox for SqlInbox {
-    async fn deliver(&self, source_event_id: &str, message: &OutgoingMessage) -> anyhow::Result<bool> {
-        let Some(mut transaction) = begin_once(&self.database, &self.consumer_group, source_event_id).await? else {
+    async fn deliver(
+        &self,
+        source_event_id: &str,
+        message: &OutgoingMessage,
+    ) -> anyhow::Result<bool> {
+        let Some(mut transaction) =
+            begin_once(&self.database, &self.consumer_group, source_event_id).await?
+        else {
             tracing::info!(source_event_id, "event already delivered; skipping");
             return Ok(false);
         };
@@ -58,10 +68,17 @@ impl Inbox for SqlInbox {
             destination: message.destination.clone(),
             delivery_channel: DEV_INBOX_CHANNEL.to_owned(),
         };
-        self.outbox.enqueue(&mut transaction, &message_id, &delivered).await?;
+        self.outbox
+            .enqueue(&mut transaction, &message_id, &delivered)
+            .await?;
         transaction.commit().await?;
         self.outbox.notify_committed();
-        tracing::info!(source_event_id, message_id, channel = message.channel.as_str(), "message delivered to the dev inbox");
+        tracing::info!(
+            source_event_id,
+            message_id,
+            channel = message.channel.as_str(),
+            "message delivered to the dev inbox"
+        );
         Ok(true)
     }
 
@@ -93,7 +110,8 @@ fn from_row(row: &AnyRow) -> anyhow::Result<InboxMessage> {
         source_event_id: row.try_get("source_event_id")?,
         message: OutgoingMessage {
             destination: row.try_get("destination")?,
-            channel: Channel::parse(&channel).with_context(|| format!("unknown stored channel {channel}"))?,
+            channel: Channel::parse(&channel)
+                .with_context(|| format!("unknown stored channel {channel}"))?,
             subject: row.try_get("subject")?,
             body: row.try_get("body")?,
         },

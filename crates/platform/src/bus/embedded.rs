@@ -47,10 +47,12 @@ impl EmbeddedBus {
 impl EventBus for EmbeddedBus {
     async fn create_topics(&self, topics: &[String]) -> anyhow::Result<()> {
         for topic in topics {
-            sqlx::query("INSERT INTO bus_topics (topic) VALUES ($1) ON CONFLICT (topic) DO NOTHING")
-                .bind(topic)
-                .execute(self.database.pool())
-                .await?;
+            sqlx::query(
+                "INSERT INTO bus_topics (topic) VALUES ($1) ON CONFLICT (topic) DO NOTHING",
+            )
+            .bind(topic)
+            .execute(self.database.pool())
+            .await?;
         }
         Ok(())
     }
@@ -77,11 +79,16 @@ impl EventBus for EmbeddedBus {
             .await?;
         }
         transaction.commit().await?;
-        self.appended.send_modify(|count| *count = count.wrapping_add(1));
+        self.appended
+            .send_modify(|count| *count = count.wrapping_add(1));
         Ok(())
     }
 
-    async fn subscribe(&self, group: &str, topics: &[String]) -> anyhow::Result<Box<dyn Subscription>> {
+    async fn subscribe(
+        &self,
+        group: &str,
+        topics: &[String],
+    ) -> anyhow::Result<Box<dyn Subscription>> {
         let mut positions = HashMap::new();
         for topic in topics {
             let committed: Option<i64> = sqlx::query_scalar(

@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use futures::future::try_join_all;
+use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -12,7 +13,6 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use rdkafka::ClientConfig;
 
 use super::{BusMessage, Delivery, EventBus, Subscription};
 use crate::config::KafkaConfig;
@@ -27,7 +27,10 @@ pub struct KafkaBus {
 
 impl std::fmt::Debug for KafkaBus {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("KafkaBus").field("brokers", &self.brokers).finish()
+        formatter
+            .debug_struct("KafkaBus")
+            .field("brokers", &self.brokers)
+            .finish()
     }
 }
 
@@ -39,7 +42,10 @@ impl KafkaBus {
             .set("bootstrap.servers", brokers)
             .set("acks", "all")
             .set("enable.idempotence", config.idempotent_producer.to_string())
-            .set("message.timeout.ms", config.message_timeout.as_millis().to_string())
+            .set(
+                "message.timeout.ms",
+                config.message_timeout.as_millis().to_string(),
+            )
             .set("linger.ms", "2")
             .create()
             .context("cannot create the Kafka producer")?;
@@ -63,8 +69,12 @@ impl EventBus for KafkaBus {
         let new_topics: Vec<NewTopic<'_>> = topics
             .iter()
             .map(|topic| {
-                NewTopic::new(topic, self.config.partitions, TopicReplication::Fixed(self.config.replication_factor))
-                    .set("retention.ms", &retention)
+                NewTopic::new(
+                    topic,
+                    self.config.partitions,
+                    TopicReplication::Fixed(self.config.replication_factor),
+                )
+                .set("retention.ms", &retention)
             })
             .collect();
         let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
@@ -85,9 +95,16 @@ impl EventBus for KafkaBus {
 
     async fn publish(&self, messages: &[BusMessage]) -> anyhow::Result<()> {
         let sends = messages.iter().map(|message| {
-            let headers = message.headers.iter().fold(OwnedHeaders::new(), |headers, (key, value)| {
-                headers.insert(Header { key, value: Some(value) })
-            });
+            let headers =
+                message
+                    .headers
+                    .iter()
+                    .fold(OwnedHeaders::new(), |headers, (key, value)| {
+                        headers.insert(Header {
+                            key,
+                            value: Some(value),
+                        })
+                    });
             let record = FutureRecord::to(&message.topic)
                 .key(&message.key)
                 .payload(&message.payload)
@@ -96,14 +113,23 @@ impl EventBus for KafkaBus {
                 self.producer
                     .send(record, Timeout::Never)
                     .await
-                    .map_err(|(error, _)| anyhow::Error::new(error).context(format!("kafka did not accept a message for {}", message.topic)))
+                    .map_err(|(error, _)| {
+                        anyhow::Error::new(error).context(format!(
+                            "kafka did not accept a message for {}",
+                            message.topic
+                        ))
+                    })
             }
         });
         try_join_all(sends).await?;
         Ok(())
     }
 
-    async fn subscribe(&self, group: &str, topics: &[String]) -> anyhow::Result<Box<dyn Subscription>> {
+    async fn subscribe(
+        &self,
+        group: &str,
+        topics: &[String],
+    ) -> anyhow::Result<Box<dyn Subscription>> {
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", group)
@@ -117,7 +143,9 @@ impl EventBus for KafkaBus {
             .create()
             .context("cannot create the Kafka consumer")?;
         let topic_names: Vec<&str> = topics.iter().map(String::as_str).collect();
-        consumer.subscribe(&topic_names).context("cannot subscribe")?;
+        consumer
+            .subscribe(&topic_names)
+            .context("cannot subscribe")?;
         Ok(Box::new(KafkaSubscription { consumer }))
     }
 }
@@ -136,7 +164,10 @@ impl Subscription for KafkaSubscription {
                 headers
                     .iter()
                     .map(|header| {
-                        let value = header.value.map(String::from_utf8_lossy).unwrap_or_default();
+                        let value = header
+                            .value
+                            .map(String::from_utf8_lossy)
+                            .unwrap_or_default();
                         (header.key.to_owned(), value.into_owned())
                     })
                     .collect()
@@ -145,7 +176,10 @@ impl Subscription for KafkaSubscription {
         Ok(Delivery {
             message: BusMessage {
                 topic: message.topic().to_owned(),
-                key: message.key().map(|key| String::from_utf8_lossy(key).into_owned()).unwrap_or_default(),
+                key: message
+                    .key()
+                    .map(|key| String::from_utf8_lossy(key).into_owned())
+                    .unwrap_or_default(),
                 headers,
                 payload: message.payload().unwrap_or_default().to_vec(),
             },
@@ -163,9 +197,11 @@ impl Subscription for KafkaSubscription {
 
     async fn close(self: Box<Self>) -> anyhow::Result<()> {
         // A synchronous commit blocks on the broker: keep it off the async workers.
-        let commit = tokio::task::spawn_blocking(move || self.consumer.commit_consumer_state(CommitMode::Sync))
-            .await
-            .context("kafka commit task failed")?;
+        let commit = tokio::task::spawn_blocking(move || {
+            self.consumer.commit_consumer_state(CommitMode::Sync)
+        })
+        .await
+        .context("kafka commit task failed")?;
         match commit {
             Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
             Err(error) => Err(error).context("cannot commit kafka offsets on close"),

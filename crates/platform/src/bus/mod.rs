@@ -58,7 +58,11 @@ pub trait EventBus: Send + Sync + Debug {
     async fn publish(&self, messages: &[BusMessage]) -> anyhow::Result<()>;
 
     /// Joins a consumer group on some topics.
-    async fn subscribe(&self, group: &str, topics: &[String]) -> anyhow::Result<Box<dyn Subscription>>;
+    async fn subscribe(
+        &self,
+        group: &str,
+        topics: &[String],
+    ) -> anyhow::Result<Box<dyn Subscription>>;
 }
 
 /// One consumer's view of its group's topics.

@@ -32,10 +32,17 @@ impl RateLimiter for MemoryRateLimiter {
             .map_err(|_| anyhow::anyhow!("rate limiter state poisoned"))?;
         // Forget keys whose windows have fully passed, so the map does not grow without bound.
         if calls.len() > 10_000 {
-            calls.retain(|_, times| times.back().is_some_and(|last| now.duration_since(*last) < quota.window));
+            calls.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|last| now.duration_since(*last) < quota.window)
+            });
         }
         let times = calls.entry(key.to_owned()).or_default();
-        while times.front().is_some_and(|first| now.duration_since(*first) >= quota.window) {
+        while times
+            .front()
+            .is_some_and(|first| now.duration_since(*first) >= quota.window)
+        {
             times.pop_front();
         }
         let used = u32::try_from(times.len()).unwrap_or(u32::MAX);

@@ -49,7 +49,8 @@ impl std::fmt::Debug for RedisRateLimiter {
 impl RedisRateLimiter {
     /// Connects to Redis; the connection reconnects by itself after an outage.
     pub async fn connect(url: &str, key_prefix: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).with_context(|| format!("invalid redis url {url}"))?;
+        let client =
+            redis::Client::open(url).with_context(|| format!("invalid redis url {url}"))?;
         let connection = ConnectionManager::new(client)
             .await
             .with_context(|| format!("cannot reach redis at {url}"))?;

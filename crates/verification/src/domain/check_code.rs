@@ -49,15 +49,22 @@ pub enum CheckCodeError {
 
 impl Verifier {
     /// Checks `code` against the verification `verification_id`.
-    pub async fn check_code(&self, verification_id: &str, code: &str) -> Result<CheckedVerification, CheckCodeError> {
+    pub async fn check_code(
+        &self,
+        verification_id: &str,
+        code: &str,
+    ) -> Result<CheckedVerification, CheckCodeError> {
         let verification_id = uuid::Uuid::parse_str(verification_id.trim())
             .map_err(|_| CheckCodeError::InvalidRequest {
                 field: "verification_id",
                 problem: "must be the id SendCode returned".into(),
             })?
             .to_string();
-        let code = VerificationCode::parse(code)
-            .map_err(|problem| CheckCodeError::InvalidRequest { field: "code", problem })?;
+        let code =
+            VerificationCode::parse(code).map_err(|problem| CheckCodeError::InvalidRequest {
+                field: "code",
+                problem,
+            })?;
         let max_attempts = self.settings.max_check_attempts;
         let now = clock::now_millis();
 
@@ -69,18 +76,28 @@ impl Verifier {
         if verification.attempts > max_attempts {
             return Err(CheckCodeError::Locked);
         }
-        if self.hasher.matches(&verification_id, &code, &verification.code_hash) {
+        if self
+            .hasher
+            .matches(&verification_id, &code, &verification.code_hash)
+        {
             let event = crate::events::verification_approved(&verification);
             if !self.store.approve(&verification_id, now, &event).await? {
                 return Err(self.why_not_pending(&verification_id, now).await);
             }
             tracing::info!(verification_id, "verification approved");
-            return Ok(CheckedVerification { verification, approved_at: now });
+            return Ok(CheckedVerification {
+                verification,
+                approved_at: now,
+            });
         }
         if verification.attempts >= max_attempts {
             let event = crate::events::verification_locked(&verification);
             self.store.lock(&verification_id, now, &event).await?;
-            tracing::warn!(verification_id, attempts = verification.attempts, "verification locked");
+            tracing::warn!(
+                verification_id,
+                attempts = verification.attempts,
+                "verification locked"
+            );
             return Err(CheckCodeError::Locked);
         }
         Err(CheckCodeError::WrongCode {

@@ -56,7 +56,8 @@ impl CodeHasher {
     }
 
     fn mac(&self, verification_id: &str, code: &VerificationCode) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.as_bytes()).expect("hmac takes any key length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.as_bytes())
+            .expect("hmac takes any key length");
         mac.update(verification_id.as_bytes());
         mac.update(b":");
         mac.update(code.0.as_bytes());
@@ -65,12 +66,22 @@ impl CodeHasher {
 
     /// The hash to store.
     pub fn hash(&self, verification_id: &str, code: &VerificationCode) -> Vec<u8> {
-        self.mac(verification_id, code).finalize().into_bytes().to_vec()
+        self.mac(verification_id, code)
+            .finalize()
+            .into_bytes()
+            .to_vec()
     }
 
     /// Whether `code` matches `stored_hash`, compared in constant time.
-    pub fn matches(&self, verification_id: &str, code: &VerificationCode, stored_hash: &[u8]) -> bool {
-        self.mac(verification_id, code).verify_slice(stored_hash).is_ok()
+    pub fn matches(
+        &self,
+        verification_id: &str,
+        code: &VerificationCode,
+        stored_hash: &[u8],
+    ) -> bool {
+        self.mac(verification_id, code)
+            .verify_slice(stored_hash)
+            .is_ok()
     }
 }
 
@@ -80,9 +91,14 @@ mod tests {
 
     #[test]
     fn generated_codes_are_six_digits_and_vary() {
-        let codes: std::collections::HashSet<String> =
-            (0..200).map(|_| VerificationCode::generate().expose().to_owned()).collect();
-        assert!(codes.iter().all(|code| code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())));
+        let codes: std::collections::HashSet<String> = (0..200)
+            .map(|_| VerificationCode::generate().expose().to_owned())
+            .collect();
+        assert!(
+            codes
+                .iter()
+                .all(|code| code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()))
+        );
         assert!(codes.len() > 190, "codes repeat too often: {}", codes.len());
     }
 
@@ -101,7 +117,11 @@ mod tests {
         let hash = hasher.hash("v1", &code);
         assert!(hasher.matches("v1", &code, &hash));
         assert!(!hasher.matches("v2", &code, &hash));
-        assert!(!hasher.matches("v1", &VerificationCode::parse("123457").expect("code"), &hash));
+        assert!(!hasher.matches(
+            "v1",
+            &VerificationCode::parse("123457").expect("code"),
+            &hash
+        ));
         assert!(!format!("{code:?}").contains("123456"));
     }
 }

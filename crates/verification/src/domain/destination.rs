@@ -56,7 +56,10 @@ fn parse_email(raw: &str) -> Result<Destination, String> {
     let address = EmailAddress::parse_with_options(raw, options)
         .map_err(|_| "is not a valid email address such as name@example.com".to_owned())?;
     let (local, domain) = (address.local_part(), address.domain());
-    Ok(Destination(format!("{local}@{}", domain.to_ascii_lowercase())))
+    Ok(Destination(format!(
+        "{local}@{}",
+        domain.to_ascii_lowercase()
+    )))
 }
 
 #[cfg(test)]
@@ -71,8 +74,17 @@ mod tests {
 
     #[test]
     fn bad_phone_numbers_are_refused() {
-        for raw in ["", "13800138000", "+86 123", "+1 800 555 0100x", "not a number"] {
-            assert!(Destination::parse(raw, Channel::Sms).is_err(), "{raw} accepted");
+        for raw in [
+            "",
+            "13800138000",
+            "+86 123",
+            "+1 800 555 0100x",
+            "not a number",
+        ] {
+            assert!(
+                Destination::parse(raw, Channel::Sms).is_err(),
+                "{raw} accepted"
+            );
         }
     }
 
@@ -84,8 +96,18 @@ mod tests {
 
     #[test]
     fn bad_emails_are_refused() {
-        for raw in ["", "user", "user@", "@example.com", "user@localhost", "A <a@example.com>"] {
-            assert!(Destination::parse(raw, Channel::Email).is_err(), "{raw} accepted");
+        for raw in [
+            "",
+            "user",
+            "user@",
+            "@example.com",
+            "user@localhost",
+            "A <a@example.com>",
+        ] {
+            assert!(
+                Destination::parse(raw, Channel::Email).is_err(),
+                "{raw} accepted"
+            );
         }
     }
 

@@ -56,14 +56,19 @@ impl Verifier {
     pub async fn send_code(&self, request: SendCodeRequest) -> Result<SentCode, SendCodeError> {
         let (destination, channel, purpose) = validate(&request)?;
 
-        let quota = Quota { max: 1, window: self.settings.send_cooldown };
+        let quota = Quota {
+            max: 1,
+            window: self.settings.send_cooldown,
+        };
         let decision = self
             .limiter
             .acquire(&format!("send:destination:{}", destination.as_str()), quota)
             .await
             .map_err(SendCodeError::LimiterUnavailable)?;
         if !decision.allowed {
-            return Err(SendCodeError::TooSoon { retry_after: decision.retry_after });
+            return Err(SendCodeError::TooSoon {
+                retry_after: decision.retry_after,
+            });
         }
 
         let code = VerificationCode::generate();
@@ -83,7 +88,9 @@ impl Verifier {
             code_hash: self.hasher.hash(&verification.verification_id, &code),
             ..verification
         };
-        let sealed_code = self.cipher.seal(&verification.verification_id, code.expose().as_bytes())?;
+        let sealed_code = self
+            .cipher
+            .seal(&verification.verification_id, code.expose().as_bytes())?;
         let event = crate::events::code_issued(&verification, &request.locale, sealed_code);
         self.store.insert(&verification, &event).await?;
         tracing::info!(verification_id = %verification.verification_id, channel = channel.as_str(), purpose = purpose.as_str(), "code sent");
@@ -102,7 +109,10 @@ fn validate(request: &SendCodeRequest) -> Result<(Destination, Channel, Purpose)
         violations.push(("channel", "must be CHANNEL_SMS or CHANNEL_EMAIL".to_owned()));
     }
     if request.purpose.is_none() {
-        violations.push(("purpose", "must be one of the PURPOSE_ values other than UNSPECIFIED".to_owned()));
+        violations.push((
+            "purpose",
+            "must be one of the PURPOSE_ values other than UNSPECIFIED".to_owned(),
+        ));
     }
     let destination = match request.channel {
         Some(channel) => Destination::parse(&request.destination, channel)

@@ -28,6 +28,12 @@ impl Verifier {
         cipher: CodeCipher,
         settings: Settings,
     ) -> Self {
-        Self { store, limiter, hasher, cipher, settings }
+        Self {
+            store,
+            limiter,
+            hasher,
+            cipher,
+            settings,
+        }
     }
 }

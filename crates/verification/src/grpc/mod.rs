@@ -5,7 +5,7 @@ use mi_proto::verification::v1 as api;
 use mi_proto::verification::v1::verification_service_server::VerificationService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{CheckCodeError, Channel, Purpose, SendCodeError, SendCodeRequest, Verifier};
+use crate::domain::{Channel, CheckCodeError, Purpose, SendCodeError, SendCodeRequest, Verifier};
 use crate::events;
 
 /// Serves `mi.verification.v1.VerificationService`.
@@ -23,7 +23,10 @@ impl VerificationHandler {
 
 #[tonic::async_trait]
 impl VerificationService for VerificationHandler {
-    async fn send_code(&self, request: Request<api::SendCodeRequest>) -> Result<Response<api::SendCodeResponse>, Status> {
+    async fn send_code(
+        &self,
+        request: Request<api::SendCodeRequest>,
+    ) -> Result<Response<api::SendCodeResponse>, Status> {
         let request = request.into_inner();
         let sent = self
             .verifier
@@ -42,7 +45,10 @@ impl VerificationService for VerificationHandler {
         }))
     }
 
-    async fn check_code(&self, request: Request<api::CheckCodeRequest>) -> Result<Response<api::CheckCodeResponse>, Status> {
+    async fn check_code(
+        &self,
+        request: Request<api::CheckCodeRequest>,
+    ) -> Result<Response<api::CheckCodeResponse>, Status> {
         let request = request.into_inner();
         let checked = self
             .verifier
@@ -82,7 +88,10 @@ fn purpose_from_wire(value: i32) -> Option<Purpose> {
 fn send_code_status(error: SendCodeError) -> Status {
     let service_error = match error {
         SendCodeError::InvalidRequest(violations) => violations.into_iter().fold(
-            ServiceError::new(mi_platform::ErrorCode::InvalidArgument, "invalid SendCode request"),
+            ServiceError::new(
+                mi_platform::ErrorCode::InvalidArgument,
+                "invalid SendCode request",
+            ),
             |error, (field, problem)| error.with_field_violation(field, problem),
         ),
         SendCodeError::TooSoon { retry_after } => ServiceError::rate_limited(
@@ -92,7 +101,10 @@ fn send_code_status(error: SendCodeError) -> Status {
         ),
         SendCodeError::LimiterUnavailable(error) => {
             tracing::error!(error = format!("{error:#}"), "rate limiter unavailable");
-            ServiceError::new(mi_platform::ErrorCode::Unavailable, "cannot send codes right now; try again shortly")
+            ServiceError::new(
+                mi_platform::ErrorCode::Unavailable,
+                "cannot send codes right now; try again shortly",
+            )
         }
         SendCodeError::Unexpected(error) => ServiceError::internal(&error),
     };
@@ -101,10 +113,13 @@ fn send_code_status(error: SendCodeError) -> Status {
 
 fn check_code_status(error: CheckCodeError) -> Status {
     let service_error = match error {
-        CheckCodeError::InvalidRequest { field, problem } => ServiceError::invalid_field(field, problem),
-        CheckCodeError::NotFound => {
-            ServiceError::new(mi_platform::ErrorCode::NotFound, "no verification has this id")
+        CheckCodeError::InvalidRequest { field, problem } => {
+            ServiceError::invalid_field(field, problem)
         }
+        CheckCodeError::NotFound => ServiceError::new(
+            mi_platform::ErrorCode::NotFound,
+            "no verification has this id",
+        ),
         CheckCodeError::WrongCode { remaining_attempts } => ServiceError::invalid_field(
             "code",
             format!("does not match; {remaining_attempts} attempts left"),

@@ -21,11 +21,25 @@ pub trait VerificationStore: Send + Sync + std::fmt::Debug {
 
     /// Counts one check attempt of a pending, unexpired verification and returns it with the
     /// new count; `None` when it is missing, expired, approved or locked.
-    async fn count_attempt(&self, verification_id: &str, now: i64) -> anyhow::Result<Option<Verification>>;
+    async fn count_attempt(
+        &self,
+        verification_id: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<Verification>>;
 
     /// Approves a pending verification with its event; false if it was no longer pending.
-    async fn approve(&self, verification_id: &str, now: i64, event: &VerificationApproved) -> anyhow::Result<bool>;
+    async fn approve(
+        &self,
+        verification_id: &str,
+        now: i64,
+        event: &VerificationApproved,
+    ) -> anyhow::Result<bool>;
 
     /// Locks a pending verification with its event; false if it was no longer pending.
-    async fn lock(&self, verification_id: &str, now: i64, event: &VerificationLocked) -> anyhow::Result<bool>;
+    async fn lock(
+        &self,
+        verification_id: &str,
+        now: i64,
+        event: &VerificationLocked,
+    ) -> anyhow::Result<bool>;
 }

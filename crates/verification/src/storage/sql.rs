@@ -12,8 +12,7 @@ use sqlx::any::AnyRow;
 use super::VerificationStore;
 use crate::domain::{Channel, Destination, Purpose, Status, Verification};
 
-const COLUMNS: &str =
-    "verification_id, destination, channel, purpose, code_hash, status, attempts, expires_at, created_at";
+const COLUMNS: &str = "verification_id, destination, channel, purpose, code_hash, status, attempts, expires_at, created_at";
 
 /// Verifications in the service's own database, events in its outbox.
 #[derive(Debug, Clone)]
@@ -50,7 +49,9 @@ impl SqlVerificationStore {
             transaction.rollback().await?;
             return Ok(false);
         }
-        self.outbox.enqueue(&mut transaction, verification_id, event).await?;
+        self.outbox
+            .enqueue(&mut transaction, verification_id, event)
+            .await?;
         transaction.commit().await?;
         self.outbox.notify_committed();
         Ok(true)
@@ -85,14 +86,20 @@ impl VerificationStore for SqlVerificationStore {
     }
 
     async fn get(&self, verification_id: &str) -> anyhow::Result<Option<Verification>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM verifications WHERE verification_id = $1"))
-            .bind(verification_id)
-            .fetch_optional(self.database.pool())
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM verifications WHERE verification_id = $1"
+        ))
+        .bind(verification_id)
+        .fetch_optional(self.database.pool())
+        .await?;
         row.as_ref().map(from_row).transpose()
     }
 
-    async fn count_attempt(&self, verification_id: &str, now: i64) -> anyhow::Result<Option<Verification>> {
+    async fn count_attempt(
+        &self,
+        verification_id: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<Verification>> {
         let row = sqlx::query(&format!(
             "UPDATE verifications SET attempts = attempts + 1, updated_at = $1 \
              WHERE verification_id = $2 AND status = $3 AND expires_at > $1 RETURNING {COLUMNS}"
@@ -105,12 +112,24 @@ impl VerificationStore for SqlVerificationStore {
         row.as_ref().map(from_row).transpose()
     }
 
-    async fn approve(&self, verification_id: &str, now: i64, event: &VerificationApproved) -> anyhow::Result<bool> {
-        self.finish(verification_id, Status::Approved, now, event).await
+    async fn approve(
+        &self,
+        verification_id: &str,
+        now: i64,
+        event: &VerificationApproved,
+    ) -> anyhow::Result<bool> {
+        self.finish(verification_id, Status::Approved, now, event)
+            .await
     }
 
-    async fn lock(&self, verification_id: &str, now: i64, event: &VerificationLocked) -> anyhow::Result<bool> {
-        self.finish(verification_id, Status::Locked, now, event).await
+    async fn lock(
+        &self,
+        verification_id: &str,
+        now: i64,
+        event: &VerificationLocked,
+    ) -> anyhow::Result<bool> {
+        self.finish(verification_id, Status::Locked, now, event)
+            .await
     }
 }
 
@@ -122,10 +141,13 @@ fn from_row(row: &AnyRow) -> anyhow::Result<Verification> {
     Ok(Verification {
         verification_id: row.try_get("verification_id")?,
         destination: Destination::from_stored(row.try_get("destination")?),
-        channel: Channel::parse(&channel).with_context(|| format!("unknown stored channel {channel}"))?,
-        purpose: Purpose::parse(&purpose).with_context(|| format!("unknown stored purpose {purpose}"))?,
+        channel: Channel::parse(&channel)
+            .with_context(|| format!("unknown stored channel {channel}"))?,
+        purpose: Purpose::parse(&purpose)
+            .with_context(|| format!("unknown stored purpose {purpose}"))?,
         code_hash: row.try_get("code_hash")?,
-        status: Status::parse(&status).with_context(|| format!("unknown stored status {status}"))?,
+        status: Status::parse(&status)
+            .with_context(|| format!("unknown stored status {status}"))?,
         attempts: u32::try_from(attempts)?,
         expires_at: row.try_get("expires_at")?,
         created_at: row.try_get("created_at")?,
