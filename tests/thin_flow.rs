@@ -144,9 +144,8 @@ async fn wrong_codes_lock_the_verification(platform: &TestPlatform) {
     assert_eq!(reason(&still_locked), "VERIFICATION_LOCKED");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thin_flow_in_embedded_mode() {
-    let platform = TestPlatform::start(Backends::Embedded).await;
+async fn thin_flow(backends: Backends) {
+    let platform = TestPlatform::start(backends).await;
     code_travels_to_the_inbox_and_checks_once(&platform, &unique_phone_number(), Channel::Sms)
         .await;
     code_travels_to_the_inbox_and_checks_once(&platform, &unique_email(), Channel::Email).await;
@@ -155,13 +154,13 @@ async fn thin_flow_in_embedded_mode() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thin_flow_in_embedded_mode() {
+    thin_flow(Backends::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thin_flow_on_postgres_kafka_redis() {
-    let platform = TestPlatform::start(Backends::Servers).await;
-    code_travels_to_the_inbox_and_checks_once(&platform, &unique_phone_number(), Channel::Sms)
-        .await;
-    code_travels_to_the_inbox_and_checks_once(&platform, &unique_email(), Channel::Email).await;
-    wrong_codes_lock_the_verification(&platform).await;
-    platform.stop().await;
+    thin_flow(Backends::Servers).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

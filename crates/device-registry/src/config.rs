@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use mi_platform::host::ServiceSettings;
 use serde::Deserialize;
 
 /// Settings of the device registry (`MI_DEVICE__...`).
@@ -17,5 +18,11 @@ impl Default for Settings {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 50054)),
         }
+    }
+}
+
+impl ServiceSettings for Settings {
+    fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
     }
 }

@@ -9,7 +9,6 @@ pub mod events;
 pub mod grpc;
 pub mod storage;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mi_platform::Platform;
@@ -32,20 +31,20 @@ impl Service for DeviceRegistryService {
     const NAME: &'static str = "device";
     type Settings = Settings;
 
-    fn listen_addr(settings: &Settings) -> SocketAddr {
-        settings.listen_addr
-    }
-
     async fn run(
         platform: Platform,
         _settings: Settings,
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        let mut host = ServiceHost::new(Self::NAME, platform, shutdown);
-        let database = host.database(sqlx::migrate!("./migrations")).await?;
         // The relay creates the device topic now; device events arrive with linking.
-        host.spawn_relay(&host.outbox(), &database);
+        let (host, database, _outbox) = ServiceHost::start(
+            Self::NAME,
+            platform,
+            sqlx::migrate!("./migrations"),
+            shutdown,
+        )
+        .await?;
         let devices = Arc::new(SqlDeviceStore::new(database));
         let server = DeviceRegistryServiceServer::new(grpc::DeviceRegistryHandler::new(devices));
         host.serve(

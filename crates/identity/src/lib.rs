@@ -9,7 +9,6 @@ pub mod events;
 pub mod grpc;
 pub mod storage;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mi_platform::Platform;
@@ -32,20 +31,20 @@ impl Service for IdentityService {
     const NAME: &'static str = "identity";
     type Settings = Settings;
 
-    fn listen_addr(settings: &Settings) -> SocketAddr {
-        settings.listen_addr
-    }
-
     async fn run(
         platform: Platform,
         _settings: Settings,
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        let mut host = ServiceHost::new(Self::NAME, platform, shutdown);
-        let database = host.database(sqlx::migrate!("./migrations")).await?;
         // The relay creates the identity topic now; account events arrive with sign-up.
-        host.spawn_relay(&host.outbox(), &database);
+        let (host, database, _outbox) = ServiceHost::start(
+            Self::NAME,
+            platform,
+            sqlx::migrate!("./migrations"),
+            shutdown,
+        )
+        .await?;
         let accounts = Arc::new(SqlAccountStore::new(database));
         let server = IdentityServiceServer::new(grpc::IdentityHandler::new(accounts));
         host.serve(

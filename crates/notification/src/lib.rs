@@ -10,7 +10,6 @@ pub mod events;
 pub mod grpc;
 pub mod storage;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mi_platform::Platform;
@@ -34,10 +33,6 @@ impl Service for NotificationService {
     const NAME: &'static str = "notification";
     type Settings = Settings;
 
-    fn listen_addr(settings: &Settings) -> SocketAddr {
-        settings.listen_addr
-    }
-
     async fn run(
         platform: Platform,
         _settings: Settings,
@@ -49,10 +44,13 @@ impl Service for NotificationService {
             platform.config.dev_key_file("code-encryption").as_deref(),
             "code_encryption_key",
         )?;
-        let mut host = ServiceHost::new(Self::NAME, platform, shutdown);
-        let database = host.database(sqlx::migrate!("./migrations")).await?;
-        let outbox = host.outbox();
-        host.spawn_relay(&outbox, &database);
+        let (mut host, database, outbox) = ServiceHost::start(
+            Self::NAME,
+            platform,
+            sqlx::migrate!("./migrations"),
+            shutdown,
+        )
+        .await?;
         let inbox = Arc::new(SqlInbox::new(database, outbox, host.consumer_group()));
 
         let handler = events::VerificationEventsHandler::new(

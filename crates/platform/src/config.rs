@@ -235,6 +235,8 @@ pub struct KafkaConfig {
     pub message_timeout: Duration,
     /// Idempotent producer (on for Apache Kafka; turn off for brokers that lack it).
     pub idempotent_producer: bool,
+    /// librdkafka debug contexts, e.g. `cgrp,fetch`, logged under the `librdkafka` target.
+    pub debug: Option<String>,
 }
 
 impl Default for KafkaConfig {
@@ -247,6 +249,7 @@ impl Default for KafkaConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             message_timeout: Duration::from_secs(30),
             idempotent_producer: true,
+            debug: None,
         }
     }
 }

@@ -25,41 +25,36 @@ pub struct ServiceHost {
 }
 
 impl ServiceHost {
-    /// A host for the service called `name` (also its database and consumer group name).
-    pub fn new(name: &'static str, platform: Platform, shutdown: CancellationToken) -> Self {
-        Self {
+    /// Starts the service called `name` (also its database and consumer group name): connects
+    /// and migrates its own database, and starts the relay of its outbox, which publishes on
+    /// `{prefix}{name}.events`.
+    pub async fn start(
+        name: &'static str,
+        platform: Platform,
+        migrations: sqlx::migrate::Migrator,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<(Self, Database, Outbox)> {
+        let mut host = Self {
             name,
             platform,
             shutdown,
             tasks: JoinSet::new(),
-        }
-    }
-
-    /// The service's own database, connected and migrated.
-    pub async fn database(&self, migrations: sqlx::migrate::Migrator) -> anyhow::Result<Database> {
-        let database = Database::connect(&self.platform.config, self.name).await?;
+        };
+        let database = Database::connect(&host.platform.config, name).await?;
         database.migrate(migrations).await?;
-        Ok(database)
-    }
-
-    /// The outbox for the events this service publishes, on `{prefix}{name}.events`.
-    pub fn outbox(&self) -> Outbox {
-        Outbox::new(self.name, &self.events_topic(self.name))
+        let outbox = Outbox::new(name, &host.events_topic(name));
+        let relay = outbox.relay(
+            database.clone(),
+            Arc::clone(&host.platform.bus),
+            host.platform.config.outbox.clone(),
+        );
+        host.tasks.spawn(relay.run(host.shutdown.clone()));
+        Ok((host, database, outbox))
     }
 
     /// The events topic of a service (this one's or another's).
     pub fn events_topic(&self, service: &str) -> String {
         self.platform.config.topic(&format!("{service}.events"))
-    }
-
-    /// Starts the relay that publishes `outbox` from `database`.
-    pub fn spawn_relay(&mut self, outbox: &Outbox, database: &Database) {
-        let relay = outbox.relay(
-            database.clone(),
-            Arc::clone(&self.platform.bus),
-            self.platform.config.outbox.clone(),
-        );
-        self.tasks.spawn(relay.run(self.shutdown.clone()));
     }
 
     /// Starts this service's consumer group on the events of `services`.
@@ -110,16 +105,21 @@ impl ServiceHost {
     }
 }
 
+/// A service's config section: at least where it listens.
+pub trait ServiceSettings:
+    serde::de::DeserializeOwned + Default + std::fmt::Debug + Send + 'static
+{
+    /// The gRPC listen address.
+    fn listen_addr(&self) -> SocketAddr;
+}
+
 /// What the platform needs to know to run a service, alone or beside the others.
 #[async_trait::async_trait]
 pub trait Service {
     /// The service name: its config section, database, topic and consumer group.
     const NAME: &'static str;
     /// The service's own config section.
-    type Settings: serde::de::DeserializeOwned + Default + Send + 'static;
-
-    /// Where the service listens, from its settings.
-    fn listen_addr(settings: &Self::Settings) -> SocketAddr;
+    type Settings: ServiceSettings;
 
     /// Runs the service on a bound listener until `shutdown`.
     async fn run(
@@ -137,14 +137,11 @@ pub struct BoundService<S: Service> {
     listener: TcpListener,
 }
 
-impl<S: Service> BoundService<S>
-where
-    S::Settings: std::fmt::Debug,
-{
+impl<S: Service> BoundService<S> {
     /// Reads the service's settings and binds its listen address.
     pub async fn bind(loader: &ConfigLoader) -> anyhow::Result<Self> {
         let settings: S::Settings = loader.section(S::NAME)?;
-        let listener = crate::server::bind(S::listen_addr(&settings)).await?;
+        let listener = crate::server::bind(settings.listen_addr()).await?;
         Ok(Self { settings, listener })
     }
 
@@ -194,10 +191,7 @@ where
 }
 
 /// The `main` of a single-service binary.
-pub async fn run_single<S: Service>() -> std::process::ExitCode
-where
-    S::Settings: std::fmt::Debug,
-{
+pub async fn run_single<S: Service>() -> std::process::ExitCode {
     run_process(S::NAME, |loader, platform, shutdown| async move {
         BoundService::<S>::bind(&loader)
             .await?

@@ -37,7 +37,13 @@ async fn run_contract(bus: &dyn EventBus, names: &str) {
         .await
         .expect("create topic again");
     let sent: Vec<BusMessage> = (0..3).map(|index| message(&topic, index)).collect();
-    bus.publish(&sent).await.expect("publish");
+    // One publish per message, so each is its own record batch: tansu 0.6 serves no fetch that
+    // starts inside a batch, and this test resumes from the middle (Apache Kafka does serve it).
+    for message in &sent {
+        bus.publish(std::slice::from_ref(message))
+            .await
+            .expect("publish");
+    }
 
     // A group receives everything, in order, intact.
     let group = format!("{names}.group-a");
@@ -110,6 +116,7 @@ async fn kafka_bus_meets_the_contract() {
         brokers: Some(brokers.clone()),
         partitions: 1,
         idempotent_producer: false,
+        debug: std::env::var("MI_TEST_KAFKA_DEBUG").ok(),
         ..KafkaConfig::default()
     };
     let bus = KafkaBus::new(&brokers, &config).expect("kafka bus");

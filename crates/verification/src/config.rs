@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use mi_platform::host::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -33,6 +34,12 @@ impl Default for Settings {
             max_check_attempts: 5,
             code_hash_key: None,
         }
+    }
+}
+
+impl ServiceSettings for Settings {
+    fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
     }
 }
 

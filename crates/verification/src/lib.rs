@@ -10,7 +10,6 @@ pub mod events;
 pub mod grpc;
 pub mod storage;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mi_platform::Platform;
@@ -35,10 +34,6 @@ impl Service for VerificationService {
     const NAME: &'static str = "verification";
     type Settings = Settings;
 
-    fn listen_addr(settings: &Settings) -> SocketAddr {
-        settings.listen_addr
-    }
-
     async fn run(
         platform: Platform,
         settings: Settings,
@@ -58,14 +53,18 @@ impl Service for VerificationService {
             "code_encryption_key",
         )?;
 
-        let mut host = ServiceHost::new(Self::NAME, platform.clone(), shutdown);
-        let database = host.database(sqlx::migrate!("./migrations")).await?;
-        let outbox = host.outbox();
-        host.spawn_relay(&outbox, &database);
+        let limiter = Arc::clone(&platform.limiter);
+        let (host, database, outbox) = ServiceHost::start(
+            Self::NAME,
+            platform,
+            sqlx::migrate!("./migrations"),
+            shutdown,
+        )
+        .await?;
 
         let verifier = Verifier::new(
             Arc::new(SqlVerificationStore::new(database, outbox)),
-            Arc::clone(&platform.limiter),
+            limiter,
             CodeHasher::new(&hash_key),
             CodeCipher::new(&encryption_key),
             settings,

@@ -38,8 +38,7 @@ impl KafkaBus {
     /// Creates the producer and admin clients; they connect lazily, so a broker that is down
     /// now does not stop the service from starting.
     pub fn new(brokers: &str, config: &KafkaConfig) -> anyhow::Result<Self> {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
+        let producer = client_config(brokers, config)
             .set("acks", "all")
             .set("enable.idempotence", config.idempotent_producer.to_string())
             .set(
@@ -49,8 +48,7 @@ impl KafkaBus {
             .set("linger.ms", "2")
             .create()
             .context("cannot create the Kafka producer")?;
-        let admin = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
+        let admin = client_config(brokers, config)
             .create()
             .context("cannot create the Kafka admin client")?;
         Ok(Self {
@@ -130,8 +128,7 @@ impl EventBus for KafkaBus {
         group: &str,
         topics: &[String],
     ) -> anyhow::Result<Box<dyn Subscription>> {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
+        let consumer: StreamConsumer = client_config(&self.brokers, &self.config)
             .set("group.id", group)
             // Offsets are stored only after a message is processed, then committed in the
             // background, on rebalance and on close: at-least-once delivery.
@@ -148,6 +145,16 @@ impl EventBus for KafkaBus {
             .context("cannot subscribe")?;
         Ok(Box::new(KafkaSubscription { consumer }))
     }
+}
+
+/// Settings every client of this bus shares.
+fn client_config(brokers: &str, config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", brokers);
+    if let Some(debug) = &config.debug {
+        client.set("debug", debug);
+    }
+    client
 }
 
 struct KafkaSubscription {
