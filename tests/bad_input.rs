@@ -16,6 +16,7 @@ fn request(destination: &str, channel: i32, purpose: i32) -> SendCodeRequest {
         channel,
         purpose,
         locale: String::new(),
+        captcha: None,
     }
 }
 

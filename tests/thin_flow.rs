@@ -4,19 +4,12 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use mi_e2e::{Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number};
-use mi_proto::verification::v1::{
-    Channel, CheckCodeRequest, Purpose, SendCodeRequest, SendCodeResponse,
-};
+use mi_proto::verification::v1::{CheckCodeRequest, Channel, Purpose, SendCodeResponse};
 use tonic::Code;
 use tonic_types::StatusExt;
 
 async fn send(platform: &TestPlatform, destination: &str, channel: Channel) -> SendCodeResponse {
-    let request = SendCodeRequest {
-        destination: destination.to_owned(),
-        channel: channel.into(),
-        purpose: Purpose::SignUp.into(),
-        locale: "en".into(),
-    };
+    let request = platform.sign_up_request(destination, channel).await;
     platform
         .verification()
         .await

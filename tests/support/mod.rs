@@ -12,12 +12,14 @@ use mi_platform::Platform;
 use mi_platform::bus::{EmbeddedBus, EventBus, KafkaBus};
 use mi_platform::config::ConfigLoader;
 use mi_platform::crypto::SecretKey;
+use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::db::Database;
 use mi_platform::telemetry::{self, TelemetryGuard};
 use mi_platform::testing;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use mi_proto::notification::v1::{InboxMessage, ListInboxMessagesRequest};
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
+use mi_proto::verification::v1::{CaptchaAnswer, Channel as CodeChannel, CreateCaptchaRequest, Purpose, SendCodeRequest};
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -60,6 +62,10 @@ impl TestConfig {
             )
             .with_value(
                 "verification.code_hash_key",
+                SecretKey::generate().to_base64().expose_secret(),
+            )
+            .with_value(
+                "verification.token.signing_key",
                 SecretKey::generate().to_base64().expose_secret(),
             )
             .with_value("kafka.topic_prefix", format!("t.{run_id}."))
@@ -139,6 +145,7 @@ fn init_telemetry() {
 pub struct TestPlatform {
     pub config: TestConfig,
     pub addresses: Addresses,
+    ephemeral: Arc<dyn EphemeralStore>,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -155,6 +162,7 @@ impl TestPlatform {
         let platform = Platform::connect(config.loader.infra().unwrap())
             .await
             .unwrap();
+        let ephemeral = Arc::clone(&platform.ephemeral);
         let services = BoundServices::bind(&config.loader).await.unwrap();
         let addresses = services.addresses().unwrap();
         let shutdown = CancellationToken::new();
@@ -162,6 +170,7 @@ impl TestPlatform {
         Self {
             config,
             addresses,
+            ephemeral,
             shutdown,
             task,
         }
@@ -184,6 +193,27 @@ impl TestPlatform {
 
     pub async fn notification(&self) -> NotificationServiceClient<Channel> {
         NotificationServiceClient::new(channel(self.addresses.notification).await)
+    }
+
+    /// A CAPTCHA created over gRPC and solved by reading its answer from the store the
+    /// service keeps it in (and putting it back), since a test cannot read the image.
+    pub async fn solved_captcha(&self) -> CaptchaAnswer {
+        let captcha = self.verification().await.create_captcha(CreateCaptchaRequest {}).await.unwrap().into_inner();
+        let key = format!("captcha:{}", captcha.captcha_id);
+        let answer = self.ephemeral.take(&key).await.unwrap().expect("captcha answer stored");
+        self.ephemeral.put(&key, &answer, Duration::from_secs(60)).await.unwrap();
+        CaptchaAnswer { captcha_id: captcha.captcha_id, answer: String::from_utf8(answer).unwrap() }
+    }
+
+    /// A sign-up SendCode request with a solved CAPTCHA.
+    pub async fn sign_up_request(&self, destination: &str, channel: CodeChannel) -> SendCodeRequest {
+        SendCodeRequest {
+            destination: destination.to_owned(),
+            channel: channel.into(),
+            purpose: Purpose::SignUp.into(),
+            locale: "en".into(),
+            captcha: Some(self.solved_captcha().await),
+        }
     }
 
     /// Every dev-inbox message for a destination, oldest first.

@@ -5,6 +5,7 @@
 //! that also marks the event processed; `grpc` lets developers and tests read the inbox.
 
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod events;
 pub mod grpc;
@@ -22,7 +23,9 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::config::Settings;
-use crate::storage::SqlInbox;
+use crate::delivery::Transports;
+use crate::domain::Templates;
+use crate::storage::SqlNotificationStore;
 
 /// The notification service, as the platform runs it.
 #[derive(Debug)]
@@ -35,31 +38,30 @@ impl Service for NotificationService {
 
     async fn run(
         platform: Platform,
-        _settings: Settings,
+        settings: Settings,
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
+        settings.validate()?;
         let encryption_key = SecretKey::configured_or_dev(
             platform.config.code_encryption_key.as_ref(),
             platform.config.dev_key_file("code-encryption").as_deref(),
             "code_encryption_key",
         )?;
-        let (mut host, database, outbox) = ServiceHost::start(
-            Self::NAME,
-            platform,
-            sqlx::migrate!("./migrations"),
-            shutdown,
-        )
-        .await?;
-        let inbox = Arc::new(SqlInbox::new(database, outbox, host.consumer_group()));
+        let transports = Transports::from_settings(&settings)?;
+        let (mut host, database, outbox) =
+            ServiceHost::start(Self::NAME, platform, sqlx::migrate!("./migrations"), shutdown).await?;
+        let store = Arc::new(SqlNotificationStore::new(database, outbox, host.consumer_group()));
 
         let handler = events::VerificationEventsHandler::new(
-            Arc::clone(&inbox) as _,
+            Arc::clone(&store) as _,
+            transports,
+            Templates::built_in()?,
             CodeCipher::new(&encryption_key),
         );
         host.spawn_consumer(&["verification"], Arc::new(handler));
 
-        let server = NotificationServiceServer::new(grpc::NotificationHandler::new(inbox));
+        let server = NotificationServiceServer::new(grpc::NotificationHandler::new(store));
         host.serve(
             listener,
             Routes::new(server),

@@ -29,6 +29,12 @@ pub const DEAD_LETTER_GROUP_HEADER: &str = "mi-dead-letter-group";
 pub trait EventHandler: Send + Sync {
     /// Applies one event. Must be idempotent: the same event may arrive more than once.
     async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()>;
+
+    /// Called once the consumer gives up on an event, just before it is dead-lettered, so the
+    /// service can record the failure (and, say, publish that it failed).
+    async fn gave_up(&self, _event: &EventEnvelope, _reason: &str) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// Where a consumer reads and where it puts what it cannot process.
@@ -135,6 +141,9 @@ async fn process(
             };
             if attempt >= config.max_attempts {
                 let reason = format!("handler failed {attempt} times: {error:#}");
+                if let Err(error) = handler.gave_up(&envelope, &reason).await {
+                    tracing::error!(error = format!("{error:#}"), "cannot record the failed event");
+                }
                 return dead_letter(bus, spec, config, message, &reason, shutdown).await;
             }
             let wait = config

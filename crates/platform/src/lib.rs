@@ -10,6 +10,7 @@ pub mod config;
 pub mod consumer;
 pub mod crypto;
 pub mod db;
+pub mod ephemeral;
 pub mod error;
 pub mod events;
 pub mod host;
@@ -20,6 +21,7 @@ pub mod runtime;
 pub mod server;
 pub mod telemetry;
 pub mod testing;
+pub mod tokens;
 
 pub use error::{ErrorCode, ServiceError};
 pub use runtime::Platform;

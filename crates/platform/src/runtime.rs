@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::bus::{EmbeddedBus, EventBus, KafkaBus};
 use crate::config::InfraConfig;
+use crate::ephemeral::{EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore};
 use crate::limiter::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 
 /// The shared infrastructure handed to every service in a process.
@@ -16,6 +17,8 @@ pub struct Platform {
     pub bus: Arc<dyn EventBus>,
     /// Redis, or the in-memory limiter.
     pub limiter: Arc<dyn RateLimiter>,
+    /// Redis, or an in-memory map: short-lived values such as CAPTCHA answers.
+    pub ephemeral: Arc<dyn EphemeralStore>,
 }
 
 impl Platform {
@@ -25,9 +28,12 @@ impl Platform {
             Some(brokers) => Arc::new(KafkaBus::new(brokers, &config.kafka)?),
             None => Arc::new(EmbeddedBus::open(&config.data_dir.join("bus.db")).await?),
         };
-        let limiter: Arc<dyn RateLimiter> = match &config.redis.url {
-            Some(url) => Arc::new(RedisRateLimiter::connect(url, &config.redis.key_prefix).await?),
-            None => Arc::new(MemoryRateLimiter::new()),
+        let (limiter, ephemeral): (Arc<dyn RateLimiter>, Arc<dyn EphemeralStore>) = match &config.redis.url {
+            Some(url) => (
+                Arc::new(RedisRateLimiter::connect(url, &config.redis.key_prefix).await?),
+                Arc::new(RedisEphemeralStore::connect(url, &config.redis.key_prefix).await?),
+            ),
+            None => (Arc::new(MemoryRateLimiter::new()), Arc::new(MemoryEphemeralStore::new())),
         };
         tracing::info!(
             database = if config.postgres.url.is_some() {
@@ -51,6 +57,7 @@ impl Platform {
             config: Arc::new(config),
             bus,
             limiter,
+            ephemeral,
         })
     }
 }

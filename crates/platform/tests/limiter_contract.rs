@@ -3,100 +3,79 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mi_platform::limiter::{MemoryRateLimiter, Quota, RateLimiter, RedisRateLimiter};
+use mi_platform::limiter::{Limit, MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use mi_platform::testing;
 
+fn one(key: &str, max: u32, window: Duration) -> Vec<Limit> {
+    vec![Limit::new(key, max, window)]
+}
+
 async fn allows_up_to_max_then_refuses_with_retry_time(limiter: &dyn RateLimiter) {
-    let quota = Quota {
-        max: 3,
-        window: Duration::from_secs(60),
-    };
+    let limits = one("max", 3, Duration::from_secs(60));
     for expected_remaining in [2, 1, 0] {
-        let decision = limiter.acquire("max", quota).await.expect("acquire");
+        let decision = limiter.acquire(&limits).await.expect("acquire");
         assert!(decision.allowed);
         assert_eq!(decision.remaining, expected_remaining);
         assert_eq!(decision.retry_after, Duration::ZERO);
     }
-    let refused = limiter.acquire("max", quota).await.expect("acquire");
+    let refused = limiter.acquire(&limits).await.expect("acquire");
     assert!(!refused.allowed);
     assert_eq!(refused.remaining, 0);
-    assert!(
-        refused.retry_after > Duration::from_secs(55),
-        "{:?}",
-        refused.retry_after
-    );
-    assert!(
-        refused.retry_after <= Duration::from_secs(60),
-        "{:?}",
-        refused.retry_after
-    );
+    assert_eq!(refused.refused_by, Some(0));
+    assert!(refused.retry_after > Duration::from_secs(55), "{:?}", refused.retry_after);
+    assert!(refused.retry_after <= Duration::from_secs(60), "{:?}", refused.retry_after);
 }
 
 async fn keys_are_independent(limiter: &dyn RateLimiter) {
-    let quota = Quota {
-        max: 1,
-        window: Duration::from_secs(60),
-    };
-    assert!(
-        limiter
-            .acquire("independent-a", quota)
-            .await
-            .expect("a")
-            .allowed
-    );
-    assert!(
-        limiter
-            .acquire("independent-b", quota)
-            .await
-            .expect("b")
-            .allowed
-    );
-    assert!(
-        !limiter
-            .acquire("independent-a", quota)
-            .await
-            .expect("a again")
-            .allowed
-    );
+    let window = Duration::from_secs(60);
+    assert!(limiter.acquire(&one("independent-a", 1, window)).await.expect("a").allowed);
+    assert!(limiter.acquire(&one("independent-b", 1, window)).await.expect("b").allowed);
+    assert!(!limiter.acquire(&one("independent-a", 1, window)).await.expect("a again").allowed);
 }
 
 async fn window_slides(limiter: &dyn RateLimiter) {
-    let quota = Quota {
-        max: 2,
-        window: Duration::from_millis(400),
-    };
-    assert!(limiter.acquire("slide", quota).await.expect("1").allowed);
+    let limits = one("slide", 2, Duration::from_millis(400));
+    assert!(limiter.acquire(&limits).await.expect("1").allowed);
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert!(limiter.acquire("slide", quota).await.expect("2").allowed);
-    let refused = limiter.acquire("slide", quota).await.expect("3");
+    assert!(limiter.acquire(&limits).await.expect("2").allowed);
+    let refused = limiter.acquire(&limits).await.expect("3");
     assert!(!refused.allowed);
     // The first call leaves the window about 150 ms from now, the second about 400 ms.
-    assert!(
-        refused.retry_after <= Duration::from_millis(160),
-        "{:?}",
-        refused.retry_after
-    );
+    assert!(refused.retry_after <= Duration::from_millis(160), "{:?}", refused.retry_after);
     tokio::time::sleep(refused.retry_after + Duration::from_millis(20)).await;
-    assert!(limiter.acquire("slide", quota).await.expect("4").allowed);
-    assert!(!limiter.acquire("slide", quota).await.expect("5").allowed);
+    assert!(limiter.acquire(&limits).await.expect("4").allowed);
+    assert!(!limiter.acquire(&limits).await.expect("5").allowed);
+}
+
+/// Several limits are counted together or not at all, and usage reads without counting.
+async fn limits_are_all_or_nothing(limiter: &dyn RateLimiter) {
+    let hour = Duration::from_secs(3600);
+    let minute = Limit::new("both-minute", 1, Duration::from_secs(60));
+    let hourly = Limit::new("both-hour", 5, hour);
+    let first = limiter.acquire(&[minute.clone(), hourly.clone()]).await.expect("first");
+    assert!(first.allowed);
+    assert_eq!(first.remaining, 0, "the tightest limit has no room left");
+    let refused = limiter.acquire(&[hourly, minute]).await.expect("second");
+    assert!(!refused.allowed);
+    assert_eq!(refused.refused_by, Some(1));
+    assert_eq!(limiter.usage("both-hour", hour).await.expect("usage"), 1, "a refused call counts nowhere");
+    assert_eq!(limiter.usage("both-hour", hour).await.expect("usage"), 1, "usage does not count");
+    assert_eq!(limiter.usage("never-used", hour).await.expect("usage"), 0);
+    let denied = limiter.acquire(&one("denied", 0, hour)).await.expect("deny");
+    assert!(!denied.allowed);
+    assert_eq!(denied.retry_after, hour);
 }
 
 /// Many concurrent callers, spread over several limiter instances (replicas), never get more
 /// than `max` calls through.
 async fn concurrent_callers_never_exceed_the_quota(replicas: &[Arc<dyn RateLimiter>]) {
-    let quota = Quota {
-        max: 7,
-        window: Duration::from_secs(60),
-    };
     let calls = (0..200).map(|index| {
         let limiter = Arc::clone(&replicas[index % replicas.len()]);
-        tokio::spawn(async move {
-            limiter
-                .acquire("concurrent", quota)
-                .await
-                .expect("acquire")
-                .allowed
-        })
+        let limits = vec![
+            Limit::new("concurrent", 7, Duration::from_secs(60)),
+            Limit::new(format!("concurrent-client-{}", index % 3), 100, Duration::from_secs(60)),
+        ];
+        tokio::spawn(async move { limiter.acquire(&limits).await.expect("acquire").allowed })
     });
     let mut allowed = 0;
     for call in calls {
@@ -112,6 +91,7 @@ async fn run_contract(replicas: Vec<Arc<dyn RateLimiter>>) {
     allows_up_to_max_then_refuses_with_retry_time(limiter).await;
     keys_are_independent(limiter).await;
     window_slides(limiter).await;
+    limits_are_all_or_nothing(limiter).await;
     concurrent_callers_never_exceed_the_quota(&replicas).await;
 }
 
@@ -126,11 +106,7 @@ async fn redis_limiter_meets_the_contract_across_replicas() {
     let prefix = testing::unique_name("test:") + ":";
     let mut replicas: Vec<Arc<dyn RateLimiter>> = Vec::new();
     for _ in 0..3 {
-        replicas.push(Arc::new(
-            RedisRateLimiter::connect(&url, &prefix)
-                .await
-                .expect("redis"),
-        ));
+        replicas.push(Arc::new(RedisRateLimiter::connect(&url, &prefix).await.expect("redis")));
     }
     run_contract(replicas).await;
 }

@@ -61,5 +61,6 @@ event_payloads!(
     CodeIssued,
     VerificationApproved,
     VerificationLocked,
-    NotificationDelivered
+    NotificationDelivered,
+    NotificationFailed,
 );

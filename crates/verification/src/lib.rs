@@ -15,6 +15,8 @@ use std::sync::Arc;
 use mi_platform::Platform;
 use mi_platform::crypto::{CodeCipher, SecretKey};
 use mi_platform::host::{Service, ServiceHost};
+use mi_platform::tokens::{PublicKey, TokenSigner};
+use anyhow::Context;
 use mi_proto::verification::v1::verification_service_server::VerificationServiceServer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +24,7 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::config::Settings;
-use crate::domain::{CodeHasher, Verifier};
+use crate::domain::{Captchas, CodeHasher, VerificationTokens, Verifier, VerifierParts};
 use crate::storage::SqlVerificationStore;
 
 /// The verification service, as the platform runs it.
@@ -53,23 +55,39 @@ impl Service for VerificationService {
             "code_encryption_key",
         )?;
 
-        let limiter = Arc::clone(&platform.limiter);
-        let (host, database, outbox) = ServiceHost::start(
-            Self::NAME,
-            platform,
-            sqlx::migrate!("./migrations"),
-            shutdown,
-        )
-        .await?;
-
-        let verifier = Verifier::new(
-            Arc::new(SqlVerificationStore::new(database, outbox)),
-            limiter,
-            CodeHasher::new(&hash_key),
-            CodeCipher::new(&encryption_key),
-            settings,
+        let token_seed = SecretKey::configured_or_dev(
+            settings.token.signing_key.as_ref(),
+            config.dev_key_file("verification-token").as_deref(),
+            "verification.token.signing_key",
+        )?;
+        let previous_keys = settings
+            .token
+            .previous_public_keys
+            .iter()
+            .map(|text| PublicKey::parse(text))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .context("invalid verification.token.previous_public_keys")?;
+        let tokens = VerificationTokens::new(
+            TokenSigner::from_seed(&token_seed, settings.token.key_id.as_deref())?,
+            previous_keys,
+            settings.token.ttl,
         );
-        let server = VerificationServiceServer::new(grpc::VerificationHandler::new(verifier));
+        let captchas = Captchas::new(Arc::clone(&platform.ephemeral), settings.captcha.ttl, settings.captcha.length);
+        let limiter = Arc::clone(&platform.limiter);
+        let (host, database, outbox) =
+            ServiceHost::start(Self::NAME, platform, sqlx::migrate!("./migrations"), shutdown).await?;
+
+        let trusted_proxy_header = settings.trusted_proxy_header.clone();
+        let verifier = Verifier::new(VerifierParts {
+            store: Arc::new(SqlVerificationStore::new(database, outbox)),
+            limiter,
+            captchas,
+            hasher: CodeHasher::new(&hash_key),
+            cipher: CodeCipher::new(&encryption_key),
+            tokens,
+            settings,
+        });
+        let server = VerificationServiceServer::new(grpc::VerificationHandler::new(verifier, trusted_proxy_header));
         let routes = Routes::new(server);
         host.serve(
             listener,

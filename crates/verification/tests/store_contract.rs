@@ -16,6 +16,8 @@ fn verification(id: &str, expires_at: i64) -> Verification {
         code_hash: vec![1, 2, 3],
         status: Status::Pending,
         attempts: 0,
+        send_count: 1,
+        locale: "en".into(),
         expires_at,
         created_at: clock::now_millis(),
     }
@@ -125,6 +127,23 @@ async fn run_contract(database: Database) {
             .status,
         Status::Approved
     );
+
+    let resent = verification("00000000-0000-7000-8000-000000000004", now + 60_000);
+    store.insert(&resent, &CodeIssued::default()).await.expect("insert");
+    store.count_attempt(&resent.verification_id, now).await.expect("count").expect("pending");
+    let reissued = Verification {
+        channel: Channel::Voice,
+        code_hash: vec![9, 9],
+        send_count: 2,
+        locale: "zh-CN".into(),
+        expires_at: now + 120_000,
+        ..resent.clone()
+    };
+    assert!(store.reissue(&reissued, 2, now, &CodeIssued::default()).await.expect("reissue"));
+    let stored = store.get(&resent.verification_id).await.expect("get").expect("row");
+    assert_eq!((stored.channel, stored.attempts, stored.send_count), (Channel::Voice, 0, 2), "attempts reset, one more send");
+    assert_eq!((stored.code_hash, stored.locale, stored.expires_at), (vec![9, 9], "zh-CN".to_owned(), now + 120_000));
+    assert!(!store.reissue(&reissued, 2, now, &CodeIssued::default()).await.expect("reissue"), "send limit reached");
 
     let expired = verification("00000000-0000-7000-8000-000000000002", now - 1);
     store

@@ -2,7 +2,7 @@
 
 mod render;
 
-pub use render::code_message;
+pub use render::Templates;
 
 /// The kind of destination a message is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +11,8 @@ pub enum Channel {
     Sms,
     /// An email.
     Email,
+    /// A phone call.
+    Voice,
 }
 
 impl Channel {
@@ -19,16 +21,13 @@ impl Channel {
         match self {
             Self::Sms => "sms",
             Self::Email => "email",
+            Self::Voice => "voice",
         }
     }
 
     /// Reads a stored name.
     pub fn parse(stored: &str) -> Option<Self> {
-        match stored {
-            "sms" => Some(Self::Sms),
-            "email" => Some(Self::Email),
-            _ => None,
-        }
+        [Self::Sms, Self::Email, Self::Voice].into_iter().find(|channel| channel.as_str() == stored)
     }
 }
 

@@ -1,60 +1,133 @@
-//! The text of each message.
+//! The text of each message, from localized templates (English and Simplified Chinese built
+//! in), chosen by the request's locale with fallback to the language, then to English.
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use anyhow::Context;
+use minijinja::{Environment, context};
+use serde::Deserialize;
 
 use super::{Channel, OutgoingMessage};
 
-/// What a code is for, in words a person understands.
-fn purpose_phrase(purpose: mi_proto::verification::v1::Purpose) -> &'static str {
-    use mi_proto::verification::v1::Purpose;
-    match purpose {
-        Purpose::SignUp => "create your Mi Account",
-        Purpose::SignInSecondFactor => "sign in to your Mi Account",
-        Purpose::PasswordReset => "reset your Mi Account password",
-        Purpose::AddRecoveryContact => "add this contact to your Mi Account",
-        Purpose::DeviceAction => "confirm an action on your device",
-        Purpose::Unspecified => "verify your Mi Account",
-    }
+const FALLBACK_LOCALE: &str = "en";
+const BUILT_IN: [(&str, &str); 2] = [
+    ("en", include_str!("../../templates/en.toml")),
+    ("zh-CN", include_str!("../../templates/zh-CN.toml")),
+];
+
+/// One locale's messages.
+#[derive(Debug, Deserialize)]
+struct Catalog {
+    email_subject: String,
+    email_body: String,
+    sms: String,
+    voice: String,
+    purposes: HashMap<String, String>,
 }
 
-/// The message carrying a verification code.
-pub fn code_message(
-    destination: &str,
-    channel: Channel,
-    purpose: mi_proto::verification::v1::Purpose,
-    code: &str,
-    valid_for: Duration,
-) -> OutgoingMessage {
-    let minutes = valid_for.as_secs().div_ceil(60).max(1);
-    let body = format!(
-        "Your verification code is {code}. Use it to {} within {minutes} minutes. Never share this code with anyone.",
-        purpose_phrase(purpose)
-    );
-    OutgoingMessage {
-        destination: destination.to_owned(),
-        channel,
-        subject: "Your Mi Account verification code".to_owned(),
-        body,
+/// The message catalogs, by lower-case locale tag.
+#[derive(Debug)]
+pub struct Templates {
+    catalogs: HashMap<String, Catalog>,
+    environment: Environment<'static>,
+}
+
+impl Templates {
+    /// The built-in catalogs.
+    pub fn built_in() -> anyhow::Result<Self> {
+        let catalogs = BUILT_IN
+            .iter()
+            .map(|(locale, text)| {
+                let catalog: Catalog = toml::from_str(text).with_context(|| format!("invalid {locale} templates"))?;
+                Ok((locale.to_lowercase(), catalog))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { catalogs, environment: Environment::new() })
+    }
+
+    /// The catalog for `locale`: exact tag, else same language, else English.
+    fn catalog(&self, locale: &str) -> &Catalog {
+        let wanted = locale.trim().replace('_', "-").to_lowercase();
+        let language = wanted.split('-').next().unwrap_or_default();
+        self.catalogs
+            .get(&wanted)
+            .or_else(|| {
+                self.catalogs
+                    .iter()
+                    .find(|(tag, _)| tag.split('-').next() == Some(language))
+                    .map(|(_, catalog)| catalog)
+            })
+            .or_else(|| self.catalogs.get(FALLBACK_LOCALE))
+            .unwrap_or_else(|| unreachable!("the English catalog is built in"))
+    }
+
+    /// The message carrying a verification code for `purpose` (its stored name, e.g. `sign_up`).
+    pub fn code_message(
+        &self,
+        locale: &str,
+        destination: &str,
+        channel: Channel,
+        purpose: &str,
+        code: &str,
+        valid_for: Duration,
+    ) -> anyhow::Result<OutgoingMessage> {
+        let catalog = self.catalog(locale);
+        let purpose = catalog.purposes.get(purpose).map_or(purpose, String::as_str);
+        let minutes = valid_for.as_secs().div_ceil(60).max(1);
+        // Digits read one by one, with pauses, so a voice call is understood.
+        let spoken_code = code.chars().map(String::from).collect::<Vec<_>>().join(", ");
+        let values = context! { code, purpose, minutes, spoken_code };
+        let render = |template: &str| self.environment.render_str(template, &values).context("message template failed");
+        let (subject, body) = match channel {
+            Channel::Email => (render(&catalog.email_subject)?, render(&catalog.email_body)?),
+            Channel::Sms => (render(&catalog.email_subject)?, render(&catalog.sms)?),
+            Channel::Voice => (render(&catalog.email_subject)?, render(&catalog.voice)?),
+        };
+        Ok(OutgoingMessage { destination: destination.to_owned(), channel, subject, body })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mi_proto::verification::v1::Purpose;
+
+    fn render(locale: &str, channel: Channel) -> OutgoingMessage {
+        let templates = Templates::built_in().expect("templates");
+        templates
+            .code_message(locale, "+8613800138000", channel, "sign_up", "042042", Duration::from_secs(599))
+            .expect("render")
+    }
 
     #[test]
-    fn code_message_says_code_purpose_and_validity() {
-        let message = code_message(
-            "+8613800138000",
-            Channel::Sms,
-            Purpose::SignUp,
-            "042042",
-            Duration::from_secs(599),
-        );
+    fn english_sms_says_code_purpose_and_validity() {
+        let message = render("en", Channel::Sms);
         assert!(message.body.contains("042042"));
         assert!(message.body.contains("create your Mi Account"));
         assert!(message.body.contains("10 minutes"));
-        assert!(!format!("{message:?}").contains("042042"));
+        assert!(!format!("{message:?}").contains("042042"), "Debug must hide the code");
+    }
+
+    #[test]
+    fn chinese_is_chosen_by_locale_and_language() {
+        for locale in ["zh-CN", "zh_cn", "zh"] {
+            let message = render(locale, Channel::Email);
+            assert!(message.body.contains("验证码是 042042"), "{locale}: {}", message.body);
+            assert!(message.body.contains("创建小米账号"), "{locale}");
+            assert!(message.subject.contains("小米账号"), "{locale}");
+        }
+    }
+
+    #[test]
+    fn unknown_locales_fall_back_to_english() {
+        for locale in ["", "fr-FR", "pt"] {
+            assert!(render(locale, Channel::Sms).body.starts_with("[Mi Account]"), "{locale}");
+        }
+    }
+
+    #[test]
+    fn voice_reads_digits_one_by_one() {
+        let message = render("en", Channel::Voice);
+        assert!(message.body.contains("0, 4, 2, 0, 4, 2"), "{}", message.body);
     }
 }

@@ -8,18 +8,18 @@ use mi_proto::notification::v1::notification_service_server::NotificationService
 use tonic::{Request, Response, Status};
 
 use crate::domain::{Channel, InboxMessage};
-use crate::storage::Inbox;
+use crate::storage::NotificationStore;
 
 /// Serves `mi.notification.v1.NotificationService`.
 #[derive(Debug)]
 pub struct NotificationHandler {
-    inbox: Arc<dyn Inbox>,
+    store: Arc<dyn NotificationStore>,
 }
 
 impl NotificationHandler {
-    /// A handler over the inbox.
-    pub fn new(inbox: Arc<dyn Inbox>) -> Self {
-        Self { inbox }
+    /// A handler over the store that keeps the inbox.
+    pub fn new(store: Arc<dyn NotificationStore>) -> Self {
+        Self { store }
     }
 }
 
@@ -48,8 +48,8 @@ impl NotificationService for NotificationHandler {
         let destination = (!request.destination.is_empty()).then_some(request.destination.as_str());
         // One extra row tells whether another page follows.
         let mut messages = self
-            .inbox
-            .list(destination, after.as_deref(), page_size + 1)
+            .store
+            .list_inbox(destination, after.as_deref(), page_size + 1)
             .await
             .map_err(|error| ServiceError::internal(&error))?;
         let has_more = messages.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
@@ -69,6 +69,7 @@ fn to_wire(message: InboxMessage) -> api::InboxMessage {
     let channel = match message.message.channel {
         Channel::Sms => api::Channel::Sms,
         Channel::Email => api::Channel::Email,
+        Channel::Voice => api::Channel::Voice,
     };
     api::InboxMessage {
         message_id: message.message_id,

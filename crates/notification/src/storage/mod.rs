@@ -1,26 +1,52 @@
-//! The dev inbox. One SQL implementation serves PostgreSQL and SQLite.
+//! Delivery records and the dev inbox. One SQL implementation serves PostgreSQL and SQLite.
 
 mod sql;
 
 use async_trait::async_trait;
 
-pub use sql::SqlInbox;
+pub use sql::SqlNotificationStore;
 
 use crate::domain::{InboxMessage, OutgoingMessage};
 
-/// Delivers messages to the dev inbox and lists them.
+/// Where a delivery stands when an event (perhaps again) asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStart {
+    /// Not finished: this is attempt number `attempt` (1 for the first).
+    Attempt(u32),
+    /// Delivered or given up already: nothing more to do.
+    Finished,
+}
+
+/// Records deliveries, one per source event, and keeps the dev inbox.
 #[async_trait]
-pub trait Inbox: Send + Sync + std::fmt::Debug {
-    /// Delivers the message caused by `source_event_id`, once: returns false, changing
-    /// nothing, if that event was already delivered.
-    async fn deliver(
+pub trait NotificationStore: Send + Sync + std::fmt::Debug {
+    /// Creates the delivery record, or counts another attempt of an unfinished one.
+    async fn start_delivery(
         &self,
         source_event_id: &str,
         message: &OutgoingMessage,
+        transport: &str,
+    ) -> anyhow::Result<DeliveryStart>;
+
+    /// Notes why the last attempt failed.
+    async fn record_failure(&self, source_event_id: &str, error: &str) -> anyhow::Result<()>;
+
+    /// Marks the delivery done, puts the message in the dev inbox if that is its transport, and
+    /// enqueues `NotificationDelivered`, all at once; false if it was done already.
+    async fn complete(
+        &self,
+        source_event_id: &str,
+        message: &OutgoingMessage,
+        transport: &str,
+        to_dev_inbox: bool,
     ) -> anyhow::Result<bool>;
 
-    /// Messages oldest first, optionally for one destination, after `after_message_id`.
-    async fn list(
+    /// Marks the delivery failed for good and enqueues `NotificationFailed`; false if it was
+    /// finished already (or never started).
+    async fn fail(&self, source_event_id: &str, reason: &str) -> anyhow::Result<bool>;
+
+    /// Inbox messages oldest first, optionally for one destination, after `after_message_id`.
+    async fn list_inbox(
         &self,
         destination: Option<&str>,
         after_message_id: Option<&str>,

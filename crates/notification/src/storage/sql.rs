@@ -1,4 +1,4 @@
-//! The SQL dev inbox.
+//! The SQL notification store.
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -6,83 +6,153 @@ use mi_platform::clock;
 use mi_platform::consumer::begin_once;
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
-use mi_proto::events::v1::NotificationDelivered;
+use mi_proto::events::v1::{NotificationDelivered, NotificationFailed};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::Inbox;
+use super::{DeliveryStart, NotificationStore};
 use crate::domain::{Channel, InboxMessage, OutgoingMessage};
 
-/// The delivery channel named in `NotificationDelivered` for inbox deliveries.
-pub const DEV_INBOX_CHANNEL: &str = "dev-inbox";
+const PENDING: &str = "pending";
+const DELIVERED: &str = "delivered";
+const FAILED: &str = "failed";
 
-/// Inbox messages in the service's database; deliveries are recorded against the consumer group.
+/// Deliveries and inbox messages in the service's database; idempotency records are kept
+/// against the consumer group.
 #[derive(Debug, Clone)]
-pub struct SqlInbox {
+pub struct SqlNotificationStore {
     database: Database,
     outbox: Outbox,
     consumer_group: String,
 }
 
-impl SqlInbox {
-    /// An inbox over a migrated database; `consumer_group` owns the idempotency records.
+impl SqlNotificationStore {
+    /// A store over a migrated database; `consumer_group` owns the idempotency records.
     pub fn new(database: Database, outbox: Outbox, consumer_group: String) -> Self {
-        Self {
-            database,
-            outbox,
-            consumer_group,
-        }
+        Self { database, outbox, consumer_group }
     }
 }
 
 #[async_trait]
-impl Inbox for SqlInbox {
-    async fn deliver(
+impl NotificationStore for SqlNotificationStore {
+    async fn start_delivery(
         &self,
         source_event_id: &str,
         message: &OutgoingMessage,
-    ) -> anyhow::Result<bool> {
-        let Some(mut transaction) =
-            begin_once(&self.database, &self.consumer_group, source_event_id).await?
-        else {
-            tracing::info!(source_event_id, "event already delivered; skipping");
-            return Ok(false);
-        };
-        let message_id = uuid::Uuid::now_v7().to_string();
-        sqlx::query(
-            "INSERT INTO inbox_messages (message_id, source_event_id, destination, channel, subject, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        transport: &str,
+    ) -> anyhow::Result<DeliveryStart> {
+        let now = clock::now_millis();
+        // One statement: creates the record, or counts an attempt only while it is pending.
+        let attempts: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO deliveries (source_event_id, destination, channel, transport, status, attempts, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $6) \
+             ON CONFLICT (source_event_id) DO UPDATE SET attempts = deliveries.attempts + 1, updated_at = $6 \
+             WHERE deliveries.status = $5 RETURNING attempts",
         )
-        .bind(&message_id)
         .bind(source_event_id)
         .bind(&message.destination)
         .bind(message.channel.as_str())
-        .bind(&message.subject)
-        .bind(&message.body)
-        .bind(clock::now_millis())
-        .execute(&mut *transaction)
+        .bind(transport)
+        .bind(PENDING)
+        .bind(now)
+        .fetch_optional(self.database.pool())
         .await?;
+        Ok(match attempts {
+            Some(attempts) => DeliveryStart::Attempt(u32::try_from(attempts).unwrap_or(u32::MAX)),
+            None => DeliveryStart::Finished,
+        })
+    }
+
+    async fn record_failure(&self, source_event_id: &str, error: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE deliveries SET last_error = $1, updated_at = $2 WHERE source_event_id = $3")
+            .bind(error)
+            .bind(clock::now_millis())
+            .bind(source_event_id)
+            .execute(self.database.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        source_event_id: &str,
+        message: &OutgoingMessage,
+        transport: &str,
+        to_dev_inbox: bool,
+    ) -> anyhow::Result<bool> {
+        let Some(mut transaction) = begin_once(&self.database, &self.consumer_group, source_event_id).await? else {
+            tracing::info!(source_event_id, "event already delivered; skipping");
+            return Ok(false);
+        };
+        let now = clock::now_millis();
+        sqlx::query("UPDATE deliveries SET status = $1, updated_at = $2 WHERE source_event_id = $3")
+            .bind(DELIVERED)
+            .bind(now)
+            .bind(source_event_id)
+            .execute(&mut *transaction)
+            .await?;
+        let message_id = uuid::Uuid::now_v7().to_string();
+        if to_dev_inbox {
+            sqlx::query(
+                "INSERT INTO inbox_messages (message_id, source_event_id, destination, channel, subject, body, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&message_id)
+            .bind(source_event_id)
+            .bind(&message.destination)
+            .bind(message.channel.as_str())
+            .bind(&message.subject)
+            .bind(&message.body)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+        }
         let delivered = NotificationDelivered {
             message_id: message_id.clone(),
             source_event_id: source_event_id.to_owned(),
             destination: message.destination.clone(),
-            delivery_channel: DEV_INBOX_CHANNEL.to_owned(),
+            delivery_channel: transport.to_owned(),
         };
-        self.outbox
-            .enqueue(&mut transaction, &message_id, &delivered)
-            .await?;
+        self.outbox.enqueue(&mut transaction, &message_id, &delivered).await?;
         transaction.commit().await?;
         self.outbox.notify_committed();
-        tracing::info!(
-            source_event_id,
-            message_id,
-            channel = message.channel.as_str(),
-            "message delivered to the dev inbox"
-        );
+        tracing::info!(source_event_id, message_id, channel = message.channel.as_str(), transport, "message delivered");
         Ok(true)
     }
 
-    async fn list(
+    async fn fail(&self, source_event_id: &str, reason: &str) -> anyhow::Result<bool> {
+        let mut transaction = self.database.pool().begin().await?;
+        let failed = sqlx::query(
+            "UPDATE deliveries SET status = $1, last_error = $2, updated_at = $3 \
+             WHERE source_event_id = $4 AND status = $5 RETURNING destination, transport, attempts",
+        )
+        .bind(FAILED)
+        .bind(reason)
+        .bind(clock::now_millis())
+        .bind(source_event_id)
+        .bind(PENDING)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let Some(row) = failed else {
+            transaction.rollback().await?;
+            return Ok(false);
+        };
+        let attempts: i64 = row.try_get("attempts")?;
+        let event = NotificationFailed {
+            source_event_id: source_event_id.to_owned(),
+            destination: row.try_get("destination")?,
+            delivery_channel: row.try_get("transport")?,
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            error: reason.to_owned(),
+        };
+        self.outbox.enqueue(&mut transaction, source_event_id, &event).await?;
+        transaction.commit().await?;
+        self.outbox.notify_committed();
+        tracing::warn!(source_event_id, attempts, "delivery failed for good");
+        Ok(true)
+    }
+
+    async fn list_inbox(
         &self,
         destination: Option<&str>,
         after_message_id: Option<&str>,
@@ -110,8 +180,7 @@ fn from_row(row: &AnyRow) -> anyhow::Result<InboxMessage> {
         source_event_id: row.try_get("source_event_id")?,
         message: OutgoingMessage {
             destination: row.try_get("destination")?,
-            channel: Channel::parse(&channel)
-                .with_context(|| format!("unknown stored channel {channel}"))?,
+            channel: Channel::parse(&channel).with_context(|| format!("unknown stored channel {channel}"))?,
             subject: row.try_get("subject")?,
             body: row.try_get("body")?,
         },

@@ -60,15 +60,12 @@ impl EventBus for EmbeddedBus {
     async fn publish(&self, messages: &[BusMessage]) -> anyhow::Result<()> {
         let mut transaction = self.database.pool().begin().await?;
         for message in messages {
-            let known = sqlx::query("SELECT 1 FROM bus_topics WHERE topic = $1")
-                .bind(&message.topic)
-                .fetch_optional(&mut *transaction)
-                .await?;
-            anyhow::ensure!(known.is_some(), "unknown topic {}", message.topic);
-            // One statement computes the next sequence number and appends, so it is atomic.
-            sqlx::query(
+            // One statement checks the topic, computes the next sequence number and appends:
+            // a transaction that starts by writing never has to upgrade a SQLite read lock.
+            let appended = sqlx::query(
                 "INSERT INTO bus_log (topic, seq, message_key, headers, payload, appended_at) \
-                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM bus_log WHERE topic = $1",
+                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM bus_log WHERE topic = $1 \
+                 HAVING EXISTS (SELECT 1 FROM bus_topics WHERE topic = $1)",
             )
             .bind(&message.topic)
             .bind(&message.key)
@@ -77,6 +74,7 @@ impl EventBus for EmbeddedBus {
             .bind(clock::now_millis())
             .execute(&mut *transaction)
             .await?;
+            anyhow::ensure!(appended.rows_affected() == 1, "unknown topic {}", message.topic);
         }
         transaction.commit().await?;
         self.appended

@@ -2,11 +2,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Decision, Quota, RateLimiter};
+use super::{Decision, Limit, RateLimiter};
+
+/// Keys whose newest call is older than this are forgotten when the map grows large.
+const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Keeps each key's recent call times in a map.
 #[derive(Debug, Default)]
@@ -22,43 +25,53 @@ impl MemoryRateLimiter {
     }
 }
 
+fn expire(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while times.front().is_some_and(|first| now.duration_since(*first) >= window) {
+        times.pop_front();
+    }
+}
+
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
-    async fn acquire(&self, key: &str, quota: Quota) -> anyhow::Result<Decision> {
+    async fn acquire(&self, limits: &[Limit]) -> anyhow::Result<Decision> {
         let now = Instant::now();
-        let mut calls = self
-            .calls
-            .lock()
-            .map_err(|_| anyhow::anyhow!("rate limiter state poisoned"))?;
-        // Forget keys whose windows have fully passed, so the map does not grow without bound.
-        if calls.len() > 10_000 {
-            calls.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|last| now.duration_since(*last) < quota.window)
-            });
+        let mut calls = self.calls.lock().map_err(|_| anyhow::anyhow!("rate limiter state poisoned"))?;
+        if calls.len() > 100_000 {
+            calls.retain(|_, times| times.back().is_some_and(|last| now.duration_since(*last) < FORGET_AFTER));
         }
-        let times = calls.entry(key.to_owned()).or_default();
-        while times
-            .front()
-            .is_some_and(|first| now.duration_since(*first) >= quota.window)
-        {
-            times.pop_front();
+        let mut remaining = u32::MAX;
+        let mut refusal: Option<(usize, Duration)> = None;
+        for (index, limit) in limits.iter().enumerate() {
+            let times = calls.entry(limit.key.clone()).or_default();
+            expire(times, now, limit.quota.window);
+            let used = u32::try_from(times.len()).unwrap_or(u32::MAX);
+            if used < limit.quota.max {
+                remaining = remaining.min(limit.quota.max - used - 1);
+                continue;
+            }
+            let retry_after = match times.front() {
+                Some(oldest) => limit.quota.window.saturating_sub(now.duration_since(*oldest)),
+                None => limit.quota.window,
+            };
+            if refusal.is_none_or(|(_, longest)| retry_after > longest) {
+                refusal = Some((index, retry_after));
+            }
         }
-        let used = u32::try_from(times.len()).unwrap_or(u32::MAX);
-        if used < quota.max {
-            times.push_back(now);
-            return Ok(Decision {
-                allowed: true,
-                remaining: quota.max - used - 1,
-                retry_after: std::time::Duration::ZERO,
-            });
+        if let Some((index, retry_after)) = refusal {
+            return Ok(Decision { allowed: false, remaining: 0, retry_after, refused_by: Some(index) });
         }
-        let oldest = times.front().copied().unwrap_or(now);
-        Ok(Decision {
-            allowed: false,
-            remaining: 0,
-            retry_after: quota.window.saturating_sub(now.duration_since(oldest)),
-        })
+        for limit in limits {
+            calls.entry(limit.key.clone()).or_default().push_back(now);
+        }
+        Ok(Decision { allowed: true, remaining, retry_after: Duration::ZERO, refused_by: None })
+    }
+
+    async fn usage(&self, key: &str, window: Duration) -> anyhow::Result<u32> {
+        let now = Instant::now();
+        let calls = self.calls.lock().map_err(|_| anyhow::anyhow!("rate limiter state poisoned"))?;
+        let used = calls
+            .get(key)
+            .map_or(0, |times| times.iter().filter(|time| now.duration_since(**time) < window).count());
+        Ok(u32::try_from(used).unwrap_or(u32::MAX))
     }
 }

@@ -1,7 +1,9 @@
-//! Rate limiting: a sliding-window log per key, in Redis or in memory.
+//! Rate limiting: sliding-window logs per key, in Redis or in memory.
 //!
 //! "At most `max` calls in any `window`" holds exactly (unlike a token bucket, which lets a
-//! burst and a refill add up). Both implementations pass `tests/limiter_contract.rs`.
+//! burst and a refill add up). One call may be checked against several limits at once (per
+//! destination per minute, per hour, per client address...): it is counted against all of them
+//! or, if any refuses, against none. Both implementations pass `tests/limiter_contract.rs`.
 
 mod memory;
 mod redis;
@@ -17,26 +19,50 @@ pub use self::redis::RedisRateLimiter;
 /// At most `max` calls per key in any window of this length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
-    /// Calls allowed per window.
+    /// Calls allowed per window; 0 refuses every call.
     pub max: u32,
     /// The window length.
     pub window: Duration,
 }
 
+/// One limit a call must fit in: a key (what is counted) and its quota.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    /// What is counted, e.g. `send:destination:+8613800138000`.
+    pub key: String,
+    /// How much of it is allowed.
+    pub quota: Quota,
+}
+
+impl Limit {
+    /// A limit on `key`.
+    pub fn new(key: impl Into<String>, max: u32, window: Duration) -> Self {
+        Self {
+            key: key.into(),
+            quota: Quota { max, window },
+        }
+    }
+}
+
 /// The limiter's answer to one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
-    /// Whether the call may proceed; an allowed call is counted.
+    /// Whether the call may proceed; an allowed call is counted against every limit.
     pub allowed: bool,
-    /// Calls still allowed in the current window after this one.
+    /// When allowed, the calls still allowed by the tightest limit; 0 when refused.
     pub remaining: u32,
-    /// When refused, how long until a call would be allowed; zero when allowed.
+    /// When refused, how long until the refusing limit would allow a call; zero when allowed.
     pub retry_after: Duration,
+    /// When refused, the index of the limit that refused (the one to wait longest for).
+    pub refused_by: Option<usize>,
 }
 
-/// Counts calls per key against a quota.
+/// Counts calls per key against quotas.
 #[async_trait]
 pub trait RateLimiter: Send + Sync + Debug {
-    /// Counts one call for `key` if the quota allows it.
-    async fn acquire(&self, key: &str, quota: Quota) -> anyhow::Result<Decision>;
+    /// Counts one call against every limit if all of them allow it, atomically.
+    async fn acquire(&self, limits: &[Limit]) -> anyhow::Result<Decision>;
+
+    /// How many calls were counted for `key` in the last `window`, without counting one.
+    async fn usage(&self, key: &str, window: Duration) -> anyhow::Result<u32>;
 }

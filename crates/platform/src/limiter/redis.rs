@@ -7,26 +7,44 @@ use async_trait::async_trait;
 use redis::Script;
 use redis::aio::ConnectionManager;
 
-use super::{Decision, Quota, RateLimiter};
+use super::{Decision, Limit, RateLimiter};
 
-/// Removes calls older than the window, then counts and records this one if room is left.
-/// Uses the Redis server clock, so replicas with skewed clocks agree.
-const SLIDING_WINDOW: &str = r"
-local key = KEYS[1]
-local max = tonumber(ARGV[1])
-local window_us = tonumber(ARGV[2])
-local member = ARGV[3]
+/// Checks every limit (`KEYS[i]`, max `ARGV[2i]`, window `ARGV[2i+1]` in µs), then records the
+/// call (member `ARGV[1]`) in all of them only if none refused. Uses the Redis server clock, so
+/// replicas with skewed clocks agree. Returns {allowed, remaining, retry_after_us, refused_index}.
+const ACQUIRE: &str = r"
 local time = redis.call('TIME')
-local now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now_us - window_us)
-local used = redis.call('ZCARD', key)
-if used < max then
-  redis.call('ZADD', key, now_us, member)
-  redis.call('PEXPIRE', key, math.ceil(window_us / 1000))
-  return {1, max - used - 1, 0}
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local member = ARGV[1]
+local remaining = -1
+local refused, longest = 0, -1
+for i = 1, #KEYS do
+  local max = tonumber(ARGV[2 * i])
+  local window = tonumber(ARGV[2 * i + 1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  local used = redis.call('ZCARD', KEYS[i])
+  if used < max then
+    if remaining < 0 or max - used - 1 < remaining then remaining = max - used - 1 end
+  else
+    local retry = window
+    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    if oldest[2] then retry = tonumber(oldest[2]) + window - now end
+    if retry > longest then refused, longest = i, retry end
+  end
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-return {0, 0, tonumber(oldest[2]) + window_us - now_us}
+if refused > 0 then return {0, 0, longest, refused} end
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], now, member)
+  redis.call('PEXPIRE', KEYS[i], math.ceil(tonumber(ARGV[2 * i + 1]) / 1000))
+end
+return {1, remaining, 0, 0}
+";
+
+/// Counts the calls in the last `ARGV[1]` µs of `KEYS[1]` without recording one.
+const USAGE: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+return redis.call('ZCOUNT', KEYS[1], '(' .. (now - tonumber(ARGV[1])), '+inf')
 ";
 
 /// Keeps each key's recent calls in a Redis sorted set.
@@ -34,45 +52,49 @@ return {0, 0, tonumber(oldest[2]) + window_us - now_us}
 pub struct RedisRateLimiter {
     connection: ConnectionManager,
     key_prefix: String,
-    script: Script,
+    acquire: Script,
+    usage: Script,
 }
 
 impl std::fmt::Debug for RedisRateLimiter {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("RedisRateLimiter")
-            .field("key_prefix", &self.key_prefix)
-            .finish()
+        formatter.debug_struct("RedisRateLimiter").field("key_prefix", &self.key_prefix).finish()
     }
 }
 
 impl RedisRateLimiter {
     /// Connects to Redis; the connection reconnects by itself after an outage.
     pub async fn connect(url: &str, key_prefix: &str) -> anyhow::Result<Self> {
-        let client =
-            redis::Client::open(url).with_context(|| format!("invalid redis url {url}"))?;
+        let client = redis::Client::open(url).with_context(|| format!("invalid redis url {url}"))?;
         let connection = ConnectionManager::new(client)
             .await
             .with_context(|| format!("cannot reach redis at {url}"))?;
         Ok(Self {
             connection,
             key_prefix: format!("{key_prefix}rate:"),
-            script: Script::new(SLIDING_WINDOW),
+            acquire: Script::new(ACQUIRE),
+            usage: Script::new(USAGE),
         })
     }
 }
 
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
-    async fn acquire(&self, key: &str, quota: Quota) -> anyhow::Result<Decision> {
-        let window_us = u64::try_from(quota.window.as_micros()).unwrap_or(u64::MAX);
+    async fn acquire(&self, limits: &[Limit]) -> anyhow::Result<Decision> {
+        let mut invocation = self.acquire.prepare_invoke();
+        invocation.arg(uuid::Uuid::new_v4().to_string());
+        for limit in limits {
+            invocation
+                .key(format!("{}{}", self.key_prefix, limit.key))
+                .arg(limit.quota.max)
+                .arg(micros(limit.quota.window));
+        }
         let mut connection = self.connection.clone();
-        let (allowed, remaining, retry_after_us): (i64, i64, i64) = self
-            .script
-            .key(format!("{}{key}", self.key_prefix))
-            .arg(quota.max)
-            .arg(window_us)
-            .arg(uuid::Uuid::new_v4().to_string())
+        let (allowed, remaining, retry_after_us, refused_index): (i64, i64, i64, i64) = invocation
             .invoke_async(&mut connection)
             .await
             .context("redis rate limit script failed")?;
@@ -80,6 +102,19 @@ impl RateLimiter for RedisRateLimiter {
             allowed: allowed == 1,
             remaining: u32::try_from(remaining).unwrap_or(0),
             retry_after: Duration::from_micros(u64::try_from(retry_after_us).unwrap_or(0)),
+            refused_by: usize::try_from(refused_index).ok().and_then(|index| index.checked_sub(1)),
         })
+    }
+
+    async fn usage(&self, key: &str, window: Duration) -> anyhow::Result<u32> {
+        let mut connection = self.connection.clone();
+        let used: i64 = self
+            .usage
+            .key(format!("{}{key}", self.key_prefix))
+            .arg(micros(window))
+            .invoke_async(&mut connection)
+            .await
+            .context("redis rate limit usage script failed")?;
+        Ok(u32::try_from(used).unwrap_or(u32::MAX))
     }
 }

@@ -1,16 +1,31 @@
 //! CheckCode: count the attempt, compare in constant time, approve once or lock.
 
+use std::time::Duration;
+
 use mi_platform::clock;
 
-use super::{Status, Verification, VerificationCode, Verifier};
+use super::{ClientAddress, Status, Verification, VerificationCode, Verifier};
 
-/// A verification whose code was just accepted.
-#[derive(Debug, Clone)]
+/// A verification whose code was just accepted, with its proof.
+#[derive(Clone)]
 pub struct CheckedVerification {
     /// The verification as it was when approved.
     pub verification: Verification,
     /// Milliseconds since the epoch.
     pub approved_at: i64,
+    /// The signed verification token.
+    pub token: String,
+    /// Milliseconds since the epoch when the token expires.
+    pub token_expires_at: i64,
+}
+
+impl std::fmt::Debug for CheckedVerification {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("CheckedVerification")
+            .field("verification_id", &self.verification.verification_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a code was not accepted.
@@ -42,6 +57,12 @@ pub enum CheckCodeError {
     /// The right code was already given once.
     #[error("the code was already used")]
     AlreadyApproved,
+    /// This client checks codes too often.
+    #[error("too many code checks from this client")]
+    TooManyChecks {
+        /// When a check could succeed.
+        retry_after: Duration,
+    },
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -53,6 +74,7 @@ impl Verifier {
         &self,
         verification_id: &str,
         code: &str,
+        client: &ClientAddress,
     ) -> Result<CheckedVerification, CheckCodeError> {
         let verification_id = uuid::Uuid::parse_str(verification_id.trim())
             .map_err(|_| CheckCodeError::InvalidRequest {
@@ -65,6 +87,9 @@ impl Verifier {
                 field: "code",
                 problem,
             })?;
+        if let Some(retry_after) = self.guard_check(client).await? {
+            return Err(CheckCodeError::TooManyChecks { retry_after });
+        }
         let max_attempts = self.settings.max_check_attempts;
         let now = clock::now_millis();
 
@@ -80,6 +105,8 @@ impl Verifier {
             .hasher
             .matches(&verification_id, &code, &verification.code_hash)
         {
+            // Signed before the approval commits: an approved verification always has its proof.
+            let (token, token_expires_at) = self.tokens.issue(&verification, now)?;
             let event = crate::events::verification_approved(&verification);
             if !self.store.approve(&verification_id, now, &event).await? {
                 return Err(self.why_not_pending(&verification_id, now).await);
@@ -88,6 +115,8 @@ impl Verifier {
             return Ok(CheckedVerification {
                 verification,
                 approved_at: now,
+                token,
+                token_expires_at,
             });
         }
         if verification.attempts >= max_attempts {

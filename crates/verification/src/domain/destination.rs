@@ -17,9 +17,19 @@ impl Destination {
             return Err("must not be empty".into());
         }
         match channel {
-            Channel::Sms => parse_mobile_number(raw),
+            Channel::Sms => parse_phone_number(raw, true),
+            Channel::Voice => parse_phone_number(raw, false),
             Channel::Email => parse_email(raw),
         }
+    }
+
+    /// The ISO 3166-1 alpha-2 country of a phone number; `None` for email addresses.
+    pub fn country(&self) -> Option<String> {
+        if !self.0.starts_with('+') {
+            return None;
+        }
+        let number = phonenumber::parse(None, &self.0).ok()?;
+        number.country().id().map(|id| id.as_ref().to_owned())
     }
 
     /// Wraps a value that was normalized before it was stored.
@@ -33,7 +43,7 @@ impl Destination {
     }
 }
 
-fn parse_mobile_number(raw: &str) -> Result<Destination, String> {
+fn parse_phone_number(raw: &str, mobile_only: bool) -> Result<Destination, String> {
     if !raw.starts_with('+') {
         return Err("must be a phone number with its country code, e.g. +8613800138000".into());
     }
@@ -41,9 +51,12 @@ fn parse_mobile_number(raw: &str) -> Result<Destination, String> {
     if !phonenumber::is_valid(&number) {
         return Err("is not a valid phone number".into());
     }
-    match number.number_type(&phonenumber::metadata::DATABASE) {
-        PhoneNumberType::Mobile | PhoneNumberType::FixedLineOrMobile => {}
-        _ => return Err("is not a mobile number, so it cannot receive SMS".into()),
+    let mobile = matches!(
+        number.number_type(&phonenumber::metadata::DATABASE),
+        PhoneNumberType::Mobile | PhoneNumberType::FixedLineOrMobile
+    );
+    if mobile_only && !mobile {
+        return Err("is not a mobile number, so it cannot receive SMS; try a voice call".into());
     }
     Ok(Destination(number.format().mode(Mode::E164).to_string()))
 }
@@ -109,6 +122,18 @@ mod tests {
                 "{raw} accepted"
             );
         }
+    }
+
+    #[test]
+    fn voice_takes_fixed_lines_and_phone_numbers_know_their_country() {
+        let landline = "+861012345678";
+        assert!(Destination::parse(landline, Channel::Sms).is_err());
+        let parsed = Destination::parse(landline, Channel::Voice).expect("voice");
+        assert_eq!(parsed.country().as_deref(), Some("CN"));
+        let indian = Destination::parse("+919876543210", Channel::Sms).expect("mobile");
+        assert_eq!(indian.country().as_deref(), Some("IN"));
+        let email = Destination::parse("a@example.com", Channel::Email).expect("email");
+        assert_eq!(email.country(), None);
     }
 
     #[test]

@@ -1,16 +1,24 @@
 //! The rules of verification, free of gRPC and SQL.
 
+mod captcha;
 mod check_code;
 mod code;
 mod destination;
+mod guard;
+mod resend_code;
 mod send_code;
+mod token;
 mod verifier;
 
+pub use captcha::{CaptchaAnswer, Captchas, NewCaptcha};
 pub use check_code::{CheckCodeError, CheckedVerification};
 pub use code::{CodeHasher, VerificationCode};
 pub use destination::Destination;
+pub use guard::{ClientAddress, SendRefusal};
+pub use resend_code::{ResendCodeError, ResendCodeRequest};
 pub use send_code::{SendCodeError, SendCodeRequest, SentCode};
-pub use verifier::Verifier;
+pub use token::{TokenClaims, VerificationTokens};
+pub use verifier::{Verifier, VerifierParts};
 
 /// How a code travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +27,8 @@ pub enum Channel {
     Sms,
     /// An email message.
     Email,
+    /// A phone call that reads the code out.
+    Voice,
 }
 
 impl Channel {
@@ -27,16 +37,23 @@ impl Channel {
         match self {
             Self::Sms => "sms",
             Self::Email => "email",
+            Self::Voice => "voice",
         }
     }
 
     /// Reads a stored name.
     pub fn parse(stored: &str) -> Option<Self> {
-        match stored {
-            "sms" => Some(Self::Sms),
-            "email" => Some(Self::Email),
-            _ => None,
-        }
+        [Self::Sms, Self::Email, Self::Voice].into_iter().find(|channel| channel.as_str() == stored)
+    }
+
+    /// Whether a code sent one way may be resent the other way (SMS and voice reach phones).
+    pub fn same_family(self, other: Self) -> bool {
+        self.is_phone() == other.is_phone()
+    }
+
+    /// Whether the destination is a phone number.
+    pub fn is_phone(self) -> bool {
+        matches!(self, Self::Sms | Self::Voice)
     }
 }
 
@@ -125,8 +142,12 @@ pub struct Verification {
     pub code_hash: Vec<u8>,
     /// Where it stands.
     pub status: Status,
-    /// Codes checked so far.
+    /// Codes checked since the last send.
     pub attempts: u32,
+    /// Codes sent so far, the first included.
+    pub send_count: u32,
+    /// The language of its messages.
+    pub locale: String,
     /// Milliseconds since the epoch after which no code is accepted.
     pub expires_at: i64,
     /// Milliseconds since the epoch.

@@ -1,11 +1,12 @@
-//! SendCode: validate, rate-limit, generate, store the hash and the sealed code's event.
-
-use std::time::Duration;
+//! SendCode: validate, guard (country, CAPTCHA, limits), generate, store the hash and the
+//! sealed code's event.
 
 use mi_platform::clock;
-use mi_platform::limiter::Quota;
 
-use super::{Channel, Destination, Purpose, Status, Verification, VerificationCode, Verifier};
+use super::{
+    CaptchaAnswer, Channel, ClientAddress, Destination, Purpose, SendRefusal, Status, Verification, VerificationCode,
+    Verifier,
+};
 
 /// A send request, already mapped from the wire but not yet validated.
 #[derive(Debug, Clone)]
@@ -18,17 +19,25 @@ pub struct SendCodeRequest {
     pub purpose: Option<Purpose>,
     /// BCP 47 tag for the message.
     pub locale: String,
+    /// The CAPTCHA answer, if the client showed one.
+    pub captcha: Option<CaptchaAnswer>,
+    /// Where the request came from.
+    pub client: ClientAddress,
 }
 
 /// A code on its way.
 #[derive(Debug, Clone)]
 pub struct SentCode {
-    /// Identifies the verification in CheckCode.
+    /// Identifies the verification in CheckCode and ResendCode.
     pub verification_id: String,
+    /// How it travels.
+    pub channel: Channel,
     /// Milliseconds since the epoch when the code stops being accepted.
     pub expires_at: i64,
     /// Milliseconds since the epoch when another code may be sent to the destination.
     pub resend_at: i64,
+    /// How many more codes ResendCode may send for this verification.
+    pub resends_left: u32,
 }
 
 /// Why a code was not sent.
@@ -37,15 +46,9 @@ pub enum SendCodeError {
     /// Fields that are missing or malformed, with what is wrong with each.
     #[error("invalid request")]
     InvalidRequest(Vec<(&'static str, String)>),
-    /// The destination got a code too recently.
-    #[error("a code was sent to this destination recently")]
-    TooSoon {
-        /// When the next send will be allowed.
-        retry_after: Duration,
-    },
-    /// The rate limiter cannot be reached; sending without it would be unsafe.
-    #[error("rate limiter unavailable")]
-    LimiterUnavailable(#[source] anyhow::Error),
+    /// A guard refused: country, CAPTCHA or rate limit.
+    #[error(transparent)]
+    Refused(#[from] SendRefusal),
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -55,50 +58,40 @@ impl Verifier {
     /// Sends a new code; nothing is stored or published unless every check passes.
     pub async fn send_code(&self, request: SendCodeRequest) -> Result<SentCode, SendCodeError> {
         let (destination, channel, purpose) = validate(&request)?;
+        self.guard_send(&destination, purpose, &request.client, request.captcha.as_ref()).await?;
 
-        let quota = Quota {
-            max: 1,
-            window: self.settings.send_cooldown,
-        };
-        let decision = self
-            .limiter
-            .acquire(&format!("send:destination:{}", destination.as_str()), quota)
-            .await
-            .map_err(SendCodeError::LimiterUnavailable)?;
-        if !decision.allowed {
-            return Err(SendCodeError::TooSoon {
-                retry_after: decision.retry_after,
-            });
-        }
-
-        let code = VerificationCode::generate();
         let now = clock::now_millis();
+        let verification_id = uuid::Uuid::now_v7().to_string();
+        let code = VerificationCode::generate();
         let verification = Verification {
-            verification_id: uuid::Uuid::now_v7().to_string(),
+            code_hash: self.hasher.hash(&verification_id, &code),
+            verification_id,
             destination,
             channel,
             purpose,
-            code_hash: Vec::new(),
             status: Status::Pending,
             attempts: 0,
+            send_count: 1,
+            locale: request.locale,
             expires_at: clock::add_millis(now, self.settings.code_ttl),
             created_at: now,
         };
-        let verification = Verification {
-            code_hash: self.hasher.hash(&verification.verification_id, &code),
-            ..verification
-        };
-        let sealed_code = self
-            .cipher
-            .seal(&verification.verification_id, code.expose().as_bytes())?;
-        let event = crate::events::code_issued(&verification, &request.locale, sealed_code);
+        let sealed_code = self.cipher.seal(&verification.verification_id, code.expose().as_bytes())?;
+        let event = crate::events::code_issued(&verification, sealed_code);
         self.store.insert(&verification, &event).await?;
         tracing::info!(verification_id = %verification.verification_id, channel = channel.as_str(), purpose = purpose.as_str(), "code sent");
-        Ok(SentCode {
-            verification_id: verification.verification_id,
+        Ok(self.sent(&verification, now))
+    }
+
+    /// The reply for a verification that just sent a code.
+    pub(super) fn sent(&self, verification: &Verification, now: i64) -> SentCode {
+        SentCode {
+            verification_id: verification.verification_id.clone(),
+            channel: verification.channel,
             expires_at: verification.expires_at,
-            resend_at: clock::add_millis(now, self.settings.send_cooldown),
-        })
+            resend_at: clock::add_millis(now, self.settings.limits.send_cooldown),
+            resends_left: self.settings.max_sends_per_verification.saturating_sub(verification.send_count),
+        }
     }
 }
 
@@ -106,13 +99,10 @@ impl Verifier {
 fn validate(request: &SendCodeRequest) -> Result<(Destination, Channel, Purpose), SendCodeError> {
     let mut violations = Vec::new();
     if request.channel.is_none() {
-        violations.push(("channel", "must be CHANNEL_SMS or CHANNEL_EMAIL".to_owned()));
+        violations.push(("channel", "must be CHANNEL_SMS, CHANNEL_VOICE or CHANNEL_EMAIL".to_owned()));
     }
     if request.purpose.is_none() {
-        violations.push((
-            "purpose",
-            "must be one of the PURPOSE_ values other than UNSPECIFIED".to_owned(),
-        ));
+        violations.push(("purpose", "must be one of the PURPOSE_ values other than UNSPECIFIED".to_owned()));
     }
     let destination = match request.channel {
         Some(channel) => Destination::parse(&request.destination, channel)

@@ -5,35 +5,56 @@ use std::sync::Arc;
 use mi_platform::crypto::CodeCipher;
 use mi_platform::limiter::RateLimiter;
 
-use super::CodeHasher;
+use super::{Captchas, CodeHasher, VerificationTokens};
 use crate::config::Settings;
 use crate::storage::VerificationStore;
 
-/// Sends and checks codes; see [`Verifier::send_code`] and [`Verifier::check_code`].
+/// Sends and checks codes; see [`Verifier::send_code`], [`Verifier::resend_code`] and
+/// [`Verifier::check_code`].
 #[derive(Debug, Clone)]
 pub struct Verifier {
     pub(super) store: Arc<dyn VerificationStore>,
     pub(super) limiter: Arc<dyn RateLimiter>,
+    pub(super) captchas: Captchas,
     pub(super) hasher: CodeHasher,
     pub(super) cipher: CodeCipher,
+    pub(super) tokens: VerificationTokens,
     pub(super) settings: Settings,
 }
 
+/// What a verifier is built from.
+#[derive(Debug)]
+pub struct VerifierParts {
+    /// Verifications and their events.
+    pub store: Arc<dyn VerificationStore>,
+    /// The shared rate limiter.
+    pub limiter: Arc<dyn RateLimiter>,
+    /// CAPTCHA challenges.
+    pub captchas: Captchas,
+    /// Hashes stored codes.
+    pub hasher: CodeHasher,
+    /// Seals codes into events.
+    pub cipher: CodeCipher,
+    /// Signs verification tokens.
+    pub tokens: VerificationTokens,
+    /// The service's settings.
+    pub settings: Settings,
+}
+
 impl Verifier {
-    /// A verifier over its store, the shared limiter and its keys.
-    pub fn new(
-        store: Arc<dyn VerificationStore>,
-        limiter: Arc<dyn RateLimiter>,
-        hasher: CodeHasher,
-        cipher: CodeCipher,
-        settings: Settings,
-    ) -> Self {
-        Self {
-            store,
-            limiter,
-            hasher,
-            cipher,
-            settings,
-        }
+    /// A verifier over its parts.
+    pub fn new(parts: VerifierParts) -> Self {
+        let VerifierParts { store, limiter, captchas, hasher, cipher, tokens, settings } = parts;
+        Self { store, limiter, captchas, hasher, cipher, tokens, settings }
+    }
+
+    /// Creates a CAPTCHA challenge.
+    pub async fn create_captcha(&self) -> anyhow::Result<super::NewCaptcha> {
+        self.captchas.create().await
+    }
+
+    /// The public keys that verify this service's tokens.
+    pub fn public_keys(&self) -> Vec<mi_platform::tokens::PublicKey> {
+        self.tokens.public_keys()
     }
 }

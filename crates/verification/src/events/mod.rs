@@ -7,13 +7,13 @@ use mi_proto::verification::v1 as api;
 use crate::domain::{Channel, Purpose, Verification};
 
 /// `CodeIssued`, carrying the code sealed for the notification service.
-pub fn code_issued(verification: &Verification, locale: &str, sealed_code: Vec<u8>) -> CodeIssued {
+pub fn code_issued(verification: &Verification, sealed_code: Vec<u8>) -> CodeIssued {
     CodeIssued {
         verification_id: verification.verification_id.clone(),
         destination: verification.destination.as_str().to_owned(),
         channel: channel(verification.channel).into(),
         purpose: purpose(verification.purpose).into(),
-        locale: locale.to_owned(),
+        locale: verification.locale.clone(),
         sealed_code,
         expire_time: Some(clock::millis_to_timestamp(verification.expires_at)),
     }
@@ -43,6 +43,7 @@ pub fn channel(channel: Channel) -> api::Channel {
     match channel {
         Channel::Sms => api::Channel::Sms,
         Channel::Email => api::Channel::Email,
+        Channel::Voice => api::Channel::Voice,
     }
 }
 

@@ -16,6 +16,17 @@ pub trait VerificationStore: Send + Sync + std::fmt::Debug {
     /// Stores a new pending verification together with its `CodeIssued` event.
     async fn insert(&self, verification: &Verification, event: &CodeIssued) -> anyhow::Result<()>;
 
+    /// Replaces the code of a pending verification that has sent fewer than `max_sends` codes
+    /// (new hash, channel, locale, expiry; attempts reset; one more send) with its `CodeIssued`
+    /// event; false if it was no longer pending or had reached the limit.
+    async fn reissue(
+        &self,
+        verification: &Verification,
+        max_sends: u32,
+        now: i64,
+        event: &CodeIssued,
+    ) -> anyhow::Result<bool>;
+
     /// Reads a verification.
     async fn get(&self, verification_id: &str) -> anyhow::Result<Option<Verification>>;
 

@@ -12,7 +12,8 @@ use sqlx::any::AnyRow;
 use super::VerificationStore;
 use crate::domain::{Channel, Destination, Purpose, Status, Verification};
 
-const COLUMNS: &str = "verification_id, destination, channel, purpose, code_hash, status, attempts, expires_at, created_at";
+const COLUMNS: &str = "verification_id, destination, channel, purpose, code_hash, status, attempts, \
+     send_count, locale, expires_at, created_at";
 
 /// Verifications in the service's own database, events in its outbox.
 #[derive(Debug, Clone)]
@@ -64,7 +65,8 @@ impl VerificationStore for SqlVerificationStore {
         let mut transaction = self.database.pool().begin().await?;
         sqlx::query(
             "INSERT INTO verifications (verification_id, destination, channel, purpose, code_hash, status, \
-             attempts, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+             attempts, send_count, locale, expires_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
         )
         .bind(&verification.verification_id)
         .bind(verification.destination.as_str())
@@ -73,6 +75,8 @@ impl VerificationStore for SqlVerificationStore {
         .bind(&verification.code_hash)
         .bind(verification.status.as_str())
         .bind(i64::from(verification.attempts))
+        .bind(i64::from(verification.send_count))
+        .bind(&verification.locale)
         .bind(verification.expires_at)
         .bind(verification.created_at)
         .execute(&mut *transaction)
@@ -83,6 +87,41 @@ impl VerificationStore for SqlVerificationStore {
         transaction.commit().await?;
         self.outbox.notify_committed();
         Ok(())
+    }
+
+    async fn reissue(
+        &self,
+        verification: &Verification,
+        max_sends: u32,
+        now: i64,
+        event: &CodeIssued,
+    ) -> anyhow::Result<bool> {
+        let mut transaction = self.database.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE verifications SET code_hash = $1, channel = $2, locale = $3, expires_at = $4, \
+             attempts = 0, send_count = send_count + 1, updated_at = $5 \
+             WHERE verification_id = $6 AND status = $7 AND send_count < $8",
+        )
+        .bind(&verification.code_hash)
+        .bind(verification.channel.as_str())
+        .bind(&verification.locale)
+        .bind(verification.expires_at)
+        .bind(now)
+        .bind(&verification.verification_id)
+        .bind(Status::Pending.as_str())
+        .bind(i64::from(max_sends))
+        .execute(&mut *transaction)
+        .await?;
+        if updated.rows_affected() == 0 {
+            transaction.rollback().await?;
+            return Ok(false);
+        }
+        self.outbox
+            .enqueue(&mut transaction, &verification.verification_id, event)
+            .await?;
+        transaction.commit().await?;
+        self.outbox.notify_committed();
+        Ok(true)
     }
 
     async fn get(&self, verification_id: &str) -> anyhow::Result<Option<Verification>> {
@@ -138,6 +177,7 @@ fn from_row(row: &AnyRow) -> anyhow::Result<Verification> {
     let purpose: String = row.try_get("purpose")?;
     let status: String = row.try_get("status")?;
     let attempts: i64 = row.try_get("attempts")?;
+    let send_count: i64 = row.try_get("send_count")?;
     Ok(Verification {
         verification_id: row.try_get("verification_id")?,
         destination: Destination::from_stored(row.try_get("destination")?),
@@ -149,6 +189,8 @@ fn from_row(row: &AnyRow) -> anyhow::Result<Verification> {
         status: Status::parse(&status)
             .with_context(|| format!("unknown stored status {status}"))?,
         attempts: u32::try_from(attempts)?,
+        send_count: u32::try_from(send_count)?,
+        locale: row.try_get("locale")?,
         expires_at: row.try_get("expires_at")?,
         created_at: row.try_get("created_at")?,
     })

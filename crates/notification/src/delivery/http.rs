@@ -1,0 +1,61 @@
+//! SMS and voice calls through an HTTP provider.
+//!
+//! Each message is one `POST` of JSON to the configured URL, with the header
+//! `Idempotency-Key` and, when an API key is set, `Authorization: Bearer <key>`:
+//!
+//! ```json
+//! {"idempotency_key": "<event id>", "channel": "sms", "destination": "+8613800138000", "text": "..."}
+//! {"idempotency_key": "<event id>", "channel": "voice", "destination": "+8613800138000", "speech": "..."}
+//! ```
+//!
+//! Any 2xx answer means accepted. A provider must treat a repeated idempotency key as the same
+//! message, so a retry after a lost answer never sends twice.
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+use crate::config::HttpProviderSettings;
+use crate::domain::{Channel, OutgoingMessage};
+
+/// The HTTP SMS/voice provider.
+#[derive(Debug)]
+pub struct HttpProvider {
+    client: reqwest::Client,
+    url: String,
+    api_key: Option<SecretString>,
+}
+
+impl HttpProvider {
+    /// A client for the configured provider.
+    pub fn new(settings: &HttpProviderSettings) -> anyhow::Result<Self> {
+        let url = settings.url.clone().context("notification.http_provider.url is not set")?;
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .build()
+            .context("cannot build the http client")?;
+        Ok(Self { client, url, api_key: settings.api_key.clone() })
+    }
+
+    /// Posts one message.
+    pub async fn send(&self, message: &OutgoingMessage, idempotency_key: &str) -> anyhow::Result<()> {
+        let body = match message.channel {
+            Channel::Voice => json!({
+                "idempotency_key": idempotency_key, "channel": "voice",
+                "destination": message.destination, "speech": message.body,
+            }),
+            Channel::Sms | Channel::Email => json!({
+                "idempotency_key": idempotency_key, "channel": message.channel.as_str(),
+                "destination": message.destination, "text": message.body,
+            }),
+        };
+        let mut request = self.client.post(&self.url).header("Idempotency-Key", idempotency_key).json(&body);
+        if let Some(api_key) = &self.api_key {
+            request = request.bearer_auth(api_key.expose_secret());
+        }
+        let response = request.send().await.context("sms provider unreachable")?;
+        let status = response.status();
+        anyhow::ensure!(status.is_success(), "sms provider answered {status}");
+        Ok(())
+    }
+}

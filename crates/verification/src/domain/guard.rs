@@ -1,0 +1,114 @@
+//! The checks every send passes, SendCode and ResendCode alike: the destination's country,
+//! the CAPTCHA when the risk calls for one, and every rate limit, counted atomically.
+
+use std::time::Duration;
+
+use mi_platform::limiter::Limit;
+
+use super::{CaptchaAnswer, Destination, Purpose, Verifier};
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// The address a request came from (IP text), used for per-client limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddress(pub String);
+
+/// Why a send was refused before anything was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum SendRefusal {
+    /// Codes are not sent to this country.
+    #[error("codes are not sent to phone numbers in {0}")]
+    CountryNotAllowed(String),
+    /// A solved CAPTCHA is needed; `answered` tells a wrong answer from a missing one.
+    #[error("a CAPTCHA is required")]
+    CaptchaRequired {
+        /// Whether an answer was given (and was wrong or expired).
+        answered: bool,
+    },
+    /// A rate limit refused.
+    #[error("rate limit {limit} reached")]
+    RateLimited {
+        /// Which limit, e.g. `destination per hour`.
+        limit: &'static str,
+        /// When a send could succeed.
+        retry_after: Duration,
+    },
+    /// The limiter or CAPTCHA store cannot be reached; sending without them would be unsafe.
+    #[error("rate limiter unavailable")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+impl Verifier {
+    /// Runs every check for one send; on success the send is counted against every limit.
+    pub(super) async fn guard_send(
+        &self,
+        destination: &Destination,
+        purpose: Purpose,
+        client: &ClientAddress,
+        captcha: Option<&CaptchaAnswer>,
+    ) -> Result<(), SendRefusal> {
+        let country = destination.country();
+        if let Some(country) = &country {
+            let policy = &self.settings.countries;
+            let allowed = policy.allowed.is_empty() || policy.allowed.contains(country);
+            if !allowed || policy.denied.contains(country) {
+                return Err(SendRefusal::CountryNotAllowed(country.clone()));
+            }
+        }
+
+        let destination_hour = format!("send:destination-hour:{}", destination.as_str());
+        let client_hour = format!("send:client-hour:{}", client.0);
+        if self.captcha_required(purpose, &destination_hour, &client_hour).await? {
+            let Some(answer) = captcha else {
+                return Err(SendRefusal::CaptchaRequired { answered: false });
+            };
+            if !self.captchas.check(answer).await.map_err(SendRefusal::Unavailable)? {
+                return Err(SendRefusal::CaptchaRequired { answered: true });
+            }
+        }
+
+        let limits = &self.settings.limits;
+        let mut checks = vec![
+            ("destination per minute", Limit::new(format!("send:destination-cooldown:{}", destination.as_str()), 1, limits.send_cooldown)),
+            ("destination per hour", Limit::new(destination_hour, limits.destination_per_hour, HOUR)),
+            ("destination per day", Limit::new(format!("send:destination-day:{}", destination.as_str()), limits.destination_per_day, DAY)),
+            ("client per hour", Limit::new(client_hour, limits.client_per_hour, HOUR)),
+        ];
+        if let Some(country) = country {
+            checks.push(("country per hour", Limit::new(format!("send:country-hour:{country}"), limits.country_per_hour, HOUR)));
+        }
+        let to_acquire: Vec<Limit> = checks.iter().map(|(_, limit)| limit.clone()).collect();
+        let decision = self.limiter.acquire(&to_acquire).await.map_err(SendRefusal::Unavailable)?;
+        match decision.refused_by {
+            None => Ok(()),
+            Some(index) => Err(SendRefusal::RateLimited {
+                limit: checks.get(index).map_or("send", |(name, _)| name),
+                retry_after: decision.retry_after,
+            }),
+        }
+    }
+
+    async fn captcha_required(&self, purpose: Purpose, destination_hour: &str, client_hour: &str) -> Result<bool, SendRefusal> {
+        if purpose == Purpose::SignUp {
+            return Ok(true);
+        }
+        // The threshold-th send within an hour needs a CAPTCHA: that is when the usage before
+        // it has reached threshold - 1.
+        let free_sends = self.settings.captcha.risk_threshold.saturating_sub(1);
+        for key in [destination_hour, client_hour] {
+            let used = self.limiter.usage(key, HOUR).await.map_err(SendRefusal::Unavailable)?;
+            if used >= free_sends {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Counts one code check from `client`; false when the client checks too often.
+    pub(super) async fn guard_check(&self, client: &ClientAddress) -> anyhow::Result<Option<Duration>> {
+        let limit = Limit::new(format!("check:client-hour:{}", client.0), self.settings.limits.checks_per_client_per_hour, HOUR);
+        let decision = self.limiter.acquire(&[limit]).await?;
+        Ok((!decision.allowed).then_some(decision.retry_after))
+    }
+}

@@ -1,0 +1,105 @@
+//! ResendCode: a new code for the same verification, perhaps by voice instead of SMS.
+
+use mi_platform::clock;
+
+use super::{CaptchaAnswer, Channel, ClientAddress, Destination, SendRefusal, SentCode, Status, VerificationCode, Verifier};
+
+/// A resend request, mapped from the wire.
+#[derive(Debug, Clone)]
+pub struct ResendCodeRequest {
+    /// The verification SendCode created.
+    pub verification_id: String,
+    /// `None` keeps the channel.
+    pub channel: Option<Channel>,
+    /// Empty keeps the locale of the first send.
+    pub locale: String,
+    /// The CAPTCHA answer, if the client showed one.
+    pub captcha: Option<CaptchaAnswer>,
+    /// Where the request came from.
+    pub client: ClientAddress,
+}
+
+/// Why no new code was sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ResendCodeError {
+    /// A field is malformed.
+    #[error("invalid {field}: {problem}")]
+    InvalidRequest {
+        /// The request field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// No verification has this id.
+    #[error("verification not found")]
+    NotFound,
+    /// The code was already accepted.
+    #[error("the verification is already approved")]
+    AlreadyApproved,
+    /// Too many wrong codes; start a new verification.
+    #[error("the verification is locked")]
+    Locked,
+    /// This verification has sent as many codes as it may.
+    #[error("no more codes for this verification")]
+    TooManySends,
+    /// A guard refused: country, CAPTCHA or rate limit.
+    #[error(transparent)]
+    Refused(#[from] SendRefusal),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl Verifier {
+    /// Sends a new code for an existing verification; the old code stops working.
+    pub async fn resend_code(&self, request: ResendCodeRequest) -> Result<SentCode, ResendCodeError> {
+        let verification_id = uuid::Uuid::parse_str(request.verification_id.trim())
+            .map_err(|_| ResendCodeError::InvalidRequest {
+                field: "verification_id",
+                problem: "must be the id SendCode returned".into(),
+            })?
+            .to_string();
+        let current = self.store.get(&verification_id).await?.ok_or(ResendCodeError::NotFound)?;
+        match current.status {
+            Status::Approved => return Err(ResendCodeError::AlreadyApproved),
+            Status::Locked => return Err(ResendCodeError::Locked),
+            Status::Pending => {}
+        }
+        if current.send_count >= self.settings.max_sends_per_verification {
+            return Err(ResendCodeError::TooManySends);
+        }
+        let channel = request.channel.unwrap_or(current.channel);
+        if !channel.same_family(current.channel) {
+            return Err(ResendCodeError::InvalidRequest {
+                field: "channel",
+                problem: format!("a code sent by {} can only be resent the same way", current.channel.as_str()),
+            });
+        }
+        // Re-validate for the new channel: a landline can take a call but not an SMS.
+        let destination = Destination::parse(current.destination.as_str(), channel)
+            .map_err(|problem| ResendCodeError::InvalidRequest { field: "channel", problem })?;
+        self.guard_send(&destination, current.purpose, &request.client, request.captcha.as_ref()).await?;
+
+        let now = clock::now_millis();
+        let code = VerificationCode::generate();
+        let locale = if request.locale.is_empty() { current.locale.clone() } else { request.locale };
+        let reissued = super::Verification {
+            channel,
+            locale,
+            code_hash: self.hasher.hash(&verification_id, &code),
+            attempts: 0,
+            send_count: current.send_count + 1,
+            expires_at: clock::add_millis(now, self.settings.code_ttl),
+            ..current
+        };
+        let sealed_code = self.cipher.seal(&verification_id, code.expose().as_bytes())?;
+        let event = crate::events::code_issued(&reissued, sealed_code);
+        let max_sends = self.settings.max_sends_per_verification;
+        if !self.store.reissue(&reissued, max_sends, now, &event).await? {
+            // Approved, locked or resent to the limit meanwhile.
+            return Err(ResendCodeError::TooManySends);
+        }
+        tracing::info!(verification_id, channel = channel.as_str(), sends = reissued.send_count, "code resent");
+        Ok(self.sent(&reissued, now))
+    }
+}

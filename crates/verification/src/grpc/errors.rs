@@ -1,0 +1,103 @@
+//! How each operation's errors reach the client.
+
+use mi_platform::{ErrorCode, ServiceError};
+use tonic::Status;
+
+use crate::domain::{CheckCodeError, ResendCodeError, SendCodeError, SendRefusal};
+
+fn refusal(refusal: SendRefusal) -> ServiceError {
+    match refusal {
+        SendRefusal::CountryNotAllowed(country) => ServiceError::failed_precondition(
+            "COUNTRY_NOT_SUPPORTED",
+            "destination",
+            format!("codes are not sent to phone numbers in {country}"),
+        ),
+        SendRefusal::CaptchaRequired { answered } => ServiceError::failed_precondition(
+            "CAPTCHA_REQUIRED",
+            "captcha",
+            if answered {
+                "the CAPTCHA answer is wrong or expired; solve a new CAPTCHA"
+            } else {
+                "solve a CAPTCHA (CreateCaptcha) and send its answer"
+            },
+        ),
+        SendRefusal::RateLimited { limit, retry_after } => ServiceError::rate_limited(
+            limit,
+            format!("too many codes ({limit}); try again later"),
+            retry_after,
+        ),
+        SendRefusal::Unavailable(error) => {
+            tracing::error!(error = format!("{error:#}"), "rate limiter or captcha store unavailable");
+            ServiceError::new(ErrorCode::Unavailable, "cannot send codes right now; try again shortly")
+        }
+    }
+}
+
+/// SendCode's errors.
+pub fn send_code(error: SendCodeError) -> Status {
+    let service_error = match error {
+        SendCodeError::InvalidRequest(violations) => violations.into_iter().fold(
+            ServiceError::new(ErrorCode::InvalidArgument, "invalid SendCode request"),
+            |error, (field, problem)| error.with_field_violation(field, problem),
+        ),
+        SendCodeError::Refused(refused) => refusal(refused),
+        SendCodeError::Unexpected(error) => ServiceError::internal(&error),
+    };
+    service_error.into()
+}
+
+/// ResendCode's errors.
+pub fn resend_code(error: ResendCodeError) -> Status {
+    let service_error = match error {
+        ResendCodeError::InvalidRequest { field, problem } => ServiceError::invalid_field(field, problem),
+        ResendCodeError::NotFound => ServiceError::new(ErrorCode::NotFound, "no verification has this id"),
+        ResendCodeError::AlreadyApproved => already_approved(),
+        ResendCodeError::Locked => locked(),
+        ResendCodeError::TooManySends => ServiceError::failed_precondition(
+            "TOO_MANY_SENDS",
+            "verification",
+            "this verification has sent all its codes; start a new one with SendCode",
+        ),
+        ResendCodeError::Refused(refused) => refusal(refused),
+        ResendCodeError::Unexpected(error) => ServiceError::internal(&error),
+    };
+    service_error.into()
+}
+
+/// CheckCode's errors.
+pub fn check_code(error: CheckCodeError) -> Status {
+    let service_error = match error {
+        CheckCodeError::InvalidRequest { field, problem } => ServiceError::invalid_field(field, problem),
+        CheckCodeError::NotFound => ServiceError::new(ErrorCode::NotFound, "no verification has this id"),
+        CheckCodeError::WrongCode { remaining_attempts } => {
+            ServiceError::invalid_field("code", format!("does not match; {remaining_attempts} attempts left"))
+                .with_reason("CODE_MISMATCH")
+        }
+        CheckCodeError::Expired => ServiceError::failed_precondition(
+            "VERIFICATION_EXPIRED",
+            "verification",
+            "the code has expired; request a new one",
+        ),
+        CheckCodeError::Locked => locked(),
+        CheckCodeError::AlreadyApproved => already_approved(),
+        CheckCodeError::TooManyChecks { retry_after } => ServiceError::rate_limited(
+            "client checks per hour",
+            "too many code checks from this client; try again later",
+            retry_after,
+        ),
+        CheckCodeError::Unexpected(error) => ServiceError::internal(&error),
+    };
+    service_error.into()
+}
+
+fn locked() -> ServiceError {
+    ServiceError::failed_precondition(
+        "VERIFICATION_LOCKED",
+        "verification",
+        "too many wrong codes; start a new verification",
+    )
+}
+
+fn already_approved() -> ServiceError {
+    ServiceError::failed_precondition("VERIFICATION_ALREADY_APPROVED", "verification", "this code was already used")
+}
