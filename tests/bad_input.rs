@@ -146,7 +146,7 @@ async fn too_many_sends_are_refused_with_retry_info(platform: &TestPlatform) {
     );
     assert_eq!(
         details.quota_failure().unwrap().violations[0].subject,
-        "destination"
+        "destination per minute"
     );
 
     assert_eq!(
