@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
+pub mod providers;
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 

@@ -1,0 +1,167 @@
+//! Real servers the delivery tests talk to: an SMTP server (Python's aiosmtpd, as a child
+//! process) and an HTTP SMS/voice provider (axum, in-process).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::Value;
+
+/// An SMTP server writing every message it accepts to a Maildir.
+#[derive(Debug)]
+pub struct SmtpServer {
+    pub port: u16,
+    maildir: tempfile::TempDir,
+    child: Child,
+}
+
+impl SmtpServer {
+    /// Starts aiosmtpd on a free loopback port; fails loudly if it cannot.
+    pub async fn start() -> Self {
+        let port = free_port();
+        let maildir = tempfile::tempdir().unwrap();
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start python3 -m aiosmtpd ({error}); install it: python3 -m pip install aiosmtpd"));
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { port, maildir, child };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("aiosmtpd did not listen on 127.0.0.1:{port}; is it installed? python3 -m pip install aiosmtpd");
+    }
+
+    /// The raw messages received so far.
+    pub fn messages(&self) -> Vec<String> {
+        let new: PathBuf = self.maildir.path().join("new");
+        let Ok(entries) = std::fs::read_dir(new) else {
+            return Vec::new();
+        };
+        entries.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok()).collect()
+    }
+
+    /// Waits for at least one message and returns them all.
+    pub async fn wait_for_messages(&self) -> Vec<String> {
+        for _ in 0..450 {
+            let messages = self.messages();
+            if !messages.is_empty() {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the SMTP server received no message within 45 s");
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How the fake provider answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderBehavior {
+    /// Accepts everything; a repeated idempotency key is not sent again.
+    Accept,
+    /// Sends a new message but answers 500 (the answer is "lost"); a retry with the same key is
+    /// recognized and answered 200 without sending again.
+    FailOnceAfterAccepting,
+    /// Answers 503 to everything.
+    AlwaysFail,
+}
+
+/// One request the provider received.
+#[derive(Debug, Clone)]
+pub struct ProviderRequest {
+    pub body: Value,
+    pub idempotency_key: String,
+    pub authorization: Option<String>,
+}
+
+#[derive(Debug)]
+struct ProviderState {
+    behavior: ProviderBehavior,
+    requests: Vec<ProviderRequest>,
+    sent_keys: HashSet<String>,
+}
+
+/// An HTTP SMS/voice provider that records what it receives and what it "sent".
+#[derive(Debug, Clone)]
+pub struct SmsProvider {
+    pub url: String,
+    state: Arc<Mutex<ProviderState>>,
+}
+
+impl SmsProvider {
+    /// Serves on a free loopback port until the test ends.
+    pub async fn start(behavior: ProviderBehavior) -> Self {
+        let state = Arc::new(Mutex::new(ProviderState { behavior, requests: Vec::new(), sent_keys: HashSet::new() }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/messages", listener.local_addr().unwrap());
+        let app = axum::Router::new().route("/messages", post(receive)).with_state(Arc::clone(&state));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, state }
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<ProviderRequest> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// How many distinct messages were actually sent to phones.
+    pub fn sent_count(&self) -> usize {
+        self.state.lock().unwrap().sent_keys.len()
+    }
+
+    /// Waits until requests for `destination` number at least `count`.
+    pub async fn wait_for(&self, destination: &str, count: usize) -> Vec<ProviderRequest> {
+        for _ in 0..450 {
+            let matching: Vec<ProviderRequest> =
+                self.requests().into_iter().filter(|request| request.body["destination"] == destination).collect();
+            if matching.len() >= count {
+                return matching;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the provider did not get {count} request(s) for {destination} within 45 s; got {:?}", self.requests());
+    }
+}
+
+async fn receive(State(state): State<Arc<Mutex<ProviderState>>>, headers: HeaderMap, Json(body): Json<Value>) -> StatusCode {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let idempotency_key = header("idempotency-key").unwrap_or_default();
+    let mut state = state.lock().unwrap();
+    state.requests.push(ProviderRequest { body, idempotency_key: idempotency_key.clone(), authorization: header("authorization") });
+    match state.behavior {
+        ProviderBehavior::AlwaysFail => StatusCode::SERVICE_UNAVAILABLE,
+        ProviderBehavior::Accept => {
+            state.sent_keys.insert(idempotency_key);
+            StatusCode::OK
+        }
+        ProviderBehavior::FailOnceAfterAccepting => {
+            if state.sent_keys.insert(idempotency_key) {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            }
+        }
+    }
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
