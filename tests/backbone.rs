@@ -13,9 +13,8 @@ use mi_platform::events::{self, EVENT_TYPE_HEADER};
 use mi_platform::{clock, testing};
 use mi_proto::EventPayload;
 use mi_proto::events::v1::CodeIssued;
-use mi_proto::verification::v1::{CheckCodeRequest, Channel, Purpose};
+use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose};
 use prost::Message;
-
 
 /// A `CodeIssued` as the verification service would publish it, sealed with `key`.
 fn code_issued_message(
@@ -246,7 +245,11 @@ async fn poison_events_are_dead_lettered_and_later_events_flow(backends: Backend
 async fn trace_context_crosses_grpc_and_the_bus(backends: Backends) {
     let platform = TestPlatform::start(backends).await;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let mut request = tonic::Request::new(platform.sign_up_request(&unique_phone_number(), Channel::Sms).await);
+    let mut request = tonic::Request::new(
+        platform
+            .sign_up_request(&unique_phone_number(), Channel::Sms)
+            .await,
+    );
     request.metadata_mut().insert(
         "traceparent",
         format!("00-{trace_id}-00f067aa0ba902b7-01")

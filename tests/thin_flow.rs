@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use mi_e2e::{Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number};
-use mi_proto::verification::v1::{CheckCodeRequest, Channel, Purpose, SendCodeResponse};
+use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose, SendCodeResponse};
 use tonic::Code;
 use tonic_types::StatusExt;
 

@@ -14,14 +14,16 @@ use mi_platform::Platform;
 use mi_platform::bus::{EmbeddedBus, EventBus, KafkaBus};
 use mi_platform::config::ConfigLoader;
 use mi_platform::crypto::SecretKey;
-use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::db::Database;
+use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::telemetry::{self, TelemetryGuard};
 use mi_platform::testing;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use mi_proto::notification::v1::{InboxMessage, ListInboxMessagesRequest};
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
-use mi_proto::verification::v1::{CaptchaAnswer, Channel as CodeChannel, CreateCaptchaRequest, Purpose, SendCodeRequest};
+use mi_proto::verification::v1::{
+    CaptchaAnswer, Channel as CodeChannel, CreateCaptchaRequest, Purpose, SendCodeRequest,
+};
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -200,15 +202,36 @@ impl TestPlatform {
     /// A CAPTCHA created over gRPC and solved by reading its answer from the store the
     /// service keeps it in (and putting it back), since a test cannot read the image.
     pub async fn solved_captcha(&self) -> CaptchaAnswer {
-        let captcha = self.verification().await.create_captcha(CreateCaptchaRequest {}).await.unwrap().into_inner();
+        let captcha = self
+            .verification()
+            .await
+            .create_captcha(CreateCaptchaRequest {})
+            .await
+            .unwrap()
+            .into_inner();
         let key = format!("captcha:{}", captcha.captcha_id);
-        let answer = self.ephemeral.take(&key).await.unwrap().expect("captcha answer stored");
-        self.ephemeral.put(&key, &answer, Duration::from_secs(60)).await.unwrap();
-        CaptchaAnswer { captcha_id: captcha.captcha_id, answer: String::from_utf8(answer).unwrap() }
+        let answer = self
+            .ephemeral
+            .take(&key)
+            .await
+            .unwrap()
+            .expect("captcha answer stored");
+        self.ephemeral
+            .put(&key, &answer, Duration::from_secs(60))
+            .await
+            .unwrap();
+        CaptchaAnswer {
+            captcha_id: captcha.captcha_id,
+            answer: String::from_utf8(answer).unwrap(),
+        }
     }
 
     /// A sign-up SendCode request with a solved CAPTCHA.
-    pub async fn sign_up_request(&self, destination: &str, channel: CodeChannel) -> SendCodeRequest {
+    pub async fn sign_up_request(
+        &self,
+        destination: &str,
+        channel: CodeChannel,
+    ) -> SendCodeRequest {
         SendCodeRequest {
             destination: destination.to_owned(),
             channel: channel.into(),

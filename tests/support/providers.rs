@@ -28,27 +28,39 @@ impl SmtpServer {
         let maildir = tempfile::tempdir().unwrap();
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir.path())
+            // A path that does not exist yet, so the Maildir creates its new/cur/tmp folders.
+            .arg(maildir.path().join("mail"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start python3 -m aiosmtpd ({error}); install it: python3 -m pip install aiosmtpd"));
+        // Owned by `server` from here on, so its Drop kills and reaps the child on every path.
+        let server = Self {
+            port,
+            maildir,
+            child,
+        };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self { port, maildir, child };
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("aiosmtpd did not listen on 127.0.0.1:{port}; is it installed? python3 -m pip install aiosmtpd");
+        drop(server);
+        panic!(
+            "aiosmtpd did not listen on 127.0.0.1:{port}; is it installed? python3 -m pip install aiosmtpd"
+        );
     }
 
     /// The raw messages received so far.
     pub fn messages(&self) -> Vec<String> {
-        let new: PathBuf = self.maildir.path().join("new");
+        let new: PathBuf = self.maildir.path().join("mail").join("new");
         let Ok(entries) = std::fs::read_dir(new) else {
             return Vec::new();
         };
-        entries.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok()).collect()
+        entries
+            .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+            .collect()
     }
 
     /// Waits for at least one message and returns them all.
@@ -108,10 +120,16 @@ pub struct SmsProvider {
 impl SmsProvider {
     /// Serves on a free loopback port until the test ends.
     pub async fn start(behavior: ProviderBehavior) -> Self {
-        let state = Arc::new(Mutex::new(ProviderState { behavior, requests: Vec::new(), sent_keys: HashSet::new() }));
+        let state = Arc::new(Mutex::new(ProviderState {
+            behavior,
+            requests: Vec::new(),
+            sent_keys: HashSet::new(),
+        }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/messages", listener.local_addr().unwrap());
-        let app = axum::Router::new().route("/messages", post(receive)).with_state(Arc::clone(&state));
+        let app = axum::Router::new()
+            .route("/messages", post(receive))
+            .with_state(Arc::clone(&state));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { url, state }
     }
@@ -129,22 +147,41 @@ impl SmsProvider {
     /// Waits until requests for `destination` number at least `count`.
     pub async fn wait_for(&self, destination: &str, count: usize) -> Vec<ProviderRequest> {
         for _ in 0..450 {
-            let matching: Vec<ProviderRequest> =
-                self.requests().into_iter().filter(|request| request.body["destination"] == destination).collect();
+            let matching: Vec<ProviderRequest> = self
+                .requests()
+                .into_iter()
+                .filter(|request| request.body["destination"] == destination)
+                .collect();
             if matching.len() >= count {
                 return matching;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("the provider did not get {count} request(s) for {destination} within 45 s; got {:?}", self.requests());
+        panic!(
+            "the provider did not get {count} request(s) for {destination} within 45 s; got {:?}",
+            self.requests()
+        );
     }
 }
 
-async fn receive(State(state): State<Arc<Mutex<ProviderState>>>, headers: HeaderMap, Json(body): Json<Value>) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+async fn receive(
+    State(state): State<Arc<Mutex<ProviderState>>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
     let idempotency_key = header("idempotency-key").unwrap_or_default();
     let mut state = state.lock().unwrap();
-    state.requests.push(ProviderRequest { body, idempotency_key: idempotency_key.clone(), authorization: header("authorization") });
+    state.requests.push(ProviderRequest {
+        body,
+        idempotency_key: idempotency_key.clone(),
+        authorization: header("authorization"),
+    });
     match state.behavior {
         ProviderBehavior::AlwaysFail => StatusCode::SERVICE_UNAVAILABLE,
         ProviderBehavior::Accept => {
@@ -163,5 +200,9 @@ async fn receive(State(state): State<Arc<Mutex<ProviderState>>>, headers: Header
 
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -47,7 +47,8 @@ impl ServiceSettings for Settings {
 impl Settings {
     /// Refuses transports without the settings they need.
     pub fn validate(&self) -> anyhow::Result<()> {
-        let needs_http = self.sms_transport == PhoneTransport::Http || self.voice_transport == PhoneTransport::Http;
+        let needs_http = self.sms_transport == PhoneTransport::Http
+            || self.voice_transport == PhoneTransport::Http;
         anyhow::ensure!(
             !needs_http || self.http_provider.url.is_some(),
             "invalid configuration: notification.http_provider.url is required for the http transport"
@@ -142,6 +143,10 @@ pub struct HttpProviderSettings {
 
 impl Default for HttpProviderSettings {
     fn default() -> Self {
-        Self { url: None, api_key: None, timeout: Duration::from_secs(10) }
+        Self {
+            url: None,
+            api_key: None,
+            timeout: Duration::from_secs(10),
+        }
     }
 }

@@ -49,9 +49,18 @@ impl Service for NotificationService {
             "code_encryption_key",
         )?;
         let transports = Transports::from_settings(&settings)?;
-        let (mut host, database, outbox) =
-            ServiceHost::start(Self::NAME, platform, sqlx::migrate!("./migrations"), shutdown).await?;
-        let store = Arc::new(SqlNotificationStore::new(database, outbox, host.consumer_group()));
+        let (mut host, database, outbox) = ServiceHost::start(
+            Self::NAME,
+            platform,
+            sqlx::migrate!("./migrations"),
+            shutdown,
+        )
+        .await?;
+        let store = Arc::new(SqlNotificationStore::new(
+            database,
+            outbox,
+            host.consumer_group(),
+        ));
 
         let handler = events::VerificationEventsHandler::new(
             Arc::clone(&store) as _,

@@ -142,7 +142,10 @@ async fn process(
             if attempt >= config.max_attempts {
                 let reason = format!("handler failed {attempt} times: {error:#}");
                 if let Err(error) = handler.gave_up(&envelope, &reason).await {
-                    tracing::error!(error = format!("{error:#}"), "cannot record the failed event");
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "cannot record the failed event"
+                    );
                 }
                 return dead_letter(bus, spec, config, message, &reason, shutdown).await;
             }

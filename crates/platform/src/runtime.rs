@@ -28,13 +28,17 @@ impl Platform {
             Some(brokers) => Arc::new(KafkaBus::new(brokers, &config.kafka)?),
             None => Arc::new(EmbeddedBus::open(&config.data_dir.join("bus.db")).await?),
         };
-        let (limiter, ephemeral): (Arc<dyn RateLimiter>, Arc<dyn EphemeralStore>) = match &config.redis.url {
-            Some(url) => (
-                Arc::new(RedisRateLimiter::connect(url, &config.redis.key_prefix).await?),
-                Arc::new(RedisEphemeralStore::connect(url, &config.redis.key_prefix).await?),
-            ),
-            None => (Arc::new(MemoryRateLimiter::new()), Arc::new(MemoryEphemeralStore::new())),
-        };
+        let (limiter, ephemeral): (Arc<dyn RateLimiter>, Arc<dyn EphemeralStore>) =
+            match &config.redis.url {
+                Some(url) => (
+                    Arc::new(RedisRateLimiter::connect(url, &config.redis.key_prefix).await?),
+                    Arc::new(RedisEphemeralStore::connect(url, &config.redis.key_prefix).await?),
+                ),
+                None => (
+                    Arc::new(MemoryRateLimiter::new()),
+                    Arc::new(MemoryEphemeralStore::new()),
+                ),
+            };
         tracing::info!(
             database = if config.postgres.url.is_some() {
                 "postgresql"

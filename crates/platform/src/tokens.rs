@@ -32,7 +32,10 @@ impl PublicKey {
             .context("a public key is written as key_id:x (x is base64url)")?;
         let bytes = BASE64_URL.decode(x.trim()).context("x is not base64url")?;
         anyhow::ensure!(bytes.len() == 32, "an Ed25519 public key is 32 bytes");
-        Ok(Self { key_id: key_id.trim().to_owned(), x: x.trim().to_owned() })
+        Ok(Self {
+            key_id: key_id.trim().to_owned(),
+            x: x.trim().to_owned(),
+        })
     }
 }
 
@@ -58,7 +61,10 @@ pub struct TokenSigner {
 
 impl std::fmt::Debug for TokenSigner {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("TokenSigner").field("key_id", &self.public_key.key_id).finish()
+        formatter
+            .debug_struct("TokenSigner")
+            .field("key_id", &self.public_key.key_id)
+            .finish()
     }
 }
 
@@ -66,15 +72,24 @@ impl TokenSigner {
     /// A signer from a 32-byte Ed25519 seed; the key id defaults to a hash of the public key.
     pub fn from_seed(seed: &SecretKey, key_id: Option<&str>) -> anyhow::Result<Self> {
         let signing_key = SigningKey::from_bytes(seed.as_bytes());
-        let der = signing_key.to_pkcs8_der().context("cannot encode the signing key")?;
+        let der = signing_key
+            .to_pkcs8_der()
+            .context("cannot encode the signing key")?;
         let public = signing_key.verifying_key().to_bytes();
         let key_id = match key_id {
             Some(key_id) => key_id.to_owned(),
-            None => Sha256::digest(public).iter().take(8).map(|byte| format!("{byte:02x}")).collect(),
+            None => Sha256::digest(public)
+                .iter()
+                .take(8)
+                .map(|byte| format!("{byte:02x}"))
+                .collect(),
         };
         Ok(Self {
             encoding_key: EncodingKey::from_ed_der(der.as_bytes()),
-            public_key: PublicKey { key_id, x: BASE64_URL.encode(public) },
+            public_key: PublicKey {
+                key_id,
+                x: BASE64_URL.encode(public),
+            },
         })
     }
 
@@ -111,7 +126,10 @@ pub struct TokenVerifier {
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("TokenVerifier").field("key_ids", &self.keys.keys().collect::<Vec<_>>()).finish()
+        formatter
+            .debug_struct("TokenVerifier")
+            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -131,7 +149,8 @@ impl TokenVerifier {
 
     /// The claims of a valid token.
     pub fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|error| TokenError::Invalid(error.to_string()))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|error| TokenError::Invalid(error.to_string()))?;
         let key = header
             .kid
             .as_deref()
@@ -156,26 +175,61 @@ mod tests {
     }
 
     fn claims(exp: u64) -> Claims {
-        Claims { iss: "mi-verification".into(), aud: "mi-account".into(), sub: "+8613800138000".into(), exp }
+        Claims {
+            iss: "mi-verification".into(),
+            aud: "mi-account".into(),
+            sub: "+8613800138000".into(),
+            exp,
+        }
     }
 
     fn now() -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs()
     }
 
     #[test]
     fn signed_tokens_verify_with_the_published_key_only() {
         let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
         let token = signer.sign(&claims(now() + 600)).expect("sign");
-        let verifier = TokenVerifier::new(&[signer.public_key().clone()], "mi-verification", "mi-account").expect("verifier");
-        assert_eq!(verifier.verify::<Claims>(&token).expect("valid"), claims(now() + 600));
+        let verifier = TokenVerifier::new(
+            &[signer.public_key().clone()],
+            "mi-verification",
+            "mi-account",
+        )
+        .expect("verifier");
+        assert_eq!(
+            verifier.verify::<Claims>(&token).expect("valid"),
+            claims(now() + 600)
+        );
 
-        let stranger = TokenSigner::from_seed(&SecretKey::generate(), Some(&signer.public_key().key_id)).expect("signer");
-        assert!(verifier.verify::<Claims>(&stranger.sign(&claims(now() + 600)).expect("sign")).is_err());
+        let stranger =
+            TokenSigner::from_seed(&SecretKey::generate(), Some(&signer.public_key().key_id))
+                .expect("signer");
+        assert!(
+            verifier
+                .verify::<Claims>(&stranger.sign(&claims(now() + 600)).expect("sign"))
+                .is_err()
+        );
         let other_kid = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
-        assert!(matches!(verifier.verify::<Claims>(&other_kid.sign(&claims(now() + 600)).expect("sign")), Err(TokenError::UnknownKey)));
-        assert!(verifier.verify::<Claims>(&signer.sign(&claims(now() - 60)).expect("sign")).is_err(), "expired");
-        let other_audience = TokenVerifier::new(&[signer.public_key().clone()], "mi-verification", "elsewhere").expect("verifier");
+        assert!(matches!(
+            verifier.verify::<Claims>(&other_kid.sign(&claims(now() + 600)).expect("sign")),
+            Err(TokenError::UnknownKey)
+        ));
+        assert!(
+            verifier
+                .verify::<Claims>(&signer.sign(&claims(now() - 60)).expect("sign"))
+                .is_err(),
+            "expired"
+        );
+        let other_audience = TokenVerifier::new(
+            &[signer.public_key().clone()],
+            "mi-verification",
+            "elsewhere",
+        )
+        .expect("verifier");
         assert!(other_audience.verify::<Claims>(&token).is_err());
     }
 
@@ -183,9 +237,13 @@ mod tests {
     fn public_keys_round_trip_through_config_text_and_jwks() {
         let signer = TokenSigner::from_seed(&SecretKey::generate(), Some("k1")).expect("signer");
         let key = signer.public_key();
-        assert_eq!(PublicKey::parse(&format!("{}:{}", key.key_id, key.x)).expect("parse"), *key);
+        assert_eq!(
+            PublicKey::parse(&format!("{}:{}", key.key_id, key.x)).expect("parse"),
+            *key
+        );
         assert!(PublicKey::parse("k1:short").is_err());
-        let jwks: serde_json::Value = serde_json::from_str(&jwk_set_json(&[key.clone()])).expect("json");
+        let jwks: serde_json::Value =
+            serde_json::from_str(&jwk_set_json(std::slice::from_ref(key))).expect("json");
         assert_eq!(jwks["keys"][0]["kid"], "k1");
         assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
     }

@@ -92,8 +92,13 @@ async fn embedded_bus_meets_the_contract() {
 #[tokio::test]
 async fn embedded_bus_refuses_unknown_topics() {
     let directory = tempfile::tempdir().expect("tempdir");
-    let bus = EmbeddedBus::open(&directory.path().join("bus.db")).await.expect("open");
-    let error = bus.publish(&[message("never.created", 0)]).await.expect_err("unknown topic");
+    let bus = EmbeddedBus::open(&directory.path().join("bus.db"))
+        .await
+        .expect("open");
+    let error = bus
+        .publish(&[message("never.created", 0)])
+        .await
+        .expect_err("unknown topic");
     assert!(error.to_string().contains("unknown topic"), "{error}");
 }
 

@@ -22,15 +22,41 @@ async fn allows_up_to_max_then_refuses_with_retry_time(limiter: &dyn RateLimiter
     assert!(!refused.allowed);
     assert_eq!(refused.remaining, 0);
     assert_eq!(refused.refused_by, Some(0));
-    assert!(refused.retry_after > Duration::from_secs(55), "{:?}", refused.retry_after);
-    assert!(refused.retry_after <= Duration::from_secs(60), "{:?}", refused.retry_after);
+    assert!(
+        refused.retry_after > Duration::from_secs(55),
+        "{:?}",
+        refused.retry_after
+    );
+    assert!(
+        refused.retry_after <= Duration::from_secs(60),
+        "{:?}",
+        refused.retry_after
+    );
 }
 
 async fn keys_are_independent(limiter: &dyn RateLimiter) {
     let window = Duration::from_secs(60);
-    assert!(limiter.acquire(&one("independent-a", 1, window)).await.expect("a").allowed);
-    assert!(limiter.acquire(&one("independent-b", 1, window)).await.expect("b").allowed);
-    assert!(!limiter.acquire(&one("independent-a", 1, window)).await.expect("a again").allowed);
+    assert!(
+        limiter
+            .acquire(&one("independent-a", 1, window))
+            .await
+            .expect("a")
+            .allowed
+    );
+    assert!(
+        limiter
+            .acquire(&one("independent-b", 1, window))
+            .await
+            .expect("b")
+            .allowed
+    );
+    assert!(
+        !limiter
+            .acquire(&one("independent-a", 1, window))
+            .await
+            .expect("a again")
+            .allowed
+    );
 }
 
 async fn window_slides(limiter: &dyn RateLimiter) {
@@ -41,7 +67,11 @@ async fn window_slides(limiter: &dyn RateLimiter) {
     let refused = limiter.acquire(&limits).await.expect("3");
     assert!(!refused.allowed);
     // The first call leaves the window about 150 ms from now, the second about 400 ms.
-    assert!(refused.retry_after <= Duration::from_millis(160), "{:?}", refused.retry_after);
+    assert!(
+        refused.retry_after <= Duration::from_millis(160),
+        "{:?}",
+        refused.retry_after
+    );
     tokio::time::sleep(refused.retry_after + Duration::from_millis(20)).await;
     assert!(limiter.acquire(&limits).await.expect("4").allowed);
     assert!(!limiter.acquire(&limits).await.expect("5").allowed);
@@ -52,16 +82,30 @@ async fn limits_are_all_or_nothing(limiter: &dyn RateLimiter) {
     let hour = Duration::from_secs(3600);
     let minute = Limit::new("both-minute", 1, Duration::from_secs(60));
     let hourly = Limit::new("both-hour", 5, hour);
-    let first = limiter.acquire(&[minute.clone(), hourly.clone()]).await.expect("first");
+    let first = limiter
+        .acquire(&[minute.clone(), hourly.clone()])
+        .await
+        .expect("first");
     assert!(first.allowed);
     assert_eq!(first.remaining, 0, "the tightest limit has no room left");
     let refused = limiter.acquire(&[hourly, minute]).await.expect("second");
     assert!(!refused.allowed);
     assert_eq!(refused.refused_by, Some(1));
-    assert_eq!(limiter.usage("both-hour", hour).await.expect("usage"), 1, "a refused call counts nowhere");
-    assert_eq!(limiter.usage("both-hour", hour).await.expect("usage"), 1, "usage does not count");
+    assert_eq!(
+        limiter.usage("both-hour", hour).await.expect("usage"),
+        1,
+        "a refused call counts nowhere"
+    );
+    assert_eq!(
+        limiter.usage("both-hour", hour).await.expect("usage"),
+        1,
+        "usage does not count"
+    );
     assert_eq!(limiter.usage("never-used", hour).await.expect("usage"), 0);
-    let denied = limiter.acquire(&one("denied", 0, hour)).await.expect("deny");
+    let denied = limiter
+        .acquire(&one("denied", 0, hour))
+        .await
+        .expect("deny");
     assert!(!denied.allowed);
     assert_eq!(denied.retry_after, hour);
 }
@@ -73,7 +117,11 @@ async fn concurrent_callers_never_exceed_the_quota(replicas: &[Arc<dyn RateLimit
         let limiter = Arc::clone(&replicas[index % replicas.len()]);
         let limits = vec![
             Limit::new("concurrent", 7, Duration::from_secs(60)),
-            Limit::new(format!("concurrent-client-{}", index % 3), 100, Duration::from_secs(60)),
+            Limit::new(
+                format!("concurrent-client-{}", index % 3),
+                100,
+                Duration::from_secs(60),
+            ),
         ];
         tokio::spawn(async move { limiter.acquire(&limits).await.expect("acquire").allowed })
     });
@@ -106,7 +154,11 @@ async fn redis_limiter_meets_the_contract_across_replicas() {
     let prefix = testing::unique_name("test:") + ":";
     let mut replicas: Vec<Arc<dyn RateLimiter>> = Vec::new();
     for _ in 0..3 {
-        replicas.push(Arc::new(RedisRateLimiter::connect(&url, &prefix).await.expect("redis")));
+        replicas.push(Arc::new(
+            RedisRateLimiter::connect(&url, &prefix)
+                .await
+                .expect("redis"),
+        ));
     }
     run_contract(replicas).await;
 }

@@ -61,7 +61,10 @@ impl ServiceSettings for Settings {
 impl Settings {
     /// Refuses settings that would make the service unsafe or useless.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(!self.code_ttl.is_zero(), "invalid configuration: verification.code_ttl must be positive");
+        anyhow::ensure!(
+            !self.code_ttl.is_zero(),
+            "invalid configuration: verification.code_ttl must be positive"
+        );
         anyhow::ensure!(
             self.max_check_attempts >= 1 && self.max_sends_per_verification >= 1,
             "invalid configuration: verification.max_check_attempts and max_sends_per_verification must be at least 1"
@@ -70,7 +73,10 @@ impl Settings {
             (4..=8).contains(&self.captcha.length),
             "invalid configuration: verification.captcha.length must be 4 to 8"
         );
-        anyhow::ensure!(!self.token.ttl.is_zero(), "invalid configuration: verification.token.ttl must be positive");
+        anyhow::ensure!(
+            !self.token.ttl.is_zero(),
+            "invalid configuration: verification.token.ttl must be positive"
+        );
         for code in self.countries.allowed.iter().chain(&self.countries.denied) {
             anyhow::ensure!(
                 code.len() == 2 && code.chars().all(|c| c.is_ascii_uppercase()),
@@ -97,7 +103,11 @@ pub struct CaptchaSettings {
 
 impl Default for CaptchaSettings {
     fn default() -> Self {
-        Self { ttl: Duration::from_secs(300), length: 5, risk_threshold: 3 }
+        Self {
+            ttl: Duration::from_secs(300),
+            length: 5,
+            risk_threshold: 3,
+        }
     }
 }
 
@@ -160,6 +170,11 @@ pub struct TokenSettings {
 
 impl Default for TokenSettings {
     fn default() -> Self {
-        Self { ttl: Duration::from_secs(600), signing_key: None, key_id: None, previous_public_keys: Vec::new() }
+        Self {
+            ttl: Duration::from_secs(600),
+            signing_key: None,
+            key_id: None,
+            previous_public_keys: Vec::new(),
+        }
     }
 }

@@ -12,11 +12,11 @@ pub mod storage;
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use mi_platform::Platform;
 use mi_platform::crypto::{CodeCipher, SecretKey};
 use mi_platform::host::{Service, ServiceHost};
 use mi_platform::tokens::{PublicKey, TokenSigner};
-use anyhow::Context;
 use mi_proto::verification::v1::verification_service_server::VerificationServiceServer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -72,10 +72,19 @@ impl Service for VerificationService {
             previous_keys,
             settings.token.ttl,
         );
-        let captchas = Captchas::new(Arc::clone(&platform.ephemeral), settings.captcha.ttl, settings.captcha.length);
+        let captchas = Captchas::new(
+            Arc::clone(&platform.ephemeral),
+            settings.captcha.ttl,
+            settings.captcha.length,
+        );
         let limiter = Arc::clone(&platform.limiter);
-        let (host, database, outbox) =
-            ServiceHost::start(Self::NAME, platform, sqlx::migrate!("./migrations"), shutdown).await?;
+        let (host, database, outbox) = ServiceHost::start(
+            Self::NAME,
+            platform,
+            sqlx::migrate!("./migrations"),
+            shutdown,
+        )
+        .await?;
 
         let trusted_proxy_header = settings.trusted_proxy_header.clone();
         let verifier = Verifier::new(VerifierParts {
@@ -87,7 +96,10 @@ impl Service for VerificationService {
             tokens,
             settings,
         });
-        let server = VerificationServiceServer::new(grpc::VerificationHandler::new(verifier, trusted_proxy_header));
+        let server = VerificationServiceServer::new(grpc::VerificationHandler::new(
+            verifier,
+            trusted_proxy_header,
+        ));
         let routes = Routes::new(server);
         host.serve(
             listener,

@@ -129,8 +129,15 @@ async fn run_contract(database: Database) {
     );
 
     let resent = verification("00000000-0000-7000-8000-000000000004", now + 60_000);
-    store.insert(&resent, &CodeIssued::default()).await.expect("insert");
-    store.count_attempt(&resent.verification_id, now).await.expect("count").expect("pending");
+    store
+        .insert(&resent, &CodeIssued::default())
+        .await
+        .expect("insert");
+    store
+        .count_attempt(&resent.verification_id, now)
+        .await
+        .expect("count")
+        .expect("pending");
     let reissued = Verification {
         channel: Channel::Voice,
         code_hash: vec![9, 9],
@@ -139,11 +146,33 @@ async fn run_contract(database: Database) {
         expires_at: now + 120_000,
         ..resent.clone()
     };
-    assert!(store.reissue(&reissued, 2, now, &CodeIssued::default()).await.expect("reissue"));
-    let stored = store.get(&resent.verification_id).await.expect("get").expect("row");
-    assert_eq!((stored.channel, stored.attempts, stored.send_count), (Channel::Voice, 0, 2), "attempts reset, one more send");
-    assert_eq!((stored.code_hash, stored.locale, stored.expires_at), (vec![9, 9], "zh-CN".to_owned(), now + 120_000));
-    assert!(!store.reissue(&reissued, 2, now, &CodeIssued::default()).await.expect("reissue"), "send limit reached");
+    assert!(
+        store
+            .reissue(&reissued, 2, now, &CodeIssued::default())
+            .await
+            .expect("reissue")
+    );
+    let stored = store
+        .get(&resent.verification_id)
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(
+        (stored.channel, stored.attempts, stored.send_count),
+        (Channel::Voice, 0, 2),
+        "attempts reset, one more send"
+    );
+    assert_eq!(
+        (stored.code_hash, stored.locale, stored.expires_at),
+        (vec![9, 9], "zh-CN".to_owned(), now + 120_000)
+    );
+    assert!(
+        !store
+            .reissue(&reissued, 2, now, &CodeIssued::default())
+            .await
+            .expect("reissue"),
+        "send limit reached"
+    );
 
     let expired = verification("00000000-0000-7000-8000-000000000002", now - 1);
     store

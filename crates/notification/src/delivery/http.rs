@@ -29,16 +29,27 @@ pub struct HttpProvider {
 impl HttpProvider {
     /// A client for the configured provider.
     pub fn new(settings: &HttpProviderSettings) -> anyhow::Result<Self> {
-        let url = settings.url.clone().context("notification.http_provider.url is not set")?;
+        let url = settings
+            .url
+            .clone()
+            .context("notification.http_provider.url is not set")?;
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .build()
             .context("cannot build the http client")?;
-        Ok(Self { client, url, api_key: settings.api_key.clone() })
+        Ok(Self {
+            client,
+            url,
+            api_key: settings.api_key.clone(),
+        })
     }
 
     /// Posts one message.
-    pub async fn send(&self, message: &OutgoingMessage, idempotency_key: &str) -> anyhow::Result<()> {
+    pub async fn send(
+        &self,
+        message: &OutgoingMessage,
+        idempotency_key: &str,
+    ) -> anyhow::Result<()> {
         let body = match message.channel {
             Channel::Voice => json!({
                 "idempotency_key": idempotency_key, "channel": "voice",
@@ -49,7 +60,11 @@ impl HttpProvider {
                 "destination": message.destination, "text": message.body,
             }),
         };
-        let mut request = self.client.post(&self.url).header("Idempotency-Key", idempotency_key).json(&body);
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header("Idempotency-Key", idempotency_key)
+            .json(&body);
         if let Some(api_key) = &self.api_key {
             request = request.bearer_auth(api_key.expose_secret());
         }

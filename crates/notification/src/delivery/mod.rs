@@ -37,7 +37,11 @@ impl Transport {
 
     /// Hands the message to the outside world. The idempotency key (the source event id) lets
     /// the provider drop a repeat of a request it already accepted.
-    pub async fn send(&self, message: &OutgoingMessage, idempotency_key: &str) -> anyhow::Result<()> {
+    pub async fn send(
+        &self,
+        message: &OutgoingMessage,
+        idempotency_key: &str,
+    ) -> anyhow::Result<()> {
         match self {
             Self::DevInbox => Ok(()),
             Self::Smtp(mailer) => mailer.send(message, idempotency_key).await,
@@ -60,7 +64,9 @@ impl Transports {
         let phone = |transport: PhoneTransport| -> anyhow::Result<Transport> {
             Ok(match transport {
                 PhoneTransport::DevInbox => Transport::DevInbox,
-                PhoneTransport::Http => Transport::Http(HttpProvider::new(&settings.http_provider)?),
+                PhoneTransport::Http => {
+                    Transport::Http(HttpProvider::new(&settings.http_provider)?)
+                }
             })
         };
         Ok(Self {

@@ -21,35 +21,54 @@ impl SmtpMailer {
     /// A mailer for the configured server.
     pub fn new(settings: &SmtpSettings) -> anyhow::Result<Self> {
         let builder = match settings.tls {
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host),
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
-                .context("invalid notification.smtp.host")?,
-            SmtpTls::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host).context("invalid notification.smtp.host")?
+            SmtpTls::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
             }
+            SmtpTls::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
+                    .context("invalid notification.smtp.host")?
+            }
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host)
+                .context("invalid notification.smtp.host")?,
         };
         let mut builder = builder.port(settings.port).timeout(Some(settings.timeout));
         if let (Some(username), Some(password)) = (&settings.username, &settings.password) {
-            builder = builder.credentials(Credentials::new(username.clone(), password.expose_secret().to_owned()));
+            builder = builder.credentials(Credentials::new(
+                username.clone(),
+                password.expose_secret().to_owned(),
+            ));
         }
         Ok(Self {
             transport: builder.build(),
-            from: settings.from.parse().context("invalid notification.smtp.from")?,
+            from: settings
+                .from
+                .parse()
+                .context("invalid notification.smtp.from")?,
         })
     }
 
     /// Sends one message; its Message-ID derives from the idempotency key, so a repeat is
     /// recognizable downstream.
-    pub async fn send(&self, message: &OutgoingMessage, idempotency_key: &str) -> anyhow::Result<()> {
+    pub async fn send(
+        &self,
+        message: &OutgoingMessage,
+        idempotency_key: &str,
+    ) -> anyhow::Result<()> {
         let email = Message::builder()
             .from(self.from.clone())
-            .to(message.destination.parse().context("invalid email destination")?)
+            .to(message
+                .destination
+                .parse()
+                .context("invalid email destination")?)
             .subject(&message.subject)
             .message_id(Some(format!("<{idempotency_key}@mi-account>")))
             .header(ContentType::TEXT_PLAIN)
             .body(message.body.clone())
             .context("cannot build the email")?;
-        self.transport.send(email).await.context("smtp delivery failed")?;
+        self.transport
+            .send(email)
+            .await
+            .context("smtp delivery failed")?;
         Ok(())
     }
 }

@@ -27,7 +27,9 @@ impl Channel {
 
     /// Reads a stored name.
     pub fn parse(stored: &str) -> Option<Self> {
-        [Self::Sms, Self::Email, Self::Voice].into_iter().find(|channel| channel.as_str() == stored)
+        [Self::Sms, Self::Email, Self::Voice]
+            .into_iter()
+            .find(|channel| channel.as_str() == stored)
     }
 }
 

@@ -39,11 +39,15 @@ impl Templates {
         let catalogs = BUILT_IN
             .iter()
             .map(|(locale, text)| {
-                let catalog: Catalog = toml::from_str(text).with_context(|| format!("invalid {locale} templates"))?;
+                let catalog: Catalog =
+                    toml::from_str(text).with_context(|| format!("invalid {locale} templates"))?;
                 Ok((locale.to_lowercase(), catalog))
             })
             .collect::<anyhow::Result<_>>()?;
-        Ok(Self { catalogs, environment: Environment::new() })
+        Ok(Self {
+            catalogs,
+            environment: Environment::new(),
+        })
     }
 
     /// The catalog for `locale`: exact tag, else same language, else English.
@@ -73,18 +77,37 @@ impl Templates {
         valid_for: Duration,
     ) -> anyhow::Result<OutgoingMessage> {
         let catalog = self.catalog(locale);
-        let purpose = catalog.purposes.get(purpose).map_or(purpose, String::as_str);
+        let purpose = catalog
+            .purposes
+            .get(purpose)
+            .map_or(purpose, String::as_str);
         let minutes = valid_for.as_secs().div_ceil(60).max(1);
         // Digits read one by one, with pauses, so a voice call is understood.
-        let spoken_code = code.chars().map(String::from).collect::<Vec<_>>().join(", ");
+        let spoken_code = code
+            .chars()
+            .map(String::from)
+            .collect::<Vec<_>>()
+            .join(", ");
         let values = context! { code, purpose, minutes, spoken_code };
-        let render = |template: &str| self.environment.render_str(template, &values).context("message template failed");
+        let render = |template: &str| {
+            self.environment
+                .render_str(template, &values)
+                .context("message template failed")
+        };
         let (subject, body) = match channel {
-            Channel::Email => (render(&catalog.email_subject)?, render(&catalog.email_body)?),
+            Channel::Email => (
+                render(&catalog.email_subject)?,
+                render(&catalog.email_body)?,
+            ),
             Channel::Sms => (render(&catalog.email_subject)?, render(&catalog.sms)?),
             Channel::Voice => (render(&catalog.email_subject)?, render(&catalog.voice)?),
         };
-        Ok(OutgoingMessage { destination: destination.to_owned(), channel, subject, body })
+        Ok(OutgoingMessage {
+            destination: destination.to_owned(),
+            channel,
+            subject,
+            body,
+        })
     }
 }
 
@@ -95,7 +118,14 @@ mod tests {
     fn render(locale: &str, channel: Channel) -> OutgoingMessage {
         let templates = Templates::built_in().expect("templates");
         templates
-            .code_message(locale, "+8613800138000", channel, "sign_up", "042042", Duration::from_secs(599))
+            .code_message(
+                locale,
+                "+8613800138000",
+                channel,
+                "sign_up",
+                "042042",
+                Duration::from_secs(599),
+            )
             .expect("render")
     }
 
@@ -105,14 +135,21 @@ mod tests {
         assert!(message.body.contains("042042"));
         assert!(message.body.contains("create your Mi Account"));
         assert!(message.body.contains("10 minutes"));
-        assert!(!format!("{message:?}").contains("042042"), "Debug must hide the code");
+        assert!(
+            !format!("{message:?}").contains("042042"),
+            "Debug must hide the code"
+        );
     }
 
     #[test]
     fn chinese_is_chosen_by_locale_and_language() {
         for locale in ["zh-CN", "zh_cn", "zh"] {
             let message = render(locale, Channel::Email);
-            assert!(message.body.contains("验证码是 042042"), "{locale}: {}", message.body);
+            assert!(
+                message.body.contains("验证码是 042042"),
+                "{locale}: {}",
+                message.body
+            );
             assert!(message.body.contains("创建小米账号"), "{locale}");
             assert!(message.subject.contains("小米账号"), "{locale}");
         }
@@ -121,13 +158,22 @@ mod tests {
     #[test]
     fn unknown_locales_fall_back_to_english() {
         for locale in ["", "fr-FR", "pt"] {
-            assert!(render(locale, Channel::Sms).body.starts_with("[Mi Account]"), "{locale}");
+            assert!(
+                render(locale, Channel::Sms)
+                    .body
+                    .starts_with("[Mi Account]"),
+                "{locale}"
+            );
         }
     }
 
     #[test]
     fn voice_reads_digits_one_by_one() {
         let message = render("en", Channel::Voice);
-        assert!(message.body.contains("0, 4, 2, 0, 4, 2"), "{}", message.body);
+        assert!(
+            message.body.contains("0, 4, 2, 0, 4, 2"),
+            "{}",
+            message.body
+        );
     }
 }

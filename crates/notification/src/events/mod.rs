@@ -26,8 +26,18 @@ pub struct VerificationEventsHandler {
 
 impl VerificationEventsHandler {
     /// A handler delivering through `transports`, opening codes with `cipher`.
-    pub fn new(store: Arc<dyn NotificationStore>, transports: Transports, templates: Templates, cipher: CodeCipher) -> Self {
-        Self { store, transports, templates, cipher }
+    pub fn new(
+        store: Arc<dyn NotificationStore>,
+        transports: Transports,
+        templates: Templates,
+        cipher: CodeCipher,
+    ) -> Self {
+        Self {
+            store,
+            transports,
+            templates,
+            cipher,
+        }
     }
 
     async fn deliver_code(&self, event_id: &str, issued: CodeIssued) -> anyhow::Result<()> {
@@ -47,26 +57,49 @@ impl VerificationEventsHandler {
             _ => anyhow::bail!("CodeIssued has an unknown channel {}", issued.channel),
         };
         let purpose = purpose_name(issued.purpose);
-        let code = self.cipher.open(&issued.verification_id, &issued.sealed_code)?;
+        let code = self
+            .cipher
+            .open(&issued.verification_id, &issued.sealed_code)?;
         let code = String::from_utf8(code).context("sealed code is not text")?;
         let valid_for = Duration::from_millis(u64::try_from(remaining_ms).unwrap_or_default());
-        let message = self
-            .templates
-            .code_message(&issued.locale, &issued.destination, channel, purpose, &code, valid_for)?;
+        let message = self.templates.code_message(
+            &issued.locale,
+            &issued.destination,
+            channel,
+            purpose,
+            &code,
+            valid_for,
+        )?;
 
         let transport = self.transports.for_channel(channel);
-        let DeliveryStart::Attempt(attempt) = self.store.start_delivery(event_id, &message, transport.name()).await?
+        let DeliveryStart::Attempt(attempt) = self
+            .store
+            .start_delivery(event_id, &message, transport.name())
+            .await?
         else {
             tracing::info!(event_id, "already delivered or given up; not sending again");
             return Ok(());
         };
         if let Err(error) = transport.send(&message, event_id).await {
-            tracing::warn!(event_id, attempt, transport = transport.name(), error = format!("{error:#}"), "delivery attempt failed");
-            self.store.record_failure(event_id, &format!("{error:#}")).await?;
+            tracing::warn!(
+                event_id,
+                attempt,
+                transport = transport.name(),
+                error = format!("{error:#}"),
+                "delivery attempt failed"
+            );
+            self.store
+                .record_failure(event_id, &format!("{error:#}"))
+                .await?;
             return Err(error);
         }
         self.store
-            .complete(event_id, &message, transport.name(), transport.is_dev_inbox())
+            .complete(
+                event_id,
+                &message,
+                transport.name(),
+                transport.is_dev_inbox(),
+            )
             .await?;
         Ok(())
     }

@@ -29,7 +29,11 @@ pub struct SqlNotificationStore {
 impl SqlNotificationStore {
     /// A store over a migrated database; `consumer_group` owns the idempotency records.
     pub fn new(database: Database, outbox: Outbox, consumer_group: String) -> Self {
-        Self { database, outbox, consumer_group }
+        Self {
+            database,
+            outbox,
+            consumer_group,
+        }
     }
 }
 
@@ -64,12 +68,14 @@ impl NotificationStore for SqlNotificationStore {
     }
 
     async fn record_failure(&self, source_event_id: &str, error: &str) -> anyhow::Result<()> {
-        sqlx::query("UPDATE deliveries SET last_error = $1, updated_at = $2 WHERE source_event_id = $3")
-            .bind(error)
-            .bind(clock::now_millis())
-            .bind(source_event_id)
-            .execute(self.database.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE deliveries SET last_error = $1, updated_at = $2 WHERE source_event_id = $3",
+        )
+        .bind(error)
+        .bind(clock::now_millis())
+        .bind(source_event_id)
+        .execute(self.database.pool())
+        .await?;
         Ok(())
     }
 
@@ -80,17 +86,21 @@ impl NotificationStore for SqlNotificationStore {
         transport: &str,
         to_dev_inbox: bool,
     ) -> anyhow::Result<bool> {
-        let Some(mut transaction) = begin_once(&self.database, &self.consumer_group, source_event_id).await? else {
+        let Some(mut transaction) =
+            begin_once(&self.database, &self.consumer_group, source_event_id).await?
+        else {
             tracing::info!(source_event_id, "event already delivered; skipping");
             return Ok(false);
         };
         let now = clock::now_millis();
-        sqlx::query("UPDATE deliveries SET status = $1, updated_at = $2 WHERE source_event_id = $3")
-            .bind(DELIVERED)
-            .bind(now)
-            .bind(source_event_id)
-            .execute(&mut *transaction)
-            .await?;
+        sqlx::query(
+            "UPDATE deliveries SET status = $1, updated_at = $2 WHERE source_event_id = $3",
+        )
+        .bind(DELIVERED)
+        .bind(now)
+        .bind(source_event_id)
+        .execute(&mut *transaction)
+        .await?;
         let message_id = uuid::Uuid::now_v7().to_string();
         if to_dev_inbox {
             sqlx::query(
@@ -113,10 +123,18 @@ impl NotificationStore for SqlNotificationStore {
             destination: message.destination.clone(),
             delivery_channel: transport.to_owned(),
         };
-        self.outbox.enqueue(&mut transaction, &message_id, &delivered).await?;
+        self.outbox
+            .enqueue(&mut transaction, &message_id, &delivered)
+            .await?;
         transaction.commit().await?;
         self.outbox.notify_committed();
-        tracing::info!(source_event_id, message_id, channel = message.channel.as_str(), transport, "message delivered");
+        tracing::info!(
+            source_event_id,
+            message_id,
+            channel = message.channel.as_str(),
+            transport,
+            "message delivered"
+        );
         Ok(true)
     }
 
@@ -145,7 +163,9 @@ impl NotificationStore for SqlNotificationStore {
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
             error: reason.to_owned(),
         };
-        self.outbox.enqueue(&mut transaction, source_event_id, &event).await?;
+        self.outbox
+            .enqueue(&mut transaction, source_event_id, &event)
+            .await?;
         transaction.commit().await?;
         self.outbox.notify_committed();
         tracing::warn!(source_event_id, attempts, "delivery failed for good");
@@ -180,7 +200,8 @@ fn from_row(row: &AnyRow) -> anyhow::Result<InboxMessage> {
         source_event_id: row.try_get("source_event_id")?,
         message: OutgoingMessage {
             destination: row.try_get("destination")?,
-            channel: Channel::parse(&channel).with_context(|| format!("unknown stored channel {channel}"))?,
+            channel: Channel::parse(&channel)
+                .with_context(|| format!("unknown stored channel {channel}"))?,
             subject: row.try_get("subject")?,
             body: row.try_get("body")?,
         },

@@ -74,7 +74,11 @@ impl EventBus for EmbeddedBus {
             .bind(clock::now_millis())
             .execute(&mut *transaction)
             .await?;
-            anyhow::ensure!(appended.rows_affected() == 1, "unknown topic {}", message.topic);
+            anyhow::ensure!(
+                appended.rows_affected() == 1,
+                "unknown topic {}",
+                message.topic
+            );
         }
         transaction.commit().await?;
         self.appended

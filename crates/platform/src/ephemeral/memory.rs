@@ -26,7 +26,10 @@ impl MemoryEphemeralStore {
 impl EphemeralStore for MemoryEphemeralStore {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
         let now = Instant::now();
-        let mut values = self.values.lock().map_err(|_| anyhow::anyhow!("ephemeral store poisoned"))?;
+        let mut values = self
+            .values
+            .lock()
+            .map_err(|_| anyhow::anyhow!("ephemeral store poisoned"))?;
         if values.len() > 10_000 {
             values.retain(|_, (_, expires_at)| *expires_at > now);
         }
@@ -35,7 +38,10 @@ impl EphemeralStore for MemoryEphemeralStore {
     }
 
     async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        let mut values = self.values.lock().map_err(|_| anyhow::anyhow!("ephemeral store poisoned"))?;
+        let mut values = self
+            .values
+            .lock()
+            .map_err(|_| anyhow::anyhow!("ephemeral store poisoned"))?;
         Ok(values
             .remove(key)
             .filter(|(_, expires_at)| *expires_at > Instant::now())

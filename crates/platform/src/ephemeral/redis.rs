@@ -17,18 +17,25 @@ pub struct RedisEphemeralStore {
 
 impl std::fmt::Debug for RedisEphemeralStore {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("RedisEphemeralStore").field("key_prefix", &self.key_prefix).finish()
+        formatter
+            .debug_struct("RedisEphemeralStore")
+            .field("key_prefix", &self.key_prefix)
+            .finish()
     }
 }
 
 impl RedisEphemeralStore {
     /// Connects to Redis; the connection reconnects by itself after an outage.
     pub async fn connect(url: &str, key_prefix: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).with_context(|| format!("invalid redis url {url}"))?;
+        let client =
+            redis::Client::open(url).with_context(|| format!("invalid redis url {url}"))?;
         let connection = ConnectionManager::new(client)
             .await
             .with_context(|| format!("cannot reach redis at {url}"))?;
-        Ok(Self { connection, key_prefix: format!("{key_prefix}value:") })
+        Ok(Self {
+            connection,
+            key_prefix: format!("{key_prefix}value:"),
+        })
     }
 }
 

@@ -26,7 +26,10 @@ impl MemoryRateLimiter {
 }
 
 fn expire(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
-    while times.front().is_some_and(|first| now.duration_since(*first) >= window) {
+    while times
+        .front()
+        .is_some_and(|first| now.duration_since(*first) >= window)
+    {
         times.pop_front();
     }
 }
@@ -35,9 +38,16 @@ fn expire(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
 impl RateLimiter for MemoryRateLimiter {
     async fn acquire(&self, limits: &[Limit]) -> anyhow::Result<Decision> {
         let now = Instant::now();
-        let mut calls = self.calls.lock().map_err(|_| anyhow::anyhow!("rate limiter state poisoned"))?;
+        let mut calls = self
+            .calls
+            .lock()
+            .map_err(|_| anyhow::anyhow!("rate limiter state poisoned"))?;
         if calls.len() > 100_000 {
-            calls.retain(|_, times| times.back().is_some_and(|last| now.duration_since(*last) < FORGET_AFTER));
+            calls.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|last| now.duration_since(*last) < FORGET_AFTER)
+            });
         }
         let mut remaining = u32::MAX;
         let mut refusal: Option<(usize, Duration)> = None;
@@ -50,7 +60,10 @@ impl RateLimiter for MemoryRateLimiter {
                 continue;
             }
             let retry_after = match times.front() {
-                Some(oldest) => limit.quota.window.saturating_sub(now.duration_since(*oldest)),
+                Some(oldest) => limit
+                    .quota
+                    .window
+                    .saturating_sub(now.duration_since(*oldest)),
                 None => limit.quota.window,
             };
             if refusal.is_none_or(|(_, longest)| retry_after > longest) {
@@ -58,20 +71,36 @@ impl RateLimiter for MemoryRateLimiter {
             }
         }
         if let Some((index, retry_after)) = refusal {
-            return Ok(Decision { allowed: false, remaining: 0, retry_after, refused_by: Some(index) });
+            return Ok(Decision {
+                allowed: false,
+                remaining: 0,
+                retry_after,
+                refused_by: Some(index),
+            });
         }
         for limit in limits {
             calls.entry(limit.key.clone()).or_default().push_back(now);
         }
-        Ok(Decision { allowed: true, remaining, retry_after: Duration::ZERO, refused_by: None })
+        Ok(Decision {
+            allowed: true,
+            remaining,
+            retry_after: Duration::ZERO,
+            refused_by: None,
+        })
     }
 
     async fn usage(&self, key: &str, window: Duration) -> anyhow::Result<u32> {
         let now = Instant::now();
-        let calls = self.calls.lock().map_err(|_| anyhow::anyhow!("rate limiter state poisoned"))?;
-        let used = calls
-            .get(key)
-            .map_or(0, |times| times.iter().filter(|time| now.duration_since(**time) < window).count());
+        let calls = self
+            .calls
+            .lock()
+            .map_err(|_| anyhow::anyhow!("rate limiter state poisoned"))?;
+        let used = calls.get(key).map_or(0, |times| {
+            times
+                .iter()
+                .filter(|time| now.duration_since(**time) < window)
+                .count()
+        });
         Ok(u32::try_from(used).unwrap_or(u32::MAX))
     }
 }

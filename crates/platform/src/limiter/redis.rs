@@ -58,14 +58,18 @@ pub struct RedisRateLimiter {
 
 impl std::fmt::Debug for RedisRateLimiter {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("RedisRateLimiter").field("key_prefix", &self.key_prefix).finish()
+        formatter
+            .debug_struct("RedisRateLimiter")
+            .field("key_prefix", &self.key_prefix)
+            .finish()
     }
 }
 
 impl RedisRateLimiter {
     /// Connects to Redis; the connection reconnects by itself after an outage.
     pub async fn connect(url: &str, key_prefix: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).with_context(|| format!("invalid redis url {url}"))?;
+        let client =
+            redis::Client::open(url).with_context(|| format!("invalid redis url {url}"))?;
         let connection = ConnectionManager::new(client)
             .await
             .with_context(|| format!("cannot reach redis at {url}"))?;
@@ -102,7 +106,9 @@ impl RateLimiter for RedisRateLimiter {
             allowed: allowed == 1,
             remaining: u32::try_from(remaining).unwrap_or(0),
             retry_after: Duration::from_micros(u64::try_from(retry_after_us).unwrap_or(0)),
-            refused_by: usize::try_from(refused_index).ok().and_then(|index| index.checked_sub(1)),
+            refused_by: usize::try_from(refused_index)
+                .ok()
+                .and_then(|index| index.checked_sub(1)),
         })
     }
 

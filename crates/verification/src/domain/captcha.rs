@@ -31,7 +31,10 @@ pub struct CaptchaAnswer {
 
 impl std::fmt::Debug for CaptchaAnswer {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("CaptchaAnswer").field("captcha_id", &self.captcha_id).finish_non_exhaustive()
+        formatter
+            .debug_struct("CaptchaAnswer")
+            .field("captcha_id", &self.captcha_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -66,9 +69,17 @@ impl Captchas {
         .context("captcha image could not be encoded")?;
         let captcha_id = uuid::Uuid::new_v4().to_string();
         self.store
-            .put(&key(&captcha_id), answer.to_lowercase().as_bytes(), self.ttl)
+            .put(
+                &key(&captcha_id),
+                answer.to_lowercase().as_bytes(),
+                self.ttl,
+            )
             .await?;
-        Ok(NewCaptcha { captcha_id, image_png, expires_at: clock::add_millis(clock::now_millis(), self.ttl) })
+        Ok(NewCaptcha {
+            captcha_id,
+            image_png,
+            expires_at: clock::add_millis(clock::now_millis(), self.ttl),
+        })
     }
 
     /// Whether the answer is right; the challenge is spent either way.

@@ -59,27 +59,66 @@ impl Verifier {
 
         let destination_hour = format!("send:destination-hour:{}", destination.as_str());
         let client_hour = format!("send:client-hour:{}", client.0);
-        if self.captcha_required(purpose, &destination_hour, &client_hour).await? {
+        if self
+            .captcha_required(purpose, &destination_hour, &client_hour)
+            .await?
+        {
             let Some(answer) = captcha else {
                 return Err(SendRefusal::CaptchaRequired { answered: false });
             };
-            if !self.captchas.check(answer).await.map_err(SendRefusal::Unavailable)? {
+            if !self
+                .captchas
+                .check(answer)
+                .await
+                .map_err(SendRefusal::Unavailable)?
+            {
                 return Err(SendRefusal::CaptchaRequired { answered: true });
             }
         }
 
         let limits = &self.settings.limits;
         let mut checks = vec![
-            ("destination per minute", Limit::new(format!("send:destination-cooldown:{}", destination.as_str()), 1, limits.send_cooldown)),
-            ("destination per hour", Limit::new(destination_hour, limits.destination_per_hour, HOUR)),
-            ("destination per day", Limit::new(format!("send:destination-day:{}", destination.as_str()), limits.destination_per_day, DAY)),
-            ("client per hour", Limit::new(client_hour, limits.client_per_hour, HOUR)),
+            (
+                "destination per minute",
+                Limit::new(
+                    format!("send:destination-cooldown:{}", destination.as_str()),
+                    1,
+                    limits.send_cooldown,
+                ),
+            ),
+            (
+                "destination per hour",
+                Limit::new(destination_hour, limits.destination_per_hour, HOUR),
+            ),
+            (
+                "destination per day",
+                Limit::new(
+                    format!("send:destination-day:{}", destination.as_str()),
+                    limits.destination_per_day,
+                    DAY,
+                ),
+            ),
+            (
+                "client per hour",
+                Limit::new(client_hour, limits.client_per_hour, HOUR),
+            ),
         ];
         if let Some(country) = country {
-            checks.push(("country per hour", Limit::new(format!("send:country-hour:{country}"), limits.country_per_hour, HOUR)));
+            checks.push((
+                "country per hour",
+                Limit::new(
+                    format!("send:country-hour:{country}"),
+                    limits.country_per_hour,
+                    HOUR,
+                ),
+            ));
         }
         let to_acquire: Vec<Limit> = checks.iter().map(|(_, limit)| limit.clone()).collect();
-        let decision = self.limiter.acquire(&to_acquire).await.map_err(SendRefusal::Unavailable)?;
+        let decision = self
+            .limiter
+            .acquire(&to_acquire)
+            .await
+            .map_err(SendRefusal::Unavailable)?;
         match decision.refused_by {
             None => Ok(()),
             Some(index) => Err(SendRefusal::RateLimited {
@@ -89,7 +128,12 @@ impl Verifier {
         }
     }
 
-    async fn captcha_required(&self, purpose: Purpose, destination_hour: &str, client_hour: &str) -> Result<bool, SendRefusal> {
+    async fn captcha_required(
+        &self,
+        purpose: Purpose,
+        destination_hour: &str,
+        client_hour: &str,
+    ) -> Result<bool, SendRefusal> {
         if purpose == Purpose::SignUp {
             return Ok(true);
         }
@@ -97,7 +141,11 @@ impl Verifier {
         // it has reached threshold - 1.
         let free_sends = self.settings.captcha.risk_threshold.saturating_sub(1);
         for key in [destination_hour, client_hour] {
-            let used = self.limiter.usage(key, HOUR).await.map_err(SendRefusal::Unavailable)?;
+            let used = self
+                .limiter
+                .usage(key, HOUR)
+                .await
+                .map_err(SendRefusal::Unavailable)?;
             if used >= free_sends {
                 return Ok(true);
             }
@@ -106,8 +154,15 @@ impl Verifier {
     }
 
     /// Counts one code check from `client`; false when the client checks too often.
-    pub(super) async fn guard_check(&self, client: &ClientAddress) -> anyhow::Result<Option<Duration>> {
-        let limit = Limit::new(format!("check:client-hour:{}", client.0), self.settings.limits.checks_per_client_per_hour, HOUR);
+    pub(super) async fn guard_check(
+        &self,
+        client: &ClientAddress,
+    ) -> anyhow::Result<Option<Duration>> {
+        let limit = Limit::new(
+            format!("check:client-hour:{}", client.0),
+            self.settings.limits.checks_per_client_per_hour,
+            HOUR,
+        );
         let decision = self.limiter.acquire(&[limit]).await?;
         Ok((!decision.allowed).then_some(decision.retry_after))
     }

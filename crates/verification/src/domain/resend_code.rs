@@ -2,7 +2,10 @@
 
 use mi_platform::clock;
 
-use super::{CaptchaAnswer, Channel, ClientAddress, Destination, SendRefusal, SentCode, Status, VerificationCode, Verifier};
+use super::{
+    CaptchaAnswer, Channel, ClientAddress, Destination, SendRefusal, SentCode, Status,
+    VerificationCode, Verifier,
+};
 
 /// A resend request, mapped from the wire.
 #[derive(Debug, Clone)]
@@ -52,14 +55,21 @@ pub enum ResendCodeError {
 
 impl Verifier {
     /// Sends a new code for an existing verification; the old code stops working.
-    pub async fn resend_code(&self, request: ResendCodeRequest) -> Result<SentCode, ResendCodeError> {
+    pub async fn resend_code(
+        &self,
+        request: ResendCodeRequest,
+    ) -> Result<SentCode, ResendCodeError> {
         let verification_id = uuid::Uuid::parse_str(request.verification_id.trim())
             .map_err(|_| ResendCodeError::InvalidRequest {
                 field: "verification_id",
                 problem: "must be the id SendCode returned".into(),
             })?
             .to_string();
-        let current = self.store.get(&verification_id).await?.ok_or(ResendCodeError::NotFound)?;
+        let current = self
+            .store
+            .get(&verification_id)
+            .await?
+            .ok_or(ResendCodeError::NotFound)?;
         match current.status {
             Status::Approved => return Err(ResendCodeError::AlreadyApproved),
             Status::Locked => return Err(ResendCodeError::Locked),
@@ -72,17 +82,35 @@ impl Verifier {
         if !channel.same_family(current.channel) {
             return Err(ResendCodeError::InvalidRequest {
                 field: "channel",
-                problem: format!("a code sent by {} can only be resent the same way", current.channel.as_str()),
+                problem: format!(
+                    "a code sent by {} can only be resent the same way",
+                    current.channel.as_str()
+                ),
             });
         }
         // Re-validate for the new channel: a landline can take a call but not an SMS.
-        let destination = Destination::parse(current.destination.as_str(), channel)
-            .map_err(|problem| ResendCodeError::InvalidRequest { field: "channel", problem })?;
-        self.guard_send(&destination, current.purpose, &request.client, request.captcha.as_ref()).await?;
+        let destination =
+            Destination::parse(current.destination.as_str(), channel).map_err(|problem| {
+                ResendCodeError::InvalidRequest {
+                    field: "channel",
+                    problem,
+                }
+            })?;
+        self.guard_send(
+            &destination,
+            current.purpose,
+            &request.client,
+            request.captcha.as_ref(),
+        )
+        .await?;
 
         let now = clock::now_millis();
         let code = VerificationCode::generate();
-        let locale = if request.locale.is_empty() { current.locale.clone() } else { request.locale };
+        let locale = if request.locale.is_empty() {
+            current.locale.clone()
+        } else {
+            request.locale
+        };
         let reissued = super::Verification {
             channel,
             locale,
@@ -92,14 +120,25 @@ impl Verifier {
             expires_at: clock::add_millis(now, self.settings.code_ttl),
             ..current
         };
-        let sealed_code = self.cipher.seal(&verification_id, code.expose().as_bytes())?;
+        let sealed_code = self
+            .cipher
+            .seal(&verification_id, code.expose().as_bytes())?;
         let event = crate::events::code_issued(&reissued, sealed_code);
         let max_sends = self.settings.max_sends_per_verification;
-        if !self.store.reissue(&reissued, max_sends, now, &event).await? {
+        if !self
+            .store
+            .reissue(&reissued, max_sends, now, &event)
+            .await?
+        {
             // Approved, locked or resent to the limit meanwhile.
             return Err(ResendCodeError::TooManySends);
         }
-        tracing::info!(verification_id, channel = channel.as_str(), sends = reissued.send_count, "code resent");
+        tracing::info!(
+            verification_id,
+            channel = channel.as_str(),
+            sends = reissued.send_count,
+            "code resent"
+        );
         Ok(self.sent(&reissued, now))
     }
 }

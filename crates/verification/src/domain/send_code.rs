@@ -4,8 +4,8 @@
 use mi_platform::clock;
 
 use super::{
-    CaptchaAnswer, Channel, ClientAddress, Destination, Purpose, SendRefusal, Status, Verification, VerificationCode,
-    Verifier,
+    CaptchaAnswer, Channel, ClientAddress, Destination, Purpose, SendRefusal, Status, Verification,
+    VerificationCode, Verifier,
 };
 
 /// A send request, already mapped from the wire but not yet validated.
@@ -58,7 +58,13 @@ impl Verifier {
     /// Sends a new code; nothing is stored or published unless every check passes.
     pub async fn send_code(&self, request: SendCodeRequest) -> Result<SentCode, SendCodeError> {
         let (destination, channel, purpose) = validate(&request)?;
-        self.guard_send(&destination, purpose, &request.client, request.captcha.as_ref()).await?;
+        self.guard_send(
+            &destination,
+            purpose,
+            &request.client,
+            request.captcha.as_ref(),
+        )
+        .await?;
 
         let now = clock::now_millis();
         let verification_id = uuid::Uuid::now_v7().to_string();
@@ -76,7 +82,9 @@ impl Verifier {
             expires_at: clock::add_millis(now, self.settings.code_ttl),
             created_at: now,
         };
-        let sealed_code = self.cipher.seal(&verification.verification_id, code.expose().as_bytes())?;
+        let sealed_code = self
+            .cipher
+            .seal(&verification.verification_id, code.expose().as_bytes())?;
         let event = crate::events::code_issued(&verification, sealed_code);
         self.store.insert(&verification, &event).await?;
         tracing::info!(verification_id = %verification.verification_id, channel = channel.as_str(), purpose = purpose.as_str(), "code sent");
@@ -90,7 +98,10 @@ impl Verifier {
             channel: verification.channel,
             expires_at: verification.expires_at,
             resend_at: clock::add_millis(now, self.settings.limits.send_cooldown),
-            resends_left: self.settings.max_sends_per_verification.saturating_sub(verification.send_count),
+            resends_left: self
+                .settings
+                .max_sends_per_verification
+                .saturating_sub(verification.send_count),
         }
     }
 }
@@ -99,10 +110,16 @@ impl Verifier {
 fn validate(request: &SendCodeRequest) -> Result<(Destination, Channel, Purpose), SendCodeError> {
     let mut violations = Vec::new();
     if request.channel.is_none() {
-        violations.push(("channel", "must be CHANNEL_SMS, CHANNEL_VOICE or CHANNEL_EMAIL".to_owned()));
+        violations.push((
+            "channel",
+            "must be CHANNEL_SMS, CHANNEL_VOICE or CHANNEL_EMAIL".to_owned(),
+        ));
     }
     if request.purpose.is_none() {
-        violations.push(("purpose", "must be one of the PURPOSE_ values other than UNSPECIFIED".to_owned()));
+        violations.push((
+            "purpose",
+            "must be one of the PURPOSE_ values other than UNSPECIFIED".to_owned(),
+        ));
     }
     let destination = match request.channel {
         Some(channel) => Destination::parse(&request.destination, channel)

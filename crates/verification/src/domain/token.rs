@@ -47,7 +47,11 @@ pub struct VerificationTokens {
 impl VerificationTokens {
     /// Tokens signed by `signer`, valid for `ttl`; `previous_keys` stay published for rotation.
     pub fn new(signer: TokenSigner, previous_keys: Vec<PublicKey>, ttl: Duration) -> Self {
-        Self { signer, previous_keys, ttl }
+        Self {
+            signer,
+            previous_keys,
+            ttl,
+        }
     }
 
     /// A token for an approved verification, with its expiry in milliseconds since the epoch.

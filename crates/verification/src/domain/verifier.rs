@@ -44,8 +44,24 @@ pub struct VerifierParts {
 impl Verifier {
     /// A verifier over its parts.
     pub fn new(parts: VerifierParts) -> Self {
-        let VerifierParts { store, limiter, captchas, hasher, cipher, tokens, settings } = parts;
-        Self { store, limiter, captchas, hasher, cipher, tokens, settings }
+        let VerifierParts {
+            store,
+            limiter,
+            captchas,
+            hasher,
+            cipher,
+            tokens,
+            settings,
+        } = parts;
+        Self {
+            store,
+            limiter,
+            captchas,
+            hasher,
+            cipher,
+            tokens,
+            settings,
+        }
     }
 
     /// Creates a CAPTCHA challenge.

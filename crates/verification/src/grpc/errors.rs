@@ -27,8 +27,14 @@ fn refusal(refusal: SendRefusal) -> ServiceError {
             retry_after,
         ),
         SendRefusal::Unavailable(error) => {
-            tracing::error!(error = format!("{error:#}"), "rate limiter or captcha store unavailable");
-            ServiceError::new(ErrorCode::Unavailable, "cannot send codes right now; try again shortly")
+            tracing::error!(
+                error = format!("{error:#}"),
+                "rate limiter or captcha store unavailable"
+            );
+            ServiceError::new(
+                ErrorCode::Unavailable,
+                "cannot send codes right now; try again shortly",
+            )
         }
     }
 }
@@ -49,8 +55,12 @@ pub fn send_code(error: SendCodeError) -> Status {
 /// ResendCode's errors.
 pub fn resend_code(error: ResendCodeError) -> Status {
     let service_error = match error {
-        ResendCodeError::InvalidRequest { field, problem } => ServiceError::invalid_field(field, problem),
-        ResendCodeError::NotFound => ServiceError::new(ErrorCode::NotFound, "no verification has this id"),
+        ResendCodeError::InvalidRequest { field, problem } => {
+            ServiceError::invalid_field(field, problem)
+        }
+        ResendCodeError::NotFound => {
+            ServiceError::new(ErrorCode::NotFound, "no verification has this id")
+        }
         ResendCodeError::AlreadyApproved => already_approved(),
         ResendCodeError::Locked => locked(),
         ResendCodeError::TooManySends => ServiceError::failed_precondition(
@@ -67,12 +77,17 @@ pub fn resend_code(error: ResendCodeError) -> Status {
 /// CheckCode's errors.
 pub fn check_code(error: CheckCodeError) -> Status {
     let service_error = match error {
-        CheckCodeError::InvalidRequest { field, problem } => ServiceError::invalid_field(field, problem),
-        CheckCodeError::NotFound => ServiceError::new(ErrorCode::NotFound, "no verification has this id"),
-        CheckCodeError::WrongCode { remaining_attempts } => {
-            ServiceError::invalid_field("code", format!("does not match; {remaining_attempts} attempts left"))
-                .with_reason("CODE_MISMATCH")
+        CheckCodeError::InvalidRequest { field, problem } => {
+            ServiceError::invalid_field(field, problem)
         }
+        CheckCodeError::NotFound => {
+            ServiceError::new(ErrorCode::NotFound, "no verification has this id")
+        }
+        CheckCodeError::WrongCode { remaining_attempts } => ServiceError::invalid_field(
+            "code",
+            format!("does not match; {remaining_attempts} attempts left"),
+        )
+        .with_reason("CODE_MISMATCH"),
         CheckCodeError::Expired => ServiceError::failed_precondition(
             "VERIFICATION_EXPIRED",
             "verification",
@@ -99,5 +114,9 @@ fn locked() -> ServiceError {
 }
 
 fn already_approved() -> ServiceError {
-    ServiceError::failed_precondition("VERIFICATION_ALREADY_APPROVED", "verification", "this code was already used")
+    ServiceError::failed_precondition(
+        "VERIFICATION_ALREADY_APPROVED",
+        "verification",
+        "this code was already used",
+    )
 }

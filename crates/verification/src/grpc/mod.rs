@@ -7,7 +7,9 @@ use mi_proto::verification::v1 as api;
 use mi_proto::verification::v1::verification_service_server::VerificationService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{CaptchaAnswer, Channel, ClientAddress, Purpose, ResendCodeRequest, SendCodeRequest, Verifier};
+use crate::domain::{
+    CaptchaAnswer, Channel, ClientAddress, Purpose, ResendCodeRequest, SendCodeRequest, Verifier,
+};
 use crate::events;
 
 /// Serves `mi.verification.v1.VerificationService`.
@@ -20,18 +22,31 @@ pub struct VerificationHandler {
 impl VerificationHandler {
     /// A handler over a verifier; `trusted_proxy_header` names where a proxy puts the client address.
     pub fn new(verifier: Verifier, trusted_proxy_header: Option<String>) -> Self {
-        Self { verifier, trusted_proxy_header }
+        Self {
+            verifier,
+            trusted_proxy_header,
+        }
     }
 
     fn client<T>(&self, request: &Request<T>) -> ClientAddress {
-        ClientAddress(server::client_address(request, self.trusted_proxy_header.as_deref()))
+        ClientAddress(server::client_address(
+            request,
+            self.trusted_proxy_header.as_deref(),
+        ))
     }
 }
 
 #[tonic::async_trait]
 impl VerificationService for VerificationHandler {
-    async fn create_captcha(&self, _request: Request<api::CreateCaptchaRequest>) -> Result<Response<api::Captcha>, Status> {
-        let captcha = self.verifier.create_captcha().await.map_err(|error| ServiceError::internal(&error))?;
+    async fn create_captcha(
+        &self,
+        _request: Request<api::CreateCaptchaRequest>,
+    ) -> Result<Response<api::Captcha>, Status> {
+        let captcha = self
+            .verifier
+            .create_captcha()
+            .await
+            .map_err(|error| ServiceError::internal(&error))?;
         Ok(Response::new(api::Captcha {
             captcha_id: captcha.captcha_id,
             image_png: captcha.image_png,
@@ -39,7 +54,10 @@ impl VerificationService for VerificationHandler {
         }))
     }
 
-    async fn send_code(&self, request: Request<api::SendCodeRequest>) -> Result<Response<api::SendCodeResponse>, Status> {
+    async fn send_code(
+        &self,
+        request: Request<api::SendCodeRequest>,
+    ) -> Result<Response<api::SendCodeResponse>, Status> {
         let client = self.client(&request);
         let request = request.into_inner();
         let sent = self
@@ -62,13 +80,19 @@ impl VerificationService for VerificationHandler {
         }))
     }
 
-    async fn resend_code(&self, request: Request<api::ResendCodeRequest>) -> Result<Response<api::ResendCodeResponse>, Status> {
+    async fn resend_code(
+        &self,
+        request: Request<api::ResendCodeRequest>,
+    ) -> Result<Response<api::ResendCodeResponse>, Status> {
         let client = self.client(&request);
         let request = request.into_inner();
         let channel = match request.channel {
             0 => None,
             value => Some(channel_from_wire(value).ok_or_else(|| {
-                ServiceError::invalid_field("channel", "must be CHANNEL_SMS, CHANNEL_VOICE or CHANNEL_EMAIL")
+                ServiceError::invalid_field(
+                    "channel",
+                    "must be CHANNEL_SMS, CHANNEL_VOICE or CHANNEL_EMAIL",
+                )
             })?),
         };
         let sent = self
@@ -91,7 +115,10 @@ impl VerificationService for VerificationHandler {
         }))
     }
 
-    async fn check_code(&self, request: Request<api::CheckCodeRequest>) -> Result<Response<api::CheckCodeResponse>, Status> {
+    async fn check_code(
+        &self,
+        request: Request<api::CheckCodeRequest>,
+    ) -> Result<Response<api::CheckCodeResponse>, Status> {
         let client = self.client(&request);
         let request = request.into_inner();
         let checked = self
@@ -120,7 +147,11 @@ impl VerificationService for VerificationHandler {
             jwks_json: mi_platform::tokens::jwk_set_json(&keys),
             keys: keys
                 .into_iter()
-                .map(|key| api::VerificationKey { key_id: key.key_id, algorithm: "EdDSA".into(), public_key: key.x })
+                .map(|key| api::VerificationKey {
+                    key_id: key.key_id,
+                    algorithm: "EdDSA".into(),
+                    public_key: key.x,
+                })
                 .collect(),
         }))
     }
@@ -149,5 +180,8 @@ fn purpose_from_wire(value: i32) -> Option<Purpose> {
 fn captcha_from_wire(answer: Option<api::CaptchaAnswer>) -> Option<CaptchaAnswer> {
     answer
         .filter(|answer| !answer.captcha_id.is_empty())
-        .map(|answer| CaptchaAnswer { captcha_id: answer.captcha_id, answer: answer.answer })
+        .map(|answer| CaptchaAnswer {
+            captcha_id: answer.captcha_id,
+            answer: answer.answer,
+        })
 }
