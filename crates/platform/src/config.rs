@@ -235,6 +235,10 @@ pub struct KafkaConfig {
     pub message_timeout: Duration,
     /// Idempotent producer (on for Apache Kafka; turn off for brokers that lack it).
     pub idempotent_producer: bool,
+    /// The longest a consumer's fetch waits for new messages: bounds the delivery latency on
+    /// brokers that hold a fetch for its full wait (tansu), costs only idle polls elsewhere.
+    #[serde(with = "humantime_serde")]
+    pub fetch_max_wait: Duration,
     /// librdkafka debug contexts, e.g. `cgrp,fetch`, logged under the `librdkafka` target.
     pub debug: Option<String>,
 }
@@ -249,6 +253,7 @@ impl Default for KafkaConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             message_timeout: Duration::from_secs(30),
             idempotent_producer: true,
+            fetch_max_wait: Duration::from_millis(20),
             debug: None,
         }
     }

@@ -92,16 +92,27 @@ async fn limits_are_all_or_nothing(limiter: &dyn RateLimiter) {
     assert!(!refused.allowed);
     assert_eq!(refused.refused_by, Some(1));
     assert_eq!(
-        limiter.usage("both-hour", hour).await.expect("usage"),
+        limiter.usage(&["both-hour"], hour).await.expect("usage"),
         1,
         "a refused call counts nowhere"
     );
     assert_eq!(
-        limiter.usage("both-hour", hour).await.expect("usage"),
+        limiter.usage(&["both-hour"], hour).await.expect("usage"),
         1,
         "usage does not count"
     );
-    assert_eq!(limiter.usage("never-used", hour).await.expect("usage"), 0);
+    assert_eq!(
+        limiter.usage(&["never-used"], hour).await.expect("usage"),
+        0
+    );
+    assert_eq!(
+        limiter
+            .usage(&["never-used", "both-hour", "both-minute"], hour)
+            .await
+            .expect("usage"),
+        1,
+        "usage of several keys is the largest"
+    );
     let denied = limiter
         .acquire(&one("denied", 0, hour))
         .await

@@ -7,6 +7,8 @@ use mi_proto::events::v1::{CodeIssued, VerificationApproved, VerificationLocked}
 use mi_verification::domain::{Channel, Destination, Purpose, Status, Verification};
 use mi_verification::storage::{SqlVerificationStore, VerificationStore};
 
+const MAX_ATTEMPTS: u32 = 3;
+
 fn verification(id: &str, expires_at: i64) -> Verification {
     Verification {
         verification_id: id.to_owned(),
@@ -30,6 +32,10 @@ async fn outbox_rows(database: &Database) -> i64 {
         .expect("count")
 }
 
+async fn stored(store: &SqlVerificationStore, id: &str) -> Verification {
+    store.get(id).await.expect("get").expect("row")
+}
+
 async fn run_contract(database: Database) {
     database
         .migrate(sqlx::migrate!("./migrations"))
@@ -40,7 +46,10 @@ async fn run_contract(database: Database) {
         Outbox::new("verification", "verification.events"),
     );
     let now = clock::now_millis();
+    let approved = VerificationApproved::default();
+    let locked = VerificationLocked::default();
 
+    // Insert and read back, with the event written alongside.
     let pending = verification("00000000-0000-7000-8000-000000000001", now + 60_000);
     store
         .insert(&pending, &CodeIssued::default())
@@ -63,81 +72,83 @@ async fn run_contract(database: Database) {
             .is_none()
     );
 
-    let counted = store
-        .count_attempt(&pending.verification_id, now)
-        .await
-        .expect("count")
-        .expect("pending");
-    assert_eq!(counted.attempts, 1);
-    let counted = store
-        .count_attempt(&pending.verification_id, now)
-        .await
-        .expect("count")
-        .expect("pending");
-    assert_eq!(counted.attempts, 2);
-
+    // Wrong attempts count; approval needs the current hash and room under the maximum.
+    let id = &pending.verification_id;
+    assert_eq!(
+        store.count_wrong_attempt(id, now).await.expect("count"),
+        Some(1)
+    );
+    assert!(
+        !store
+            .approve(id, &[9, 9], MAX_ATTEMPTS, now, &approved)
+            .await
+            .expect("approve"),
+        "another code"
+    );
     assert!(
         store
-            .approve(
-                &pending.verification_id,
-                now,
-                &VerificationApproved::default()
-            )
+            .approve(id, &pending.code_hash, MAX_ATTEMPTS, now, &approved)
             .await
             .expect("approve")
     );
-    assert!(
-        !store
-            .approve(
-                &pending.verification_id,
-                now,
-                &VerificationApproved::default()
-            )
-            .await
-            .expect("approve again")
+    let after = stored(&store, id).await;
+    assert_eq!(
+        (after.status, after.attempts),
+        (Status::Approved, 2),
+        "the approving attempt counts"
     );
     assert!(
         !store
-            .lock(
-                &pending.verification_id,
-                now,
-                &VerificationLocked::default()
-            )
+            .approve(id, &pending.code_hash, MAX_ATTEMPTS, now, &approved)
             .await
-            .expect("lock approved")
+            .expect("again"),
+        "once"
+    );
+    assert!(!store.lock(id, now, &locked).await.expect("lock approved"));
+    assert_eq!(
+        store.count_wrong_attempt(id, now).await.expect("count"),
+        None
     );
     assert_eq!(
         outbox_rows(&database).await,
         2,
         "only the successful change wrote an event"
     );
-    assert!(
-        store
-            .count_attempt(&pending.verification_id, now)
-            .await
-            .expect("count")
-            .is_none()
-    );
-    assert_eq!(
-        store
-            .get(&pending.verification_id)
-            .await
-            .expect("get")
-            .expect("row")
-            .status,
-        Status::Approved
-    );
 
+    // No approval once the maximum is counted.
+    let exhausted = verification("00000000-0000-7000-8000-000000000005", now + 60_000);
+    store
+        .insert(&exhausted, &CodeIssued::default())
+        .await
+        .expect("insert");
+    for expected in 1..=MAX_ATTEMPTS {
+        assert_eq!(
+            store
+                .count_wrong_attempt(&exhausted.verification_id, now)
+                .await
+                .expect("count"),
+            Some(expected)
+        );
+    }
+    let late = store.approve(
+        &exhausted.verification_id,
+        &exhausted.code_hash,
+        MAX_ATTEMPTS,
+        now,
+        &approved,
+    );
+    assert!(!late.await.expect("approve"));
+
+    // Resend replaces the code, resets attempts and counts the send, up to a limit.
     let resent = verification("00000000-0000-7000-8000-000000000004", now + 60_000);
     store
         .insert(&resent, &CodeIssued::default())
         .await
         .expect("insert");
     store
-        .count_attempt(&resent.verification_id, now)
+        .count_wrong_attempt(&resent.verification_id, now)
         .await
-        .expect("count")
-        .expect("pending");
+        .expect("count");
     let reissued = Verification {
         channel: Channel::Voice,
         code_hash: vec![9, 9],
@@ -152,18 +163,13 @@ async fn run_contract(database: Database) {
             .await
             .expect("reissue")
     );
-    let stored = store
-        .get(&resent.verification_id)
-        .await
-        .expect("get")
-        .expect("row");
+    let after = stored(&store, &resent.verification_id).await;
     assert_eq!(
-        (stored.channel, stored.attempts, stored.send_count),
-        (Channel::Voice, 0, 2),
-        "attempts reset, one more send"
+        (after.channel, after.attempts, after.send_count),
+        (Channel::Voice, 0, 2)
     );
     assert_eq!(
-        (stored.code_hash, stored.locale, stored.expires_at),
+        (after.code_hash, after.locale, after.expires_at),
         (vec![9, 9], "zh-CN".to_owned(), now + 120_000)
     );
     assert!(
@@ -171,56 +177,65 @@ async fn run_contract(database: Database) {
             .reissue(&reissued, 2, now, &CodeIssued::default())
             .await
             .expect("reissue"),
-        "send limit reached"
+        "send limit"
+    );
+    let old_code = store.approve(
+        &resent.verification_id,
+        &resent.code_hash,
+        MAX_ATTEMPTS,
+        now,
+        &approved,
+    );
+    assert!(
+        !old_code.await.expect("approve"),
+        "the replaced code no longer approves"
     );
 
+    // Expired and locked verifications take no attempts.
     let expired = verification("00000000-0000-7000-8000-000000000002", now - 1);
     store
         .insert(&expired, &CodeIssued::default())
         .await
         .expect("insert");
-    assert!(
-        store
-            .count_attempt(&expired.verification_id, now)
-            .await
-            .expect("count")
-            .is_none()
-    );
     assert_eq!(
         store
-            .get(&expired.verification_id)
+            .count_wrong_attempt(&expired.verification_id, now)
             .await
-            .expect("get")
-            .expect("row")
-            .attempts,
-        0
+            .expect("count"),
+        None
     );
-
-    let locked = verification("00000000-0000-7000-8000-000000000003", now + 60_000);
+    assert!(
+        !store
+            .approve(
+                &expired.verification_id,
+                &expired.code_hash,
+                MAX_ATTEMPTS,
+                now,
+                &approved
+            )
+            .await
+            .expect("approve")
+    );
+    let lockable = verification("00000000-0000-7000-8000-000000000003", now + 60_000);
     store
-        .insert(&locked, &CodeIssued::default())
+        .insert(&lockable, &CodeIssued::default())
         .await
         .expect("insert");
     assert!(
         store
-            .lock(&locked.verification_id, now, &VerificationLocked::default())
+            .lock(&lockable.verification_id, now, &locked)
             .await
             .expect("lock")
     );
-    assert!(
-        store
-            .count_attempt(&locked.verification_id, now)
-            .await
-            .expect("count")
-            .is_none()
-    );
     assert_eq!(
         store
-            .get(&locked.verification_id)
+            .count_wrong_attempt(&lockable.verification_id, now)
             .await
-            .expect("get")
-            .expect("row")
-            .status,
+            .expect("count"),
+        None
+    );
+    assert_eq!(
+        stored(&store, &lockable.verification_id).await.status,
         Status::Locked
     );
 }

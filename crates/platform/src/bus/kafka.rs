@@ -137,6 +137,10 @@ impl EventBus for KafkaBus {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("allow.auto.create.topics", "false")
+            .set(
+                "fetch.wait.max.ms",
+                self.config.fetch_max_wait.as_millis().to_string(),
+            )
             .create()
             .context("cannot create the Kafka consumer")?;
         let topic_names: Vec<&str> = topics.iter().map(String::as_str).collect();

@@ -89,18 +89,23 @@ impl RateLimiter for MemoryRateLimiter {
         })
     }
 
-    async fn usage(&self, key: &str, window: Duration) -> anyhow::Result<u32> {
+    async fn usage(&self, keys: &[&str], window: Duration) -> anyhow::Result<u32> {
         let now = Instant::now();
         let calls = self
             .calls
             .lock()
             .map_err(|_| anyhow::anyhow!("rate limiter state poisoned"))?;
-        let used = calls.get(key).map_or(0, |times| {
-            times
-                .iter()
-                .filter(|time| now.duration_since(**time) < window)
-                .count()
-        });
+        let used = keys
+            .iter()
+            .filter_map(|key| calls.get(*key))
+            .map(|times| {
+                times
+                    .iter()
+                    .filter(|time| now.duration_since(**time) < window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
         Ok(u32::try_from(used).unwrap_or(u32::MAX))
     }
 }

@@ -63,6 +63,7 @@ pub trait RateLimiter: Send + Sync + Debug {
     /// Counts one call against every limit if all of them allow it, atomically.
     async fn acquire(&self, limits: &[Limit]) -> anyhow::Result<Decision>;
 
-    /// How many calls were counted for `key` in the last `window`, without counting one.
-    async fn usage(&self, key: &str, window: Duration) -> anyhow::Result<u32>;
+    /// The most calls counted for any of `keys` in the last `window`, without counting one
+    /// (one round trip however many keys).
+    async fn usage(&self, keys: &[&str], window: Duration) -> anyhow::Result<u32>;
 }

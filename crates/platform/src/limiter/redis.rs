@@ -40,11 +40,16 @@ end
 return {1, remaining, 0, 0}
 ";
 
-/// Counts the calls in the last `ARGV[1]` µs of `KEYS[1]` without recording one.
+/// The most calls in the last `ARGV[1]` µs of any of `KEYS`, without recording one.
 const USAGE: &str = r"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-return redis.call('ZCOUNT', KEYS[1], '(' .. (now - tonumber(ARGV[1])), '+inf')
+local most = 0
+for i = 1, #KEYS do
+  local used = redis.call('ZCOUNT', KEYS[i], '(' .. (now - tonumber(ARGV[1])), '+inf')
+  if used > most then most = used end
+end
+return most
 ";
 
 /// Keeps each key's recent calls in a Redis sorted set.
@@ -112,12 +117,14 @@ impl RateLimiter for RedisRateLimiter {
         })
     }
 
-    async fn usage(&self, key: &str, window: Duration) -> anyhow::Result<u32> {
+    async fn usage(&self, keys: &[&str], window: Duration) -> anyhow::Result<u32> {
+        let mut invocation = self.usage.prepare_invoke();
+        for key in keys {
+            invocation.key(format!("{}{key}", self.key_prefix));
+        }
+        invocation.arg(micros(window));
         let mut connection = self.connection.clone();
-        let used: i64 = self
-            .usage
-            .key(format!("{}{key}", self.key_prefix))
-            .arg(micros(window))
+        let used: i64 = invocation
             .invoke_async(&mut connection)
             .await
             .context("redis rate limit usage script failed")?;

@@ -93,13 +93,13 @@ impl Verifier {
         let max_attempts = self.settings.max_check_attempts;
         let now = clock::now_millis();
 
-        // Counting first, atomically, bounds the comparisons at max_attempts even under
-        // concurrent checks of the same verification.
-        let Some(verification) = self.store.count_attempt(&verification_id, now).await? else {
-            return Err(self.why_not_pending(&verification_id, now).await);
-        };
-        if verification.attempts > max_attempts {
-            return Err(CheckCodeError::Locked);
+        let verification = self
+            .store
+            .get(&verification_id)
+            .await?
+            .ok_or(CheckCodeError::NotFound)?;
+        if let Some(refusal) = not_checkable(&verification, now, max_attempts) {
+            return Err(refusal);
         }
         if self
             .hasher
@@ -108,42 +108,79 @@ impl Verifier {
             // Signed before the approval commits: an approved verification always has its proof.
             let (token, token_expires_at) = self.tokens.issue(&verification, now)?;
             let event = crate::events::verification_approved(&verification);
-            if !self.store.approve(&verification_id, now, &event).await? {
-                return Err(self.why_not_pending(&verification_id, now).await);
+            let approved = self
+                .store
+                .approve(
+                    &verification_id,
+                    &verification.code_hash,
+                    max_attempts,
+                    now,
+                    &event,
+                )
+                .await?;
+            if approved {
+                tracing::info!(verification_id, "verification approved");
+                return Ok(CheckedVerification {
+                    verification,
+                    approved_at: now,
+                    token,
+                    token_expires_at,
+                });
             }
-            tracing::info!(verification_id, "verification approved");
-            return Ok(CheckedVerification {
-                verification,
-                approved_at: now,
-                token,
-                token_expires_at,
-            });
+            // Approved, locked or expired meanwhile, or a resend replaced the code: then this
+            // code is just wrong, and counts as such below.
         }
-        if verification.attempts >= max_attempts {
-            let event = crate::events::verification_locked(&verification);
+        let Some(attempts) = self
+            .store
+            .count_wrong_attempt(&verification_id, now)
+            .await?
+        else {
+            return Err(self
+                .why_not_pending(&verification_id, now, max_attempts)
+                .await);
+        };
+        if attempts >= max_attempts {
+            let locked = Verification {
+                attempts,
+                ..verification
+            };
+            let event = crate::events::verification_locked(&locked);
             self.store.lock(&verification_id, now, &event).await?;
-            tracing::warn!(
-                verification_id,
-                attempts = verification.attempts,
-                "verification locked"
-            );
+            tracing::warn!(verification_id, attempts, "verification locked");
             return Err(CheckCodeError::Locked);
         }
         Err(CheckCodeError::WrongCode {
-            remaining_attempts: max_attempts - verification.attempts,
+            remaining_attempts: max_attempts - attempts,
         })
     }
 
-    async fn why_not_pending(&self, verification_id: &str, now: i64) -> CheckCodeError {
+    async fn why_not_pending(
+        &self,
+        verification_id: &str,
+        now: i64,
+        max_attempts: u32,
+    ) -> CheckCodeError {
         match self.store.get(verification_id).await {
             Err(error) => CheckCodeError::Unexpected(error),
             Ok(None) => CheckCodeError::NotFound,
-            Ok(Some(verification)) => match verification.status {
-                Status::Approved => CheckCodeError::AlreadyApproved,
-                Status::Locked => CheckCodeError::Locked,
-                Status::Pending if verification.expires_at <= now => CheckCodeError::Expired,
-                Status::Pending => CheckCodeError::Locked,
-            },
+            Ok(Some(verification)) => {
+                not_checkable(&verification, now, max_attempts).unwrap_or(CheckCodeError::Locked)
+            }
         }
+    }
+}
+
+/// Why a verification accepts no code now, if it does not.
+fn not_checkable(
+    verification: &Verification,
+    now: i64,
+    max_attempts: u32,
+) -> Option<CheckCodeError> {
+    match verification.status {
+        Status::Approved => Some(CheckCodeError::AlreadyApproved),
+        Status::Locked => Some(CheckCodeError::Locked),
+        Status::Pending if verification.expires_at <= now => Some(CheckCodeError::Expired),
+        Status::Pending if verification.attempts >= max_attempts => Some(CheckCodeError::Locked),
+        Status::Pending => None,
     }
 }

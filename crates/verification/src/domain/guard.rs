@@ -140,17 +140,12 @@ impl Verifier {
         // The threshold-th send within an hour needs a CAPTCHA: that is when the usage before
         // it has reached threshold - 1.
         let free_sends = self.settings.captcha.risk_threshold.saturating_sub(1);
-        for key in [destination_hour, client_hour] {
-            let used = self
-                .limiter
-                .usage(key, HOUR)
-                .await
-                .map_err(SendRefusal::Unavailable)?;
-            if used >= free_sends {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let used = self
+            .limiter
+            .usage(&[destination_hour, client_hour], HOUR)
+            .await
+            .map_err(SendRefusal::Unavailable)?;
+        Ok(used >= free_sends)
     }
 
     /// Counts one code check from `client`; false when the client checks too often.

@@ -30,18 +30,23 @@ pub trait VerificationStore: Send + Sync + std::fmt::Debug {
     /// Reads a verification.
     async fn get(&self, verification_id: &str) -> anyhow::Result<Option<Verification>>;
 
-    /// Counts one check attempt of a pending, unexpired verification and returns it with the
-    /// new count; `None` when it is missing, expired, approved or locked.
-    async fn count_attempt(
+    /// Counts a wrong code against a pending, unexpired verification; returns the attempts
+    /// counted so far, or `None` when it is missing, expired, approved or locked.
+    async fn count_wrong_attempt(
         &self,
         verification_id: &str,
         now: i64,
-    ) -> anyhow::Result<Option<Verification>>;
+    ) -> anyhow::Result<Option<u32>>;
 
-    /// Approves a pending verification with its event; false if it was no longer pending.
+    /// Approves with its event, counting the attempt, only if the verification is still pending,
+    /// unexpired, still has the code `code_hash` and has counted fewer than `max_attempts`
+    /// attempts: one conditional update, so concurrent checks, resends and lockouts cannot race
+    /// it. False if any condition failed.
     async fn approve(
         &self,
         verification_id: &str,
+        code_hash: &[u8],
+        max_attempts: u32,
         now: i64,
         event: &VerificationApproved,
     ) -> anyhow::Result<bool>;

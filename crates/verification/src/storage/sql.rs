@@ -6,8 +6,9 @@ use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
 use mi_proto::EventPayload;
 use mi_proto::events::v1::{CodeIssued, VerificationApproved, VerificationLocked};
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, Row};
 
 use super::VerificationStore;
 use crate::domain::{Channel, Destination, Purpose, Status, Verification};
@@ -28,25 +29,16 @@ impl SqlVerificationStore {
         Self { database, outbox }
     }
 
-    /// Moves a pending verification to `status` and enqueues `event`, in one transaction.
-    async fn finish<P: EventPayload>(
+    /// Runs one state change and, if it changed a row, enqueues `event` in the same
+    /// transaction; false (and nothing written) if the change matched no row.
+    async fn apply<'query, P: EventPayload>(
         &self,
+        change: Query<'query, Any, AnyArguments<'query>>,
         verification_id: &str,
-        status: Status,
-        now: i64,
         event: &P,
     ) -> anyhow::Result<bool> {
         let mut transaction = self.database.pool().begin().await?;
-        let updated = sqlx::query(
-            "UPDATE verifications SET status = $1, updated_at = $2 WHERE verification_id = $3 AND status = $4",
-        )
-        .bind(status.as_str())
-        .bind(now)
-        .bind(verification_id)
-        .bind(Status::Pending.as_str())
-        .execute(&mut *transaction)
-        .await?;
-        if updated.rows_affected() == 0 {
+        if change.execute(&mut *transaction).await?.rows_affected() == 0 {
             transaction.rollback().await?;
             return Ok(false);
         }
@@ -62,8 +54,7 @@ impl SqlVerificationStore {
 #[async_trait]
 impl VerificationStore for SqlVerificationStore {
     async fn insert(&self, verification: &Verification, event: &CodeIssued) -> anyhow::Result<()> {
-        let mut transaction = self.database.pool().begin().await?;
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO verifications (verification_id, destination, channel, purpose, code_hash, status, \
              attempts, send_count, locale, expires_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
@@ -78,14 +69,12 @@ impl VerificationStore for SqlVerificationStore {
         .bind(i64::from(verification.send_count))
         .bind(&verification.locale)
         .bind(verification.expires_at)
-        .bind(verification.created_at)
-        .execute(&mut *transaction)
-        .await?;
-        self.outbox
-            .enqueue(&mut transaction, &verification.verification_id, event)
-            .await?;
-        transaction.commit().await?;
-        self.outbox.notify_committed();
+        .bind(verification.created_at);
+        anyhow::ensure!(
+            self.apply(insert, &verification.verification_id, event)
+                .await?,
+            "verification was not inserted"
+        );
         Ok(())
     }
 
@@ -96,8 +85,7 @@ impl VerificationStore for SqlVerificationStore {
         now: i64,
         event: &CodeIssued,
     ) -> anyhow::Result<bool> {
-        let mut transaction = self.database.pool().begin().await?;
-        let updated = sqlx::query(
+        let reissue = sqlx::query(
             "UPDATE verifications SET code_hash = $1, channel = $2, locale = $3, expires_at = $4, \
              attempts = 0, send_count = send_count + 1, updated_at = $5 \
              WHERE verification_id = $6 AND status = $7 AND send_count < $8",
@@ -109,19 +97,9 @@ impl VerificationStore for SqlVerificationStore {
         .bind(now)
         .bind(&verification.verification_id)
         .bind(Status::Pending.as_str())
-        .bind(i64::from(max_sends))
-        .execute(&mut *transaction)
-        .await?;
-        if updated.rows_affected() == 0 {
-            transaction.rollback().await?;
-            return Ok(false);
-        }
-        self.outbox
-            .enqueue(&mut transaction, &verification.verification_id, event)
-            .await?;
-        transaction.commit().await?;
-        self.outbox.notify_committed();
-        Ok(true)
+        .bind(i64::from(max_sends));
+        self.apply(reissue, &verification.verification_id, event)
+            .await
     }
 
     async fn get(&self, verification_id: &str) -> anyhow::Result<Option<Verification>> {
@@ -134,31 +112,42 @@ impl VerificationStore for SqlVerificationStore {
         row.as_ref().map(from_row).transpose()
     }
 
-    async fn count_attempt(
+    async fn count_wrong_attempt(
         &self,
         verification_id: &str,
         now: i64,
-    ) -> anyhow::Result<Option<Verification>> {
-        let row = sqlx::query(&format!(
+    ) -> anyhow::Result<Option<u32>> {
+        let attempts: Option<i64> = sqlx::query_scalar(
             "UPDATE verifications SET attempts = attempts + 1, updated_at = $1 \
-             WHERE verification_id = $2 AND status = $3 AND expires_at > $1 RETURNING {COLUMNS}"
-        ))
+             WHERE verification_id = $2 AND status = $3 AND expires_at > $1 RETURNING attempts",
+        )
         .bind(now)
         .bind(verification_id)
         .bind(Status::Pending.as_str())
         .fetch_optional(self.database.pool())
         .await?;
-        row.as_ref().map(from_row).transpose()
+        attempts.map(u32::try_from).transpose().map_err(Into::into)
     }
 
     async fn approve(
         &self,
         verification_id: &str,
+        code_hash: &[u8],
+        max_attempts: u32,
         now: i64,
         event: &VerificationApproved,
     ) -> anyhow::Result<bool> {
-        self.finish(verification_id, Status::Approved, now, event)
-            .await
+        let approve = sqlx::query(
+            "UPDATE verifications SET status = $1, attempts = attempts + 1, updated_at = $2 \
+             WHERE verification_id = $3 AND status = $4 AND expires_at > $2 AND code_hash = $5 AND attempts < $6",
+        )
+        .bind(Status::Approved.as_str())
+        .bind(now)
+        .bind(verification_id)
+        .bind(Status::Pending.as_str())
+        .bind(code_hash)
+        .bind(i64::from(max_attempts));
+        self.apply(approve, verification_id, event).await
     }
 
     async fn lock(
@@ -167,8 +156,14 @@ impl VerificationStore for SqlVerificationStore {
         now: i64,
         event: &VerificationLocked,
     ) -> anyhow::Result<bool> {
-        self.finish(verification_id, Status::Locked, now, event)
-            .await
+        let lock = sqlx::query(
+            "UPDATE verifications SET status = $1, updated_at = $2 WHERE verification_id = $3 AND status = $4",
+        )
+        .bind(Status::Locked.as_str())
+        .bind(now)
+        .bind(verification_id)
+        .bind(Status::Pending.as_str());
+        self.apply(lock, verification_id, event).await
     }
 }
 
