@@ -76,11 +76,11 @@ pub async fn run_consumer(
     tracing::info!(group = %spec.group, topics = ?spec.topics, "consumer started");
 
     loop {
-        let delivery = tokio::select! {
+        let first = tokio::select! {
             () = shutdown.cancelled() => break,
             delivery = subscription.next() => delivery,
         };
-        let delivery = match delivery {
+        let first = match first {
             Ok(delivery) => delivery,
             Err(error) => {
                 tracing::warn!(group = %spec.group, error = format!("{error:#}"), "consumer cannot receive");
@@ -88,17 +88,85 @@ pub async fn run_consumer(
                 continue;
             }
         };
-        let processed = process(&*bus, &spec, &config, &*handler, &delivery, &shutdown).await;
-        if !processed {
-            // Shut down mid-retry: leave the event uncommitted so it is delivered again.
-            break;
+        let batch = take_waiting(&mut *subscription, first).await;
+        // Partitions are independent: handle them side by side, each in order.
+        let partitions = by_partition(batch);
+        let (bus_ref, spec_ref, config_ref, handler_ref, shutdown_ref) =
+            (&*bus, &spec, &config, &*handler, &shutdown);
+        let outcomes = futures::future::join_all(partitions.iter().map(|deliveries| async move {
+            let mut handled: usize = 0;
+            for delivery in deliveries {
+                if !process(
+                    bus_ref,
+                    spec_ref,
+                    config_ref,
+                    handler_ref,
+                    delivery,
+                    shutdown_ref,
+                )
+                .await
+                {
+                    break;
+                }
+                handled += 1;
+            }
+            let last_done = handled
+                .checked_sub(1)
+                .and_then(|index| deliveries.get(index));
+            (last_done, handled == deliveries.len())
+        }))
+        .await;
+        let mut interrupted = false;
+        for (last_done, finished) in outcomes {
+            // Committing the last handled message of a partition covers the ones before it.
+            if let Some(delivery) = last_done
+                && let Err(error) = subscription.commit(delivery).await
+            {
+                tracing::warn!(group = %spec.group, error = format!("{error:#}"), "cannot commit consumer position");
+            }
+            interrupted |= !finished;
         }
-        if let Err(error) = subscription.commit(&delivery).await {
-            tracing::warn!(group = %spec.group, error = format!("{error:#}"), "cannot commit consumer position");
+        if interrupted {
+            // Shut down mid-retry: what was not handled stays uncommitted and comes again.
+            break;
         }
     }
     close(subscription, &spec.group).await;
     Ok(())
+}
+
+/// Most messages handled together; more wait for the next round.
+const MAX_BATCH: usize = 256;
+
+/// `first` and whatever else has already arrived, without waiting for more.
+async fn take_waiting(subscription: &mut dyn Subscription, first: Delivery) -> Vec<Delivery> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        // Both subscriptions' `next` are cancel-safe, so a poll that finds nothing loses nothing.
+        match tokio::time::timeout(std::time::Duration::ZERO, subscription.next()).await {
+            Ok(Ok(delivery)) => batch.push(delivery),
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// Splits a batch by topic and partition, keeping each partition's order.
+fn by_partition(batch: Vec<Delivery>) -> Vec<Vec<Delivery>> {
+    let mut partitions: Vec<Vec<Delivery>> = Vec::new();
+    for delivery in batch {
+        let same = |other: &Vec<Delivery>| {
+            other.first().is_some_and(|first| {
+                first.partition == delivery.partition
+                    && first.message.topic == delivery.message.topic
+            })
+        };
+        match partitions.iter_mut().find(|partition| same(partition)) {
+            Some(partition) => partition.push(delivery),
+            None => partitions.push(vec![delivery]),
+        }
+    }
+    partitions
 }
 
 async fn close(subscription: Box<dyn Subscription>, group: &str) {

@@ -72,26 +72,30 @@ impl VerificationEventsHandler {
         )?;
 
         let transport = self.transports.for_channel(channel);
-        let DeliveryStart::Attempt(attempt) = self
-            .store
-            .start_delivery(event_id, &message, transport.name())
-            .await?
-        else {
-            tracing::info!(event_id, "already delivered or given up; not sending again");
-            return Ok(());
-        };
-        if let Err(error) = transport.send(&message, event_id).await {
-            tracing::warn!(
-                event_id,
-                attempt,
-                transport = transport.name(),
-                error = format!("{error:#}"),
-                "delivery attempt failed"
-            );
-            self.store
-                .record_failure(event_id, &format!("{error:#}"))
-                .await?;
-            return Err(error);
+        // An external send needs its record first (attempts, and no second send once done);
+        // a dev-inbox delivery is a single transaction in `complete`.
+        if !transport.is_dev_inbox() {
+            let DeliveryStart::Attempt(attempt) = self
+                .store
+                .start_delivery(event_id, &message, transport.name())
+                .await?
+            else {
+                tracing::info!(event_id, "already delivered or given up; not sending again");
+                return Ok(());
+            };
+            if let Err(error) = transport.send(&message, event_id).await {
+                tracing::warn!(
+                    event_id,
+                    attempt,
+                    transport = transport.name(),
+                    error = format!("{error:#}"),
+                    "delivery attempt failed"
+                );
+                self.store
+                    .record_failure(event_id, &format!("{error:#}"))
+                    .await?;
+                return Err(error);
+            }
         }
         self.store
             .complete(

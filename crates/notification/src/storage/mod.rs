@@ -20,7 +20,8 @@ pub enum DeliveryStart {
 /// Records deliveries, one per source event, and keeps the dev inbox.
 #[async_trait]
 pub trait NotificationStore: Send + Sync + std::fmt::Debug {
-    /// Creates the delivery record, or counts another attempt of an unfinished one.
+    /// Creates the delivery record, or counts another attempt of an unfinished one. Needed
+    /// before an external send; a dev-inbox delivery is recorded by `complete` alone.
     async fn start_delivery(
         &self,
         source_event_id: &str,
@@ -31,8 +32,9 @@ pub trait NotificationStore: Send + Sync + std::fmt::Debug {
     /// Notes why the last attempt failed.
     async fn record_failure(&self, source_event_id: &str, error: &str) -> anyhow::Result<()>;
 
-    /// Marks the delivery done, puts the message in the dev inbox if that is its transport, and
-    /// enqueues `NotificationDelivered`, all at once; false if it was done already.
+    /// Records the delivery as done (creating the record if needed), puts the message in the
+    /// dev inbox if that is its transport, and enqueues `NotificationDelivered`, all in one
+    /// transaction; false if this event was delivered already.
     async fn complete(
         &self,
         source_event_id: &str,

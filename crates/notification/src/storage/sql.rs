@@ -93,12 +93,19 @@ impl NotificationStore for SqlNotificationStore {
             return Ok(false);
         };
         let now = clock::now_millis();
+        // An upsert: external deliveries have their record from start_delivery; dev-inbox ones
+        // are recorded here, in their only transaction.
         sqlx::query(
-            "UPDATE deliveries SET status = $1, updated_at = $2 WHERE source_event_id = $3",
+            "INSERT INTO deliveries (source_event_id, destination, channel, transport, status, attempts, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $6) \
+             ON CONFLICT (source_event_id) DO UPDATE SET status = $5, updated_at = $6",
         )
+        .bind(source_event_id)
+        .bind(&message.destination)
+        .bind(message.channel.as_str())
+        .bind(transport)
         .bind(DELIVERED)
         .bind(now)
-        .bind(source_event_id)
         .execute(&mut *transaction)
         .await?;
         let message_id = uuid::Uuid::now_v7().to_string();
