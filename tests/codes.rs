@@ -8,8 +8,8 @@ use std::time::Duration;
 use mi_e2e::{Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number};
 use mi_platform::tokens::{PublicKey, TokenVerifier};
 use mi_proto::verification::v1::{
-    CaptchaAnswer, Channel, CheckCodeRequest, CreateCaptchaRequest, ListVerificationKeysRequest,
-    Purpose, ResendCodeRequest, SendCodeRequest,
+    CaptchaAnswer, Channel, CreateCaptchaRequest, ListVerificationKeysRequest, Purpose,
+    ResendCodeRequest, SendCodeRequest,
 };
 use mi_verification::domain::TokenClaims;
 use tonic::Code;
@@ -41,19 +41,6 @@ fn quota_subject(status: &tonic::Status) -> String {
         .violations[0]
         .subject
         .clone()
-}
-
-async fn check(
-    platform: &TestPlatform,
-    verification_id: &str,
-    code: &str,
-) -> Result<String, tonic::Status> {
-    let request = CheckCodeRequest {
-        verification_id: verification_id.to_owned(),
-        code: code.to_owned(),
-    };
-    let response = platform.verification().await.check_code(request).await?;
-    Ok(response.into_inner().verification_token)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,7 +219,7 @@ async fn resend_keeps_the_verification_switches_to_voice_and_stops_at_the_limit(
         call.body
     );
 
-    let old = check(&platform, &sent.verification_id, &first_code).await;
+    let old = platform.check(&sent.verification_id, &first_code).await;
     if first_code != digits {
         assert_eq!(
             reason(&old.unwrap_err()),
@@ -256,9 +243,7 @@ async fn resend_keeps_the_verification_switches_to_voice_and_stops_at_the_limit(
 
     let latest = platform.wait_for_inbox(&destination, 5).await;
     let code = code_in(latest.last().unwrap());
-    check(&platform, &sent.verification_id, &code)
-        .await
-        .unwrap();
+    platform.check(&sent.verification_id, &code).await.unwrap();
     let approved = client.resend_code(resend(Channel::Sms)).await.unwrap_err();
     assert_eq!(reason(&approved), "VERIFICATION_ALREADY_APPROVED");
     platform.stop().await;
@@ -268,18 +253,13 @@ async fn resend_keeps_the_verification_switches_to_voice_and_stops_at_the_limit(
 async fn the_verification_token_verifies_offline_with_the_published_keys() {
     let platform = TestPlatform::start(Backends::Embedded).await;
     let destination = unique_email();
-    let request = platform.sign_up_request(&destination, Channel::Email).await;
-    let sent = platform
-        .verification()
-        .await
-        .send_code(request)
+    let sent = platform.sign_up(&destination, Channel::Email).await;
+    let code = code_in(&platform.wait_for_inbox(&destination, 1).await[0]);
+    let token = platform
+        .check(&sent.verification_id, &code)
         .await
         .unwrap()
-        .into_inner();
-    let code = code_in(&platform.wait_for_inbox(&destination, 1).await[0]);
-    let token = check(&platform, &sent.verification_id, &code)
-        .await
-        .unwrap();
+        .verification_token;
 
     let keys = platform
         .verification()
@@ -392,12 +372,14 @@ async fn limits_hold(backends: Backends) {
 
     // Code checks from one client are limited too.
     for _ in 0..3 {
-        let wrong = check(&platform, "01890a5d-ac96-774b-bcce-b302099a8057", "123456")
+        let wrong = platform
+            .check("01890a5d-ac96-774b-bcce-b302099a8057", "123456")
             .await
             .unwrap_err();
         assert_eq!(wrong.code(), Code::NotFound);
     }
-    let limited = check(&platform, "01890a5d-ac96-774b-bcce-b302099a8057", "123456")
+    let limited = platform
+        .check("01890a5d-ac96-774b-bcce-b302099a8057", "123456")
         .await
         .unwrap_err();
     assert_eq!(limited.code(), Code::ResourceExhausted);

@@ -7,11 +7,9 @@
 use std::time::Duration;
 
 use mi_e2e::providers::{ProviderBehavior, SmsProvider, SmtpServer};
-use mi_e2e::{
-    Backends, DELIVERY_TIMEOUT, TestConfig, TestPlatform, unique_email, unique_phone_number,
-};
+use mi_e2e::{Backends, TestConfig, TestPlatform, unique_email, unique_phone_number};
 use mi_platform::events;
-use mi_proto::events::v1::{EventEnvelope, NotificationDelivered, NotificationFailed};
+use mi_proto::events::v1::{NotificationDelivered, NotificationFailed};
 use mi_proto::verification::v1::{Channel, CheckCodeRequest, SendCodeRequest};
 use prost::Message;
 
@@ -40,34 +38,6 @@ async fn delivery_row(platform: &TestPlatform, source_event_id: &str) -> (String
         .unwrap()
 }
 
-/// The first event on a topic of this test, read by a fresh consumer group.
-async fn events_on(platform: &TestPlatform, topic: &str, count: usize) -> Vec<EventEnvelope> {
-    let bus = platform.config.bus().await;
-    let topic = platform.config.topic(topic);
-    bus.create_topics(std::slice::from_ref(&topic))
-        .await
-        .unwrap();
-    let mut reader = bus
-        .subscribe(
-            &platform
-                .config
-                .topic(&format!("reader-{}", uuid::Uuid::new_v4())),
-            &[topic],
-        )
-        .await
-        .unwrap();
-    let mut found = Vec::new();
-    while found.len() < count {
-        let delivery = tokio::time::timeout(DELIVERY_TIMEOUT, reader.next())
-            .await
-            .unwrap()
-            .unwrap();
-        found.push(EventEnvelope::decode(delivery.message.payload.as_slice()).unwrap());
-    }
-    reader.close().await.unwrap();
-    found
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_leaves_through_smtp() {
     let smtp = SmtpServer::start().await;
@@ -79,14 +49,7 @@ async fn email_leaves_through_smtp() {
         .with_value("notification.smtp.from", "Mi Account <noreply@example.com>");
     let platform = TestPlatform::start_with(config).await;
     let destination = unique_email();
-    let request = platform.sign_up_request(&destination, Channel::Email).await;
-    let sent = platform
-        .verification()
-        .await
-        .send_code(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let sent = platform.sign_up(&destination, Channel::Email).await;
 
     let mail = smtp.wait_for_messages().await.remove(0);
     assert!(mail.contains(&format!("To: {destination}")), "{mail}");
@@ -150,9 +113,7 @@ async fn a_lost_provider_answer_or_a_redelivered_event_never_sends_a_second_sms(
     assert_eq!(provider.sent_count(), 1, "one SMS reached the phone");
     let source_event_id = requests[0].idempotency_key.clone();
 
-    let delivered = events_on(&platform, "notification.events", 1)
-        .await
-        .remove(0);
+    let delivered = platform.first_event("notification.events", |_| true).await;
     let delivered: NotificationDelivered = events::payload(&delivered).unwrap().unwrap();
     assert_eq!(
         (
@@ -167,9 +128,7 @@ async fn a_lost_provider_answer_or_a_redelivered_event_never_sends_a_second_sms(
     );
 
     // The same CodeIssued again (as after a consumer crash): the provider hears nothing new.
-    let issued = events_on(&platform, "verification.events", 1)
-        .await
-        .remove(0);
+    let issued = platform.first_event("verification.events", |_| true).await;
     assert_eq!(issued.event_id, source_event_id);
     let bus = platform.config.bus().await;
     let message = mi_platform::bus::BusMessage {
@@ -220,14 +179,7 @@ async fn voice_calls_read_the_code_out_through_the_provider() {
     ))
     .await;
     let destination = "+861012345678";
-    let request = platform.sign_up_request(destination, Channel::Voice).await;
-    let sent = platform
-        .verification()
-        .await
-        .send_code(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let sent = platform.sign_up(destination, Channel::Voice).await;
     let call = provider.wait_for(destination, 1).await.remove(0);
     assert_eq!(call.body["channel"], "voice");
     let speech = call.body["speech"].as_str().unwrap();
@@ -268,9 +220,7 @@ async fn a_provider_that_never_accepts_ends_in_a_recorded_failure() {
         .await
         .unwrap();
 
-    let failed = events_on(&platform, "notification.events", 1)
-        .await
-        .remove(0);
+    let failed = platform.first_event("notification.events", |_| true).await;
     let failed: NotificationFailed = events::payload(&failed).unwrap().unwrap();
     assert_eq!(
         (failed.destination.as_str(), failed.attempts),
@@ -282,9 +232,9 @@ async fn a_provider_that_never_accepts_ends_in_a_recorded_failure() {
         delivery_row(&platform, &failed.source_event_id).await,
         ("failed".to_owned(), 3)
     );
-    let dead = events_on(&platform, "notification.dead-letter", 1)
-        .await
-        .remove(0);
+    let dead = platform
+        .first_event("notification.dead-letter", |_| true)
+        .await;
     assert_eq!(dead.event_id, failed.source_event_id);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(provider.requests().len(), 3, "no attempts after giving up");

@@ -4,37 +4,11 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use mi_e2e::{Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number};
-use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose, SendCodeResponse};
+use mi_platform::events;
+use mi_proto::events::v1::VerificationLocked;
+use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose};
 use tonic::Code;
 use tonic_types::StatusExt;
-
-async fn send(platform: &TestPlatform, destination: &str, channel: Channel) -> SendCodeResponse {
-    let request = platform.sign_up_request(destination, channel).await;
-    platform
-        .verification()
-        .await
-        .send_code(request)
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-async fn check(
-    platform: &TestPlatform,
-    verification_id: &str,
-    code: &str,
-) -> Result<(), tonic::Status> {
-    let request = CheckCodeRequest {
-        verification_id: verification_id.to_owned(),
-        code: code.to_owned(),
-    };
-    platform
-        .verification()
-        .await
-        .check_code(request)
-        .await
-        .map(drop)
-}
 
 fn reason(status: &tonic::Status) -> String {
     status
@@ -50,7 +24,7 @@ async fn code_travels_to_the_inbox_and_checks_once(
     destination: &str,
     channel: Channel,
 ) {
-    let sent = send(platform, destination, channel).await;
+    let sent = platform.sign_up(destination, channel).await;
     let expire = sent.expire_time.unwrap().seconds;
     let resend = sent.resend_time.unwrap().seconds;
     let now = std::time::SystemTime::now()
@@ -76,7 +50,8 @@ async fn code_travels_to_the_inbox_and_checks_once(
     let code = code_in(message);
 
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let refused = check(platform, &sent.verification_id, wrong)
+    let refused = platform
+        .check(&sent.verification_id, wrong)
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
@@ -107,7 +82,8 @@ async fn code_travels_to_the_inbox_and_checks_once(
     assert_eq!(approved.destination, destination);
     assert_eq!(approved.purpose, i32::from(Purpose::SignUp));
 
-    let again = check(platform, &sent.verification_id, &code)
+    let again = platform
+        .check(&sent.verification_id, &code)
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
@@ -117,24 +93,38 @@ async fn code_travels_to_the_inbox_and_checks_once(
 /// Five wrong codes lock the verification; even the right code is refused afterwards.
 async fn wrong_codes_lock_the_verification(platform: &TestPlatform) {
     let destination = unique_phone_number();
-    let sent = send(platform, &destination, Channel::Sms).await;
+    let sent = platform.sign_up(&destination, Channel::Sms).await;
     let code = code_in(&platform.wait_for_inbox(&destination, 1).await[0]);
     let wrong = if code == "999999" { "888888" } else { "999999" };
     for _ in 0..4 {
-        let refused = check(platform, &sent.verification_id, wrong)
+        let refused = platform
+            .check(&sent.verification_id, wrong)
             .await
             .unwrap_err();
         assert_eq!(reason(&refused), "CODE_MISMATCH");
     }
-    let locked = check(platform, &sent.verification_id, wrong)
+    let locked = platform
+        .check(&sent.verification_id, wrong)
         .await
         .unwrap_err();
     assert_eq!(locked.code(), Code::FailedPrecondition);
     assert_eq!(reason(&locked), "VERIFICATION_LOCKED");
-    let still_locked = check(platform, &sent.verification_id, &code)
+    let still_locked = platform
+        .check(&sent.verification_id, &code)
         .await
         .unwrap_err();
     assert_eq!(reason(&still_locked), "VERIFICATION_LOCKED");
+    let locked_event = platform
+        .first_event("verification.events", |event| {
+            event.aggregate_id == sent.verification_id
+                && events::payload::<VerificationLocked>(event).is_some()
+        })
+        .await;
+    let locked_event: VerificationLocked = events::payload(&locked_event).unwrap().unwrap();
+    assert_eq!(
+        (locked_event.destination, locked_event.attempts),
+        (destination, 5)
+    );
 }
 
 async fn thin_flow(backends: Backends) {
@@ -161,9 +151,10 @@ async fn an_expired_code_is_refused() {
     let config = TestConfig::new(Backends::Embedded).with_value("verification.code_ttl", "1s");
     let platform = TestPlatform::start_with(config).await;
     let destination = unique_phone_number();
-    let sent = send(&platform, &destination, Channel::Sms).await;
+    let sent = platform.sign_up(&destination, Channel::Sms).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let expired = check(&platform, &sent.verification_id, "123456")
+    let expired = platform
+        .check(&sent.verification_id, "123456")
         .await
         .unwrap_err();
     assert_eq!(expired.code(), Code::FailedPrecondition);

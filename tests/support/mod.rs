@@ -18,12 +18,15 @@ use mi_platform::db::Database;
 use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::telemetry::{self, TelemetryGuard};
 use mi_platform::testing;
+use mi_proto::events::v1::EventEnvelope;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use mi_proto::notification::v1::{InboxMessage, ListInboxMessagesRequest};
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
 use mi_proto::verification::v1::{
-    CaptchaAnswer, Channel as CodeChannel, CreateCaptchaRequest, Purpose, SendCodeRequest,
+    CaptchaAnswer, Channel as CodeChannel, CheckCodeRequest, CheckCodeResponse,
+    CreateCaptchaRequest, Purpose, SendCodeRequest, SendCodeResponse,
 };
+use prost::Message;
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -238,6 +241,62 @@ impl TestPlatform {
             purpose: Purpose::SignUp.into(),
             locale: "en".into(),
             captcha: Some(self.solved_captcha().await),
+        }
+    }
+
+    /// Sends a sign-up code (with a solved CAPTCHA) and returns the reply.
+    pub async fn sign_up(&self, destination: &str, channel: CodeChannel) -> SendCodeResponse {
+        let request = self.sign_up_request(destination, channel).await;
+        self.verification()
+            .await
+            .send_code(request)
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// Checks a code.
+    pub async fn check(
+        &self,
+        verification_id: &str,
+        code: &str,
+    ) -> Result<CheckCodeResponse, tonic::Status> {
+        let request = CheckCodeRequest {
+            verification_id: verification_id.to_owned(),
+            code: code.to_owned(),
+        };
+        Ok(self
+            .verification()
+            .await
+            .check_code(request)
+            .await?
+            .into_inner())
+    }
+
+    /// The first event on one of this test's topics (e.g. `notification.events`) that
+    /// `matches` accepts, read by a consumer group of its own.
+    pub async fn first_event(
+        &self,
+        topic: &str,
+        matches: impl Fn(&EventEnvelope) -> bool,
+    ) -> EventEnvelope {
+        let bus = self.config.bus().await;
+        let topic = self.config.topic(topic);
+        bus.create_topics(std::slice::from_ref(&topic))
+            .await
+            .unwrap();
+        let group = self.config.topic(&testing::unique_name("reader-"));
+        let mut reader = bus.subscribe(&group, &[topic]).await.unwrap();
+        loop {
+            let delivery = tokio::time::timeout(DELIVERY_TIMEOUT, reader.next())
+                .await
+                .unwrap()
+                .unwrap();
+            let event = EventEnvelope::decode(delivery.message.payload.as_slice()).unwrap();
+            if matches(&event) {
+                reader.close().await.unwrap();
+                return event;
+            }
         }
     }
 

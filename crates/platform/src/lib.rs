@@ -17,6 +17,7 @@ pub mod host;
 pub mod limiter;
 pub mod outbox;
 pub mod paging;
+pub mod redis_connection;
 pub mod runtime;
 pub mod server;
 pub mod telemetry;

@@ -30,10 +30,14 @@ impl Platform {
         };
         let (limiter, ephemeral): (Arc<dyn RateLimiter>, Arc<dyn EphemeralStore>) =
             match &config.redis.url {
-                Some(url) => (
-                    Arc::new(RedisRateLimiter::connect(url, &config.redis.key_prefix).await?),
-                    Arc::new(RedisEphemeralStore::connect(url, &config.redis.key_prefix).await?),
-                ),
+                Some(url) => {
+                    let connection = crate::redis_connection::connect(url).await?;
+                    let prefix = &config.redis.key_prefix;
+                    (
+                        Arc::new(RedisRateLimiter::new(connection.clone(), prefix)),
+                        Arc::new(RedisEphemeralStore::new(connection, prefix)),
+                    )
+                }
                 None => (
                     Arc::new(MemoryRateLimiter::new()),
                     Arc::new(MemoryEphemeralStore::new()),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mi_platform::ephemeral::{EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore};
-use mi_platform::testing;
+use mi_platform::{redis_connection, testing};
 
 async fn run_contract(store: Arc<dyn EphemeralStore>) {
     store
@@ -72,10 +72,11 @@ async fn memory_store_meets_the_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_store_meets_the_contract() {
     let prefix = testing::unique_name("test:") + ":";
-    run_contract(Arc::new(
-        RedisEphemeralStore::connect(&testing::redis_url(), &prefix)
+    run_contract(Arc::new(RedisEphemeralStore::new(
+        redis_connection::connect(&testing::redis_url())
             .await
             .expect("redis"),
-    ))
+        &prefix,
+    )))
     .await;
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mi_platform::limiter::{Limit, MemoryRateLimiter, RateLimiter, RedisRateLimiter};
-use mi_platform::testing;
+use mi_platform::{redis_connection, testing};
 
 fn one(key: &str, max: u32, window: Duration) -> Vec<Limit> {
     vec![Limit::new(key, max, window)]
@@ -165,11 +165,10 @@ async fn redis_limiter_meets_the_contract_across_replicas() {
     let prefix = testing::unique_name("test:") + ":";
     let mut replicas: Vec<Arc<dyn RateLimiter>> = Vec::new();
     for _ in 0..3 {
-        replicas.push(Arc::new(
-            RedisRateLimiter::connect(&url, &prefix)
-                .await
-                .expect("redis"),
-        ));
+        replicas.push(Arc::new(RedisRateLimiter::new(
+            redis_connection::connect(&url).await.expect("redis"),
+            &prefix,
+        )));
     }
     run_contract(replicas).await;
 }

@@ -25,17 +25,12 @@ impl std::fmt::Debug for RedisEphemeralStore {
 }
 
 impl RedisEphemeralStore {
-    /// Connects to Redis; the connection reconnects by itself after an outage.
-    pub async fn connect(url: &str, key_prefix: &str) -> anyhow::Result<Self> {
-        let client =
-            redis::Client::open(url).with_context(|| format!("invalid redis url {url}"))?;
-        let connection = ConnectionManager::new(client)
-            .await
-            .with_context(|| format!("cannot reach redis at {url}"))?;
-        Ok(Self {
+    /// A store over a shared connection (see `redis_connection::connect`).
+    pub fn new(connection: ConnectionManager, key_prefix: &str) -> Self {
+        Self {
             connection,
             key_prefix: format!("{key_prefix}value:"),
-        })
+        }
     }
 }
 
