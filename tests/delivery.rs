@@ -10,7 +10,7 @@ use mi_e2e::providers::{ProviderBehavior, SmsProvider, SmtpServer};
 use mi_e2e::{Backends, TestConfig, TestPlatform, unique_email, unique_phone_number};
 use mi_platform::events;
 use mi_proto::events::v1::{NotificationDelivered, NotificationFailed};
-use mi_proto::verification::v1::{Channel, CheckCodeRequest, SendCodeRequest};
+use mi_proto::verification::v1::{Channel, SendCodeRequest};
 use prost::Message;
 
 fn six_digits_after(text: &str, marker: &str) -> String {
@@ -21,12 +21,18 @@ fn six_digits_after(text: &str, marker: &str) -> String {
     rest.chars().filter(char::is_ascii_digit).take(6).collect()
 }
 
-fn with_provider(config: TestConfig, provider: &SmsProvider) -> TestConfig {
-    config
+/// A provider with `behavior`, and a platform whose SMS and voice go through it.
+async fn platform_with_provider(
+    behavior: ProviderBehavior,
+    backends: Backends,
+) -> (SmsProvider, TestPlatform) {
+    let provider = SmsProvider::start(behavior).await;
+    let config = TestConfig::new(backends)
         .with_value("notification.sms_transport", "http")
         .with_value("notification.voice_transport", "http")
         .with_value("notification.http_provider.url", provider.url.clone())
-        .with_value("notification.http_provider.api_key", "provider-test-key")
+        .with_value("notification.http_provider.api_key", "provider-test-key");
+    (provider, TestPlatform::start_with(config).await)
 }
 
 async fn delivery_row(platform: &TestPlatform, source_event_id: &str) -> (String, i64) {
@@ -62,16 +68,7 @@ async fn email_leaves_through_smtp() {
         "{mail}"
     );
     let code = six_digits_after(&mail, "code is ");
-    let check = CheckCodeRequest {
-        verification_id: sent.verification_id,
-        code,
-    };
-    platform
-        .verification()
-        .await
-        .check_code(check)
-        .await
-        .unwrap();
+    platform.check(&sent.verification_id, &code).await.unwrap();
     assert!(
         platform.inbox(&destination).await.is_empty(),
         "smtp deliveries skip the dev inbox"
@@ -81,10 +78,8 @@ async fn email_leaves_through_smtp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_provider_answer_or_a_redelivered_event_never_sends_a_second_sms() {
-    let provider = SmsProvider::start(ProviderBehavior::FailOnceAfterAccepting).await;
-    let platform =
-        TestPlatform::start_with(with_provider(TestConfig::new(Backends::Servers), &provider))
-            .await;
+    let (provider, platform) =
+        platform_with_provider(ProviderBehavior::FailOnceAfterAccepting, Backends::Servers).await;
     let destination = unique_phone_number();
     let request = SendCodeRequest {
         locale: "zh-CN".into(),
@@ -157,27 +152,14 @@ async fn a_lost_provider_answer_or_a_redelivered_event_never_sends_a_second_sms(
     );
 
     let code = six_digits_after(&text, "验证码是");
-    let check = CheckCodeRequest {
-        verification_id: sent.verification_id,
-        code,
-    };
-    platform
-        .verification()
-        .await
-        .check_code(check)
-        .await
-        .unwrap();
+    platform.check(&sent.verification_id, &code).await.unwrap();
     platform.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voice_calls_read_the_code_out_through_the_provider() {
-    let provider = SmsProvider::start(ProviderBehavior::Accept).await;
-    let platform = TestPlatform::start_with(with_provider(
-        TestConfig::new(Backends::Embedded),
-        &provider,
-    ))
-    .await;
+    let (provider, platform) =
+        platform_with_provider(ProviderBehavior::Accept, Backends::Embedded).await;
     let destination = "+861012345678";
     let sent = platform.sign_up(destination, Channel::Voice).await;
     let call = provider.wait_for(destination, 1).await.remove(0);
@@ -190,27 +172,14 @@ async fn voice_calls_read_the_code_out_through_the_provider() {
         .collect::<Vec<_>>()
         .join(", ");
     assert!(speech.contains(&spoken), "{speech}");
-    let check = CheckCodeRequest {
-        verification_id: sent.verification_id,
-        code,
-    };
-    platform
-        .verification()
-        .await
-        .check_code(check)
-        .await
-        .unwrap();
+    platform.check(&sent.verification_id, &code).await.unwrap();
     platform.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_that_never_accepts_ends_in_a_recorded_failure() {
-    let provider = SmsProvider::start(ProviderBehavior::AlwaysFail).await;
-    let platform = TestPlatform::start_with(with_provider(
-        TestConfig::new(Backends::Embedded),
-        &provider,
-    ))
-    .await;
+    let (provider, platform) =
+        platform_with_provider(ProviderBehavior::AlwaysFail, Backends::Embedded).await;
     let destination = unique_phone_number();
     let request = platform.sign_up_request(&destination, Channel::Sms).await;
     platform
