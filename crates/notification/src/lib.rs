@@ -14,7 +14,6 @@ pub mod storage;
 use std::sync::Arc;
 
 use mi_platform::Platform;
-use mi_platform::crypto::{CodeCipher, SecretKey};
 use mi_platform::host::{Service, ServiceHost};
 use mi_proto::notification::v1::notification_service_server::NotificationServiceServer;
 use tokio::net::TcpListener;
@@ -43,11 +42,7 @@ impl Service for NotificationService {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         settings.validate()?;
-        let encryption_key = SecretKey::configured_or_dev(
-            platform.config.code_encryption_key.as_ref(),
-            platform.config.dev_key_file("code-encryption").as_deref(),
-            "code_encryption_key",
-        )?;
+        let cipher = platform.code_cipher()?;
         let transports = Transports::from_settings(&settings)?;
         let (mut host, database, outbox) = ServiceHost::start(
             Self::NAME,
@@ -66,7 +61,7 @@ impl Service for NotificationService {
             Arc::clone(&store) as _,
             transports,
             Templates::built_in()?,
-            CodeCipher::new(&encryption_key),
+            cipher,
         );
         host.spawn_consumer(&["verification"], Arc::new(handler));
 

@@ -128,11 +128,6 @@ impl ServiceError {
             .set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
         self
     }
-
-    /// The error code.
-    pub fn code(&self) -> ErrorCode {
-        self.code
-    }
 }
 
 impl From<ServiceError> for Status {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::bus::{EmbeddedBus, EventBus, KafkaBus};
 use crate::config::InfraConfig;
+use crate::crypto::{CodeCipher, SecretKey};
 use crate::ephemeral::{EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore};
 use crate::limiter::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 
@@ -67,5 +68,16 @@ impl Platform {
             limiter,
             ephemeral,
         })
+    }
+
+    /// The cipher for codes inside events, shared by verification (seals) and notification
+    /// (opens): the configured key, or in embedded mode the data directory's development key.
+    pub fn code_cipher(&self) -> anyhow::Result<CodeCipher> {
+        let key = SecretKey::configured_or_dev(
+            self.config.code_encryption_key.as_ref(),
+            self.config.dev_key_file("code-encryption").as_deref(),
+            "code_encryption_key",
+        )?;
+        Ok(CodeCipher::new(&key))
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use mi_platform::Platform;
-use mi_platform::crypto::{CodeCipher, SecretKey};
+use mi_platform::crypto::SecretKey;
 use mi_platform::host::{Service, ServiceHost};
 use mi_platform::tokens::{PublicKey, TokenSigner};
 use mi_proto::verification::v1::verification_service_server::VerificationServiceServer;
@@ -49,11 +49,7 @@ impl Service for VerificationService {
             config.dev_key_file("code-hash").as_deref(),
             "verification.code_hash_key",
         )?;
-        let encryption_key = SecretKey::configured_or_dev(
-            config.code_encryption_key.as_ref(),
-            config.dev_key_file("code-encryption").as_deref(),
-            "code_encryption_key",
-        )?;
+        let cipher = platform.code_cipher()?;
 
         let token_seed = SecretKey::configured_or_dev(
             settings.token.signing_key.as_ref(),
@@ -92,7 +88,7 @@ impl Service for VerificationService {
             limiter,
             captchas,
             hasher: CodeHasher::new(&hash_key),
-            cipher: CodeCipher::new(&encryption_key),
+            cipher,
             tokens,
             settings,
         });
