@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "mi/events/v1/envelope.proto",
         "mi/events/v1/verification_events.proto",
         "mi/events/v1/notification_events.proto",
+        "mi/events/v1/identity_events.proto",
     ]
     .iter()
     .map(|file| proto_root.join(file))

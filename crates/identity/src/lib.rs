@@ -1,17 +1,21 @@
-//! The identity service: accounts and their Mi IDs.
+//! The identity service: accounts, their Mi IDs, contacts, credentials, second factors and
+//! sessions.
 //!
-//! This first version reads accounts; sign-up, sign-in, sessions and account security build on
-//! the same layers (`grpc` → `domain` → `storage` + outbox → the identity topic).
+//! A request flows `grpc` (proto to domain) → `domain` (rules, one module per operation
+//! family) → `storage` (rows and their events, in one transaction through the outbox) → the
+//! identity topic, which the notification service turns into security alerts.
 
 pub mod config;
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod keys;
 pub mod storage;
 
 use std::sync::Arc;
 
 use mi_platform::Platform;
+use mi_platform::crypto::CodeCipher;
 use mi_platform::host::{Service, ServiceHost};
 use mi_proto::identity::v1::identity_service_server::IdentityServiceServer;
 use tokio::net::TcpListener;
@@ -20,7 +24,11 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::config::Settings;
-use crate::storage::SqlAccountStore;
+use crate::domain::{
+    Accounts, AccountsParts, Lockout, PasswordHasher, RecoveryCodes, TotpSecrets,
+    VerificationTokens,
+};
+use crate::storage::SqlIdentityStore;
 
 /// The identity service, as the platform runs it.
 #[derive(Debug)]
@@ -33,20 +41,43 @@ impl Service for IdentityService {
 
     async fn run(
         platform: Platform,
-        _settings: Settings,
+        settings: Settings,
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        // The relay creates the identity topic now; account events arrive with sign-up.
-        let (host, database, _outbox) = ServiceHost::start(
+        settings.validate()?;
+        let keys = keys::ServiceKeys::load(&platform.config, &settings)?;
+        keys.write_jwks(&platform.config, &settings);
+        let hasher = PasswordHasher::new(
+            &settings.password.argon2,
+            keys.pepper.clone(),
+            settings.password.hash_threads,
+        )?;
+        let lockout = Lockout::new(
+            Arc::clone(&platform.ephemeral),
+            Arc::clone(&platform.limiter),
+            settings.lockout.clone(),
+        );
+        let (host, database, outbox) = ServiceHost::start(
             Self::NAME,
             platform,
             sqlx::migrate!("./migrations"),
             shutdown,
         )
         .await?;
-        let accounts = Arc::new(SqlAccountStore::new(database));
-        let server = IdentityServiceServer::new(grpc::IdentityHandler::new(accounts));
+        let trusted_proxy_header = settings.trusted_proxy_header.clone();
+        let accounts = Accounts::new(AccountsParts {
+            store: Arc::new(SqlIdentityStore::new(database, outbox)),
+            hasher,
+            lockout,
+            verification_tokens: VerificationTokens::new(&keys.verification_keys)?,
+            totp: TotpSecrets::new(CodeCipher::new(&keys.totp_key)),
+            recovery_codes: RecoveryCodes::new(keys.pepper.clone()),
+            issuer: keys.issuer,
+            settings,
+        })?;
+        let server =
+            IdentityServiceServer::new(grpc::IdentityHandler::new(accounts, trusted_proxy_header));
         host.serve(
             listener,
             Routes::new(server),

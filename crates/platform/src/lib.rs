@@ -4,10 +4,13 @@
 //! configuration, telemetry, the database, the outbox, the event bus, the rate limiter and the
 //! gRPC server from here.
 
+pub mod auth;
 pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod consumer;
+pub mod contact;
+pub mod cpu;
 pub mod crypto;
 pub mod db;
 pub mod ephemeral;

@@ -62,6 +62,147 @@ async fn run_contract(store: Arc<dyn EphemeralStore>) {
         }
     }
     assert_eq!(winners, 1);
+
+    // `get` reads without consuming; missing and expired keys read as nothing.
+    store
+        .put("kept", b"still here", Duration::from_secs(60))
+        .await
+        .expect("put");
+    for _ in 0..2 {
+        assert_eq!(
+            store.get("kept").await.expect("get").as_deref(),
+            Some(&b"still here"[..]),
+            "get does not consume"
+        );
+    }
+    assert_eq!(
+        store.take("kept").await.expect("take").as_deref(),
+        Some(&b"still here"[..]),
+        "take still sees a value that was read with get"
+    );
+    assert_eq!(store.get("never-stored").await.expect("get"), None);
+    store
+        .put("fleeting", b"soon gone", Duration::from_millis(100))
+        .await
+        .expect("put");
+    assert!(store.get("fleeting").await.expect("get").is_some());
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        store.get("fleeting").await.expect("get"),
+        None,
+        "get does not see an expired value"
+    );
+
+    // Counters count from 1 and read back as decimal ASCII.
+    for expected in 1..=3 {
+        assert_eq!(
+            store
+                .increment("attempts", Duration::from_secs(60))
+                .await
+                .expect("increment"),
+            expected
+        );
+    }
+    assert_eq!(
+        store.get("attempts").await.expect("get").as_deref(),
+        Some(&b"3"[..]),
+        "a counter reads as its decimal text"
+    );
+
+    // Each increment resets the expiry; an expired counter restarts at 1.
+    store
+        .increment("lapsing", Duration::from_secs(60))
+        .await
+        .expect("increment");
+    assert_eq!(
+        store
+            .increment("lapsing", Duration::from_millis(100))
+            .await
+            .expect("increment"),
+        2
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        store.get("lapsing").await.expect("get"),
+        None,
+        "the last increment's ttl applies"
+    );
+    assert_eq!(
+        store
+            .increment("lapsing", Duration::from_secs(60))
+            .await
+            .expect("increment"),
+        1,
+        "an expired counter restarts"
+    );
+
+    // A value that is not a counter is left alone.
+    store
+        .put("not-a-count", b"XK4P", Duration::from_secs(60))
+        .await
+        .expect("put");
+    assert!(
+        store
+            .increment("not-a-count", Duration::from_secs(60))
+            .await
+            .is_err(),
+        "only counters can be incremented"
+    );
+    assert_eq!(
+        store.get("not-a-count").await.expect("get").as_deref(),
+        Some(&b"XK4P"[..])
+    );
+
+    // Concurrent increments: every caller gets a distinct count.
+    let incrementers = (0..50).map(|_| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            store
+                .increment("contended", Duration::from_secs(60))
+                .await
+                .expect("increment")
+        })
+    });
+    let mut counts = Vec::new();
+    for incrementer in incrementers {
+        counts.push(incrementer.await.expect("join"));
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=50).collect::<Vec<u64>>());
+    assert_eq!(
+        store.get("contended").await.expect("get").as_deref(),
+        Some(&b"50"[..])
+    );
+
+    // `delete` removes values and counters and ignores missing keys.
+    store
+        .put("doomed-value", b"bye", Duration::from_secs(60))
+        .await
+        .expect("put");
+    store
+        .increment("doomed-counter", Duration::from_secs(60))
+        .await
+        .expect("increment");
+    store
+        .delete(&["doomed-value", "doomed-counter", "never-stored"])
+        .await
+        .expect("delete");
+    assert_eq!(store.get("doomed-value").await.expect("get"), None);
+    assert_eq!(store.take("doomed-value").await.expect("take"), None);
+    assert_eq!(store.get("doomed-counter").await.expect("get"), None);
+    assert_eq!(
+        store
+            .increment("doomed-counter", Duration::from_secs(60))
+            .await
+            .expect("increment"),
+        1,
+        "a deleted counter restarts"
+    );
+    store.delete(&[]).await.expect("delete nothing");
+    store
+        .delete(&["never-stored"])
+        .await
+        .expect("delete a missing key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

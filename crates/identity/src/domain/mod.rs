@@ -1,40 +1,41 @@
-//! Accounts, free of gRPC and SQL.
+//! The rules of accounts, free of gRPC and SQL.
+//!
+//! [`Accounts`] is the one entry point the gRPC layer calls; each operation family lives in
+//! its own module with its own error enum.
 
-/// A numeric account id, as people type it to sign in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MiId(u64);
+mod account;
+mod accounts;
+mod authenticated;
+mod contact;
+mod lockout;
+mod password;
+mod profile;
+mod recovery_codes;
+mod security;
+mod sessions;
+mod sign_in;
+mod sign_up;
+mod tokens;
+mod totp;
+mod two_factor;
+mod verification_token;
 
-impl MiId {
-    /// Accepts any non-zero id that fits the database's signed 64-bit column.
-    pub fn parse(raw: u64) -> Result<Self, String> {
-        if raw == 0 || i64::try_from(raw).is_err() {
-            return Err("must be a Mi ID".into());
-        }
-        Ok(Self(raw))
-    }
-
-    /// The id as stored.
-    pub fn as_i64(self) -> i64 {
-        i64::try_from(self.0).unwrap_or(i64::MAX)
-    }
-
-    /// The id as shown.
-    pub fn get(self) -> u64 {
-        self.0
-    }
-}
-
-/// An account's public profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// Its Mi ID.
-    pub mi_id: MiId,
-    /// The name shown to the person.
-    pub display_name: String,
-    /// ISO 3166-1 alpha-2 region.
-    pub region: String,
-    /// BCP 47 language tag.
-    pub locale: String,
-    /// Milliseconds since the epoch.
-    pub created_at: i64,
-}
+pub use account::{Account, Consent, DeviceInfo, MiId, Session, TwoFactor};
+pub use accounts::{Accounts, AccountsParts};
+pub use authenticated::{AccountError, Caller, Reauthentication};
+pub use contact::{Contact, ContactKind, ContactValue, Identifier};
+pub use lockout::Lockout;
+pub use password::{PasswordCheck, PasswordHasher, PasswordPolicy, PasswordProblem, StoredHash};
+pub use profile::ProfileUpdate;
+pub use recovery_codes::RecoveryCodes;
+pub use sessions::RefreshError;
+pub use sign_in::{
+    Challenge, ChallengeReason, SecondFactorMethod, SecondFactorProof, SignInError, SignInOutcome,
+    SignInRequest,
+};
+pub use sign_up::{SignUpError, SignUpRequest};
+pub use tokens::{IssuedTokens, SessionTokens, TokenIssuer};
+pub use totp::{TotpEnrollment, TotpSecrets, code_at as totp_code_at};
+pub use verification_token::{
+    TokenProblem, VerificationPurpose, VerificationTokens, VerifiedContact,
+};

@@ -1,5 +1,9 @@
-//! Short-lived values read at most once (CAPTCHA answers), in Redis or in memory.
-//! Both implementations pass `tests/ephemeral_contract.rs`.
+//! Short-lived values read at most once (CAPTCHA answers) and expiring counters (brute-force
+//! lockouts), in Redis or in memory. Both implementations pass `tests/ephemeral_contract.rs`.
+//!
+//! Values and counters share one key space. A counter is kept as its count in decimal ASCII
+//! (3 is `b"3"`), which is how Redis stores an `INCR`ed key, so `get` returns the same bytes
+//! from either store and `increment` fails on a value that is not such a number.
 
 mod memory;
 mod redis;
@@ -12,7 +16,7 @@ use async_trait::async_trait;
 pub use self::memory::MemoryEphemeralStore;
 pub use self::redis::RedisEphemeralStore;
 
-/// Values that expire after a time and are removed when read.
+/// Values and counters that expire after a time; `take` removes a value as it reads it.
 #[async_trait]
 pub trait EphemeralStore: Send + Sync + Debug {
     /// Stores `value` under `key` for `ttl`, replacing any earlier value.
@@ -20,4 +24,14 @@ pub trait EphemeralStore: Send + Sync + Debug {
 
     /// Removes and returns the value, if it is there and has not expired.
     async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
+
+    /// Reads a value without removing it, if it is there and has not expired.
+    async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
+
+    /// Adds one to the counter under `key` (a missing or expired key counts from 0), sets its
+    /// expiry to `ttl` from now, and returns the new count; atomic across callers and replicas.
+    async fn increment(&self, key: &str, ttl: Duration) -> anyhow::Result<u64>;
+
+    /// Removes the keys (missing ones are fine).
+    async fn delete(&self, keys: &[&str]) -> anyhow::Result<()>;
 }

@@ -1,18 +1,29 @@
-//! The Redis store: `SET ... PX` and `GETDEL`, so a value is read at most once across replicas.
+//! The Redis store: `SET ... PX` and `GETDEL`, so a value is read at most once across replicas,
+//! and `INCR` with `PEXPIRE` in one Lua script, so a count is atomic across replicas.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use redis::Script;
 use redis::aio::ConnectionManager;
 
 use super::EphemeralStore;
+
+/// Adds one to the integer at `KEYS[1]` (missing counts from 0) and sets its expiry to `ARGV[1]`
+/// ms; returns the new count. An `INCR` error (a non-integer value) aborts before any write.
+const INCREMENT: &str = r"
+local count = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return count
+";
 
 /// Values in Redis under a key prefix.
 #[derive(Clone)]
 pub struct RedisEphemeralStore {
     connection: ConnectionManager,
     key_prefix: String,
+    increment: Script,
 }
 
 impl std::fmt::Debug for RedisEphemeralStore {
@@ -30,20 +41,29 @@ impl RedisEphemeralStore {
         Self {
             connection,
             key_prefix: format!("{key_prefix}value:"),
+            increment: Script::new(INCREMENT),
         }
     }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.key_prefix)
+    }
+}
+
+/// A TTL in whole milliseconds, at least 1 (Redis refuses an expiry of 0).
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 #[async_trait]
 impl EphemeralStore for RedisEphemeralStore {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
         let mut connection = self.connection.clone();
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         redis::cmd("SET")
-            .arg(format!("{}{key}", self.key_prefix))
+            .arg(self.key(key))
             .arg(value)
             .arg("PX")
-            .arg(ttl_ms)
+            .arg(millis(ttl))
             .query_async::<()>(&mut connection)
             .await
             .context("redis SET failed")
@@ -52,9 +72,45 @@ impl EphemeralStore for RedisEphemeralStore {
     async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let mut connection = self.connection.clone();
         redis::cmd("GETDEL")
-            .arg(format!("{}{key}", self.key_prefix))
+            .arg(self.key(key))
             .query_async(&mut connection)
             .await
             .context("redis GETDEL failed")
+    }
+
+    async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let mut connection = self.connection.clone();
+        redis::cmd("GET")
+            .arg(self.key(key))
+            .query_async(&mut connection)
+            .await
+            .context("redis GET failed")
+    }
+
+    async fn increment(&self, key: &str, ttl: Duration) -> anyhow::Result<u64> {
+        let mut connection = self.connection.clone();
+        let count: i64 = self
+            .increment
+            .key(self.key(key))
+            .arg(millis(ttl))
+            .invoke_async(&mut connection)
+            .await
+            .context("redis increment script failed")?;
+        u64::try_from(count).context("redis counter is negative")
+    }
+
+    async fn delete(&self, keys: &[&str]) -> anyhow::Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut connection = self.connection.clone();
+        let mut command = redis::cmd("DEL");
+        for key in keys {
+            command.arg(self.key(key));
+        }
+        command
+            .query_async::<()>(&mut connection)
+            .await
+            .context("redis DEL failed")
     }
 }

@@ -1,7 +1,6 @@
 //! A normalized phone number or email address, checked against its channel.
 
-use email_address::{EmailAddress, Options};
-use phonenumber::{Mode, Type as PhoneNumberType};
+use mi_platform::contact;
 
 use super::Channel;
 
@@ -28,8 +27,7 @@ impl Destination {
         if !self.0.starts_with('+') {
             return None;
         }
-        let number = phonenumber::parse(None, &self.0).ok()?;
-        number.country().id().map(|id| id.as_ref().to_owned())
+        contact::phone_country(&self.0)
     }
 
     /// Wraps a value that was normalized before it was stored.
@@ -44,35 +42,15 @@ impl Destination {
 }
 
 fn parse_phone_number(raw: &str, mobile_only: bool) -> Result<Destination, String> {
-    if !raw.starts_with('+') {
-        return Err("must be a phone number with its country code, e.g. +8613800138000".into());
-    }
-    let number = phonenumber::parse(None, raw).map_err(|_| "is not a phone number".to_owned())?;
-    if !phonenumber::is_valid(&number) {
-        return Err("is not a valid phone number".into());
-    }
-    let mobile = matches!(
-        number.number_type(&phonenumber::metadata::DATABASE),
-        PhoneNumberType::Mobile | PhoneNumberType::FixedLineOrMobile
-    );
-    if mobile_only && !mobile {
+    let number = contact::parse_phone_number(raw)?;
+    if mobile_only && !number.mobile {
         return Err("is not a mobile number, so it cannot receive SMS; try a voice call".into());
     }
-    Ok(Destination(number.format().mode(Mode::E164).to_string()))
+    Ok(Destination(number.e164))
 }
 
 fn parse_email(raw: &str) -> Result<Destination, String> {
-    let options = Options::default()
-        .with_required_tld()
-        .without_display_text()
-        .without_domain_literal();
-    let address = EmailAddress::parse_with_options(raw, options)
-        .map_err(|_| "is not a valid email address such as name@example.com".to_owned())?;
-    let (local, domain) = (address.local_part(), address.domain());
-    Ok(Destination(format!(
-        "{local}@{}",
-        domain.to_ascii_lowercase()
-    )))
+    contact::parse_email(raw).map(Destination)
 }
 
 #[cfg(test)]

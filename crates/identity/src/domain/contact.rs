@@ -1,0 +1,168 @@
+//! Contacts (phone numbers and email addresses) and sign-in identifiers.
+
+use mi_platform::contact;
+
+use super::MiId;
+
+/// What kind of contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContactKind {
+    /// A phone number.
+    Phone,
+    /// An email address.
+    Email,
+}
+
+impl ContactKind {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Phone => "phone",
+            Self::Email => "email",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(stored: &str) -> Option<Self> {
+        [Self::Phone, Self::Email]
+            .into_iter()
+            .find(|kind| kind.as_str() == stored)
+    }
+}
+
+/// A phone number in E.164 form or an email address in lower case: the form contacts are
+/// stored and compared in, whatever case the person typed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContactValue {
+    kind: ContactKind,
+    value: String,
+}
+
+impl ContactValue {
+    /// Parses a phone number (starting with `+`) or an email address.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if raw.starts_with('+') {
+            let number = contact::parse_phone_number(raw)?;
+            return Ok(Self {
+                kind: ContactKind::Phone,
+                value: number.e164,
+            });
+        }
+        let email = contact::parse_email(raw)?;
+        Ok(Self {
+            kind: ContactKind::Email,
+            value: email.to_lowercase(),
+        })
+    }
+
+    /// Wraps a value read back from the database.
+    pub fn from_stored(kind: ContactKind, value: String) -> Self {
+        Self { kind, value }
+    }
+
+    /// Phone or email.
+    pub fn kind(&self) -> ContactKind {
+        self.kind
+    }
+
+    /// The normalized text.
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+
+    /// The value with most of it hidden, e.g. `+86 138****0000` or `ja***@example.com`.
+    pub fn masked(&self) -> String {
+        match self.kind {
+            ContactKind::Phone => {
+                let digits: Vec<char> = self.value.chars().skip(1).collect();
+                let country_len = contact::calling_code(&self.value).map_or(2, |code| code.len());
+                let (country, national) = digits.split_at(country_len.min(digits.len()));
+                let shown_head = national.len().saturating_sub(4).min(3);
+                let head: String = national.iter().take(shown_head).collect();
+                let tail: String = national
+                    .iter()
+                    .skip(national.len().saturating_sub(4))
+                    .collect();
+                let hidden = national.len().saturating_sub(shown_head + 4);
+                format!(
+                    "+{} {head}{}{tail}",
+                    country.iter().collect::<String>(),
+                    "*".repeat(hidden)
+                )
+            }
+            ContactKind::Email => {
+                let (local, domain) = self.value.split_once('@').unwrap_or((&self.value, ""));
+                let shown: String = local.chars().take(2).collect();
+                format!("{shown}***@{domain}")
+            }
+        }
+    }
+}
+
+/// A contact of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// The phone number or email address.
+    pub value: ContactValue,
+    /// The primary contact; the others are recovery contacts.
+    pub primary: bool,
+    /// Milliseconds since the epoch.
+    pub verified_at: i64,
+}
+
+/// What a person types to sign in: a Mi ID, a phone number or an email address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identifier {
+    /// Digits only.
+    MiId(MiId),
+    /// A phone number or email address.
+    Contact(ContactValue),
+}
+
+impl Identifier {
+    /// Reads digits as a Mi ID, anything else as a contact.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if !raw.is_empty() && raw.chars().all(|c| c.is_ascii_digit()) {
+            let number: u64 = raw.parse().map_err(|_| "is not a Mi ID".to_owned())?;
+            return MiId::parse(number).map(Self::MiId);
+        }
+        ContactValue::parse(raw).map(Self::Contact).map_err(|_| {
+            "must be a Mi ID, a phone number with its country code, or an email address".into()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contacts_are_normalized_and_masked() {
+        let phone = ContactValue::parse(" +86 138 0013 8000 ").expect("phone");
+        assert_eq!(phone.as_str(), "+8613800138000");
+        assert_eq!(phone.masked(), "+86 138****8000");
+        let email = ContactValue::parse("Jane.Doe@Example.COM").expect("email");
+        assert_eq!(email.as_str(), "jane.doe@example.com");
+        assert_eq!(email.masked(), "ja***@example.com");
+        assert!(ContactValue::parse("8613800138000@").is_err());
+    }
+
+    #[test]
+    fn identifiers_tell_mi_ids_from_contacts() {
+        assert_eq!(
+            Identifier::parse("1234567890").expect("mi id"),
+            Identifier::MiId(MiId::parse(1_234_567_890).expect("id"))
+        );
+        assert!(matches!(
+            Identifier::parse("+8613800138000"),
+            Ok(Identifier::Contact(_))
+        ));
+        assert!(Identifier::parse("0").is_err());
+        assert!(Identifier::parse("nobody").is_err());
+    }
+}

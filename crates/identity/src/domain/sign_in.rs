@@ -1,0 +1,507 @@
+//! SignIn and CompleteSignIn: the password, the lockout, and the second-factor challenge.
+
+use std::time::Duration;
+
+use mi_platform::clock;
+use secrecy::SecretString;
+
+use super::accounts::ProvenFactor;
+use super::lockout::Blocked;
+use super::password::PasswordCheck;
+use super::{Account, Accounts, DeviceInfo, Identifier, SessionTokens, VerificationPurpose};
+use crate::events;
+use crate::storage::CompleteOutcome;
+
+/// A way to prove a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorMethod {
+    /// A code from the authenticator app.
+    Totp,
+    /// A one-time recovery code.
+    RecoveryCode,
+    /// A verification token for one of the account's contacts.
+    VerificationCode,
+}
+
+impl SecondFactorMethod {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::RecoveryCode => "recovery_code",
+            Self::VerificationCode => "verification_code",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(stored: &str) -> Option<Self> {
+        [Self::Totp, Self::RecoveryCode, Self::VerificationCode]
+            .into_iter()
+            .find(|method| method.as_str() == stored)
+    }
+}
+
+/// Why a challenge was issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeReason {
+    /// The account has two-factor authentication on.
+    TwoFactor,
+    /// The device is new to the account and the policy asks for a code.
+    NewDevice,
+}
+
+impl ChallengeReason {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TwoFactor => "two_factor",
+            Self::NewDevice => "new_device",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(stored: &str) -> Option<Self> {
+        [Self::TwoFactor, Self::NewDevice]
+            .into_iter()
+            .find(|reason| reason.as_str() == stored)
+    }
+}
+
+/// A sign-in waiting for its second factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// A UUIDv4 (not guessable).
+    pub challenge_id: String,
+    /// Whose sign-in.
+    pub mi_id: super::MiId,
+    /// The device signing in.
+    pub device: DeviceInfo,
+    /// The client address of the sign-in.
+    pub client_address: String,
+    /// Why it was issued.
+    pub reason: ChallengeReason,
+    /// How it may be answered.
+    pub methods: Vec<SecondFactorMethod>,
+    /// The device had never signed in to the account.
+    pub new_device: bool,
+    /// Wrong answers so far.
+    pub attempts: u32,
+    /// Milliseconds since the epoch.
+    pub expires_at: i64,
+    /// Answered already.
+    pub completed: bool,
+}
+
+/// One answer to a challenge (or to Reauthenticate).
+#[derive(Clone)]
+pub enum SecondFactorProof {
+    /// An authenticator-app code.
+    Totp(String),
+    /// A recovery code.
+    RecoveryCode(String),
+    /// A verification token of purpose sign-in second factor.
+    VerificationToken(String),
+}
+
+impl std::fmt::Debug for SecondFactorProof {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.method().as_str())
+    }
+}
+
+impl SecondFactorProof {
+    /// The method this proof uses.
+    pub fn method(&self) -> SecondFactorMethod {
+        match self {
+            Self::Totp(_) => SecondFactorMethod::Totp,
+            Self::RecoveryCode(_) => SecondFactorMethod::RecoveryCode,
+            Self::VerificationToken(_) => SecondFactorMethod::VerificationCode,
+        }
+    }
+}
+
+/// Signed in, or asked for a second factor.
+#[derive(Debug, Clone)]
+pub enum SignInOutcome {
+    /// Tokens for a new session.
+    SignedIn(SessionTokens),
+    /// A challenge, with the masked contacts a code may go to.
+    Challenged {
+        /// The challenge.
+        challenge: Challenge,
+        /// E.g. `+86 138****8000`.
+        masked_contacts: Vec<String>,
+    },
+}
+
+/// Why a sign-in was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// A field is malformed.
+    #[error("invalid {field}: {problem}")]
+    InvalidRequest {
+        /// The request field.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Unknown identifier or wrong password: deliberately the same.
+    #[error("wrong account or password")]
+    InvalidCredentials,
+    /// Too many wrong passwords for this account.
+    #[error("account locked")]
+    AccountLocked {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// Too many failures from this client address.
+    #[error("client blocked")]
+    ClientBlocked {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// No challenge has this id.
+    #[error("challenge not found")]
+    ChallengeNotFound,
+    /// The challenge was answered already or its time is up.
+    #[error("challenge expired")]
+    ChallengeExpired,
+    /// Too many wrong answers.
+    #[error("challenge locked")]
+    ChallengeLocked,
+    /// The challenge does not offer this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The verification token is invalid, expired or for another purpose.
+    #[error("verification token invalid")]
+    TokenInvalid,
+    /// The verification token was used before.
+    #[error("verification token used")]
+    TokenUsed,
+    /// The second factor is wrong.
+    #[error("wrong second factor")]
+    WrongSecondFactor {
+        /// Answers left before the challenge locks.
+        remaining_attempts: u32,
+    },
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Why a second-factor proof was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum FactorRefusal {
+    /// Wrong code, used code, or a contact not on the account.
+    #[error("wrong second factor")]
+    Wrong,
+    /// The verification token is invalid.
+    #[error("verification token invalid")]
+    TokenInvalid,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// What a sign-in carries.
+#[derive(Debug, Clone)]
+pub struct SignInRequest {
+    /// Mi ID, phone or email, as typed.
+    pub identifier: String,
+    /// The password.
+    pub password: SecretString,
+    /// The device.
+    pub device: DeviceInfo,
+    /// The client address.
+    pub client_address: String,
+}
+
+impl Accounts {
+    /// Checks the password and either signs in or issues a challenge.
+    pub async fn sign_in(&self, request: SignInRequest) -> Result<SignInOutcome, SignInError> {
+        let identifier = Identifier::parse(&request.identifier).map_err(|problem| {
+            SignInError::InvalidRequest {
+                field: "identifier",
+                problem,
+            }
+        })?;
+        let device = DeviceInfo::parse(request.device)
+            .map_err(|(field, problem)| SignInError::InvalidRequest { field, problem })?;
+        let mi_id = self.store.find_account(&identifier).await?;
+        let client = request.client_address.as_str();
+        match self.lockout.blocked(mi_id, client).await? {
+            Some(Blocked::Account(retry_after)) => {
+                return Err(SignInError::AccountLocked { retry_after });
+            }
+            Some(Blocked::Client(retry_after)) => {
+                return Err(SignInError::ClientBlocked { retry_after });
+            }
+            None => {}
+        }
+        let stored = match mi_id {
+            Some(mi_id) => self.store.password_hash(mi_id).await?,
+            None => None,
+        };
+        let checked = self
+            .hasher
+            .check(&request.password, stored.as_ref())
+            .await?;
+        let (Some(mi_id), Some(stored)) = (mi_id, stored) else {
+            self.lockout.record_failure(None, client).await?;
+            return Err(SignInError::InvalidCredentials);
+        };
+        let account = self
+            .store
+            .account(mi_id)
+            .await?
+            .ok_or(SignInError::InvalidCredentials)?;
+        if !checked.is_right() {
+            return Err(self.password_failed(&account, client).await);
+        }
+        self.lockout.clear(mi_id).await?;
+        if let PasswordCheck::RightRehashed(new_hash) = &checked {
+            self.store
+                .upgrade_password_hash(mi_id, &stored, new_hash)
+                .await?;
+        }
+        if let Some(outcome) = self.challenge_if_needed(&account, &device, client).await? {
+            return Ok(outcome);
+        }
+        let tokens = self
+            .start_session(&account, device, client, vec!["pwd".into()])
+            .await?;
+        Ok(SignInOutcome::SignedIn(tokens))
+    }
+
+    /// Counts a wrong password and, if that locked the account, announces it.
+    pub(super) async fn password_failed(&self, account: &Account, client: &str) -> SignInError {
+        match self
+            .lockout
+            .record_failure(Some(account.mi_id), client)
+            .await
+        {
+            Ok(Some(lock)) => {
+                tracing::warn!(mi_id = %account.mi_id, failures = lock.failures, "account locked");
+                self.record(
+                    account,
+                    events::account_locked(account, lock.failures, lock.locked_until),
+                )
+                .await;
+                SignInError::InvalidCredentials
+            }
+            Ok(None) => SignInError::InvalidCredentials,
+            Err(error) => SignInError::Unexpected(error),
+        }
+    }
+
+    async fn challenge_if_needed(
+        &self,
+        account: &Account,
+        device: &DeviceInfo,
+        client: &str,
+    ) -> anyhow::Result<Option<SignInOutcome>> {
+        let two_factor = account.two_factor;
+        let new_device = !self
+            .store
+            .is_known_device(account.mi_id, &device.device_id)
+            .await?;
+        let (reason, mut methods) = if two_factor.enabled() {
+            let mut methods = Vec::new();
+            if two_factor.totp {
+                methods.push(SecondFactorMethod::Totp);
+            }
+            if two_factor.codes {
+                methods.push(SecondFactorMethod::VerificationCode);
+            }
+            (ChallengeReason::TwoFactor, methods)
+        } else if new_device
+            && self.settings.second_factor.challenge_new_devices
+            && !account.contacts.is_empty()
+        {
+            (
+                ChallengeReason::NewDevice,
+                vec![SecondFactorMethod::VerificationCode],
+            )
+        } else {
+            return Ok(None);
+        };
+        if two_factor.recovery_codes_left > 0 {
+            methods.push(SecondFactorMethod::RecoveryCode);
+        }
+        let now = clock::now_millis();
+        let challenge = Challenge {
+            challenge_id: uuid::Uuid::new_v4().to_string(),
+            mi_id: account.mi_id,
+            device: device.clone(),
+            client_address: client.to_owned(),
+            reason,
+            methods,
+            new_device,
+            attempts: 0,
+            expires_at: clock::add_millis(now, self.settings.second_factor.challenge_ttl),
+            completed: false,
+        };
+        self.store.create_challenge(&challenge).await?;
+        let masked_contacts = if challenge
+            .methods
+            .contains(&SecondFactorMethod::VerificationCode)
+        {
+            account
+                .contacts
+                .iter()
+                .map(|contact| contact.value.masked())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Some(SignInOutcome::Challenged {
+            challenge,
+            masked_contacts,
+        }))
+    }
+
+    /// Answers a challenge; on success the session starts.
+    pub async fn complete_sign_in(
+        &self,
+        challenge_id: &str,
+        proof: SecondFactorProof,
+    ) -> Result<SessionTokens, SignInError> {
+        let challenge_id = uuid::Uuid::parse_str(challenge_id.trim())
+            .map_err(|_| SignInError::InvalidRequest {
+                field: "challenge_id",
+                problem: "must be the id SignIn returned".into(),
+            })?
+            .to_string();
+        let max_attempts = self.settings.second_factor.max_attempts;
+        let challenge = self
+            .store
+            .challenge(&challenge_id)
+            .await?
+            .ok_or(SignInError::ChallengeNotFound)?;
+        let now = clock::now_millis();
+        if challenge.completed || challenge.expires_at <= now {
+            return Err(SignInError::ChallengeExpired);
+        }
+        if challenge.attempts >= max_attempts {
+            return Err(SignInError::ChallengeLocked);
+        }
+        if !challenge.methods.contains(&proof.method()) {
+            return Err(SignInError::MethodNotAllowed);
+        }
+        let account = self
+            .store
+            .account(challenge.mi_id)
+            .await?
+            .ok_or(SignInError::ChallengeNotFound)?;
+        let proven = match self.check_second_factor(&account, &proof).await {
+            Ok(proven) => proven,
+            Err(FactorRefusal::TokenInvalid) => return Err(SignInError::TokenInvalid),
+            Err(FactorRefusal::Unexpected(error)) => return Err(error.into()),
+            Err(FactorRefusal::Wrong) => {
+                let attempts = self
+                    .store
+                    .count_challenge_attempt(&challenge_id, now)
+                    .await?
+                    .ok_or(SignInError::ChallengeExpired)?;
+                if attempts >= max_attempts {
+                    return Err(SignInError::ChallengeLocked);
+                }
+                return Err(SignInError::WrongSecondFactor {
+                    remaining_attempts: max_attempts - attempts,
+                });
+            }
+        };
+        let methods = vec!["pwd".to_owned(), proven.method.to_owned(), "mfa".to_owned()];
+        let (session, refresh) = self.new_session(
+            &account,
+            challenge.device.clone(),
+            &challenge.client_address,
+            methods,
+            now,
+        );
+        let signed_in = events::signed_in(&account, &session.session, challenge.new_device);
+        match self
+            .store
+            .complete_challenge(
+                &challenge_id,
+                max_attempts,
+                proven.token.as_ref(),
+                &session,
+                &[signed_in],
+            )
+            .await?
+        {
+            CompleteOutcome::Completed => {}
+            CompleteOutcome::NotPending => return Err(SignInError::ChallengeExpired),
+            CompleteOutcome::TokenSpent => return Err(SignInError::TokenUsed),
+        }
+        self.lockout.clear(account.mi_id).await?;
+        tracing::info!(mi_id = %account.mi_id, session_id = %session.session.session_id, "signed in with a second factor");
+        Ok(self.tokens_for(session, &refresh)?)
+    }
+}
+
+/// Checks a proof: a TOTP code (accepted once per time step), a recovery code (used up), or a
+/// verification token for one of the account's contacts (returned, to be spent by the caller).
+pub(super) async fn check_factor(
+    accounts: &Accounts,
+    account: &Account,
+    proof: &SecondFactorProof,
+) -> Result<ProvenFactor, FactorRefusal> {
+    match proof {
+        SecondFactorProof::Totp(code) => {
+            let state = accounts.store.totp_state(account.mi_id).await?;
+            let Some(secret) = state.secret else {
+                return Err(FactorRefusal::Wrong);
+            };
+            let now_seconds = u64::try_from(clock::now_millis() / 1000).unwrap_or_default();
+            let step = accounts
+                .totp
+                .matching_step(account.mi_id, &secret, code, now_seconds)?
+                .ok_or(FactorRefusal::Wrong)?;
+            if !accounts.store.accept_totp_step(account.mi_id, step).await? {
+                return Err(FactorRefusal::Wrong);
+            }
+            Ok(ProvenFactor {
+                method: "otp",
+                token: None,
+            })
+        }
+        SecondFactorProof::RecoveryCode(code) => {
+            let hash = accounts.recovery_codes.hash(code);
+            if !accounts
+                .store
+                .use_recovery_code(account.mi_id, &hash)
+                .await?
+            {
+                return Err(FactorRefusal::Wrong);
+            }
+            tracing::info!(mi_id = %account.mi_id, "recovery code used");
+            Ok(ProvenFactor {
+                method: "rec",
+                token: None,
+            })
+        }
+        SecondFactorProof::VerificationToken(token) => {
+            let verified = accounts
+                .verification_tokens
+                .verify(token, VerificationPurpose::SignInSecondFactor)
+                .map_err(|_| FactorRefusal::TokenInvalid)?;
+            if !account
+                .contacts
+                .iter()
+                .any(|contact| contact.value == verified.contact)
+            {
+                return Err(FactorRefusal::Wrong);
+            }
+            let method = match verified.contact.kind() {
+                super::ContactKind::Phone => "sms",
+                super::ContactKind::Email => "email",
+            };
+            Ok(ProvenFactor {
+                method,
+                token: Some(verified),
+            })
+        }
+    }
+}

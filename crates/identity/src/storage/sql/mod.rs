@@ -1,0 +1,123 @@
+//! The SQL identity store: accounts and contacts (`accounts.rs`), sessions and challenges
+//! (`sessions.rs`), second factors (`second_factor.rs`).
+
+mod accounts;
+mod second_factor;
+mod sessions;
+
+use mi_platform::db::Database;
+use mi_platform::outbox::Outbox;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Row, Transaction};
+
+use super::RevokeScope;
+use crate::domain::{MiId, Session, VerifiedContact};
+use crate::events::{self, IdentityEvent};
+
+/// Accounts, sessions and second factors in the service's own database, events in its outbox.
+#[derive(Debug, Clone)]
+pub struct SqlIdentityStore {
+    database: Database,
+    outbox: Outbox,
+}
+
+impl SqlIdentityStore {
+    /// A store over a migrated database.
+    pub fn new(database: Database, outbox: Outbox) -> Self {
+        Self { database, outbox }
+    }
+
+    async fn begin(&self) -> anyhow::Result<Transaction<'static, Any>> {
+        Ok(self.database.pool().begin().await?)
+    }
+
+    /// Enqueues the events and commits.
+    async fn commit_with(
+        &self,
+        mut transaction: Transaction<'static, Any>,
+        mi_id: MiId,
+        events: &[IdentityEvent],
+    ) -> anyhow::Result<()> {
+        for event in events {
+            event.enqueue(&self.outbox, &mut transaction, mi_id).await?;
+        }
+        transaction.commit().await?;
+        if !events.is_empty() {
+            self.outbox.notify_committed();
+        }
+        Ok(())
+    }
+
+    /// Revokes sessions inside a transaction, each with its `SessionRevoked` event.
+    async fn revoke_in(
+        &self,
+        connection: &mut AnyConnection,
+        mi_id: MiId,
+        scope: RevokeScope<'_>,
+        reason: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let (condition, session_id) = match scope {
+            RevokeScope::All => ("", None),
+            RevokeScope::One(session_id) => (" AND session_id = $2", Some(session_id)),
+            RevokeScope::AllExcept(session_id) => (" AND session_id <> $2", Some(session_id)),
+        };
+        let statement =
+            format!("DELETE FROM sessions WHERE mi_id = $1{condition} RETURNING session_id");
+        let mut query = sqlx::query(&statement).bind(mi_id.as_i64());
+        if let Some(session_id) = session_id {
+            query = query.bind(session_id);
+        }
+        let revoked: Vec<String> = query
+            .fetch_all(&mut *connection)
+            .await?
+            .iter()
+            .map(|row| row.try_get("session_id"))
+            .collect::<Result<_, _>>()?;
+        for session_id in &revoked {
+            sqlx::query("DELETE FROM used_refresh_tokens WHERE session_id = $1")
+                .bind(session_id)
+                .execute(&mut *connection)
+                .await?;
+            events::session_revoked(mi_id, session_id, reason)
+                .enqueue(&self.outbox, connection, mi_id)
+                .await?;
+        }
+        Ok(revoked)
+    }
+}
+
+/// Records a verification token as spent; false if it was spent before.
+async fn spend(connection: &mut AnyConnection, token: &VerifiedContact) -> anyhow::Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO spent_verification_tokens (token_id, expires_at) VALUES ($1, $2) \
+         ON CONFLICT (token_id) DO NOTHING",
+    )
+    .bind(&token.token_id)
+    .bind(token.expires_at)
+    .execute(connection)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+const SESSION_COLUMNS: &str =
+    "session_id, mi_id, device, client_address, methods, created_at, last_used_at, auth_time";
+
+fn session_from_row(row: &AnyRow) -> anyhow::Result<Session> {
+    let device: String = row.try_get("device")?;
+    let methods: String = row.try_get("methods")?;
+    Ok(Session {
+        session_id: row.try_get("session_id")?,
+        mi_id: MiId::from_i64(row.try_get("mi_id")?),
+        device: serde_json::from_str(&device)?,
+        client_address: row.try_get("client_address")?,
+        methods: serde_json::from_str(&methods)?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        auth_time: row.try_get("auth_time")?,
+    })
+}
+
+/// A boolean as stored (BIGINT 0/1 on both backends).
+fn flag(value: bool) -> i64 {
+    i64::from(value)
+}

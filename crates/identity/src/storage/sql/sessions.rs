@@ -1,0 +1,262 @@
+//! Sessions, refresh tokens and sign-in challenges in SQL.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::accounts::insert_session;
+use super::{SESSION_COLUMNS, SqlIdentityStore, flag, session_from_row, spend};
+use crate::domain::{
+    Challenge, ChallengeReason, MiId, SecondFactorMethod, Session, VerifiedContact,
+};
+use crate::events::IdentityEvent;
+use crate::storage::{CompleteOutcome, NewSession, RevokeScope, RotateOutcome, SessionStore};
+
+#[async_trait]
+impl SessionStore for SqlIdentityStore {
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        events: &[IdentityEvent],
+    ) -> anyhow::Result<()> {
+        let mut transaction = self.begin().await?;
+        insert_session(&mut transaction, session).await?;
+        self.commit_with(transaction, session.session.mi_id, events)
+            .await
+    }
+
+    async fn is_known_device(&self, mi_id: MiId, device_id: &str) -> anyhow::Result<bool> {
+        let row =
+            sqlx::query("SELECT 1 AS known FROM known_devices WHERE mi_id = $1 AND device_id = $2")
+                .bind(mi_id.as_i64())
+                .bind(device_id)
+                .fetch_optional(self.database.pool())
+                .await?;
+        Ok(row.is_some())
+    }
+
+    async fn active_session(&self, session_id: &str, now: i64) -> anyhow::Result<Option<Session>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = $1 AND refresh_expires_at > $2"
+        ))
+        .bind(session_id)
+        .bind(now)
+        .fetch_optional(self.database.pool())
+        .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn rotate_refresh(
+        &self,
+        session_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+        new_expires_at: i64,
+    ) -> anyhow::Result<RotateOutcome> {
+        let mut transaction = self.begin().await?;
+        let rotated = sqlx::query(&format!(
+            "UPDATE sessions SET refresh_hash = $3, last_used_at = $4, refresh_expires_at = $5 \
+             WHERE session_id = $1 AND refresh_hash = $2 AND refresh_expires_at > $4 \
+             RETURNING {SESSION_COLUMNS}"
+        ))
+        .bind(session_id)
+        .bind(old_hash)
+        .bind(new_hash)
+        .bind(now)
+        .bind(new_expires_at)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if let Some(row) = rotated {
+            sqlx::query(
+                "INSERT INTO used_refresh_tokens (token_hash, session_id, used_at) VALUES ($1, $2, $3)",
+            )
+            .bind(old_hash)
+            .bind(session_id)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
+            return Ok(RotateOutcome::Rotated(session_from_row(&row)?));
+        }
+        transaction.rollback().await?;
+        let reused = sqlx::query(
+            "SELECT sessions.mi_id AS mi_id FROM used_refresh_tokens \
+             JOIN sessions ON sessions.session_id = used_refresh_tokens.session_id \
+             WHERE used_refresh_tokens.token_hash = $1 AND used_refresh_tokens.session_id = $2",
+        )
+        .bind(old_hash)
+        .bind(session_id)
+        .fetch_optional(self.database.pool())
+        .await?;
+        Ok(match reused {
+            Some(row) => RotateOutcome::Reused(MiId::from_i64(row.try_get("mi_id")?)),
+            None => RotateOutcome::Invalid,
+        })
+    }
+
+    async fn revoke_sessions(
+        &self,
+        mi_id: MiId,
+        scope: RevokeScope<'_>,
+        reason: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut transaction = self.begin().await?;
+        let revoked = self
+            .revoke_in(&mut transaction, mi_id, scope, reason)
+            .await?;
+        transaction.commit().await?;
+        if !revoked.is_empty() {
+            self.outbox.notify_committed();
+        }
+        Ok(revoked)
+    }
+
+    async fn list_sessions(&self, mi_id: MiId) -> anyhow::Result<Vec<Session>> {
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE mi_id = $1 ORDER BY created_at DESC"
+        ))
+        .bind(mi_id.as_i64())
+        .fetch_all(self.database.pool())
+        .await?
+        .iter()
+        .map(session_from_row)
+        .collect()
+    }
+
+    async fn mark_authenticated(
+        &self,
+        session_id: &str,
+        now: i64,
+        method: &str,
+    ) -> anyhow::Result<()> {
+        let mut transaction = self.begin().await?;
+        let Some(row) = sqlx::query("SELECT methods FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_optional(&mut *transaction)
+            .await?
+        else {
+            transaction.rollback().await?;
+            return Ok(());
+        };
+        let mut methods: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("methods")?)?;
+        if !methods.iter().any(|known| known == method) {
+            methods.push(method.to_owned());
+        }
+        sqlx::query("UPDATE sessions SET auth_time = $2, methods = $3 WHERE session_id = $1")
+            .bind(session_id)
+            .bind(now)
+            .bind(serde_json::to_string(&methods)?)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn create_challenge(&self, challenge: &Challenge) -> anyhow::Result<()> {
+        let methods: Vec<&str> = challenge
+            .methods
+            .iter()
+            .map(|method| method.as_str())
+            .collect();
+        sqlx::query(
+            "INSERT INTO sign_in_challenges (challenge_id, mi_id, device, client_address, reason, \
+             methods, new_device, attempts, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&challenge.challenge_id)
+        .bind(challenge.mi_id.as_i64())
+        .bind(serde_json::to_string(&challenge.device)?)
+        .bind(&challenge.client_address)
+        .bind(challenge.reason.as_str())
+        .bind(serde_json::to_string(&methods)?)
+        .bind(flag(challenge.new_device))
+        .bind(i64::from(challenge.attempts))
+        .bind(challenge.expires_at)
+        .execute(self.database.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn challenge(&self, challenge_id: &str) -> anyhow::Result<Option<Challenge>> {
+        let Some(row) = sqlx::query(
+            "SELECT mi_id, device, client_address, reason, methods, new_device, attempts, \
+             expires_at, completed_at FROM sign_in_challenges WHERE challenge_id = $1",
+        )
+        .bind(challenge_id)
+        .fetch_optional(self.database.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let device: String = row.try_get("device")?;
+        let methods: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("methods")?)?;
+        let reason: String = row.try_get("reason")?;
+        Ok(Some(Challenge {
+            challenge_id: challenge_id.to_owned(),
+            mi_id: MiId::from_i64(row.try_get("mi_id")?),
+            device: serde_json::from_str(&device)?,
+            client_address: row.try_get("client_address")?,
+            reason: ChallengeReason::parse(&reason)
+                .ok_or_else(|| anyhow::anyhow!("unknown challenge reason {reason}"))?,
+            methods: methods
+                .iter()
+                .filter_map(|method| SecondFactorMethod::parse(method))
+                .collect(),
+            new_device: row.try_get::<i64, _>("new_device")? == 1,
+            attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+            expires_at: row.try_get("expires_at")?,
+            completed: row.try_get::<Option<i64>, _>("completed_at")?.is_some(),
+        }))
+    }
+
+    async fn count_challenge_attempt(
+        &self,
+        challenge_id: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<u32>> {
+        let row = sqlx::query(
+            "UPDATE sign_in_challenges SET attempts = attempts + 1 \
+             WHERE challenge_id = $1 AND completed_at IS NULL AND expires_at > $2 RETURNING attempts",
+        )
+        .bind(challenge_id)
+        .bind(now)
+        .fetch_optional(self.database.pool())
+        .await?;
+        row.map(|row| Ok(u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX)))
+            .transpose()
+    }
+
+    async fn complete_challenge(
+        &self,
+        challenge_id: &str,
+        max_attempts: u32,
+        token: Option<&VerifiedContact>,
+        session: &NewSession,
+        events: &[IdentityEvent],
+    ) -> anyhow::Result<CompleteOutcome> {
+        let now = session.session.created_at;
+        let mut transaction = self.begin().await?;
+        let completed = sqlx::query(
+            "UPDATE sign_in_challenges SET completed_at = $2 \
+             WHERE challenge_id = $1 AND completed_at IS NULL AND expires_at > $2 AND attempts < $3",
+        )
+        .bind(challenge_id)
+        .bind(now)
+        .bind(i64::from(max_attempts))
+        .execute(&mut *transaction)
+        .await?;
+        if completed.rows_affected() == 0 {
+            transaction.rollback().await?;
+            return Ok(CompleteOutcome::NotPending);
+        }
+        if let Some(token) = token
+            && !spend(&mut transaction, token).await?
+        {
+            transaction.rollback().await?;
+            return Ok(CompleteOutcome::TokenSpent);
+        }
+        insert_session(&mut transaction, session).await?;
+        self.commit_with(transaction, session.session.mi_id, events)
+            .await?;
+        Ok(CompleteOutcome::Completed)
+    }
+}
