@@ -17,8 +17,10 @@ pub struct Settings {
     /// gRPC metadata header set by a trusted proxy with the client address (its last entry
     /// counts); unset uses the peer address of the connection.
     pub trusted_proxy_header: Option<String>,
-    /// Public keys of the verification service (`kid:x`) that sign verification tokens; in
+    /// Public keys of the verification service (`kid:x`) that sign verification tokens, as a
+    /// list or one string separated by commas or whitespace (so a `*_FILE` secret works); in
     /// embedded mode, empty means the development key in the data directory.
+    #[serde(deserialize_with = "list_or_separated")]
     pub verification_public_keys: Vec<String>,
     /// How long a password or second factor counts as recent for sensitive changes.
     #[serde(with = "humantime_serde")]
@@ -89,6 +91,30 @@ impl Settings {
         );
         Ok(())
     }
+}
+
+/// Reads a list of strings given either as a list or as one separated string.
+fn list_or_separated<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrText {
+        List(Vec<String>),
+        Text(String),
+    }
+    let items = match ListOrText::deserialize(deserializer)? {
+        ListOrText::List(items) => items,
+        ListOrText::Text(text) => text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .map(str::to_owned)
+            .collect(),
+    };
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect())
 }
 
 /// Password policy and hashing.
@@ -241,5 +267,22 @@ impl Default for TokenSettings {
             previous_public_keys: Vec::new(),
             jwks_path: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_keys_read_from_a_list_or_a_secret_file_line() {
+        let from_text: Settings =
+            serde_json::from_value(serde_json::json!({ "verification_public_keys": "k1:aaa, k2:bbb\n" }))
+                .expect("text");
+        assert_eq!(from_text.verification_public_keys, ["k1:aaa", "k2:bbb"]);
+        let from_list: Settings =
+            serde_json::from_value(serde_json::json!({ "verification_public_keys": ["k1:aaa"] }))
+                .expect("list");
+        assert_eq!(from_list.verification_public_keys, ["k1:aaa"]);
     }
 }

@@ -247,4 +247,18 @@ mod tests {
         assert_eq!(jwks["keys"][0]["kid"], "k1");
         assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
     }
+
+    /// The same key id and `x` as the openssl recipe in deploy/secrets/README.md gives.
+    #[test]
+    fn public_key_matches_the_documented_openssl_derivation() {
+        let seed = SecretKey::parse_base64(&secrecy::SecretString::from(
+            "LsklO1/bawHtrT6eQMLpNEX1g2Sfi1Mlnaj2Hu1iHC8=",
+        ))
+        .expect("seed");
+        let key = TokenSigner::from_seed(&seed, None).expect("signer").public_key().clone();
+        assert_eq!(
+            format!("{}:{}", key.key_id, key.x),
+            "1fe676842529442a:cGJCjPaPjc6tqjPsVscjmHKHVeGX5EW2uhA_BP8e4ts"
+        );
+    }
 }
