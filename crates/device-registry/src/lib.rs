@@ -1,7 +1,8 @@
 //! The device registry: which devices are linked to which account.
 //!
-//! This first version lists devices; linking on sign-in and Find Device build on the same
-//! layers (`grpc` → `domain` → `storage` + outbox → the device topic).
+//! Devices are linked when identity reports a sign-in (`SignedIn` on the identity topic) and
+//! listed over gRPC; Find Device builds on the same layers (`grpc` → `domain` → `storage` +
+//! outbox → the device topic).
 
 pub mod config;
 pub mod domain;
@@ -37,15 +38,19 @@ impl Service for DeviceRegistryService {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        // The relay creates the device topic now; device events arrive with linking.
-        let (host, database, _outbox) = ServiceHost::start(
+        // The relay creates the device topic now; device events arrive with Find Device.
+        let (mut host, database, _outbox) = ServiceHost::start(
             Self::NAME,
             platform,
             sqlx::migrate!("./migrations"),
             shutdown,
         )
         .await?;
-        let devices = Arc::new(SqlDeviceStore::new(database));
+        let devices = Arc::new(SqlDeviceStore::new(database, host.consumer_group()));
+        host.spawn_consumer(
+            &["identity"],
+            Arc::new(events::IdentityEventsHandler::new(Arc::clone(&devices) as _)),
+        );
         let server = DeviceRegistryServiceServer::new(grpc::DeviceRegistryHandler::new(devices));
         host.serve(
             listener,

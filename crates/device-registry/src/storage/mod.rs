@@ -1,28 +1,41 @@
 //! Where devices live. One SQL implementation serves PostgreSQL and SQLite.
 
 use async_trait::async_trait;
+use mi_platform::consumer::begin_once;
 use mi_platform::db::Database;
 use sqlx::Row;
 
 use crate::domain::Device;
 
-/// Reads devices.
+/// Links and reads devices. Changes driven by events are applied once per event: the
+/// processed-event record is written in the same transaction.
 #[async_trait]
 pub trait DeviceStore: Send + Sync + std::fmt::Debug {
     /// An account's devices, most recently linked first, skipping `offset`.
     async fn list(&self, mi_id: i64, offset: i64, limit: i64) -> anyhow::Result<Vec<Device>>;
+
+    /// Links a device to its account (a known device gets its new model, OS and name, and
+    /// keeps its first link time), for event `event_id`; false if that event was applied.
+    async fn link(&self, event_id: &str, device: &Device) -> anyhow::Result<bool>;
+
+    /// Unlinks every device of an account, for event `event_id`; false if it was applied.
+    async fn unlink_account(&self, event_id: &str, mi_id: u64) -> anyhow::Result<bool>;
 }
 
 /// Devices in the device registry's database.
 #[derive(Debug, Clone)]
 pub struct SqlDeviceStore {
     database: Database,
+    consumer_group: String,
 }
 
 impl SqlDeviceStore {
-    /// A store over a migrated database.
-    pub fn new(database: Database) -> Self {
-        Self { database }
+    /// A store over a migrated database; `consumer_group` keys its processed-event records.
+    pub fn new(database: Database, consumer_group: String) -> Self {
+        Self {
+            database,
+            consumer_group,
+        }
     }
 }
 
@@ -50,5 +63,42 @@ impl DeviceStore for SqlDeviceStore {
                 })
             })
             .collect()
+    }
+
+    async fn link(&self, event_id: &str, device: &Device) -> anyhow::Result<bool> {
+        let Some(mut transaction) =
+            begin_once(&self.database, &self.consumer_group, event_id).await?
+        else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "INSERT INTO devices (device_id, mi_id, model, os, name, linked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (mi_id, device_id) \
+             DO UPDATE SET model = excluded.model, os = excluded.os, name = excluded.name",
+        )
+        .bind(&device.device_id)
+        .bind(i64::try_from(device.mi_id)?)
+        .bind(&device.model)
+        .bind(&device.os)
+        .bind(&device.name)
+        .bind(device.linked_at)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(true)
+    }
+
+    async fn unlink_account(&self, event_id: &str, mi_id: u64) -> anyhow::Result<bool> {
+        let Some(mut transaction) =
+            begin_once(&self.database, &self.consumer_group, event_id).await?
+        else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM devices WHERE mi_id = $1")
+            .bind(i64::try_from(mi_id)?)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(true)
     }
 }
