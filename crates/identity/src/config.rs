@@ -276,9 +276,10 @@ mod tests {
 
     #[test]
     fn verification_keys_read_from_a_list_or_a_secret_file_line() {
-        let from_text: Settings =
-            serde_json::from_value(serde_json::json!({ "verification_public_keys": "k1:aaa, k2:bbb\n" }))
-                .expect("text");
+        let from_text: Settings = serde_json::from_value(
+            serde_json::json!({ "verification_public_keys": "k1:aaa, k2:bbb\n" }),
+        )
+        .expect("text");
         assert_eq!(from_text.verification_public_keys, ["k1:aaa", "k2:bbb"]);
         let from_list: Settings =
             serde_json::from_value(serde_json::json!({ "verification_public_keys": ["k1:aaa"] }))

@@ -255,7 +255,10 @@ mod tests {
             "LsklO1/bawHtrT6eQMLpNEX1g2Sfi1Mlnaj2Hu1iHC8=",
         ))
         .expect("seed");
-        let key = TokenSigner::from_seed(&seed, None).expect("signer").public_key().clone();
+        let key = TokenSigner::from_seed(&seed, None)
+            .expect("signer")
+            .public_key()
+            .clone();
         assert_eq!(
             format!("{}:{}", key.key_id, key.x),
             "1fe676842529442a:cGJCjPaPjc6tqjPsVscjmHKHVeGX5EW2uhA_BP8e4ts"

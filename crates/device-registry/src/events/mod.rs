@@ -32,11 +32,9 @@ impl EventHandler for IdentityEventsHandler {
         if let Some(signed_in) = events::payload::<SignedIn>(event) {
             let signed_in = signed_in.context("undecodable SignedIn")?;
             let reported = signed_in.device.unwrap_or_default();
-            let linked_at = event
-                .occurred_at
-                .map_or_else(clock::now_millis, |time| {
-                    time.seconds.saturating_mul(1000) + i64::from(time.nanos / 1_000_000)
-                });
+            let linked_at = event.occurred_at.map_or_else(clock::now_millis, |time| {
+                time.seconds.saturating_mul(1000) + i64::from(time.nanos / 1_000_000)
+            });
             let device = Device {
                 device_id: reported.device_id,
                 mi_id: signed_in.mi_id,
@@ -57,7 +55,10 @@ impl EventHandler for IdentityEventsHandler {
                 .unlink_account(&event.event_id, deleted.mi_id)
                 .await?
             {
-                tracing::info!(mi_id = deleted.mi_id, "devices of a deleted account unlinked");
+                tracing::info!(
+                    mi_id = deleted.mi_id,
+                    "devices of a deleted account unlinked"
+                );
             }
         }
         Ok(())

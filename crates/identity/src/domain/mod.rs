@@ -35,7 +35,7 @@ pub use sign_in::{
 };
 pub use sign_up::{SignUpError, SignUpRequest};
 pub use tokens::{IssuedTokens, SessionTokens, TokenIssuer};
-pub use totp::{TotpEnrollment, TotpSecrets, code_at as totp_code_at};
+pub use totp::{TotpEnrollment, TotpSecrets};
 pub use verification_token::{
     TokenProblem, VerificationPurpose, VerificationTokens, VerifiedContact,
 };
