@@ -4,7 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
+pub mod identity;
 pub mod providers;
+
+pub use identity::{
+    CONSENT_VERSION, access_claims_for, authed, base32_decode, expect_challenge, expect_tokens,
+    field_violations, reason, retry_after, rfc6238_code, sign_up_request, strong_password,
+    test_device, unix_now,
+};
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -51,6 +58,8 @@ pub struct TestConfig {
     pub backends: Backends,
     pub run_id: String,
     pub code_encryption_key: SecretKey,
+    /// The Ed25519 seed identity signs access tokens with (to forge expired or odd tokens).
+    pub identity_signing_key: SecretKey,
     /// Deleted when the last clone of the config is dropped.
     _data_dir: Arc<tempfile::TempDir>,
 }
@@ -61,6 +70,13 @@ impl TestConfig {
         let run_id = testing::unique_name("");
         let data_dir = Arc::new(tempfile::tempdir().unwrap());
         let code_encryption_key = SecretKey::generate();
+        let verification_seed = SecretKey::generate();
+        let identity_signing_key = SecretKey::generate();
+        let verification_key =
+            mi_platform::tokens::TokenSigner::from_seed(&verification_seed, None)
+                .unwrap()
+                .public_key()
+                .clone();
         let mut loader = ConfigLoader::from_figment(figment::Figment::new())
             .with_value("data_dir", data_dir.path())
             .with_value(
@@ -73,8 +89,30 @@ impl TestConfig {
             )
             .with_value(
                 "verification.token.signing_key",
+                verification_seed.to_base64().expose_secret(),
+            )
+            .with_value(
+                "identity.verification_public_keys",
+                vec![format!(
+                    "{}:{}",
+                    verification_key.key_id, verification_key.x
+                )],
+            )
+            .with_value(
+                "identity.tokens.signing_key",
+                identity_signing_key.to_base64().expose_secret(),
+            )
+            .with_value(
+                "identity.password.pepper",
                 SecretKey::generate().to_base64().expose_secret(),
             )
+            .with_value(
+                "identity.totp_encryption_key",
+                SecretKey::generate().to_base64().expose_secret(),
+            )
+            // The cheapest Argon2id the service accepts: tests hash many passwords.
+            .with_value("identity.password.argon2.memory_kib", 8 * 1024)
+            .with_value("identity.password.argon2.iterations", 1)
             .with_value("kafka.topic_prefix", format!("t.{run_id}."))
             .with_value("kafka.partitions", 1)
             .with_value("kafka.message_timeout", "5s")
@@ -100,8 +138,20 @@ impl TestConfig {
             backends,
             run_id,
             code_encryption_key,
+            identity_signing_key,
             _data_dir: data_dir,
         }
+    }
+
+    /// A configuration for account tests: codes can be sent to one destination again right
+    /// away and many times (sign-up, then a password reset, then a second factor), which the
+    /// default 60 s cooldown and 5 sends per hour would refuse.
+    pub fn with_repeatable_codes(self) -> Self {
+        self.with_value("verification.limits.send_cooldown", "1ms")
+            .with_value("verification.limits.destination_per_hour", 50)
+            .with_value("verification.limits.destination_per_day", 50)
+            .with_value("verification.limits.client_per_hour", 500)
+            .with_value("verification.limits.checks_per_client_per_hour", 500)
     }
 
     /// Overrides one setting.
@@ -161,6 +211,11 @@ impl TestPlatform {
     /// Starts the platform on fresh, isolated storage.
     pub async fn start(backends: Backends) -> Self {
         Self::start_with(TestConfig::new(backends)).await
+    }
+
+    /// Starts the platform for account tests: [`TestConfig::with_repeatable_codes`].
+    pub async fn start_for_identity(backends: Backends) -> Self {
+        Self::start_with(TestConfig::new(backends).with_repeatable_codes()).await
     }
 
     /// Starts the platform with a given configuration (e.g. to restart on the same data).

@@ -1,8 +1,10 @@
 //! The notification service: turns events into messages and delivers them.
 //!
-//! `events` consumes the verification topic; `domain` renders the message; `storage` delivers
-//! it to the dev inbox and records `NotificationDelivered` in the outbox, in the transaction
-//! that also marks the event processed; `grpc` lets developers and tests read the inbox.
+//! `events` consumes the verification topic (codes) and the identity topic (security alerts);
+//! `domain` writes the messages; `delivery` sends each through its transport, and `storage`
+//! records it (one record per source event and destination, which is what keeps a redelivered
+//! event from sending twice), puts it in the dev inbox and enqueues `NotificationDelivered`;
+//! `grpc` lets developers and tests read the inbox.
 
 pub mod config;
 pub mod delivery;
@@ -22,7 +24,7 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::config::Settings;
-use crate::delivery::Transports;
+use crate::delivery::{Dispatcher, Transports};
 use crate::domain::Templates;
 use crate::storage::SqlNotificationStore;
 
@@ -51,19 +53,14 @@ impl Service for NotificationService {
             shutdown,
         )
         .await?;
-        let store = Arc::new(SqlNotificationStore::new(
-            database,
-            outbox,
-            host.consumer_group(),
-        ));
+        let store = Arc::new(SqlNotificationStore::new(database, outbox));
 
-        let handler = events::VerificationEventsHandler::new(
-            Arc::clone(&store) as _,
-            transports,
-            Templates::built_in()?,
-            cipher,
-        );
-        host.spawn_consumer(&["verification"], Arc::new(handler));
+        let dispatcher = Dispatcher::new(Arc::clone(&store) as _, transports);
+        let handler =
+            events::NotificationEventsHandler::new(dispatcher, Templates::built_in()?, cipher);
+        // One consumer group for both topics: the service has one position per partition, one
+        // dead-letter topic and one place where a failed event is given up on.
+        host.spawn_consumer(&["verification", "identity"], Arc::new(handler));
 
         let server = NotificationServiceServer::new(grpc::NotificationHandler::new(store));
         host.serve(

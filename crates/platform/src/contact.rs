@@ -59,3 +59,64 @@ pub fn calling_code(e164: &str) -> Option<String> {
     let number = phonenumber::parse(None, e164).ok()?;
     Some(number.code().value().to_string())
 }
+
+/// A contact with most of it hidden, for alerts and challenges: enough for its owner to
+/// recognize, not enough to hand to whoever reads an SMS preview or a shared mailbox:
+/// `+86 138****0000` for an E.164 phone number, `ja***@example.com` for an email address.
+pub fn mask(value: &str) -> String {
+    match value.strip_prefix('+') {
+        Some(digits) => mask_phone(value, digits),
+        None => mask_email(value),
+    }
+}
+
+fn mask_phone(e164: &str, digits: &str) -> String {
+    let digits: Vec<char> = digits.chars().collect();
+    // The calling code stays whole: it tells the country, not the person.
+    let country_len = calling_code(e164)
+        .map_or(2, |code| code.len())
+        .min(digits.len());
+    let (country, national) = digits.split_at(country_len);
+    let shown_tail = (national.len() / 2).min(4);
+    let shown_head = ((national.len() - shown_tail) / 2).min(3);
+    let hidden = national.len() - shown_head - shown_tail;
+    let head: String = national[..shown_head].iter().collect();
+    let tail: String = national[shown_head + hidden..].iter().collect();
+    let country: String = country.iter().collect();
+    format!("+{country} {head}{}{tail}", "*".repeat(hidden))
+}
+
+fn mask_email(address: &str) -> String {
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    // At least one character of the local part stays hidden; the stars never tell its length.
+    let shown = local.chars().count().saturating_sub(1).min(2);
+    let head: String = local.chars().take(shown).collect();
+    format!("{head}***@{domain}")
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_keep_calling_code_head_and_tail() {
+        assert_eq!(mask("+8613800000000"), "+86 138****0000");
+        assert_eq!(mask("+12025550123"), "+1 202***0123");
+        assert_eq!(mask("+4915112345678"), "+49 151****5678");
+    }
+
+    #[test]
+    fn short_numbers_still_hide_digits() {
+        let masked = mask("+35312345");
+        assert!(masked.contains('*'), "{masked}");
+        assert!(!masked.contains("12345"), "{masked}");
+    }
+
+    #[test]
+    fn email_addresses_keep_two_letters_and_the_domain() {
+        assert_eq!(mask("jane.doe@example.com"), "ja***@example.com");
+        assert_eq!(mask("jo@example.com"), "j***@example.com");
+        assert_eq!(mask("j@example.com"), "***@example.com");
+        assert_eq!(mask("李雷@例子.公司"), "李***@例子.公司");
+    }
+}

@@ -76,30 +76,7 @@ impl ContactValue {
 
     /// The value with most of it hidden, e.g. `+86 138****0000` or `ja***@example.com`.
     pub fn masked(&self) -> String {
-        match self.kind {
-            ContactKind::Phone => {
-                let digits: Vec<char> = self.value.chars().skip(1).collect();
-                let country_len = contact::calling_code(&self.value).map_or(2, |code| code.len());
-                let (country, national) = digits.split_at(country_len.min(digits.len()));
-                let shown_head = national.len().saturating_sub(4).min(3);
-                let head: String = national.iter().take(shown_head).collect();
-                let tail: String = national
-                    .iter()
-                    .skip(national.len().saturating_sub(4))
-                    .collect();
-                let hidden = national.len().saturating_sub(shown_head + 4);
-                format!(
-                    "+{} {head}{}{tail}",
-                    country.iter().collect::<String>(),
-                    "*".repeat(hidden)
-                )
-            }
-            ContactKind::Email => {
-                let (local, domain) = self.value.split_once('@').unwrap_or((&self.value, ""));
-                let shown: String = local.chars().take(2).collect();
-                format!("{shown}***@{domain}")
-            }
-        }
+        contact::mask(&self.value)
     }
 }
 

@@ -4,9 +4,12 @@
 //! `Idempotency-Key` and, when an API key is set, `Authorization: Bearer <key>`:
 //!
 //! ```json
-//! {"idempotency_key": "<event id>", "channel": "sms", "destination": "+8613800138000", "text": "..."}
-//! {"idempotency_key": "<event id>", "channel": "voice", "destination": "+8613800138000", "speech": "..."}
+//! {"idempotency_key": "<key>", "channel": "sms", "destination": "+8613800138000", "text": "..."}
+//! {"idempotency_key": "<key>", "channel": "voice", "destination": "+8613800138000", "speech": "..."}
 //! ```
+//!
+//! The key of a code is its event id; an alert, one event sent to several contacts, has
+//! `<event id>-<n>` for its n-th contact.
 //!
 //! Any 2xx answer means accepted. A provider must treat a repeated idempotency key as the same
 //! message, so a retry after a lost answer never sends twice.

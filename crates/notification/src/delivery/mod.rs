@@ -1,8 +1,11 @@
-//! How messages leave: the dev inbox, SMTP, or the HTTP SMS/voice provider.
+//! How messages leave: the dev inbox, SMTP, or the HTTP SMS/voice provider, and the dispatcher
+//! that sends each message once.
 
+mod dispatcher;
 mod http;
 mod smtp;
 
+pub use dispatcher::Dispatcher;
 pub use http::HttpProvider;
 pub use smtp::SmtpMailer;
 
@@ -35,8 +38,8 @@ impl Transport {
         matches!(self, Self::DevInbox)
     }
 
-    /// Hands the message to the outside world. The idempotency key (the source event id) lets
-    /// the provider drop a repeat of a request it already accepted.
+    /// Hands the message to the outside world. The idempotency key (one per message, stable
+    /// across retries) lets the provider drop a repeat of a request it already accepted.
     pub async fn send(
         &self,
         message: &OutgoingMessage,

@@ -1,7 +1,9 @@
 //! Messages and how they are written.
 
+mod alert;
 mod render;
 
+pub use alert::{AlertKind, SecurityAlert};
 pub use render::Templates;
 
 /// The kind of destination a message is written for.
@@ -25,6 +27,16 @@ impl Channel {
         }
     }
 
+    /// The channel that reaches a contact: SMS for a phone number (E.164, so it starts with
+    /// `+`), email for anything else.
+    pub fn for_contact(contact: &str) -> Self {
+        if contact.starts_with('+') {
+            Self::Sms
+        } else {
+            Self::Email
+        }
+    }
+
     /// Reads a stored name.
     pub fn parse(stored: &str) -> Option<Self> {
         [Self::Sms, Self::Email, Self::Voice]
@@ -42,7 +54,7 @@ pub struct OutgoingMessage {
     pub channel: Channel,
     /// Email subject; SMS messages have one for the inbox's sake.
     pub subject: String,
-    /// The text, which may hold a code: never logged.
+    /// The text, which may hold a code or name a contact: never logged.
     pub body: String,
 }
 

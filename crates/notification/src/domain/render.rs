@@ -1,11 +1,14 @@
 //! The text of each message, from localized templates (English and Simplified Chinese built
 //! in), chosen by the request's locale with fallback to the language, then to English.
+//! Verification codes are written here; security alerts in `alerts`.
+
+mod alerts;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context;
-use minijinja::{Environment, context};
+use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 
 use super::{Channel, OutgoingMessage};
@@ -24,6 +27,7 @@ struct Catalog {
     sms: String,
     voice: String,
     purposes: HashMap<String, String>,
+    alerts: alerts::AlertCatalog,
 }
 
 /// The message catalogs, by lower-case locale tag.
@@ -89,25 +93,24 @@ impl Templates {
             .collect::<Vec<_>>()
             .join(", ");
         let values = context! { code, purpose, minutes, spoken_code };
-        let render = |template: &str| {
-            self.environment
-                .render_str(template, &values)
-                .context("message template failed")
-        };
-        let (subject, body) = match channel {
-            Channel::Email => (
-                render(&catalog.email_subject)?,
-                render(&catalog.email_body)?,
-            ),
-            Channel::Sms => (render(&catalog.email_subject)?, render(&catalog.sms)?),
-            Channel::Voice => (render(&catalog.email_subject)?, render(&catalog.voice)?),
+        let body = match channel {
+            Channel::Email => &catalog.email_body,
+            Channel::Sms => &catalog.sms,
+            Channel::Voice => &catalog.voice,
         };
         Ok(OutgoingMessage {
             destination: destination.to_owned(),
             channel,
-            subject,
-            body,
+            subject: self.render(&catalog.email_subject, &values)?,
+            body: self.render(body, &values)?,
         })
+    }
+
+    /// Fills one template in; every message goes through here.
+    fn render(&self, template: &str, values: &Value) -> anyhow::Result<String> {
+        self.environment
+            .render_str(template, values)
+            .context("message template failed")
     }
 }
 

@@ -1,140 +1,60 @@
-//! Consumes other services' events and turns them into messages.
+//! Consumes other services' events and turns them into messages: verification codes from the
+//! verification topic (`codes`), security alerts from the identity topic (`alerts`).
 
-use std::sync::Arc;
-use std::time::Duration;
+mod alerts;
+mod codes;
 
-use anyhow::Context;
+use std::time::SystemTime;
+
 use async_trait::async_trait;
+use mi_platform::clock;
 use mi_platform::consumer::EventHandler;
 use mi_platform::crypto::CodeCipher;
-use mi_platform::{clock, events};
-use mi_proto::events::v1::{CodeIssued, EventEnvelope};
-use mi_proto::verification::v1 as verification_api;
+use mi_proto::events::v1::EventEnvelope;
 
-use crate::delivery::Transports;
-use crate::domain::{Channel, Templates};
-use crate::storage::{DeliveryStart, NotificationStore};
+use crate::delivery::Dispatcher;
+use crate::domain::Templates;
 
-/// Delivers the code of every `CodeIssued` on the verification topic.
+/// Delivers the code of every `CodeIssued` and the alerts of identity's security events.
 #[derive(Debug)]
-pub struct VerificationEventsHandler {
-    store: Arc<dyn NotificationStore>,
-    transports: Transports,
+pub struct NotificationEventsHandler {
+    dispatcher: Dispatcher,
     templates: Templates,
     cipher: CodeCipher,
 }
 
-impl VerificationEventsHandler {
-    /// A handler delivering through `transports`, opening codes with `cipher`.
-    pub fn new(
-        store: Arc<dyn NotificationStore>,
-        transports: Transports,
-        templates: Templates,
-        cipher: CodeCipher,
-    ) -> Self {
+impl NotificationEventsHandler {
+    /// A handler delivering through `dispatcher`, opening codes with `cipher`.
+    pub fn new(dispatcher: Dispatcher, templates: Templates, cipher: CodeCipher) -> Self {
         Self {
-            store,
-            transports,
+            dispatcher,
             templates,
             cipher,
         }
     }
-
-    async fn deliver_code(&self, event_id: &str, issued: CodeIssued) -> anyhow::Result<()> {
-        let expires_at = issued
-            .expire_time
-            .map(|time| time.seconds.saturating_mul(1000) + i64::from(time.nanos / 1_000_000))
-            .context("CodeIssued has no expire_time")?;
-        let remaining_ms = expires_at - clock::now_millis();
-        if remaining_ms <= 0 {
-            tracing::warn!(verification_id = %issued.verification_id, "code expired before delivery; not sending it");
-            return Ok(());
-        }
-        let channel = match verification_api::Channel::try_from(issued.channel) {
-            Ok(verification_api::Channel::Sms) => Channel::Sms,
-            Ok(verification_api::Channel::Email) => Channel::Email,
-            Ok(verification_api::Channel::Voice) => Channel::Voice,
-            _ => anyhow::bail!("CodeIssued has an unknown channel {}", issued.channel),
-        };
-        let purpose = purpose_name(issued.purpose);
-        let code = self
-            .cipher
-            .open(&issued.verification_id, &issued.sealed_code)?;
-        let code = String::from_utf8(code).context("sealed code is not text")?;
-        let valid_for = Duration::from_millis(u64::try_from(remaining_ms).unwrap_or_default());
-        let message = self.templates.code_message(
-            &issued.locale,
-            &issued.destination,
-            channel,
-            purpose,
-            &code,
-            valid_for,
-        )?;
-
-        let transport = self.transports.for_channel(channel);
-        // An external send needs its record first (attempts, and no second send once done);
-        // a dev-inbox delivery is a single transaction in `complete`.
-        if !transport.is_dev_inbox() {
-            let DeliveryStart::Attempt(attempt) = self
-                .store
-                .start_delivery(event_id, &message, transport.name())
-                .await?
-            else {
-                tracing::info!(event_id, "already delivered or given up; not sending again");
-                return Ok(());
-            };
-            if let Err(error) = transport.send(&message, event_id).await {
-                tracing::warn!(
-                    event_id,
-                    attempt,
-                    transport = transport.name(),
-                    error = format!("{error:#}"),
-                    "delivery attempt failed"
-                );
-                self.store
-                    .record_failure(event_id, &format!("{error:#}"))
-                    .await?;
-                return Err(error);
-            }
-        }
-        self.store
-            .complete(
-                event_id,
-                &message,
-                transport.name(),
-                transport.is_dev_inbox(),
-            )
-            .await?;
-        Ok(())
-    }
-}
-
-/// The stored name of a purpose, as the templates know it.
-fn purpose_name(purpose: i32) -> &'static str {
-    match verification_api::Purpose::try_from(purpose).unwrap_or_default() {
-        verification_api::Purpose::SignUp => "sign_up",
-        verification_api::Purpose::SignInSecondFactor => "sign_in_second_factor",
-        verification_api::Purpose::PasswordReset => "password_reset",
-        verification_api::Purpose::AddRecoveryContact => "add_recovery_contact",
-        verification_api::Purpose::DeviceAction => "device_action",
-        verification_api::Purpose::Unspecified => "unspecified",
-    }
 }
 
 #[async_trait]
-impl EventHandler for VerificationEventsHandler {
+impl EventHandler for NotificationEventsHandler {
     async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
-        if let Some(issued) = events::payload::<CodeIssued>(event) {
-            let issued = issued.context("undecodable CodeIssued")?;
-            return self.deliver_code(&event.event_id, issued).await;
+        if self.deliver_code(event).await? {
+            return Ok(());
         }
-        Ok(())
+        self.deliver_alert(event).await
     }
 
     async fn gave_up(&self, event: &EventEnvelope, reason: &str) -> anyhow::Result<()> {
-        if events::payload::<CodeIssued>(event).is_some() {
-            self.store.fail(&event.event_id, reason).await?;
-        }
-        Ok(())
+        // Only events that started a delivery have anything to give up on; others find nothing.
+        self.dispatcher.give_up(&event.event_id, reason).await
     }
+}
+
+/// A protobuf timestamp in milliseconds since the epoch; `None` if unset or out of range.
+/// Generic over the timestamp type so that this crate needs no direct `prost-types`.
+fn millis<T>(time: Option<T>) -> Option<i64>
+where
+    SystemTime: TryFrom<T>,
+{
+    let time = SystemTime::try_from(time?).ok()?;
+    Some(clock::to_millis(time))
 }

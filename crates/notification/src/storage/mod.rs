@@ -17,11 +17,14 @@ pub enum DeliveryStart {
     Finished,
 }
 
-/// Records deliveries, one per source event, and keeps the dev inbox.
+/// Records deliveries, one per source event and destination, and keeps the dev inbox.
+///
+/// The delivery record is also what makes a redelivered event harmless: a message whose record
+/// says delivered or failed is never sent again.
 #[async_trait]
 pub trait NotificationStore: Send + Sync + std::fmt::Debug {
-    /// Creates the delivery record, or counts another attempt of an unfinished one. Needed
-    /// before an external send; a dev-inbox delivery is recorded by `complete` alone.
+    /// Creates the delivery record of `message`, or counts another attempt of an unfinished
+    /// one. Needed before an external send; a dev-inbox delivery is recorded by `complete` alone.
     async fn start_delivery(
         &self,
         source_event_id: &str,
@@ -29,12 +32,17 @@ pub trait NotificationStore: Send + Sync + std::fmt::Debug {
         transport: &str,
     ) -> anyhow::Result<DeliveryStart>;
 
-    /// Notes why the last attempt failed.
-    async fn record_failure(&self, source_event_id: &str, error: &str) -> anyhow::Result<()>;
+    /// Notes why the last attempt to reach `destination` failed.
+    async fn record_failure(
+        &self,
+        source_event_id: &str,
+        destination: &str,
+        error: &str,
+    ) -> anyhow::Result<()>;
 
     /// Records the delivery as done (creating the record if needed), puts the message in the
     /// dev inbox if that is its transport, and enqueues `NotificationDelivered`, all in one
-    /// transaction; false if this event was delivered already.
+    /// transaction; false if this message was delivered (or given up on) already.
     async fn complete(
         &self,
         source_event_id: &str,
@@ -43,9 +51,9 @@ pub trait NotificationStore: Send + Sync + std::fmt::Debug {
         to_dev_inbox: bool,
     ) -> anyhow::Result<bool>;
 
-    /// Marks the delivery failed for good and enqueues `NotificationFailed`; false if it was
-    /// finished already (or never started).
-    async fn fail(&self, source_event_id: &str, reason: &str) -> anyhow::Result<bool>;
+    /// Marks every unfinished delivery of the event failed for good and enqueues one
+    /// `NotificationFailed` each; returns how many there were.
+    async fn fail(&self, source_event_id: &str, reason: &str) -> anyhow::Result<usize>;
 
     /// Inbox messages oldest first, optionally for one destination, after `after_message_id`.
     async fn list_inbox(

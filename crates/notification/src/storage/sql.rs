@@ -3,7 +3,6 @@
 use anyhow::Context;
 use async_trait::async_trait;
 use mi_platform::clock;
-use mi_platform::consumer::begin_once;
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
 use mi_proto::events::v1::{NotificationDelivered, NotificationFailed};
@@ -17,23 +16,21 @@ const PENDING: &str = "pending";
 const DELIVERED: &str = "delivered";
 const FAILED: &str = "failed";
 
-/// Deliveries and inbox messages in the service's database; idempotency records are kept
-/// against the consumer group.
+/// Deliveries and inbox messages in the service's database.
+///
+/// The delivery records double as the idempotency records: the platform's per-event record
+/// cannot serve, since one event (a security alert) may ask for several messages, each
+/// delivered, retried and finished on its own.
 #[derive(Debug, Clone)]
 pub struct SqlNotificationStore {
     database: Database,
     outbox: Outbox,
-    consumer_group: String,
 }
 
 impl SqlNotificationStore {
-    /// A store over a migrated database; `consumer_group` owns the idempotency records.
-    pub fn new(database: Database, outbox: Outbox, consumer_group: String) -> Self {
-        Self {
-            database,
-            outbox,
-            consumer_group,
-        }
+    /// A store over a migrated database, enqueueing its events in `outbox`.
+    pub fn new(database: Database, outbox: Outbox) -> Self {
+        Self { database, outbox }
     }
 }
 
@@ -50,7 +47,7 @@ impl NotificationStore for SqlNotificationStore {
         let attempts: Option<i64> = sqlx::query_scalar(
             "INSERT INTO deliveries (source_event_id, destination, channel, transport, status, attempts, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, 1, $6, $6) \
-             ON CONFLICT (source_event_id) DO UPDATE SET attempts = deliveries.attempts + 1, updated_at = $6 \
+             ON CONFLICT (source_event_id, destination) DO UPDATE SET attempts = deliveries.attempts + 1, updated_at = $6 \
              WHERE deliveries.status = $5 RETURNING attempts",
         )
         .bind(source_event_id)
@@ -67,13 +64,20 @@ impl NotificationStore for SqlNotificationStore {
         })
     }
 
-    async fn record_failure(&self, source_event_id: &str, error: &str) -> anyhow::Result<()> {
+    async fn record_failure(
+        &self,
+        source_event_id: &str,
+        destination: &str,
+        error: &str,
+    ) -> anyhow::Result<()> {
         sqlx::query(
-            "UPDATE deliveries SET last_error = $1, updated_at = $2 WHERE source_event_id = $3",
+            "UPDATE deliveries SET last_error = $1, updated_at = $2 \
+             WHERE source_event_id = $3 AND destination = $4",
         )
         .bind(error)
         .bind(clock::now_millis())
         .bind(source_event_id)
+        .bind(destination)
         .execute(self.database.pool())
         .await?;
         Ok(())
@@ -86,19 +90,16 @@ impl NotificationStore for SqlNotificationStore {
         transport: &str,
         to_dev_inbox: bool,
     ) -> anyhow::Result<bool> {
-        let Some(mut transaction) =
-            begin_once(&self.database, &self.consumer_group, source_event_id).await?
-        else {
-            tracing::info!(source_event_id, "event already delivered; skipping");
-            return Ok(false);
-        };
+        let mut transaction = self.database.pool().begin().await?;
         let now = clock::now_millis();
         // An upsert: external deliveries have their record from start_delivery; dev-inbox ones
-        // are recorded here, in their only transaction.
-        sqlx::query(
+        // are recorded here, in their only transaction. Only a new or pending record changes,
+        // so a redelivered event finds its message finished and writes nothing.
+        let marked_delivered: Option<i64> = sqlx::query_scalar(
             "INSERT INTO deliveries (source_event_id, destination, channel, transport, status, attempts, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, 1, $6, $6) \
-             ON CONFLICT (source_event_id) DO UPDATE SET status = $5, updated_at = $6",
+             ON CONFLICT (source_event_id, destination) DO UPDATE SET status = $5, updated_at = $6 \
+             WHERE deliveries.status = $7 RETURNING attempts",
         )
         .bind(source_event_id)
         .bind(&message.destination)
@@ -106,8 +107,18 @@ impl NotificationStore for SqlNotificationStore {
         .bind(transport)
         .bind(DELIVERED)
         .bind(now)
-        .execute(&mut *transaction)
+        .bind(PENDING)
+        .fetch_optional(&mut *transaction)
         .await?;
+        if marked_delivered.is_none() {
+            transaction.rollback().await?;
+            tracing::info!(
+                source_event_id,
+                channel = message.channel.as_str(),
+                "message already delivered; skipping"
+            );
+            return Ok(false);
+        }
         let message_id = uuid::Uuid::now_v7().to_string();
         if to_dev_inbox {
             sqlx::query(
@@ -145,7 +156,7 @@ impl NotificationStore for SqlNotificationStore {
         Ok(true)
     }
 
-    async fn fail(&self, source_event_id: &str, reason: &str) -> anyhow::Result<bool> {
+    async fn fail(&self, source_event_id: &str, reason: &str) -> anyhow::Result<usize> {
         let mut transaction = self.database.pool().begin().await?;
         let failed = sqlx::query(
             "UPDATE deliveries SET status = $1, last_error = $2, updated_at = $3 \
@@ -156,27 +167,33 @@ impl NotificationStore for SqlNotificationStore {
         .bind(clock::now_millis())
         .bind(source_event_id)
         .bind(PENDING)
-        .fetch_optional(&mut *transaction)
+        .fetch_all(&mut *transaction)
         .await?;
-        let Some(row) = failed else {
+        if failed.is_empty() {
             transaction.rollback().await?;
-            return Ok(false);
-        };
-        let attempts: i64 = row.try_get("attempts")?;
-        let event = NotificationFailed {
-            source_event_id: source_event_id.to_owned(),
-            destination: row.try_get("destination")?,
-            delivery_channel: row.try_get("transport")?,
-            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            error: reason.to_owned(),
-        };
-        self.outbox
-            .enqueue(&mut transaction, source_event_id, &event)
-            .await?;
+            return Ok(0);
+        }
+        for row in &failed {
+            let attempts: i64 = row.try_get("attempts")?;
+            let event = NotificationFailed {
+                source_event_id: source_event_id.to_owned(),
+                destination: row.try_get("destination")?,
+                delivery_channel: row.try_get("transport")?,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                error: reason.to_owned(),
+            };
+            self.outbox
+                .enqueue(&mut transaction, source_event_id, &event)
+                .await?;
+        }
         transaction.commit().await?;
         self.outbox.notify_committed();
-        tracing::warn!(source_event_id, attempts, "delivery failed for good");
-        Ok(true)
+        tracing::warn!(
+            source_event_id,
+            deliveries = failed.len(),
+            "delivery failed for good"
+        );
+        Ok(failed.len())
     }
 
     async fn list_inbox(

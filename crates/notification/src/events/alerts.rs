@@ -1,0 +1,144 @@
+//! Security alerts: identity's security events become one message to each verified contact of
+//! the account, in the account's locale. Other identity events are not the owner's concern.
+
+use anyhow::Context;
+use mi_platform::clock;
+use mi_proto::EventPayload;
+use mi_proto::events::v1::{
+    AccountLocked, AlertAudience, EventEnvelope, PasswordChanged, RecoveryContactAdded,
+    RecoveryContactRemoved, SignedIn, TwoFactorDisabled, TwoFactorEnabled,
+};
+
+use super::{NotificationEventsHandler, millis};
+use crate::domain::{AlertKind, Channel, SecurityAlert};
+
+impl NotificationEventsHandler {
+    /// Sends the alert an event asks for to every contact of its audience; events that need no
+    /// alert are ignored. Each contact is a delivery of its own: when one fails the event
+    /// fails and comes again, and the contacts already reached are not sent to a second time.
+    pub(super) async fn deliver_alert(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        let Some((alert, audience)) = security_alert(event)? else {
+            return Ok(());
+        };
+        let contacts = distinct_contacts(&audience.contacts);
+        if contacts.is_empty() {
+            tracing::warn!("security alert has no contact to go to");
+            return Ok(());
+        }
+        // Every contact is tried, so one unreachable contact does not hold back the others.
+        let mut failures = Vec::new();
+        for (position, contact) in contacts.iter().enumerate() {
+            let channel = Channel::for_contact(contact);
+            let message =
+                self.templates
+                    .alert_message(&audience.locale, contact, channel, &alert)?;
+            // Stable across redeliveries: the same event lists the same contacts in order.
+            let idempotency_key = format!("{}-{}", event.event_id, position + 1);
+            if let Err(error) = self
+                .dispatcher
+                .deliver(&event.event_id, &idempotency_key, &message)
+                .await
+            {
+                failures.push(error);
+            }
+        }
+        let failed = failures.len();
+        match failures.into_iter().next() {
+            None => Ok(()),
+            Some(first) => Err(first.context(format!(
+                "{failed} of {} alert messages not delivered",
+                contacts.len()
+            ))),
+        }
+    }
+}
+
+/// The alert an event asks for and who is to get it; `None` for events that need none.
+fn security_alert(event: &EventEnvelope) -> anyhow::Result<Option<(SecurityAlert, AlertAudience)>> {
+    let (mi_id, kind, audience) = match event.event_type.as_str() {
+        PasswordChanged::EVENT_TYPE => {
+            let changed: PasswordChanged = decode(event)?;
+            let kind = AlertKind::PasswordChanged {
+                reset: changed.reset,
+            };
+            (changed.mi_id, kind, changed.audience)
+        }
+        AccountLocked::EVENT_TYPE => {
+            let locked: AccountLocked = decode(event)?;
+            let kind = AlertKind::AccountLocked {
+                failures: locked.failures,
+                minutes: lock_minutes(event, &locked)?,
+            };
+            (locked.mi_id, kind, locked.audience)
+        }
+        TwoFactorEnabled::EVENT_TYPE => {
+            let enabled: TwoFactorEnabled = decode(event)?;
+            let kind = AlertKind::TwoFactorEnabled {
+                method: enabled.method,
+            };
+            (enabled.mi_id, kind, enabled.audience)
+        }
+        TwoFactorDisabled::EVENT_TYPE => {
+            let disabled: TwoFactorDisabled = decode(event)?;
+            let kind = AlertKind::TwoFactorDisabled {
+                method: disabled.method,
+            };
+            (disabled.mi_id, kind, disabled.audience)
+        }
+        RecoveryContactAdded::EVENT_TYPE => {
+            let added: RecoveryContactAdded = decode(event)?;
+            let kind = AlertKind::RecoveryContactAdded {
+                contact: added.value,
+            };
+            (added.mi_id, kind, added.audience)
+        }
+        RecoveryContactRemoved::EVENT_TYPE => {
+            let removed: RecoveryContactRemoved = decode(event)?;
+            let kind = AlertKind::RecoveryContactRemoved {
+                contact: removed.value,
+            };
+            (removed.mi_id, kind, removed.audience)
+        }
+        SignedIn::EVENT_TYPE => {
+            let signed_in: SignedIn = decode(event)?;
+            // Signing in on a known device is routine; only a new one is worth an alert.
+            if !signed_in.new_device {
+                return Ok(None);
+            }
+            let device = signed_in.device.unwrap_or_default();
+            let kind = AlertKind::NewDeviceSignIn {
+                device_name: device.name,
+                device_model: device.model,
+                client_address: signed_in.client_address,
+            };
+            (signed_in.mi_id, kind, signed_in.audience)
+        }
+        _ => return Ok(None),
+    };
+    let alert = SecurityAlert { mi_id, kind };
+    Ok(Some((alert, audience.unwrap_or_default())))
+}
+
+fn decode<P: EventPayload>(event: &EventEnvelope) -> anyhow::Result<P> {
+    P::decode(event.payload.as_slice()).with_context(|| format!("undecodable {}", P::EVENT_TYPE))
+}
+
+/// How long the lock lasts, counted from when it happened and rounded up to whole minutes: the
+/// same however late, or however often, the event is handled.
+fn lock_minutes(event: &EventEnvelope, locked: &AccountLocked) -> anyhow::Result<u64> {
+    let until = millis(locked.locked_until).context("AccountLocked has no locked_until")?;
+    let since = millis(event.occurred_at).unwrap_or_else(clock::now_millis);
+    let length_ms = u64::try_from(until - since).unwrap_or_default();
+    Ok(length_ms.div_ceil(60_000).max(1))
+}
+
+/// The audience's contacts without blanks or repeats, in their order.
+fn distinct_contacts(contacts: &[String]) -> Vec<&str> {
+    let mut distinct: Vec<&str> = Vec::new();
+    for contact in contacts.iter().map(|contact| contact.trim()) {
+        if !contact.is_empty() && !distinct.contains(&contact) {
+            distinct.push(contact);
+        }
+    }
+    distinct
+}
