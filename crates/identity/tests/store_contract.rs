@@ -17,6 +17,9 @@ use mi_platform::{clock, testing};
 use mi_proto::EventPayload;
 use mi_proto::events::v1::{EventEnvelope, SessionRevoked};
 use prost::Message;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::Barrier;
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
 const PHONE_A: &str = "+8613800138000";
@@ -89,6 +92,8 @@ on_both_backends!(
     account_lists_contacts_primary_first_with_two_factor_state,
     contacts_are_added_within_limits_and_removed_unless_primary,
     concurrent_contact_additions_respect_the_limit,
+    an_account_keeps_one_primary_contact_under_concurrent_changes,
+    contacts_are_not_added_to_a_deleted_account,
     refresh_tokens_rotate_once_and_reuse_is_detected,
     concurrent_rotations_of_one_token_rotate_once,
     revoking_sessions_follows_the_scope,
@@ -97,6 +102,7 @@ on_both_backends!(
     totp_steps_and_recovery_codes_are_accepted_once,
     deleting_an_account_removes_only_that_account,
     tokens_events_profile_and_authentication_times,
+    concurrent_authentications_keep_every_method,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -224,6 +230,27 @@ async fn sign_up(store: &SqlIdentityStore, raw_id: u64, primary: &str) -> Signed
     }
 }
 
+/// Tries to create an account with a fresh token and session.
+async fn sign_up_outcome(
+    store: &SqlIdentityStore,
+    raw_id: u64,
+    primary: &str,
+) -> CreateAccountOutcome {
+    let now = clock::now_millis();
+    let account = new_account(raw_id, primary, now);
+    let session = new_session(account.mi_id, "device-1", now);
+    store
+        .create_account(
+            &account,
+            &password("initial"),
+            &token(&account.contacts[0].value),
+            &session,
+            &sign_up_events(&account, &session),
+        )
+        .await
+        .expect("create account")
+}
+
 /// Starts another session of the account, created at `created_at`.
 async fn start(
     store: &SqlIdentityStore,
@@ -249,6 +276,31 @@ fn new_challenge(mi_id: MiId, expires_at: i64) -> Challenge {
         expires_at,
         completed: false,
     }
+}
+
+/// Runs `racers` futures at once: every task is spawned before any is awaited, and all start
+/// together behind a barrier. The results come back in racer order.
+async fn race<T, F, Fut>(racers: usize, racer: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(racers));
+    let tasks: Vec<_> = (0..racers)
+        .map(|index| {
+            let (barrier, racer) = (Arc::clone(&barrier), racer(index));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                racer.await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(racers);
+    for task in tasks {
+        results.push(task.await.expect("join"));
+    }
+    results
 }
 
 async fn rows(database: &Database, table: &str, mi_id: MiId) -> i64 {
@@ -544,10 +596,10 @@ async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
     let now = clock::now_millis();
 
     // The same contact, six Mi IDs, six tokens: one account gets it.
-    let racers = (0..6u64).map(|index| {
+    let outcomes = race(6, |index| {
         let store = store.clone();
-        tokio::spawn(async move {
-            let account = new_account(1_100_000_000 + index, PHONE_A, now);
+        async move {
+            let account = new_account(1_100_000_000 + index as u64, PHONE_A, now);
             let session = new_session(account.mi_id, "device-1", now);
             let outcome = store
                 .create_account(
@@ -560,11 +612,11 @@ async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
                 .await
                 .expect("create");
             (account.mi_id, outcome)
-        })
-    });
+        }
+    })
+    .await;
     let mut winners = Vec::new();
-    for racer in racers {
-        let (racer_id, outcome) = racer.await.expect("join");
+    for (racer_id, outcome) in outcomes {
         match outcome {
             CreateAccountOutcome::Created => winners.push(racer_id),
             CreateAccountOutcome::ContactTaken => {}
@@ -579,11 +631,11 @@ async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
 
     // The same token, six contacts: one account is created.
     let shared = token(&contact(PHONE_B));
-    let racers = (0..6u64).map(|index| {
+    let outcomes = race(6, |index| {
         let (store, shared) = (store.clone(), shared.clone());
-        tokio::spawn(async move {
+        async move {
             let account = new_account(
-                1_200_000_000 + index,
+                1_200_000_000 + index as u64,
                 &format!("racer{index}@example.com"),
                 now,
             );
@@ -598,11 +650,12 @@ async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
                 )
                 .await
                 .expect("create")
-        })
-    });
+        }
+    })
+    .await;
     let mut created = 0;
-    for racer in racers {
-        match racer.await.expect("join") {
+    for outcome in outcomes {
+        match outcome {
             CreateAccountOutcome::Created => created += 1,
             CreateAccountOutcome::TokenSpent => {}
             other => panic!("unexpected {other:?}"),
@@ -702,9 +755,10 @@ async fn account_lists_contacts_primary_first_with_two_factor_state(fixture: Fix
         primaries,
         vec![
             (PHONE_B.to_owned(), true),
-            (PHONE_A.to_owned(), false),
-            (EMAIL_A.to_owned(), false)
-        ]
+            (EMAIL_A.to_owned(), false),
+            (PHONE_A.to_owned(), false)
+        ],
+        "the new primary first, the others by verification time"
     );
     // Not a contact of this account: nothing changes.
     let other = sign_up(store, 1_000_000_002, PHONE_C).await;
@@ -901,9 +955,9 @@ async fn concurrent_contact_additions_respect_the_limit(fixture: Fixture) {
         )
         .await;
         let id = signed_up.mi_id();
-        let racers = (0..6u64).map(|index| {
+        let outcomes: Vec<Result<AddContactOutcome, String>> = race(6, |index| {
             let store = store.clone();
-            tokio::spawn(async move {
+            async move {
                 let added = Contact {
                     value: contact(&format!("round{round}.racer{index}@example.com")),
                     primary: false,
@@ -912,17 +966,10 @@ async fn concurrent_contact_additions_respect_the_limit(fixture: Fixture) {
                 store
                     .add_contact(id, &added, &token(&added.value), MAX, &[])
                     .await
-            })
-        });
-        let mut outcomes = Vec::new();
-        for racer in racers {
-            outcomes.push(
-                racer
-                    .await
-                    .expect("join")
-                    .map_err(|error| format!("{error:#}")),
-            );
-        }
+                    .map_err(|error| format!("{error:#}"))
+            }
+        })
+        .await;
         let added = outcomes
             .iter()
             .filter(|outcome| **outcome == Ok(AddContactOutcome::Added))
@@ -1152,22 +1199,22 @@ async fn concurrent_rotations_of_one_token_rotate_once(fixture: Fixture) {
         let session_id = signed_up.session.session.session_id.clone();
         let old_hash = signed_up.session.refresh_hash.clone();
         let now = clock::now_millis();
-        let racers = (0..8).map(|_| {
+        let results = race(8, |_| {
             let (store, session_id, old_hash) =
                 (store.clone(), session_id.clone(), old_hash.clone());
-            tokio::spawn(async move {
+            async move {
                 let new_hash = random_hash();
                 let outcome = store
                     .rotate_refresh(&session_id, &old_hash, &new_hash, now, now + 30 * DAY)
                     .await
                     .expect("rotate");
                 (new_hash, outcome)
-            })
-        });
+            }
+        })
+        .await;
         let mut winners = Vec::new();
         let mut outcomes = Vec::new();
-        for racer in racers {
-            let (new_hash, outcome) = racer.await.expect("join");
+        for (new_hash, outcome) in results {
             if matches!(outcome, RotateOutcome::Rotated(_)) {
                 winners.push(new_hash);
             }
@@ -1698,21 +1745,18 @@ async fn challenges_complete_once_while_pending(fixture: Fixture) {
         let raced = new_challenge(id, now + 60_000);
         store.create_challenge(&raced).await.expect("create");
         let sessions_before = rows(database, "sessions", id).await;
-        let racers = (0..6).map(|index| {
+        let outcomes = race(6, |index| {
             let (store, challenge_id) = (store.clone(), raced.challenge_id.clone());
             let session = new_session(id, &format!("racer-{round}-{index}"), now);
             let events = signed_in(&session);
-            tokio::spawn(async move {
+            async move {
                 store
                     .complete_challenge(&challenge_id, MAX, None, &session, &events)
                     .await
                     .expect("complete")
-            })
-        });
-        let mut outcomes = Vec::new();
-        for racer in racers {
-            outcomes.push(racer.await.expect("join"));
-        }
+            }
+        })
+        .await;
         assert_eq!(
             outcomes
                 .iter()
@@ -1831,17 +1875,16 @@ async fn totp_steps_and_recovery_codes_are_accepted_once(fixture: Fixture) {
         "steps are per account"
     );
     for step in 200..205u64 {
-        let racers = (0..6).map(|_| {
+        let accepted = race(6, |_| {
             let store = store.clone();
-            tokio::spawn(async move { store.accept_totp_step(id, step).await.expect("step") })
-        });
-        let mut accepted = 0;
-        for racer in racers {
-            if racer.await.expect("join") {
-                accepted += 1;
-            }
-        }
-        assert_eq!(accepted, 1, "step {step} is accepted once");
+            async move { store.accept_totp_step(id, step).await.expect("step") }
+        })
+        .await;
+        assert_eq!(
+            accepted.iter().filter(|accepted| **accepted).count(),
+            1,
+            "step {step} is accepted once"
+        );
     }
 
     // Recovery codes are used up, and only by their account.
@@ -1859,17 +1902,16 @@ async fn totp_steps_and_recovery_codes_are_accepted_once(fixture: Fixture) {
         !store.use_recovery_code(id, "a-code-0").await.expect("use"),
         "used once"
     );
-    let racers = (0..6).map(|_| {
+    let used = race(6, |_| {
         let store = store.clone();
-        tokio::spawn(async move { store.use_recovery_code(id, "a-code-1").await.expect("use") })
-    });
-    let mut used = 0;
-    for racer in racers {
-        if racer.await.expect("join") {
-            used += 1;
-        }
-    }
-    assert_eq!(used, 1, "a code is used once, even concurrently");
+        async move { store.use_recovery_code(id, "a-code-1").await.expect("use") }
+    })
+    .await;
+    assert_eq!(
+        used.iter().filter(|used| **used).count(),
+        1,
+        "a code is used once, even concurrently"
+    );
     assert_eq!(
         account_of(store, id).await.two_factor.recovery_codes_left,
         1
@@ -2133,17 +2175,12 @@ async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
     assert!(store.spend_token(&spent).await.expect("spend"));
     assert!(!store.spend_token(&spent).await.expect("spend"));
     let raced = token(&contact(PHONE_B));
-    let racers = (0..6).map(|_| {
+    let spent = race(6, |_| {
         let (store, raced) = (store.clone(), raced.clone());
-        tokio::spawn(async move { store.spend_token(&raced).await.expect("spend") })
-    });
-    let mut spent_count = 0;
-    for racer in racers {
-        if racer.await.expect("join") {
-            spent_count += 1;
-        }
-    }
-    assert_eq!(spent_count, 1);
+        async move { store.spend_token(&raced).await.expect("spend") }
+    })
+    .await;
+    assert_eq!(spent.iter().filter(|spent| **spent).count(), 1);
 
     // Events without a state change.
     store
@@ -2218,4 +2255,125 @@ async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
         .mark_authenticated("no-such-session", now, "otp")
         .await
         .expect("mark an unknown session");
+}
+
+async fn an_account_keeps_one_primary_contact_under_concurrent_changes(fixture: Fixture) {
+    let (store, database) = (&fixture.store, &fixture.database);
+    for round in 0..10u64 {
+        let signed_up = sign_up(
+            store,
+            1_000_000_001 + round,
+            &format!("+86138001300{round:02}"),
+        )
+        .await;
+        let id = signed_up.mi_id();
+        let recovery = contact(&format!("round{round}@example.com"));
+        let added = Contact {
+            value: recovery.clone(),
+            primary: false,
+            verified_at: clock::now_millis(),
+        };
+        let outcome = store
+            .add_contact(id, &added, &token(&recovery), 4, &[])
+            .await
+            .expect("add");
+        assert_eq!(outcome, AddContactOutcome::Added);
+
+        // Promoting a recovery contact while it is being removed.
+        let outcomes = race(2, |index| {
+            let (store, recovery) = (store.clone(), recovery.clone());
+            async move {
+                let outcome = if index == 0 {
+                    store.set_primary_contact(id, &recovery).await
+                } else {
+                    store.remove_contact(id, &recovery, &[]).await
+                };
+                outcome.map_err(|error| format!("{error:#}"))
+            }
+        })
+        .await;
+        let primaries: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE mi_id = $1 AND is_primary = 1")
+                .bind(id.as_i64())
+                .fetch_one(database.pool())
+                .await
+                .expect("count");
+        let left = account_of(store, id).await.contacts;
+        assert_eq!(
+            primaries, 1,
+            "round {round}: promote / remove gave {outcomes:?} and left {left:?}"
+        );
+        assert!(
+            outcomes.iter().all(Result::is_ok),
+            "round {round}: promote / remove gave {outcomes:?}"
+        );
+    }
+}
+
+async fn contacts_are_not_added_to_a_deleted_account(fixture: Fixture) {
+    let store = &fixture.store;
+    let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
+    let id = signed_up.mi_id();
+    assert!(store.delete_account(id, &[]).await.expect("delete"));
+
+    // E.g. an AddRecoveryContact that read the account just before it was deleted.
+    let late = Contact {
+        value: contact(PHONE_B),
+        primary: false,
+        verified_at: clock::now_millis(),
+    };
+    let outcome = store
+        .add_contact(id, &late, &token(&late.value), 4, &[])
+        .await
+        .expect("add");
+    assert_eq!(
+        find(store, PHONE_B).await,
+        None,
+        "a deleted account holds no contact (add_contact said {outcome:?})"
+    );
+    assert_ne!(outcome, AddContactOutcome::Added);
+    let again = sign_up_outcome(store, 1_000_000_002, PHONE_B).await;
+    assert_eq!(
+        again,
+        CreateAccountOutcome::Created,
+        "the contact stays free for a new account"
+    );
+}
+
+async fn concurrent_authentications_keep_every_method(fixture: Fixture) {
+    let store = &fixture.store;
+    let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
+    let now = clock::now_millis();
+    for round in 0..10i64 {
+        let session = start(store, signed_up.mi_id(), "device-2", now + round).await;
+        let session_id = session.session.session_id.clone();
+        let outcomes = race(2, |index| {
+            let (store, session_id) = (store.clone(), session_id.clone());
+            async move {
+                let method = if index == 0 { "otp" } else { "sms" };
+                store
+                    .mark_authenticated(&session_id, now + 1_000, method)
+                    .await
+                    .map_err(|error| format!("{error:#}"))
+            }
+        })
+        .await;
+        let methods = store
+            .active_session(&session_id, now)
+            .await
+            .expect("active")
+            .expect("session")
+            .methods;
+        assert!(
+            outcomes.iter().all(Result::is_ok),
+            "round {round}: {outcomes:?}"
+        );
+        let mut sorted_methods = methods.clone();
+        sorted_methods.sort();
+        assert_eq!(
+            sorted_methods,
+            vec!["otp".to_owned(), "pwd".to_owned(), "sms".to_owned()],
+            "round {round}: both methods are recorded, got {methods:?}"
+        );
+    }
 }

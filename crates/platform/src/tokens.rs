@@ -193,7 +193,8 @@ mod tests {
     #[test]
     fn signed_tokens_verify_with_the_published_key_only() {
         let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
-        let token = signer.sign(&claims(now() + 600)).expect("sign");
+        let expires = now() + 600;
+        let token = signer.sign(&claims(expires)).expect("sign");
         let verifier = TokenVerifier::new(
             &[signer.public_key().clone()],
             "mi-verification",
@@ -202,7 +203,7 @@ mod tests {
         .expect("verifier");
         assert_eq!(
             verifier.verify::<Claims>(&token).expect("valid"),
-            claims(now() + 600)
+            claims(expires)
         );
 
         let stranger =

@@ -51,10 +51,13 @@ async fn run_contract(store: Arc<dyn EphemeralStore>) {
         .put("race", b"once", Duration::from_secs(60))
         .await
         .expect("put");
-    let readers = (0..20).map(|_| {
-        let store = Arc::clone(&store);
-        tokio::spawn(async move { store.take("race").await.expect("take").is_some() })
-    });
+    // Collected first: every task is spawned before any is awaited, so they really race.
+    let readers: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.take("race").await.expect("take").is_some() })
+        })
+        .collect();
     let mut winners = 0;
     for reader in readers {
         if reader.await.expect("join") {
@@ -154,15 +157,17 @@ async fn run_contract(store: Arc<dyn EphemeralStore>) {
     );
 
     // Concurrent increments: every caller gets a distinct count.
-    let incrementers = (0..50).map(|_| {
-        let store = Arc::clone(&store);
-        tokio::spawn(async move {
-            store
-                .increment("contended", Duration::from_secs(60))
-                .await
-                .expect("increment")
+    let incrementers: Vec<_> = (0..50)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .increment("contended", Duration::from_secs(60))
+                    .await
+                    .expect("increment")
+            })
         })
-    });
+        .collect();
     let mut counts = Vec::new();
     for incrementer in incrementers {
         counts.push(incrementer.await.expect("join"));

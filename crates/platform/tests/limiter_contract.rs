@@ -124,18 +124,21 @@ async fn limits_are_all_or_nothing(limiter: &dyn RateLimiter) {
 /// Many concurrent callers, spread over several limiter instances (replicas), never get more
 /// than `max` calls through.
 async fn concurrent_callers_never_exceed_the_quota(replicas: &[Arc<dyn RateLimiter>]) {
-    let calls = (0..200).map(|index| {
-        let limiter = Arc::clone(&replicas[index % replicas.len()]);
-        let limits = vec![
-            Limit::new("concurrent", 7, Duration::from_secs(60)),
-            Limit::new(
-                format!("concurrent-client-{}", index % 3),
-                100,
-                Duration::from_secs(60),
-            ),
-        ];
-        tokio::spawn(async move { limiter.acquire(&limits).await.expect("acquire").allowed })
-    });
+    // Collected first: every call is spawned before any is awaited, so they really race.
+    let calls: Vec<_> = (0..200)
+        .map(|index| {
+            let limiter = Arc::clone(&replicas[index % replicas.len()]);
+            let limits = vec![
+                Limit::new("concurrent", 7, Duration::from_secs(60)),
+                Limit::new(
+                    format!("concurrent-client-{}", index % 3),
+                    100,
+                    Duration::from_secs(60),
+                ),
+            ];
+            tokio::spawn(async move { limiter.acquire(&limits).await.expect("acquire").allowed })
+        })
+        .collect();
     let mut allowed = 0;
     for call in calls {
         if call.await.expect("join") {

@@ -153,10 +153,13 @@ async fn concurrent_relays_publish_each_event_once(database: &Database, outbox: 
         batch_size: 10,
         ..OutboxConfig::default()
     };
-    let relays = (0..4).map(|_| {
-        let relay = outbox.relay(database.clone(), bus.clone(), config.clone());
-        tokio::spawn(async move { while relay.publish_batch().await.expect("publish") > 0 {} })
-    });
+    // Collected first: the relays run side by side, as replicas would.
+    let relays: Vec<_> = (0..4)
+        .map(|_| {
+            let relay = outbox.relay(database.clone(), bus.clone(), config.clone());
+            tokio::spawn(async move { while relay.publish_batch().await.expect("publish") > 0 {} })
+        })
+        .collect();
     for relay in relays {
         relay.await.expect("join");
     }

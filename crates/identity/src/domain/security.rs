@@ -43,6 +43,7 @@ impl Accounts {
             AddContactOutcome::InUse => Err(AccountError::ContactInUse),
             AddContactOutcome::TokenSpent => Err(AccountError::TokenUsed),
             AddContactOutcome::TooMany => Err(AccountError::TooManyContacts),
+            AddContactOutcome::NoAccount => Err(AccountError::AccountGone),
         }
     }
 

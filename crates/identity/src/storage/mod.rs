@@ -54,6 +54,8 @@ pub enum AddContactOutcome {
     TokenSpent,
     /// The account has the most contacts allowed.
     TooMany,
+    /// The account is gone.
+    NoAccount,
 }
 
 /// How a password change went.

@@ -257,6 +257,10 @@ impl AccountStore for SqlIdentityStore {
         events: &[IdentityEvent],
     ) -> anyhow::Result<AddContactOutcome> {
         let mut transaction = self.begin().await?;
+        if !lock_account(&mut transaction, mi_id).await? {
+            transaction.rollback().await?;
+            return Ok(AddContactOutcome::NoAccount);
+        }
         let existing: i64 =
             sqlx::query("SELECT COUNT(*) AS contact_count FROM contacts WHERE mi_id = $1")
                 .bind(mi_id.as_i64())
@@ -286,6 +290,10 @@ impl AccountStore for SqlIdentityStore {
         events: &[IdentityEvent],
     ) -> anyhow::Result<bool> {
         let mut transaction = self.begin().await?;
+        if !lock_account(&mut transaction, mi_id).await? {
+            transaction.rollback().await?;
+            return Ok(false);
+        }
         let removed = sqlx::query(
             "DELETE FROM contacts WHERE mi_id = $1 AND contact_value = $2 AND is_primary = 0",
         )
@@ -303,6 +311,10 @@ impl AccountStore for SqlIdentityStore {
 
     async fn set_primary_contact(&self, mi_id: MiId, value: &ContactValue) -> anyhow::Result<bool> {
         let mut transaction = self.begin().await?;
+        if !lock_account(&mut transaction, mi_id).await? {
+            transaction.rollback().await?;
+            return Ok(false);
+        }
         let owned =
             sqlx::query("SELECT 1 AS owned FROM contacts WHERE mi_id = $1 AND contact_value = $2")
                 .bind(mi_id.as_i64())
@@ -333,6 +345,20 @@ impl AccountStore for SqlIdentityStore {
     }
 }
 
+/// Takes the account's row lock (PostgreSQL) or the write lock (SQLite) before a change that
+/// reads first, so concurrent changes to one account's contacts or sessions run one after the
+/// other; false if the account is gone.
+pub(super) async fn lock_account(
+    connection: &mut AnyConnection,
+    mi_id: MiId,
+) -> anyhow::Result<bool> {
+    let locked = sqlx::query("UPDATE accounts SET mi_id = mi_id WHERE mi_id = $1")
+        .bind(mi_id.as_i64())
+        .execute(connection)
+        .await?;
+    Ok(locked.rows_affected() == 1)
+}
+
 /// Inserts a contact; false if any account has it already.
 async fn insert_contact(
     connection: &mut AnyConnection,
@@ -359,6 +385,12 @@ pub(super) async fn insert_session(
     new: &NewSession,
 ) -> anyhow::Result<()> {
     let session = &new.session;
+    // A sign-in racing the account's deletion must not leave a session behind.
+    anyhow::ensure!(
+        lock_account(&mut *connection, session.mi_id).await?,
+        "account {} no longer exists",
+        session.mi_id
+    );
     sqlx::query(
         "INSERT INTO sessions (session_id, mi_id, device, client_address, methods, refresh_hash, \
          created_at, last_used_at, auth_time, refresh_expires_at) \

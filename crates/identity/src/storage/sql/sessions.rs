@@ -130,24 +130,29 @@ impl SessionStore for SqlIdentityStore {
         method: &str,
     ) -> anyhow::Result<()> {
         let mut transaction = self.begin().await?;
-        let Some(row) = sqlx::query("SELECT methods FROM sessions WHERE session_id = $1")
+        // Writing first takes the row lock, so two methods proven at once both end up listed.
+        let touched = sqlx::query("UPDATE sessions SET auth_time = $2 WHERE session_id = $1")
             .bind(session_id)
-            .fetch_optional(&mut *transaction)
-            .await?
-        else {
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+        if touched.rows_affected() == 0 {
             transaction.rollback().await?;
             return Ok(());
-        };
+        }
+        let row = sqlx::query("SELECT methods FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_one(&mut *transaction)
+            .await?;
         let mut methods: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("methods")?)?;
         if !methods.iter().any(|known| known == method) {
             methods.push(method.to_owned());
+            sqlx::query("UPDATE sessions SET methods = $2 WHERE session_id = $1")
+                .bind(session_id)
+                .bind(serde_json::to_string(&methods)?)
+                .execute(&mut *transaction)
+                .await?;
         }
-        sqlx::query("UPDATE sessions SET auth_time = $2, methods = $3 WHERE session_id = $1")
-            .bind(session_id)
-            .bind(now)
-            .bind(serde_json::to_string(&methods)?)
-            .execute(&mut *transaction)
-            .await?;
         transaction.commit().await?;
         Ok(())
     }
