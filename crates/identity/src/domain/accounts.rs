@@ -128,23 +128,19 @@ impl Accounts {
         })
     }
 
-    /// Starts a session (sign-in without a challenge) with its `SignedIn` event.
+    /// Starts a password-only session (no challenge was needed) with its `SignedIn` event.
     pub(super) async fn start_session(
         &self,
         account: &Account,
         device: DeviceInfo,
         client_address: &str,
-        methods: Vec<String>,
+        new_device: bool,
     ) -> anyhow::Result<SessionTokens> {
-        let new_device = !self
-            .store
-            .is_known_device(account.mi_id, &device.device_id)
-            .await?;
         let (session, refresh) = self.new_session(
             account,
             device,
             client_address,
-            methods,
+            vec!["pwd".into()],
             clock::now_millis(),
         );
         let signed_in = events::signed_in(account, &session.session, new_device);

@@ -264,11 +264,15 @@ impl Accounts {
                 .upgrade_password_hash(mi_id, &stored, new_hash)
                 .await?;
         }
-        if let Some(outcome) = self.challenge_if_needed(&account, &device, client).await? {
+        let new_device = !self.store.is_known_device(mi_id, &device.device_id).await?;
+        if let Some(outcome) = self
+            .challenge_if_needed(&account, &device, client, new_device)
+            .await?
+        {
             return Ok(outcome);
         }
         let tokens = self
-            .start_session(&account, device, client, vec!["pwd".into()])
+            .start_session(&account, device, client, new_device)
             .await?;
         Ok(SignInOutcome::SignedIn(tokens))
     }
@@ -299,12 +303,9 @@ impl Accounts {
         account: &Account,
         device: &DeviceInfo,
         client: &str,
+        new_device: bool,
     ) -> anyhow::Result<Option<SignInOutcome>> {
         let two_factor = account.two_factor;
-        let new_device = !self
-            .store
-            .is_known_device(account.mi_id, &device.device_id)
-            .await?;
         let (reason, mut methods) = if two_factor.enabled() {
             let mut methods = Vec::new();
             if two_factor.totp {
