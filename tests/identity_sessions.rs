@@ -4,16 +4,15 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use mi_e2e::{
-    Backends, TestPlatform, access_claims_for, authed, expect_tokens, in_both_modes, reason,
-    test_device, unique_email, unique_phone_number,
+    Backends, TestPlatform, access_claims_for, authed, in_both_modes, reason, test_device,
+    unique_email, unique_phone_number,
 };
 use mi_platform::crypto::SecretKey;
 use mi_platform::events;
 use mi_platform::tokens::TokenSigner;
 use mi_proto::events::v1::SessionRevoked;
 use mi_proto::identity::v1::{
-    GetAccountRequest, ListSessionsRequest, RefreshSessionRequest, RevokeAllSessionsRequest,
-    RevokeSessionRequest, Session, SessionTokens,
+    GetAccountRequest, ListSessionsRequest, RevokeAllSessionsRequest, RevokeSessionRequest, Session,
 };
 use mi_proto::verification::v1::Channel;
 use tonic::Code;
@@ -23,21 +22,6 @@ in_both_modes!(
     sessions_are_listed_and_revoked,
     bad_access_tokens_are_refused,
 );
-
-async fn refresh(
-    platform: &TestPlatform,
-    refresh_token: &str,
-) -> Result<SessionTokens, tonic::Status> {
-    let request = RefreshSessionRequest {
-        refresh_token: refresh_token.to_owned(),
-    };
-    Ok(platform
-        .identity()
-        .await
-        .refresh_session(request)
-        .await?
-        .into_inner())
-}
 
 /// The session-revoked event of one session.
 async fn revoked_event(platform: &TestPlatform, session_id: &str) -> SessionRevoked {
@@ -51,19 +35,13 @@ async fn revoked_event(platform: &TestPlatform, session_id: &str) -> SessionRevo
     events::payload(&event).unwrap().unwrap()
 }
 
-/// Asserts GetAccount refuses an access token with UNAUTHENTICATED.
-async fn assert_refused(platform: &TestPlatform, access_token: &str, what: &str) {
-    let status = platform.account(access_token).await.unwrap_err();
-    assert_eq!(status.code(), Code::Unauthenticated, "{what}: {status:?}");
-}
-
 async fn refresh_rotates_and_a_reused_refresh_token_ends_the_session(backends: Backends) {
     let platform = TestPlatform::start_for_identity(backends).await;
     let (first, _) = platform
         .create_account(&unique_phone_number(), Channel::Sms)
         .await;
 
-    let second = refresh(&platform, &first.refresh_token).await.unwrap();
+    let second = platform.refresh(&first.refresh_token).await.unwrap();
     assert_eq!(second.mi_id, first.mi_id);
     assert_eq!(second.session_id, first.session_id);
     assert_ne!(second.refresh_token, first.refresh_token);
@@ -74,25 +52,24 @@ async fn refresh_rotates_and_a_reused_refresh_token_ends_the_session(backends: B
         platform.account(&second.access_token).await.unwrap().mi_id,
         first.mi_id
     );
-    let third = refresh(&platform, &second.refresh_token).await.unwrap();
+    let third = platform.refresh(&second.refresh_token).await.unwrap();
     assert_ne!(third.refresh_token, second.refresh_token);
 
-    let garbage = refresh(&platform, "not-a-refresh-token").await.unwrap_err();
+    let garbage = platform.refresh("not-a-refresh-token").await.unwrap_err();
     assert_eq!(garbage.code(), Code::Unauthenticated, "{garbage:?}");
 
     // Reusing a spent refresh token ends the whole session.
-    let reused = refresh(&platform, &first.refresh_token).await.unwrap_err();
+    let reused = platform.refresh(&first.refresh_token).await.unwrap_err();
     assert_eq!(reused.code(), Code::Unauthenticated, "{reused:?}");
     assert_eq!(reason(&reused), "REFRESH_TOKEN_REUSED");
-    let newest = refresh(&platform, &third.refresh_token).await.unwrap_err();
+    let newest = platform.refresh(&third.refresh_token).await.unwrap_err();
     assert_eq!(newest.code(), Code::Unauthenticated, "{newest:?}");
-    assert_refused(
-        &platform,
-        &third.access_token,
-        "access token of a revoked session",
-    )
-    .await;
-    assert_refused(&platform, &first.access_token, "first access token").await;
+    platform
+        .assert_access_refused(&third.access_token, "access token of a revoked session")
+        .await;
+    platform
+        .assert_access_refused(&first.access_token, "first access token")
+        .await;
 
     let event = revoked_event(&platform, &first.session_id).await;
     assert_eq!(event.mi_id, first.mi_id);
@@ -115,22 +92,16 @@ async fn sessions_are_listed_and_revoked(backends: Backends) {
     let platform = TestPlatform::start_for_identity(backends).await;
     let email = unique_email();
     let (signed_up, password) = platform.create_account(&email, Channel::Email).await;
-    let laptop = expect_tokens(
-        platform
-            .sign_in(&email, &password, test_device("laptop-2"))
-            .await
-            .unwrap(),
-    );
-    let tablet = expect_tokens(
-        platform
-            .sign_in(
-                &signed_up.mi_id.to_string(),
-                &password,
-                test_device("tablet-3"),
-            )
-            .await
-            .unwrap(),
-    );
+    let laptop = platform
+        .sign_in_for_tokens(&email, &password, test_device("laptop-2"))
+        .await;
+    let tablet = platform
+        .sign_in_for_tokens(
+            &signed_up.mi_id.to_string(),
+            &password,
+            test_device("tablet-3"),
+        )
+        .await;
 
     let sessions = list_sessions(&platform, &tablet.access_token).await;
     let listed: Vec<(&str, &str, bool)> = sessions
@@ -177,9 +148,9 @@ async fn sessions_are_listed_and_revoked(backends: Backends) {
         ))
         .await
         .unwrap();
-    assert_refused(&platform, &laptop.access_token, "revoked session").await;
-    let refreshed = refresh(&platform, &laptop.refresh_token).await.unwrap_err();
-    assert_eq!(refreshed.code(), Code::Unauthenticated, "{refreshed:?}");
+    platform
+        .assert_session_ended(&laptop, "revoked session")
+        .await;
     platform.account(&tablet.access_token).await.unwrap();
     let remaining: Vec<String> = list_sessions(&platform, &tablet.access_token)
         .await
@@ -203,18 +174,12 @@ async fn sessions_are_listed_and_revoked(backends: Backends) {
         .unwrap()
         .into_inner();
     assert_eq!(all.revoked, 2);
-    assert_refused(
-        &platform,
-        &tablet.access_token,
-        "own session after revoke all",
-    )
-    .await;
-    assert_refused(
-        &platform,
-        &signed_up.access_token,
-        "other session after revoke all",
-    )
-    .await;
+    platform
+        .assert_access_refused(&tablet.access_token, "own session after revoke all")
+        .await;
+    platform
+        .assert_access_refused(&signed_up.access_token, "other session after revoke all")
+        .await;
     let event = revoked_event(&platform, &tablet.session_id).await;
     assert_eq!(event.reason, "all_revoked");
     platform.stop().await;
@@ -289,7 +254,7 @@ async fn bad_access_tokens_are_refused(backends: Backends) {
         ),
     ];
     for (what, token) in &cases {
-        assert_refused(&platform, token, what).await;
+        platform.assert_access_refused(token, what).await;
     }
     // The forged token with genuine claims is accepted: the refusals above are for the
     // reasons named, not because the harness signs differently.

@@ -10,19 +10,22 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use mi_platform::auth::{AccessClaims, AccessTokenVerifier};
+use mi_platform::events;
 use mi_platform::tokens::PublicKey;
+use mi_proto::EventPayload;
 use mi_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::sign_in_response::Result as SignInResult;
 use mi_proto::identity::v1::{
-    Account, DeviceInfo, GetAccountRequest, ListSigningKeysRequest, SecondFactorChallenge,
+    Account, CompleteSignInRequest, DeviceInfo, GetAccountRequest, ListSigningKeysRequest,
+    RefreshSessionRequest, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
     SessionTokens, SignInRequest, SignInResponse, SignUpRequest,
 };
 use mi_proto::notification::v1::InboxMessage;
 use mi_proto::verification::v1::{Channel as CodeChannel, Purpose, SendCodeRequest};
-use sha1::Sha1;
 use tonic::transport::Channel;
+use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::{DELIVERY_TIMEOUT, TestConfig, TestPlatform, channel, code_in};
@@ -120,7 +123,7 @@ impl TestPlatform {
         identifier: &str,
         password: &str,
         device: DeviceInfo,
-    ) -> Result<SignInResponse, tonic::Status> {
+    ) -> Result<SignInResponse, Status> {
         let request = SignInRequest {
             identifier: identifier.to_owned(),
             password: password.to_owned(),
@@ -129,14 +132,110 @@ impl TestPlatform {
         Ok(self.identity().await.sign_in(request).await?.into_inner())
     }
 
+    /// SignIn that must succeed at once; returns its tokens (panics on a refusal or challenge).
+    pub async fn sign_in_for_tokens(
+        &self,
+        identifier: &str,
+        password: &str,
+        device: DeviceInfo,
+    ) -> SessionTokens {
+        expect_tokens(self.accepted_sign_in(identifier, password, device).await)
+    }
+
+    /// SignIn that must ask for a second factor; returns the challenge (panics otherwise).
+    pub async fn sign_in_for_challenge(
+        &self,
+        identifier: &str,
+        password: &str,
+        device: DeviceInfo,
+    ) -> SecondFactorChallenge {
+        expect_challenge(self.accepted_sign_in(identifier, password, device).await)
+    }
+
+    /// SignIn's reply; panics on a refusal.
+    async fn accepted_sign_in(
+        &self,
+        identifier: &str,
+        password: &str,
+        device: DeviceInfo,
+    ) -> SignInResponse {
+        self.sign_in(identifier, password, device)
+            .await
+            .unwrap_or_else(|status| panic!("sign-in as {identifier} refused: {status:?}"))
+    }
+
     /// GetAccount with an access token.
-    pub async fn account(&self, access_token: &str) -> Result<Account, tonic::Status> {
+    pub async fn account(&self, access_token: &str) -> Result<Account, Status> {
         Ok(self
             .identity()
             .await
             .get_account(authed(GetAccountRequest {}, access_token))
             .await?
             .into_inner())
+    }
+
+    /// CompleteSignIn: answers a second-factor challenge with a proof.
+    pub async fn complete_sign_in(
+        &self,
+        challenge_id: &str,
+        proof: Proof,
+    ) -> Result<SignInResponse, Status> {
+        let request = CompleteSignInRequest {
+            challenge_id: challenge_id.to_owned(),
+            proof: Some(SecondFactorProof { proof: Some(proof) }),
+        };
+        Ok(self
+            .identity()
+            .await
+            .complete_sign_in(request)
+            .await?
+            .into_inner())
+    }
+
+    /// RefreshSession with a refresh token.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, Status> {
+        let request = RefreshSessionRequest {
+            refresh_token: refresh_token.to_owned(),
+        };
+        Ok(self
+            .identity()
+            .await
+            .refresh_session(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Asserts GetAccount refuses an access token with UNAUTHENTICATED.
+    pub async fn assert_access_refused(&self, access_token: &str, what: &str) {
+        expect_refusal(
+            self.account(access_token).await,
+            Code::Unauthenticated,
+            "",
+            what,
+        );
+    }
+
+    /// Asserts that a session's access token and refresh token are both refused.
+    pub async fn assert_session_ended(&self, tokens: &SessionTokens, what: &str) {
+        self.assert_access_refused(&tokens.access_token, &format!("{what}: access token"))
+            .await;
+        expect_refusal(
+            self.refresh(&tokens.refresh_token).await,
+            Code::Unauthenticated,
+            "",
+            &format!("{what}: refresh token"),
+        );
+    }
+
+    /// The first event of type `P` about account `mi_id` on `identity.events`.
+    pub async fn identity_event<P: EventPayload>(&self, mi_id: u64) -> P {
+        let aggregate_id = mi_id.to_string();
+        let event = self
+            .first_event("identity.events", |event| {
+                event.aggregate_id == aggregate_id && events::payload::<P>(event).is_some()
+            })
+            .await;
+        events::payload::<P>(&event).unwrap().unwrap()
     }
 
     /// The public keys ListSigningKeys publishes.
@@ -265,8 +364,42 @@ pub fn expect_challenge(response: SignInResponse) -> SecondFactorChallenge {
     }
 }
 
+/// Whether a challenge offers a second-factor method.
+pub fn offers_method(challenge: &SecondFactorChallenge, method: SecondFactorMethod) -> bool {
+    challenge.methods.contains(&i32::from(method))
+}
+
+/// Asserts a refusal's code and ErrorInfo reason (none checked when `expected_reason` is
+/// empty) and returns it; `what` names the call in the panic message.
+#[track_caller]
+pub fn expect_refusal<T: std::fmt::Debug>(
+    result: Result<T, Status>,
+    code: Code,
+    expected_reason: &str,
+    what: &str,
+) -> Status {
+    let status = match result {
+        Ok(value) => panic!("{what}: expected {code:?} {expected_reason}, got Ok({value:?})"),
+        Err(status) => status,
+    };
+    assert_eq!(
+        status.code(),
+        code,
+        "{what}: wrong code; status {status:?} (reason {:?})",
+        reason(&status)
+    );
+    if !expected_reason.is_empty() {
+        assert_eq!(
+            reason(&status),
+            expected_reason,
+            "{what}: wrong reason; status {status:?}"
+        );
+    }
+    status
+}
+
 /// The ErrorInfo reason of a refusal, empty without one.
-pub fn reason(status: &tonic::Status) -> String {
+pub fn reason(status: &Status) -> String {
     status
         .get_error_details()
         .error_info()
@@ -275,7 +408,7 @@ pub fn reason(status: &tonic::Status) -> String {
 }
 
 /// The RetryInfo delay of a refusal.
-pub fn retry_after(status: &tonic::Status) -> Option<Duration> {
+pub fn retry_after(status: &Status) -> Option<Duration> {
     status
         .get_error_details()
         .retry_info()
@@ -283,7 +416,7 @@ pub fn retry_after(status: &tonic::Status) -> Option<Duration> {
 }
 
 /// The BadRequest field violations of a refusal, as (field, description).
-pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
+pub fn field_violations(status: &Status) -> Vec<(String, String)> {
     status
         .get_error_details()
         .bad_request()
@@ -303,47 +436,6 @@ pub fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// The RFC 6238 TOTP (HMAC-SHA1, 30-second steps from the epoch) at `unix_seconds`, written
-/// here independently of the service: RFC 4226 HOTP of the step counter with dynamic
-/// truncation.
-pub fn rfc6238_code(secret: &[u8], unix_seconds: u64, digits: u32) -> String {
-    let counter = unix_seconds / 30;
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(&counter.to_be_bytes());
-    let hash = mac.finalize().into_bytes();
-    let offset = usize::from(hash[hash.len() - 1] & 0x0f);
-    let truncated = u32::from_be_bytes([
-        hash[offset] & 0x7f,
-        hash[offset + 1],
-        hash[offset + 2],
-        hash[offset + 3],
-    ]);
-    let code = u64::from(truncated) % 10u64.pow(digits);
-    format!("{code:0width$}", width = digits as usize)
-}
-
-/// Decodes RFC 4648 base32 (upper or lower case, padding and spaces ignored).
-pub fn base32_decode(secret: &str) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for character in secret.chars().filter(|c| *c != '=' && !c.is_whitespace()) {
-        let value = match character.to_ascii_uppercase() {
-            letter @ 'A'..='Z' => letter as u32 - 'A' as u32,
-            digit @ '2'..='7' => digit as u32 - '2' as u32 + 26,
-            other => panic!("{other:?} is not a base32 character"),
-        };
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            bytes.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    bytes
 }
 
 /// Runs each `async fn scenario(backends: Backends)` named as two tests,

@@ -4,12 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
+pub mod account;
+pub mod authenticator;
 pub mod identity;
 pub mod providers;
 
+pub use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update};
+pub use authenticator::{base32_decode, rfc6238_code, totp_at_step};
 pub use identity::{
-    CONSENT_VERSION, access_claims_for, authed, base32_decode, expect_challenge, expect_tokens,
-    field_violations, reason, retry_after, rfc6238_code, sign_up_request, strong_password,
+    CONSENT_VERSION, access_claims_for, authed, expect_challenge, expect_refusal, expect_tokens,
+    field_violations, offers_method, reason, retry_after, sign_up_request, strong_password,
     test_device, unix_now,
 };
 
