@@ -1,0 +1,446 @@
+//! Accounts: sign-up (all or nothing, and once under a race), lookup, password changes and
+//! resets, recorded events, the profile, and deletion.
+
+use mi_identity::domain::{Account, MiId, VerifiedContact};
+use mi_identity::events;
+use mi_identity::storage::{
+    AccountStore, AddContactOutcome, CreateAccountOutcome, RotateOutcome, SecondFactorStore,
+    SessionStore, SetPasswordOutcome, SqlIdentityStore, TotpState,
+};
+use mi_platform::clock;
+
+use crate::support::{
+    ACCOUNT_TABLES, DAY, EMAIL_A, EMAIL_B, Fixture, PHONE_A, PHONE_B, PHONE_C, SignUp, account,
+    account_of, active, add_contact, all_rows, assert_no_rows, confirm_totp, contact,
+    create_challenge, delete, event_types, find, ids_in_order, is_known, mi_id, new_account,
+    new_challenge, outbox_len, pairs, password, password_of, pend_totp, race, random_hash,
+    recovery, revoked_events, rotate_first, rows, session_ids, sessions, sign_up, spend, start,
+    successes, token, two_accounts, types, used_tokens_of,
+};
+
+pub async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
+    let (store, database) = (&fixture.store, &fixture.database);
+    let first = sign_up(store, 1_000_000_001, PHONE_A).await;
+    let first_id = first.mi_id();
+    let now = clock::now_millis();
+
+    // Account, primary contact, password, session, device and events are all stored.
+    assert_eq!(
+        account(store, first_id).await,
+        Some(first.account.clone()),
+        "the account reads back as created"
+    );
+    assert_eq!(
+        password_of(store, first_id).await,
+        Some(password("initial"))
+    );
+    assert_eq!(
+        sessions(store, first_id).await,
+        vec![first.session.session.clone()]
+    );
+    let first_session = active(store, first.session_id(), now).await;
+    assert_eq!(first_session, Some(first.session.session.clone()));
+    assert!(is_known(store, first_id, "device-1").await);
+    assert!(!is_known(store, first_id, "device-2").await);
+    let stored_events = event_types(database, first_id).await;
+    assert_eq!(stored_events, types("AccountCreated SignedIn"));
+
+    // Found by Mi ID and by contact, whatever form the contact is typed in.
+    assert_eq!(find(store, "1000000001").await, Some(first_id));
+    assert_eq!(find(store, PHONE_A).await, Some(first_id));
+    assert_eq!(find(store, "+86 138 0013 8000").await, Some(first_id));
+    assert_eq!(find(store, "1000000009").await, None);
+    assert_eq!(find(store, PHONE_B).await, None);
+    assert_eq!(account(store, mi_id(1_000_000_009)).await, None);
+    assert_eq!(password_of(store, mi_id(1_000_000_009)).await, None);
+
+    // A contact of another account: nothing written, the token not spent.
+    let outbox_before = outbox_len(database).await;
+    let taken = SignUp::new(1_000_000_002, PHONE_A, now)
+        .with_password("second")
+        .on_device("device-9");
+    assert_eq!(
+        taken.attempt(store).await,
+        CreateAccountOutcome::ContactTaken
+    );
+    assert_eq!(account(store, taken.mi_id()).await, None);
+    assert_no_rows(database, &ACCOUNT_TABLES, taken.mi_id()).await;
+    assert_eq!(outbox_len(database).await, outbox_before);
+    assert_eq!(
+        find(store, PHONE_A).await,
+        Some(first_id),
+        "still the first's"
+    );
+    assert_eq!(account_of(store, first_id).await, first.account);
+    // The unspent token still creates the account, with a free contact.
+    let retried = SignUp {
+        account: new_account(1_000_000_002, EMAIL_B, now),
+        ..taken.clone()
+    };
+    assert_eq!(
+        retried.attempt(store).await,
+        CreateAccountOutcome::Created,
+        "the token of a refused sign-up stays unspent"
+    );
+    assert_eq!(find(store, EMAIL_B).await, Some(retried.mi_id()));
+
+    // A spent token: nothing written.
+    let outbox_before = outbox_len(database).await;
+    let reused = SignUp::new(1_000_000_003, PHONE_C, now)
+        .with_password("third")
+        .with_token(&first.token)
+        .on_device("device-3");
+    assert_eq!(
+        reused.attempt(store).await,
+        CreateAccountOutcome::TokenSpent
+    );
+    assert_eq!(account(store, reused.mi_id()).await, None);
+    assert_eq!(find(store, PHONE_C).await, None);
+    assert_no_rows(database, &ACCOUNT_TABLES, reused.mi_id()).await;
+    assert_eq!(outbox_len(database).await, outbox_before);
+
+    // A taken Mi ID: nothing written, the existing account untouched, the token not spent.
+    let clash = SignUp::new(1_000_000_001, PHONE_C, now + 1)
+        .with_password("clash")
+        .on_device("device-4");
+    assert_eq!(clash.attempt(store).await, CreateAccountOutcome::MiIdTaken);
+    assert_eq!(account_of(store, first_id).await, first.account);
+    assert_eq!(
+        password_of(store, first_id).await,
+        Some(password("initial"))
+    );
+    assert_eq!(find(store, PHONE_C).await, None);
+    assert_eq!(
+        session_ids(store, first_id).await,
+        ids_in_order(&[&first.session])
+    );
+    assert!(!is_known(store, first_id, "device-4").await);
+    assert_eq!(outbox_len(database).await, outbox_before);
+    assert!(
+        spend(store, &clash.token).await,
+        "the token of a refused sign-up stays unspent"
+    );
+}
+
+pub async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
+    let (store, database) = (&fixture.store, &fixture.database);
+    let now = clock::now_millis();
+
+    // The same contact, six Mi IDs, six tokens: one account gets it.
+    let outcomes = race(6, |index| {
+        let store = store.clone();
+        let racer = SignUp::new(1_100_000_000 + index as u64, PHONE_A, now).with_password("racer");
+        async move { (racer.mi_id(), racer.attempt(&store).await) }
+    })
+    .await;
+    let mut winners = Vec::new();
+    for (racer_id, outcome) in outcomes {
+        match outcome {
+            CreateAccountOutcome::Created => winners.push(racer_id),
+            CreateAccountOutcome::ContactTaken => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one sign-up wins the contact");
+    assert_eq!(find(store, PHONE_A).await, Some(winners[0]));
+    assert_eq!(all_rows(database, "accounts").await, 1);
+    assert_eq!(all_rows(database, "sessions").await, 1);
+    assert_eq!(outbox_len(database).await, 2);
+
+    // The same token, six contacts: one account is created.
+    let shared = token(&contact(PHONE_B));
+    let outcomes = race(6, |index| {
+        let store = store.clone();
+        let email = format!("racer{index}@example.com");
+        let racer = SignUp::new(1_200_000_000 + index as u64, &email, now)
+            .with_password("racer")
+            .with_token(&shared);
+        async move { racer.attempt(&store).await }
+    })
+    .await;
+    let mut created = 0;
+    for outcome in outcomes {
+        match outcome {
+            CreateAccountOutcome::Created => created += 1,
+            CreateAccountOutcome::TokenSpent => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(created, 1, "a token creates one account");
+    assert_eq!(all_rows(database, "accounts").await, 2);
+    assert_eq!(all_rows(database, "contacts").await, 2);
+}
+
+/// What lets a password be set.
+#[derive(Debug, Clone, Copy)]
+enum Proof<'a> {
+    /// The signed-in user changes it; their session with this ID is kept.
+    Session(&'a str),
+    /// A verification token resets it; no session is kept.
+    Token(&'a VerifiedContact),
+}
+
+/// Sets the password of `mi_id` to `label`'s hash, with a PasswordChanged event of `account`.
+async fn set_password(
+    store: &SqlIdentityStore,
+    (account, mi_id): (&Account, MiId),
+    label: &str,
+    proof: Proof<'_>,
+) -> SetPasswordOutcome {
+    let (reset, keep, reason) = match proof {
+        Proof::Session(keep) => (None, Some(keep), "password_changed"),
+        Proof::Token(token) => (Some(token), None, "password_reset"),
+    };
+    let events = [events::password_changed(account, reset.is_some())];
+    let hash = password(label);
+    store
+        .set_password(mi_id, &hash, reset, keep, reason, &events)
+        .await
+        .expect("set")
+}
+
+/// Replaces hash `from` with `to` if it is still the account's.
+async fn upgrade(store: &SqlIdentityStore, mi_id: MiId, from: &str, to: &str) {
+    store
+        .upgrade_password_hash(mi_id, &password(from), &password(to))
+        .await
+        .expect("upgrade");
+}
+
+pub async fn password_changes_spend_the_token_and_revoke_other_sessions(fixture: Fixture) {
+    let (store, database) = (&fixture.store, &fixture.database);
+    let (signed_up, other) = two_accounts(store).await;
+    let id = signed_up.mi_id();
+    let current = &signed_up.session;
+    let [second, third] = signed_up.start_devices(store, [2, 3]).await;
+    let this = (&signed_up.account, id);
+
+    // Changed, keeping the current session.
+    let outcome = set_password(
+        store,
+        this,
+        "changed",
+        Proof::Session(signed_up.session_id()),
+    )
+    .await;
+    let two_revoked = SetPasswordOutcome::Changed {
+        sessions_revoked: 2,
+    };
+    assert_eq!(outcome, two_revoked);
+    assert_eq!(password_of(store, id).await, Some(password("changed")));
+    assert_eq!(session_ids(store, id).await, ids_in_order(&[current]));
+    let revoked = revoked_events(database, id).await;
+    assert_eq!(revoked, pairs(&[&second, &third], "password_changed"));
+    let expected = types("AccountCreated SignedIn PasswordChanged SessionRevoked SessionRevoked");
+    assert_eq!(event_types(database, id).await, expected);
+
+    // Reset with a token, keeping nothing.
+    let reset_token = token(&contact(PHONE_A));
+    let [fourth] = signed_up.start_devices(store, [4]).await;
+    let outcome = set_password(store, this, "reset", Proof::Token(&reset_token)).await;
+    assert_eq!(outcome, two_revoked);
+    assert!(session_ids(store, id).await.is_empty());
+    assert_eq!(password_of(store, id).await, Some(password("reset")));
+
+    // The same token again: nothing changes, nothing is revoked, no events.
+    let [fifth] = signed_up.start_devices(store, [5]).await;
+    let outbox_before = outbox_len(database).await;
+    let outcome = set_password(store, this, "replayed", Proof::Token(&reset_token)).await;
+    assert_eq!(outcome, SetPasswordOutcome::TokenSpent);
+    assert_eq!(
+        password_of(store, id).await,
+        Some(password("reset")),
+        "the password is unchanged"
+    );
+    assert_eq!(session_ids(store, id).await, ids_in_order(&[&fifth]));
+    assert_eq!(outbox_len(database).await, outbox_before);
+
+    // No such account: nothing changes, the token stays unspent.
+    let orphan_token = token(&contact(PHONE_C));
+    let nobody = (&signed_up.account, mi_id(1_000_000_009));
+    let outcome = set_password(store, nobody, "nobody", Proof::Token(&orphan_token)).await;
+    assert_eq!(outcome, SetPasswordOutcome::NoAccount);
+    assert_eq!(outbox_len(database).await, outbox_before);
+    assert!(spend(store, &orphan_token).await);
+
+    // The other account is untouched throughout.
+    assert_eq!(
+        password_of(store, other.mi_id()).await,
+        Some(password("initial"))
+    );
+    assert_eq!(
+        sessions(store, other.mi_id()).await,
+        vec![other.session.session.clone()]
+    );
+    assert!(revoked_events(database, other.mi_id()).await.is_empty());
+    let mut expected = pairs(&[&second, &third], "password_changed");
+    expected.extend(pairs(&[current, &fourth], "password_reset"));
+    expected.sort();
+    assert_eq!(revoked_events(database, id).await, expected);
+
+    // A rehash replaces only the hash it was made from.
+    upgrade(store, id, "stale", "rehashed").await;
+    assert_eq!(
+        password_of(store, id).await,
+        Some(password("reset")),
+        "a rehash of a replaced hash is dropped"
+    );
+    upgrade(store, id, "reset", "rehashed").await;
+    assert_eq!(password_of(store, id).await, Some(password("rehashed")));
+}
+
+pub async fn deleting_an_account_removes_only_that_account(fixture: Fixture) {
+    let (store, database) = (&fixture.store, &fixture.database);
+    let now = clock::now_millis();
+
+    // Two accounts with everything an account can have.
+    let mut accounts = Vec::new();
+    for (raw_id, primary, backup) in [
+        (1_000_000_001, PHONE_A, EMAIL_A),
+        (1_000_000_002, PHONE_B, EMAIL_B),
+    ] {
+        let signed_up = sign_up(store, raw_id, primary).await;
+        let id = signed_up.mi_id();
+        let outcome = add_contact(store, id, &recovery(backup, now), 5).await;
+        assert_eq!(outcome, AddContactOutcome::Added);
+        let second = start(store, id, "device-2", now + 1_000).await;
+        let rotated = rotate_first(store, &second, &random_hash(), now + 2_000, now + DAY).await;
+        assert!(matches!(rotated, RotateOutcome::Rotated(_)));
+        create_challenge(store, &new_challenge(id, now + 60_000)).await;
+        pend_totp(store, id, b"secret").await;
+        assert!(confirm_totp(store, id, b"secret", 10, &["code".to_owned()], &[]).await);
+        accounts.push((signed_up, second));
+    }
+    let [(doomed, doomed_second), (kept, kept_second)] = &accounts[..] else {
+        panic!("two accounts");
+    };
+    let (doomed_id, kept_id) = (doomed.mi_id(), kept.mi_id());
+    let kept_account = account_of(store, kept_id).await;
+    let kept_sessions = sessions(store, kept_id).await;
+    let tables = [
+        "accounts",
+        "contacts",
+        "sessions",
+        "known_devices",
+        "sign_in_challenges",
+        "recovery_codes",
+    ];
+    let mut kept_counts = Vec::new();
+    for table in tables {
+        kept_counts.push(rows(database, table, kept_id).await);
+    }
+
+    // Deleted, with a SessionRevoked per session and the AccountDeleted event.
+    let deleted = [events::account_deleted(doomed_id)];
+    assert!(delete(store, doomed_id, &deleted).await);
+    assert_eq!(account(store, doomed_id).await, None);
+    assert_eq!(password_of(store, doomed_id).await, None);
+    assert_no_rows(database, &tables, doomed_id).await;
+    for session in [&doomed.session, doomed_second] {
+        let session_id = &session.session.session_id;
+        assert_eq!(used_tokens_of(database, session_id).await, 0);
+        assert_eq!(active(store, session_id, now).await, None);
+    }
+    assert_eq!(find(store, PHONE_A).await, None);
+    assert_eq!(find(store, EMAIL_A).await, None);
+    assert_eq!(find(store, "1000000001").await, None);
+    let totp = store.totp_state(doomed_id).await.expect("state");
+    assert_eq!(totp, TotpState::default());
+    assert_eq!(
+        revoked_events(database, doomed_id).await,
+        pairs(&[&doomed.session, doomed_second], "account_deleted")
+    );
+    let expected = types("AccountCreated SignedIn SessionRevoked SessionRevoked AccountDeleted");
+    assert_eq!(event_types(database, doomed_id).await, expected);
+
+    // The other account keeps everything.
+    assert_eq!(account_of(store, kept_id).await, kept_account);
+    assert_eq!(sessions(store, kept_id).await, kept_sessions);
+    for (table, count) in tables.iter().zip(&kept_counts) {
+        assert_eq!(rows(database, table, kept_id).await, *count, "{table}");
+    }
+    assert_eq!(
+        used_tokens_of(database, &kept_second.session.session_id).await,
+        1
+    );
+    assert_eq!(find(store, PHONE_B).await, Some(kept_id));
+    assert_eq!(find(store, EMAIL_B).await, Some(kept_id));
+    assert!(revoked_events(database, kept_id).await.is_empty());
+
+    // Deleted once; the freed contact signs up again.
+    let outbox_before = outbox_len(database).await;
+    assert!(!delete(store, doomed_id, &deleted).await);
+    assert_eq!(outbox_len(database).await, outbox_before);
+    let again = sign_up(store, 1_000_000_003, PHONE_A).await;
+    assert_eq!(find(store, PHONE_A).await, Some(again.mi_id()));
+}
+
+pub async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
+    let (store, database) = (&fixture.store, &fixture.database);
+    let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
+    let id = signed_up.mi_id();
+    let session_id = signed_up.session_id();
+    let now = clock::now_millis();
+
+    // A token is spent once, even concurrently.
+    let spent = token(&contact(PHONE_B));
+    assert!(spend(store, &spent).await);
+    assert!(!spend(store, &spent).await);
+    let raced = token(&contact(PHONE_B));
+    let spent = race(6, |_| {
+        let (store, raced) = (store.clone(), raced.clone());
+        async move { spend(&store, &raced).await }
+    })
+    .await;
+    assert_eq!(successes(&spent), 1);
+
+    // Events without a state change.
+    let locked = events::account_locked(&signed_up.account, 5, now + 60_000);
+    store.record_events(id, &[locked]).await.expect("record");
+    let expected = types("AccountCreated SignedIn AccountLocked");
+    assert_eq!(event_types(database, id).await, expected);
+
+    // The profile changes, with its event; a gone account is reported.
+    let updated = Account {
+        display_name: "Jane".into(),
+        region: "SG".into(),
+        locale: "en".into(),
+        ..signed_up.account.clone()
+    };
+    let profile_updated = events::profile_updated(&updated, vec!["display_name".into()]);
+    assert!(
+        store
+            .update_profile(&updated, &[profile_updated])
+            .await
+            .expect("profile")
+    );
+    assert_eq!(account_of(store, id).await, updated);
+    let expected = types("AccountCreated SignedIn AccountLocked ProfileUpdated");
+    assert_eq!(event_types(database, id).await, expected);
+    let gone = new_account(1_000_000_009, PHONE_C, now);
+    let gone_updated = events::profile_updated(&gone, Vec::new());
+    assert!(
+        !store
+            .update_profile(&gone, &[gone_updated])
+            .await
+            .expect("profile")
+    );
+    assert_eq!(account(store, gone.mi_id).await, None);
+    assert!(event_types(database, gone.mi_id).await.is_empty());
+
+    // Authentication adds its method once and moves the authentication time.
+    for at in [now + 1_000, now + 2_000] {
+        store
+            .mark_authenticated(session_id, at, "otp")
+            .await
+            .expect("mark");
+    }
+    let session = active(store, session_id, now).await.expect("session");
+    assert_eq!(session.methods, vec!["pwd".to_owned(), "otp".to_owned()]);
+    assert_eq!(session.auth_time, now + 2_000);
+    assert_eq!(session.created_at, signed_up.session.session.created_at);
+    store
+        .mark_authenticated("no-such-session", now, "otp")
+        .await
+        .expect("mark an unknown session");
+}

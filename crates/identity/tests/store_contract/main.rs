@@ -1,0 +1,57 @@
+//! The identity store contract, on SQLite and PostgreSQL: every scenario runs as
+//! `sqlite::<scenario>` and `postgres::<scenario>`, each on a database of its own.
+//!
+//! The scenarios live by subject in [`accounts`], [`contacts`], [`sessions`] and
+//! [`second_factor`]; what they share (databases, builders, `race`, outbox readers) is in
+//! [`support`].
+
+mod accounts;
+mod contacts;
+mod second_factor;
+mod sessions;
+mod support;
+
+/// Runs each `async fn scenario(fixture: Fixture)` of each module as `sqlite::scenario` and
+/// `postgres::scenario`.
+macro_rules! on_both_backends {
+    ($($module:ident: [$($scenario:ident),+ $(,)?]),+ $(,)?) => {
+        on_both_backends!(@backend sqlite, $($module: [$($scenario),+]),+);
+        on_both_backends!(@backend postgres, $($module: [$($scenario),+]),+);
+    };
+    (@backend $backend:ident, $($module:ident: [$($scenario:ident),+]),+) => {
+        mod $backend {
+            $($(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    let fixture = crate::support::$backend().await;
+                    Box::pin(crate::$module::$scenario(fixture)).await;
+                }
+            )+)+
+        }
+    };
+}
+
+on_both_backends!(
+    accounts: [
+        sign_up_stores_everything_or_nothing,
+        concurrent_sign_ups_create_one_account,
+        password_changes_spend_the_token_and_revoke_other_sessions,
+        deleting_an_account_removes_only_that_account,
+        tokens_events_profile_and_authentication_times,
+    ],
+    contacts: [
+        account_lists_contacts_primary_first_with_two_factor_state,
+        contacts_are_added_within_limits_and_removed_unless_primary,
+        concurrent_contact_additions_respect_the_limit,
+        an_account_keeps_one_primary_contact_under_concurrent_changes,
+        contacts_are_not_added_to_a_deleted_account,
+    ],
+    sessions: [
+        refresh_tokens_rotate_once_and_reuse_is_detected,
+        concurrent_rotations_of_one_token_rotate_once,
+        revoking_sessions_follows_the_scope,
+        challenges_complete_once_while_pending,
+        concurrent_authentications_keep_every_method,
+    ],
+    second_factor: [totp_steps_and_recovery_codes_are_accepted_once],
+);

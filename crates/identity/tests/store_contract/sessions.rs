@@ -1,0 +1,412 @@
+//! Sessions: refresh-token rotation and reuse (also raced), revocation by scope, sign-in
+//! challenges, and the authentication methods a session gathers (also raced).
+
+use mi_identity::domain::{Account, Challenge, Session, VerifiedContact};
+use mi_identity::events;
+use mi_identity::storage::{
+    CompleteOutcome, NewSession, RevokeScope, RotateOutcome, SessionStore, SqlIdentityStore,
+};
+use mi_platform::clock;
+
+use crate::support::{
+    DAY, Fixture, PHONE_A, active, contact, create_challenge, event_types, ids, ids_in_order,
+    is_known, new_challenge, new_session, outbox_len, pairs, race, random_hash, revoke,
+    revoked_events, rotate, rotate_first, rows, session_ids, session_until, sessions, sign_up,
+    sign_up_round, sorted, spend, start, start_session, token, two_accounts, types, used_tokens_of,
+};
+
+pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) {
+    let (store, database) = (&fixture.store, &fixture.database);
+    let (signed_up, other) = two_accounts(store).await;
+    let id = signed_up.mi_id();
+    let session_id = signed_up.session_id();
+    let first_hash = signed_up.session.refresh_hash.as_str();
+    let (other_id, other_hash) = (other.session_id(), &other.session.refresh_hash);
+    let now = clock::now_millis() + 1_000;
+    let until = now + 30 * DAY;
+
+    // The current token rotates: the session comes back, used now.
+    let second_hash = random_hash();
+    let rotated = rotate(store, session_id, first_hash, &second_hash, now, until).await;
+    let expected = Session {
+        last_used_at: now,
+        ..signed_up.session.session.clone()
+    };
+    assert_eq!(rotated, RotateOutcome::Rotated(expected.clone()));
+    assert_eq!(active(store, session_id, now).await, Some(expected));
+
+    // The traded-in token again: reuse, naming the account.
+    let outcome = rotate(
+        store,
+        session_id,
+        first_hash,
+        &random_hash(),
+        now + 1,
+        until,
+    )
+    .await;
+    assert_eq!(outcome, RotateOutcome::Reused(id));
+    // Unknown tokens, tokens of another session, unknown sessions: invalid.
+    for (session, hash) in [
+        (session_id, random_hash()),
+        (session_id, other_hash.to_owned()),
+        (other_id, second_hash.clone()),
+        (other_id, first_hash.to_owned()),
+        (
+            "0190aaaa-0000-7000-8000-000000000000",
+            first_hash.to_owned(),
+        ),
+    ] {
+        let outcome = rotate(store, session, &hash, &random_hash(), now + 2, until).await;
+        assert_eq!(outcome, RotateOutcome::Invalid, "{session} {hash}");
+    }
+    // None of that touched the current token.
+    let third_hash = random_hash();
+    let outcome = rotate(store, session_id, &second_hash, &third_hash, now + 3, until).await;
+    assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
+    let outcome = rotate(
+        store,
+        session_id,
+        &second_hash,
+        &random_hash(),
+        now + 4,
+        until,
+    )
+    .await;
+    assert_eq!(outcome, RotateOutcome::Reused(id));
+    let outcome = rotate_first(store, &other.session, &random_hash(), now, until).await;
+    assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
+
+    // An expired refresh token: invalid, and the session is not active.
+    let expired = start_session(store, session_until(id, "device-2", now - 2 * DAY, now - 1)).await;
+    let outcome = rotate_first(store, &expired, &random_hash(), now, until).await;
+    assert_eq!(outcome, RotateOutcome::Invalid);
+    assert_eq!(active(store, &expired.session.session_id, now).await, None);
+    // Expiry is exclusive: at the very millisecond the token is gone.
+    let edge = start_session(store, session_until(id, "device-3", now - DAY, now)).await;
+    let outcome = rotate_first(store, &edge, &random_hash(), now, until).await;
+    assert_eq!(outcome, RotateOutcome::Invalid);
+
+    // Rotating extends the refresh token's life.
+    let short = start_session(store, session_until(id, "device-4", now, now + 1_000)).await;
+    let (short_id, extended_hash) = (&short.session.session_id, random_hash());
+    let outcome = rotate_first(store, &short, &extended_hash, now + 500, now + 10_000).await;
+    assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
+    assert!(active(store, short_id, now + 5_000).await.is_some());
+    let outcome = rotate(
+        store,
+        short_id,
+        &extended_hash,
+        &random_hash(),
+        now + 10_000,
+        now + 20_000,
+    )
+    .await;
+    assert_eq!(
+        outcome,
+        RotateOutcome::Invalid,
+        "expired after the new expiry"
+    );
+
+    // A revoked session's tokens, current or traded in, are invalid; its history is gone.
+    let revoked = revoke(
+        store,
+        id,
+        RevokeScope::One(session_id),
+        "refresh_token_reused",
+    )
+    .await;
+    assert_eq!(revoked, vec![session_id.to_owned()]);
+    assert_eq!(used_tokens_of(database, session_id).await, 0);
+    for hash in [first_hash, &second_hash, &third_hash] {
+        let outcome = rotate(store, session_id, hash, &random_hash(), now + 5, until).await;
+        assert_eq!(outcome, RotateOutcome::Invalid);
+    }
+    assert_eq!(active(store, session_id, now).await, None);
+}
+
+pub async fn concurrent_rotations_of_one_token_rotate_once(fixture: Fixture) {
+    let store = &fixture.store;
+    for round in 0..5u64 {
+        let signed_up = sign_up_round(store, round).await;
+        let (id, session_id) = (signed_up.mi_id(), signed_up.session_id());
+        let now = clock::now_millis();
+        let results = race(8, |_| {
+            let (store, session) = (store.clone(), signed_up.session.clone());
+            async move {
+                let (session_id, old_hash) = (&session.session.session_id, &session.refresh_hash);
+                let new_hash = random_hash();
+                let until = now + 30 * DAY;
+                let outcome = rotate(&store, session_id, old_hash, &new_hash, now, until).await;
+                (new_hash, outcome)
+            }
+        })
+        .await;
+        let mut winners = Vec::new();
+        let mut outcomes = Vec::new();
+        for (new_hash, outcome) in results {
+            if matches!(outcome, RotateOutcome::Rotated(_)) {
+                winners.push(new_hash);
+            }
+            outcomes.push(outcome);
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {outcomes:?}");
+        assert!(
+            outcomes.iter().all(|outcome| matches!(
+                outcome,
+                RotateOutcome::Rotated(_) | RotateOutcome::Reused(_)
+            )),
+            "round {round}: the losers see a reused token: {outcomes:?}"
+        );
+        assert!(
+            outcomes
+                .iter()
+                .all(|outcome| !matches!(outcome, RotateOutcome::Reused(other) if *other != id))
+        );
+        // Only the winner's token works next.
+        let outcome = rotate(
+            store,
+            session_id,
+            &winners[0],
+            &random_hash(),
+            now + 1,
+            now + DAY,
+        )
+        .await;
+        assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
+    }
+}
+
+pub async fn revoking_sessions_follows_the_scope(fixture: Fixture) {
+    let (store, database) = (&fixture.store, &fixture.database);
+    let (signed_up, other) = two_accounts(store).await;
+    let id = signed_up.mi_id();
+    let base = signed_up.session.session.created_at;
+    let first = &signed_up.session;
+    let [second, third, fourth] = signed_up.start_devices(store, [2, 3, 4]).await;
+    let newest_first = ids_in_order(&[&fourth, &third, &second, first]);
+    assert_eq!(session_ids(store, id).await, newest_first, "newest first");
+
+    // One.
+    let one = RevokeScope::One(&second.session.session_id);
+    assert_eq!(revoke(store, id, one, "revoked").await, ids(&[&second]));
+    assert!(
+        revoke(store, id, one, "revoked").await.is_empty(),
+        "revoked once"
+    );
+    let foreign = revoke(store, id, RevokeScope::One(other.session_id()), "revoked").await;
+    assert!(
+        foreign.is_empty(),
+        "another account's session is not revoked"
+    );
+    let unknown = revoke(store, id, RevokeScope::One("no-such-session"), "revoked").await;
+    assert!(unknown.is_empty());
+    assert_eq!(
+        revoked_events(database, id).await,
+        pairs(&[&second], "revoked")
+    );
+
+    // All except one.
+    let all_but_first = RevokeScope::AllExcept(&first.session.session_id);
+    let revoked = revoke(store, id, all_but_first, "others_revoked").await;
+    assert_eq!(sorted(revoked), ids(&[&third, &fourth]));
+    assert_eq!(session_ids(store, id).await, ids_in_order(&[first]));
+    // Keeping a session of another account revokes all of this one's, none of the other's.
+    let [fifth] = signed_up.start_devices(store, [5]).await;
+    let all_but_foreign = RevokeScope::AllExcept(other.session_id());
+    let revoked = revoke(store, id, all_but_foreign, "others_revoked").await;
+    assert_eq!(sorted(revoked), ids(&[first, &fifth]));
+
+    // All.
+    let [sixth, seventh] = signed_up.start_devices(store, [6, 7]).await;
+    let revoked = revoke(store, id, RevokeScope::All, "all_revoked").await;
+    assert_eq!(sorted(revoked), ids(&[&sixth, &seventh]));
+    assert!(session_ids(store, id).await.is_empty());
+    assert!(
+        revoke(store, id, RevokeScope::All, "all_revoked")
+            .await
+            .is_empty()
+    );
+    for gone in [first, &second, &third, &fourth, &fifth, &sixth, &seventh] {
+        assert_eq!(active(store, &gone.session.session_id, base).await, None);
+    }
+
+    // One SessionRevoked per revoked session, with its reason; the other account untouched.
+    let mut expected = pairs(&[&second], "revoked");
+    expected.extend(pairs(&[&third, &fourth, first, &fifth], "others_revoked"));
+    expected.extend(pairs(&[&sixth, &seventh], "all_revoked"));
+    expected.sort();
+    assert_eq!(revoked_events(database, id).await, expected);
+    assert!(revoked_events(database, other.mi_id()).await.is_empty());
+    assert_eq!(
+        sessions(store, other.mi_id()).await,
+        vec![other.session.session.clone()]
+    );
+}
+
+/// Wrong answers that lock a challenge.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Completes `challenge` by starting `session`, with the SignedIn event of `account`.
+async fn complete(
+    store: &SqlIdentityStore,
+    account: &Account,
+    challenge: &Challenge,
+    token: Option<&VerifiedContact>,
+    session: &NewSession,
+) -> CompleteOutcome {
+    let events = [events::signed_in(account, &session.session, true)];
+    let challenge_id = &challenge.challenge_id;
+    store
+        .complete_challenge(challenge_id, MAX_ATTEMPTS, token, session, &events)
+        .await
+        .expect("complete")
+}
+
+/// The challenge as stored.
+async fn stored(store: &SqlIdentityStore, challenge_id: &str) -> Option<Challenge> {
+    store.challenge(challenge_id).await.expect("challenge")
+}
+
+/// Counts a wrong answer, giving the attempts so far if the challenge takes answers.
+async fn count_attempt(store: &SqlIdentityStore, challenge: &Challenge, now: i64) -> Option<u32> {
+    store
+        .count_challenge_attempt(&challenge.challenge_id, now)
+        .await
+        .expect("count")
+}
+
+pub async fn challenges_complete_once_while_pending(fixture: Fixture) {
+    let (store, database) = (&fixture.store, &fixture.database);
+    let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
+    let (id, account) = (signed_up.mi_id(), &signed_up.account);
+    let now = clock::now_millis();
+
+    // Stored and read back.
+    let pending = new_challenge(id, now + 60_000);
+    create_challenge(store, &pending).await;
+    assert_eq!(
+        stored(store, &pending.challenge_id).await,
+        Some(pending.clone())
+    );
+    assert_eq!(stored(store, &uuid::Uuid::new_v4().to_string()).await, None);
+
+    // Wrong answers count.
+    for expected in 1..=2 {
+        assert_eq!(count_attempt(store, &pending, now).await, Some(expected));
+    }
+    let attempts = stored(store, &pending.challenge_id)
+        .await
+        .expect("stored")
+        .attempts;
+    assert_eq!(attempts, 2);
+
+    // Completed once: the session starts, with its event.
+    let session = new_session(id, "device-2", now);
+    let outcome = complete(store, account, &pending, None, &session).await;
+    assert_eq!(outcome, CompleteOutcome::Completed);
+    let started = active(store, &session.session.session_id, now).await;
+    assert_eq!(started, Some(session.session.clone()));
+    assert!(is_known(store, id, "device-2").await);
+    assert!(
+        stored(store, &pending.challenge_id)
+            .await
+            .expect("stored")
+            .completed
+    );
+    let expected = types("AccountCreated SignedIn SignedIn");
+    assert_eq!(event_types(database, id).await, expected);
+    let outbox_before = outbox_len(database).await;
+    let replay = new_session(id, "device-3", now);
+    let outcome = complete(store, account, &pending, None, &replay).await;
+    assert_eq!(outcome, CompleteOutcome::NotPending, "completed once");
+    let attempt = count_attempt(store, &pending, now).await;
+    assert_eq!(attempt, None, "a completed challenge takes no attempts");
+
+    // Expired: no attempts, no completion (expiry is exclusive).
+    let expired = new_challenge(id, now);
+    create_challenge(store, &expired).await;
+    assert_eq!(count_attempt(store, &expired, now).await, None);
+    let outcome = complete(store, account, &expired, None, &replay).await;
+    assert_eq!(outcome, CompleteOutcome::NotPending);
+
+    // Locked: no completion once the attempts reach the maximum.
+    let locked = new_challenge(id, now + 60_000);
+    create_challenge(store, &locked).await;
+    for _ in 0..MAX_ATTEMPTS {
+        count_attempt(store, &locked, now).await;
+    }
+    let outcome = complete(store, account, &locked, None, &replay).await;
+    assert_eq!(outcome, CompleteOutcome::NotPending, "locked");
+    // Nothing of the refused completions was written.
+    assert_eq!(active(store, &replay.session.session_id, now).await, None);
+    assert!(!is_known(store, id, "device-3").await);
+    assert_eq!(outbox_len(database).await, outbox_before);
+
+    // A spent token: the challenge stays pending and a fresh token completes it.
+    let with_token = new_challenge(id, now + 60_000);
+    create_challenge(store, &with_token).await;
+    let spent = Some(&signed_up.token);
+    let outcome = complete(store, account, &with_token, spent, &replay).await;
+    assert_eq!(outcome, CompleteOutcome::TokenSpent);
+    let still = stored(store, &with_token.challenge_id).await;
+    assert_eq!(still, Some(with_token.clone()), "still pending");
+    assert_eq!(active(store, &replay.session.session_id, now).await, None);
+    let fresh = token(&contact(PHONE_A));
+    let outcome = complete(store, account, &with_token, Some(&fresh), &replay).await;
+    assert_eq!(outcome, CompleteOutcome::Completed);
+    assert!(!spend(store, &fresh).await, "spent");
+
+    // Answered concurrently: one completion, one session.
+    for round in 0..5 {
+        let raced = new_challenge(id, now + 60_000);
+        create_challenge(store, &raced).await;
+        let sessions_before = rows(database, "sessions", id).await;
+        let outcomes = race(6, |index| {
+            let (store, account, raced) = (store.clone(), account.clone(), raced.clone());
+            let session = new_session(id, &format!("racer-{round}-{index}"), now);
+            async move { complete(&store, &account, &raced, None, &session).await }
+        })
+        .await;
+        let completed = outcomes
+            .iter()
+            .filter(|outcome| **outcome == CompleteOutcome::Completed)
+            .count();
+        assert_eq!(completed, 1, "round {round}: {outcomes:?}");
+        assert_eq!(rows(database, "sessions", id).await, sessions_before + 1);
+    }
+}
+
+pub async fn concurrent_authentications_keep_every_method(fixture: Fixture) {
+    let store = &fixture.store;
+    let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
+    let now = clock::now_millis();
+    for round in 0..10i64 {
+        let session = start(store, signed_up.mi_id(), "device-2", now + round).await;
+        let session_id = session.session.session_id.clone();
+        let outcomes = race(2, |index| {
+            let (store, session_id) = (store.clone(), session_id.clone());
+            async move {
+                let method = if index == 0 { "otp" } else { "sms" };
+                store
+                    .mark_authenticated(&session_id, now + 1_000, method)
+                    .await
+                    .map_err(|error| format!("{error:#}"))
+            }
+        })
+        .await;
+        let methods = active(store, &session_id, now)
+            .await
+            .expect("session")
+            .methods;
+        assert!(
+            outcomes.iter().all(Result::is_ok),
+            "round {round}: {outcomes:?}"
+        );
+        assert_eq!(
+            sorted(methods.clone()),
+            vec!["otp".to_owned(), "pwd".to_owned(), "sms".to_owned()],
+            "round {round}: both methods are recorded, got {methods:?}"
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Store calls that must succeed, unwrapped, for the scenarios to read as the contract.
+
+use mi_identity::domain::{
+    Account, Challenge, Contact, Identifier, MiId, Session, StoredHash, TwoFactor, VerifiedContact,
+};
+use mi_identity::events::IdentityEvent;
+use mi_identity::storage::{
+    AccountStore, AddContactOutcome, NewSession, RevokeScope, RotateOutcome, SecondFactorStore,
+    SessionStore, SqlIdentityStore,
+};
+
+use super::{new_session, token};
+
+// ---------------------------------------------------------------------------------------------
+// Changes.
+
+/// Starts another session of the account, created at `created_at`.
+pub async fn start(
+    store: &SqlIdentityStore,
+    mi_id: MiId,
+    device_id: &str,
+    created_at: i64,
+) -> NewSession {
+    start_session(store, new_session(mi_id, device_id, created_at)).await
+}
+
+pub async fn start_session(store: &SqlIdentityStore, session: NewSession) -> NewSession {
+    store.start_session(&session, &[]).await.expect("start");
+    session
+}
+
+/// Adds `added` with a fresh token for it and no events, the account holding at most `max`.
+pub async fn add_contact(
+    store: &SqlIdentityStore,
+    mi_id: MiId,
+    added: &Contact,
+    max: usize,
+) -> AddContactOutcome {
+    add_contact_with(store, mi_id, added, &token(&added.value), max).await
+}
+
+/// Adds `added` with `token` and no events, the account holding at most `max`.
+pub async fn add_contact_with(
+    store: &SqlIdentityStore,
+    mi_id: MiId,
+    added: &Contact,
+    token: &VerifiedContact,
+    max: usize,
+) -> AddContactOutcome {
+    store
+        .add_contact(mi_id, added, token, max, &[])
+        .await
+        .expect("add")
+}
+
+/// Turns the code second factor on or off, without events.
+pub async fn set_codes(store: &SqlIdentityStore, mi_id: MiId, on: bool) -> bool {
+    store
+        .set_code_second_factor(mi_id, on, &[])
+        .await
+        .expect("codes")
+}
+
+pub async fn delete(store: &SqlIdentityStore, mi_id: MiId, events: &[IdentityEvent]) -> bool {
+    store.delete_account(mi_id, events).await.expect("delete")
+}
+
+/// Trades refresh token `from` of a session in for `to` at `at`, `to` living until `until`.
+pub async fn rotate(
+    store: &SqlIdentityStore,
+    session_id: &str,
+    from: &str,
+    to: &str,
+    at: i64,
+    until: i64,
+) -> RotateOutcome {
+    store
+        .rotate_refresh(session_id, from, to, at, until)
+        .await
+        .expect("rotate")
+}
+
+/// Trades the session's first refresh token in for `to` at `at`, `to` living until `until`.
+pub async fn rotate_first(
+    store: &SqlIdentityStore,
+    session: &NewSession,
+    to: &str,
+    at: i64,
+    until: i64,
+) -> RotateOutcome {
+    let session_id = &session.session.session_id;
+    rotate(store, session_id, &session.refresh_hash, to, at, until).await
+}
+
+/// Revokes the account's sessions in `scope`, giving the revoked session IDs.
+pub async fn revoke(
+    store: &SqlIdentityStore,
+    mi_id: MiId,
+    scope: RevokeScope<'_>,
+    reason: &str,
+) -> Vec<String> {
+    store
+        .revoke_sessions(mi_id, scope, reason)
+        .await
+        .expect("revoke")
+}
+
+/// Creates a challenge as it is given.
+pub async fn create_challenge(store: &SqlIdentityStore, challenge: &Challenge) {
+    store.create_challenge(challenge).await.expect("create");
+}
+
+/// Sets a sealed TOTP secret waiting for its first code.
+pub async fn pend_totp(store: &SqlIdentityStore, mi_id: MiId, sealed: &[u8]) {
+    store
+        .set_pending_totp(mi_id, sealed)
+        .await
+        .expect("pending");
+}
+
+/// Confirms the pending secret `sealed` at `step`, with new recovery codes and `events`.
+pub async fn confirm_totp(
+    store: &SqlIdentityStore,
+    mi_id: MiId,
+    sealed: &[u8],
+    step: u64,
+    codes: &[String],
+    events: &[IdentityEvent],
+) -> bool {
+    store
+        .confirm_totp(mi_id, sealed, step, codes, events)
+        .await
+        .expect("confirm")
+}
+
+pub async fn spend(store: &SqlIdentityStore, token: &VerifiedContact) -> bool {
+    store.spend_token(token).await.expect("spend")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readers.
+
+pub async fn find(store: &SqlIdentityStore, raw: &str) -> Option<MiId> {
+    let identifier = Identifier::parse(raw).expect("identifier");
+    store.find_account(&identifier).await.expect("find")
+}
+
+pub async fn account(store: &SqlIdentityStore, mi_id: MiId) -> Option<Account> {
+    store.account(mi_id).await.expect("account")
+}
+
+pub async fn account_of(store: &SqlIdentityStore, mi_id: MiId) -> Account {
+    account(store, mi_id).await.expect("an account")
+}
+
+pub async fn two_factor_of(store: &SqlIdentityStore, mi_id: MiId) -> TwoFactor {
+    account_of(store, mi_id).await.two_factor
+}
+
+pub async fn password_of(store: &SqlIdentityStore, mi_id: MiId) -> Option<StoredHash> {
+    store.password_hash(mi_id).await.expect("hash")
+}
+
+pub async fn sessions(store: &SqlIdentityStore, mi_id: MiId) -> Vec<Session> {
+    store.list_sessions(mi_id).await.expect("list")
+}
+
+pub async fn session_ids(store: &SqlIdentityStore, mi_id: MiId) -> Vec<String> {
+    let sessions = sessions(store, mi_id).await;
+    sessions
+        .into_iter()
+        .map(|session| session.session_id)
+        .collect()
+}
+
+pub async fn active(store: &SqlIdentityStore, session_id: &str, now: i64) -> Option<Session> {
+    store.active_session(session_id, now).await.expect("active")
+}
+
+pub async fn is_known(store: &SqlIdentityStore, mi_id: MiId, device_id: &str) -> bool {
+    store
+        .is_known_device(mi_id, device_id)
+        .await
+        .expect("known")
+}
