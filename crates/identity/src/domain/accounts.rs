@@ -6,7 +6,6 @@ use mi_platform::auth::AccessTokenVerifier;
 use mi_platform::clock;
 use mi_platform::tokens::PublicKey;
 
-use super::sign_in::SecondFactorProof;
 use super::tokens::{RefreshToken, TokenIssuer};
 use super::{
     Account, DeviceInfo, Lockout, PasswordHasher, PasswordPolicy, RecoveryCodes, Session,
@@ -155,23 +154,4 @@ impl Accounts {
             tracing::error!(mi_id = %account.mi_id, error = format!("{error:#}"), "cannot record event");
         }
     }
-
-    /// A second-factor proof checked against `account`; the method name for the session's
-    /// `amr` when right. A verification token is returned to be spent by the caller.
-    pub(super) async fn check_second_factor(
-        &self,
-        account: &Account,
-        proof: &SecondFactorProof,
-    ) -> Result<ProvenFactor, super::sign_in::FactorRefusal> {
-        super::sign_in::check_factor(self, account, proof).await
-    }
-}
-
-/// A second factor that checked out.
-#[derive(Debug, Clone)]
-pub struct ProvenFactor {
-    /// The `amr` value: `otp`, `rec` (recovery code), `sms` or `email`.
-    pub method: &'static str,
-    /// The verification token to spend with the change, for a code.
-    pub token: Option<super::VerifiedContact>,
 }

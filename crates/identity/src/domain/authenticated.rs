@@ -8,7 +8,7 @@ use mi_platform::clock;
 use secrecy::SecretString;
 
 use super::lockout::Blocked;
-use super::sign_in::FactorRefusal;
+use super::second_factor::FactorRefusal;
 use super::{Account, Accounts, MiId, PasswordProblem, SecondFactorProof};
 
 /// The signed-in caller of an authenticated RPC.

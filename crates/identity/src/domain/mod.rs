@@ -11,6 +11,7 @@ mod lockout;
 mod password;
 mod profile;
 mod recovery_codes;
+mod second_factor;
 mod security;
 mod sessions;
 mod sign_in;
@@ -28,11 +29,9 @@ pub use lockout::Lockout;
 pub use password::{PasswordCheck, PasswordHasher, PasswordPolicy, PasswordProblem, StoredHash};
 pub use profile::ProfileUpdate;
 pub use recovery_codes::RecoveryCodes;
+pub use second_factor::{Challenge, ChallengeReason, SecondFactorMethod, SecondFactorProof};
 pub use sessions::RefreshError;
-pub use sign_in::{
-    Challenge, ChallengeReason, SecondFactorMethod, SecondFactorProof, SignInError, SignInOutcome,
-    SignInRequest,
-};
+pub use sign_in::{SignInError, SignInOutcome, SignInRequest};
 pub use sign_up::{SignUpError, SignUpRequest};
 pub use tokens::{IssuedTokens, SessionTokens, TokenIssuer};
 pub use totp::{TotpEnrollment, TotpSecrets};
