@@ -5,10 +5,19 @@
 //! `MI_VERIFICATION__TRUSTED_PROXY_HEADER=x-forwarded-for` (each request claims its own client
 //! address), a high `MI_VERIFICATION__CAPTCHA__RISK_THRESHOLD` and high limits; see
 //! docs/benchmarks.md for the exact settings.
+//!
+//! The identity scenarios create their accounts first (untimed) with sign-up verification
+//! tokens minted from the verification service's signing seed
+//! (`MI_VERIFICATION__TOKEN__SIGNING_KEY`, or the development key of embedded mode); identity
+//! must trust its public key (`--print-verification-public-key` prints it as `kid:x`).
 
+mod argon2_baseline;
+mod cpu;
 mod driver;
+mod identity;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +39,18 @@ enum Scenario {
     CheckCode,
     /// From SendCode's reply until the message is in the dev inbox.
     CodeToInbox,
+    /// No RPC: times Argon2id hashes (identity's parameters) on one thread, prints the sign-in
+    /// bound that hashing sets (cores ÷ time of one hash) and what all cores hash at once.
+    Argon2Baseline,
+    /// SignIn with the right password, each client on its own account (made before the run).
+    SignIn,
+    /// RefreshSession, each client on its own session, always with its newest refresh token.
+    RefreshSession,
+    /// GetAccount with a bearer access token.
+    GetAccount,
+    /// SignIn clients (`--concurrency`) and GetAccount clients (`--readers`) at once; one report
+    /// each.
+    SignInAndGetAccount,
 }
 
 #[derive(Debug, Parser)]
@@ -56,6 +77,41 @@ struct Args {
     /// For check-code: how many codes to prepare (and check at most).
     #[arg(long, default_value_t = 20_000)]
     prepared: u64,
+    /// The identity service.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    identity: String,
+    /// For identity scenarios: accounts to create before the run.
+    #[arg(long, default_value_t = 64)]
+    accounts: usize,
+    /// For sign-in-and-get-account: GetAccount clients (beside `--concurrency` sign-in clients).
+    #[arg(long, default_value_t = 4)]
+    readers: usize,
+    /// For get-account and sign-in-and-get-account: GetAccount calls per second in total;
+    /// 0 sends each call as soon as the previous one of its client is answered.
+    #[arg(long, default_value_t = 0.0)]
+    read_rate: f64,
+    /// For argon2-baseline: hashes to time on one thread (and on each core at once).
+    #[arg(long, default_value_t = 20)]
+    hashes: usize,
+    /// The verification service's token signing seed (base64, 32 bytes), to mint sign-up
+    /// tokens; without it, the development key of embedded mode (`--dev-key-file`).
+    #[arg(
+        long,
+        env = "MI_VERIFICATION__TOKEN__SIGNING_KEY",
+        hide_env_values = true
+    )]
+    verification_signing_key: Option<String>,
+    /// Embedded mode's development verification key.
+    #[arg(long, default_value = "data/dev-keys/verification-token.key")]
+    dev_key_file: PathBuf,
+    /// Print the public key (`kid:x`) of the verification signing key for
+    /// `MI_IDENTITY__VERIFICATION_PUBLIC_KEYS`, and exit.
+    #[arg(long)]
+    print_verification_public_key: bool,
+    /// The platform's process id: identity scenarios then also print the CPU it used during
+    /// the timed run (and every scenario how busy the machine was).
+    #[arg(long)]
+    platform_pid: Option<u32>,
 }
 
 /// A destination no other call of this run uses: a valid Chinese mobile number.
@@ -84,7 +140,7 @@ fn send_request(destination: &str, iteration: u64) -> tonic::Request<SendCodeReq
     request
 }
 
-async fn channels(endpoint: &str, count: usize) -> anyhow::Result<Vec<Channel>> {
+async fn channels_to(endpoint: &str, count: usize) -> anyhow::Result<Vec<Channel>> {
     let mut channels = Vec::with_capacity(count);
     for _ in 0..count.max(1) {
         channels.push(Channel::from_shared(endpoint.to_owned())?.connect().await?);
@@ -95,9 +151,111 @@ async fn channels(endpoint: &str, count: usize) -> anyhow::Result<Vec<Channel>> 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.print_verification_public_key {
+        let minter = identity::TokenMinter::new(
+            args.verification_signing_key.as_deref(),
+            &args.dev_key_file,
+        )?;
+        #[allow(clippy::print_stdout)] // the key is this mode's output
+        {
+            println!("{}", minter.public_key());
+        }
+        return Ok(());
+    }
+    let name = format!("{:?}", args.scenario);
+    let duration = Duration::from_secs(args.seconds);
+    cpu::watch(args.platform_pid);
+    match args.scenario {
+        Scenario::SendCode | Scenario::CheckCode | Scenario::CodeToInbox => {
+            verification_scenario(&args).await?.print(&name);
+        }
+        Scenario::Argon2Baseline => {
+            let hashes = args.hashes;
+            tokio::task::spawn_blocking(move || argon2_baseline::measure(hashes))
+                .await??
+                .print();
+        }
+        Scenario::SignIn => {
+            let (channels, accounts) = identity_setup(&args).await?;
+            let sample = cpu::Sample::now();
+            let report = identity::sign_in(channels, accounts, args.concurrency, duration).await?;
+            report.print(&name);
+            sample.print_since(report.succeeded);
+        }
+        Scenario::RefreshSession => {
+            let (channels, accounts) = identity_setup(&args).await?;
+            let sessions =
+                identity::prepare_sessions(&channels, &accounts, args.concurrency).await?;
+            let sample = cpu::Sample::now();
+            let report = identity::refresh_session(channels, sessions, duration).await?;
+            report.print(&name);
+            sample.print_since(report.succeeded);
+        }
+        Scenario::GetAccount => {
+            let (channels, accounts) = identity_setup(&args).await?;
+            let sample = cpu::Sample::now();
+            let report = identity::get_account(
+                channels,
+                access_tokens(&accounts),
+                args.concurrency,
+                args.read_rate,
+                duration,
+            )
+            .await?;
+            report.print(&name);
+            sample.print_since(report.succeeded);
+        }
+        Scenario::SignInAndGetAccount => {
+            let (channels, accounts) = identity_setup(&args).await?;
+            // The readers get connections of their own, as other devices would.
+            let reader_channels = Arc::new(channels_to(&args.identity, args.connections).await?);
+            let sample = cpu::Sample::now();
+            let (sign_ins, reads) = tokio::join!(
+                identity::sign_in(channels, Arc::clone(&accounts), args.concurrency, duration),
+                identity::get_account(
+                    reader_channels,
+                    access_tokens(&accounts),
+                    args.readers,
+                    args.read_rate,
+                    duration,
+                ),
+            );
+            sign_ins?.print(&format!("{name}/SignIn"));
+            reads?.print(&format!("{name}/GetAccount"));
+            sample.print_since(0);
+        }
+    }
+    Ok(())
+}
+
+/// Connections to identity and `--accounts` accounts made on it (untimed).
+async fn identity_setup(
+    args: &Args,
+) -> anyhow::Result<(Arc<Vec<Channel>>, Arc<Vec<identity::Prepared>>)> {
+    let accounts = args.accounts;
+    anyhow::ensure!(accounts > 0, "--accounts must be at least 1");
+    let minter =
+        identity::TokenMinter::new(args.verification_signing_key.as_deref(), &args.dev_key_file)?;
+    let channels = Arc::new(channels_to(&args.identity, args.connections).await?);
+    let accounts =
+        identity::prepare_accounts(&channels, minter, accounts, args.concurrency.max(8)).await?;
+    Ok((channels, accounts))
+}
+
+fn access_tokens(accounts: &[identity::Prepared]) -> Arc<Vec<String>> {
+    Arc::new(
+        accounts
+            .iter()
+            .map(|account| account.tokens.access_token.clone())
+            .collect(),
+    )
+}
+
+/// The verification scenarios.
+async fn verification_scenario(args: &Args) -> anyhow::Result<driver::Report> {
     let run: u32 = rand::rng().random_range(0..100);
-    let verification = Arc::new(channels(&args.verification, args.connections).await?);
-    let notification = Arc::new(channels(&args.notification, args.connections).await?);
+    let verification = Arc::new(channels_to(&args.verification, args.connections).await?);
+    let notification = Arc::new(channels_to(&args.notification, args.connections).await?);
     let duration = Duration::from_secs(args.seconds);
     let report = match args.scenario {
         Scenario::SendCode => {
@@ -201,9 +359,9 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?
         }
+        _ => anyhow::bail!("not a verification scenario"),
     };
-    report.print(&format!("{:?}", args.scenario));
-    Ok(())
+    Ok(report)
 }
 
 /// Sends `count` codes (untimed) and reads each one back from the dev inbox.

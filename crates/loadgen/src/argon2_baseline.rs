@@ -1,0 +1,135 @@
+//! The bound that password hashing sets on sign-in throughput, measured on this machine: one
+//! Argon2id hash with identity's default parameters (OWASP: 19 MiB, 2 iterations, 1 lane) and
+//! a pepper, timed on one thread, and `cores ÷ time of one hash`.
+
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use mi_platform::crypto::SecretKey;
+
+/// identity's `password.argon2` defaults.
+const MEMORY_KIB: u32 = 19 * 1024;
+const ITERATIONS: u32 = 2;
+const LANES: u32 = 1;
+
+/// What the baseline measured.
+#[derive(Debug)]
+pub struct Baseline {
+    /// Hashes timed on one thread.
+    pub hashes: usize,
+    /// Mean time of one hash.
+    pub mean: Duration,
+    /// Median time of one hash.
+    pub median: Duration,
+    /// Fastest hash.
+    pub fastest: Duration,
+    /// `std::thread::available_parallelism()`.
+    pub cores: usize,
+    /// Hashes per second with one thread per core hashing at once (what the machine delivers,
+    /// as opposed to the bound, which assumes every core scales perfectly).
+    pub parallel_rate: f64,
+}
+
+impl Baseline {
+    /// Sign-ins per second that hashing allows: cores ÷ median time of one hash.
+    pub fn bound(&self) -> f64 {
+        self.cores as f64 / self.median.as_secs_f64()
+    }
+
+    /// Prints one line per figure, like the driver's report.
+    pub fn print(&self) {
+        let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+        let lines = [
+            "scenario      Argon2Baseline".to_owned(),
+            format!("params        Argon2id m={MEMORY_KIB} KiB t={ITERATIONS} p={LANES}, peppered"),
+            format!("hashes        {} on one thread", self.hashes),
+            format!("mean          {:.2} ms", ms(self.mean)),
+            format!("median        {:.2} ms", ms(self.median)),
+            format!("fastest       {:.2} ms", ms(self.fastest)),
+            format!("cores         {}", self.cores),
+            format!("bound         {:.1} /s (cores ÷ median)", self.bound()),
+            format!(
+                "bound(mean)   {:.1} /s (cores ÷ mean)",
+                self.cores as f64 / self.mean.as_secs_f64()
+            ),
+            format!(
+                "parallel      {:.1} /s ({} threads hashing at once)",
+                self.parallel_rate, self.cores
+            ),
+            format!(
+                "scaling       {:.2} (parallel ÷ bound)",
+                self.parallel_rate / self.bound()
+            ),
+        ];
+        #[allow(clippy::print_stdout)] // the report is this program's output
+        {
+            println!("{}", lines.join("\n"));
+        }
+    }
+}
+
+/// Hashes `hashes` times on one thread (after one untimed hash), then `hashes` times on each of
+/// `cores` threads at once.
+pub fn measure(hashes: usize) -> anyhow::Result<Baseline> {
+    let hashes = hashes.max(1);
+    let pepper = SecretKey::generate();
+    let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None)
+        .map_err(|error| anyhow::anyhow!("invalid argon2 parameters: {error}"))?;
+    hash_once(&pepper, &params)?;
+    let mut times = (0..hashes)
+        .map(|_| hash_once(&pepper, &params))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    times.sort();
+    let mean = times.iter().sum::<Duration>() / u32::try_from(hashes).unwrap_or(u32::MAX);
+    let median = times[hashes / 2];
+    let fastest = times[0];
+
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let start = Instant::now();
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            let (pepper, params) = (pepper.clone(), params.clone());
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                for _ in 0..hashes {
+                    hash_once(&pepper, &params)?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a hashing thread panicked"))??;
+    }
+    let parallel_rate = (cores * hashes) as f64 / start.elapsed().as_secs_f64();
+    Ok(Baseline {
+        hashes,
+        mean,
+        median,
+        fastest,
+        cores,
+        parallel_rate,
+    })
+}
+
+/// One hash as identity makes it (`hash_password` with a fresh salt and the pepper as secret);
+/// checking a password costs the same.
+fn hash_once(pepper: &SecretKey, params: &Params) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let argon2 = Argon2::new_with_secret(
+        pepper.as_bytes(),
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params.clone(),
+    )
+    .map_err(|error| anyhow::anyhow!("cannot set up argon2: {error}"))?;
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = argon2
+        .hash_password(b"Tangerine-Orbit-47", &salt)
+        .map_err(|error| anyhow::anyhow!("cannot hash: {error}"))?;
+    std::hint::black_box(hash);
+    Ok(start.elapsed())
+}
