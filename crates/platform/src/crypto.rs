@@ -94,6 +94,16 @@ impl SecretKey {
     }
 }
 
+/// Compares two secrets in time that depends on their length only, not on where they differ.
+pub fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    left.len() == right.len()
+        && left
+            .iter()
+            .zip(right)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
+}
+
 /// Seals and opens verification codes carried in events.
 #[derive(Clone)]
 pub struct CodeCipher {

@@ -1,13 +1,14 @@
 //! Passwords: the policy a new one must meet, and Argon2id hashing with a pepper on a bounded
 //! pool of blocking threads.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use mi_platform::cpu::CpuPool;
-use mi_platform::crypto::SecretKey;
+use mi_platform::crypto::{SecretKey, constant_time_eq};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Argon2Settings, PasswordSettings};
@@ -195,9 +196,7 @@ impl PasswordHasher {
             .run(move || -> anyhow::Result<PasswordCheck> {
                 let parsed =
                     PasswordHash::new(&stored.0).context("stored hash is not a PHC string")?;
-                let right = argon2(&pepper, &params)?
-                    .verify_password(password.expose_secret().as_bytes(), &parsed)
-                    .is_ok();
+                let right = verify_with_reused_memory(&pepper, &parsed, password.expose_secret())?;
                 if !(right && known) {
                     return Ok(PasswordCheck::Wrong);
                 }
@@ -216,6 +215,39 @@ impl PasswordHasher {
             })
             .await?
     }
+}
+
+thread_local! {
+    /// The Argon2 work memory of a pool thread, kept between hashes: a fresh 19 MiB allocation
+    /// per sign-in is what made the allocator hold hundreds of MiB under load.
+    static WORK_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Checks `password` against a stored PHC hash, with the parameters and salt the hash names,
+/// computing into this thread's reused memory and comparing in constant time.
+fn verify_with_reused_memory(
+    pepper: &SecretKey,
+    stored: &PasswordHash<'_>,
+    password: &str,
+) -> anyhow::Result<bool> {
+    let params = Params::try_from(stored)
+        .map_err(|error| anyhow::anyhow!("stored hash has invalid parameters: {error}"))?;
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+        anyhow::bail!("stored hash lacks its salt or output");
+    };
+    let mut salt_buffer = [0u8; 64];
+    let salt = salt
+        .decode_b64(&mut salt_buffer)
+        .map_err(|error| anyhow::anyhow!("stored salt is not base64: {error}"))?;
+    let mut output = vec![0u8; expected.len()];
+    WORK_MEMORY.with(|memory| -> anyhow::Result<()> {
+        let mut memory = memory.borrow_mut();
+        memory.resize(params.block_count(), Block::new());
+        argon2(pepper, &params)?
+            .hash_password_into_with_memory(password.as_bytes(), salt, &mut output, &mut memory[..])
+            .map_err(|error| anyhow::anyhow!("cannot hash password: {error}"))
+    })?;
+    Ok(constant_time_eq(&output, expected.as_bytes()))
 }
 
 fn argon2<'key>(pepper: &'key SecretKey, params: &Params) -> anyhow::Result<Argon2<'key>> {

@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use anyhow::Context;
-use mi_platform::crypto::CodeCipher;
+use mi_platform::crypto::{CodeCipher, constant_time_eq};
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use super::MiId;
@@ -108,15 +108,6 @@ fn qr_png(uri: &str) -> anyhow::Result<Vec<u8>> {
         .write_to(&mut Cursor::new(&mut png), image::ImageOutputFormat::Png)
         .context("cannot write the QR code as PNG")?;
     Ok(png)
-}
-
-fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
-            == 0
 }
 
 #[cfg(test)]

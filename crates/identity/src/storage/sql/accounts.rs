@@ -64,7 +64,9 @@ impl AccountStore for SqlIdentityStore {
         let pool = self.database.pool();
         let Some(row) = sqlx::query(
             "SELECT display_name, region, locale, created_at, terms_version, privacy_policy_version, \
-             consent_at, totp_secret, code_second_factor FROM accounts WHERE mi_id = $1",
+             consent_at, totp_secret, code_second_factor, \
+             (SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.mi_id = accounts.mi_id) AS codes_left \
+             FROM accounts WHERE mi_id = $1",
         )
         .bind(mi_id.as_i64())
         .fetch_optional(pool)
@@ -91,12 +93,7 @@ impl AccountStore for SqlIdentityStore {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-        let recovery_codes_left: i64 =
-            sqlx::query("SELECT COUNT(*) AS left_count FROM recovery_codes WHERE mi_id = $1")
-                .bind(mi_id.as_i64())
-                .fetch_one(pool)
-                .await?
-                .try_get("left_count")?;
+        let recovery_codes_left: i64 = row.try_get("codes_left")?;
         let totp_secret: Option<Vec<u8>> = row.try_get("totp_secret")?;
         Ok(Some(Account {
             mi_id,
