@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use mi_platform::cpu::CpuPool;
 use mi_platform::crypto::{SecretKey, constant_time_eq};
@@ -159,6 +159,8 @@ impl PasswordHasher {
         // Checked against when the identifier is unknown, so that answer takes as long as a
         // wrong password.
         let dummy_hash = hash_now(&pepper, &params, &uuid::Uuid::new_v4().to_string())?;
+        // This thread is not a pool thread: give its work memory back.
+        WORK_MEMORY.with(|memory| memory.take());
         Ok(Self {
             pool: CpuPool::new(threads),
             pepper,
@@ -217,9 +219,12 @@ impl PasswordHasher {
     }
 }
 
+/// Bytes of hash output, argon2's default.
+const HASH_LENGTH: usize = 32;
+
 thread_local! {
     /// The Argon2 work memory of a pool thread, kept between hashes: a fresh 19 MiB allocation
-    /// per sign-in is what made the allocator hold hundreds of MiB under load.
+    /// per hash is what made the allocator hold hundreds of MiB after a burst of sign-ups.
     static WORK_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -240,14 +245,25 @@ fn verify_with_reused_memory(
         .decode_b64(&mut salt_buffer)
         .map_err(|error| anyhow::anyhow!("stored salt is not base64: {error}"))?;
     let mut output = vec![0u8; expected.len()];
-    WORK_MEMORY.with(|memory| -> anyhow::Result<()> {
+    compute(pepper, &params, password, salt, &mut output)?;
+    Ok(constant_time_eq(&output, expected.as_bytes()))
+}
+
+/// Argon2id of `password` and `salt` into `output`, in this thread's reused work memory.
+fn compute(
+    pepper: &SecretKey,
+    params: &Params,
+    password: &str,
+    salt: &[u8],
+    output: &mut [u8],
+) -> anyhow::Result<()> {
+    WORK_MEMORY.with(|memory| {
         let mut memory = memory.borrow_mut();
         memory.resize(params.block_count(), Block::new());
-        argon2(pepper, &params)?
-            .hash_password_into_with_memory(password.as_bytes(), salt, &mut output, &mut memory[..])
+        argon2(pepper, params)?
+            .hash_password_into_with_memory(password.as_bytes(), salt, output, &mut memory[..])
             .map_err(|error| anyhow::anyhow!("cannot hash password: {error}"))
-    })?;
-    Ok(constant_time_eq(&output, expected.as_bytes()))
+    })
 }
 
 fn argon2<'key>(pepper: &'key SecretKey, params: &Params) -> anyhow::Result<Argon2<'key>> {
@@ -262,9 +278,23 @@ fn argon2<'key>(pepper: &'key SecretKey, params: &Params) -> anyhow::Result<Argo
 
 fn hash_now(pepper: &SecretKey, params: &Params, password: &str) -> anyhow::Result<StoredHash> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    let hash = argon2(pepper, params)?
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|error| anyhow::anyhow!("cannot hash password: {error}"))?;
+    let mut salt_buffer = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_buffer)
+        .map_err(|error| anyhow::anyhow!("cannot decode the salt: {error}"))?;
+    let mut output = [0u8; HASH_LENGTH];
+    compute(pepper, params, password, salt_bytes, &mut output)?;
+    let hash = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params)
+            .map_err(|error| anyhow::anyhow!("cannot encode argon2 parameters: {error}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(
+            Output::new(&output)
+                .map_err(|error| anyhow::anyhow!("invalid hash output: {error}"))?,
+        ),
+    };
     Ok(StoredHash(hash.to_string()))
 }
 
@@ -329,6 +359,21 @@ mod tests {
         let hasher = PasswordHasher::new(&cheap, pepper.clone(), Some(1)).expect("hasher");
         let password = SecretString::from("Tangerine-Orbit-47");
         let stored = hasher.hash(&password).await.expect("hash");
+        // A standard PHC string: argon2's own verifier accepts it.
+        let parsed = PasswordHash::new(&stored.0).expect("phc string");
+        let standard = Argon2::new_with_secret(
+            pepper.as_bytes(),
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8 * 1024, 1, 1, None).expect("params"),
+        )
+        .expect("argon2");
+        argon2::password_hash::PasswordVerifier::verify_password(
+            &standard,
+            b"Tangerine-Orbit-47",
+            &parsed,
+        )
+        .expect("the standard verifier accepts the hash");
         assert_eq!(
             hasher.check(&password, Some(&stored)).await.expect("check"),
             PasswordCheck::Right
