@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use tonic::metadata::MetadataMap;
 
+use crate::ServiceError;
 use crate::tokens::{PublicKey, TokenError, TokenVerifier};
-use crate::{ErrorCode, ServiceError};
 
 /// The issuer of access tokens.
 pub const ACCESS_TOKEN_ISSUER: &str = "mi-identity";
@@ -66,10 +66,10 @@ impl AccessTokenVerifier {
                 TokenError::UnknownKey => "the access token is signed with an unknown key",
                 TokenError::Invalid(_) => "the access token is invalid or expired; refresh it",
             };
-            unauthenticated("INVALID_ACCESS_TOKEN", description)
+            ServiceError::unauthenticated("INVALID_ACCESS_TOKEN", description)
         })?;
         if claims.mi_id().is_none() {
-            return Err(unauthenticated(
+            return Err(ServiceError::unauthenticated(
                 "INVALID_ACCESS_TOKEN",
                 "the access token names no account",
             ));
@@ -81,7 +81,7 @@ impl AccessTokenVerifier {
 /// The token of an `authorization: Bearer <token>` header.
 fn bearer_token(metadata: &MetadataMap) -> Result<&str, ServiceError> {
     let missing = || {
-        unauthenticated(
+        ServiceError::unauthenticated(
             "MISSING_ACCESS_TOKEN",
             "send the access token as `authorization: Bearer <token>`",
         )
@@ -95,11 +95,6 @@ fn bearer_token(metadata: &MetadataMap) -> Result<&str, ServiceError> {
         return Err(missing());
     }
     Ok(token.trim())
-}
-
-/// UNAUTHENTICATED with a machine-readable reason.
-pub fn unauthenticated(reason: &str, description: &str) -> ServiceError {
-    ServiceError::new(ErrorCode::Unauthenticated, description).with_reason(reason)
 }
 
 #[cfg(test)]

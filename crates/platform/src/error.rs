@@ -110,6 +110,11 @@ impl ServiceError {
         error.with_reason(reason)
     }
 
+    /// UNAUTHENTICATED with a machine-readable reason, e.g. `INVALID_ACCESS_TOKEN`.
+    pub fn unauthenticated(reason: &str, description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, description).with_reason(reason)
+    }
+
     /// INTERNAL: logs the cause chain and tells the client nothing about it.
     pub fn internal(error: &anyhow::Error) -> Self {
         tracing::error!(error = format!("{error:#}"), "internal error");

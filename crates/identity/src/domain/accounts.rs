@@ -54,27 +54,17 @@ pub struct AccountsParts {
 impl Accounts {
     /// Accounts over their parts.
     pub fn new(parts: AccountsParts) -> anyhow::Result<Self> {
-        let AccountsParts {
-            store,
-            hasher,
-            lockout,
-            issuer,
-            verification_tokens,
-            totp,
-            recovery_codes,
-            settings,
-        } = parts;
         Ok(Self {
-            access_tokens: AccessTokenVerifier::new(&issuer.public_keys())?,
-            policy: PasswordPolicy::new(settings.password.clone()),
-            store,
-            hasher,
-            lockout,
-            issuer,
-            verification_tokens,
-            totp,
-            recovery_codes,
-            settings,
+            access_tokens: AccessTokenVerifier::new(&parts.issuer.public_keys())?,
+            policy: PasswordPolicy::new(parts.settings.password.clone()),
+            store: parts.store,
+            hasher: parts.hasher,
+            lockout: parts.lockout,
+            issuer: parts.issuer,
+            verification_tokens: parts.verification_tokens,
+            totp: parts.totp,
+            recovery_codes: parts.recovery_codes,
+            settings: parts.settings,
         })
     }
 

@@ -169,17 +169,24 @@ impl PasswordHasher {
         })
     }
 
-    /// How many hashes run at once.
-    pub fn threads(&self) -> usize {
-        self.pool.threads()
-    }
-
-    /// Hashes a new password.
-    pub async fn hash(&self, password: &SecretString) -> anyhow::Result<StoredHash> {
+    /// Checks a new password against `policy` and hashes it, both on the pool (zxcvbn is CPU
+    /// work too); `personal` holds the contacts and name it must not contain.
+    pub async fn hash_new(
+        &self,
+        policy: &PasswordPolicy,
+        password: &SecretString,
+        personal: Vec<String>,
+    ) -> anyhow::Result<Result<StoredHash, PasswordProblem>> {
         let (pepper, params) = (Arc::clone(&self.pepper), self.params.clone());
-        let password = password.clone();
+        let (policy, password) = (policy.clone(), password.clone());
         self.pool
-            .run(move || hash_now(&pepper, &params, password.expose_secret()))
+            .run(move || {
+                let personal: Vec<&str> = personal.iter().map(String::as_str).collect();
+                if let Err(problem) = policy.check(password.expose_secret(), &personal) {
+                    return Ok(Err(problem));
+                }
+                hash_now(&pepper, &params, password.expose_secret()).map(Ok)
+            })
             .await?
     }
 
@@ -358,7 +365,11 @@ mod tests {
         let pepper = SecretKey::generate();
         let hasher = PasswordHasher::new(&cheap, pepper.clone(), Some(1)).expect("hasher");
         let password = SecretString::from("Tangerine-Orbit-47");
-        let stored = hasher.hash(&password).await.expect("hash");
+        let stored = hasher
+            .hash_new(&policy(), &password, Vec::new())
+            .await
+            .expect("hash")
+            .expect("strong password");
         // A standard PHC string: argon2's own verifier accepts it.
         let parsed = PasswordHash::new(&stored.0).expect("phc string");
         let standard = Argon2::new_with_secret(

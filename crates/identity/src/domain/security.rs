@@ -2,7 +2,7 @@
 //! password.
 
 use mi_platform::clock;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use super::{
     Account, AccountError, Accounts, Caller, Contact, ContactValue, Identifier, MiId,
@@ -180,19 +180,15 @@ impl Accounts {
         account: &Account,
         new_password: &SecretString,
     ) -> Result<super::StoredHash, AccountError> {
-        let mut personal: Vec<&str> = account
-            .contacts
-            .iter()
-            .map(|contact| contact.value.as_str())
-            .collect();
-        personal.push(&account.display_name);
-        self.policy
-            .check(new_password.expose_secret(), &personal)
+        let mut personal = account.contact_values();
+        personal.push(account.display_name.clone());
+        self.hasher
+            .hash_new(&self.policy, new_password, personal)
+            .await?
             .map_err(|problem| AccountError::WeakPassword {
                 field: "new_password",
                 problem,
-            })?;
-        Ok(self.hasher.hash(new_password).await?)
+            })
     }
 }
 

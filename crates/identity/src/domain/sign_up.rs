@@ -1,7 +1,7 @@
 //! SignUp: a verified phone or email, a password and consent become an account, signed in.
 
 use mi_platform::clock;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use super::profile::{parse_display_name, parse_locale, parse_region};
 use super::{
@@ -93,13 +93,12 @@ impl Accounts {
             .verification_tokens
             .verify(&request.verification_token, VerificationPurpose::SignUp)
             .map_err(|_| SignUpError::TokenInvalid)?;
-        self.policy
-            .check(
-                request.password.expose_secret(),
-                &[verified.contact.as_str(), &display_name],
-            )
+        let personal = vec![verified.contact.as_str().to_owned(), display_name.clone()];
+        let password_hash = self
+            .hasher
+            .hash_new(&self.policy, &request.password, personal)
+            .await?
             .map_err(SignUpError::WeakPassword)?;
-        let password_hash = self.hasher.hash(&request.password).await?;
 
         let now = clock::now_millis();
         let contact = Contact {

@@ -3,65 +3,57 @@
 //! locale) so the notification service needs no copy of accounts.
 
 use mi_platform::clock;
+use mi_platform::outbox::Outbox;
 use mi_proto::events::v1 as events;
 use mi_proto::identity::v1 as api;
 use sqlx::AnyConnection;
 
 use crate::domain::{Account, ContactKind, ContactValue, DeviceInfo, MiId, Session};
-use mi_platform::outbox::Outbox;
 
-/// One event about an account, ready for the outbox.
-#[derive(Debug, Clone)]
-pub enum IdentityEvent {
-    /// `AccountCreated`.
-    AccountCreated(events::AccountCreated),
-    /// `SignedIn`.
-    SignedIn(events::SignedIn),
-    /// `AccountLocked`.
-    AccountLocked(events::AccountLocked),
-    /// `SessionRevoked`.
-    SessionRevoked(events::SessionRevoked),
-    /// `PasswordChanged`.
-    PasswordChanged(events::PasswordChanged),
-    /// `RecoveryContactAdded`.
-    RecoveryContactAdded(events::RecoveryContactAdded),
-    /// `RecoveryContactRemoved`.
-    RecoveryContactRemoved(events::RecoveryContactRemoved),
-    /// `TwoFactorEnabled`.
-    TwoFactorEnabled(events::TwoFactorEnabled),
-    /// `TwoFactorDisabled`.
-    TwoFactorDisabled(events::TwoFactorDisabled),
-    /// `ProfileUpdated`.
-    ProfileUpdated(events::ProfileUpdated),
-    /// `AccountDeleted`.
-    AccountDeleted(events::AccountDeleted),
+/// Declares [`IdentityEvent`] with one variant per payload type, and its one way to the outbox.
+macro_rules! identity_events {
+    ($($name:ident),+ $(,)?) => {
+        /// One event about an account, ready for the outbox.
+        #[derive(Debug, Clone)]
+        pub enum IdentityEvent {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                $name(events::$name),
+            )+
+        }
+
+        impl IdentityEvent {
+            /// Writes the event to the outbox inside the caller's transaction, keyed by its
+            /// account.
+            pub async fn enqueue(
+                &self,
+                outbox: &Outbox,
+                connection: &mut AnyConnection,
+                mi_id: MiId,
+            ) -> anyhow::Result<()> {
+                let key = mi_id.to_string();
+                match self {
+                    $(Self::$name(event) => outbox.enqueue(connection, &key, event).await?,)+
+                };
+                Ok(())
+            }
+        }
+    };
 }
 
-impl IdentityEvent {
-    /// Writes the event to the outbox inside the caller's transaction, keyed by its account.
-    pub async fn enqueue(
-        &self,
-        outbox: &Outbox,
-        connection: &mut AnyConnection,
-        mi_id: MiId,
-    ) -> anyhow::Result<()> {
-        let key = mi_id.to_string();
-        match self {
-            Self::AccountCreated(event) => outbox.enqueue(connection, &key, event).await,
-            Self::SignedIn(event) => outbox.enqueue(connection, &key, event).await,
-            Self::AccountLocked(event) => outbox.enqueue(connection, &key, event).await,
-            Self::SessionRevoked(event) => outbox.enqueue(connection, &key, event).await,
-            Self::PasswordChanged(event) => outbox.enqueue(connection, &key, event).await,
-            Self::RecoveryContactAdded(event) => outbox.enqueue(connection, &key, event).await,
-            Self::RecoveryContactRemoved(event) => outbox.enqueue(connection, &key, event).await,
-            Self::TwoFactorEnabled(event) => outbox.enqueue(connection, &key, event).await,
-            Self::TwoFactorDisabled(event) => outbox.enqueue(connection, &key, event).await,
-            Self::ProfileUpdated(event) => outbox.enqueue(connection, &key, event).await,
-            Self::AccountDeleted(event) => outbox.enqueue(connection, &key, event).await,
-        }?;
-        Ok(())
-    }
-}
+identity_events!(
+    AccountCreated,
+    SignedIn,
+    AccountLocked,
+    SessionRevoked,
+    PasswordChanged,
+    RecoveryContactAdded,
+    RecoveryContactRemoved,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    ProfileUpdated,
+    AccountDeleted,
+);
 
 /// The people a security alert about `account` goes to.
 pub fn audience(account: &Account) -> events::AlertAudience {

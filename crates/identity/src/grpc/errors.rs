@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use mi_platform::auth::unauthenticated;
 use mi_platform::{ErrorCode, ServiceError};
 use tonic::Status;
 
@@ -72,7 +71,7 @@ pub fn sign_in(error: SignInError) -> Status {
             ServiceError::invalid_field(field, problem)
         }
         SignInError::InvalidCredentials => {
-            unauthenticated("INVALID_CREDENTIALS", "wrong account or password")
+            ServiceError::unauthenticated("INVALID_CREDENTIALS", "wrong account or password")
         }
         SignInError::AccountLocked { retry_after } => locked(retry_after),
         SignInError::ClientBlocked { retry_after } => ServiceError::rate_limited(
@@ -101,9 +100,9 @@ pub fn sign_in(error: SignInError) -> Status {
         ),
         SignInError::TokenInvalid => token_invalid(),
         SignInError::TokenUsed => token_used(),
-        SignInError::WrongSecondFactor { remaining_attempts } => unauthenticated(
+        SignInError::WrongSecondFactor { remaining_attempts } => ServiceError::unauthenticated(
             "SECOND_FACTOR_INVALID",
-            &format!("the code is wrong or was used already; {remaining_attempts} attempts left"),
+            format!("the code is wrong or was used already; {remaining_attempts} attempts left"),
         ),
         SignInError::Unexpected(error) => ServiceError::internal(&error),
     };
@@ -113,11 +112,11 @@ pub fn sign_in(error: SignInError) -> Status {
 /// RefreshSession's errors.
 pub fn refresh(error: RefreshError) -> Status {
     let service_error = match error {
-        RefreshError::Invalid => unauthenticated(
+        RefreshError::Invalid => ServiceError::unauthenticated(
             "REFRESH_TOKEN_INVALID",
             "the refresh token is invalid or expired; sign in again",
         ),
-        RefreshError::Reused => unauthenticated(
+        RefreshError::Reused => ServiceError::unauthenticated(
             "REFRESH_TOKEN_REUSED",
             "this refresh token was already used, so the session was ended; sign in again",
         ),
@@ -133,7 +132,7 @@ pub fn account(error: AccountError) -> Status {
         AccountError::InvalidRequest { field, problem } => {
             ServiceError::invalid_field(field, problem)
         }
-        AccountError::SessionRevoked => unauthenticated(
+        AccountError::SessionRevoked => ServiceError::unauthenticated(
             "SESSION_REVOKED",
             "the session of this access token has ended; sign in again",
         ),
