@@ -137,6 +137,10 @@ pub struct PasswordSettings {
     pub argon2: Argon2Settings,
     /// Hashes computed at once; default one per CPU core.
     pub hash_threads: Option<usize>,
+    /// Hash in worker processes of this executable, in a scheduling group of their own, so
+    /// saturated hashing does not delay cheap RPCs; false (or an executable that serves no
+    /// workers) hashes on threads of the service.
+    pub hash_processes: bool,
 }
 
 impl Default for PasswordSettings {
@@ -150,6 +154,7 @@ impl Default for PasswordSettings {
             pepper: None,
             argon2: Argon2Settings::default(),
             hash_threads: None,
+            hash_processes: true,
         }
     }
 }

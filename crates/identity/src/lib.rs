@@ -17,6 +17,7 @@ use std::sync::Arc;
 use mi_platform::Platform;
 use mi_platform::crypto::CodeCipher;
 use mi_platform::host::{Service, ServiceHost};
+use mi_platform::worker;
 use mi_proto::identity::v1::identity_service_server::IdentityServiceServer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +26,7 @@ use tonic::service::Routes;
 
 use crate::config::Settings;
 use crate::domain::{
-    Accounts, AccountsParts, Lockout, PasswordHasher, RecoveryCodes, TotpSecrets,
+    ARGON2_WORKER, Accounts, AccountsParts, Lockout, PasswordHasher, RecoveryCodes, TotpSecrets,
     VerificationTokens,
 };
 use crate::storage::SqlIdentityStore;
@@ -52,6 +53,11 @@ impl Service for IdentityService {
             &settings.password.argon2,
             keys.pepper.clone(),
             settings.password.hash_threads,
+            settings
+                .password
+                .hash_processes
+                .then(|| worker::this_executable_serving(ARGON2_WORKER.name))
+                .flatten(),
         )?;
         let lockout = Lockout::new(
             Arc::clone(&platform.ephemeral),

@@ -1,6 +1,12 @@
 //! Runs the identity service alone.
 
+fn main() -> std::process::ExitCode {
+    // Before any thread starts: this process may be one of the service's hashing workers.
+    mi_platform::worker::serve_if_worker(&[mi_identity::domain::ARGON2_WORKER]);
+    run()
+}
+
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn run() -> std::process::ExitCode {
     mi_platform::host::run_single::<mi_identity::IdentityService>().await
 }

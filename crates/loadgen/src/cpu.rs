@@ -1,6 +1,7 @@
 //! Where the CPU went during a run (Linux): how busy the whole machine was, how much CPU the
-//! platform process used, and how much of that its password-hashing pool (threads named
-//! `cpu-pool-*`), from `/proc`. Nothing is printed where `/proc` cannot be read.
+//! platform used, and how much of that went to password hashing (its worker processes, and
+//! its threads named `cpu-pool-*`), from `/proc`. Nothing is printed where `/proc` cannot be
+//! read.
 
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ pub struct Sample {
     at: Instant,
     /// All CPUs: (busy, total) ticks.
     machine: Option<(u64, u64)>,
-    /// The platform process: user + system ticks, all threads and the hashing pool's.
+    /// The platform with its worker processes: user + system ticks, all and hashing's.
     platform: Option<(u64, u64)>,
 }
 
@@ -51,7 +52,7 @@ impl Sample {
             );
             let wall = wall.max(0.001);
             let mut line = format!(
-                "platform cpu  {:.2} cores, of which hashing pool {:.2}",
+                "platform cpu  {:.2} cores, of which hashing {:.2}",
                 all / wall,
                 pool / wall
             );
@@ -64,7 +65,7 @@ impl Sample {
             lines.push(line);
             if calls > 0 {
                 lines.push(format!(
-                    "cpu per call  {:.2} ms platform, of which hashing pool {:.2} ms",
+                    "cpu per call  {:.2} ms platform, of which hashing {:.2} ms",
                     all * 1000.0 / calls as f64,
                     pool * 1000.0 / calls as f64
                 ));
@@ -107,10 +108,15 @@ fn machine_ticks() -> Option<(u64, u64)> {
     Some((total.saturating_sub(idle), total))
 }
 
-/// User + system ticks of the platform process, and of its hashing pool threads.
+/// User + system ticks of the platform process and its children (the hashing workers), and
+/// of the hashing: those children and the platform's `cpu-pool-*` threads.
 fn platform_ticks(pid: u32) -> Option<(u64, u64)> {
-    let all = stat_ticks(&format!("/proc/{pid}"))?;
-    let mut pool = 0;
+    let own = stat_ticks(&format!("/proc/{pid}"))?;
+    let workers: u64 = children(pid)
+        .iter()
+        .filter_map(|child| stat_ticks(&format!("/proc/{child}")))
+        .sum();
+    let mut pool_threads = 0;
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))
         .ok()?
         .flatten()
@@ -118,18 +124,38 @@ fn platform_ticks(pid: u32) -> Option<(u64, u64)> {
         let path = task.path();
         let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
         if name.starts_with("cpu-pool") {
-            pool += stat_ticks(&path.to_string_lossy()).unwrap_or_default();
+            pool_threads += stat_ticks(&path.to_string_lossy()).unwrap_or_default();
         }
     }
-    Some((all, pool))
+    Some((own + workers, pool_threads + workers))
+}
+
+/// The processes whose parent is `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&candidate| {
+            stat_fields(&format!("/proc/{candidate}"))
+                .and_then(|fields| fields.get(1)?.parse::<u32>().ok())
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// The fields of a `stat` file after the command name (which may hold spaces), from the state.
+fn stat_fields(dir: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    Some(after_name.split_whitespace().map(str::to_owned).collect())
 }
 
 /// User + system ticks of a process or thread (`/proc/<pid>` or `/proc/<pid>/task/<tid>`).
 fn stat_ticks(dir: &str) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
-    // The command name may hold spaces; the fields after it are positional.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let fields = stat_fields(dir)?;
     // utime and stime are fields 14 and 15 of the whole line, 12th and 13th after the name.
     let user: u64 = fields.get(11)?.parse().ok()?;
     let system: u64 = fields.get(12)?.parse().ok()?;

@@ -4,8 +4,14 @@
 //! in-memory limiter and the dev inbox. `MI_POSTGRES__URL`, `MI_KAFKA__BROKERS` and
 //! `MI_REDIS__URL` switch it to the real servers.
 
+fn main() -> std::process::ExitCode {
+    // Before any thread starts: this process may be one of identity's hashing workers.
+    mi_platform::worker::serve_if_worker(&[mi_identity::domain::ARGON2_WORKER]);
+    run()
+}
+
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn run() -> std::process::ExitCode {
     mi_platform::host::run_process("mi-account", |loader, platform, shutdown| async move {
         let services = mi_account::BoundServices::bind(&loader).await?;
         services.run(platform, shutdown).await

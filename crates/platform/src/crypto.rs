@@ -31,9 +31,14 @@ impl SecretKey {
         let bytes = BASE64
             .decode(encoded.expose_secret().trim())
             .context("key is not valid base64")?;
-        let key: [u8; 32] = bytes.try_into().map_err(|bytes: Vec<u8>| {
-            anyhow::anyhow!("key must be 32 bytes, got {}", bytes.len())
-        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// A key from exactly 32 raw bytes.
+    pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<Self> {
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("key must be 32 bytes, got {}", bytes.len()))?;
         Ok(Self(key))
     }
 

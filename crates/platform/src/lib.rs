@@ -26,6 +26,7 @@ pub mod server;
 pub mod telemetry;
 pub mod testing;
 pub mod tokens;
+pub mod worker;
 
 pub use error::{ErrorCode, ServiceError};
 pub use runtime::Platform;

@@ -26,7 +26,9 @@ pub use accounts::{Accounts, AccountsParts};
 pub use authenticated::{AccountError, Caller, Reauthentication};
 pub use contact::{Contact, ContactKind, ContactValue, Identifier};
 pub use lockout::Lockout;
-pub use password::{PasswordCheck, PasswordHasher, PasswordPolicy, PasswordProblem, StoredHash};
+pub use password::{
+    ARGON2_WORKER, PasswordCheck, PasswordHasher, PasswordPolicy, PasswordProblem, StoredHash,
+};
 pub use profile::ProfileUpdate;
 pub use recovery_codes::RecoveryCodes;
 pub use second_factor::{Challenge, ChallengeReason, SecondFactorMethod, SecondFactorProof};

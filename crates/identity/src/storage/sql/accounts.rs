@@ -1,6 +1,7 @@
 //! Accounts, contacts and passwords in SQL.
 
 use async_trait::async_trait;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{SqlIdentityStore, flag, spend};
@@ -61,38 +62,31 @@ impl AccountStore for SqlIdentityStore {
     }
 
     async fn account(&self, mi_id: MiId) -> anyhow::Result<Option<Account>> {
-        let pool = self.database.pool();
-        let Some(row) = sqlx::query(
+        // One round trip: the account's columns repeat on each of its contacts' rows.
+        let rows = sqlx::query(
             "SELECT display_name, region, locale, created_at, terms_version, privacy_policy_version, \
              consent_at, totp_secret, code_second_factor, \
-             (SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.mi_id = accounts.mi_id) AS codes_left \
-             FROM accounts WHERE mi_id = $1",
+             (SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.mi_id = accounts.mi_id) AS codes_left, \
+             contact_value, kind, is_primary, verified_at \
+             FROM accounts LEFT JOIN contacts ON contacts.mi_id = accounts.mi_id \
+             WHERE accounts.mi_id = $1 ORDER BY is_primary DESC, verified_at",
         )
         .bind(mi_id.as_i64())
-        .fetch_optional(pool)
-        .await?
-        else {
+        .fetch_all(self.database.pool())
+        .await?;
+        let Some(row) = rows.first() else {
             return Ok(None);
         };
-        let contacts = sqlx::query(
-            "SELECT contact_value, kind, is_primary, verified_at FROM contacts WHERE mi_id = $1 \
-             ORDER BY is_primary DESC, verified_at",
-        )
-        .bind(mi_id.as_i64())
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|contact| {
-            let kind: String = contact.try_get("kind")?;
-            let kind = ContactKind::parse(&kind)
-                .ok_or_else(|| anyhow::anyhow!("unknown contact kind {kind}"))?;
-            Ok(Contact {
-                value: ContactValue::from_stored(kind, contact.try_get("contact_value")?),
-                primary: contact.try_get::<i64, _>("is_primary")? == 1,
-                verified_at: contact.try_get("verified_at")?,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        let contacts = rows
+            .iter()
+            .filter_map(
+                |contact| match contact.try_get::<Option<String>, _>("kind") {
+                    Ok(Some(kind)) => Some(contact_from_row(contact, &kind)),
+                    Ok(None) => None,
+                    Err(error) => Some(Err(error.into())),
+                },
+            )
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let recovery_codes_left: i64 = row.try_get("codes_left")?;
         let totp_secret: Option<Vec<u8>> = row.try_get("totp_secret")?;
         Ok(Some(Account {
@@ -415,4 +409,15 @@ pub(super) async fn insert_session(
     .execute(connection)
     .await?;
     Ok(())
+}
+
+/// A contact from a row of the account query (where `kind` is not null).
+fn contact_from_row(row: &AnyRow, kind: &str) -> anyhow::Result<Contact> {
+    let kind =
+        ContactKind::parse(kind).ok_or_else(|| anyhow::anyhow!("unknown contact kind {kind}"))?;
+    Ok(Contact {
+        value: ContactValue::from_stored(kind, row.try_get("contact_value")?),
+        primary: row.try_get::<i64, _>("is_primary")? == 1,
+        verified_at: row.try_get("verified_at")?,
+    })
 }

@@ -1,7 +1,10 @@
 //! Sessions, refresh tokens and sign-in challenges in SQL.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use mi_platform::db::Backend;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, Row};
 
 use super::accounts::insert_session;
 use super::{SESSION_COLUMNS, SqlIdentityStore, flag, session_from_row, spend};
@@ -53,32 +56,20 @@ impl SessionStore for SqlIdentityStore {
         now: i64,
         new_expires_at: i64,
     ) -> anyhow::Result<RotateOutcome> {
-        let mut transaction = self.begin().await?;
-        let rotated = sqlx::query(&format!(
-            "UPDATE sessions SET refresh_hash = $3, last_used_at = $4, refresh_expires_at = $5 \
-             WHERE session_id = $1 AND refresh_hash = $2 AND refresh_expires_at > $4 \
-             RETURNING {SESSION_COLUMNS}"
-        ))
-        .bind(session_id)
-        .bind(old_hash)
-        .bind(new_hash)
-        .bind(now)
-        .bind(new_expires_at)
-        .fetch_optional(&mut *transaction)
-        .await?;
-        if let Some(row) = rotated {
-            sqlx::query(
-                "INSERT INTO used_refresh_tokens (token_hash, session_id, used_at) VALUES ($1, $2, $3)",
-            )
-            .bind(old_hash)
-            .bind(session_id)
-            .bind(now)
-            .execute(&mut *transaction)
-            .await?;
-            transaction.commit().await?;
-            return Ok(RotateOutcome::Rotated(session_from_row(&row)?));
+        let rotation = Rotation {
+            session_id,
+            old_hash,
+            new_hash,
+            now,
+            new_expires_at,
+        };
+        let rotated = match self.database.backend() {
+            Backend::Postgres => self.rotate_in_one_statement(&rotation).await?,
+            Backend::Sqlite => self.rotate_in_transaction(&rotation).await?,
+        };
+        if let Some(session) = rotated {
+            return Ok(RotateOutcome::Rotated(session));
         }
-        transaction.rollback().await?;
         let reused = sqlx::query(
             "SELECT sessions.mi_id AS mi_id FROM used_refresh_tokens \
              JOIN sessions ON sessions.session_id = used_refresh_tokens.session_id \
@@ -263,5 +254,84 @@ impl SessionStore for SqlIdentityStore {
         self.commit_with(transaction, session.session.mi_id, events)
             .await?;
         Ok(CompleteOutcome::Completed)
+    }
+}
+
+/// One refresh-token rotation, bound as $1 session, $2 old hash, $3 new hash, $4 now and
+/// $5 new expiry.
+struct Rotation<'a> {
+    session_id: &'a str,
+    old_hash: &'a str,
+    new_hash: &'a str,
+    now: i64,
+    new_expires_at: i64,
+}
+
+impl<'a> Rotation<'a> {
+    fn bind(&self, statement: &'a str) -> Query<'a, Any, AnyArguments<'a>> {
+        sqlx::query(statement)
+            .bind(self.session_id)
+            .bind(self.old_hash)
+            .bind(self.new_hash)
+            .bind(self.now)
+            .bind(self.new_expires_at)
+    }
+}
+
+/// Swaps a live session's refresh hash; the `UPDATE` both ways of rotating share.
+fn rotate_statement() -> String {
+    format!(
+        "UPDATE sessions SET refresh_hash = $3, last_used_at = $4, refresh_expires_at = $5 \
+         WHERE session_id = $1 AND refresh_hash = $2 AND refresh_expires_at > $4 \
+         RETURNING {SESSION_COLUMNS}"
+    )
+}
+
+/// The two ways to rotate: same effect, PostgreSQL's in one round trip (refresh is the hottest
+/// write), SQLite's in a transaction because SQLite has no data-modifying CTEs.
+impl SqlIdentityStore {
+    /// Swaps the refresh hash and records the old one as used, in one autocommitted statement.
+    async fn rotate_in_one_statement(
+        &self,
+        rotation: &Rotation<'_>,
+    ) -> anyhow::Result<Option<Session>> {
+        let statement = format!(
+            "WITH rotated AS ({}), \
+             used AS (INSERT INTO used_refresh_tokens (token_hash, session_id, used_at) \
+                      SELECT $2, session_id, $4 FROM rotated) \
+             SELECT {SESSION_COLUMNS} FROM rotated",
+            rotate_statement()
+        );
+        let row = rotation
+            .bind(&statement)
+            .fetch_optional(self.database.pool())
+            .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    /// The same as [`Self::rotate_in_one_statement`], as an update and an insert in a transaction.
+    async fn rotate_in_transaction(
+        &self,
+        rotation: &Rotation<'_>,
+    ) -> anyhow::Result<Option<Session>> {
+        let mut transaction = self.begin().await?;
+        let statement = rotate_statement();
+        let Some(row) = rotation
+            .bind(&statement)
+            .fetch_optional(&mut *transaction)
+            .await?
+        else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO used_refresh_tokens (token_hash, session_id, used_at) VALUES ($1, $2, $3)",
+        )
+        .bind(rotation.old_hash)
+        .bind(rotation.session_id)
+        .bind(rotation.now)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        session_from_row(&row).map(Some)
     }
 }
