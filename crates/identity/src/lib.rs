@@ -64,13 +64,14 @@ impl Service for IdentityService {
             Arc::clone(&platform.limiter),
             settings.lockout.clone(),
         );
-        let (host, database, outbox) = ServiceHost::start(
+        let (mut host, database, outbox) = ServiceHost::start(
             Self::NAME,
             platform,
             sqlx::migrate!("./migrations"),
             shutdown,
         )
         .await?;
+        host.spawn_retention(database.clone(), storage::expiries(&settings));
         let trusted_proxy_header = settings.trusted_proxy_header.clone();
         let accounts = Accounts::new(AccountsParts {
             store: Arc::new(SqlIdentityStore::new(database, outbox)),

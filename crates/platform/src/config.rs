@@ -110,6 +110,8 @@ pub struct InfraConfig {
     pub outbox: OutboxConfig,
     /// Event consumers.
     pub consumer: ConsumerConfig,
+    /// Deleting expired rows.
+    pub retention: RetentionConfig,
     /// Seals codes inside events; held by verification and notification only (base64, 32 bytes).
     pub code_encryption_key: Option<SecretString>,
 }
@@ -124,6 +126,7 @@ impl Default for InfraConfig {
             telemetry: TelemetryConfig::default(),
             outbox: OutboxConfig::default(),
             consumer: ConsumerConfig::default(),
+            retention: RetentionConfig::default(),
             code_encryption_key: None,
         }
     }
@@ -324,6 +327,23 @@ impl Default for OutboxConfig {
             poll_interval: Duration::from_millis(250),
             lease: Duration::from_secs(60),
             max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How often each service deletes its expired rows (`crate::retention`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RetentionConfig {
+    /// Time between sweeps.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(600),
         }
     }
 }

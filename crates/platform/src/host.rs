@@ -14,6 +14,7 @@ use crate::config::ConfigLoader;
 use crate::consumer::{self, ConsumerSpec, EventHandler};
 use crate::db::Database;
 use crate::outbox::Outbox;
+use crate::retention::{self, Expiry};
 
 /// The background tasks of one service, run beside its gRPC server.
 #[derive(Debug)]
@@ -75,6 +76,16 @@ impl ServiceHost {
             spec,
             self.platform.config.consumer.clone(),
             handler,
+            self.shutdown.clone(),
+        ));
+    }
+
+    /// Deletes this service's expired rows every `retention.interval` until shutdown.
+    pub fn spawn_retention(&mut self, database: Database, expiries: Vec<Expiry>) {
+        self.tasks.spawn(retention::run(
+            database,
+            expiries,
+            self.platform.config.retention.clone(),
             self.shutdown.clone(),
         ));
     }

@@ -21,6 +21,7 @@ pub mod limiter;
 pub mod outbox;
 pub mod paging;
 pub mod redis_connection;
+pub mod retention;
 pub mod runtime;
 pub mod server;
 pub mod telemetry;

@@ -58,7 +58,10 @@ impl Accounts {
 
     /// The caller's sessions, newest first.
     pub async fn list_sessions(&self, caller: &Caller) -> Result<Vec<Session>, AccountError> {
-        Ok(self.store.list_sessions(caller.mi_id).await?)
+        Ok(self
+            .store
+            .list_sessions(caller.mi_id, clock::now_millis())
+            .await?)
     }
 
     /// Ends one of the caller's sessions.

@@ -6,7 +6,7 @@ mod sql;
 
 use async_trait::async_trait;
 
-pub use sql::SqlIdentityStore;
+pub use sql::{SqlIdentityStore, expiries};
 
 use crate::domain::{
     Account, Challenge, Contact, ContactValue, Identifier, MiId, Session, StoredHash,
@@ -222,8 +222,8 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         reason: &str,
     ) -> anyhow::Result<Vec<String>>;
 
-    /// The account's sessions, newest first.
-    async fn list_sessions(&self, mi_id: MiId) -> anyhow::Result<Vec<Session>>;
+    /// The account's sessions still live at `now`, newest first.
+    async fn list_sessions(&self, mi_id: MiId, now: i64) -> anyhow::Result<Vec<Session>>;
 
     /// Records that the session proved a password or second factor (`method`) at `now`.
     async fn mark_authenticated(

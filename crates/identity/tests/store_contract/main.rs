@@ -52,6 +52,7 @@ on_both_backends!(
         revoking_sessions_follows_the_scope,
         challenges_complete_once_while_pending,
         concurrent_authentications_keep_every_method,
+        expired_rows_are_deleted_and_live_ones_kept,
     ],
     second_factor: [totp_steps_and_recovery_codes_are_accepted_once],
 );

@@ -5,12 +5,16 @@ mod accounts;
 mod second_factor;
 mod sessions;
 
+use std::time::Duration;
+
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
+use mi_platform::retention::Expiry;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::RevokeScope;
+use crate::config::Settings;
 use crate::domain::{MiId, Session, VerifiedContact};
 use crate::events::{self, IdentityEvent};
 
@@ -84,6 +88,39 @@ impl SqlIdentityStore {
         }
         Ok(revoked)
     }
+}
+
+/// The rows identity deletes once they are of no use (see `mi_platform::retention`).
+pub fn expiries(settings: &Settings) -> Vec<Expiry> {
+    vec![
+        // Kept past their expiry for as long as a validator may still accept them (leeway).
+        Expiry {
+            table: "spent_verification_tokens",
+            key: "token_id",
+            time_column: "expires_at",
+            keep_for: Duration::from_secs(3600),
+        },
+        // A traded-in refresh token is remembered for reuse detection as long as an unused
+        // token would have lived; older ones are refused as invalid instead.
+        Expiry {
+            table: "used_refresh_tokens",
+            key: "token_hash",
+            time_column: "used_at",
+            keep_for: settings.tokens.refresh_idle_ttl,
+        },
+        Expiry {
+            table: "sessions",
+            key: "session_id",
+            time_column: "refresh_expires_at",
+            keep_for: Duration::ZERO,
+        },
+        Expiry {
+            table: "sign_in_challenges",
+            key: "challenge_id",
+            time_column: "expires_at",
+            keep_for: Duration::ZERO,
+        },
+    ]
 }
 
 /// Records a verification token as spent; false if it was spent before.

@@ -102,11 +102,13 @@ impl SessionStore for SqlIdentityStore {
         Ok(revoked)
     }
 
-    async fn list_sessions(&self, mi_id: MiId) -> anyhow::Result<Vec<Session>> {
+    async fn list_sessions(&self, mi_id: MiId, now: i64) -> anyhow::Result<Vec<Session>> {
         sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE mi_id = $1 ORDER BY created_at DESC"
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE mi_id = $1 AND refresh_expires_at > $2 \
+             ORDER BY created_at DESC"
         ))
         .bind(mi_id.as_i64())
+        .bind(now)
         .fetch_all(self.database.pool())
         .await?
         .iter()

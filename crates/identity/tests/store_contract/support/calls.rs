@@ -9,6 +9,8 @@ use mi_identity::storage::{
     SessionStore, SqlIdentityStore,
 };
 
+use mi_platform::clock;
+
 use super::{new_session, token};
 
 // ---------------------------------------------------------------------------------------------
@@ -162,7 +164,10 @@ pub async fn password_of(store: &SqlIdentityStore, mi_id: MiId) -> Option<Stored
 }
 
 pub async fn sessions(store: &SqlIdentityStore, mi_id: MiId) -> Vec<Session> {
-    store.list_sessions(mi_id).await.expect("list")
+    store
+        .list_sessions(mi_id, clock::now_millis())
+        .await
+        .expect("list")
 }
 
 pub async fn session_ids(store: &SqlIdentityStore, mi_id: MiId) -> Vec<String> {
