@@ -115,8 +115,9 @@ pub fn measure(hashes: usize) -> anyhow::Result<Baseline> {
     })
 }
 
-/// One hash as identity makes it (`hash_password` with a fresh salt and the pepper as secret);
-/// checking a password costs the same.
+/// One standard Argon2id hash (argon2's `hash_password`, a fresh salt, the pepper as secret):
+/// the reference for the bound, deliberately not identity's own code; checking a password costs
+/// the same.
 fn hash_once(pepper: &SecretKey, params: &Params) -> anyhow::Result<Duration> {
     let start = Instant::now();
     let argon2 = Argon2::new_with_secret(
