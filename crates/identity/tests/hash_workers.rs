@@ -98,6 +98,8 @@ async fn workers_hash_like_threads_in_a_session_of_their_own_and_are_replaced_wh
         );
         assert_ne!(worker.session, my_session);
         assert_eq!(worker.nice, 19, "a worker runs at the lowest priority");
+        let name = std::fs::read_to_string(format!("/proc/{}/comm", worker.pid)).expect("comm");
+        assert_eq!(name.trim(), "argon2-worker", "ps and top name the worker");
     }
 
     for worker in &started {

@@ -75,11 +75,23 @@ pub fn this_executable_serving(name: &str) -> Option<PathBuf> {
     if !kinds.iter().any(|kind| kind.name == name) {
         return None;
     }
+    running_executable()
+}
+
+/// On Linux the running image itself, which stays startable when an upgrade replaces the file
+/// on disk; elsewhere the file it was started from.
+#[cfg(target_os = "linux")]
+fn running_executable() -> Option<PathBuf> {
+    Some(PathBuf::from("/proc/self/exe"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn running_executable() -> Option<PathBuf> {
     std::env::current_exe().ok()
 }
 
 fn serve(kind: &WorkerKind) -> anyhow::Result<()> {
-    leave_the_parents_scheduling_group();
+    leave_the_parents_scheduling_group(kind.name);
     let mut input = std::io::stdin().lock();
     let mut output = std::io::stdout().lock();
     let Some(setup) = read_frame(&mut input)? else {
@@ -104,7 +116,11 @@ fn serve(kind: &WorkerKind) -> anyhow::Result<()> {
 }
 
 #[cfg(target_os = "linux")]
-fn leave_the_parents_scheduling_group() {
+fn leave_the_parents_scheduling_group(kind: &str) {
+    // Started through /proc/self/exe, the worker would show up as `exe` in ps and top.
+    if let Ok(name) = std::ffi::CString::new(format!("{kind}-worker")) {
+        let _ = rustix::thread::set_name(&name);
+    }
     // A new session gets a new autogroup; its nice value sets the whole group's weight.
     if let Err(error) = rustix::process::setsid() {
         eprintln!("worker: cannot start a session: {error}");
@@ -118,7 +134,7 @@ fn leave_the_parents_scheduling_group() {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn leave_the_parents_scheduling_group() {}
+fn leave_the_parents_scheduling_group(_kind: &str) {}
 
 fn read_frame(input: &mut impl Read) -> anyhow::Result<Option<Vec<u8>>> {
     let mut length = [0u8; 4];
