@@ -12,7 +12,7 @@ use super::second_factor::{
 };
 use super::{Account, Accounts, DeviceInfo, Identifier, SessionTokens};
 use crate::events;
-use crate::storage::CompleteOutcome;
+use crate::storage::{CompleteOutcome, SignInCandidate};
 
 /// Signed in, or asked for a second factor.
 #[derive(Debug, Clone)]
@@ -107,7 +107,11 @@ impl Accounts {
         })?;
         let device = DeviceInfo::parse(request.device)
             .map_err(|(field, problem)| SignInError::InvalidRequest { field, problem })?;
-        let mi_id = self.store.find_account(&identifier).await?;
+        let candidate = self
+            .store
+            .sign_in_candidate(&identifier, &device.device_id)
+            .await?;
+        let mi_id = candidate.as_ref().map(|candidate| candidate.account.mi_id);
         let client = request.client_address.as_str();
         match self.lockout.blocked(mi_id, client).await? {
             Some(Blocked::Account(retry_after)) => {
@@ -118,33 +122,33 @@ impl Accounts {
             }
             None => {}
         }
-        let stored = match mi_id {
-            Some(mi_id) => self.store.password_hash(mi_id).await?,
-            None => None,
-        };
         let checked = self
             .hasher
-            .check(&request.password, stored.as_ref())
+            .check(
+                &request.password,
+                candidate.as_ref().map(|candidate| &candidate.password),
+            )
             .await?;
-        let (Some(mi_id), Some(stored)) = (mi_id, stored) else {
+        let Some(SignInCandidate {
+            account,
+            password: stored,
+            known_device,
+        }) = candidate
+        else {
             self.lockout.record_failure(None, client).await?;
             return Err(SignInError::InvalidCredentials);
         };
-        let account = self
-            .store
-            .account(mi_id)
-            .await?
-            .ok_or(SignInError::InvalidCredentials)?;
         if !checked.is_right() {
             return Err(self.password_failed(&account, client).await);
         }
+        let mi_id = account.mi_id;
         self.lockout.clear(mi_id).await?;
         if let PasswordCheck::RightRehashed(new_hash) = &checked {
             self.store
                 .upgrade_password_hash(mi_id, &stored, new_hash)
                 .await?;
         }
-        let new_device = !self.store.is_known_device(mi_id, &device.device_id).await?;
+        let new_device = !known_device;
         if let Some(outcome) = self
             .challenge_if_needed(&account, &device, client, new_device)
             .await?

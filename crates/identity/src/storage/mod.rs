@@ -105,6 +105,17 @@ pub enum CompleteOutcome {
     TokenSpent,
 }
 
+/// An account as a password sign-in finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInCandidate {
+    /// The account, with its contacts and second-factor state.
+    pub account: Account,
+    /// Its password hash.
+    pub password: StoredHash,
+    /// Whether the account signed in on this device before.
+    pub known_device: bool,
+}
+
 /// Accounts, contacts and passwords.
 #[async_trait]
 pub trait AccountStore: Send + Sync + std::fmt::Debug {
@@ -124,6 +135,14 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
 
     /// The account a Mi ID or contact names, if any.
     async fn find_account(&self, identifier: &Identifier) -> anyhow::Result<Option<MiId>>;
+
+    /// What a password sign-in on `device_id` needs of the account a Mi ID or contact names,
+    /// in one read.
+    async fn sign_in_candidate(
+        &self,
+        identifier: &Identifier,
+        device_id: &str,
+    ) -> anyhow::Result<Option<SignInCandidate>>;
 
     /// The stored password hash.
     async fn password_hash(&self, mi_id: MiId) -> anyhow::Result<Option<StoredHash>>;
@@ -196,9 +215,6 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         session: &NewSession,
         events: &[IdentityEvent],
     ) -> anyhow::Result<()>;
-
-    /// Whether the account signed in on this device before.
-    async fn is_known_device(&self, mi_id: MiId, device_id: &str) -> anyhow::Result<bool>;
 
     /// An active (not revoked, not expired) session.
     async fn active_session(&self, session_id: &str, now: i64) -> anyhow::Result<Option<Session>>;

@@ -5,13 +5,13 @@ use mi_identity::domain::{Account, MiId, VerifiedContact};
 use mi_identity::events;
 use mi_identity::storage::{
     AccountStore, AddContactOutcome, CreateAccountOutcome, RotateOutcome, SecondFactorStore,
-    SessionStore, SetPasswordOutcome, SqlIdentityStore, TotpState,
+    SessionStore, SetPasswordOutcome, SignInCandidate, SqlIdentityStore, TotpState,
 };
 use mi_platform::clock;
 
 use crate::support::{
     ACCOUNT_TABLES, DAY, EMAIL_A, EMAIL_B, Fixture, PHONE_A, PHONE_B, PHONE_C, SignUp, account,
-    account_of, active, add_contact, all_rows, assert_no_rows, confirm_totp, contact,
+    account_of, active, add_contact, all_rows, assert_no_rows, candidate, confirm_totp, contact,
     create_challenge, delete, event_types, find, ids_in_order, is_known, mi_id, new_account,
     new_challenge, outbox_len, pairs, password, password_of, pend_totp, race, random_hash,
     recovery, revoked_events, rotate_first, rows, session_ids, sessions, sign_up, spend, start,
@@ -44,6 +44,27 @@ pub async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
     assert!(!is_known(store, first_id, "device-2").await);
     let stored_events = event_types(database, first_id).await;
     assert_eq!(stored_events, types("AccountCreated SignedIn"));
+
+    // A sign-in reads the account, its hash and whether the device is known, by Mi ID or by
+    // contact; nothing for an identifier of no account.
+    let expected = SignInCandidate {
+        account: first.account.clone(),
+        password: password("initial"),
+        known_device: true,
+    };
+    assert_eq!(
+        candidate(store, PHONE_A, "device-1").await,
+        Some(expected.clone())
+    );
+    assert_eq!(
+        candidate(store, "1000000001", "device-2").await,
+        Some(SignInCandidate {
+            known_device: false,
+            ..expected
+        })
+    );
+    assert_eq!(candidate(store, PHONE_B, "device-1").await, None);
+    assert_eq!(candidate(store, "1000000009", "device-1").await, None);
 
     // Found by Mi ID and by contact, whatever form the contact is typed in.
     assert_eq!(find(store, "1000000001").await, Some(first_id));

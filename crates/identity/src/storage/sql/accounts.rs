@@ -12,7 +12,7 @@ use crate::domain::{
 use crate::events::IdentityEvent;
 use crate::storage::{
     AccountStore, AddContactOutcome, CreateAccountOutcome, NewSession, RevokeScope,
-    SetPasswordOutcome,
+    SetPasswordOutcome, SignInCandidate,
 };
 
 #[async_trait]
@@ -62,51 +62,11 @@ impl AccountStore for SqlIdentityStore {
     }
 
     async fn account(&self, mi_id: MiId) -> anyhow::Result<Option<Account>> {
-        // One round trip: the account's columns repeat on each of its contacts' rows.
-        let rows = sqlx::query(
-            "SELECT display_name, region, locale, created_at, terms_version, privacy_policy_version, \
-             consent_at, totp_secret, code_second_factor, \
-             (SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.mi_id = accounts.mi_id) AS codes_left, \
-             contact_value, kind, is_primary, verified_at \
-             FROM accounts LEFT JOIN contacts ON contacts.mi_id = accounts.mi_id \
-             WHERE accounts.mi_id = $1 ORDER BY is_primary DESC, verified_at",
-        )
-        .bind(mi_id.as_i64())
-        .fetch_all(self.database.pool())
-        .await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let contacts = rows
-            .iter()
-            .filter_map(
-                |contact| match contact.try_get::<Option<String>, _>("kind") {
-                    Ok(Some(kind)) => Some(contact_from_row(contact, &kind)),
-                    Ok(None) => None,
-                    Err(error) => Some(Err(error.into())),
-                },
-            )
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let recovery_codes_left: i64 = row.try_get("codes_left")?;
-        let totp_secret: Option<Vec<u8>> = row.try_get("totp_secret")?;
-        Ok(Some(Account {
-            mi_id,
-            display_name: row.try_get("display_name")?,
-            region: row.try_get("region")?,
-            locale: row.try_get("locale")?,
-            created_at: row.try_get("created_at")?,
-            contacts,
-            two_factor: TwoFactor {
-                totp: totp_secret.is_some(),
-                codes: row.try_get::<i64, _>("code_second_factor")? == 1,
-                recovery_codes_left: u32::try_from(recovery_codes_left).unwrap_or_default(),
-            },
-            consent: Consent {
-                terms_version: row.try_get("terms_version")?,
-                privacy_policy_version: row.try_get("privacy_policy_version")?,
-                accepted_at: row.try_get("consent_at")?,
-            },
-        }))
+        let rows = sqlx::query(&account_query("accounts.mi_id = $1", ""))
+            .bind(mi_id.as_i64())
+            .fetch_all(self.database.pool())
+            .await?;
+        account_from_rows(&rows)
     }
 
     async fn find_account(&self, identifier: &Identifier) -> anyhow::Result<Option<MiId>> {
@@ -126,6 +86,42 @@ impl AccountStore for SqlIdentityStore {
         };
         row.map(|row| Ok(MiId::from_i64(row.try_get("mi_id")?)))
             .transpose()
+    }
+
+    async fn sign_in_candidate(
+        &self,
+        identifier: &Identifier,
+        device_id: &str,
+    ) -> anyhow::Result<Option<SignInCandidate>> {
+        let extra = ", password_hash, \
+             (SELECT COUNT(*) FROM known_devices WHERE known_devices.mi_id = accounts.mi_id \
+              AND known_devices.device_id = $2) AS known_device";
+        let rows = match identifier {
+            Identifier::MiId(mi_id) => {
+                sqlx::query(&account_query("accounts.mi_id = $1", extra))
+                    .bind(mi_id.as_i64())
+                    .bind(device_id)
+                    .fetch_all(self.database.pool())
+                    .await?
+            }
+            Identifier::Contact(contact) => {
+                let condition =
+                    "accounts.mi_id = (SELECT mi_id FROM contacts WHERE contact_value = $1)";
+                sqlx::query(&account_query(condition, extra))
+                    .bind(contact.as_str())
+                    .bind(device_id)
+                    .fetch_all(self.database.pool())
+                    .await?
+            }
+        };
+        let (Some(account), Some(row)) = (account_from_rows(&rows)?, rows.first()) else {
+            return Ok(None);
+        };
+        Ok(Some(SignInCandidate {
+            account,
+            password: StoredHash(row.try_get("password_hash")?),
+            known_device: row.try_get::<i64, _>("known_device")? > 0,
+        }))
     }
 
     async fn password_hash(&self, mi_id: MiId) -> anyhow::Result<Option<StoredHash>> {
@@ -409,6 +405,56 @@ pub(super) async fn insert_session(
     .execute(connection)
     .await?;
     Ok(())
+}
+
+/// The account `condition` picks (by `$1`), its columns repeated on each of its contacts' rows
+/// (one row without contact columns if it has none), with `extra` columns: one round trip.
+fn account_query(condition: &str, extra: &str) -> String {
+    format!(
+        "SELECT accounts.mi_id AS account_mi_id, display_name, region, locale, created_at, \
+         terms_version, privacy_policy_version, consent_at, totp_secret, code_second_factor, \
+         (SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.mi_id = accounts.mi_id) AS codes_left, \
+         contact_value, kind, is_primary, verified_at{extra} \
+         FROM accounts LEFT JOIN contacts ON contacts.mi_id = accounts.mi_id \
+         WHERE {condition} ORDER BY is_primary DESC, verified_at"
+    )
+}
+
+/// The account in the rows of [`account_query`], if there are any.
+fn account_from_rows(rows: &[AnyRow]) -> anyhow::Result<Option<Account>> {
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let contacts = rows
+        .iter()
+        .filter_map(
+            |contact| match contact.try_get::<Option<String>, _>("kind") {
+                Ok(Some(kind)) => Some(contact_from_row(contact, &kind)),
+                Ok(None) => None,
+                Err(error) => Some(Err(error.into())),
+            },
+        )
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let recovery_codes_left: i64 = row.try_get("codes_left")?;
+    let totp_secret: Option<Vec<u8>> = row.try_get("totp_secret")?;
+    Ok(Some(Account {
+        mi_id: MiId::from_i64(row.try_get("account_mi_id")?),
+        display_name: row.try_get("display_name")?,
+        region: row.try_get("region")?,
+        locale: row.try_get("locale")?,
+        created_at: row.try_get("created_at")?,
+        contacts,
+        two_factor: TwoFactor {
+            totp: totp_secret.is_some(),
+            codes: row.try_get::<i64, _>("code_second_factor")? == 1,
+            recovery_codes_left: u32::try_from(recovery_codes_left).unwrap_or_default(),
+        },
+        consent: Consent {
+            terms_version: row.try_get("terms_version")?,
+            privacy_policy_version: row.try_get("privacy_policy_version")?,
+            accepted_at: row.try_get("consent_at")?,
+        },
+    }))
 }
 
 /// A contact from a row of the account query (where `kind` is not null).

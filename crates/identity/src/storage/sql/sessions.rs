@@ -27,16 +27,6 @@ impl SessionStore for SqlIdentityStore {
             .await
     }
 
-    async fn is_known_device(&self, mi_id: MiId, device_id: &str) -> anyhow::Result<bool> {
-        let row =
-            sqlx::query("SELECT 1 AS known FROM known_devices WHERE mi_id = $1 AND device_id = $2")
-                .bind(mi_id.as_i64())
-                .bind(device_id)
-                .fetch_optional(self.database.pool())
-                .await?;
-        Ok(row.is_some())
-    }
-
     async fn active_session(&self, session_id: &str, now: i64) -> anyhow::Result<Option<Session>> {
         let row = sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = $1 AND refresh_expires_at > $2"

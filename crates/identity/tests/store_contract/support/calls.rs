@@ -6,7 +6,7 @@ use mi_identity::domain::{
 use mi_identity::events::IdentityEvent;
 use mi_identity::storage::{
     AccountStore, AddContactOutcome, NewSession, RevokeScope, RotateOutcome, SecondFactorStore,
-    SessionStore, SqlIdentityStore,
+    SessionStore, SignInCandidate, SqlIdentityStore,
 };
 
 use mi_platform::clock;
@@ -182,9 +182,23 @@ pub async fn active(store: &SqlIdentityStore, session_id: &str, now: i64) -> Opt
     store.active_session(session_id, now).await.expect("active")
 }
 
-pub async fn is_known(store: &SqlIdentityStore, mi_id: MiId, device_id: &str) -> bool {
+/// What a sign-in with `raw` (a Mi ID or contact) on `device_id` reads.
+pub async fn candidate(
+    store: &SqlIdentityStore,
+    raw: &str,
+    device_id: &str,
+) -> Option<SignInCandidate> {
+    let identifier = Identifier::parse(raw).expect("identifier");
     store
-        .is_known_device(mi_id, device_id)
+        .sign_in_candidate(&identifier, device_id)
         .await
-        .expect("known")
+        .expect("candidate")
+}
+
+/// Whether the account signed in on this device before.
+pub async fn is_known(store: &SqlIdentityStore, mi_id: MiId, device_id: &str) -> bool {
+    candidate(store, &mi_id.to_string(), device_id)
+        .await
+        .expect("the account exists")
+        .known_device
 }
