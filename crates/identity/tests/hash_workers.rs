@@ -122,6 +122,7 @@ async fn workers_hash_like_threads_in_a_session_of_their_own_and_are_replaced_wh
         PasswordCheck::Wrong
     );
     let replaced = workers();
+    assert!(!replaced.is_empty(), "no worker runs after the deaths");
     assert!(
         replaced
             .iter()

@@ -219,16 +219,15 @@ impl WorkerPool {
             .acquire()
             .await
             .context("worker pool is closed")?;
-        let idle = self.take_idle();
-        let (worker, reply) = match idle {
+        let (worker, reply) = match self.take_idle() {
             Some(worker) => match self.exchange(worker, request).await {
                 Ok(done) => done,
                 Err(error) => {
                     tracing::warn!(kind = %self.inner.kind, error = %format!("{error:#}"), "worker failed, starting another");
-                    self.exchange(self.start_worker().await?, request).await?
+                    self.exchange_on_new_worker(request).await?
                 }
             },
-            None => self.exchange(self.start_worker().await?, request).await?,
+            None => self.exchange_on_new_worker(request).await?,
         };
         self.put_idle(worker);
         match reply.split_first() {
@@ -281,6 +280,11 @@ impl WorkerPool {
             stdin,
             stdout,
         })
+    }
+
+    async fn exchange_on_new_worker(&self, request: &[u8]) -> anyhow::Result<(Worker, Vec<u8>)> {
+        let worker = self.start_worker().await?;
+        self.exchange(worker, request).await
     }
 
     async fn exchange(
