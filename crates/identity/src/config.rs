@@ -1,4 +1,5 @@
-//! The `identity` config section.
+//! The `identity` config section. The parameters each family needs are defined in its domain
+//! module and composed here.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,6 +8,8 @@ use std::time::Duration;
 use mi_platform::host::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
+
+pub use crate::domain::{Argon2Settings, ChallengeSettings, LockoutSettings, PasswordSettings};
 
 /// Settings of the identity service (`MI_IDENTITY__...`).
 #[derive(Debug, Clone, Deserialize)]
@@ -32,7 +35,7 @@ pub struct Settings {
     /// Brute-force protection of password sign-in.
     pub lockout: LockoutSettings,
     /// Second-factor challenges.
-    pub second_factor: SecondFactorSettings,
+    pub second_factor: ChallengeSettings,
     /// Access and refresh tokens.
     pub tokens: TokenSettings,
 }
@@ -47,7 +50,7 @@ impl Default for Settings {
             totp_encryption_key: None,
             password: PasswordSettings::default(),
             lockout: LockoutSettings::default(),
-            second_factor: SecondFactorSettings::default(),
+            second_factor: ChallengeSettings::default(),
             tokens: TokenSettings::default(),
         }
     }
@@ -115,130 +118,6 @@ fn list_or_separated<'de, D: serde::Deserializer<'de>>(
         .map(|item| item.trim().to_owned())
         .filter(|item| !item.is_empty())
         .collect())
-}
-
-/// Password policy and hashing.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct PasswordSettings {
-    /// Shortest password accepted.
-    pub min_length: usize,
-    /// Longest password accepted (bounds hashing work).
-    pub max_length: usize,
-    /// Require both lower-case and upper-case letters.
-    pub require_mixed_case: bool,
-    /// Require a digit or a symbol.
-    pub require_digit_or_symbol: bool,
-    /// Lowest zxcvbn score accepted (0 to 4).
-    pub min_strength_score: u8,
-    /// Server-side secret mixed into every hash (base64, 32 bytes); generated in embedded mode.
-    pub pepper: Option<SecretString>,
-    /// Argon2id cost; a hash made with other parameters is redone at the next sign-in.
-    pub argon2: Argon2Settings,
-    /// Hashes computed at once; default one per CPU core.
-    pub hash_threads: Option<usize>,
-    /// Hash in worker processes of this executable, in a scheduling group of their own, so
-    /// saturated hashing does not delay cheap RPCs; false (or an executable that serves no
-    /// workers) hashes on threads of the service.
-    pub hash_processes: bool,
-}
-
-impl Default for PasswordSettings {
-    fn default() -> Self {
-        Self {
-            min_length: 8,
-            max_length: 128,
-            require_mixed_case: true,
-            require_digit_or_symbol: true,
-            min_strength_score: 3,
-            pepper: None,
-            argon2: Argon2Settings::default(),
-            hash_threads: None,
-            hash_processes: true,
-        }
-    }
-}
-
-/// Argon2id parameters; defaults are OWASP's (19 MiB, 2 iterations, 1 lane).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct Argon2Settings {
-    /// Memory per hash, KiB.
-    pub memory_kib: u32,
-    /// Passes over the memory.
-    pub iterations: u32,
-    /// Lanes.
-    pub parallelism: u32,
-}
-
-impl Default for Argon2Settings {
-    fn default() -> Self {
-        Self {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-            parallelism: 1,
-        }
-    }
-}
-
-/// Brute-force protection: after `max_failures` consecutive wrong passwords the account's
-/// password sign-in is refused for `base_duration`, doubling with each further failure up to
-/// `max_duration`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct LockoutSettings {
-    /// Off only for load tests.
-    pub enabled: bool,
-    /// Consecutive failures that lock the account.
-    pub max_failures: u32,
-    /// The first lock's length.
-    #[serde(with = "humantime_serde")]
-    pub base_duration: Duration,
-    /// The longest lock.
-    #[serde(with = "humantime_serde")]
-    pub max_duration: Duration,
-    /// How long failures are remembered without a new one.
-    #[serde(with = "humantime_serde")]
-    pub failure_memory: Duration,
-    /// Failed sign-ins allowed from one client address per hour, across accounts.
-    pub client_failures_per_hour: u32,
-}
-
-impl Default for LockoutSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_failures: 5,
-            base_duration: Duration::from_secs(60),
-            max_duration: Duration::from_secs(15 * 60),
-            failure_memory: Duration::from_secs(24 * 3600),
-            client_failures_per_hour: 100,
-        }
-    }
-}
-
-/// Second-factor challenges.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct SecondFactorSettings {
-    /// How long a challenge can be answered.
-    #[serde(with = "humantime_serde")]
-    pub challenge_ttl: Duration,
-    /// Wrong answers before a challenge locks.
-    pub max_attempts: u32,
-    /// Also challenge a sign-in from a device the account never used, when the account has a
-    /// verified contact to send a code to.
-    pub challenge_new_devices: bool,
-}
-
-impl Default for SecondFactorSettings {
-    fn default() -> Self {
-        Self {
-            challenge_ttl: Duration::from_secs(300),
-            max_attempts: 5,
-            challenge_new_devices: false,
-        }
-    }
 }
 
 /// Access and refresh tokens.

@@ -1,16 +1,23 @@
 //! The identity service: accounts, their Mi IDs, contacts, credentials, second factors and
 //! sessions.
 //!
-//! A request flows `grpc` (proto to domain) → `domain` (rules, one module per operation
-//! family) → `storage` (rows and their events, in one transaction through the outbox) → the
-//! identity topic, which the notification service turns into security alerts.
+//! Each RPC belongs to one family — sign-up, sign-in (with challenges and Reauthenticate),
+//! sessions (with tokens), contacts, passwords, two-factor, profile (with deletion) — and
+//! follows the same path, e.g. DisableTotp:
+//! `proto/identity/v1/identity.proto` → `grpc/two_factor.rs` (wire to domain, and
+//! `TwoFactorError` to `Status`) → `domain/two_factor/mod.rs` (the rules; the store trait in
+//! `domain/two_factor/store.rs`, the event from `domain/events.rs`) →
+//! `storage/sql/two_factor.rs` (the rows and the event in one transaction) → `publish.rs`
+//! (the event as an `mi.events.v1` payload in the outbox) → the identity topic, which the
+//! notification service consumes to send security alerts.
 
 pub mod config;
 pub mod domain;
-pub mod events;
 pub mod grpc;
 pub mod keys;
+pub mod publish;
 pub mod storage;
+pub mod wire;
 
 use std::sync::Arc;
 
@@ -26,8 +33,8 @@ use tonic::service::Routes;
 
 use crate::config::Settings;
 use crate::domain::{
-    ARGON2_WORKER, Accounts, AccountsParts, Lockout, PasswordHasher, RecoveryCodes, TotpSecrets,
-    VerificationTokens,
+    ARGON2_WORKER, IdentityParts, IdentityServices, Lockout, PasswordHasher, RecoveryCodes,
+    TotpSecrets, VerificationTokens,
 };
 use crate::storage::SqlIdentityStore;
 
@@ -72,19 +79,22 @@ impl Service for IdentityService {
         )
         .await?;
         host.spawn_retention(database.clone(), storage::expiries(&settings));
-        let trusted_proxy_header = settings.trusted_proxy_header.clone();
-        let accounts = Accounts::new(AccountsParts {
-            store: Arc::new(SqlIdentityStore::new(database, outbox)),
-            hasher,
-            lockout,
-            verification_tokens: VerificationTokens::new(&keys.verification_keys)?,
-            totp: TotpSecrets::new(CodeCipher::new(&keys.totp_key)),
-            recovery_codes: RecoveryCodes::new(keys.pepper.clone()),
-            issuer: keys.issuer,
-            settings,
-        })?;
-        let server =
-            IdentityServiceServer::new(grpc::IdentityHandler::new(accounts, trusted_proxy_header));
+        let services = IdentityServices::new(
+            Arc::new(SqlIdentityStore::new(database, outbox)),
+            IdentityParts {
+                hasher,
+                password: settings.password,
+                lockout,
+                issuer: keys.issuer,
+                verification_tokens: VerificationTokens::new(&keys.verification_keys)?,
+                totp: TotpSecrets::new(CodeCipher::new(&keys.totp_key)),
+                recovery_codes: RecoveryCodes::new(keys.pepper.clone()),
+                challenges: settings.second_factor,
+                recent_auth_window: settings.recent_auth_window,
+            },
+        );
+        let handler = grpc::IdentityHandler::new(services, settings.trusted_proxy_header)?;
+        let server = IdentityServiceServer::new(handler);
         host.serve(
             listener,
             Routes::new(server),

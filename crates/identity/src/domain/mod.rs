@@ -1,42 +1,55 @@
-//! The rules of accounts, free of gRPC and SQL.
+//! The rules of accounts, free of gRPC, SQL and protobuf: the bottom layer.
 //!
-//! [`Accounts`] is the one entry point the gRPC layer calls; each operation family lives in
-//! its own module with its own error enum.
+//! One module per RPC family, each with its service, its error enum and its store trait:
+//! [`sign_up`], [`sign_in`] (and challenges, and Reauthenticate), [`sessions`] (and tokens),
+//! [`contacts`], [`passwords`], [`two_factor`] and [`profile`]. The plain types they share are
+//! in [`types`], the events they record in [`events`], and [`services`] builds them all over
+//! one [`IdentityStore`].
 
-mod account;
-mod accounts;
-mod authenticated;
-mod contact;
-mod lockout;
-mod password;
-mod profile;
-mod recovery_codes;
-mod second_factor;
-mod security;
-mod sessions;
-mod sign_in;
-mod sign_up;
-mod tokens;
-mod totp;
-mod two_factor;
-mod verification_token;
+pub mod caller;
+pub mod contacts;
+pub mod events;
+pub mod passwords;
+pub mod profile;
+pub mod services;
+pub mod sessions;
+pub mod sign_in;
+pub mod sign_up;
+pub mod store;
+#[cfg(test)]
+mod testing;
+pub mod two_factor;
+pub mod types;
+pub mod verification_token;
 
-pub use account::{Account, Consent, DeviceInfo, MiId, Session, TwoFactor};
-pub use accounts::{Accounts, AccountsParts};
-pub use authenticated::{AccountError, Caller, Reauthentication};
-pub use contact::{Contact, ContactKind, ContactValue, Identifier};
-pub use lockout::Lockout;
-pub use password::{
-    ARGON2_WORKER, PasswordCheck, PasswordHasher, PasswordPolicy, PasswordProblem, StoredHash,
+pub use self::caller::Caller;
+pub use self::contacts::{AddContactOutcome, ContactStore, Contacts, ContactsError};
+pub use self::passwords::{
+    ARGON2_WORKER, Argon2Settings, Blocked, CurrentPasswordRefusal, Lockout, LockoutSettings,
+    PasswordCheck, PasswordError, PasswordGuard, PasswordHasher, PasswordPolicy, PasswordProblem,
+    PasswordSettings, PasswordStore, Passwords, SetPasswordOutcome, StoredHash,
 };
-pub use profile::ProfileUpdate;
-pub use recovery_codes::RecoveryCodes;
-pub use second_factor::{Challenge, ChallengeReason, SecondFactorMethod, SecondFactorProof};
-pub use sessions::RefreshError;
-pub use sign_in::{SignInError, SignInOutcome, SignInRequest};
-pub use sign_up::{SignUpError, SignUpRequest};
-pub use tokens::{IssuedTokens, SessionTokens, TokenIssuer};
-pub use totp::{TotpEnrollment, TotpSecrets};
-pub use verification_token::{
+pub use self::profile::{Profile, ProfileError, ProfileStore, ProfileUpdate};
+pub use self::services::{IdentityParts, IdentityServices};
+pub use self::sessions::{
+    CallerError, IssuedTokens, NewSession, RefreshError, RevokeScope, RotateOutcome, SessionError,
+    SessionStore, SessionTokens, Sessions, TokenIssuer,
+};
+pub use self::sign_in::{
+    Challenge, ChallengeReason, ChallengeSettings, CompleteOutcome, ReauthenticateError,
+    Reauthentication, SignIn, SignInCandidate, SignInError, SignInOutcome, SignInRequest,
+    SignInStore,
+};
+pub use self::sign_up::{CreateAccountOutcome, SignUp, SignUpError, SignUpRequest, SignUpStore};
+pub use self::store::{AccountLookup, IdentityStore};
+pub use self::two_factor::{
+    FactorRefusal, ProofChecker, RecoveryCodes, SecondFactorMethod, SecondFactorProof,
+    TotpEnrollment, TotpSecrets, TotpState, TwoFactor, TwoFactorError, TwoFactorStore,
+};
+pub use self::types::{
+    Account, Consent, Contact, ContactKind, ContactValue, DeviceInfo, Identifier, MiId, Session,
+    TwoFactorStatus,
+};
+pub use self::verification_token::{
     TokenProblem, VerificationPurpose, VerificationTokens, VerifiedContact,
 };

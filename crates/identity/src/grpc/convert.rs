@@ -1,13 +1,17 @@
-//! Domain types onto the wire.
+//! Domain types onto the wire and back, for more than one family's handlers.
 
-use mi_platform::clock;
+use mi_platform::{ServiceError, clock};
 use mi_proto::identity::v1 as api;
+use tonic::Status;
 
-use crate::domain::{Account, Challenge, SecondFactorMethod, Session, SessionTokens};
-use crate::events;
+use crate::domain::{
+    Account, Challenge, SecondFactorMethod, SecondFactorProof, Session, SessionTokens,
+    SignInOutcome,
+};
+use crate::wire;
 
 /// An account as GetAccount shows it.
-pub fn account(account: Account) -> api::Account {
+pub(super) fn account(account: Account) -> api::Account {
     api::Account {
         mi_id: account.mi_id.get(),
         create_time: Some(clock::millis_to_timestamp(account.created_at)),
@@ -15,7 +19,7 @@ pub fn account(account: Account) -> api::Account {
             .contacts
             .iter()
             .map(|contact| api::Contact {
-                kind: events::contact_kind(contact.value.kind()).into(),
+                kind: wire::contact_kind(contact.value.kind()).into(),
                 value: contact.value.as_str().to_owned(),
                 primary: contact.primary,
                 verify_time: Some(clock::millis_to_timestamp(contact.verified_at)),
@@ -39,7 +43,7 @@ pub fn account(account: Account) -> api::Account {
 }
 
 /// Session tokens as the client gets them.
-pub fn tokens(session_tokens: SessionTokens) -> api::SessionTokens {
+pub(super) fn tokens(session_tokens: SessionTokens) -> api::SessionTokens {
     let SessionTokens { session, tokens } = session_tokens;
     api::SessionTokens {
         mi_id: session.mi_id.get(),
@@ -52,7 +56,10 @@ pub fn tokens(session_tokens: SessionTokens) -> api::SessionTokens {
 }
 
 /// A challenge as SignIn returns it.
-pub fn challenge(challenge: Challenge, masked_contacts: Vec<String>) -> api::SecondFactorChallenge {
+pub(super) fn challenge(
+    challenge: Challenge,
+    masked_contacts: Vec<String>,
+) -> api::SecondFactorChallenge {
     api::SecondFactorChallenge {
         challenge_id: challenge.challenge_id,
         expire_time: Some(clock::millis_to_timestamp(challenge.expires_at)),
@@ -75,13 +82,46 @@ fn method_to_wire(method: SecondFactorMethod) -> api::SecondFactorMethod {
 }
 
 /// A session as ListSessions shows it.
-pub fn session(session: Session, current_session_id: &str) -> api::Session {
+pub(super) fn session(session: Session, current_session_id: &str) -> api::Session {
     api::Session {
         current: session.session_id == current_session_id,
-        device: Some(events::device(&session.device)),
+        device: Some(wire::device(&session.device)),
         client_address: session.client_address,
         create_time: Some(clock::millis_to_timestamp(session.created_at)),
         last_used_time: Some(clock::millis_to_timestamp(session.last_used_at)),
         session_id: session.session_id,
+    }
+}
+
+/// A second-factor proof as CompleteSignIn and Reauthenticate carry it.
+pub(super) fn proof_from_wire(
+    proof: Option<api::SecondFactorProof>,
+) -> Result<SecondFactorProof, Status> {
+    use api::second_factor_proof::Proof;
+    match proof.and_then(|proof| proof.proof) {
+        Some(Proof::TotpCode(code)) => Ok(SecondFactorProof::Totp(code)),
+        Some(Proof::RecoveryCode(code)) => Ok(SecondFactorProof::RecoveryCode(code)),
+        Some(Proof::VerificationToken(token)) => Ok(SecondFactorProof::VerificationToken(token)),
+        None => Err(ServiceError::invalid_field(
+            "proof",
+            "give a totp_code, a recovery_code or a verification_token",
+        )
+        .into()),
+    }
+}
+
+/// What SignUp, SignIn and CompleteSignIn answer.
+pub(super) fn sign_in_response(outcome: SignInOutcome) -> api::SignInResponse {
+    let result = match outcome {
+        SignInOutcome::SignedIn(session_tokens) => {
+            api::sign_in_response::Result::Tokens(tokens(session_tokens))
+        }
+        SignInOutcome::Challenged {
+            challenge: issued,
+            masked_contacts,
+        } => api::sign_in_response::Result::Challenge(challenge(issued, masked_contacts)),
+    };
+    api::SignInResponse {
+        result: Some(result),
     }
 }

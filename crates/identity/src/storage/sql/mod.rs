@@ -1,22 +1,30 @@
-//! The SQL identity store: accounts and contacts (`accounts.rs`), sessions and challenges
-//! (`sessions.rs`), second factors (`second_factor.rs`).
+//! The SQL identity store: one file per store trait of the domain — `lookup.rs`
+//! ([`AccountLookup`](crate::domain::AccountLookup)), `sign_up.rs`, `sign_in.rs`,
+//! `sessions.rs`, `contacts.rs`, `passwords.rs`, `two_factor.rs` and `profile.rs` — with the
+//! rows they share in `rows.rs`. Every change writes its events to the outbox in the same
+//! transaction, through `publish.rs`.
 
-mod accounts;
-mod second_factor;
+mod contacts;
+mod lookup;
+mod passwords;
+mod profile;
+mod rows;
 mod sessions;
+mod sign_in;
+mod sign_up;
+mod two_factor;
 
 use std::time::Duration;
 
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
 use mi_platform::retention::Expiry;
-use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use super::RevokeScope;
 use crate::config::Settings;
-use crate::domain::{MiId, Session, VerifiedContact};
-use crate::events::{self, IdentityEvent};
+use crate::domain::events::{self, IdentityEvent};
+use crate::domain::{MiId, RevokeScope, VerifiedContact};
+use crate::publish;
 
 /// Accounts, sessions and second factors in the service's own database, events in its outbox.
 #[derive(Debug, Clone)]
@@ -43,7 +51,7 @@ impl SqlIdentityStore {
         events: &[IdentityEvent],
     ) -> anyhow::Result<()> {
         for event in events {
-            event.enqueue(&self.outbox, &mut transaction, mi_id).await?;
+            publish::enqueue(&self.outbox, &mut transaction, mi_id, event).await?;
         }
         transaction.commit().await?;
         if !events.is_empty() {
@@ -82,9 +90,8 @@ impl SqlIdentityStore {
                 .bind(session_id)
                 .execute(&mut *connection)
                 .await?;
-            events::session_revoked(mi_id, session_id, reason)
-                .enqueue(&self.outbox, connection, mi_id)
-                .await?;
+            let revoked = events::session_revoked(mi_id, session_id, reason);
+            publish::enqueue(&self.outbox, connection, mi_id, &revoked).await?;
         }
         Ok(revoked)
     }
@@ -136,25 +143,21 @@ async fn spend(connection: &mut AnyConnection, token: &VerifiedContact) -> anyho
     Ok(inserted.rows_affected() == 1)
 }
 
-const SESSION_COLUMNS: &str =
-    "session_id, mi_id, device, client_address, methods, created_at, last_used_at, auth_time";
-
-fn session_from_row(row: &AnyRow) -> anyhow::Result<Session> {
-    let device: String = row.try_get("device")?;
-    let methods: String = row.try_get("methods")?;
-    Ok(Session {
-        session_id: row.try_get("session_id")?,
-        mi_id: MiId::from_i64(row.try_get("mi_id")?),
-        device: serde_json::from_str(&device)?,
-        client_address: row.try_get("client_address")?,
-        methods: serde_json::from_str(&methods)?,
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        auth_time: row.try_get("auth_time")?,
-    })
-}
-
 /// A boolean as stored (BIGINT 0/1 on both backends).
 fn flag(value: bool) -> i64 {
     i64::from(value)
+}
+
+/// Takes the account's row lock (PostgreSQL) or the write lock (SQLite) before a change that
+/// reads first, so concurrent changes to one account's contacts or sessions run one after the
+/// other; false if the account is gone.
+pub(super) async fn lock_account(
+    connection: &mut AnyConnection,
+    mi_id: MiId,
+) -> anyhow::Result<bool> {
+    let locked = sqlx::query("UPDATE accounts SET mi_id = mi_id WHERE mi_id = $1")
+        .bind(mi_id.as_i64())
+        .execute(connection)
+        .await?;
+    Ok(locked.rows_affected() == 1)
 }

@@ -1,4 +1,4 @@
-//! Sessions, refresh tokens and sign-in challenges in SQL.
+//! [`SessionStore`] in SQL: sessions and refresh-token rotation.
 
 use async_trait::async_trait;
 use mi_platform::db::Backend;
@@ -6,13 +6,10 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, Row};
 
-use super::accounts::insert_session;
-use super::{SESSION_COLUMNS, SqlIdentityStore, flag, session_from_row, spend};
-use crate::domain::{
-    Challenge, ChallengeReason, MiId, SecondFactorMethod, Session, VerifiedContact,
-};
-use crate::events::IdentityEvent;
-use crate::storage::{CompleteOutcome, NewSession, RevokeScope, RotateOutcome, SessionStore};
+use super::SqlIdentityStore;
+use super::rows::{SESSION_COLUMNS, insert_session, session_from_row};
+use crate::domain::events::IdentityEvent;
+use crate::domain::{MiId, NewSession, RevokeScope, RotateOutcome, Session, SessionStore};
 
 #[async_trait]
 impl SessionStore for SqlIdentityStore {
@@ -138,114 +135,6 @@ impl SessionStore for SqlIdentityStore {
         }
         transaction.commit().await?;
         Ok(())
-    }
-
-    async fn create_challenge(&self, challenge: &Challenge) -> anyhow::Result<()> {
-        let methods: Vec<&str> = challenge
-            .methods
-            .iter()
-            .map(|method| method.as_str())
-            .collect();
-        sqlx::query(
-            "INSERT INTO sign_in_challenges (challenge_id, mi_id, device, client_address, reason, \
-             methods, new_device, attempts, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&challenge.challenge_id)
-        .bind(challenge.mi_id.as_i64())
-        .bind(serde_json::to_string(&challenge.device)?)
-        .bind(&challenge.client_address)
-        .bind(challenge.reason.as_str())
-        .bind(serde_json::to_string(&methods)?)
-        .bind(flag(challenge.new_device))
-        .bind(i64::from(challenge.attempts))
-        .bind(challenge.expires_at)
-        .execute(self.database.pool())
-        .await?;
-        Ok(())
-    }
-
-    async fn challenge(&self, challenge_id: &str) -> anyhow::Result<Option<Challenge>> {
-        let Some(row) = sqlx::query(
-            "SELECT mi_id, device, client_address, reason, methods, new_device, attempts, \
-             expires_at, completed_at FROM sign_in_challenges WHERE challenge_id = $1",
-        )
-        .bind(challenge_id)
-        .fetch_optional(self.database.pool())
-        .await?
-        else {
-            return Ok(None);
-        };
-        let device: String = row.try_get("device")?;
-        let methods: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("methods")?)?;
-        let reason: String = row.try_get("reason")?;
-        Ok(Some(Challenge {
-            challenge_id: challenge_id.to_owned(),
-            mi_id: MiId::from_i64(row.try_get("mi_id")?),
-            device: serde_json::from_str(&device)?,
-            client_address: row.try_get("client_address")?,
-            reason: ChallengeReason::parse(&reason)
-                .ok_or_else(|| anyhow::anyhow!("unknown challenge reason {reason}"))?,
-            methods: methods
-                .iter()
-                .filter_map(|method| SecondFactorMethod::parse(method))
-                .collect(),
-            new_device: row.try_get::<i64, _>("new_device")? == 1,
-            attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
-            expires_at: row.try_get("expires_at")?,
-            completed: row.try_get::<Option<i64>, _>("completed_at")?.is_some(),
-        }))
-    }
-
-    async fn count_challenge_attempt(
-        &self,
-        challenge_id: &str,
-        now: i64,
-    ) -> anyhow::Result<Option<u32>> {
-        let row = sqlx::query(
-            "UPDATE sign_in_challenges SET attempts = attempts + 1 \
-             WHERE challenge_id = $1 AND completed_at IS NULL AND expires_at > $2 RETURNING attempts",
-        )
-        .bind(challenge_id)
-        .bind(now)
-        .fetch_optional(self.database.pool())
-        .await?;
-        row.map(|row| Ok(u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX)))
-            .transpose()
-    }
-
-    async fn complete_challenge(
-        &self,
-        challenge_id: &str,
-        max_attempts: u32,
-        token: Option<&VerifiedContact>,
-        session: &NewSession,
-        events: &[IdentityEvent],
-    ) -> anyhow::Result<CompleteOutcome> {
-        let now = session.session.created_at;
-        let mut transaction = self.begin().await?;
-        let completed = sqlx::query(
-            "UPDATE sign_in_challenges SET completed_at = $2 \
-             WHERE challenge_id = $1 AND completed_at IS NULL AND expires_at > $2 AND attempts < $3",
-        )
-        .bind(challenge_id)
-        .bind(now)
-        .bind(i64::from(max_attempts))
-        .execute(&mut *transaction)
-        .await?;
-        if completed.rows_affected() == 0 {
-            transaction.rollback().await?;
-            return Ok(CompleteOutcome::NotPending);
-        }
-        if let Some(token) = token
-            && !spend(&mut transaction, token).await?
-        {
-            transaction.rollback().await?;
-            return Ok(CompleteOutcome::TokenSpent);
-        }
-        insert_session(&mut transaction, session).await?;
-        self.commit_with(transaction, session.session.mi_id, events)
-            .await?;
-        Ok(CompleteOutcome::Completed)
     }
 }
 

@@ -1,0 +1,1 @@
+//! Unit tests of the contacts family against the in-memory store.

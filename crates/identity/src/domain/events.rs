@@ -1,0 +1,224 @@
+//! What happened to an account, as the domain records it: plain values handed to the store
+//! with the change they describe, written in the same transaction. `publish.rs` is the one
+//! place that turns them into the protobuf payloads other services read.
+
+use super::{Account, ContactValue, MiId, Session};
+
+/// The people a security alert about an account goes to: its verified contacts and locale,
+/// carried in the event so the notification service needs no copy of accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audience {
+    /// The verified contacts' values.
+    pub contacts: Vec<String>,
+    /// BCP 47 language tag.
+    pub locale: String,
+}
+
+impl Audience {
+    /// Everyone `account` lists.
+    pub fn of(account: &Account) -> Self {
+        Self {
+            contacts: account.contact_values(),
+            locale: account.locale.clone(),
+        }
+    }
+}
+
+/// Which second factor a [`IdentityEvent::TwoFactorChanged`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwoFactorKind {
+    /// The authenticator app.
+    Totp,
+    /// Codes sent to verified contacts.
+    Code,
+}
+
+impl TwoFactorKind {
+    /// The name the event carries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::Code => "code",
+        }
+    }
+}
+
+/// One event about an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityEvent {
+    /// A new account, with the contact it was created with.
+    AccountCreated {
+        /// The account as created.
+        account: Account,
+        /// The contact proven at sign-up.
+        contact: ContactValue,
+    },
+    /// A session started.
+    SignedIn {
+        /// Whose session.
+        mi_id: MiId,
+        /// The session.
+        session: Session,
+        /// The device had never signed in to the account.
+        new_device: bool,
+        /// Who hears of it.
+        audience: Audience,
+    },
+    /// Password sign-in locked after too many wrong passwords.
+    AccountLocked {
+        /// Whose password.
+        mi_id: MiId,
+        /// Consecutive failures so far.
+        failures: u32,
+        /// Milliseconds since the epoch.
+        locked_until: i64,
+        /// Who hears of it.
+        audience: Audience,
+    },
+    /// A session ended.
+    SessionRevoked {
+        /// Whose session.
+        mi_id: MiId,
+        /// Which session.
+        session_id: String,
+        /// Why, e.g. `signed_out` or `password_changed`.
+        reason: String,
+    },
+    /// The password changed, or was reset.
+    PasswordChanged {
+        /// Whose password.
+        mi_id: MiId,
+        /// Reset with a verification token rather than changed with the old password.
+        reset: bool,
+        /// Who hears of it.
+        audience: Audience,
+    },
+    /// A recovery contact was added; the audience lists it.
+    RecoveryContactAdded {
+        /// Whose contact.
+        mi_id: MiId,
+        /// The contact.
+        contact: ContactValue,
+        /// Who hears of it.
+        audience: Audience,
+    },
+    /// A recovery contact was removed; the audience still lists it, so it hears of it too.
+    RecoveryContactRemoved {
+        /// Whose contact.
+        mi_id: MiId,
+        /// The contact.
+        contact: ContactValue,
+        /// Who hears of it.
+        audience: Audience,
+    },
+    /// A second factor was turned on or off.
+    TwoFactorChanged {
+        /// Whose second factor.
+        mi_id: MiId,
+        /// Which one.
+        kind: TwoFactorKind,
+        /// On or off.
+        enabled: bool,
+        /// Who hears of it.
+        audience: Audience,
+    },
+    /// The profile changed.
+    ProfileUpdated {
+        /// The account with its new profile.
+        account: Account,
+        /// The fields named in the update.
+        changed_fields: Vec<String>,
+    },
+    /// The account is gone.
+    AccountDeleted {
+        /// Whose account.
+        mi_id: MiId,
+    },
+}
+
+/// A new account.
+pub fn account_created(account: &Account, contact: &ContactValue) -> IdentityEvent {
+    IdentityEvent::AccountCreated {
+        account: account.clone(),
+        contact: contact.clone(),
+    }
+}
+
+/// A session of `account` started.
+pub fn signed_in(account: &Account, session: &Session, new_device: bool) -> IdentityEvent {
+    IdentityEvent::SignedIn {
+        mi_id: account.mi_id,
+        session: session.clone(),
+        new_device,
+        audience: Audience::of(account),
+    }
+}
+
+/// Password sign-in locked.
+pub fn account_locked(account: &Account, failures: u32, locked_until: i64) -> IdentityEvent {
+    IdentityEvent::AccountLocked {
+        mi_id: account.mi_id,
+        failures,
+        locked_until,
+        audience: Audience::of(account),
+    }
+}
+
+/// A session ended.
+pub fn session_revoked(mi_id: MiId, session_id: &str, reason: &str) -> IdentityEvent {
+    IdentityEvent::SessionRevoked {
+        mi_id,
+        session_id: session_id.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// The password changed (or was reset).
+pub fn password_changed(account: &Account, reset: bool) -> IdentityEvent {
+    IdentityEvent::PasswordChanged {
+        mi_id: account.mi_id,
+        reset,
+        audience: Audience::of(account),
+    }
+}
+
+/// A recovery contact was added; `account` already lists it.
+pub fn recovery_contact_added(account: &Account, contact: &ContactValue) -> IdentityEvent {
+    IdentityEvent::RecoveryContactAdded {
+        mi_id: account.mi_id,
+        contact: contact.clone(),
+        audience: Audience::of(account),
+    }
+}
+
+/// A recovery contact was removed; `account` still lists it, so it hears of it too.
+pub fn recovery_contact_removed(account: &Account, contact: &ContactValue) -> IdentityEvent {
+    IdentityEvent::RecoveryContactRemoved {
+        mi_id: account.mi_id,
+        contact: contact.clone(),
+        audience: Audience::of(account),
+    }
+}
+
+/// A second factor was turned on or off.
+pub fn two_factor_changed(account: &Account, kind: TwoFactorKind, enabled: bool) -> IdentityEvent {
+    IdentityEvent::TwoFactorChanged {
+        mi_id: account.mi_id,
+        kind,
+        enabled,
+        audience: Audience::of(account),
+    }
+}
+
+/// The profile changed.
+pub fn profile_updated(account: &Account, changed_fields: Vec<String>) -> IdentityEvent {
+    IdentityEvent::ProfileUpdated {
+        account: account.clone(),
+        changed_fields,
+    }
+}
+
+/// The account is gone.
+pub fn account_deleted(mi_id: MiId) -> IdentityEvent {
+    IdentityEvent::AccountDeleted { mi_id }
+}

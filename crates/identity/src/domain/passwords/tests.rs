@@ -1,0 +1,1 @@
+//! Unit tests of the passwords family against the in-memory store.

@@ -1,0 +1,109 @@
+//! The profile fields and their rules; SignUp checks the same ones.
+
+/// Which profile fields to change, with their new values (already checked).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New region.
+    pub region: Option<String>,
+    /// New locale.
+    pub locale: Option<String>,
+}
+
+impl ProfileUpdate {
+    /// Reads a field mask and the values it names; the error names the bad field.
+    pub fn parse(
+        paths: &[String],
+        display_name: &str,
+        region: &str,
+        locale: &str,
+    ) -> Result<Self, (&'static str, String)> {
+        if paths.is_empty() {
+            return Err((
+                "update_mask",
+                "name at least one of display_name, region, locale".into(),
+            ));
+        }
+        let mut update = Self::default();
+        for path in paths {
+            match path.as_str() {
+                "display_name" => {
+                    update.display_name = Some(
+                        parse_display_name(display_name)
+                            .map_err(|problem| ("display_name", problem))?,
+                    );
+                }
+                "region" => {
+                    update.region =
+                        Some(parse_region(region).map_err(|problem| ("region", problem))?)
+                }
+                "locale" => {
+                    update.locale =
+                        Some(parse_locale(locale).map_err(|problem| ("locale", problem))?)
+                }
+                other => {
+                    return Err((
+                        "update_mask",
+                        format!("unknown path {other:?}; use display_name, region or locale"),
+                    ));
+                }
+            }
+        }
+        Ok(update)
+    }
+}
+
+/// An ISO 3166-1 alpha-2 region such as `IN`, upper-cased.
+pub fn parse_region(raw: &str) -> Result<String, String> {
+    let region = raw.trim().to_ascii_uppercase();
+    if region.len() != 2 || !region.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err("must be an ISO 3166-1 alpha-2 code such as IN or CN".into());
+    }
+    Ok(region)
+}
+
+/// A BCP 47 language tag such as `en` or `zh-CN`: a 2–3 letter language, then subtags of 2–8
+/// letters or digits.
+pub fn parse_locale(raw: &str) -> Result<String, String> {
+    let locale = raw.trim().replace('_', "-");
+    let mut subtags = locale.split('-');
+    let language = subtags.next().unwrap_or_default();
+    let language_ok =
+        (2..=3).contains(&language.len()) && language.chars().all(|c| c.is_ascii_alphabetic());
+    let rest_ok = subtags.all(|subtag| {
+        (2..=8).contains(&subtag.len()) && subtag.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    if !language_ok || !rest_ok {
+        return Err("must be a BCP 47 language tag such as en or zh-CN".into());
+    }
+    Ok(locale)
+}
+
+/// A display name: trimmed, at most 64 characters, no control characters; may be empty.
+pub fn parse_display_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err("must be at most 64 characters without control characters".into());
+    }
+    Ok(name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_fields_are_checked() {
+        assert_eq!(parse_region(" in ").expect("region"), "IN");
+        assert!(parse_region("India").is_err());
+        assert_eq!(parse_locale("zh_CN").expect("locale"), "zh-CN");
+        assert!(parse_locale("english!").is_err());
+        assert!(parse_display_name(&"x".repeat(65)).is_err());
+        let update = ProfileUpdate::parse(&["locale".into()], "ignored", "??", "en").expect("mask");
+        assert_eq!(update.locale.as_deref(), Some("en"));
+        assert_eq!(update.region, None);
+        assert!(ProfileUpdate::parse(&[], "", "", "").is_err());
+        assert!(ProfileUpdate::parse(&["email".into()], "", "", "").is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Unit tests of the profile family against the in-memory store.

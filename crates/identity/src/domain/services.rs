@@ -1,0 +1,112 @@
+//! Builds every family's service over one [`IdentityStore`], each holding only the parts it
+//! needs; the parts more than one family uses are shared in `Arc`s.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{
+    ChallengeSettings, Contacts, IdentityStore, Lockout, PasswordGuard, PasswordHasher,
+    PasswordPolicy, PasswordSettings, Passwords, Profile, ProofChecker, RecoveryCodes, Sessions,
+    SignIn, SignUp, TokenIssuer, TotpSecrets, TwoFactor, VerificationTokens, sign_in::SignInParts,
+};
+
+/// What the services are built from, besides the store.
+#[derive(Debug)]
+pub struct IdentityParts {
+    /// Hashes passwords off the async workers.
+    pub hasher: PasswordHasher,
+    /// The policy a new password must meet.
+    pub password: PasswordSettings,
+    /// Brute-force protection.
+    pub lockout: Lockout,
+    /// Signs access tokens.
+    pub issuer: TokenIssuer,
+    /// Checks verification tokens.
+    pub verification_tokens: VerificationTokens,
+    /// Seals and checks TOTP secrets.
+    pub totp: TotpSecrets,
+    /// Makes and hashes recovery codes.
+    pub recovery_codes: RecoveryCodes,
+    /// When and how sign-ins are challenged.
+    pub challenges: ChallengeSettings,
+    /// How long a password or second factor counts as recent for sensitive changes.
+    pub recent_auth_window: Duration,
+}
+
+/// One service per RPC family.
+#[derive(Debug, Clone)]
+pub struct IdentityServices {
+    /// SignUp.
+    pub sign_up: SignUp,
+    /// SignIn, CompleteSignIn, Reauthenticate.
+    pub sign_in: SignIn,
+    /// RefreshSession, ListSessions, RevokeSession, RevokeAllSessions, ListSigningKeys.
+    pub sessions: Sessions,
+    /// AddRecoveryContact, RemoveRecoveryContact, SetPrimaryContact.
+    pub contacts: Contacts,
+    /// ResetPassword, ChangePassword.
+    pub passwords: Passwords,
+    /// EnrollTotp, ConfirmTotp, DisableTotp, SetCodeSecondFactor, RegenerateRecoveryCodes.
+    pub two_factor: TwoFactor,
+    /// GetAccount, UpdateProfile, DeleteAccount.
+    pub profile: Profile,
+}
+
+impl IdentityServices {
+    /// Every service over `store`.
+    pub fn new<S: IdentityStore + 'static>(store: Arc<S>, parts: IdentityParts) -> Self {
+        let issuer = Arc::new(parts.issuer);
+        let guard = Arc::new(PasswordGuard::new(
+            store.clone(),
+            parts.hasher,
+            PasswordPolicy::new(parts.password),
+            parts.lockout,
+        ));
+        let proofs = Arc::new(ProofChecker::new(
+            store.clone(),
+            parts.totp.clone(),
+            parts.recovery_codes.clone(),
+            parts.verification_tokens.clone(),
+        ));
+        let window = parts.recent_auth_window;
+        Self {
+            sign_up: SignUp::new(
+                store.clone(),
+                Arc::clone(&guard),
+                Arc::clone(&issuer),
+                parts.verification_tokens.clone(),
+            ),
+            sign_in: SignIn::new(SignInParts {
+                store: store.clone(),
+                sessions: store.clone(),
+                accounts: store.clone(),
+                passwords: Arc::clone(&guard),
+                proofs,
+                issuer: Arc::clone(&issuer),
+                challenges: parts.challenges,
+                recent_auth_window: window,
+            }),
+            sessions: Sessions::new(store.clone(), issuer),
+            contacts: Contacts::new(
+                store.clone(),
+                store.clone(),
+                parts.verification_tokens.clone(),
+                window,
+            ),
+            passwords: Passwords::new(
+                store.clone(),
+                store.clone(),
+                guard,
+                parts.verification_tokens,
+            ),
+            two_factor: TwoFactor::new(
+                store.clone(),
+                store.clone(),
+                parts.totp,
+                parts.recovery_codes,
+                window,
+            ),
+            profile: Profile::new(store.clone(), store, window),
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Sessions and tokens: RefreshSession (rotation with reuse detection), ListSessions,
+//! RevokeSession, RevokeAllSessions, ListSigningKeys, and finding the caller of an access
+//! token.
+
+mod store;
+#[cfg(test)]
+mod tests;
+mod tokens;
+
+use std::sync::Arc;
+
+use mi_platform::auth::AccessClaims;
+use mi_platform::clock;
+use mi_platform::tokens::PublicKey;
+
+pub use self::store::{NewSession, RevokeScope, RotateOutcome, SessionStore};
+pub use self::tokens::{IssuedTokens, RefreshToken, SessionTokens, TokenIssuer};
+use super::{Caller, MiId, Session};
+
+/// Why RefreshSession was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown, expired or malformed: sign in again.
+    #[error("invalid refresh token")]
+    Invalid,
+    /// A refresh token already traded in was presented: the session is revoked.
+    #[error("refresh token reused")]
+    Reused,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Why ListSessions, RevokeSession or RevokeAllSessions was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// RevokeSession: no session of the account has this id.
+    #[error("session not found")]
+    SessionNotFound,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Why the access token of an authenticated RPC names no caller.
+#[derive(Debug, thiserror::Error)]
+pub enum CallerError {
+    /// The access token's session was revoked or has expired.
+    #[error("session revoked")]
+    SessionRevoked,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Sessions and the tokens that carry them.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    store: Arc<dyn SessionStore>,
+    issuer: Arc<TokenIssuer>,
+}
+
+impl Sessions {
+    /// Sessions in `store`, their tokens signed by `issuer`.
+    pub fn new(store: Arc<dyn SessionStore>, issuer: Arc<TokenIssuer>) -> Self {
+        Self { store, issuer }
+    }
+
+    /// The public keys that verify access tokens, the current one first.
+    pub fn public_keys(&self) -> Vec<PublicKey> {
+        self.issuer.public_keys()
+    }
+
+    /// The caller of a verified access token, if its session is still active.
+    pub async fn caller(&self, claims: &AccessClaims) -> Result<Caller, CallerError> {
+        let mi_id = claims
+            .mi_id()
+            .and_then(|raw| MiId::parse(raw).ok())
+            .ok_or(CallerError::SessionRevoked)?;
+        let session = self
+            .store
+            .active_session(&claims.sid, clock::now_millis())
+            .await?
+            .filter(|session| session.mi_id == mi_id)
+            .ok_or(CallerError::SessionRevoked)?;
+        Ok(Caller {
+            mi_id,
+            session_id: session.session_id,
+            auth_time: session.auth_time,
+        })
+    }
+
+    /// Trades a refresh token for new tokens of the same session.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, RefreshError> {
+        let session_id = RefreshToken::session_id_of(refresh_token).ok_or(RefreshError::Invalid)?;
+        let now = clock::now_millis();
+        let next = RefreshToken::generate(session_id);
+        let outcome = self
+            .store
+            .rotate_refresh(
+                session_id,
+                &RefreshToken::hash_of(refresh_token.trim()),
+                &next.hash,
+                now,
+                self.issuer.refresh_expires_at(now),
+            )
+            .await?;
+        match outcome {
+            RotateOutcome::Rotated(session) => {
+                let tokens = self.issuer.issue(&session, &next, now)?;
+                Ok(SessionTokens { session, tokens })
+            }
+            RotateOutcome::Reused(mi_id) => {
+                // Someone holds a copy of an old token: end the session for thief and owner.
+                tracing::warn!(%mi_id, session_id, "refresh token reused; revoking the session");
+                self.store
+                    .revoke_sessions(mi_id, RevokeScope::One(session_id), "refresh_token_reused")
+                    .await?;
+                Err(RefreshError::Reused)
+            }
+            RotateOutcome::Invalid => Err(RefreshError::Invalid),
+        }
+    }
+
+    /// The caller's sessions, newest first.
+    pub async fn list_sessions(&self, caller: &Caller) -> Result<Vec<Session>, SessionError> {
+        Ok(self
+            .store
+            .list_sessions(caller.mi_id, clock::now_millis())
+            .await?)
+    }
+
+    /// Ends one of the caller's sessions.
+    pub async fn revoke_session(
+        &self,
+        caller: &Caller,
+        session_id: &str,
+    ) -> Result<(), SessionError> {
+        let reason = if session_id == caller.session_id {
+            "signed_out"
+        } else {
+            "revoked"
+        };
+        let revoked = self
+            .store
+            .revoke_sessions(caller.mi_id, RevokeScope::One(session_id.trim()), reason)
+            .await?;
+        if revoked.is_empty() {
+            return Err(SessionError::SessionNotFound);
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the caller's account; returns how many.
+    pub async fn revoke_all_sessions(&self, caller: &Caller) -> Result<u32, SessionError> {
+        let revoked = self
+            .store
+            .revoke_sessions(caller.mi_id, RevokeScope::All, "all_revoked")
+            .await?;
+        Ok(u32::try_from(revoked.len()).unwrap_or(u32::MAX))
+    }
+}

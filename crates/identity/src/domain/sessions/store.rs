@@ -1,0 +1,83 @@
+//! What the sessions family needs stored: sessions and their rotating refresh tokens.
+
+use async_trait::async_trait;
+
+use crate::domain::events::IdentityEvent;
+use crate::domain::{MiId, Session};
+
+/// A session to store, with the hash of its first refresh token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The session.
+    pub session: Session,
+    /// SHA-256 of the refresh token, hex.
+    pub refresh_hash: String,
+    /// When the refresh token stops working, milliseconds since the epoch.
+    pub refresh_expires_at: i64,
+}
+
+/// Which sessions of an account to revoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeScope<'a> {
+    /// Every session.
+    All,
+    /// One session.
+    One(&'a str),
+    /// Every session but this one.
+    AllExcept(&'a str),
+}
+
+/// How presenting a refresh token went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The token was current: it is replaced, and this is the session.
+    Rotated(Session),
+    /// The token was already traded in: the session (of this account) must be revoked.
+    Reused(MiId),
+    /// Unknown, expired or forged.
+    Invalid,
+}
+
+/// Sessions and refresh tokens.
+#[async_trait]
+pub trait SessionStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new session and remembers its device, with the events.
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        events: &[IdentityEvent],
+    ) -> anyhow::Result<()>;
+
+    /// An active (not revoked, not expired) session.
+    async fn active_session(&self, session_id: &str, now: i64) -> anyhow::Result<Option<Session>>;
+
+    /// Trades the refresh token hashed `old_hash` for `new_hash` in one step.
+    async fn rotate_refresh(
+        &self,
+        session_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+        new_expires_at: i64,
+    ) -> anyhow::Result<RotateOutcome>;
+
+    /// Revokes sessions of an account, each with a `SessionRevoked` for `reason`; returns
+    /// the revoked ids.
+    async fn revoke_sessions(
+        &self,
+        mi_id: MiId,
+        scope: RevokeScope<'_>,
+        reason: &str,
+    ) -> anyhow::Result<Vec<String>>;
+
+    /// The account's sessions still live at `now`, newest first.
+    async fn list_sessions(&self, mi_id: MiId, now: i64) -> anyhow::Result<Vec<Session>>;
+
+    /// Records that the session proved a password or second factor (`method`) at `now`.
+    async fn mark_authenticated(
+        &self,
+        session_id: &str,
+        now: i64,
+        method: &str,
+    ) -> anyhow::Result<()>;
+}

@@ -1,0 +1,1 @@
+//! Unit tests of the sessions family against the in-memory store.

@@ -1,0 +1,191 @@
+//! Session tokens: short-lived signed access tokens and opaque, rotating refresh tokens.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64_URL;
+use mi_platform::auth::{ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, AccessClaims};
+use mi_platform::clock;
+use mi_platform::tokens::{PublicKey, TokenSigner};
+use sha2::{Digest, Sha256};
+
+use super::NewSession;
+use crate::domain::{DeviceInfo, MiId, Session};
+
+/// Tokens handed to a client for one session.
+#[derive(Clone)]
+pub struct IssuedTokens {
+    /// The signed access token.
+    pub access_token: String,
+    /// Milliseconds since the epoch.
+    pub access_expires_at: i64,
+    /// The opaque refresh token.
+    pub refresh_token: String,
+    /// Milliseconds since the epoch.
+    pub refresh_expires_at: i64,
+}
+
+impl std::fmt::Debug for IssuedTokens {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("IssuedTokens")
+            .field("access_expires_at", &self.access_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session with its fresh tokens.
+#[derive(Debug, Clone)]
+pub struct SessionTokens {
+    /// The session.
+    pub session: Session,
+    /// Its tokens.
+    pub tokens: IssuedTokens,
+}
+
+/// A new refresh token and the hash that is stored instead of it.
+#[derive(Clone)]
+pub struct RefreshToken {
+    /// `{session_id}.{secret}`, given to the client once.
+    pub token: String,
+    /// Hex SHA-256 of the token.
+    pub hash: String,
+}
+
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("RefreshToken(..)")
+    }
+}
+
+impl RefreshToken {
+    /// A fresh token for a session.
+    pub fn generate(session_id: &str) -> Self {
+        let secret: [u8; 32] = rand::random();
+        let token = format!("{session_id}.{}", BASE64_URL.encode(secret));
+        let hash = Self::hash_of(&token);
+        Self { token, hash }
+    }
+
+    /// The stored hash of a presented token.
+    pub fn hash_of(token: &str) -> String {
+        Sha256::digest(token.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    /// The session id a presented token names, if it has the right shape.
+    pub fn session_id_of(token: &str) -> Option<&str> {
+        let (session_id, secret) = token.trim().split_once('.')?;
+        (uuid::Uuid::parse_str(session_id).is_ok() && !secret.is_empty()).then_some(session_id)
+    }
+}
+
+/// Signs access tokens and knows the lifetimes.
+#[derive(Debug, Clone)]
+pub struct TokenIssuer {
+    signer: TokenSigner,
+    previous_keys: Vec<PublicKey>,
+    access_ttl: Duration,
+    refresh_idle_ttl: Duration,
+}
+
+impl TokenIssuer {
+    /// Access tokens signed by `signer`; `previous_keys` stay published for rotation.
+    pub fn new(
+        signer: TokenSigner,
+        previous_keys: Vec<PublicKey>,
+        access_ttl: Duration,
+        refresh_idle_ttl: Duration,
+    ) -> Self {
+        Self {
+            signer,
+            previous_keys,
+            access_ttl,
+            refresh_idle_ttl,
+        }
+    }
+
+    /// When a refresh token issued now stops working.
+    pub fn refresh_expires_at(&self, now: i64) -> i64 {
+        clock::add_millis(now, self.refresh_idle_ttl)
+    }
+
+    /// Signs an access token for `session` and pairs it with `refresh`.
+    pub fn issue(
+        &self,
+        session: &Session,
+        refresh: &RefreshToken,
+        now: i64,
+    ) -> anyhow::Result<IssuedTokens> {
+        let access_expires_at = clock::add_millis(now, self.access_ttl);
+        let claims = AccessClaims {
+            iss: ACCESS_TOKEN_ISSUER.to_owned(),
+            aud: ACCESS_TOKEN_AUDIENCE.to_owned(),
+            sub: session.mi_id.to_string(),
+            sid: session.session_id.clone(),
+            amr: session.methods.clone(),
+            auth_time: session.auth_time / 1000,
+            iat: now / 1000,
+            exp: access_expires_at / 1000,
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        Ok(IssuedTokens {
+            access_token: self.signer.sign(&claims)?,
+            access_expires_at,
+            refresh_token: refresh.token.clone(),
+            refresh_expires_at: self.refresh_expires_at(now),
+        })
+    }
+
+    /// A new session of `mi_id` on `device`, proven by `methods` at `now`, with its first
+    /// refresh token; not yet stored.
+    pub fn new_session(
+        &self,
+        mi_id: MiId,
+        device: DeviceInfo,
+        client_address: &str,
+        methods: Vec<String>,
+        now: i64,
+    ) -> (NewSession, RefreshToken) {
+        let session_id = uuid::Uuid::now_v7().to_string();
+        let refresh = RefreshToken::generate(&session_id);
+        let session = Session {
+            session_id,
+            mi_id,
+            device,
+            client_address: client_address.to_owned(),
+            methods,
+            created_at: now,
+            last_used_at: now,
+            auth_time: now,
+        };
+        let new_session = NewSession {
+            session,
+            refresh_hash: refresh.hash.clone(),
+            refresh_expires_at: self.refresh_expires_at(now),
+        };
+        (new_session, refresh)
+    }
+
+    /// Signs the tokens of a session just stored.
+    pub fn tokens_for(
+        &self,
+        session: NewSession,
+        refresh: &RefreshToken,
+    ) -> anyhow::Result<SessionTokens> {
+        let tokens = self.issue(&session.session, refresh, clock::now_millis())?;
+        Ok(SessionTokens {
+            session: session.session,
+            tokens,
+        })
+    }
+
+    /// The current key first, then the retired ones still trusted.
+    pub fn public_keys(&self) -> Vec<PublicKey> {
+        std::iter::once(self.signer.public_key().clone())
+            .chain(self.previous_keys.iter().cloned())
+            .collect()
+    }
+}

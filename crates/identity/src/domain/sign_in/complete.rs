@@ -1,0 +1,89 @@
+//! CompleteSignIn: answering the challenge SignIn issued.
+
+use mi_platform::clock;
+
+use super::{CompleteOutcome, SignIn, SignInError};
+use crate::domain::events;
+use crate::domain::{FactorRefusal, SecondFactorProof, SessionTokens};
+
+impl SignIn {
+    /// Answers a challenge; on success the session starts.
+    pub async fn complete_sign_in(
+        &self,
+        challenge_id: &str,
+        proof: SecondFactorProof,
+    ) -> Result<SessionTokens, SignInError> {
+        let challenge_id = uuid::Uuid::parse_str(challenge_id.trim())
+            .map_err(|_| SignInError::InvalidRequest {
+                field: "challenge_id",
+                problem: "must be the id SignIn returned".into(),
+            })?
+            .to_string();
+        let max_attempts = self.challenges.max_attempts;
+        let challenge = self
+            .store
+            .challenge(&challenge_id)
+            .await?
+            .ok_or(SignInError::ChallengeNotFound)?;
+        let now = clock::now_millis();
+        if challenge.completed || challenge.expires_at <= now {
+            return Err(SignInError::ChallengeExpired);
+        }
+        if challenge.attempts >= max_attempts {
+            return Err(SignInError::ChallengeLocked);
+        }
+        if !challenge.methods.contains(&proof.method()) {
+            return Err(SignInError::MethodNotAllowed);
+        }
+        let account = self
+            .accounts
+            .account(challenge.mi_id)
+            .await?
+            .ok_or(SignInError::ChallengeNotFound)?;
+        let proven = match self.proofs.check(&account, &proof).await {
+            Ok(proven) => proven,
+            Err(FactorRefusal::TokenInvalid) => return Err(SignInError::TokenInvalid),
+            Err(FactorRefusal::Unexpected(error)) => return Err(error.into()),
+            Err(FactorRefusal::Wrong) => {
+                let attempts = self
+                    .store
+                    .count_challenge_attempt(&challenge_id, now)
+                    .await?
+                    .ok_or(SignInError::ChallengeExpired)?;
+                if attempts >= max_attempts {
+                    return Err(SignInError::ChallengeLocked);
+                }
+                return Err(SignInError::WrongSecondFactor {
+                    remaining_attempts: max_attempts - attempts,
+                });
+            }
+        };
+        let methods = vec!["pwd".to_owned(), proven.method.to_owned(), "mfa".to_owned()];
+        let (session, refresh) = self.issuer.new_session(
+            account.mi_id,
+            challenge.device.clone(),
+            &challenge.client_address,
+            methods,
+            now,
+        );
+        let signed_in = events::signed_in(&account, &session.session, challenge.new_device);
+        match self
+            .store
+            .complete_challenge(
+                &challenge_id,
+                max_attempts,
+                proven.token.as_ref(),
+                &session,
+                &[signed_in],
+            )
+            .await?
+        {
+            CompleteOutcome::Completed => {}
+            CompleteOutcome::NotPending => return Err(SignInError::ChallengeExpired),
+            CompleteOutcome::TokenSpent => return Err(SignInError::TokenUsed),
+        }
+        self.passwords.clear(account.mi_id).await?;
+        tracing::info!(mi_id = %account.mi_id, session_id = %session.session.session_id, "signed in with a second factor");
+        Ok(self.issuer.tokens_for(session, &refresh)?)
+    }
+}

@@ -1,0 +1,58 @@
+//! Why SignIn or CompleteSignIn was refused.
+
+use std::time::Duration;
+
+/// Why a sign-in was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// A field is malformed.
+    #[error("invalid {field}: {problem}")]
+    InvalidRequest {
+        /// The request field.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Unknown identifier or wrong password: deliberately the same.
+    #[error("wrong account or password")]
+    InvalidCredentials,
+    /// Too many wrong passwords for this account.
+    #[error("account locked")]
+    AccountLocked {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// Too many failures from this client address.
+    #[error("client blocked")]
+    ClientBlocked {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// No challenge has this id.
+    #[error("challenge not found")]
+    ChallengeNotFound,
+    /// The challenge was answered already or its time is up.
+    #[error("challenge expired")]
+    ChallengeExpired,
+    /// Too many wrong answers.
+    #[error("challenge locked")]
+    ChallengeLocked,
+    /// The challenge does not offer this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The verification token is invalid, expired or for another purpose.
+    #[error("verification token invalid")]
+    TokenInvalid,
+    /// The verification token was used before.
+    #[error("verification token used")]
+    TokenUsed,
+    /// The second factor is wrong.
+    #[error("wrong second factor")]
+    WrongSecondFactor {
+        /// Answers left before the challenge locks.
+        remaining_attempts: u32,
+    },
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}

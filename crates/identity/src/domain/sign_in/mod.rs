@@ -1,0 +1,253 @@
+//! Sign-in and challenges: SignIn (the password, the lockout, and the second-factor
+//! challenge it may issue), CompleteSignIn (`complete.rs`) and Reauthenticate
+//! (`reauthenticate.rs`).
+
+mod challenge;
+mod complete;
+mod error;
+mod reauthenticate;
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mi_platform::clock;
+use secrecy::SecretString;
+
+pub use self::challenge::{Challenge, ChallengeReason, ChallengeSettings};
+pub use self::error::SignInError;
+pub use self::reauthenticate::{ReauthenticateError, Reauthentication};
+pub use self::store::{CompleteOutcome, SignInCandidate, SignInStore};
+use super::events;
+use super::{
+    Account, AccountLookup, Blocked, DeviceInfo, Identifier, PasswordCheck, PasswordGuard,
+    ProofChecker, SecondFactorMethod, SessionStore, SessionTokens, TokenIssuer,
+};
+
+/// Signed in, or asked for a second factor.
+#[derive(Debug, Clone)]
+pub enum SignInOutcome {
+    /// Tokens for a new session.
+    SignedIn(SessionTokens),
+    /// A challenge, with the masked contacts a code may go to.
+    Challenged {
+        /// The challenge.
+        challenge: Challenge,
+        /// E.g. `+86 138****8000`.
+        masked_contacts: Vec<String>,
+    },
+}
+
+/// What a sign-in carries.
+#[derive(Debug, Clone)]
+pub struct SignInRequest {
+    /// Mi ID, phone or email, as typed.
+    pub identifier: String,
+    /// The password.
+    pub password: SecretString,
+    /// The device.
+    pub device: DeviceInfo,
+    /// The client address.
+    pub client_address: String,
+}
+
+/// What [`SignIn`] is built from.
+#[derive(Debug)]
+pub struct SignInParts {
+    /// Candidates, challenges and spent tokens.
+    pub store: Arc<dyn SignInStore>,
+    /// Where sessions start and are marked authenticated.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Accounts by Mi ID.
+    pub accounts: Arc<dyn AccountLookup>,
+    /// Checks passwords under brute-force protection.
+    pub passwords: Arc<PasswordGuard>,
+    /// Checks second-factor proofs.
+    pub proofs: Arc<ProofChecker>,
+    /// Signs session tokens.
+    pub issuer: Arc<TokenIssuer>,
+    /// When and how sign-ins are challenged.
+    pub challenges: ChallengeSettings,
+    /// How long a password or second factor proven by Reauthenticate counts as recent.
+    pub recent_auth_window: Duration,
+}
+
+/// Signs people in and proves them again.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    store: Arc<dyn SignInStore>,
+    sessions: Arc<dyn SessionStore>,
+    accounts: Arc<dyn AccountLookup>,
+    passwords: Arc<PasswordGuard>,
+    proofs: Arc<ProofChecker>,
+    issuer: Arc<TokenIssuer>,
+    challenges: ChallengeSettings,
+    recent_auth_window: Duration,
+}
+
+impl SignIn {
+    /// Sign-in over its parts.
+    pub fn new(parts: SignInParts) -> Self {
+        Self {
+            store: parts.store,
+            sessions: parts.sessions,
+            accounts: parts.accounts,
+            passwords: parts.passwords,
+            proofs: parts.proofs,
+            issuer: parts.issuer,
+            challenges: parts.challenges,
+            recent_auth_window: parts.recent_auth_window,
+        }
+    }
+
+    /// Checks the password and either signs in or issues a challenge.
+    pub async fn sign_in(&self, request: SignInRequest) -> Result<SignInOutcome, SignInError> {
+        let identifier = Identifier::parse(&request.identifier).map_err(|problem| {
+            SignInError::InvalidRequest {
+                field: "identifier",
+                problem,
+            }
+        })?;
+        let device = DeviceInfo::parse(request.device)
+            .map_err(|(field, problem)| SignInError::InvalidRequest { field, problem })?;
+        let candidate = self
+            .store
+            .sign_in_candidate(&identifier, &device.device_id)
+            .await?;
+        let mi_id = candidate.as_ref().map(|candidate| candidate.account.mi_id);
+        let client = request.client_address.as_str();
+        match self.passwords.blocked(mi_id, client).await? {
+            Some(Blocked::Account(retry_after)) => {
+                return Err(SignInError::AccountLocked { retry_after });
+            }
+            Some(Blocked::Client(retry_after)) => {
+                return Err(SignInError::ClientBlocked { retry_after });
+            }
+            None => {}
+        }
+        let checked = self
+            .passwords
+            .check(
+                &request.password,
+                candidate.as_ref().map(|candidate| &candidate.password),
+            )
+            .await?;
+        let Some(SignInCandidate {
+            account,
+            password: stored,
+            known_device,
+        }) = candidate
+        else {
+            self.passwords.unknown_account_failed(client).await?;
+            return Err(SignInError::InvalidCredentials);
+        };
+        if !checked.is_right() {
+            self.passwords.failed(&account, client).await?;
+            return Err(SignInError::InvalidCredentials);
+        }
+        let mi_id = account.mi_id;
+        self.passwords.clear(mi_id).await?;
+        if let PasswordCheck::RightRehashed(new_hash) = &checked {
+            self.store
+                .upgrade_password_hash(mi_id, &stored, new_hash)
+                .await?;
+        }
+        let new_device = !known_device;
+        if let Some(outcome) = self
+            .challenge_if_needed(&account, &device, client, new_device)
+            .await?
+        {
+            return Ok(outcome);
+        }
+        let tokens = self
+            .start_session(&account, device, client, new_device)
+            .await?;
+        Ok(SignInOutcome::SignedIn(tokens))
+    }
+
+    async fn challenge_if_needed(
+        &self,
+        account: &Account,
+        device: &DeviceInfo,
+        client: &str,
+        new_device: bool,
+    ) -> anyhow::Result<Option<SignInOutcome>> {
+        let two_factor = account.two_factor;
+        let (reason, mut methods) = if two_factor.enabled() {
+            let mut methods = Vec::new();
+            if two_factor.totp {
+                methods.push(SecondFactorMethod::Totp);
+            }
+            if two_factor.codes {
+                methods.push(SecondFactorMethod::VerificationCode);
+            }
+            (ChallengeReason::TwoFactor, methods)
+        } else if new_device
+            && self.challenges.challenge_new_devices
+            && !account.contacts.is_empty()
+        {
+            (
+                ChallengeReason::NewDevice,
+                vec![SecondFactorMethod::VerificationCode],
+            )
+        } else {
+            return Ok(None);
+        };
+        if two_factor.recovery_codes_left > 0 {
+            methods.push(SecondFactorMethod::RecoveryCode);
+        }
+        let now = clock::now_millis();
+        let challenge = Challenge {
+            challenge_id: uuid::Uuid::new_v4().to_string(),
+            mi_id: account.mi_id,
+            device: device.clone(),
+            client_address: client.to_owned(),
+            reason,
+            methods,
+            new_device,
+            attempts: 0,
+            expires_at: clock::add_millis(now, self.challenges.challenge_ttl),
+            completed: false,
+        };
+        self.store.create_challenge(&challenge).await?;
+        let masked_contacts = if challenge
+            .methods
+            .contains(&SecondFactorMethod::VerificationCode)
+        {
+            account
+                .contacts
+                .iter()
+                .map(|contact| contact.value.masked())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Some(SignInOutcome::Challenged {
+            challenge,
+            masked_contacts,
+        }))
+    }
+
+    /// Starts a password-only session (no challenge was needed) with its `SignedIn` event.
+    async fn start_session(
+        &self,
+        account: &Account,
+        device: DeviceInfo,
+        client_address: &str,
+        new_device: bool,
+    ) -> anyhow::Result<SessionTokens> {
+        let (session, refresh) = self.issuer.new_session(
+            account.mi_id,
+            device,
+            client_address,
+            vec!["pwd".into()],
+            clock::now_millis(),
+        );
+        let signed_in = events::signed_in(account, &session.session, new_device);
+        self.sessions.start_session(&session, &[signed_in]).await?;
+        tracing::info!(mi_id = %account.mi_id, session_id = %session.session.session_id, new_device, "signed in");
+        self.issuer.tokens_for(session, &refresh)
+    }
+}

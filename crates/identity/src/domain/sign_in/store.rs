@@ -1,0 +1,78 @@
+//! What the sign-in family needs stored: the account a sign-in names, its challenges, and
+//! spent verification tokens.
+
+use async_trait::async_trait;
+
+use super::Challenge;
+use crate::domain::events::IdentityEvent;
+use crate::domain::{Account, Identifier, MiId, NewSession, StoredHash, VerifiedContact};
+
+/// An account as a password sign-in finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInCandidate {
+    /// The account, with its contacts and second-factor state.
+    pub account: Account,
+    /// Its password hash.
+    pub password: StoredHash,
+    /// Whether the account signed in on this device before.
+    pub known_device: bool,
+}
+
+/// How answering a challenge ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompleteOutcome {
+    /// Completed; the session is stored.
+    Completed,
+    /// Completed, expired or locked meanwhile.
+    NotPending,
+    /// The verification token was spent before.
+    TokenSpent,
+}
+
+/// Password sign-ins and their challenges.
+#[async_trait]
+pub trait SignInStore: Send + Sync + std::fmt::Debug {
+    /// What a password sign-in on `device_id` needs of the account a Mi ID or contact names,
+    /// in one read.
+    async fn sign_in_candidate(
+        &self,
+        identifier: &Identifier,
+        device_id: &str,
+    ) -> anyhow::Result<Option<SignInCandidate>>;
+
+    /// Replaces a hash made with old parameters, if it is still the stored one.
+    async fn upgrade_password_hash(
+        &self,
+        mi_id: MiId,
+        old: &StoredHash,
+        new: &StoredHash,
+    ) -> anyhow::Result<()>;
+
+    /// Stores a new challenge.
+    async fn create_challenge(&self, challenge: &Challenge) -> anyhow::Result<()>;
+
+    /// A challenge by id.
+    async fn challenge(&self, challenge_id: &str) -> anyhow::Result<Option<Challenge>>;
+
+    /// Counts a wrong answer to a pending challenge; the attempts so far, or `None` if it is
+    /// no longer pending.
+    async fn count_challenge_attempt(
+        &self,
+        challenge_id: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<u32>>;
+
+    /// Completes a pending challenge with fewer than `max_attempts` attempts, spending
+    /// `token` if given, and starts the session, with the events, in one transaction.
+    async fn complete_challenge(
+        &self,
+        challenge_id: &str,
+        max_attempts: u32,
+        token: Option<&VerifiedContact>,
+        session: &NewSession,
+        events: &[IdentityEvent],
+    ) -> anyhow::Result<CompleteOutcome>;
+
+    /// Spends a verification token on its own (Reauthenticate); false if it was spent before.
+    async fn spend_token(&self, token: &VerifiedContact) -> anyhow::Result<bool>;
+}

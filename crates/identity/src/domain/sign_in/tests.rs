@@ -1,0 +1,1 @@
+//! Unit tests of the sign_in family against the in-memory store.

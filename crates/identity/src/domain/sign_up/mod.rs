@@ -1,0 +1,183 @@
+//! SignUp: a verified phone or email, a password and consent become an account, signed in.
+
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use mi_platform::clock;
+use secrecy::SecretString;
+
+pub use self::store::{CreateAccountOutcome, SignUpStore};
+use super::events;
+use super::profile::{parse_display_name, parse_locale, parse_region};
+use super::{
+    Account, Consent, Contact, DeviceInfo, MiId, PasswordGuard, PasswordProblem, SessionTokens,
+    TokenIssuer, TwoFactorStatus, VerificationPurpose, VerificationTokens,
+};
+
+/// Attempts at a free random Mi ID before giving up (a clash is one in millions).
+const MI_ID_ATTEMPTS: usize = 5;
+
+/// What a sign-up carries.
+#[derive(Debug, Clone)]
+pub struct SignUpRequest {
+    /// From CheckCode, purpose sign-up.
+    pub verification_token: String,
+    /// The new password.
+    pub password: SecretString,
+    /// ISO 3166-1 alpha-2.
+    pub region: String,
+    /// BCP 47.
+    pub locale: String,
+    /// Optional.
+    pub display_name: String,
+    /// Accepted terms of service version.
+    pub terms_version: String,
+    /// Accepted privacy policy version.
+    pub privacy_policy_version: String,
+    /// The device signing up.
+    pub device: DeviceInfo,
+    /// The client address.
+    pub client_address: String,
+}
+
+/// Why a sign-up was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignUpError {
+    /// Malformed fields, each with what is wrong.
+    #[error("invalid sign-up request")]
+    InvalidRequest(Vec<(&'static str, String)>),
+    /// The password breaks the policy.
+    #[error("weak password: {0}")]
+    WeakPassword(PasswordProblem),
+    /// Terms or privacy policy not accepted.
+    #[error("terms not accepted")]
+    TermsNotAccepted,
+    /// The token is invalid, expired or for another purpose.
+    #[error("verification token invalid")]
+    TokenInvalid,
+    /// The token was used before.
+    #[error("verification token used")]
+    TokenUsed,
+    /// The proven contact belongs to an account already.
+    #[error("account exists")]
+    AccountExists,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Creates accounts.
+#[derive(Debug, Clone)]
+pub struct SignUp {
+    store: Arc<dyn SignUpStore>,
+    passwords: Arc<PasswordGuard>,
+    issuer: Arc<TokenIssuer>,
+    verification_tokens: VerificationTokens,
+}
+
+impl SignUp {
+    /// Sign-up into `store`, hashing passwords with `passwords` and signing tokens with
+    /// `issuer`.
+    pub fn new(
+        store: Arc<dyn SignUpStore>,
+        passwords: Arc<PasswordGuard>,
+        issuer: Arc<TokenIssuer>,
+        verification_tokens: VerificationTokens,
+    ) -> Self {
+        Self {
+            store,
+            passwords,
+            issuer,
+            verification_tokens,
+        }
+    }
+
+    /// Creates the account and its first session.
+    pub async fn sign_up(&self, request: SignUpRequest) -> Result<SessionTokens, SignUpError> {
+        let mut problems = Vec::new();
+        let region = parse_region(&request.region)
+            .map_err(|problem| problems.push(("region", problem)))
+            .ok();
+        let locale = parse_locale(&request.locale)
+            .map_err(|problem| problems.push(("locale", problem)))
+            .ok();
+        let display_name = parse_display_name(&request.display_name)
+            .map_err(|problem| problems.push(("display_name", problem)))
+            .ok();
+        let device = DeviceInfo::parse(request.device)
+            .map_err(|(field, problem)| problems.push((field, problem)))
+            .ok();
+        let (Some(region), Some(locale), Some(display_name), Some(device)) =
+            (region, locale, display_name, device)
+        else {
+            return Err(SignUpError::InvalidRequest(problems));
+        };
+        let terms_version = request.terms_version.trim();
+        let privacy_policy_version = request.privacy_policy_version.trim();
+        if terms_version.is_empty() || privacy_policy_version.is_empty() {
+            return Err(SignUpError::TermsNotAccepted);
+        }
+        let verified = self
+            .verification_tokens
+            .verify(&request.verification_token, VerificationPurpose::SignUp)
+            .map_err(|_| SignUpError::TokenInvalid)?;
+        let personal = vec![verified.contact.as_str().to_owned(), display_name.clone()];
+        let password_hash = self
+            .passwords
+            .hash_new(&request.password, personal)
+            .await?
+            .map_err(SignUpError::WeakPassword)?;
+
+        let now = clock::now_millis();
+        let contact = Contact {
+            value: verified.contact.clone(),
+            primary: true,
+            verified_at: now,
+        };
+        for _ in 0..MI_ID_ATTEMPTS {
+            let account = Account {
+                mi_id: MiId::random(),
+                display_name: display_name.clone(),
+                region: region.clone(),
+                locale: locale.clone(),
+                created_at: now,
+                contacts: vec![contact.clone()],
+                two_factor: TwoFactorStatus::default(),
+                consent: Consent {
+                    terms_version: terms_version.to_owned(),
+                    privacy_policy_version: privacy_policy_version.to_owned(),
+                    accepted_at: now,
+                },
+            };
+            let (session, refresh) = self.issuer.new_session(
+                account.mi_id,
+                device.clone(),
+                &request.client_address,
+                vec!["pwd".into()],
+                now,
+            );
+            // The device an account is created on is its first device, not a surprise.
+            let created = [
+                events::account_created(&account, &verified.contact),
+                events::signed_in(&account, &session.session, false),
+            ];
+            match self
+                .store
+                .create_account(&account, &password_hash, &verified, &session, &created)
+                .await?
+            {
+                CreateAccountOutcome::Created => {
+                    tracing::info!(mi_id = %account.mi_id, contact_kind = verified.contact.kind().as_str(), "account created");
+                    return Ok(self.issuer.tokens_for(session, &refresh)?);
+                }
+                CreateAccountOutcome::MiIdTaken => continue,
+                CreateAccountOutcome::ContactTaken => return Err(SignUpError::AccountExists),
+                CreateAccountOutcome::TokenSpent => return Err(SignUpError::TokenUsed),
+            }
+        }
+        Err(anyhow::anyhow!("no free Mi ID after {MI_ID_ATTEMPTS} attempts").into())
+    }
+}

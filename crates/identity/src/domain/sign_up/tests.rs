@@ -1,0 +1,1 @@
+//! Unit tests of the sign_up family against the in-memory store.

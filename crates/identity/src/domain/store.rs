@@ -1,0 +1,49 @@
+//! The store as the whole service sees it: each family's focused trait (in its own
+//! `<family>/store.rs`), the reads every family shares, and [`IdentityStore`], which is all of
+//! them at once. `storage/sql/<family>.rs` implements each trait in SQL.
+
+use async_trait::async_trait;
+
+use super::contacts::ContactStore;
+use super::passwords::PasswordStore;
+use super::profile::ProfileStore;
+use super::sessions::SessionStore;
+use super::sign_in::SignInStore;
+use super::sign_up::SignUpStore;
+use super::two_factor::TwoFactorStore;
+use super::{Account, Identifier, MiId};
+
+/// The reads every family shares: an account and who an identifier names.
+#[async_trait]
+pub trait AccountLookup: Send + Sync + std::fmt::Debug {
+    /// The account with this Mi ID, with its contacts and second-factor state.
+    async fn account(&self, mi_id: MiId) -> anyhow::Result<Option<Account>>;
+
+    /// The account a Mi ID or contact names, if any.
+    async fn find_account(&self, identifier: &Identifier) -> anyhow::Result<Option<MiId>>;
+}
+
+/// Every store identity needs, in one object.
+pub trait IdentityStore:
+    AccountLookup
+    + SignUpStore
+    + SignInStore
+    + SessionStore
+    + ContactStore
+    + PasswordStore
+    + TwoFactorStore
+    + ProfileStore
+{
+}
+
+impl<T> IdentityStore for T where
+    T: AccountLookup
+        + SignUpStore
+        + SignInStore
+        + SessionStore
+        + ContactStore
+        + PasswordStore
+        + TwoFactorStore
+        + ProfileStore
+{
+}

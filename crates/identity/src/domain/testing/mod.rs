@@ -1,0 +1,163 @@
+//! What the domain's unit tests stand on: [`FakeStore`], every store trait in memory
+//! (`store.rs` for reads, sign-up, sign-in and sessions; `changes.rs` for contacts,
+//! passwords, two-factor and profile), and [`World`], every family's service over one fake
+//! with cheap hashing and its own keys.
+
+mod changes;
+mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mi_platform::clock;
+use mi_platform::crypto::{CodeCipher, SecretKey};
+use mi_platform::ephemeral::MemoryEphemeralStore;
+use mi_platform::limiter::MemoryRateLimiter;
+use mi_platform::tokens::TokenSigner;
+use secrecy::SecretString;
+
+pub(crate) use self::store::FakeStore;
+use super::events::IdentityEvent;
+use super::{
+    Argon2Settings, Caller, ChallengeSettings, DeviceInfo, IdentityParts, IdentityServices,
+    Lockout, LockoutSettings, PasswordHasher, PasswordSettings, RecoveryCodes, SessionTokens,
+    SignUpRequest, TokenIssuer, TotpSecrets, VerificationTokens,
+};
+
+/// A password the policy accepts.
+pub(crate) const STRONG_PASSWORD: &str = "Tangerine-Orbit-47";
+/// The primary contact of [`World::signed_up`] accounts.
+pub(crate) const PHONE: &str = "+8613800138000";
+
+/// Every family's service over one [`FakeStore`].
+pub(crate) struct World {
+    pub(crate) store: Arc<FakeStore>,
+    pub(crate) services: IdentityServices,
+    verification_signer: TokenSigner,
+}
+
+impl World {
+    /// A world with the default settings, 8 MiB hashes on one thread.
+    pub(crate) fn new() -> Self {
+        Self::with_challenges(ChallengeSettings::default())
+    }
+
+    /// A world whose sign-ins are challenged as `challenges` says.
+    pub(crate) fn with_challenges(challenges: ChallengeSettings) -> Self {
+        let store = Arc::new(FakeStore::default());
+        let pepper = SecretKey::generate();
+        let cheap = Argon2Settings {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let hasher = PasswordHasher::new(&cheap, pepper.clone(), Some(1), None).expect("hasher");
+        let access_signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
+        let verification_signer =
+            TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
+        let parts = IdentityParts {
+            hasher,
+            password: PasswordSettings::default(),
+            lockout: Lockout::new(
+                Arc::new(MemoryEphemeralStore::new()),
+                Arc::new(MemoryRateLimiter::new()),
+                LockoutSettings::default(),
+            ),
+            issuer: TokenIssuer::new(
+                access_signer,
+                Vec::new(),
+                Duration::from_secs(900),
+                Duration::from_secs(30 * 24 * 3600),
+            ),
+            verification_tokens: VerificationTokens::new(&[verification_signer
+                .public_key()
+                .clone()])
+            .expect("verifier"),
+            totp: TotpSecrets::new(CodeCipher::new(&SecretKey::generate())),
+            recovery_codes: RecoveryCodes::new(pepper),
+            challenges,
+            recent_auth_window: Duration::from_secs(300),
+        };
+        Self {
+            services: IdentityServices::new(Arc::clone(&store), parts),
+            store,
+            verification_signer,
+        }
+    }
+
+    /// A verification token proving `contact` for `purpose` (its claim, e.g. `sign_up`), as
+    /// the verification service signs it.
+    pub(crate) fn verification_token(&self, contact: &str, purpose: &str) -> String {
+        let claims = serde_json::json!({
+            "iss": "mi-verification",
+            "aud": "mi-account",
+            "sub": contact,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "exp": clock::now_millis() / 1000 + 600,
+            "purpose": purpose,
+        });
+        self.verification_signer.sign(&claims).expect("sign")
+    }
+
+    /// What SignUp gets for `contact` with the strong password on `device-1`.
+    pub(crate) fn sign_up_request(&self, token: String) -> SignUpRequest {
+        SignUpRequest {
+            verification_token: token,
+            password: SecretString::from(STRONG_PASSWORD),
+            region: "CN".into(),
+            locale: "zh-CN".into(),
+            display_name: "Jane".into(),
+            terms_version: "2025-01".into(),
+            privacy_policy_version: "2025-02".into(),
+            device: device("device-1"),
+            client_address: "203.0.113.7".into(),
+        }
+    }
+
+    /// An account signed up on [`PHONE`], and its first session.
+    pub(crate) async fn signed_up(&self) -> SessionTokens {
+        let token = self.verification_token(PHONE, "sign_up");
+        self.services
+            .sign_up
+            .sign_up(self.sign_up_request(token))
+            .await
+            .expect("sign up")
+    }
+
+    /// The caller of a session's access token.
+    pub(crate) fn caller(&self, tokens: &SessionTokens) -> Caller {
+        Caller {
+            mi_id: tokens.session.mi_id,
+            session_id: tokens.session.session_id.clone(),
+            auth_time: tokens.session.auth_time,
+        }
+    }
+
+    /// The caller of a session that proved its password long ago.
+    pub(crate) fn stale_caller(&self, tokens: &SessionTokens) -> Caller {
+        Caller {
+            auth_time: tokens.session.auth_time - 3_600_000,
+            ..self.caller(tokens)
+        }
+    }
+
+    /// Every event recorded so far, oldest first.
+    pub(crate) fn events(&self) -> Vec<IdentityEvent> {
+        self.store.events()
+    }
+
+    /// Forgets the events recorded so far.
+    pub(crate) fn clear_events(&self) {
+        self.store.clear_events();
+    }
+}
+
+/// A device as the client describes it.
+pub(crate) fn device(device_id: &str) -> DeviceInfo {
+    DeviceInfo {
+        device_id: device_id.into(),
+        model: "Redmi Note 13".into(),
+        os: "HyperOS 2.0".into(),
+        name: "Phone".into(),
+    }
+}

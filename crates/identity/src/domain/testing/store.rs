@@ -1,0 +1,381 @@
+//! [`FakeStore`]: the store traits in memory, with the same outcomes as the SQL store's
+//! contract; here the reads, sign-up, sign-in and sessions.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::domain::events::{self, IdentityEvent};
+use crate::domain::{
+    Account, AccountLookup, Challenge, CompleteOutcome, CreateAccountOutcome, Identifier, MiId,
+    NewSession, RevokeScope, RotateOutcome, Session, SessionStore, SignInCandidate, SignInStore,
+    SignUpStore, StoredHash, TotpState, VerifiedContact,
+};
+
+/// An account with what the store keeps beside it.
+#[derive(Debug, Clone)]
+pub(super) struct StoredAccount {
+    /// Contacts, profile, and whether codes are a second factor.
+    pub(super) account: Account,
+    pub(super) password: StoredHash,
+    pub(super) totp: TotpState,
+    pub(super) totp_last_step: u64,
+    pub(super) recovery_codes: Vec<String>,
+}
+
+/// Everything stored.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) accounts: HashMap<MiId, StoredAccount>,
+    pub(super) sessions: HashMap<String, NewSession>,
+    /// Refresh-token hashes traded in, with their session.
+    pub(super) used_refresh: HashMap<String, String>,
+    pub(super) challenges: HashMap<String, Challenge>,
+    pub(super) spent_tokens: HashSet<String>,
+    pub(super) known_devices: HashSet<(MiId, String)>,
+    pub(super) events: Vec<IdentityEvent>,
+}
+
+impl State {
+    /// The account as read: its two-factor state follows the stored secrets and codes.
+    pub(super) fn account(&self, mi_id: MiId) -> Option<Account> {
+        let stored = self.accounts.get(&mi_id)?;
+        let mut account = stored.account.clone();
+        account.two_factor.totp = stored.totp.secret.is_some();
+        account.two_factor.recovery_codes_left =
+            u32::try_from(stored.recovery_codes.len()).unwrap_or(u32::MAX);
+        Some(account)
+    }
+
+    fn find(&self, identifier: &Identifier) -> Option<MiId> {
+        match identifier {
+            Identifier::MiId(mi_id) => self.accounts.contains_key(mi_id).then_some(*mi_id),
+            Identifier::Contact(value) => self.owner_of(value.as_str()),
+        }
+    }
+
+    pub(super) fn owner_of(&self, contact: &str) -> Option<MiId> {
+        self.accounts.values().find_map(|stored| {
+            let owns = stored
+                .account
+                .contacts
+                .iter()
+                .any(|c| c.value.as_str() == contact);
+            owns.then_some(stored.account.mi_id)
+        })
+    }
+
+    /// Spends a token; false if it was spent before.
+    pub(super) fn spend(&mut self, token: &VerifiedContact) -> bool {
+        self.spent_tokens.insert(token.token_id.clone())
+    }
+
+    pub(super) fn start(&mut self, session: &NewSession) {
+        let mi_id = session.session.mi_id;
+        let device_id = session.session.device.device_id.clone();
+        self.known_devices.insert((mi_id, device_id));
+        self.sessions
+            .insert(session.session.session_id.clone(), session.clone());
+    }
+
+    /// Revokes sessions, each with its `SessionRevoked`.
+    pub(super) fn revoke(
+        &mut self,
+        mi_id: MiId,
+        scope: RevokeScope<'_>,
+        reason: &str,
+    ) -> Vec<String> {
+        let revoked: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|new| new.session.mi_id == mi_id)
+            .map(|new| new.session.session_id.clone())
+            .filter(|id| match scope {
+                RevokeScope::All => true,
+                RevokeScope::One(one) => id == one,
+                RevokeScope::AllExcept(kept) => id != kept,
+            })
+            .collect();
+        for session_id in &revoked {
+            self.sessions.remove(session_id);
+            self.events
+                .push(events::session_revoked(mi_id, session_id, reason));
+        }
+        revoked
+    }
+}
+
+/// Every store trait in memory.
+#[derive(Debug, Default)]
+pub(crate) struct FakeStore {
+    state: Mutex<State>,
+}
+
+impl FakeStore {
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("the fake store's lock")
+    }
+
+    /// Every event recorded so far, oldest first.
+    pub(crate) fn events(&self) -> Vec<IdentityEvent> {
+        self.state().events.clone()
+    }
+
+    pub(super) fn clear_events(&self) {
+        self.state().events.clear();
+    }
+
+    /// The stored hash of the account's password.
+    pub(crate) fn password_of(&self, mi_id: MiId) -> Option<StoredHash> {
+        Some(self.state().accounts.get(&mi_id)?.password.clone())
+    }
+
+    /// The ids of the account's sessions.
+    pub(crate) fn session_ids(&self, mi_id: MiId) -> HashSet<String> {
+        let state = self.state();
+        let mine = state
+            .sessions
+            .values()
+            .filter(|new| new.session.mi_id == mi_id);
+        mine.map(|new| new.session.session_id.clone()).collect()
+    }
+}
+
+#[async_trait]
+impl AccountLookup for FakeStore {
+    async fn account(&self, mi_id: MiId) -> anyhow::Result<Option<Account>> {
+        Ok(self.state().account(mi_id))
+    }
+
+    async fn find_account(&self, identifier: &Identifier) -> anyhow::Result<Option<MiId>> {
+        Ok(self.state().find(identifier))
+    }
+}
+
+#[async_trait]
+impl SignUpStore for FakeStore {
+    async fn create_account(
+        &self,
+        account: &Account,
+        password_hash: &StoredHash,
+        token: &VerifiedContact,
+        session: &NewSession,
+        events: &[IdentityEvent],
+    ) -> anyhow::Result<CreateAccountOutcome> {
+        let mut state = self.state();
+        if state.spent_tokens.contains(&token.token_id) {
+            return Ok(CreateAccountOutcome::TokenSpent);
+        }
+        if state.accounts.contains_key(&account.mi_id) {
+            return Ok(CreateAccountOutcome::MiIdTaken);
+        }
+        let taken = account.contacts.iter();
+        if taken
+            .into_iter()
+            .any(|c| state.owner_of(c.value.as_str()).is_some())
+        {
+            return Ok(CreateAccountOutcome::ContactTaken);
+        }
+        state.spend(token);
+        state.accounts.insert(
+            account.mi_id,
+            StoredAccount {
+                account: account.clone(),
+                password: password_hash.clone(),
+                totp: TotpState::default(),
+                totp_last_step: 0,
+                recovery_codes: Vec::new(),
+            },
+        );
+        state.start(session);
+        state.events.extend_from_slice(events);
+        Ok(CreateAccountOutcome::Created)
+    }
+}
+
+#[async_trait]
+impl SignInStore for FakeStore {
+    async fn sign_in_candidate(
+        &self,
+        identifier: &Identifier,
+        device_id: &str,
+    ) -> anyhow::Result<Option<SignInCandidate>> {
+        let state = self.state();
+        let Some(mi_id) = state.find(identifier) else {
+            return Ok(None);
+        };
+        Ok(state.account(mi_id).map(|account| SignInCandidate {
+            password: state.accounts[&mi_id].password.clone(),
+            known_device: state.known_devices.contains(&(mi_id, device_id.to_owned())),
+            account,
+        }))
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        mi_id: MiId,
+        old: &StoredHash,
+        new: &StoredHash,
+    ) -> anyhow::Result<()> {
+        if let Some(stored) = self.state().accounts.get_mut(&mi_id)
+            && stored.password == *old
+        {
+            stored.password = new.clone();
+        }
+        Ok(())
+    }
+
+    async fn create_challenge(&self, challenge: &Challenge) -> anyhow::Result<()> {
+        let id = challenge.challenge_id.clone();
+        self.state().challenges.insert(id, challenge.clone());
+        Ok(())
+    }
+
+    async fn challenge(&self, challenge_id: &str) -> anyhow::Result<Option<Challenge>> {
+        Ok(self.state().challenges.get(challenge_id).cloned())
+    }
+
+    async fn count_challenge_attempt(
+        &self,
+        challenge_id: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<u32>> {
+        let mut state = self.state();
+        let Some(challenge) = state.challenges.get_mut(challenge_id) else {
+            return Ok(None);
+        };
+        if challenge.completed || challenge.expires_at <= now {
+            return Ok(None);
+        }
+        challenge.attempts += 1;
+        Ok(Some(challenge.attempts))
+    }
+
+    async fn complete_challenge(
+        &self,
+        challenge_id: &str,
+        max_attempts: u32,
+        token: Option<&VerifiedContact>,
+        session: &NewSession,
+        events: &[IdentityEvent],
+    ) -> anyhow::Result<CompleteOutcome> {
+        let mut state = self.state();
+        let now = session.session.created_at;
+        let pending = state.challenges.get(challenge_id).is_some_and(|challenge| {
+            !challenge.completed && challenge.expires_at > now && challenge.attempts < max_attempts
+        });
+        if !pending {
+            return Ok(CompleteOutcome::NotPending);
+        }
+        if let Some(token) = token
+            && state.spent_tokens.contains(&token.token_id)
+        {
+            return Ok(CompleteOutcome::TokenSpent);
+        }
+        if let Some(token) = token {
+            state.spend(token);
+        }
+        if let Some(challenge) = state.challenges.get_mut(challenge_id) {
+            challenge.completed = true;
+        }
+        state.start(session);
+        state.events.extend_from_slice(events);
+        Ok(CompleteOutcome::Completed)
+    }
+
+    async fn spend_token(&self, token: &VerifiedContact) -> anyhow::Result<bool> {
+        Ok(self.state().spend(token))
+    }
+}
+
+#[async_trait]
+impl SessionStore for FakeStore {
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        events: &[IdentityEvent],
+    ) -> anyhow::Result<()> {
+        let mut state = self.state();
+        state.start(session);
+        state.events.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn active_session(&self, session_id: &str, now: i64) -> anyhow::Result<Option<Session>> {
+        let state = self.state();
+        let live = state
+            .sessions
+            .get(session_id)
+            .filter(|new| new.refresh_expires_at > now);
+        Ok(live.map(|new| new.session.clone()))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        session_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+        new_expires_at: i64,
+    ) -> anyhow::Result<RotateOutcome> {
+        let mut state = self.state();
+        if let Some(new) = state.sessions.get_mut(session_id)
+            && new.refresh_hash == old_hash
+            && new.refresh_expires_at > now
+        {
+            new.refresh_hash = new_hash.to_owned();
+            new.refresh_expires_at = new_expires_at;
+            new.session.last_used_at = now;
+            let session = new.session.clone();
+            state
+                .used_refresh
+                .insert(old_hash.to_owned(), session_id.to_owned());
+            return Ok(RotateOutcome::Rotated(session));
+        }
+        let reused = state
+            .used_refresh
+            .get(old_hash)
+            .is_some_and(|id| id == session_id);
+        Ok(match state.sessions.get(session_id) {
+            Some(new) if reused => RotateOutcome::Reused(new.session.mi_id),
+            _ => RotateOutcome::Invalid,
+        })
+    }
+
+    async fn revoke_sessions(
+        &self,
+        mi_id: MiId,
+        scope: RevokeScope<'_>,
+        reason: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        Ok(self.state().revoke(mi_id, scope, reason))
+    }
+
+    async fn list_sessions(&self, mi_id: MiId, now: i64) -> anyhow::Result<Vec<Session>> {
+        let state = self.state();
+        let mut live: Vec<Session> = state
+            .sessions
+            .values()
+            .filter(|new| new.session.mi_id == mi_id && new.refresh_expires_at > now)
+            .map(|new| new.session.clone())
+            .collect();
+        live.sort_by_key(|session| std::cmp::Reverse(session.created_at));
+        Ok(live)
+    }
+
+    async fn mark_authenticated(
+        &self,
+        session_id: &str,
+        now: i64,
+        method: &str,
+    ) -> anyhow::Result<()> {
+        if let Some(new) = self.state().sessions.get_mut(session_id) {
+            new.session.auth_time = now;
+            if !new.session.methods.iter().any(|known| known == method) {
+                new.session.methods.push(method.to_owned());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,179 @@
+//! Second-factor proofs: the methods, and [`ProofChecker`], which CompleteSignIn and
+//! Reauthenticate check a proof with.
+
+use std::sync::Arc;
+
+use mi_platform::clock;
+
+use super::{RecoveryCodes, TotpSecrets, TwoFactorStore};
+use crate::domain::{
+    Account, ContactKind, VerificationPurpose, VerificationTokens, VerifiedContact,
+};
+
+/// A way to prove a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorMethod {
+    /// A code from the authenticator app.
+    Totp,
+    /// A one-time recovery code.
+    RecoveryCode,
+    /// A verification token for one of the account's contacts.
+    VerificationCode,
+}
+
+impl SecondFactorMethod {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::RecoveryCode => "recovery_code",
+            Self::VerificationCode => "verification_code",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(stored: &str) -> Option<Self> {
+        [Self::Totp, Self::RecoveryCode, Self::VerificationCode]
+            .into_iter()
+            .find(|method| method.as_str() == stored)
+    }
+}
+
+/// One answer to a challenge (or to Reauthenticate).
+#[derive(Clone)]
+pub enum SecondFactorProof {
+    /// An authenticator-app code.
+    Totp(String),
+    /// A recovery code.
+    RecoveryCode(String),
+    /// A verification token of purpose sign-in second factor.
+    VerificationToken(String),
+}
+
+impl std::fmt::Debug for SecondFactorProof {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.method().as_str())
+    }
+}
+
+impl SecondFactorProof {
+    /// The method this proof uses.
+    pub fn method(&self) -> SecondFactorMethod {
+        match self {
+            Self::Totp(_) => SecondFactorMethod::Totp,
+            Self::RecoveryCode(_) => SecondFactorMethod::RecoveryCode,
+            Self::VerificationToken(_) => SecondFactorMethod::VerificationCode,
+        }
+    }
+}
+
+/// Why a second-factor proof was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum FactorRefusal {
+    /// Wrong code, used code, or a contact not on the account.
+    #[error("wrong second factor")]
+    Wrong,
+    /// The verification token is invalid.
+    #[error("verification token invalid")]
+    TokenInvalid,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// A second factor that checked out.
+#[derive(Debug, Clone)]
+pub struct ProvenFactor {
+    /// The `amr` value: `otp`, `rec` (recovery code), `sms` or `email`.
+    pub method: &'static str,
+    /// The verification token to spend with the change, for a code.
+    pub token: Option<VerifiedContact>,
+}
+
+/// Checks second-factor proofs against an account.
+#[derive(Debug)]
+pub struct ProofChecker {
+    store: Arc<dyn TwoFactorStore>,
+    totp: TotpSecrets,
+    recovery_codes: RecoveryCodes,
+    verification_tokens: VerificationTokens,
+}
+
+impl ProofChecker {
+    /// A checker over the stored second factors.
+    pub fn new(
+        store: Arc<dyn TwoFactorStore>,
+        totp: TotpSecrets,
+        recovery_codes: RecoveryCodes,
+        verification_tokens: VerificationTokens,
+    ) -> Self {
+        Self {
+            store,
+            totp,
+            recovery_codes,
+            verification_tokens,
+        }
+    }
+
+    /// Checks a proof: a TOTP code (accepted once per time step), a recovery code (used up),
+    /// or a verification token for one of the account's contacts (returned, to be spent with
+    /// the change it allows).
+    pub async fn check(
+        &self,
+        account: &Account,
+        proof: &SecondFactorProof,
+    ) -> Result<ProvenFactor, FactorRefusal> {
+        match proof {
+            SecondFactorProof::Totp(code) => {
+                let state = self.store.totp_state(account.mi_id).await?;
+                let Some(secret) = state.secret else {
+                    return Err(FactorRefusal::Wrong);
+                };
+                let now_seconds = u64::try_from(clock::now_millis() / 1000).unwrap_or_default();
+                let step = self
+                    .totp
+                    .matching_step(account.mi_id, &secret, code, now_seconds)?
+                    .ok_or(FactorRefusal::Wrong)?;
+                if !self.store.accept_totp_step(account.mi_id, step).await? {
+                    return Err(FactorRefusal::Wrong);
+                }
+                Ok(ProvenFactor {
+                    method: "otp",
+                    token: None,
+                })
+            }
+            SecondFactorProof::RecoveryCode(code) => {
+                let hash = self.recovery_codes.hash(code);
+                if !self.store.use_recovery_code(account.mi_id, &hash).await? {
+                    return Err(FactorRefusal::Wrong);
+                }
+                tracing::info!(mi_id = %account.mi_id, "recovery code used");
+                Ok(ProvenFactor {
+                    method: "rec",
+                    token: None,
+                })
+            }
+            SecondFactorProof::VerificationToken(token) => {
+                let verified = self
+                    .verification_tokens
+                    .verify(token, VerificationPurpose::SignInSecondFactor)
+                    .map_err(|_| FactorRefusal::TokenInvalid)?;
+                if !account
+                    .contacts
+                    .iter()
+                    .any(|contact| contact.value == verified.contact)
+                {
+                    return Err(FactorRefusal::Wrong);
+                }
+                let method = match verified.contact.kind() {
+                    ContactKind::Phone => "sms",
+                    ContactKind::Email => "email",
+                };
+                Ok(ProvenFactor {
+                    method,
+                    token: Some(verified),
+                })
+            }
+        }
+    }
+}

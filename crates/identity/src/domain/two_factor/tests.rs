@@ -1,0 +1,1 @@
+//! Unit tests of the two_factor family against the in-memory store.

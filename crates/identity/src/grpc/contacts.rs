@@ -1,0 +1,88 @@
+//! AddRecoveryContact, RemoveRecoveryContact and SetPrimaryContact on the wire, and
+//! [`ContactsError`] as the client sees it.
+
+use std::sync::Arc;
+
+use mi_platform::{ErrorCode, ServiceError};
+use mi_proto::identity::v1 as api;
+use tonic::{Request, Response, Status};
+
+use super::caller::Callers;
+use super::{convert, status};
+use crate::domain::{Contacts, ContactsError};
+
+/// The contacts family's RPCs.
+#[derive(Debug)]
+pub(super) struct ContactRpcs {
+    pub(super) service: Contacts,
+    pub(super) callers: Arc<Callers>,
+}
+
+impl ContactRpcs {
+    pub(super) async fn add_recovery_contact(
+        &self,
+        request: Request<api::AddRecoveryContactRequest>,
+    ) -> Result<Response<api::Account>, Status> {
+        let caller = self.callers.caller(&request).await?;
+        let token = request.into_inner().verification_token;
+        let added = self.service.add_recovery_contact(&caller, &token).await;
+        Ok(Response::new(convert::account(
+            added.map_err(contacts_status)?,
+        )))
+    }
+
+    pub(super) async fn remove_recovery_contact(
+        &self,
+        request: Request<api::RemoveRecoveryContactRequest>,
+    ) -> Result<Response<api::Account>, Status> {
+        let caller = self.callers.caller(&request).await?;
+        let value = request.into_inner().value;
+        let removed = self.service.remove_recovery_contact(&caller, &value).await;
+        Ok(Response::new(convert::account(
+            removed.map_err(contacts_status)?,
+        )))
+    }
+
+    pub(super) async fn set_primary_contact(
+        &self,
+        request: Request<api::SetPrimaryContactRequest>,
+    ) -> Result<Response<api::Account>, Status> {
+        let caller = self.callers.caller(&request).await?;
+        let value = request.into_inner().value;
+        let promoted = self.service.set_primary_contact(&caller, &value).await;
+        Ok(Response::new(convert::account(
+            promoted.map_err(contacts_status)?,
+        )))
+    }
+}
+
+/// The contacts family's errors.
+fn contacts_status(error: ContactsError) -> Status {
+    let service_error = match error {
+        ContactsError::InvalidValue(problem) => ServiceError::invalid_field("value", problem),
+        ContactsError::ReauthenticationRequired => status::reauthentication_required(),
+        ContactsError::AccountGone => status::account_gone(),
+        ContactsError::TokenInvalid => status::token_invalid(),
+        ContactsError::TokenUsed => status::token_used(),
+        ContactsError::ContactInUse => ServiceError::new(
+            ErrorCode::AlreadyExists,
+            "this phone number or email already belongs to an account",
+        )
+        .with_reason("CONTACT_IN_USE"),
+        ContactsError::TooManyContacts => ServiceError::failed_precondition(
+            "TOO_MANY_CONTACTS",
+            "contacts",
+            "the account has the most contacts allowed; remove one first",
+        ),
+        ContactsError::ContactNotFound => {
+            ServiceError::new(ErrorCode::NotFound, "the account has no such contact")
+        }
+        ContactsError::PrimaryContact => ServiceError::failed_precondition(
+            "PRIMARY_CONTACT",
+            "value",
+            "the primary contact cannot be removed; make another contact primary first",
+        ),
+        ContactsError::Unexpected(error) => ServiceError::internal(&error),
+    };
+    service_error.into()
+}

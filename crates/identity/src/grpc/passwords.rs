@@ -1,0 +1,79 @@
+//! ResetPassword and ChangePassword on the wire, and [`PasswordError`] as the client sees it.
+
+use std::sync::Arc;
+
+use mi_platform::{ErrorCode, ServiceError};
+use mi_proto::identity::v1 as api;
+use secrecy::SecretString;
+use tonic::{Request, Response, Status};
+
+use super::caller::Callers;
+use super::status;
+use crate::domain::{PasswordError, Passwords};
+
+/// The passwords family's RPCs.
+#[derive(Debug)]
+pub(super) struct PasswordRpcs {
+    pub(super) service: Passwords,
+    pub(super) callers: Arc<Callers>,
+}
+
+impl PasswordRpcs {
+    pub(super) async fn reset_password(
+        &self,
+        request: Request<api::ResetPasswordRequest>,
+    ) -> Result<Response<api::ResetPasswordResponse>, Status> {
+        let request = request.into_inner();
+        let mi_id = self
+            .service
+            .reset_password(
+                &request.verification_token,
+                &SecretString::from(request.new_password),
+            )
+            .await
+            .map_err(password_status)?;
+        Ok(Response::new(api::ResetPasswordResponse {
+            mi_id: mi_id.get(),
+        }))
+    }
+
+    pub(super) async fn change_password(
+        &self,
+        request: Request<api::ChangePasswordRequest>,
+    ) -> Result<Response<api::ChangePasswordResponse>, Status> {
+        let caller = self.callers.caller(&request).await?;
+        let client_address = self.callers.client(&request);
+        let request = request.into_inner();
+        let sessions_revoked = self
+            .service
+            .change_password(
+                &caller,
+                &SecretString::from(request.current_password),
+                &SecretString::from(request.new_password),
+                &client_address,
+            )
+            .await
+            .map_err(password_status)?;
+        Ok(Response::new(api::ChangePasswordResponse {
+            sessions_revoked,
+        }))
+    }
+}
+
+/// The passwords family's errors.
+fn password_status(error: PasswordError) -> Status {
+    let service_error = match error {
+        PasswordError::TokenInvalid => status::token_invalid(),
+        PasswordError::TokenUsed => status::token_used(),
+        PasswordError::NoAccountForContact => ServiceError::new(
+            ErrorCode::NotFound,
+            "no account uses this phone number or email",
+        ),
+        PasswordError::AccountGone => status::account_gone(),
+        PasswordError::AccountLocked { retry_after } => status::locked(retry_after),
+        PasswordError::WrongPassword => status::wrong_password("current_password"),
+        PasswordError::WeakPassword(problem) => status::weak_password("new_password", &problem.0),
+        PasswordError::Unexpected(error) => ServiceError::internal(&error),
+    };
+    service_error.into()
+}

@@ -1,0 +1,152 @@
+//! SignIn, CompleteSignIn and Reauthenticate on the wire, and [`SignInError`] and
+//! [`ReauthenticateError`] as the client sees them.
+
+use std::sync::Arc;
+
+use mi_platform::{ErrorCode, ServiceError, clock};
+use mi_proto::identity::v1 as api;
+use secrecy::SecretString;
+use tonic::{Request, Response, Status};
+
+use super::caller::Callers;
+use super::{convert, status};
+use crate::domain::{
+    ReauthenticateError, Reauthentication, SignIn, SignInError, SignInOutcome, SignInRequest,
+};
+use crate::wire::device_from_wire;
+
+/// The sign-in family's RPCs.
+#[derive(Debug)]
+pub(super) struct SignInRpcs {
+    pub(super) service: SignIn,
+    pub(super) callers: Arc<Callers>,
+}
+
+impl SignInRpcs {
+    pub(super) async fn sign_in(
+        &self,
+        request: Request<api::SignInRequest>,
+    ) -> Result<Response<api::SignInResponse>, Status> {
+        let client_address = self.callers.client(&request);
+        let request = request.into_inner();
+        let outcome = self
+            .service
+            .sign_in(SignInRequest {
+                identifier: request.identifier,
+                password: SecretString::from(request.password),
+                device: device_from_wire(request.device),
+                client_address,
+            })
+            .await
+            .map_err(sign_in_status)?;
+        Ok(Response::new(convert::sign_in_response(outcome)))
+    }
+
+    pub(super) async fn complete_sign_in(
+        &self,
+        request: Request<api::CompleteSignInRequest>,
+    ) -> Result<Response<api::SignInResponse>, Status> {
+        let request = request.into_inner();
+        let proof = convert::proof_from_wire(request.proof)?;
+        let tokens = self
+            .service
+            .complete_sign_in(&request.challenge_id, proof)
+            .await
+            .map_err(sign_in_status)?;
+        let outcome = SignInOutcome::SignedIn(tokens);
+        Ok(Response::new(convert::sign_in_response(outcome)))
+    }
+
+    pub(super) async fn reauthenticate(
+        &self,
+        request: Request<api::ReauthenticateRequest>,
+    ) -> Result<Response<api::ReauthenticateResponse>, Status> {
+        let caller = self.callers.caller(&request).await?;
+        let client_address = self.callers.client(&request);
+        let proof = match request.into_inner().proof {
+            Some(api::reauthenticate_request::Proof::Password(password)) => {
+                Reauthentication::Password(SecretString::from(password))
+            }
+            Some(api::reauthenticate_request::Proof::SecondFactor(proof)) => {
+                Reauthentication::SecondFactor(convert::proof_from_wire(Some(proof))?)
+            }
+            None => {
+                return Err(ServiceError::invalid_field(
+                    "proof",
+                    "give the password or a second factor",
+                )
+                .into());
+            }
+        };
+        let recent_until = self
+            .service
+            .reauthenticate(&caller, proof, &client_address)
+            .await
+            .map_err(reauthenticate_status)?;
+        Ok(Response::new(api::ReauthenticateResponse {
+            recent_until: Some(clock::millis_to_timestamp(recent_until)),
+        }))
+    }
+}
+
+/// SignIn's and CompleteSignIn's errors.
+fn sign_in_status(error: SignInError) -> Status {
+    let service_error = match error {
+        SignInError::InvalidRequest { field, problem } => {
+            ServiceError::invalid_field(field, problem)
+        }
+        SignInError::InvalidCredentials => {
+            ServiceError::unauthenticated("INVALID_CREDENTIALS", "wrong account or password")
+        }
+        SignInError::AccountLocked { retry_after } => status::locked(retry_after),
+        SignInError::ClientBlocked { retry_after } => ServiceError::rate_limited(
+            "client failed sign-ins per hour",
+            "too many failed sign-ins from this address; try again later",
+            retry_after,
+        )
+        .with_reason("CLIENT_BLOCKED"),
+        SignInError::ChallengeNotFound => {
+            ServiceError::new(ErrorCode::NotFound, "no sign-in challenge has this id")
+        }
+        SignInError::ChallengeExpired => ServiceError::failed_precondition(
+            "CHALLENGE_EXPIRED",
+            "challenge_id",
+            "this sign-in challenge was answered already or has expired; sign in again",
+        ),
+        SignInError::ChallengeLocked => ServiceError::failed_precondition(
+            "CHALLENGE_LOCKED",
+            "challenge_id",
+            "too many wrong answers; sign in again",
+        ),
+        SignInError::MethodNotAllowed => ServiceError::failed_precondition(
+            "METHOD_NOT_ALLOWED",
+            "proof",
+            "this challenge does not accept that method; use one of its methods",
+        ),
+        SignInError::TokenInvalid => status::token_invalid(),
+        SignInError::TokenUsed => status::token_used(),
+        SignInError::WrongSecondFactor { remaining_attempts } => ServiceError::unauthenticated(
+            "SECOND_FACTOR_INVALID",
+            format!("the code is wrong or was used already; {remaining_attempts} attempts left"),
+        ),
+        SignInError::Unexpected(error) => ServiceError::internal(&error),
+    };
+    service_error.into()
+}
+
+/// Reauthenticate's errors.
+fn reauthenticate_status(error: ReauthenticateError) -> Status {
+    let service_error = match error {
+        ReauthenticateError::AccountGone => status::account_gone(),
+        ReauthenticateError::WrongPassword => status::wrong_password("password"),
+        ReauthenticateError::AccountLocked { retry_after } => status::locked(retry_after),
+        ReauthenticateError::WrongSecondFactor => {
+            ServiceError::invalid_field("second_factor", "is wrong or was used already")
+                .with_reason("SECOND_FACTOR_INVALID")
+        }
+        ReauthenticateError::TokenInvalid => status::token_invalid(),
+        ReauthenticateError::TokenUsed => status::token_used(),
+        ReauthenticateError::Unexpected(error) => ServiceError::internal(&error),
+    };
+    service_error.into()
+}

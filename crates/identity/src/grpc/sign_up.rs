@@ -1,0 +1,72 @@
+//! SignUp on the wire, and [`SignUpError`] as the client sees it.
+
+use std::sync::Arc;
+
+use mi_platform::{ErrorCode, ServiceError};
+use mi_proto::identity::v1 as api;
+use secrecy::SecretString;
+use tonic::{Request, Response, Status};
+
+use super::caller::Callers;
+use super::{convert, status};
+use crate::domain::{SignInOutcome, SignUp, SignUpError, SignUpRequest};
+use crate::wire::device_from_wire;
+
+/// The sign-up family's RPCs.
+#[derive(Debug)]
+pub(super) struct SignUpRpcs {
+    pub(super) service: SignUp,
+    pub(super) callers: Arc<Callers>,
+}
+
+impl SignUpRpcs {
+    pub(super) async fn sign_up(
+        &self,
+        request: Request<api::SignUpRequest>,
+    ) -> Result<Response<api::SignInResponse>, Status> {
+        let client_address = self.callers.client(&request);
+        let request = request.into_inner();
+        let tokens = self
+            .service
+            .sign_up(SignUpRequest {
+                verification_token: request.verification_token,
+                password: SecretString::from(request.password),
+                region: request.region,
+                locale: request.locale,
+                display_name: request.display_name,
+                terms_version: request.accepted_terms_version,
+                privacy_policy_version: request.accepted_privacy_policy_version,
+                device: device_from_wire(request.device),
+                client_address,
+            })
+            .await
+            .map_err(sign_up_status)?;
+        let outcome = SignInOutcome::SignedIn(tokens);
+        Ok(Response::new(convert::sign_in_response(outcome)))
+    }
+}
+
+/// SignUp's errors.
+fn sign_up_status(error: SignUpError) -> Status {
+    let service_error = match error {
+        SignUpError::InvalidRequest(problems) => problems.into_iter().fold(
+            ServiceError::new(ErrorCode::InvalidArgument, "invalid SignUp request"),
+            |error, (field, problem)| error.with_field_violation(field, problem),
+        ),
+        SignUpError::WeakPassword(problem) => status::weak_password("password", &problem.0),
+        SignUpError::TermsNotAccepted => ServiceError::failed_precondition(
+            "TERMS_NOT_ACCEPTED",
+            "accepted_terms_version",
+            "accept the terms of service and the privacy policy to create an account",
+        ),
+        SignUpError::TokenInvalid => status::token_invalid(),
+        SignUpError::TokenUsed => status::token_used(),
+        SignUpError::AccountExists => ServiceError::new(
+            ErrorCode::AlreadyExists,
+            "an account already uses this phone number or email; sign in, or reset the password (ResetPassword) if you forgot it",
+        )
+        .with_reason("ACCOUNT_EXISTS"),
+        SignUpError::Unexpected(error) => ServiceError::internal(&error),
+    };
+    service_error.into()
+}

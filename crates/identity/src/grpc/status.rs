@@ -1,0 +1,61 @@
+//! The refusals several families share, built once; each family's file maps its own error
+//! enum onto these and onto its own.
+
+use std::time::Duration;
+
+use mi_platform::{ErrorCode, ServiceError};
+
+/// A verification token that is invalid, expired or for another purpose.
+pub(super) fn token_invalid() -> ServiceError {
+    ServiceError::failed_precondition(
+        "VERIFICATION_TOKEN_INVALID",
+        "verification_token",
+        "the verification token is invalid, expired or for another purpose; verify the contact again",
+    )
+}
+
+/// A verification token spent before.
+pub(super) fn token_used() -> ServiceError {
+    ServiceError::failed_precondition(
+        "VERIFICATION_TOKEN_USED",
+        "verification_token",
+        "this verification token was already used; verify the contact again",
+    )
+}
+
+/// Password sign-in locked after too many wrong passwords.
+pub(super) fn locked(retry_after: Duration) -> ServiceError {
+    ServiceError::rate_limited(
+        "account password sign-in",
+        format!(
+            "too many wrong passwords; try again in {} s or reset the password",
+            retry_after.as_secs().max(1)
+        ),
+        retry_after,
+    )
+    .with_reason("ACCOUNT_LOCKED")
+}
+
+/// A new password that breaks the policy.
+pub(super) fn weak_password(field: &str, problem: &str) -> ServiceError {
+    ServiceError::invalid_field(field, problem).with_reason("PASSWORD_POLICY")
+}
+
+/// A wrong current password, in `field`.
+pub(super) fn wrong_password(field: &str) -> ServiceError {
+    ServiceError::invalid_field(field, "is wrong").with_reason("WRONG_PASSWORD")
+}
+
+/// The caller's account is gone.
+pub(super) fn account_gone() -> ServiceError {
+    ServiceError::new(ErrorCode::NotFound, "the account no longer exists")
+}
+
+/// A sensitive change without a recent password or second factor.
+pub(super) fn reauthentication_required() -> ServiceError {
+    ServiceError::failed_precondition(
+        "REAUTHENTICATION_REQUIRED",
+        "session",
+        "confirm your password or second factor first (Reauthenticate)",
+    )
+}

@@ -1,0 +1,171 @@
+//! What identity publishes on its topic (`{prefix}identity.events`) through the outbox, keyed
+//! by Mi ID: the one place that turns the domain's [`IdentityEvent`]s into `mi.events.v1`
+//! payloads. Alert-worthy events carry their audience (the account's contacts and locale) so
+//! the notification service needs no copy of accounts.
+
+use mi_platform::clock;
+use mi_platform::outbox::Outbox;
+use mi_proto::events::v1 as events;
+use sqlx::AnyConnection;
+
+use crate::domain::MiId;
+use crate::domain::events::{Audience, IdentityEvent};
+use crate::wire::{contact_kind, device};
+
+/// Writes `event` to the outbox inside the caller's transaction, keyed by `mi_id`.
+pub async fn enqueue(
+    outbox: &Outbox,
+    connection: &mut AnyConnection,
+    mi_id: MiId,
+    event: &IdentityEvent,
+) -> anyhow::Result<()> {
+    let key = mi_id.to_string();
+    let _event_id = match event.clone() {
+        IdentityEvent::AccountCreated { account, contact } => {
+            let payload = events::AccountCreated {
+                mi_id: account.mi_id.get(),
+                contact_kind: contact_kind(contact.kind()).into(),
+                contact: contact.as_str().to_owned(),
+                region: account.region,
+                locale: account.locale,
+                terms_version: account.consent.terms_version,
+                privacy_policy_version: account.consent.privacy_policy_version,
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
+        IdentityEvent::SignedIn {
+            mi_id,
+            session,
+            new_device,
+            audience,
+        } => {
+            let payload = events::SignedIn {
+                mi_id: mi_id.get(),
+                session_id: session.session_id,
+                device: Some(device(&session.device)),
+                client_address: session.client_address,
+                new_device,
+                methods: session.methods,
+                audience: Some(alert_audience(audience)),
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
+        IdentityEvent::AccountLocked {
+            mi_id,
+            failures,
+            locked_until,
+            audience,
+        } => {
+            let payload = events::AccountLocked {
+                mi_id: mi_id.get(),
+                failures,
+                locked_until: Some(clock::millis_to_timestamp(locked_until)),
+                audience: Some(alert_audience(audience)),
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
+        IdentityEvent::SessionRevoked {
+            mi_id,
+            session_id,
+            reason,
+        } => {
+            let payload = events::SessionRevoked {
+                mi_id: mi_id.get(),
+                session_id,
+                reason,
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
+        IdentityEvent::PasswordChanged {
+            mi_id,
+            reset,
+            audience,
+        } => {
+            let payload = events::PasswordChanged {
+                mi_id: mi_id.get(),
+                reset,
+                audience: Some(alert_audience(audience)),
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
+        IdentityEvent::RecoveryContactAdded {
+            mi_id,
+            contact,
+            audience,
+        } => {
+            let payload = events::RecoveryContactAdded {
+                mi_id: mi_id.get(),
+                kind: contact_kind(contact.kind()).into(),
+                value: contact.as_str().to_owned(),
+                audience: Some(alert_audience(audience)),
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
+        IdentityEvent::RecoveryContactRemoved {
+            mi_id,
+            contact,
+            audience,
+        } => {
+            let payload = events::RecoveryContactRemoved {
+                mi_id: mi_id.get(),
+                kind: contact_kind(contact.kind()).into(),
+                value: contact.as_str().to_owned(),
+                audience: Some(alert_audience(audience)),
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
+        IdentityEvent::TwoFactorChanged {
+            mi_id,
+            kind,
+            enabled,
+            audience,
+        } => {
+            let (mi_id, method, audience) = (
+                mi_id.get(),
+                kind.as_str().to_owned(),
+                Some(alert_audience(audience)),
+            );
+            if enabled {
+                let payload = events::TwoFactorEnabled {
+                    mi_id,
+                    method,
+                    audience,
+                };
+                outbox.enqueue(connection, &key, &payload).await
+            } else {
+                let payload = events::TwoFactorDisabled {
+                    mi_id,
+                    method,
+                    audience,
+                };
+                outbox.enqueue(connection, &key, &payload).await
+            }
+        }
+        IdentityEvent::ProfileUpdated {
+            account,
+            changed_fields,
+        } => {
+            let payload = events::ProfileUpdated {
+                mi_id: account.mi_id.get(),
+                display_name: account.display_name,
+                region: account.region,
+                locale: account.locale,
+                changed_fields,
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
+        IdentityEvent::AccountDeleted { mi_id } => {
+            let payload = events::AccountDeleted { mi_id: mi_id.get() };
+            outbox.enqueue(connection, &key, &payload).await
+        }
+    }?;
+    Ok(())
+}
+
+/// The people a security alert goes to.
+fn alert_audience(audience: Audience) -> events::AlertAudience {
+    events::AlertAudience {
+        contacts: audience.contacts,
+        locale: audience.locale,
+    }
+}
