@@ -1,12 +1,13 @@
 //! Accounts: sign-up (all or nothing, and once under a race), lookup, password changes and
 //! resets, recorded events, the profile, and deletion.
 
+use mi_identity::domain::events;
 use mi_identity::domain::{Account, MiId, VerifiedContact};
-use mi_identity::events;
-use mi_identity::storage::{
-    AccountStore, AddContactOutcome, CreateAccountOutcome, RotateOutcome, SecondFactorStore,
-    SessionStore, SetPasswordOutcome, SignInCandidate, SqlIdentityStore, TotpState,
+use mi_identity::domain::{
+    AddContactOutcome, CreateAccountOutcome, PasswordStore, ProfileStore, RotateOutcome,
+    SessionStore, SetPasswordOutcome, SignInCandidate, SignInStore, TotpState, TwoFactorStore,
 };
+use mi_identity::storage::SqlIdentityStore;
 use mi_platform::clock;
 
 use crate::support::{

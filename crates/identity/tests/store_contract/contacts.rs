@@ -1,11 +1,10 @@
 //! Contacts: how an account lists them, adding within a limit and only to a live account,
 //! removing all but the primary one, and swapping the primary one, also under races.
 
-use mi_identity::domain::{MiId, TwoFactor};
-use mi_identity::events::{self, IdentityEvent};
-use mi_identity::storage::{
-    AccountStore, AddContactOutcome, CreateAccountOutcome, SqlIdentityStore,
-};
+use mi_identity::domain::events::{self, IdentityEvent};
+use mi_identity::domain::{AddContactOutcome, ContactStore, CreateAccountOutcome};
+use mi_identity::domain::{MiId, TwoFactorStatus};
+use mi_identity::storage::SqlIdentityStore;
 use mi_platform::clock;
 
 use crate::support::{
@@ -57,7 +56,7 @@ pub async fn account_lists_contacts_primary_first_with_two_factor_state(fixture:
         vec![primary.clone(), earlier.clone(), later.clone()],
         "the primary contact first, then by verification time"
     );
-    assert_eq!(account.two_factor, TwoFactor::default());
+    assert_eq!(account.two_factor, TwoFactorStatus::default());
 
     // Second factors show in the account.
     assert!(set_codes(store, id, true).await);

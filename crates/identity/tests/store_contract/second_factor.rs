@@ -1,9 +1,10 @@
 //! Second factors: TOTP secrets pending and confirmed, TOTP steps and recovery codes each
 //! accepted once (also raced), the code second factor, and turning them off.
 
-use mi_identity::domain::{MiId, TwoFactor};
-use mi_identity::events;
-use mi_identity::storage::{SecondFactorStore, SqlIdentityStore, TotpState};
+use mi_identity::domain::events::{self, TwoFactorKind};
+use mi_identity::domain::{MiId, TwoFactorStatus};
+use mi_identity::domain::{TotpState, TwoFactorStore};
+use mi_identity::storage::SqlIdentityStore;
 
 use crate::support::{
     Fixture, confirm_totp, event_types, mi_id, outbox_len, pend_totp, race, rows, set_codes,
@@ -42,10 +43,14 @@ pub async fn totp_steps_and_recovery_codes_are_accepted_once(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let (signed_up, other) = two_accounts(store).await;
     let (id, other_id) = (signed_up.mi_id(), other.mi_id());
-    let enabled = [events::two_factor_changed(&signed_up.account, "totp", true)];
+    let enabled = [events::two_factor_changed(
+        &signed_up.account,
+        TwoFactorKind::Totp,
+        true,
+    )];
     let disabled = [events::two_factor_changed(
         &signed_up.account,
-        "totp",
+        TwoFactorKind::Totp,
         false,
     )];
     let disable = async || store.disable_totp(id, &disabled).await.expect("disable");
@@ -60,7 +65,7 @@ pub async fn totp_steps_and_recovery_codes_are_accepted_once(fixture: Fixture) {
     assert!(!confirmed, "a replaced pending secret does not confirm");
     let confirmed = confirm_totp(store, other_id, b"second", 100, &codes, &enabled).await;
     assert!(!confirmed, "nor does another account's");
-    assert_eq!(two_factor_of(store, id).await, TwoFactor::default());
+    assert_eq!(two_factor_of(store, id).await, TwoFactorStatus::default());
     assert_eq!(rows(database, "recovery_codes", id).await, 0);
     assert_eq!(
         event_types(database, id).await,
@@ -149,7 +154,7 @@ pub async fn totp_steps_and_recovery_codes_are_accepted_once(fixture: Fixture) {
     assert!(!set_codes(store, id, false).await, "off already");
     assert_eq!(two_factor_of(store, id).await.recovery_codes_left, 3);
     assert!(disable().await);
-    assert_eq!(two_factor_of(store, id).await, TwoFactor::default());
+    assert_eq!(two_factor_of(store, id).await, TwoFactorStatus::default());
     assert_eq!(rows(database, "recovery_codes", id).await, 0);
     let other_codes = rows(database, "recovery_codes", other_id).await;
     assert_eq!(other_codes, 1, "only this account's codes go");

@@ -1,12 +1,12 @@
 //! Sessions: refresh-token rotation and reuse (also raced), revocation by scope, sign-in
 //! challenges, and the authentication methods a session gathers (also raced).
 
+use mi_identity::domain::events;
 use mi_identity::domain::{Account, Challenge, Session, VerifiedContact};
-use mi_identity::events;
-use mi_identity::storage::{
-    CompleteOutcome, NewSession, RevokeScope, RotateOutcome, SessionStore, SqlIdentityStore,
-    expiries,
+use mi_identity::domain::{
+    CompleteOutcome, NewSession, RevokeScope, RotateOutcome, SessionStore, SignInStore,
 };
+use mi_identity::storage::{SqlIdentityStore, expiries};
 use mi_platform::{clock, retention};
 
 use crate::support::{

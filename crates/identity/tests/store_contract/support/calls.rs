@@ -1,13 +1,15 @@
 //! Store calls that must succeed, unwrapped, for the scenarios to read as the contract.
 
+use mi_identity::domain::events::IdentityEvent;
 use mi_identity::domain::{
-    Account, Challenge, Contact, Identifier, MiId, Session, StoredHash, TwoFactor, VerifiedContact,
+    Account, Challenge, Contact, Identifier, MiId, Session, StoredHash, TwoFactorStatus,
+    VerifiedContact,
 };
-use mi_identity::events::IdentityEvent;
-use mi_identity::storage::{
-    AccountStore, AddContactOutcome, NewSession, RevokeScope, RotateOutcome, SecondFactorStore,
-    SessionStore, SignInCandidate, SqlIdentityStore,
+use mi_identity::domain::{
+    AccountLookup, AddContactOutcome, ContactStore, NewSession, PasswordStore, ProfileStore,
+    RevokeScope, RotateOutcome, SessionStore, SignInCandidate, SignInStore, TwoFactorStore,
 };
+use mi_identity::storage::SqlIdentityStore;
 
 use mi_platform::clock;
 
@@ -155,7 +157,7 @@ pub async fn account_of(store: &SqlIdentityStore, mi_id: MiId) -> Account {
     account(store, mi_id).await.expect("an account")
 }
 
-pub async fn two_factor_of(store: &SqlIdentityStore, mi_id: MiId) -> TwoFactor {
+pub async fn two_factor_of(store: &SqlIdentityStore, mi_id: MiId) -> TwoFactorStatus {
     account_of(store, mi_id).await.two_factor
 }
 

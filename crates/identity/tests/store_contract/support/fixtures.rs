@@ -1,12 +1,13 @@
 //! Builders: contacts, tokens, password hashes, accounts, sessions, challenges, and a whole
 //! [`SignUp`] that the store creates.
 
+use mi_identity::domain::events;
 use mi_identity::domain::{
     Account, Challenge, ChallengeReason, Consent, Contact, ContactValue, DeviceInfo, MiId,
-    SecondFactorMethod, Session, StoredHash, TwoFactor, VerifiedContact,
+    SecondFactorMethod, Session, StoredHash, TwoFactorStatus, VerifiedContact,
 };
-use mi_identity::events;
-use mi_identity::storage::{AccountStore, CreateAccountOutcome, NewSession, SqlIdentityStore};
+use mi_identity::domain::{CreateAccountOutcome, NewSession, SignUpStore};
+use mi_identity::storage::SqlIdentityStore;
 use mi_platform::clock;
 
 use super::{DAY, PHONE_A, PHONE_B, start};
@@ -52,8 +53,8 @@ pub fn recovery(raw: &str, verified_at: i64) -> Contact {
 }
 
 /// The second-factor state an account shows.
-pub fn two_factor(totp: bool, codes: bool, recovery_codes_left: u32) -> TwoFactor {
-    TwoFactor {
+pub fn two_factor(totp: bool, codes: bool, recovery_codes_left: u32) -> TwoFactorStatus {
+    TwoFactorStatus {
         totp,
         codes,
         recovery_codes_left,
@@ -72,7 +73,7 @@ pub fn new_account(raw_id: u64, primary: &str, now: i64) -> Account {
             primary: true,
             verified_at: now,
         }],
-        two_factor: TwoFactor::default(),
+        two_factor: TwoFactorStatus::default(),
         consent: Consent {
             terms_version: "2025-01".into(),
             privacy_policy_version: "2025-02".into(),

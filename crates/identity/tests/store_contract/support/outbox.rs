@@ -1,7 +1,7 @@
 //! Readers of table rows and of the outbox, and the sorted forms to compare them with.
 
 use mi_identity::domain::MiId;
-use mi_identity::storage::NewSession;
+use mi_identity::domain::NewSession;
 use mi_platform::db::Database;
 use mi_proto::EventPayload;
 use mi_proto::events::v1::{EventEnvelope, SessionRevoked};
