@@ -1,1 +1,83 @@
-//! Unit tests of the sign_up family against the in-memory store.
+//! Unit tests of the sign-up family against the in-memory store.
+
+use crate::domain::events::IdentityEvent;
+use crate::domain::testing::{PHONE, World};
+use crate::domain::{AccountLookup, SignUpError};
+
+#[tokio::test]
+async fn a_sign_up_creates_the_account_signed_in_and_spends_its_token() {
+    let world = World::new();
+    let token = world.verification_token(PHONE, "sign_up");
+    let tokens = world
+        .services
+        .sign_up
+        .sign_up(world.sign_up_request(token.clone()))
+        .await
+        .expect("sign up");
+    let account = world
+        .store
+        .account(tokens.session.mi_id)
+        .await
+        .expect("read")
+        .expect("the account");
+    assert_eq!(account.contacts[0].value.as_str(), PHONE);
+    assert!(account.contacts[0].primary);
+    let events = world.events();
+    assert!(
+        matches!(
+            &events[..],
+            [
+                IdentityEvent::AccountCreated { .. },
+                IdentityEvent::SignedIn {
+                    new_device: false,
+                    ..
+                },
+            ]
+        ),
+        "{events:?}"
+    );
+
+    let again = world
+        .services
+        .sign_up
+        .sign_up(world.sign_up_request(token))
+        .await;
+    assert!(matches!(again, Err(SignUpError::TokenUsed)), "{again:?}");
+    let fresh = world.verification_token(PHONE, "sign_up");
+    let taken = world
+        .services
+        .sign_up
+        .sign_up(world.sign_up_request(fresh))
+        .await;
+    assert!(
+        matches!(taken, Err(SignUpError::AccountExists)),
+        "{taken:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_sign_up_is_refused_before_anything_is_stored() {
+    let world = World::new();
+    let wrong_purpose = world.verification_token(PHONE, "password_reset");
+    let refused = world
+        .services
+        .sign_up
+        .sign_up(world.sign_up_request(wrong_purpose))
+        .await;
+    assert!(
+        matches!(refused, Err(SignUpError::TokenInvalid)),
+        "{refused:?}"
+    );
+
+    let mut bad_fields = world.sign_up_request(world.verification_token(PHONE, "sign_up"));
+    bad_fields.region = "India".into();
+    bad_fields.locale = "english!".into();
+    let Err(SignUpError::InvalidRequest(problems)) =
+        world.services.sign_up.sign_up(bad_fields).await
+    else {
+        panic!("expected InvalidRequest");
+    };
+    let fields: Vec<&str> = problems.iter().map(|(field, _)| *field).collect();
+    assert_eq!(fields, ["region", "locale"]);
+    assert!(world.events().is_empty());
+}

@@ -21,7 +21,7 @@ use super::events::IdentityEvent;
 use super::{
     Argon2Settings, Caller, ChallengeSettings, DeviceInfo, IdentityParts, IdentityServices,
     Lockout, LockoutSettings, PasswordHasher, PasswordSettings, RecoveryCodes, SessionTokens,
-    SignUpRequest, TokenIssuer, TotpSecrets, VerificationTokens,
+    SignInOutcome, SignInRequest, SignUpRequest, TokenIssuer, TotpSecrets, VerificationTokens,
 };
 
 /// A password the policy accepts.
@@ -122,6 +122,20 @@ impl World {
             .sign_up(self.sign_up_request(token))
             .await
             .expect("sign up")
+    }
+
+    /// Another session of the [`PHONE`] account, signed in with the password on `device_id`.
+    pub(crate) async fn signed_in_on(&self, device_id: &str) -> SessionTokens {
+        let request = SignInRequest {
+            identifier: PHONE.into(),
+            password: SecretString::from(STRONG_PASSWORD),
+            device: device(device_id),
+            client_address: "203.0.113.8".into(),
+        };
+        match self.services.sign_in.sign_in(request).await {
+            Ok(SignInOutcome::SignedIn(tokens)) => tokens,
+            other => panic!("expected a session, got {other:?}"),
+        }
     }
 
     /// The caller of a session's access token.
