@@ -1,12 +1,14 @@
 //! The identity store contract, on SQLite and PostgreSQL: every scenario runs as
 //! `sqlite::<scenario>` and `postgres::<scenario>`, each on a database of its own.
 //!
-//! The scenarios live by subject in [`accounts`], [`contacts`], [`sessions`] and
-//! [`second_factor`]; what they share (databases, builders, `race`, outbox readers) is in
+//! The scenarios live by subject in [`accounts`], [`contacts`], [`passwords`], [`sessions`],
+//! [`challenges`] and [`second_factor`]; what they share (databases, builders, `race`, outbox readers) is in
 //! [`support`].
 
 mod accounts;
+mod challenges;
 mod contacts;
+mod passwords;
 mod second_factor;
 mod sessions;
 mod support;
@@ -35,7 +37,6 @@ on_both_backends!(
     accounts: [
         sign_up_stores_everything_or_nothing,
         concurrent_sign_ups_create_one_account,
-        password_changes_spend_the_token_and_revoke_other_sessions,
         deleting_an_account_removes_only_that_account,
         tokens_events_profile_and_authentication_times,
     ],
@@ -50,9 +51,10 @@ on_both_backends!(
         refresh_tokens_rotate_once_and_reuse_is_detected,
         concurrent_rotations_of_one_token_rotate_once,
         revoking_sessions_follows_the_scope,
-        challenges_complete_once_while_pending,
         concurrent_authentications_keep_every_method,
         expired_rows_are_deleted_and_live_ones_kept,
     ],
+    passwords: [password_changes_spend_the_token_and_revoke_other_sessions],
+    challenges: [challenges_complete_once_while_pending],
     second_factor: [totp_steps_and_recovery_codes_are_accepted_once],
 );

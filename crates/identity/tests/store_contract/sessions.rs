@@ -1,19 +1,15 @@
-//! Sessions: refresh-token rotation and reuse (also raced), revocation by scope, sign-in
-//! challenges, and the authentication methods a session gathers (also raced).
+//! Sessions: refresh-token rotation and reuse (also raced), revocation by scope, the
+//! authentication methods a session gathers (also raced).
 
-use mi_identity::domain::events;
-use mi_identity::domain::{Account, Challenge, Session, VerifiedContact};
-use mi_identity::domain::{
-    CompleteOutcome, NewSession, RevokeScope, RotateOutcome, SessionStore, SignInStore,
-};
-use mi_identity::storage::{SqlIdentityStore, expiries};
+use mi_identity::domain::{RevokeScope, RotateOutcome, Session, SessionStore, SignInStore};
+use mi_identity::storage::expiries;
 use mi_platform::{clock, retention};
 
 use crate::support::{
-    DAY, Fixture, PHONE_A, active, contact, create_challenge, event_types, ids, ids_in_order,
-    is_known, new_challenge, new_session, outbox_len, pairs, race, random_hash, revoke,
-    revoked_events, rotate, rotate_first, rows, session_ids, session_until, sessions, sign_up,
-    sign_up_round, sorted, spend, start, start_session, token, two_accounts, types, used_tokens_of,
+    DAY, Fixture, PHONE_A, active, contact, create_challenge, ids, ids_in_order, new_challenge,
+    new_session, pairs, race, random_hash, revoke, revoked_events, rotate, rotate_first, rows,
+    session_ids, session_until, sessions, sign_up, sign_up_round, sorted, spend, start,
+    start_session, token, two_accounts, used_tokens_of,
 };
 
 pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) {
@@ -243,139 +239,6 @@ pub async fn revoking_sessions_follows_the_scope(fixture: Fixture) {
         sessions(store, other.mi_id()).await,
         vec![other.session.session.clone()]
     );
-}
-
-/// Wrong answers that lock a challenge.
-const MAX_ATTEMPTS: u32 = 3;
-
-/// Completes `challenge` by starting `session`, with the SignedIn event of `account`.
-async fn complete(
-    store: &SqlIdentityStore,
-    account: &Account,
-    challenge: &Challenge,
-    token: Option<&VerifiedContact>,
-    session: &NewSession,
-) -> CompleteOutcome {
-    let events = [events::signed_in(account, &session.session, true)];
-    let challenge_id = &challenge.challenge_id;
-    store
-        .complete_challenge(challenge_id, MAX_ATTEMPTS, token, session, &events)
-        .await
-        .expect("complete")
-}
-
-/// The challenge as stored.
-async fn stored(store: &SqlIdentityStore, challenge_id: &str) -> Option<Challenge> {
-    store.challenge(challenge_id).await.expect("challenge")
-}
-
-/// Counts a wrong answer, giving the attempts so far if the challenge takes answers.
-async fn count_attempt(store: &SqlIdentityStore, challenge: &Challenge, now: i64) -> Option<u32> {
-    store
-        .count_challenge_attempt(&challenge.challenge_id, now)
-        .await
-        .expect("count")
-}
-
-pub async fn challenges_complete_once_while_pending(fixture: Fixture) {
-    let (store, database) = (&fixture.store, &fixture.database);
-    let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
-    let (id, account) = (signed_up.mi_id(), &signed_up.account);
-    let now = clock::now_millis();
-
-    // Stored and read back.
-    let pending = new_challenge(id, now + 60_000);
-    create_challenge(store, &pending).await;
-    assert_eq!(
-        stored(store, &pending.challenge_id).await,
-        Some(pending.clone())
-    );
-    assert_eq!(stored(store, &uuid::Uuid::new_v4().to_string()).await, None);
-
-    // Wrong answers count.
-    for expected in 1..=2 {
-        assert_eq!(count_attempt(store, &pending, now).await, Some(expected));
-    }
-    let attempts = stored(store, &pending.challenge_id)
-        .await
-        .expect("stored")
-        .attempts;
-    assert_eq!(attempts, 2);
-
-    // Completed once: the session starts, with its event.
-    let session = new_session(id, "device-2", now);
-    let outcome = complete(store, account, &pending, None, &session).await;
-    assert_eq!(outcome, CompleteOutcome::Completed);
-    let started = active(store, &session.session.session_id, now).await;
-    assert_eq!(started, Some(session.session.clone()));
-    assert!(is_known(store, id, "device-2").await);
-    assert!(
-        stored(store, &pending.challenge_id)
-            .await
-            .expect("stored")
-            .completed
-    );
-    let expected = types("AccountCreated SignedIn SignedIn");
-    assert_eq!(event_types(database, id).await, expected);
-    let outbox_before = outbox_len(database).await;
-    let replay = new_session(id, "device-3", now);
-    let outcome = complete(store, account, &pending, None, &replay).await;
-    assert_eq!(outcome, CompleteOutcome::NotPending, "completed once");
-    let attempt = count_attempt(store, &pending, now).await;
-    assert_eq!(attempt, None, "a completed challenge takes no attempts");
-
-    // Expired: no attempts, no completion (expiry is exclusive).
-    let expired = new_challenge(id, now);
-    create_challenge(store, &expired).await;
-    assert_eq!(count_attempt(store, &expired, now).await, None);
-    let outcome = complete(store, account, &expired, None, &replay).await;
-    assert_eq!(outcome, CompleteOutcome::NotPending);
-
-    // Locked: no completion once the attempts reach the maximum.
-    let locked = new_challenge(id, now + 60_000);
-    create_challenge(store, &locked).await;
-    for _ in 0..MAX_ATTEMPTS {
-        count_attempt(store, &locked, now).await;
-    }
-    let outcome = complete(store, account, &locked, None, &replay).await;
-    assert_eq!(outcome, CompleteOutcome::NotPending, "locked");
-    // Nothing of the refused completions was written.
-    assert_eq!(active(store, &replay.session.session_id, now).await, None);
-    assert!(!is_known(store, id, "device-3").await);
-    assert_eq!(outbox_len(database).await, outbox_before);
-
-    // A spent token: the challenge stays pending and a fresh token completes it.
-    let with_token = new_challenge(id, now + 60_000);
-    create_challenge(store, &with_token).await;
-    let spent = Some(&signed_up.token);
-    let outcome = complete(store, account, &with_token, spent, &replay).await;
-    assert_eq!(outcome, CompleteOutcome::TokenSpent);
-    let still = stored(store, &with_token.challenge_id).await;
-    assert_eq!(still, Some(with_token.clone()), "still pending");
-    assert_eq!(active(store, &replay.session.session_id, now).await, None);
-    let fresh = token(&contact(PHONE_A));
-    let outcome = complete(store, account, &with_token, Some(&fresh), &replay).await;
-    assert_eq!(outcome, CompleteOutcome::Completed);
-    assert!(!spend(store, &fresh).await, "spent");
-
-    // Answered concurrently: one completion, one session.
-    for round in 0..5 {
-        let raced = new_challenge(id, now + 60_000);
-        create_challenge(store, &raced).await;
-        let sessions_before = rows(database, "sessions", id).await;
-        let outcomes = race(6, |index| {
-            let (store, account, raced) = (store.clone(), account.clone(), raced.clone());
-            let session = new_session(id, &format!("racer-{round}-{index}"), now);
-            async move { complete(&store, &account, &raced, None, &session).await }
-        })
-        .await;
-        let completed = outcomes
-            .iter()
-            .filter(|outcome| **outcome == CompleteOutcome::Completed)
-            .count();
-        assert_eq!(completed, 1, "round {round}: {outcomes:?}");
-        assert_eq!(rows(database, "sessions", id).await, sessions_before + 1);
-    }
 }
 
 pub async fn concurrent_authentications_keep_every_method(fixture: Fixture) {
