@@ -2,16 +2,16 @@
 //! `sqlite::<scenario>` and `postgres::<scenario>`, each on a database of its own.
 //!
 //! The scenarios live by subject in [`accounts`], [`contacts`], [`passwords`], [`sessions`],
-//! [`challenges`] and [`second_factor`]; what they share (databases, builders, `race`, outbox readers) is in
-//! [`support`].
+//! [`challenges`] and [`two_factor`]; what they share (databases, builders, `race`, outbox
+//! readers) is in [`support`].
 
 mod accounts;
 mod challenges;
 mod contacts;
 mod passwords;
-mod second_factor;
 mod sessions;
 mod support;
+mod two_factor;
 
 /// Runs each `async fn scenario(fixture: Fixture)` of each module as `sqlite::scenario` and
 /// `postgres::scenario`.
@@ -56,5 +56,5 @@ on_both_backends!(
     ],
     passwords: [password_changes_spend_the_token_and_revoke_other_sessions],
     challenges: [challenges_complete_once_while_pending],
-    second_factor: [totp_steps_and_recovery_codes_are_accepted_once],
+    two_factor: [totp_steps_and_recovery_codes_are_accepted_once],
 );
