@@ -4,7 +4,7 @@
 //! Each RPC belongs to one family — sign-up, sign-in (with challenges and Reauthenticate),
 //! sessions (with tokens), contacts, passwords, two-factor, profile (with deletion) — and
 //! follows the same path, e.g. DisableTotp:
-//! `proto/identity/v1/identity.proto` → `grpc/two_factor.rs` (wire to domain, and
+//! `proto/mi/identity/v1/identity.proto` → `grpc/two_factor.rs` (wire to domain, and
 //! `TwoFactorError` to `Status`) → `domain/two_factor/mod.rs` (the rules; the store trait in
 //! `domain/two_factor/store.rs`, the event from `domain/events.rs`) →
 //! `storage/sql/two_factor.rs` (the rows and the event in one transaction) → `publish.rs`
