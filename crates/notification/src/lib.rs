@@ -11,7 +11,9 @@
 //!   through the [`domain::NotificationStore`] trait (`domain/store.rs`)
 //! - → `storage/sql.rs`: the delivery record (what keeps a redelivered event from sending
 //!   twice), the dev-inbox row, and `NotificationDelivered` / `NotificationFailed` turned into
-//!   protobuf by `publish.rs` and enqueued in the outbox, all in one transaction.
+//!   protobuf by `publish.rs` and enqueued in the outbox, all in one transaction; the relay
+//!   publishes them on the notification topic (no service consumes them yet;
+//!   `tests/delivery.rs` reads them).
 //! - Reading the dev inbox: `ListInboxMessages` (`proto/mi/notification/v1/notification.proto`)
 //!   → `grpc/mod.rs` → `domain/inbox.rs` → `storage/sql.rs`.
 

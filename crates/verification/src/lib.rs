@@ -8,7 +8,8 @@
 //!   `domain/events.rs` through the [`domain::VerificationStore`] trait (`domain/store.rs`)
 //! - → `storage/sql.rs`, which writes the verification row and its event in one transaction,
 //!   the event turned into protobuf by `publish.rs` and enqueued in the outbox
-//! - → the verification topic, where notification's `consume/codes.rs` delivers `CodeIssued`.
+//! - → the relay publishes it on the verification topic, where
+//!   `crates/notification/src/consume/codes.rs` picks up `CodeIssued` and delivers the code.
 //!
 //! The service consumes no events, so there is no `consume/`.
 

@@ -1,5 +1,5 @@
-//! Where devices live: the SQL implementation of the domain's [`DeviceStore`]
-//! (`crate::domain::DeviceStore`). One implementation serves PostgreSQL and SQLite.
+//! Where devices live: the SQL implementation of the domain's
+//! [`DeviceStore`](crate::domain::DeviceStore). One implementation serves PostgreSQL and SQLite.
 
 mod sql;
 
