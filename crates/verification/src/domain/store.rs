@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::{CodeIssued, Verification, VerificationApproved, VerificationLocked};
 
-/// Stores verifications; every state change writes its event to the outbox atomically.
+/// Stores verifications; every state change publishes its event in the same transaction.
 #[async_trait]
 pub trait VerificationStore: Send + Sync + std::fmt::Debug {
     /// Stores a new pending verification together with its `CodeIssued` event.
