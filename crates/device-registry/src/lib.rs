@@ -1,12 +1,18 @@
 //! The device registry: which devices are linked to which account.
 //!
-//! Devices are linked when identity reports a sign-in (`SignedIn` on the identity topic) and
-//! listed over gRPC; Find Device builds on the same layers (`grpc` → `domain` → `storage` +
-//! outbox → the device topic).
+//! Following one request, each step at most three hops from the last:
+//! - `ListDevices` (`proto/mi/device/v1/device.proto`) → `grpc/mod.rs` (wire ↔ domain, paging
+//!   by `mi_platform::paging`) → `domain/listing.rs` → the [`domain::DeviceStore`] trait in
+//!   `domain/store.rs` → its SQL in `storage/sql.rs`.
+//! - Identity's `SignedIn` and `AccountDeleted` (the identity topic) → `consume/mod.rs`
+//!   (protobuf → domain) → `domain/linking.rs` → `storage/sql.rs`, which applies each event
+//!   once.
+//! - Nothing is published yet, so there is no `publish.rs`: the relay creates the device topic
+//!   now, and Find Device adds its events there through the outbox, mapped in a `publish.rs`.
 
 pub mod config;
+pub mod consume;
 pub mod domain;
-pub mod events;
 pub mod grpc;
 pub mod storage;
 
@@ -21,6 +27,7 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::config::Settings;
+use crate::domain::DeviceRegistry;
 use crate::storage::SqlDeviceStore;
 
 /// The device registry, as the platform runs it.
@@ -46,12 +53,15 @@ impl Service for DeviceRegistryService {
             shutdown,
         )
         .await?;
-        let devices = Arc::new(SqlDeviceStore::new(database, host.consumer_group()));
+        let registry = DeviceRegistry::new(Arc::new(SqlDeviceStore::new(
+            database,
+            host.consumer_group(),
+        )));
         host.spawn_consumer(
             &["identity"],
-            Arc::new(events::IdentityEventsHandler::new(Arc::clone(&devices) as _)),
+            Arc::new(consume::IdentityEventsHandler::new(registry.clone())),
         );
-        let server = DeviceRegistryServiceServer::new(grpc::DeviceRegistryHandler::new(devices));
+        let server = DeviceRegistryServiceServer::new(grpc::DeviceRegistryHandler::new(registry));
         host.serve(
             listener,
             Routes::new(server),

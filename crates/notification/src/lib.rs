@@ -1,17 +1,29 @@
-//! The notification service: turns events into messages and delivers them.
+//! The notification service: turns other services' events into messages and delivers each
+//! once.
 //!
-//! `events` consumes the verification topic (codes) and the identity topic (security alerts);
-//! `domain` writes the messages; `delivery` sends each through its transport, and `storage`
-//! records it (one record per source event and destination, which is what keeps a redelivered
-//! event from sending twice), puts it in the dev inbox and enqueues `NotificationDelivered`;
-//! `grpc` lets developers and tests read the inbox.
+//! Following one message, each step at most three hops from the last:
+//! - A `CodeIssued` on the verification topic (`proto/mi/events/v1/verification_events.proto`)
+//!   → `consume/codes.rs` (protobuf → domain) → `domain/codes.rs` (skip expired codes, write
+//!   the message with `domain/render.rs`). Identity's security events → `consume/alerts.rs`
+//!   → `domain/alerts.rs` (one message per contact).
+//! - → `domain/dispatcher.rs`: sends once per source event and destination, through the
+//!   channel's transport (`domain/transport.rs`; SMTP and HTTP in `transports/`), recording
+//!   through the [`domain::NotificationStore`] trait (`domain/store.rs`)
+//! - → `storage/sql.rs`: the delivery record (what keeps a redelivered event from sending
+//!   twice), the dev-inbox row, and `NotificationDelivered` / `NotificationFailed` turned into
+//!   protobuf by `publish.rs` and enqueued in the outbox, all in one transaction; the relay
+//!   publishes them on the notification topic (no service consumes them yet;
+//!   `tests/delivery.rs` reads them).
+//! - Reading the dev inbox: `ListInboxMessages` (`proto/mi/notification/v1/notification.proto`)
+//!   → `grpc/mod.rs` → `domain/inbox.rs` → `storage/sql.rs`.
 
 pub mod config;
-pub mod delivery;
+pub mod consume;
 pub mod domain;
-pub mod events;
 pub mod grpc;
+pub mod publish;
 pub mod storage;
+pub mod transports;
 
 use std::sync::Arc;
 
@@ -24,8 +36,7 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::config::Settings;
-use crate::delivery::{Dispatcher, Transports};
-use crate::domain::Templates;
+use crate::domain::{Notifier, Templates};
 use crate::storage::SqlNotificationStore;
 
 /// The notification service, as the platform runs it.
@@ -45,7 +56,7 @@ impl Service for NotificationService {
     ) -> anyhow::Result<()> {
         settings.validate()?;
         let cipher = platform.code_cipher()?;
-        let transports = Transports::from_settings(&settings)?;
+        let transports = transports::from_settings(&settings)?;
         let (mut host, database, outbox) = ServiceHost::start(
             Self::NAME,
             platform,
@@ -54,15 +65,19 @@ impl Service for NotificationService {
         )
         .await?;
         let store = Arc::new(SqlNotificationStore::new(database, outbox));
+        let notifier = Arc::new(Notifier::new(
+            store,
+            transports,
+            Templates::built_in()?,
+            cipher,
+        ));
 
-        let dispatcher = Dispatcher::new(Arc::clone(&store) as _, transports);
-        let handler =
-            events::NotificationEventsHandler::new(dispatcher, Templates::built_in()?, cipher);
+        let handler = consume::NotificationEventsHandler::new(Arc::clone(&notifier));
         // One consumer group for both topics: the service has one position per partition, one
         // dead-letter topic and one place where a failed event is given up on.
         host.spawn_consumer(&["verification", "identity"], Arc::new(handler));
 
-        let server = NotificationServiceServer::new(grpc::NotificationHandler::new(store));
+        let server = NotificationServiceServer::new(grpc::NotificationHandler::new(notifier));
         host.serve(
             listener,
             Routes::new(server),

@@ -1,4 +1,5 @@
-//! The `verification` config section.
+//! The `verification` config section. The limits it holds are the domain's (`domain/policy.rs`);
+//! this file composes them.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -6,6 +7,8 @@ use std::time::Duration;
 use mi_platform::host::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
+
+use crate::domain::{CountrySettings, LimitSettings, Policy};
 
 /// Settings of the verification service (`MI_VERIFICATION__...`).
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +62,18 @@ impl ServiceSettings for Settings {
 }
 
 impl Settings {
+    /// What the verifier enforces.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            code_ttl: self.code_ttl,
+            max_check_attempts: self.max_check_attempts,
+            max_sends_per_verification: self.max_sends_per_verification,
+            captcha_risk_threshold: self.captcha.risk_threshold,
+            limits: self.limits.clone(),
+            countries: self.countries.clone(),
+        }
+    }
+
     /// Refuses settings that would make the service unsafe or useless.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -109,48 +124,6 @@ impl Default for CaptchaSettings {
             risk_threshold: 3,
         }
     }
-}
-
-/// Rate limits; every send must fit all of them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct LimitSettings {
-    /// The shortest time between two sends to one destination.
-    #[serde(with = "humantime_serde")]
-    pub send_cooldown: Duration,
-    /// Sends to one destination per hour.
-    pub destination_per_hour: u32,
-    /// Sends to one destination per day.
-    pub destination_per_day: u32,
-    /// Sends requested from one client address per hour.
-    pub client_per_hour: u32,
-    /// Phone sends to one country per hour (SMS-pumping budget).
-    pub country_per_hour: u32,
-    /// Code checks from one client address per hour.
-    pub checks_per_client_per_hour: u32,
-}
-
-impl Default for LimitSettings {
-    fn default() -> Self {
-        Self {
-            send_cooldown: Duration::from_secs(60),
-            destination_per_hour: 5,
-            destination_per_day: 10,
-            client_per_hour: 20,
-            country_per_hour: 1_000,
-            checks_per_client_per_hour: 100,
-        }
-    }
-}
-
-/// Countries phone codes may go to, as ISO 3166-1 alpha-2 codes.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct CountrySettings {
-    /// If not empty, only these countries.
-    pub allowed: Vec<String>,
-    /// Never these countries.
-    pub denied: Vec<String>,
 }
 
 /// Verification tokens.

@@ -1,13 +1,22 @@
 //! The verification service: sends one-time codes and checks them.
 //!
-//! A request flows `grpc` (proto to domain) → `domain` (rules) → `storage` (the verification
-//! row and its event, in one transaction through the outbox) → the notification service, which
-//! consumes `CodeIssued` from this service's topic.
+//! Following one request, each step at most three hops from the last:
+//! - `SendCode`, `ResendCode`, `CheckCode` (`proto/mi/verification/v1/verification.proto`) →
+//!   `grpc/mod.rs` (wire ↔ domain; each operation's errors to a status in `grpc/errors.rs`)
+//! - → `domain/send_code.rs`, `domain/resend_code.rs`, `domain/check_code.rs` (the rules,
+//!   with `domain/guard.rs` for rate limits and CAPTCHAs), which record a domain event from
+//!   `domain/events.rs` through the [`domain::VerificationStore`] trait (`domain/store.rs`)
+//! - → `storage/sql.rs`, which writes the verification row and its event in one transaction,
+//!   the event turned into protobuf by `publish.rs` and enqueued in the outbox
+//! - → the relay publishes it on the verification topic, where
+//!   `crates/notification/src/consume/codes.rs` picks up `CodeIssued` and delivers the code.
+//!
+//! The service consumes no events, so there is no `consume/`.
 
 pub mod config;
 pub mod domain;
-pub mod events;
 pub mod grpc;
+pub mod publish;
 pub mod storage;
 
 use std::sync::Arc;
@@ -90,7 +99,7 @@ impl Service for VerificationService {
             hasher: CodeHasher::new(&hash_key),
             cipher,
             tokens,
-            settings,
+            policy: settings.policy(),
         });
         let server = VerificationServiceServer::new(grpc::VerificationHandler::new(
             verifier,

@@ -3,9 +3,11 @@
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
 use mi_platform::{clock, testing};
-use mi_proto::events::v1::{CodeIssued, VerificationApproved, VerificationLocked};
-use mi_verification::domain::{Channel, Destination, Purpose, Status, Verification};
-use mi_verification::storage::{SqlVerificationStore, VerificationStore};
+use mi_verification::domain::{
+    Channel, CodeIssued, Destination, Purpose, Status, Verification, VerificationApproved,
+    VerificationLocked, VerificationStore,
+};
+use mi_verification::storage::SqlVerificationStore;
 
 const MAX_ATTEMPTS: u32 = 3;
 
@@ -23,6 +25,11 @@ fn verification(id: &str, expires_at: i64) -> Verification {
         expires_at,
         created_at: clock::now_millis(),
     }
+}
+
+/// The event of a send; its content does not matter to the store.
+fn issued(verification: &Verification) -> CodeIssued {
+    CodeIssued::new(verification, Vec::new())
 }
 
 async fn outbox_rows(database: &Database) -> i64 {
@@ -46,13 +53,13 @@ async fn run_contract(database: Database) {
         Outbox::new("verification", "verification.events"),
     );
     let now = clock::now_millis();
-    let approved = VerificationApproved::default();
-    let locked = VerificationLocked::default();
 
     // Insert and read back, with the event written alongside.
     let pending = verification("00000000-0000-7000-8000-000000000001", now + 60_000);
+    let approved = VerificationApproved::from(&pending);
+    let locked = VerificationLocked::from(&pending);
     store
-        .insert(&pending, &CodeIssued::default())
+        .insert(&pending, &issued(&pending))
         .await
         .expect("insert");
     assert_eq!(
@@ -118,7 +125,7 @@ async fn run_contract(database: Database) {
     // No approval once the maximum is counted.
     let exhausted = verification("00000000-0000-7000-8000-000000000005", now + 60_000);
     store
-        .insert(&exhausted, &CodeIssued::default())
+        .insert(&exhausted, &issued(&exhausted))
         .await
         .expect("insert");
     for expected in 1..=MAX_ATTEMPTS {
@@ -142,7 +149,7 @@ async fn run_contract(database: Database) {
     // Resend replaces the code, resets attempts and counts the send, up to a limit.
     let resent = verification("00000000-0000-7000-8000-000000000004", now + 60_000);
     store
-        .insert(&resent, &CodeIssued::default())
+        .insert(&resent, &issued(&resent))
         .await
         .expect("insert");
     store
@@ -159,7 +166,7 @@ async fn run_contract(database: Database) {
     };
     assert!(
         store
-            .reissue(&reissued, 2, now, &CodeIssued::default())
+            .reissue(&reissued, 2, now, &issued(&reissued))
             .await
             .expect("reissue")
     );
@@ -174,7 +181,7 @@ async fn run_contract(database: Database) {
     );
     assert!(
         !store
-            .reissue(&reissued, 2, now, &CodeIssued::default())
+            .reissue(&reissued, 2, now, &issued(&reissued))
             .await
             .expect("reissue"),
         "send limit"
@@ -194,7 +201,7 @@ async fn run_contract(database: Database) {
     // Expired and locked verifications take no attempts.
     let expired = verification("00000000-0000-7000-8000-000000000002", now - 1);
     store
-        .insert(&expired, &CodeIssued::default())
+        .insert(&expired, &issued(&expired))
         .await
         .expect("insert");
     assert_eq!(
@@ -218,7 +225,7 @@ async fn run_contract(database: Database) {
     );
     let lockable = verification("00000000-0000-7000-8000-000000000003", now + 60_000);
     store
-        .insert(&lockable, &CodeIssued::default())
+        .insert(&lockable, &issued(&lockable))
         .await
         .expect("insert");
     assert!(

@@ -1,4 +1,19 @@
-//! Devices, free of gRPC and SQL.
+//! Devices, free of gRPC and SQL: the bottom layer. `linking` links and unlinks devices as
+//! accounts sign in and go away; `listing` lists an account's devices; `store` is what both
+//! need from storage.
+
+mod linking;
+mod listing;
+mod store;
+#[cfg(test)]
+mod testing;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use listing::ListDevicesError;
+pub use store::DeviceStore;
 
 /// A device linked to an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,4 +30,38 @@ pub struct Device {
     pub name: String,
     /// Milliseconds since the epoch.
     pub linked_at: i64,
+}
+
+impl Device {
+    /// Where the device stands in its account's list, which pages start after.
+    pub fn position(&self) -> DevicePosition {
+        DevicePosition {
+            linked_at: self.linked_at,
+            device_id: self.device_id.clone(),
+        }
+    }
+}
+
+/// A place in an account's device list, which is ordered most recently linked first, then by
+/// device id. Serialized into page tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicePosition {
+    /// The link time of the device at this place.
+    pub linked_at: i64,
+    /// Its device id.
+    pub device_id: String,
+}
+
+/// The device registry's rules over its store; see [`DeviceRegistry::list_devices`],
+/// [`DeviceRegistry::link`] and [`DeviceRegistry::unlink_account`].
+#[derive(Debug, Clone)]
+pub struct DeviceRegistry {
+    store: Arc<dyn DeviceStore>,
+}
+
+impl DeviceRegistry {
+    /// A registry over its store.
+    pub fn new(store: Arc<dyn DeviceStore>) -> Self {
+        Self { store }
+    }
 }

@@ -1,24 +1,24 @@
-//! The gRPC face of the device registry.
+//! The gRPC face of the device registry: wire ↔ domain.
 
-use std::sync::Arc;
-
-use mi_platform::{ServiceError, clock, paging};
+use mi_platform::ServiceError;
+use mi_platform::clock;
+use mi_platform::paging::PageRequest;
 use mi_proto::device::v1 as api;
 use mi_proto::device::v1::device_registry_service_server::DeviceRegistryService;
 use tonic::{Request, Response, Status};
 
-use crate::storage::DeviceStore;
+use crate::domain::{Device, DevicePosition, DeviceRegistry, ListDevicesError};
 
 /// Serves `mi.device.v1.DeviceRegistryService`.
 #[derive(Debug)]
 pub struct DeviceRegistryHandler {
-    devices: Arc<dyn DeviceStore>,
+    registry: DeviceRegistry,
 }
 
 impl DeviceRegistryHandler {
-    /// A handler over the device store.
-    pub fn new(devices: Arc<dyn DeviceStore>) -> Self {
-        Self { devices }
+    /// A handler over the registry.
+    pub fn new(registry: DeviceRegistry) -> Self {
+        Self { registry }
     }
 }
 
@@ -29,50 +29,35 @@ impl DeviceRegistryService for DeviceRegistryHandler {
         request: Request<api::ListDevicesRequest>,
     ) -> Result<Response<api::ListDevicesResponse>, Status> {
         let request = request.into_inner();
-        let mi_id = i64::try_from(request.mi_id)
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| ServiceError::invalid_field("mi_id", "must be a Mi ID"))?;
-        let page_size = paging::page_size(request.page_size)?;
-        // The page token is the number of devices already returned.
-        let offset = match request.page_token.as_str() {
-            "" => 0,
-            token => token
-                .parse::<i64>()
-                .ok()
-                .filter(|offset| *offset >= 0)
-                .ok_or_else(|| {
-                    ServiceError::invalid_field(
-                        "page_token",
-                        "is not a token this service returned",
-                    )
-                })?,
-        };
-        let mut devices = self
-            .devices
-            .list(mi_id, offset, page_size + 1)
+        let page =
+            PageRequest::<DevicePosition>::from_wire(request.page_size, &request.page_token)?;
+        let devices = self
+            .registry
+            .list_devices(request.mi_id, page.after.as_ref(), page.fetch_limit())
             .await
-            .map_err(|error| ServiceError::internal(&error))?;
-        let has_more = devices.len() as i64 > page_size;
-        devices.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
-        let next_page_token = if has_more {
-            (offset + page_size).to_string()
-        } else {
-            String::new()
-        };
+            .map_err(list_devices_error)?;
+        let page = page.page(devices, Device::position);
         Ok(Response::new(api::ListDevicesResponse {
-            devices: devices
-                .into_iter()
-                .map(|device| api::Device {
-                    device_id: device.device_id,
-                    mi_id: device.mi_id,
-                    model: device.model,
-                    os: device.os,
-                    name: device.name,
-                    link_time: Some(clock::millis_to_timestamp(device.linked_at)),
-                })
-                .collect(),
-            next_page_token,
+            devices: page.items.into_iter().map(to_wire).collect(),
+            next_page_token: page.next_page_token,
         }))
+    }
+}
+
+fn list_devices_error(error: ListDevicesError) -> ServiceError {
+    match error {
+        ListDevicesError::InvalidMiId => ServiceError::invalid_field("mi_id", "must be a Mi ID"),
+        ListDevicesError::Unexpected(error) => ServiceError::internal(&error),
+    }
+}
+
+fn to_wire(device: Device) -> api::Device {
+    api::Device {
+        device_id: device.device_id,
+        mi_id: device.mi_id,
+        model: device.model,
+        os: device.os,
+        name: device.name,
+        link_time: Some(clock::millis_to_timestamp(device.linked_at)),
     }
 }

@@ -1,10 +1,33 @@
-//! Messages and how they are written.
+//! Messages: what to send for an event, how it is written and how it is delivered once, free
+//! of gRPC, SQL and protobuf: the bottom layer.
+//!
+//! One module per family: `codes` (a verification code to its destination), `alerts` (a
+//! security alert to each contact of an account), `inbox` (reading the dev inbox). Both
+//! sending families go through `dispatcher`, which sends each message once over a
+//! `transport`, recording it in the `store` and publishing the `events` of its outcome.
 
-mod alert;
+mod alerts;
+mod codes;
+mod dispatcher;
+mod events;
+mod inbox;
 mod render;
+mod store;
+#[cfg(test)]
+mod testing;
+mod transport;
 
-pub use alert::{AlertKind, SecurityAlert};
+use std::sync::Arc;
+
+use mi_platform::crypto::CodeCipher;
+
+pub use alerts::{AlertAudience, AlertKind, SecurityAlert};
+pub use codes::IssuedCode;
+pub use dispatcher::Dispatcher;
+pub use events::{DeliveryFailed, MessageDelivered};
 pub use render::Templates;
+pub use store::{DeliveryStart, NotificationStore};
+pub use transport::{ExternalTransport, Transport, Transports};
 
 /// The kind of destination a message is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,4 +102,37 @@ pub struct InboxMessage {
     pub message: OutgoingMessage,
     /// Milliseconds since the epoch.
     pub created_at: i64,
+}
+
+/// Turns events' requests into messages and delivers them; see [`Notifier::deliver_code`],
+/// [`Notifier::deliver_alert`], [`Notifier::give_up`] and [`Notifier::list_inbox`].
+#[derive(Debug)]
+pub struct Notifier {
+    store: Arc<dyn NotificationStore>,
+    dispatcher: Dispatcher,
+    templates: Templates,
+    cipher: CodeCipher,
+}
+
+impl Notifier {
+    /// A notifier writing with `templates`, opening codes with `cipher`, sending through
+    /// `transports` and recording in `store`.
+    pub fn new(
+        store: Arc<dyn NotificationStore>,
+        transports: Transports,
+        templates: Templates,
+        cipher: CodeCipher,
+    ) -> Self {
+        Self {
+            dispatcher: Dispatcher::new(Arc::clone(&store), transports),
+            store,
+            templates,
+            cipher,
+        }
+    }
+
+    /// Gives up on every unfinished message of the event, recording why.
+    pub async fn give_up(&self, source_event_id: &str, reason: &str) -> anyhow::Result<()> {
+        self.dispatcher.give_up(source_event_id, reason).await
+    }
 }

@@ -1,25 +1,25 @@
-//! The gRPC face of the notification service: the dev inbox.
+//! The gRPC face of the notification service: the dev inbox, wire ↔ domain.
 
 use std::sync::Arc;
 
-use mi_platform::{ServiceError, clock, paging};
+use mi_platform::paging::PageRequest;
+use mi_platform::{ServiceError, clock};
 use mi_proto::notification::v1 as api;
 use mi_proto::notification::v1::notification_service_server::NotificationService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{Channel, InboxMessage};
-use crate::storage::NotificationStore;
+use crate::domain::{Channel, InboxMessage, Notifier};
 
 /// Serves `mi.notification.v1.NotificationService`.
 #[derive(Debug)]
 pub struct NotificationHandler {
-    store: Arc<dyn NotificationStore>,
+    notifier: Arc<Notifier>,
 }
 
 impl NotificationHandler {
-    /// A handler over the store that keeps the inbox.
-    pub fn new(store: Arc<dyn NotificationStore>) -> Self {
-        Self { store }
+    /// A handler over the notifier that keeps the inbox.
+    pub fn new(notifier: Arc<Notifier>) -> Self {
+        Self { notifier }
     }
 }
 
@@ -30,37 +30,21 @@ impl NotificationService for NotificationHandler {
         request: Request<api::ListInboxMessagesRequest>,
     ) -> Result<Response<api::ListInboxMessagesResponse>, Status> {
         let request = request.into_inner();
-        let page_size = paging::page_size(request.page_size)?;
-        // The page token is the last message id of the previous page (UUIDv7s sort by time).
-        let after = match request.page_token.as_str() {
-            "" => None,
-            token => Some(
-                uuid::Uuid::parse_str(token)
-                    .map_err(|_| {
-                        ServiceError::invalid_field(
-                            "page_token",
-                            "is not a token this service returned",
-                        )
-                    })?
-                    .to_string(),
-            ),
-        };
-        let destination = (!request.destination.is_empty()).then_some(request.destination.as_str());
-        // One extra row tells whether another page follows.
-        let mut messages = self
-            .store
-            .list_inbox(destination, after.as_deref(), page_size + 1)
+        // The page key is a message id; message ids are UUIDv7s, which sort by time.
+        let page = PageRequest::<String>::from_wire(request.page_size, &request.page_token)?;
+        let messages = self
+            .notifier
+            .list_inbox(
+                &request.destination,
+                page.after.as_deref(),
+                page.fetch_limit(),
+            )
             .await
             .map_err(|error| ServiceError::internal(&error))?;
-        let has_more = messages.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
-        messages.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
-        let next_page_token = match (has_more, messages.last()) {
-            (true, Some(last)) => last.message_id.clone(),
-            _ => String::new(),
-        };
+        let page = page.page(messages, |message| message.message_id.clone());
         Ok(Response::new(api::ListInboxMessagesResponse {
-            messages: messages.into_iter().map(to_wire).collect(),
-            next_page_token,
+            messages: page.items.into_iter().map(to_wire).collect(),
+            next_page_token: page.next_page_token,
         }))
     }
 }

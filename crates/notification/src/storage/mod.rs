@@ -1,65 +1,7 @@
-//! Delivery records and the dev inbox. One SQL implementation serves PostgreSQL and SQLite.
+//! Delivery records and the dev inbox: the SQL implementation of the domain's
+//! [`NotificationStore`](crate::domain::NotificationStore), publishing each outcome through
+//! the outbox in the same transaction. One implementation serves PostgreSQL and SQLite.
 
 mod sql;
 
-use async_trait::async_trait;
-
 pub use sql::SqlNotificationStore;
-
-use crate::domain::{InboxMessage, OutgoingMessage};
-
-/// Where a delivery stands when an event (perhaps again) asks for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryStart {
-    /// Not finished: this is attempt number `attempt` (1 for the first).
-    Attempt(u32),
-    /// Delivered or given up already: nothing more to do.
-    Finished,
-}
-
-/// Records deliveries, one per source event and destination, and keeps the dev inbox.
-///
-/// The delivery record is also what makes a redelivered event harmless: a message whose record
-/// says delivered or failed is never sent again.
-#[async_trait]
-pub trait NotificationStore: Send + Sync + std::fmt::Debug {
-    /// Creates the delivery record of `message`, or counts another attempt of an unfinished
-    /// one. Needed before an external send; a dev-inbox delivery is recorded by `complete` alone.
-    async fn start_delivery(
-        &self,
-        source_event_id: &str,
-        message: &OutgoingMessage,
-        transport: &str,
-    ) -> anyhow::Result<DeliveryStart>;
-
-    /// Notes why the last attempt to reach `destination` failed.
-    async fn record_failure(
-        &self,
-        source_event_id: &str,
-        destination: &str,
-        error: &str,
-    ) -> anyhow::Result<()>;
-
-    /// Records the delivery as done (creating the record if needed), puts the message in the
-    /// dev inbox if that is its transport, and enqueues `NotificationDelivered`, all in one
-    /// transaction; false if this message was delivered (or given up on) already.
-    async fn complete(
-        &self,
-        source_event_id: &str,
-        message: &OutgoingMessage,
-        transport: &str,
-        to_dev_inbox: bool,
-    ) -> anyhow::Result<bool>;
-
-    /// Marks every unfinished delivery of the event failed for good and enqueues one
-    /// `NotificationFailed` each; returns how many there were.
-    async fn fail(&self, source_event_id: &str, reason: &str) -> anyhow::Result<usize>;
-
-    /// Inbox messages oldest first, optionally for one destination, after `after_message_id`.
-    async fn list_inbox(
-        &self,
-        destination: Option<&str>,
-        after_message_id: Option<&str>,
-        limit: i64,
-    ) -> anyhow::Result<Vec<InboxMessage>>;
-}

@@ -5,12 +5,14 @@ use async_trait::async_trait;
 use mi_platform::clock;
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
-use mi_proto::events::v1::{NotificationDelivered, NotificationFailed};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{DeliveryStart, NotificationStore};
-use crate::domain::{Channel, InboxMessage, OutgoingMessage};
+use crate::domain::{
+    Channel, DeliveryFailed, DeliveryStart, InboxMessage, MessageDelivered, NotificationStore,
+    OutgoingMessage,
+};
+use crate::publish;
 
 const PENDING: &str = "pending";
 const DELIVERED: &str = "delivered";
@@ -85,11 +87,12 @@ impl NotificationStore for SqlNotificationStore {
 
     async fn complete(
         &self,
-        source_event_id: &str,
         message: &OutgoingMessage,
-        transport: &str,
+        delivered: &MessageDelivered,
         to_dev_inbox: bool,
     ) -> anyhow::Result<bool> {
+        let source_event_id = delivered.source_event_id.as_str();
+        let transport = delivered.transport.as_str();
         let mut transaction = self.database.pool().begin().await?;
         let now = clock::now_millis();
         // An upsert: external deliveries have their record from start_delivery; dev-inbox ones
@@ -119,13 +122,13 @@ impl NotificationStore for SqlNotificationStore {
             );
             return Ok(false);
         }
-        let message_id = uuid::Uuid::now_v7().to_string();
+        let message_id = delivered.message_id.as_str();
         if to_dev_inbox {
             sqlx::query(
                 "INSERT INTO inbox_messages (message_id, source_event_id, destination, channel, subject, body, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(&message_id)
+            .bind(message_id)
             .bind(source_event_id)
             .bind(&message.destination)
             .bind(message.channel.as_str())
@@ -135,14 +138,12 @@ impl NotificationStore for SqlNotificationStore {
             .execute(&mut *transaction)
             .await?;
         }
-        let delivered = NotificationDelivered {
-            message_id: message_id.clone(),
-            source_event_id: source_event_id.to_owned(),
-            destination: message.destination.clone(),
-            delivery_channel: transport.to_owned(),
-        };
         self.outbox
-            .enqueue(&mut transaction, &message_id, &delivered)
+            .enqueue(
+                &mut transaction,
+                message_id,
+                &publish::notification_delivered(delivered),
+            )
             .await?;
         transaction.commit().await?;
         self.outbox.notify_committed();
@@ -175,15 +176,19 @@ impl NotificationStore for SqlNotificationStore {
         }
         for row in &failed {
             let attempts: i64 = row.try_get("attempts")?;
-            let event = NotificationFailed {
+            let event = DeliveryFailed {
                 source_event_id: source_event_id.to_owned(),
                 destination: row.try_get("destination")?,
-                delivery_channel: row.try_get("transport")?,
+                transport: row.try_get("transport")?,
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                 error: reason.to_owned(),
             };
             self.outbox
-                .enqueue(&mut transaction, source_event_id, &event)
+                .enqueue(
+                    &mut transaction,
+                    source_event_id,
+                    &publish::notification_failed(&event),
+                )
                 .await?;
         }
         transaction.commit().await?;

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use mi_platform::clock;
 
-use super::{ClientAddress, Status, Verification, VerificationCode, Verifier};
+use super::{
+    ClientAddress, Status, Verification, VerificationApproved, VerificationCode,
+    VerificationLocked, Verifier,
+};
 
 /// A verification whose code was just accepted, with its proof.
 #[derive(Clone)]
@@ -90,7 +93,7 @@ impl Verifier {
         if let Some(retry_after) = self.guard_check(client).await? {
             return Err(CheckCodeError::TooManyChecks { retry_after });
         }
-        let max_attempts = self.settings.max_check_attempts;
+        let max_attempts = self.policy.max_check_attempts;
         let now = clock::now_millis();
 
         let verification = self
@@ -107,7 +110,7 @@ impl Verifier {
         {
             // Signed before the approval commits: an approved verification always has its proof.
             let (token, token_expires_at) = self.tokens.issue(&verification, now)?;
-            let event = crate::events::verification_approved(&verification);
+            let event = VerificationApproved::from(&verification);
             let approved = self
                 .store
                 .approve(
@@ -144,7 +147,7 @@ impl Verifier {
                 attempts,
                 ..verification
             };
-            let event = crate::events::verification_locked(&locked);
+            let event = VerificationLocked::from(&locked);
             self.store.lock(&verification_id, now, &event).await?;
             tracing::warn!(verification_id, attempts, "verification locked");
             return Err(CheckCodeError::Locked);
@@ -182,5 +185,69 @@ fn not_checkable(
         Status::Pending if verification.expires_at <= now => Some(CheckCodeError::Expired),
         Status::Pending if verification.attempts >= max_attempts => Some(CheckCodeError::Locked),
         Status::Pending => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Fixture, MAX_CHECK_ATTEMPTS, Published, other_code};
+    use super::super::{Channel, VerificationLocked};
+    use super::*;
+
+    fn client() -> ClientAddress {
+        ClientAddress("192.0.2.1".into())
+    }
+
+    #[tokio::test]
+    async fn the_right_code_approves_once_with_a_token_and_an_event() {
+        let fixture = Fixture::new();
+        let request = Fixture::request("user@example.com", Channel::Email);
+        let sent = fixture.verifier.send_code(request).await.expect("sent");
+        let code = fixture.last_code(&sent.verification_id);
+
+        let checked = fixture
+            .verifier
+            .check_code(&sent.verification_id, &code, &client())
+            .await
+            .expect("approved");
+        assert!(!checked.token.is_empty());
+        assert!(matches!(fixture.store.published().last(),
+            Some(Published::Approved(approved)) if approved.verification_id == sent.verification_id));
+        let again = fixture
+            .verifier
+            .check_code(&sent.verification_id, &code, &client())
+            .await;
+        assert!(matches!(again, Err(CheckCodeError::AlreadyApproved)));
+    }
+
+    #[tokio::test]
+    async fn wrong_codes_count_down_then_lock_with_an_event() {
+        let fixture = Fixture::new();
+        let request = Fixture::request("user@example.com", Channel::Email);
+        let sent = fixture.verifier.send_code(request).await.expect("sent");
+        let code = fixture.last_code(&sent.verification_id);
+        let check = |code: String| {
+            let verifier = fixture.verifier.clone();
+            let verification_id = sent.verification_id.clone();
+            async move {
+                verifier
+                    .check_code(&verification_id, &code, &client())
+                    .await
+            }
+        };
+
+        for remaining in (1..MAX_CHECK_ATTEMPTS).rev() {
+            let wrong = check(other_code(&code).to_owned()).await;
+            assert!(
+                matches!(wrong, Err(CheckCodeError::WrongCode { remaining_attempts }) if remaining_attempts == remaining),
+                "{wrong:?}"
+            );
+        }
+        let last = check(other_code(&code).to_owned()).await;
+        assert!(matches!(last, Err(CheckCodeError::Locked)), "{last:?}");
+        assert!(matches!(fixture.store.published().last(),
+            Some(Published::Locked(VerificationLocked { attempts, .. })) if *attempts == MAX_CHECK_ATTEMPTS));
+        let right_too_late = check(code).await;
+        assert!(matches!(right_too_late, Err(CheckCodeError::Locked)));
     }
 }

@@ -50,7 +50,7 @@ impl Verifier {
     ) -> Result<(), SendRefusal> {
         let country = destination.country();
         if let Some(country) = &country {
-            let policy = &self.settings.countries;
+            let policy = &self.policy.countries;
             let allowed = policy.allowed.is_empty() || policy.allowed.contains(country);
             if !allowed || policy.denied.contains(country) {
                 return Err(SendRefusal::CountryNotAllowed(country.clone()));
@@ -76,7 +76,7 @@ impl Verifier {
             }
         }
 
-        let limits = &self.settings.limits;
+        let limits = &self.policy.limits;
         let mut checks = vec![
             (
                 "destination per minute",
@@ -139,7 +139,7 @@ impl Verifier {
         }
         // The threshold-th send within an hour needs a CAPTCHA: that is when the usage before
         // it has reached threshold - 1.
-        let free_sends = self.settings.captcha.risk_threshold.saturating_sub(1);
+        let free_sends = self.policy.captcha_risk_threshold.saturating_sub(1);
         let used = self
             .limiter
             .usage(&[destination_hour, client_hour], HOUR)
@@ -155,7 +155,7 @@ impl Verifier {
     ) -> anyhow::Result<Option<Duration>> {
         let limit = Limit::new(
             format!("check:client-hour:{}", client.0),
-            self.settings.limits.checks_per_client_per_hour,
+            self.policy.limits.checks_per_client_per_hour,
             HOUR,
         );
         let decision = self.limiter.acquire(&[limit]).await?;

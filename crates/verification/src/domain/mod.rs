@@ -1,12 +1,21 @@
-//! The rules of verification, free of gRPC and SQL.
+//! The rules of verification, free of gRPC and SQL: the bottom layer.
+//!
+//! One module per operation (`send_code`, `resend_code`, `check_code`), each with its error
+//! enum; `guard` holds the checks every send passes; `store` is what the operations need from
+//! storage and `events` what they tell others.
 
 mod captcha;
 mod check_code;
 mod code;
 mod destination;
+mod events;
 mod guard;
+mod policy;
 mod resend_code;
 mod send_code;
+mod store;
+#[cfg(test)]
+mod testing;
 mod token;
 mod verifier;
 
@@ -14,9 +23,12 @@ pub use captcha::{CaptchaAnswer, Captchas, NewCaptcha};
 pub use check_code::{CheckCodeError, CheckedVerification};
 pub use code::{CodeHasher, VerificationCode};
 pub use destination::Destination;
+pub use events::{CodeIssued, VerificationApproved, VerificationLocked};
 pub use guard::{ClientAddress, SendRefusal};
+pub use policy::{CountrySettings, LimitSettings, Policy};
 pub use resend_code::{ResendCodeError, ResendCodeRequest};
 pub use send_code::{SendCodeError, SendCodeRequest, SentCode};
+pub use store::VerificationStore;
 pub use token::{TokenClaims, VerificationTokens};
 pub use verifier::{Verifier, VerifierParts};
 

@@ -3,7 +3,7 @@
 use mi_platform::clock;
 
 use super::{
-    CaptchaAnswer, Channel, ClientAddress, Destination, SendRefusal, SentCode, Status,
+    CaptchaAnswer, Channel, ClientAddress, CodeIssued, Destination, SendRefusal, SentCode, Status,
     VerificationCode, Verifier,
 };
 
@@ -75,7 +75,7 @@ impl Verifier {
             Status::Locked => return Err(ResendCodeError::Locked),
             Status::Pending => {}
         }
-        if current.send_count >= self.settings.max_sends_per_verification {
+        if current.send_count >= self.policy.max_sends_per_verification {
             return Err(ResendCodeError::TooManySends);
         }
         let channel = request.channel.unwrap_or(current.channel);
@@ -117,14 +117,14 @@ impl Verifier {
             code_hash: self.hasher.hash(&verification_id, &code),
             attempts: 0,
             send_count: current.send_count + 1,
-            expires_at: clock::add_millis(now, self.settings.code_ttl),
+            expires_at: clock::add_millis(now, self.policy.code_ttl),
             ..current
         };
         let sealed_code = self
             .cipher
             .seal(&verification_id, code.expose().as_bytes())?;
-        let event = crate::events::code_issued(&reissued, sealed_code);
-        let max_sends = self.settings.max_sends_per_verification;
+        let event = CodeIssued::new(&reissued, sealed_code);
+        let max_sends = self.policy.max_sends_per_verification;
         if !self
             .store
             .reissue(&reissued, max_sends, now, &event)
@@ -140,5 +140,67 @@ impl Verifier {
             "code resent"
         );
         Ok(self.sent(&reissued, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Fixture, Published};
+    use super::*;
+
+    fn resend(verification_id: &str, channel: Option<Channel>) -> ResendCodeRequest {
+        ResendCodeRequest {
+            verification_id: verification_id.to_owned(),
+            channel,
+            locale: String::new(),
+            captcha: None,
+            client: ClientAddress("192.0.2.1".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_resend_by_voice_replaces_the_code_and_keeps_the_locale() {
+        let fixture = Fixture::new();
+        let request = Fixture::request("+8613800138000", Channel::Sms);
+        let sent = fixture.verifier.send_code(request).await.expect("sent");
+        let first_hash = fixture
+            .store
+            .stored(&sent.verification_id)
+            .expect("stored")
+            .code_hash;
+
+        let resent = fixture
+            .verifier
+            .resend_code(resend(&sent.verification_id, Some(Channel::Voice)))
+            .await
+            .expect("resent");
+        assert_eq!((resent.channel, resent.resends_left), (Channel::Voice, 3));
+        let stored = fixture.store.stored(&sent.verification_id).expect("stored");
+        assert_ne!(stored.code_hash, first_hash, "a new code");
+        assert_eq!((stored.send_count, stored.locale.as_str()), (2, "en"));
+        assert!(matches!(fixture.store.published().as_slice(),
+            [Published::Issued(_), Published::Issued(again)] if again.channel == Channel::Voice));
+    }
+
+    #[tokio::test]
+    async fn an_email_code_is_not_resent_to_a_phone_channel() {
+        let fixture = Fixture::new();
+        let request = Fixture::request("user@example.com", Channel::Email);
+        let sent = fixture.verifier.send_code(request).await.expect("sent");
+        let refused = fixture
+            .verifier
+            .resend_code(resend(&sent.verification_id, Some(Channel::Sms)))
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(ResendCodeError::InvalidRequest {
+                    field: "channel",
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(fixture.store.published().len(), 1, "nothing more was sent");
     }
 }

@@ -4,8 +4,8 @@
 use mi_platform::clock;
 
 use super::{
-    CaptchaAnswer, Channel, ClientAddress, Destination, Purpose, SendRefusal, Status, Verification,
-    VerificationCode, Verifier,
+    CaptchaAnswer, Channel, ClientAddress, CodeIssued, Destination, Purpose, SendRefusal, Status,
+    Verification, VerificationCode, Verifier,
 };
 
 /// A send request, already mapped from the wire but not yet validated.
@@ -79,13 +79,13 @@ impl Verifier {
             attempts: 0,
             send_count: 1,
             locale: request.locale,
-            expires_at: clock::add_millis(now, self.settings.code_ttl),
+            expires_at: clock::add_millis(now, self.policy.code_ttl),
             created_at: now,
         };
         let sealed_code = self
             .cipher
             .seal(&verification.verification_id, code.expose().as_bytes())?;
-        let event = crate::events::code_issued(&verification, sealed_code);
+        let event = CodeIssued::new(&verification, sealed_code);
         self.store.insert(&verification, &event).await?;
         tracing::info!(verification_id = %verification.verification_id, channel = channel.as_str(), purpose = purpose.as_str(), "code sent");
         Ok(self.sent(&verification, now))
@@ -97,9 +97,9 @@ impl Verifier {
             verification_id: verification.verification_id.clone(),
             channel: verification.channel,
             expires_at: verification.expires_at,
-            resend_at: clock::add_millis(now, self.settings.limits.send_cooldown),
+            resend_at: clock::add_millis(now, self.policy.limits.send_cooldown),
             resends_left: self
-                .settings
+                .policy
                 .max_sends_per_verification
                 .saturating_sub(verification.send_count),
         }
@@ -136,5 +136,53 @@ fn validate(request: &SendCodeRequest) -> Result<(Destination, Channel, Purpose)
             Ok((destination, channel, purpose))
         }
         _ => Err(SendCodeError::InvalidRequest(violations)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Fixture, Published};
+    use super::*;
+
+    #[tokio::test]
+    async fn a_send_stores_only_the_hash_and_seals_the_code_into_its_event() {
+        let fixture = Fixture::new();
+        let request = Fixture::request(" +86 138 0013 8000 ", Channel::Sms);
+        let sent = fixture.verifier.send_code(request).await.expect("sent");
+        assert_eq!(sent.resends_left, 4);
+
+        let stored = fixture.store.stored(&sent.verification_id).expect("stored");
+        assert_eq!(stored.destination.as_str(), "+8613800138000");
+        assert_eq!((stored.status, stored.send_count), (Status::Pending, 1));
+        let code = fixture.last_code(&sent.verification_id);
+        assert!(code.len() == 6 && code.bytes().all(|byte| byte.is_ascii_digit()));
+        assert!(
+            !stored
+                .code_hash
+                .windows(6)
+                .any(|window| window == code.as_bytes()),
+            "the code is stored hashed"
+        );
+        let published = fixture.store.published();
+        assert!(matches!(published.as_slice(), [Published::Issued(issued)]
+            if issued.expires_at == stored.expires_at && issued.purpose == Purpose::PasswordReset));
+    }
+
+    #[tokio::test]
+    async fn an_invalid_request_names_every_field_and_stores_nothing() {
+        let fixture = Fixture::new();
+        let request = SendCodeRequest {
+            channel: None,
+            purpose: None,
+            ..Fixture::request(" ", Channel::Sms)
+        };
+        let Err(SendCodeError::InvalidRequest(violations)) =
+            fixture.verifier.send_code(request).await
+        else {
+            panic!("an invalid request was accepted");
+        };
+        let fields: Vec<&str> = violations.iter().map(|(field, _)| *field).collect();
+        assert_eq!(fields, ["channel", "purpose", "destination"]);
+        assert!(fixture.store.published().is_empty());
     }
 }

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use mi_platform::crypto::CodeCipher;
 use mi_platform::limiter::RateLimiter;
 
-use super::{Captchas, CodeHasher, VerificationTokens};
-use crate::config::Settings;
-use crate::storage::VerificationStore;
+use super::{Captchas, CodeHasher, Policy, VerificationStore, VerificationTokens};
 
 /// Sends and checks codes; see [`Verifier::send_code`], [`Verifier::resend_code`] and
 /// [`Verifier::check_code`].
@@ -19,7 +17,7 @@ pub struct Verifier {
     pub(super) hasher: CodeHasher,
     pub(super) cipher: CodeCipher,
     pub(super) tokens: VerificationTokens,
-    pub(super) settings: Settings,
+    pub(super) policy: Policy,
 }
 
 /// What a verifier is built from.
@@ -37,8 +35,8 @@ pub struct VerifierParts {
     pub cipher: CodeCipher,
     /// Signs verification tokens.
     pub tokens: VerificationTokens,
-    /// The service's settings.
-    pub settings: Settings,
+    /// The limits it enforces.
+    pub policy: Policy,
 }
 
 impl Verifier {
@@ -51,7 +49,7 @@ impl Verifier {
             hasher,
             cipher,
             tokens,
-            settings,
+            policy,
         } = parts;
         Self {
             store,
@@ -60,7 +58,7 @@ impl Verifier {
             hasher,
             cipher,
             tokens,
-            settings,
+            policy,
         }
     }
 

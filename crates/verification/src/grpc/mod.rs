@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 use crate::domain::{
     CaptchaAnswer, Channel, ClientAddress, Purpose, ResendCodeRequest, SendCodeRequest, Verifier,
 };
-use crate::events;
+use crate::publish;
 
 /// Serves `mi.verification.v1.VerificationService`.
 #[derive(Debug)]
@@ -111,7 +111,7 @@ impl VerificationService for VerificationHandler {
             expire_time: Some(clock::millis_to_timestamp(sent.expires_at)),
             resend_time: Some(clock::millis_to_timestamp(sent.resend_at)),
             resends_left: i32::try_from(sent.resends_left).unwrap_or(i32::MAX),
-            channel: events::channel(sent.channel).into(),
+            channel: publish::channel(sent.channel).into(),
         }))
     }
 
@@ -130,8 +130,8 @@ impl VerificationService for VerificationHandler {
         Ok(Response::new(api::CheckCodeResponse {
             verification_id: verification.verification_id,
             destination: verification.destination.as_str().to_owned(),
-            channel: events::channel(verification.channel).into(),
-            purpose: events::purpose(verification.purpose).into(),
+            channel: publish::channel(verification.channel).into(),
+            purpose: publish::purpose(verification.purpose).into(),
             approve_time: Some(clock::millis_to_timestamp(checked.approved_at)),
             verification_token: checked.token,
             token_expire_time: Some(clock::millis_to_timestamp(checked.token_expires_at)),

@@ -5,13 +5,15 @@ use async_trait::async_trait;
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
 use mi_proto::EventPayload;
-use mi_proto::events::v1::{CodeIssued, VerificationApproved, VerificationLocked};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, Row};
 
-use super::VerificationStore;
-use crate::domain::{Channel, Destination, Purpose, Status, Verification};
+use crate::domain::{
+    Channel, CodeIssued, Destination, Purpose, Status, Verification, VerificationApproved,
+    VerificationLocked, VerificationStore,
+};
+use crate::publish;
 
 const COLUMNS: &str = "verification_id, destination, channel, purpose, code_hash, status, attempts, \
      send_count, locale, expires_at, created_at";
@@ -29,8 +31,9 @@ impl SqlVerificationStore {
         Self { database, outbox }
     }
 
-    /// Runs one state change and, if it changed a row, enqueues `event` in the same
-    /// transaction; false (and nothing written) if the change matched no row.
+    /// Runs one state change and, if it changed a row, enqueues `event` (a payload from
+    /// `publish`) in the same transaction; false (and nothing written) if the change matched
+    /// no row.
     async fn apply<'query, P: EventPayload>(
         &self,
         change: Query<'query, Any, AnyArguments<'query>>,
@@ -71,8 +74,12 @@ impl VerificationStore for SqlVerificationStore {
         .bind(verification.expires_at)
         .bind(verification.created_at);
         anyhow::ensure!(
-            self.apply(insert, &verification.verification_id, event)
-                .await?,
+            self.apply(
+                insert,
+                &verification.verification_id,
+                &publish::code_issued(event)
+            )
+            .await?,
             "verification was not inserted"
         );
         Ok(())
@@ -98,8 +105,12 @@ impl VerificationStore for SqlVerificationStore {
         .bind(&verification.verification_id)
         .bind(Status::Pending.as_str())
         .bind(i64::from(max_sends));
-        self.apply(reissue, &verification.verification_id, event)
-            .await
+        self.apply(
+            reissue,
+            &verification.verification_id,
+            &publish::code_issued(event),
+        )
+        .await
     }
 
     async fn get(&self, verification_id: &str) -> anyhow::Result<Option<Verification>> {
@@ -147,7 +158,12 @@ impl VerificationStore for SqlVerificationStore {
         .bind(Status::Pending.as_str())
         .bind(code_hash)
         .bind(i64::from(max_attempts));
-        self.apply(approve, verification_id, event).await
+        self.apply(
+            approve,
+            verification_id,
+            &publish::verification_approved(event),
+        )
+        .await
     }
 
     async fn lock(
@@ -163,7 +179,8 @@ impl VerificationStore for SqlVerificationStore {
         .bind(now)
         .bind(verification_id)
         .bind(Status::Pending.as_str());
-        self.apply(lock, verification_id, event).await
+        self.apply(lock, verification_id, &publish::verification_locked(event))
+            .await
     }
 }
 

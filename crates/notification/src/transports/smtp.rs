@@ -1,6 +1,7 @@
 //! Email through an SMTP server (lettre), with the TLS mode the settings ask for.
 
 use anyhow::Context;
+use async_trait::async_trait;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
@@ -8,7 +9,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use crate::config::{SmtpSettings, SmtpTls};
-use crate::domain::OutgoingMessage;
+use crate::domain::{ExternalTransport, OutgoingMessage};
 
 /// Sends email through one SMTP server (connections are pooled).
 #[derive(Debug)]
@@ -46,14 +47,17 @@ impl SmtpMailer {
                 .context("invalid notification.smtp.from")?,
         })
     }
+}
+
+#[async_trait]
+impl ExternalTransport for SmtpMailer {
+    fn name(&self) -> &'static str {
+        "smtp"
+    }
 
     /// Sends one message; its Message-ID derives from the idempotency key, so a repeat is
     /// recognizable downstream.
-    pub async fn send(
-        &self,
-        message: &OutgoingMessage,
-        idempotency_key: &str,
-    ) -> anyhow::Result<()> {
+    async fn send(&self, message: &OutgoingMessage, idempotency_key: &str) -> anyhow::Result<()> {
         let email = Message::builder()
             .from(self.from.clone())
             .to(message

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::Transports;
-use crate::domain::OutgoingMessage;
-use crate::storage::{DeliveryStart, NotificationStore};
+use super::{
+    DeliveryStart, MessageDelivered, NotificationStore, OutgoingMessage, Transport, Transports,
+};
 
 /// Delivers messages and keeps their delivery records; codes and alerts both go through it.
 #[derive(Debug)]
@@ -34,10 +34,10 @@ impl Dispatcher {
         let channel = message.channel.as_str();
         // An external send needs its record first (attempts, and no second send once done);
         // a dev-inbox delivery is a single transaction in `complete`.
-        if !transport.is_dev_inbox() {
+        if let Transport::External(external) = transport {
             let DeliveryStart::Attempt(attempt) = self
                 .store
-                .start_delivery(source_event_id, message, transport.name())
+                .start_delivery(source_event_id, message, external.name())
                 .await?
             else {
                 tracing::info!(
@@ -47,12 +47,12 @@ impl Dispatcher {
                 );
                 return Ok(());
             };
-            if let Err(error) = transport.send(message, idempotency_key).await {
+            if let Err(error) = external.send(message, idempotency_key).await {
                 tracing::warn!(
                     source_event_id,
                     channel,
                     attempt,
-                    transport = transport.name(),
+                    transport = external.name(),
                     error = format!("{error:#}"),
                     "delivery attempt failed"
                 );
@@ -62,13 +62,15 @@ impl Dispatcher {
                 return Err(error);
             }
         }
+        let delivered = MessageDelivered {
+            message_id: uuid::Uuid::now_v7().to_string(),
+            source_event_id: source_event_id.to_owned(),
+            destination: message.destination.clone(),
+            transport: transport.name().to_owned(),
+        };
+        let to_dev_inbox = matches!(transport, Transport::DevInbox);
         self.store
-            .complete(
-                source_event_id,
-                message,
-                transport.name(),
-                transport.is_dev_inbox(),
-            )
+            .complete(message, &delivered, to_dev_inbox)
             .await?;
         Ok(())
     }
@@ -77,5 +79,59 @@ impl Dispatcher {
     pub async fn give_up(&self, source_event_id: &str, reason: &str) -> anyhow::Result<()> {
         self.store.fail(source_event_id, reason).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Fixture, Send};
+    use super::super::{AlertAudience, AlertKind, SecurityAlert};
+
+    #[tokio::test]
+    async fn a_message_given_up_on_is_reported_with_its_attempts_and_never_sent_again() {
+        let fixture = Fixture::with_external_sms();
+        let alert = SecurityAlert {
+            mi_id: 7,
+            kind: AlertKind::TwoFactorEnabled {
+                method: "totp".into(),
+            },
+        };
+        let audience = AlertAudience {
+            locale: "zh-CN".into(),
+            contacts: vec!["+8613800138000".into()],
+        };
+        for _ in 0..2 {
+            fixture.sms.fail_next();
+            let attempt = fixture
+                .notifier
+                .deliver_alert("e1", &alert, &audience)
+                .await;
+            assert!(attempt.is_err());
+        }
+        fixture
+            .notifier
+            .give_up("e1", "too many failures")
+            .await
+            .expect("given up");
+        let failed = fixture.store.failed();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            (failed[0].attempts, failed[0].transport.as_str()),
+            (2, "fake")
+        );
+
+        fixture
+            .notifier
+            .deliver_alert("e1", &alert, &audience)
+            .await
+            .expect("nothing to do");
+        assert_eq!(
+            fixture.sms.sends(),
+            [
+                Send::failed("+8613800138000", "e1-1"),
+                Send::failed("+8613800138000", "e1-1"),
+            ]
+        );
+        assert!(fixture.store.delivered().is_empty());
     }
 }

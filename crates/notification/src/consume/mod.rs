@@ -1,36 +1,29 @@
-//! Consumes other services' events and turns them into messages: verification codes from the
-//! verification topic (`codes`), security alerts from the identity topic (`alerts`).
+//! Consumes other services' events (protobuf → domain): verification codes from the
+//! verification topic (`codes.rs`), security alerts from the identity topic (`alerts.rs`).
 
 mod alerts;
 mod codes;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use mi_platform::clock;
 use mi_platform::consumer::EventHandler;
-use mi_platform::crypto::CodeCipher;
 use mi_proto::events::v1::EventEnvelope;
 
-use crate::delivery::Dispatcher;
-use crate::domain::Templates;
+use crate::domain::Notifier;
 
 /// Delivers the code of every `CodeIssued` and the alerts of identity's security events.
 #[derive(Debug)]
 pub struct NotificationEventsHandler {
-    dispatcher: Dispatcher,
-    templates: Templates,
-    cipher: CodeCipher,
+    notifier: Arc<Notifier>,
 }
 
 impl NotificationEventsHandler {
-    /// A handler delivering through `dispatcher`, opening codes with `cipher`.
-    pub fn new(dispatcher: Dispatcher, templates: Templates, cipher: CodeCipher) -> Self {
-        Self {
-            dispatcher,
-            templates,
-            cipher,
-        }
+    /// A handler delivering through `notifier`.
+    pub fn new(notifier: Arc<Notifier>) -> Self {
+        Self { notifier }
     }
 }
 
@@ -45,7 +38,7 @@ impl EventHandler for NotificationEventsHandler {
 
     async fn gave_up(&self, event: &EventEnvelope, reason: &str) -> anyhow::Result<()> {
         // Only events that started a delivery have anything to give up on; others find nothing.
-        self.dispatcher.give_up(&event.event_id, reason).await
+        self.notifier.give_up(&event.event_id, reason).await
     }
 }
 

@@ -15,11 +15,12 @@
 //! message, so a retry after a lost answer never sends twice.
 
 use anyhow::Context;
+use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::config::HttpProviderSettings;
-use crate::domain::{Channel, OutgoingMessage};
+use crate::domain::{Channel, ExternalTransport, OutgoingMessage};
 
 /// The HTTP SMS/voice provider.
 #[derive(Debug)]
@@ -46,13 +47,16 @@ impl HttpProvider {
             api_key: settings.api_key.clone(),
         })
     }
+}
+
+#[async_trait]
+impl ExternalTransport for HttpProvider {
+    fn name(&self) -> &'static str {
+        "http"
+    }
 
     /// Posts one message.
-    pub async fn send(
-        &self,
-        message: &OutgoingMessage,
-        idempotency_key: &str,
-    ) -> anyhow::Result<()> {
+    async fn send(&self, message: &OutgoingMessage, idempotency_key: &str) -> anyhow::Result<()> {
         let body = match message.channel {
             Channel::Voice => json!({
                 "idempotency_key": idempotency_key, "channel": "voice",

@@ -1,8 +1,5 @@
-//! Consumes identity's events: a `SignedIn` links its device to the account, an
-//! `AccountDeleted` unlinks every device of the account. The device registry publishes its own
-//! events on `{prefix}device.events` through the outbox.
-
-use std::sync::Arc;
+//! Consumes identity's events (protobuf → domain): a `SignedIn` links its device to the
+//! account, an `AccountDeleted` unlinks every device of the account.
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -10,19 +7,18 @@ use mi_platform::consumer::EventHandler;
 use mi_platform::{clock, events};
 use mi_proto::events::v1::{AccountDeleted, EventEnvelope, SignedIn};
 
-use crate::domain::Device;
-use crate::storage::DeviceStore;
+use crate::domain::{Device, DeviceRegistry};
 
 /// Links and unlinks devices as accounts sign in and go away.
 #[derive(Debug)]
 pub struct IdentityEventsHandler {
-    devices: Arc<dyn DeviceStore>,
+    registry: DeviceRegistry,
 }
 
 impl IdentityEventsHandler {
-    /// A handler over the device store.
-    pub fn new(devices: Arc<dyn DeviceStore>) -> Self {
-        Self { devices }
+    /// A handler over the registry.
+    pub fn new(registry: DeviceRegistry) -> Self {
+        Self { registry }
     }
 }
 
@@ -43,23 +39,14 @@ impl EventHandler for IdentityEventsHandler {
                 name: reported.name,
                 linked_at,
             };
-            if self.devices.link(&event.event_id, &device).await? {
-                tracing::info!(mi_id = device.mi_id, device_id = %device.device_id, "device linked");
-            }
+            self.registry.link(&event.event_id, device).await?;
             return Ok(());
         }
         if let Some(deleted) = events::payload::<AccountDeleted>(event) {
             let deleted = deleted.context("undecodable AccountDeleted")?;
-            if self
-                .devices
+            self.registry
                 .unlink_account(&event.event_id, deleted.mi_id)
-                .await?
-            {
-                tracing::info!(
-                    mi_id = deleted.mi_id,
-                    "devices of a deleted account unlinked"
-                );
-            }
+                .await?;
         }
         Ok(())
     }

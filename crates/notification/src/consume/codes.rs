@@ -1,14 +1,12 @@
-//! Verification codes: every `CodeIssued` becomes one message to its destination.
-
-use std::time::Duration;
+//! Verification codes: every `CodeIssued` becomes the domain's [`IssuedCode`].
 
 use anyhow::Context;
-use mi_platform::{clock, events};
+use mi_platform::events;
 use mi_proto::events::v1::{CodeIssued, EventEnvelope};
 use mi_proto::verification::v1 as verification_api;
 
 use super::{NotificationEventsHandler, millis};
-use crate::domain::Channel;
+use crate::domain::{Channel, IssuedCode};
 
 impl NotificationEventsHandler {
     /// Delivers the code if the event is a `CodeIssued`; false for any other event.
@@ -18,34 +16,22 @@ impl NotificationEventsHandler {
         };
         let issued = issued.context("undecodable CodeIssued")?;
         let expires_at = millis(issued.expire_time).context("CodeIssued has no expire_time")?;
-        let remaining_ms = expires_at - clock::now_millis();
-        if remaining_ms <= 0 {
-            tracing::warn!(verification_id = %issued.verification_id, "code expired before delivery; not sending it");
-            return Ok(true);
-        }
         let channel = match verification_api::Channel::try_from(issued.channel) {
             Ok(verification_api::Channel::Sms) => Channel::Sms,
             Ok(verification_api::Channel::Email) => Channel::Email,
             Ok(verification_api::Channel::Voice) => Channel::Voice,
             _ => anyhow::bail!("CodeIssued has an unknown channel {}", issued.channel),
         };
-        let code = self
-            .cipher
-            .open(&issued.verification_id, &issued.sealed_code)?;
-        let code = String::from_utf8(code).context("sealed code is not text")?;
-        let valid_for = Duration::from_millis(u64::try_from(remaining_ms).unwrap_or_default());
-        let message = self.templates.code_message(
-            &issued.locale,
-            &issued.destination,
+        let code = IssuedCode {
+            verification_id: issued.verification_id,
+            destination: issued.destination,
             channel,
-            purpose_name(issued.purpose),
-            &code,
-            valid_for,
-        )?;
-        // The event asks for this one message, so its id names the message to providers too.
-        self.dispatcher
-            .deliver(&event.event_id, &event.event_id, &message)
-            .await?;
+            purpose: purpose_name(issued.purpose),
+            locale: issued.locale,
+            sealed_code: issued.sealed_code,
+            expires_at,
+        };
+        self.notifier.deliver_code(&event.event_id, &code).await?;
         Ok(true)
     }
 }

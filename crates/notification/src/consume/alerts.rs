@@ -1,55 +1,27 @@
-//! Security alerts: identity's security events become one message to each verified contact of
-//! the account, in the account's locale. Other identity events are not the owner's concern.
+//! Security alerts: identity's security events become the domain's [`SecurityAlert`] and its
+//! [`AlertAudience`]. Other identity events are not the owner's concern.
 
 use anyhow::Context;
 use mi_platform::clock;
 use mi_proto::EventPayload;
 use mi_proto::events::v1::{
-    AccountLocked, AlertAudience, EventEnvelope, PasswordChanged, RecoveryContactAdded,
+    self as wire, AccountLocked, EventEnvelope, PasswordChanged, RecoveryContactAdded,
     RecoveryContactRemoved, SignedIn, TwoFactorDisabled, TwoFactorEnabled,
 };
 
 use super::{NotificationEventsHandler, millis};
-use crate::domain::{AlertKind, Channel, SecurityAlert};
+use crate::domain::{AlertAudience, AlertKind, SecurityAlert};
 
 impl NotificationEventsHandler {
     /// Sends the alert an event asks for to every contact of its audience; events that need no
-    /// alert are ignored. Each contact is a delivery of its own: when one fails the event
-    /// fails and comes again, and the contacts already reached are not sent to a second time.
+    /// alert are ignored.
     pub(super) async fn deliver_alert(&self, event: &EventEnvelope) -> anyhow::Result<()> {
         let Some((alert, audience)) = security_alert(event)? else {
             return Ok(());
         };
-        let contacts = distinct_contacts(&audience.contacts);
-        if contacts.is_empty() {
-            tracing::warn!("security alert has no contact to go to");
-            return Ok(());
-        }
-        // Every contact is tried, so one unreachable contact does not hold back the others.
-        let mut failures = Vec::new();
-        for (position, contact) in contacts.iter().enumerate() {
-            let channel = Channel::for_contact(contact);
-            let message =
-                self.templates
-                    .alert_message(&audience.locale, contact, channel, &alert)?;
-            // Stable across redeliveries: the same event lists the same contacts in order.
-            let idempotency_key = format!("{}-{}", event.event_id, position + 1);
-            if let Err(error) = self
-                .dispatcher
-                .deliver(&event.event_id, &idempotency_key, &message)
-                .await
-            {
-                failures.push(error);
-            }
-        }
-        let failed = failures.len();
-        match failures.into_iter().next() {
-            None => Ok(()),
-            Some(first) => Err(first.context(format!(
-                "{failed} of {} alert messages not delivered",
-                contacts.len()
-            ))),
-        }
+        self.notifier
+            .deliver_alert(&event.event_id, &alert, &audience)
+            .await
     }
 }
 
@@ -116,7 +88,8 @@ fn security_alert(event: &EventEnvelope) -> anyhow::Result<Option<(SecurityAlert
         _ => return Ok(None),
     };
     let alert = SecurityAlert { mi_id, kind };
-    Ok(Some((alert, audience.unwrap_or_default())))
+    let wire::AlertAudience { locale, contacts } = audience.unwrap_or_default();
+    Ok(Some((alert, AlertAudience { locale, contacts })))
 }
 
 fn decode<P: EventPayload>(event: &EventEnvelope) -> anyhow::Result<P> {
@@ -130,15 +103,4 @@ fn lock_minutes(event: &EventEnvelope, locked: &AccountLocked) -> anyhow::Result
     let since = millis(event.occurred_at).unwrap_or_else(clock::now_millis);
     let length_ms = u64::try_from(until - since).unwrap_or_default();
     Ok(length_ms.div_ceil(60_000).max(1))
-}
-
-/// The audience's contacts without blanks or repeats, in their order.
-fn distinct_contacts(contacts: &[String]) -> Vec<&str> {
-    let mut distinct: Vec<&str> = Vec::new();
-    for contact in contacts.iter().map(|contact| contact.trim()) {
-        if !contact.is_empty() && !distinct.contains(&contact) {
-            distinct.push(contact);
-        }
-    }
-    distinct
 }

@@ -1,0 +1,117 @@
+//! Verification codes: every code verification issues becomes one message to its destination,
+//! unless it expired on the way.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use mi_platform::clock;
+
+use super::{Channel, Notifier};
+
+/// A code verification issued, as the notification service needs it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedCode {
+    /// The verification, which the code is sealed to.
+    pub verification_id: String,
+    /// Phone number or email address.
+    pub destination: String,
+    /// How the code travels.
+    pub channel: Channel,
+    /// The purpose's name as the templates know it, e.g. `sign_up`.
+    pub purpose: &'static str,
+    /// BCP 47 tag for the message.
+    pub locale: String,
+    /// The code, sealed by verification; opened only to write the message.
+    pub sealed_code: Vec<u8>,
+    /// Milliseconds since the epoch when the code stops being accepted.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for IssuedCode {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("IssuedCode")
+            .field("verification_id", &self.verification_id)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Notifier {
+    /// Delivers the code event `source_event_id` carries; an expired code is not sent.
+    pub async fn deliver_code(
+        &self,
+        source_event_id: &str,
+        issued: &IssuedCode,
+    ) -> anyhow::Result<()> {
+        let remaining_ms = issued.expires_at - clock::now_millis();
+        if remaining_ms <= 0 {
+            tracing::warn!(verification_id = %issued.verification_id, "code expired before delivery; not sending it");
+            return Ok(());
+        }
+        let code = self
+            .cipher
+            .open(&issued.verification_id, &issued.sealed_code)?;
+        let code = String::from_utf8(code).context("sealed code is not text")?;
+        let valid_for = Duration::from_millis(u64::try_from(remaining_ms).unwrap_or_default());
+        let message = self.templates.code_message(
+            &issued.locale,
+            &issued.destination,
+            issued.channel,
+            issued.purpose,
+            &code,
+            valid_for,
+        )?;
+        // The event asks for this one message, so its id names the message to providers too.
+        self.dispatcher
+            .deliver(source_event_id, source_event_id, &message)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Fixture, Send};
+    use super::*;
+
+    fn issued(fixture: &Fixture, expires_at: i64) -> IssuedCode {
+        IssuedCode {
+            verification_id: "v1".into(),
+            destination: "+8613800138000".into(),
+            channel: Channel::Sms,
+            purpose: "sign_up",
+            locale: "en".into(),
+            sealed_code: fixture.cipher.seal("v1", b"246810").expect("sealed"),
+            expires_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_is_sent_once_under_its_event_id_however_often_the_event_comes() {
+        let fixture = Fixture::with_external_sms();
+        let code = issued(&fixture, clock::now_millis() + 600_000);
+        for _ in 0..2 {
+            fixture
+                .notifier
+                .deliver_code("e1", &code)
+                .await
+                .expect("delivered");
+        }
+        assert_eq!(fixture.sms.sends(), [Send::ok("+8613800138000", "e1")]);
+        assert!(fixture.sms.last_body().contains("246810"));
+        assert_eq!(fixture.store.delivered(), ["e1"]);
+    }
+
+    #[tokio::test]
+    async fn an_expired_code_is_not_sent() {
+        let fixture = Fixture::with_external_sms();
+        let code = issued(&fixture, clock::now_millis() - 1);
+        fixture
+            .notifier
+            .deliver_code("e1", &code)
+            .await
+            .expect("skipped");
+        assert!(fixture.sms.sends().is_empty());
+        assert!(fixture.store.delivered().is_empty());
+    }
+}

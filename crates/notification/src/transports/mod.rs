@@ -1,0 +1,37 @@
+//! The ways out the domain's [`ExternalTransport`](crate::domain::ExternalTransport) stands
+//! for: SMTP and the HTTP SMS/voice provider, chosen per channel by the settings. (The dev
+//! inbox is no transport of its own: the store writes it with the delivery record.)
+//!
+//! These are adapters to the outside world, like `storage/`; the rule of sending each message
+//! once lives in `domain/dispatcher.rs`.
+
+mod http;
+mod smtp;
+
+use std::sync::Arc;
+
+pub use http::HttpProvider;
+pub use smtp::SmtpMailer;
+
+use crate::config::{EmailTransport, PhoneTransport, Settings};
+use crate::domain::{Transport, Transports};
+
+/// The transports the settings name.
+pub fn from_settings(settings: &Settings) -> anyhow::Result<Transports> {
+    let phone = |transport: PhoneTransport| -> anyhow::Result<Transport> {
+        Ok(match transport {
+            PhoneTransport::DevInbox => Transport::DevInbox,
+            PhoneTransport::Http => {
+                Transport::External(Arc::new(HttpProvider::new(&settings.http_provider)?))
+            }
+        })
+    };
+    Ok(Transports {
+        email: match settings.email_transport {
+            EmailTransport::DevInbox => Transport::DevInbox,
+            EmailTransport::Smtp => Transport::External(Arc::new(SmtpMailer::new(&settings.smtp)?)),
+        },
+        sms: phone(settings.sms_transport)?,
+        voice: phone(settings.voice_transport)?,
+    })
+}
