@@ -1,0 +1,20 @@
+//! The contracts between mi-account services, written once and typed.
+//!
+//! Every service, the gRPC edge and the tests use these types instead of strings, bare
+//! integers or private copies: the Mi ID, how a code travels ([`Channel`]), what it proves
+//! ([`Purpose`]), wall-clock time as stored ([`UnixMillis`]) and the machine-readable reason of
+//! every error a client can see ([`Reason`]). The domain layer of a service may import this
+//! crate; it has no wire, storage or transport dependency beyond `prost-types` for the one
+//! conversion of time to the protobuf timestamp.
+
+mod channel;
+mod mi_id;
+mod purpose;
+mod reason;
+mod time;
+
+pub use channel::Channel;
+pub use mi_id::{InvalidMiId, MiId};
+pub use purpose::Purpose;
+pub use reason::Reason;
+pub use time::UnixMillis;

@@ -1,0 +1,119 @@
+//! The machine-readable reasons of the errors a client can see, in `google.rpc.ErrorInfo`.
+
+/// Why a request failed, sent as `ErrorInfo.reason` (SCREAMING_SNAKE_CASE on the wire). A UI
+/// branches on these, never on the message text; servers and tests both name them through
+/// this enum, so a renamed reason cannot drift between them.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason {
+    /// An account already uses this phone number or email.
+    AccountExists,
+    /// Too many failed sign-ins: the account is locked for a while.
+    AccountLocked,
+    /// The request needs a CAPTCHA answer first.
+    CaptchaRequired,
+    /// The sign-in challenge is past its lifetime: sign in again.
+    ChallengeExpired,
+    /// Too many wrong second-factor proofs for this challenge.
+    ChallengeLocked,
+    /// This client sends too often and is blocked for a while.
+    ClientBlocked,
+    /// The code is wrong (verification's CheckCode).
+    CodeMismatch,
+    /// The contact belongs to an account already.
+    ContactInUse,
+    /// Codes cannot be sent to this country.
+    CountryNotSupported,
+    /// The access token is invalid, expired or of another kind.
+    InvalidAccessToken,
+    /// The identifier or password is wrong.
+    InvalidCredentials,
+    /// The second-factor method is not one this account or challenge allows.
+    MethodNotAllowed,
+    /// No access token was sent.
+    MissingAccessToken,
+    /// The new password does not meet the policy.
+    PasswordPolicy,
+    /// The account's primary contact cannot be removed.
+    PrimaryContact,
+    /// This action needs a recent re-authentication.
+    ReauthenticationRequired,
+    /// The refresh token is unknown or expired.
+    RefreshTokenInvalid,
+    /// A refresh token was used twice: the session is revoked.
+    RefreshTokenReused,
+    /// The second-factor proof is wrong.
+    SecondFactorInvalid,
+    /// The session was revoked.
+    SessionRevoked,
+    /// The terms or the privacy policy were not accepted.
+    TermsNotAccepted,
+    /// The account has the most recovery contacts allowed.
+    TooManyContacts,
+    /// Too many codes were sent to this destination.
+    TooManySends,
+    /// TOTP is enabled already.
+    TotpAlreadyEnabled,
+    /// TOTP is not enabled.
+    TotpNotEnabled,
+    /// TOTP enrollment was not started.
+    TotpNotEnrolled,
+    /// Two-factor authentication is not enabled.
+    TwoFactorNotEnabled,
+    /// The verification was approved already.
+    VerificationAlreadyApproved,
+    /// The verification expired: send a new code.
+    VerificationExpired,
+    /// Too many wrong codes: the verification is locked.
+    VerificationLocked,
+    /// The verification token is invalid, expired or for another purpose.
+    VerificationTokenInvalid,
+    /// The verification token was used already.
+    VerificationTokenUsed,
+    /// The code is wrong (a code checked by identity).
+    WrongCode,
+    /// The password is wrong.
+    WrongPassword,
+}
+
+impl Reason {
+    /// The reason as sent in `ErrorInfo.reason`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strum::IntoEnumIterator;
+
+    use super::*;
+
+    #[test]
+    fn wire_names_are_screaming_snake_case_and_round_trip() {
+        for reason in Reason::iter() {
+            let name = reason.as_str();
+            assert!(
+                name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{name}"
+            );
+            assert_eq!(name.parse::<Reason>(), Ok(reason));
+        }
+        assert_eq!(
+            Reason::VerificationTokenUsed.as_str(),
+            "VERIFICATION_TOKEN_USED"
+        );
+        assert_eq!(Reason::TotpNotEnrolled.to_string(), "TOTP_NOT_ENROLLED");
+    }
+}
