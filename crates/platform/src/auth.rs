@@ -3,6 +3,7 @@
 //! A client sends `authorization: Bearer <access token>`; a service verifies the EdDSA
 //! signature against identity's published keys, the issuer, the audience and the expiry.
 
+use mi_contracts::Reason;
 use serde::{Deserialize, Serialize};
 use tonic::metadata::MetadataMap;
 
@@ -66,11 +67,11 @@ impl AccessTokenVerifier {
                 TokenError::UnknownKey => "the access token is signed with an unknown key",
                 TokenError::Invalid(_) => "the access token is invalid or expired; refresh it",
             };
-            ServiceError::unauthenticated("INVALID_ACCESS_TOKEN", description)
+            ServiceError::unauthenticated(Reason::InvalidAccessToken, description)
         })?;
         if claims.mi_id().is_none() {
             return Err(ServiceError::unauthenticated(
-                "INVALID_ACCESS_TOKEN",
+                Reason::InvalidAccessToken,
                 "the access token names no account",
             ));
         }
@@ -82,7 +83,7 @@ impl AccessTokenVerifier {
 fn bearer_token(metadata: &MetadataMap) -> Result<&str, ServiceError> {
     let missing = || {
         ServiceError::unauthenticated(
-            "MISSING_ACCESS_TOKEN",
+            Reason::MissingAccessToken,
             "send the access token as `authorization: Bearer <token>`",
         )
     };

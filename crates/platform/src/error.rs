@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use mi_contracts::Reason;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -98,7 +99,7 @@ impl ServiceError {
 
     /// FAILED_PRECONDITION with a machine-readable reason, e.g. `VERIFICATION_LOCKED`.
     pub fn failed_precondition(
-        reason: &str,
+        reason: Reason,
         subject: &str,
         description: impl Into<String>,
     ) -> Self {
@@ -106,12 +107,12 @@ impl ServiceError {
         let mut error = Self::new(ErrorCode::FailedPrecondition, description.clone());
         error
             .details
-            .add_precondition_failure_violation(reason, subject, description);
+            .add_precondition_failure_violation(reason.as_str(), subject, description);
         error.with_reason(reason)
     }
 
     /// UNAUTHENTICATED with a machine-readable reason, e.g. `INVALID_ACCESS_TOKEN`.
-    pub fn unauthenticated(reason: &str, description: impl Into<String>) -> Self {
+    pub fn unauthenticated(reason: Reason, description: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unauthenticated, description).with_reason(reason)
     }
 
@@ -128,9 +129,12 @@ impl ServiceError {
     }
 
     /// Adds an `ErrorInfo` detail with a machine-readable reason.
-    pub fn with_reason(mut self, reason: &str) -> Self {
-        self.details
-            .set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
+    pub fn with_reason(mut self, reason: Reason) -> Self {
+        self.details.set_error_info(
+            reason.as_str(),
+            ERROR_DOMAIN,
+            std::collections::HashMap::new(),
+        );
         self
     }
 }

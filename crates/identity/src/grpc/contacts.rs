@@ -1,6 +1,7 @@
 //! AddRecoveryContact, RemoveRecoveryContact and SetPrimaryContact on the wire, and
 //! [`ContactsError`] as the client sees it.
 
+use mi_contracts::Reason;
 use std::sync::Arc;
 
 use mi_platform::{ErrorCode, ServiceError};
@@ -68,9 +69,9 @@ fn contacts_status(error: ContactsError) -> Status {
             ErrorCode::AlreadyExists,
             "this phone number or email already belongs to an account",
         )
-        .with_reason("CONTACT_IN_USE"),
+        .with_reason(Reason::ContactInUse),
         ContactsError::TooManyContacts => ServiceError::failed_precondition(
-            "TOO_MANY_CONTACTS",
+            Reason::TooManyContacts,
             "contacts",
             "the account has the most contacts allowed; remove one first",
         ),
@@ -78,7 +79,7 @@ fn contacts_status(error: ContactsError) -> Status {
             ServiceError::new(ErrorCode::NotFound, "the account has no such contact")
         }
         ContactsError::PrimaryContact => ServiceError::failed_precondition(
-            "PRIMARY_CONTACT",
+            Reason::PrimaryContact,
             "value",
             "the primary contact cannot be removed; make another contact primary first",
         ),

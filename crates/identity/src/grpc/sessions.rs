@@ -2,6 +2,7 @@
 //! wire; the sessions family's errors, and [`CallerError`] (every authenticated RPC's first
 //! refusal), as the client sees them.
 
+use mi_contracts::Reason;
 use std::sync::Arc;
 
 use mi_platform::tokens::jwk_set_json;
@@ -96,11 +97,11 @@ impl SessionRpcs {
 fn refresh_status(error: RefreshError) -> Status {
     let service_error = match error {
         RefreshError::Invalid => ServiceError::unauthenticated(
-            "REFRESH_TOKEN_INVALID",
+            Reason::RefreshTokenInvalid,
             "the refresh token is invalid or expired; sign in again",
         ),
         RefreshError::Reused => ServiceError::unauthenticated(
-            "REFRESH_TOKEN_REUSED",
+            Reason::RefreshTokenReused,
             "this refresh token was already used, so the session was ended; sign in again",
         ),
         RefreshError::Unexpected(error) => ServiceError::internal(&error),
@@ -124,7 +125,7 @@ fn session_status(error: SessionError) -> Status {
 pub(super) fn caller_status(error: CallerError) -> Status {
     let service_error = match error {
         CallerError::SessionRevoked => ServiceError::unauthenticated(
-            "SESSION_REVOKED",
+            Reason::SessionRevoked,
             "the session of this access token has ended; sign in again",
         ),
         CallerError::Unexpected(error) => ServiceError::internal(&error),

@@ -1,6 +1,7 @@
 //! SignIn, CompleteSignIn and Reauthenticate on the wire, and [`SignInError`] and
 //! [`ReauthenticateError`] as the client sees them.
 
+use mi_contracts::Reason;
 use std::sync::Arc;
 
 use mi_platform::{ErrorCode, ServiceError, clock};
@@ -96,7 +97,7 @@ fn sign_in_status(error: SignInError) -> Status {
             ServiceError::invalid_field(field, problem)
         }
         SignInError::InvalidCredentials => {
-            ServiceError::unauthenticated("INVALID_CREDENTIALS", "wrong account or password")
+            ServiceError::unauthenticated(Reason::InvalidCredentials, "wrong account or password")
         }
         SignInError::AccountLocked { retry_after } => status::locked(retry_after),
         SignInError::ClientBlocked { retry_after } => ServiceError::rate_limited(
@@ -104,29 +105,29 @@ fn sign_in_status(error: SignInError) -> Status {
             "too many failed sign-ins from this address; try again later",
             retry_after,
         )
-        .with_reason("CLIENT_BLOCKED"),
+        .with_reason(Reason::ClientBlocked),
         SignInError::ChallengeNotFound => {
             ServiceError::new(ErrorCode::NotFound, "no sign-in challenge has this id")
         }
         SignInError::ChallengeExpired => ServiceError::failed_precondition(
-            "CHALLENGE_EXPIRED",
+            Reason::ChallengeExpired,
             "challenge_id",
             "this sign-in challenge was answered already or has expired; sign in again",
         ),
         SignInError::ChallengeLocked => ServiceError::failed_precondition(
-            "CHALLENGE_LOCKED",
+            Reason::ChallengeLocked,
             "challenge_id",
             "too many wrong answers; sign in again",
         ),
         SignInError::MethodNotAllowed => ServiceError::failed_precondition(
-            "METHOD_NOT_ALLOWED",
+            Reason::MethodNotAllowed,
             "proof",
             "this challenge does not accept that method; use one of its methods",
         ),
         SignInError::TokenInvalid => status::token_invalid(),
         SignInError::TokenUsed => status::token_used(),
         SignInError::WrongSecondFactor { remaining_attempts } => ServiceError::unauthenticated(
-            "SECOND_FACTOR_INVALID",
+            Reason::SecondFactorInvalid,
             format!("the code is wrong or was used already; {remaining_attempts} attempts left"),
         ),
         SignInError::Unexpected(error) => ServiceError::internal(&error),
@@ -142,7 +143,7 @@ fn reauthenticate_status(error: ReauthenticateError) -> Status {
         ReauthenticateError::AccountLocked { retry_after } => status::locked(retry_after),
         ReauthenticateError::WrongSecondFactor => {
             ServiceError::invalid_field("second_factor", "is wrong or was used already")
-                .with_reason("SECOND_FACTOR_INVALID")
+                .with_reason(Reason::SecondFactorInvalid)
         }
         ReauthenticateError::TokenInvalid => status::token_invalid(),
         ReauthenticateError::TokenUsed => status::token_used(),

@@ -1,5 +1,6 @@
 //! SignUp on the wire, and [`SignUpError`] as the client sees it.
 
+use mi_contracts::Reason;
 use std::sync::Arc;
 
 use mi_platform::{ErrorCode, ServiceError};
@@ -55,7 +56,7 @@ fn sign_up_status(error: SignUpError) -> Status {
         ),
         SignUpError::WeakPassword(problem) => status::weak_password("password", &problem.0),
         SignUpError::TermsNotAccepted => ServiceError::failed_precondition(
-            "TERMS_NOT_ACCEPTED",
+            Reason::TermsNotAccepted,
             "accepted_terms_version",
             "accept the terms of service and the privacy policy to create an account",
         ),
@@ -65,7 +66,7 @@ fn sign_up_status(error: SignUpError) -> Status {
             ErrorCode::AlreadyExists,
             "an account already uses this phone number or email; sign in, or reset the password (ResetPassword) if you forgot it",
         )
-        .with_reason("ACCOUNT_EXISTS"),
+        .with_reason(Reason::AccountExists),
         SignUpError::Unexpected(error) => ServiceError::internal(&error),
     };
     service_error.into()

@@ -1,6 +1,7 @@
 //! The refusals several families share, built once; each family's file maps its own error
 //! enum onto these and onto its own.
 
+use mi_contracts::Reason;
 use std::time::Duration;
 
 use mi_platform::{ErrorCode, ServiceError};
@@ -8,7 +9,7 @@ use mi_platform::{ErrorCode, ServiceError};
 /// A verification token that is invalid, expired or for another purpose.
 pub(super) fn token_invalid() -> ServiceError {
     ServiceError::failed_precondition(
-        "VERIFICATION_TOKEN_INVALID",
+        Reason::VerificationTokenInvalid,
         "verification_token",
         "the verification token is invalid, expired or for another purpose; verify the contact again",
     )
@@ -17,7 +18,7 @@ pub(super) fn token_invalid() -> ServiceError {
 /// A verification token spent before.
 pub(super) fn token_used() -> ServiceError {
     ServiceError::failed_precondition(
-        "VERIFICATION_TOKEN_USED",
+        Reason::VerificationTokenUsed,
         "verification_token",
         "this verification token was already used; verify the contact again",
     )
@@ -33,17 +34,17 @@ pub(super) fn locked(retry_after: Duration) -> ServiceError {
         ),
         retry_after,
     )
-    .with_reason("ACCOUNT_LOCKED")
+    .with_reason(Reason::AccountLocked)
 }
 
 /// A new password that breaks the policy.
 pub(super) fn weak_password(field: &str, problem: &str) -> ServiceError {
-    ServiceError::invalid_field(field, problem).with_reason("PASSWORD_POLICY")
+    ServiceError::invalid_field(field, problem).with_reason(Reason::PasswordPolicy)
 }
 
 /// A wrong current password, in `field`.
 pub(super) fn wrong_password(field: &str) -> ServiceError {
-    ServiceError::invalid_field(field, "is wrong").with_reason("WRONG_PASSWORD")
+    ServiceError::invalid_field(field, "is wrong").with_reason(Reason::WrongPassword)
 }
 
 /// The caller's account is gone.
@@ -54,7 +55,7 @@ pub(super) fn account_gone() -> ServiceError {
 /// A sensitive change without a recent password or second factor.
 pub(super) fn reauthentication_required() -> ServiceError {
     ServiceError::failed_precondition(
-        "REAUTHENTICATION_REQUIRED",
+        Reason::ReauthenticationRequired,
         "session",
         "confirm your password or second factor first (Reauthenticate)",
     )

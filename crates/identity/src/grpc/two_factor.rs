@@ -1,6 +1,7 @@
 //! EnrollTotp, ConfirmTotp, DisableTotp, SetCodeSecondFactor and RegenerateRecoveryCodes on the
 //! wire, and [`TwoFactorError`] as the client sees it.
 
+use mi_contracts::Reason;
 use std::sync::Arc;
 
 use mi_platform::ServiceError;
@@ -97,22 +98,22 @@ fn two_factor_status(error: TwoFactorError) -> Status {
         TwoFactorError::ReauthenticationRequired => status::reauthentication_required(),
         TwoFactorError::AccountGone => status::account_gone(),
         TwoFactorError::TotpAlreadyEnabled => precondition(
-            "TOTP_ALREADY_ENABLED",
+            Reason::TotpAlreadyEnabled,
             "totp",
             "an authenticator app is already on; disable it first",
         ),
         TwoFactorError::TotpNotEnrolled => {
-            precondition("TOTP_NOT_ENROLLED", "totp", "start with EnrollTotp")
+            precondition(Reason::TotpNotEnrolled, "totp", "start with EnrollTotp")
         }
         TwoFactorError::WrongCode => {
             ServiceError::invalid_field("code", "does not match the authenticator app")
-                .with_reason("WRONG_CODE")
+                .with_reason(Reason::WrongCode)
         }
         TwoFactorError::TotpNotEnabled => {
-            precondition("TOTP_NOT_ENABLED", "totp", "no authenticator app is on")
+            precondition(Reason::TotpNotEnabled, "totp", "no authenticator app is on")
         }
         TwoFactorError::TwoFactorNotEnabled => precondition(
-            "TWO_FACTOR_NOT_ENABLED",
+            Reason::TwoFactorNotEnabled,
             "two_factor",
             "turn on two-factor authentication first",
         ),

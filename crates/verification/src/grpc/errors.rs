@@ -1,5 +1,6 @@
 //! How each operation's errors reach the client.
 
+use mi_contracts::Reason;
 use mi_platform::{ErrorCode, ServiceError};
 use tonic::Status;
 
@@ -8,12 +9,12 @@ use crate::domain::{CheckCodeError, ResendCodeError, SendCodeError, SendRefusal}
 fn refusal(refusal: SendRefusal) -> ServiceError {
     match refusal {
         SendRefusal::CountryNotAllowed(country) => ServiceError::failed_precondition(
-            "COUNTRY_NOT_SUPPORTED",
+            Reason::CountryNotSupported,
             "destination",
             format!("codes are not sent to phone numbers in {country}"),
         ),
         SendRefusal::CaptchaRequired { answered } => ServiceError::failed_precondition(
-            "CAPTCHA_REQUIRED",
+            Reason::CaptchaRequired,
             "captcha",
             if answered {
                 "the CAPTCHA answer is wrong or expired; solve a new CAPTCHA"
@@ -64,7 +65,7 @@ pub fn resend_code(error: ResendCodeError) -> Status {
         ResendCodeError::AlreadyApproved => already_approved(),
         ResendCodeError::Locked => locked(),
         ResendCodeError::TooManySends => ServiceError::failed_precondition(
-            "TOO_MANY_SENDS",
+            Reason::TooManySends,
             "verification",
             "this verification has sent all its codes; start a new one with SendCode",
         ),
@@ -87,9 +88,9 @@ pub fn check_code(error: CheckCodeError) -> Status {
             "code",
             format!("does not match; {remaining_attempts} attempts left"),
         )
-        .with_reason("CODE_MISMATCH"),
+        .with_reason(Reason::CodeMismatch),
         CheckCodeError::Expired => ServiceError::failed_precondition(
-            "VERIFICATION_EXPIRED",
+            Reason::VerificationExpired,
             "verification",
             "the code has expired; request a new one",
         ),
@@ -107,7 +108,7 @@ pub fn check_code(error: CheckCodeError) -> Status {
 
 fn locked() -> ServiceError {
     ServiceError::failed_precondition(
-        "VERIFICATION_LOCKED",
+        Reason::VerificationLocked,
         "verification",
         "too many wrong codes; start a new verification",
     )
@@ -115,7 +116,7 @@ fn locked() -> ServiceError {
 
 fn already_approved() -> ServiceError {
     ServiceError::failed_precondition(
-        "VERIFICATION_ALREADY_APPROVED",
+        Reason::VerificationAlreadyApproved,
         "verification",
         "this code was already used",
     )
