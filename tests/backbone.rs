@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use mi_e2e::{Backends, DELIVERY_TIMEOUT, TestConfig, TestPlatform, code_in, unique_phone_number};
 use mi_platform::bus::BusMessage;
+use mi_platform::clock;
 use mi_platform::consumer::{DEAD_LETTER_ERROR_HEADER, DEAD_LETTER_GROUP_HEADER};
 use mi_platform::crypto::{CodeCipher, SecretKey};
 use mi_platform::events::{self, EVENT_TYPE_HEADER};
-use mi_platform::{clock, testing};
 use mi_proto::EventPayload;
 use mi_proto::events::v1::CodeIssued;
 use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose};
+use mi_test_support as testing;
 use prost::Message;
 
 /// A `CodeIssued` as the verification service would publish it, sealed with `key`.

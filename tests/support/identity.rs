@@ -322,7 +322,7 @@ pub fn sign_up_request(
 /// A password that meets the policy (zxcvbn score 4, mixed case, digits, symbols), different on
 /// every call and free of any test phone number or email local part.
 pub fn strong_password() -> String {
-    let suffix = &mi_platform::testing::unique_name("")[..8];
+    let suffix = &mi_test_support::unique_name("")[..8];
     format!("Tangerine-Orbit-{suffix}-Kq")
 }
 

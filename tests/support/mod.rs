@@ -28,7 +28,6 @@ use mi_platform::crypto::SecretKey;
 use mi_platform::db::Database;
 use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::telemetry::{self, TelemetryGuard};
-use mi_platform::testing;
 use mi_proto::events::v1::EventEnvelope;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use mi_proto::notification::v1::{InboxMessage, ListInboxMessagesRequest};
@@ -37,6 +36,7 @@ use mi_proto::verification::v1::{
     CaptchaAnswer, Channel as CodeChannel, CheckCodeRequest, CheckCodeResponse,
     CreateCaptchaRequest, Purpose, SendCodeRequest, SendCodeResponse,
 };
+use mi_test_support as testing;
 use prost::Message;
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
@@ -158,7 +158,8 @@ impl TestConfig {
             .with_value("verification.limits.checks_per_client_per_hour", 500)
     }
 
-    /// Overrides one setting.
+    /// Overrides one setting. A mistyped key is refused at start, naming the test's line.
+    #[track_caller]
     pub fn with_value(mut self, key: &str, value: impl serde::Serialize) -> Self {
         self.loader = self.loader.with_value(key, value);
         self

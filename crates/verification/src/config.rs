@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use mi_platform::host::ServiceSettings;
+use mi_platform::service::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -56,11 +56,9 @@ impl ServiceSettings for Settings {
     fn listen_addr(&self) -> SocketAddr {
         self.listen_addr
     }
-}
 
-impl Settings {
     /// Refuses settings that would make the service unsafe or useless.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
             !self.code_ttl.is_zero(),
             "invalid configuration: verification.code_ttl must be positive"

@@ -1,9 +1,10 @@
 //! The verification store contract, on SQLite and PostgreSQL.
 
+use mi_platform::clock;
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
-use mi_platform::{clock, testing};
 use mi_proto::events::v1::{CodeIssued, VerificationApproved, VerificationLocked};
+use mi_test_support as testing;
 use mi_verification::domain::{Channel, Destination, Purpose, Status, Verification};
 use mi_verification::storage::{SqlVerificationStore, VerificationStore};
 

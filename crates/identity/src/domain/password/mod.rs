@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use ::argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use ::argon2::{Algorithm, Params, Version};
 use anyhow::Context;
-use mi_platform::cpu::CpuPool;
 use mi_platform::crypto::{SecretKey, constant_time_eq};
+use mi_workers::cpu::CpuPool;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use self::argon2id::ARGON2_WORKER;

@@ -1,96 +1,10 @@
-//! Configuration: defaults, then an optional TOML file, then `MI_` environment variables, then
-//! `*_FILE` secrets.
-//!
-//! Sections nest with `__` in variable names: `MI_KAFKA__BROKERS` sets `kafka.brokers`, and
-//! `MI_VERIFICATION__CODE_HASH_KEY_FILE=/run/secrets/hash` sets `verification.code_hash_key` to
-//! the file's contents. `MI_CONFIG` names the TOML file (default `mi-account.toml`, if present).
-//! Each service extracts its own section; the shared infrastructure is the top level.
+//! The shared infrastructure settings: the top level of the configuration.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
-
-const ENV_PREFIX: &str = "MI_";
-const CONFIG_FILE_VARIABLE: &str = "MI_CONFIG";
-const DEFAULT_CONFIG_FILE: &str = "mi-account.toml";
-
-/// The layered configuration sources, from which each part extracts its section.
-#[derive(Debug, Clone)]
-pub struct ConfigLoader {
-    figment: Figment,
-}
-
-impl ConfigLoader {
-    /// Reads the file named by `MI_CONFIG`, the `MI_` variables and the `*_FILE` secrets.
-    pub fn from_env() -> anyhow::Result<Self> {
-        let file =
-            std::env::var(CONFIG_FILE_VARIABLE).unwrap_or_else(|_| DEFAULT_CONFIG_FILE.into());
-        let figment = Figment::new().merge(Toml::file(&file)).merge(
-            Env::prefixed(ENV_PREFIX)
-                .split("__")
-                .ignore(&["config"])
-                .filter(|key| !key.as_str().to_ascii_lowercase().ends_with("_file")),
-        );
-        Ok(Self {
-            figment: merge_secret_files(figment, std::env::vars())?,
-        })
-    }
-
-    /// Uses an already built figment; tests set their values this way.
-    pub fn from_figment(figment: Figment) -> Self {
-        Self { figment }
-    }
-
-    /// Sets one value by its dotted key, over everything loaded so far.
-    pub fn with_value(self, key: &str, value: impl serde::Serialize) -> Self {
-        Self {
-            figment: self.figment.merge(Serialized::default(key, value)),
-        }
-    }
-
-    /// The shared infrastructure settings, validated.
-    pub fn infra(&self) -> anyhow::Result<InfraConfig> {
-        let infra: InfraConfig = self.figment.extract().context("invalid configuration")?;
-        infra.validate()?;
-        Ok(infra)
-    }
-
-    /// One service's section, e.g. `verification`, with defaults for what is not set.
-    pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> anyhow::Result<T> {
-        if !self.figment.contains(name) {
-            return Ok(T::default());
-        }
-        self.figment
-            .extract_inner(name)
-            .with_context(|| format!("invalid configuration in section {name}"))
-    }
-}
-
-/// Turns each `MI_A__B_FILE=/path` into the value of `a.b`, read from the file.
-fn merge_secret_files(
-    mut figment: Figment,
-    variables: impl Iterator<Item = (String, String)>,
-) -> anyhow::Result<Figment> {
-    for (name, path) in variables {
-        let Some(key) = name
-            .strip_prefix(ENV_PREFIX)
-            .and_then(|rest| rest.strip_suffix("_FILE"))
-        else {
-            continue;
-        };
-        let contents = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {name} from {path}"))?;
-        let key = key.to_lowercase().replace("__", ".");
-        figment = figment.merge(Serialized::default(&key, contents.trim_end().to_owned()));
-    }
-    Ok(figment)
-}
 
 /// Settings every service shares: where data lives and how to reach the servers.
 #[derive(Debug, Clone, Deserialize)]
@@ -133,7 +47,7 @@ impl Default for InfraConfig {
 }
 
 impl InfraConfig {
-    fn validate(&self) -> anyhow::Result<()> {
+    pub(super) fn validate(&self) -> anyhow::Result<()> {
         if let Some(url) = &self.postgres.url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
@@ -369,55 +283,5 @@ impl Default for ConsumerConfig {
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_files_set_nested_keys() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let secret = dir.path().join("hash");
-        std::fs::write(&secret, "s3cret\n").expect("write");
-        let variables = vec![
-            (
-                "MI_VERIFICATION__CODE_HASH_KEY_FILE".to_owned(),
-                secret.display().to_string(),
-            ),
-            ("OTHER_FILE".to_owned(), "/nonexistent".to_owned()),
-        ];
-        let figment = merge_secret_files(Figment::new(), variables.into_iter()).expect("merge");
-        let value: String = figment
-            .extract_inner("verification.code_hash_key")
-            .expect("key");
-        assert_eq!(value, "s3cret");
-    }
-
-    #[test]
-    #[allow(clippy::result_large_err)] // figment's Jail API
-    fn env_variables_override_defaults_and_are_validated() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("MI_KAFKA__BROKERS", "127.0.0.1:9092");
-            jail.set_env("MI_KAFKA__PARTITIONS", "6");
-            jail.set_env("MI_OUTBOX__POLL_INTERVAL", "50ms");
-            let infra = ConfigLoader::from_env()
-                .expect("load")
-                .infra()
-                .expect("valid");
-            assert_eq!(infra.kafka.brokers.as_deref(), Some("127.0.0.1:9092"));
-            assert_eq!(infra.kafka.partitions, 6);
-            assert_eq!(infra.outbox.poll_interval, Duration::from_millis(50));
-            assert!(infra.is_embedded());
-
-            jail.set_env("MI_POSTGRES__URL", "mysql://nope");
-            let error = ConfigLoader::from_env()
-                .expect("load")
-                .infra()
-                .expect_err("invalid");
-            assert!(error.to_string().contains("postgres.url"), "{error}");
-            Ok(())
-        });
     }
 }

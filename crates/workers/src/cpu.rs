@@ -135,7 +135,6 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_job_is_an_error_and_the_pool_goes_on() {
         let pool = CpuPool::new(Some(1));
-        #[allow(clippy::panic)]
         let failed = pool.run(|| panic!("boom")).await;
         assert!(failed.is_err());
         assert_eq!(pool.run(|| 7).await.expect("run"), 7);

@@ -1,5 +1,8 @@
 //! Helpers for tests that run against real servers: where the servers are, and a loud failure
 //! naming what to start when one is not reachable. Tests never skip silently.
+//!
+//! A dev-dependency only (and a dependency of the end-to-end test crate), so none of this is
+//! compiled into a service.
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -44,7 +47,6 @@ fn host_port(url: &str) -> &str {
     after_user.split('/').next().unwrap_or(after_user)
 }
 
-#[allow(clippy::panic)]
 fn require_reachable(address: &str, server: &str, variable: &str) {
     let reachable = address
         .to_socket_addrs()
