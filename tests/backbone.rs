@@ -1,7 +1,7 @@
 //! The event backbone under stress: a broker outage, a redelivered event, poison events, and
 //! the trace context crossing gRPC and the bus.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Verification codes, complete: CAPTCHA, resend and voice, signed tokens, rate limits,
 //! the country guard and per-client check limits, over gRPC.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use std::time::Duration;
 

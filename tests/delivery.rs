@@ -2,7 +2,7 @@
 //! provider, with one delivery per event even when the provider's answer is lost or the event
 //! arrives twice, and a recorded failure when the provider never accepts.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use std::time::Duration;
 

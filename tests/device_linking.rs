@@ -1,7 +1,7 @@
 //! Signing in links the device to the account in the device registry (through identity's
 //! `SignedIn` event); deleting the account unlinks its devices.
 
-#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+#![allow(missing_docs)]
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Every service reports SERVING and lists itself through server reflection.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use mi_e2e::{Backends, TestPlatform, channel};
 use tonic_health::pb::HealthCheckRequest;

@@ -1,7 +1,7 @@
 //! Security alerts over gRPC: a new recovery contact, a password change, two-factor turned on
 //! and a locked account each reach every contact of the account once, in its locale.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use std::time::Duration;
 

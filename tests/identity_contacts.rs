@@ -2,7 +2,7 @@
 //! promoting and removing a recovery contact, the refusals that change nothing, and the
 //! sensitive changes that need a password or second factor proven recently (Reauthenticate).
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! every session and clears the lockout, but leaves two-factor authentication on), and
 //! ChangePassword (which needs the current password and ends every other session).
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use mi_e2e::{
     Backends, TestConfig, TestPlatform, WRONG_PASSWORD, expect_refusal, expect_tokens,

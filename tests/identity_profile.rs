@@ -2,7 +2,7 @@
 //! fields, invalid updates are refused and change nothing, and DeleteAccount ends every
 //! session and frees the contact for a new account.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use mi_e2e::{
     Backends, TestPlatform, account_contacts, authed, expect_refusal, field_violations,

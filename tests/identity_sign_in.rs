@@ -2,7 +2,7 @@
 //! wrong passwords; the lockout after repeated failures; the second-factor challenge of a new
 //! device. Also checks the harness's own RFC 6238 implementation against the RFC's vectors.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use std::time::Duration;
 

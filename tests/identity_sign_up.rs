@@ -2,7 +2,7 @@
 //! token it returns (verified offline with the published keys), and every refusal, which
 //! creates nothing.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use mi_e2e::{
     Backends, CONSENT_VERSION, TestPlatform, field_violations, in_both_modes, reason,

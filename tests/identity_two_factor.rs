@@ -2,7 +2,7 @@
 //! recovery codes each accepted once, a challenge locked by wrong answers, turning it off) and
 //! SMS/email codes as the second factor.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use mi_e2e::{
     Backends, EnabledTotp, TestPlatform, authed, base32_decode, expect_refusal, expect_tokens,

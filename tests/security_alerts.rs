@@ -2,7 +2,7 @@
 //! of the account in its locale, once per contact however often an event arrives, and a
 //! contact that fails is retried without sending to the others again.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use mi_e2e::providers::{ProviderBehavior, SmsProvider};
 use mi_e2e::{

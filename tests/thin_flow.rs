@@ -1,7 +1,7 @@
 //! The thin flow across every part: SendCode → outbox → bus → notification → dev inbox →
 //! CheckCode, in embedded mode and on PostgreSQL + Kafka + Redis.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use mi_e2e::{Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number};
 use mi_platform::events;

@@ -2,7 +2,7 @@
 //! embedded mode or on the real servers, each test with its own databases, topics, consumer
 //! groups, Redis keys and data directory, and gives gRPC clients to it.
 
-#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+#![allow(missing_docs)]
 
 pub mod account;
 pub mod authenticator;
