@@ -1,9 +1,9 @@
 //! The thin flow across every part: SendCode → outbox → bus → notification → dev inbox →
 //! CheckCode, in embedded mode and on PostgreSQL + Kafka + Redis.
 
-#![allow(missing_docs)]
-
-use mi_e2e::{Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number};
+use crate::support::{
+    Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number,
+};
 use mi_platform::events;
 use mi_proto::events::v1::VerificationLocked;
 use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose};

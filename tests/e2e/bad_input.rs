@@ -1,11 +1,9 @@
 //! Bad input gets a clear error and changes nothing: INVALID_ARGUMENT with field violations,
 //! RESOURCE_EXHAUSTED with retry info, NOT_FOUND; no row stored, no message sent.
 
-#![allow(missing_docs)]
-
 use std::time::Duration;
 
-use mi_e2e::{Backends, TestPlatform, unique_phone_number};
+use crate::support::{Backends, TestPlatform, unique_phone_number};
 use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose, SendCodeRequest};
 use tonic::Code;
 use tonic_types::StatusExt;

@@ -2,9 +2,7 @@
 //! fields, invalid updates are refused and change nothing, and DeleteAccount ends every
 //! session and frees the contact for a new account.
 
-#![allow(missing_docs)]
-
-use mi_e2e::{
+use crate::support::{
     Backends, TestPlatform, account_contacts, authed, expect_refusal, field_violations,
     in_both_modes, profile_update, test_device, unique_phone_number,
 };

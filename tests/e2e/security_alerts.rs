@@ -2,10 +2,8 @@
 //! of the account in its locale, once per contact however often an event arrives, and a
 //! contact that fails is retried without sending to the others again.
 
-#![allow(missing_docs)]
-
-use mi_e2e::providers::{ProviderBehavior, SmsProvider};
-use mi_e2e::{
+use crate::support::providers::{ProviderBehavior, SmsProvider};
+use crate::support::{
     Backends, DELIVERY_TIMEOUT, TestConfig, TestPlatform, unique_email, unique_phone_number,
 };
 use mi_platform::bus::BusMessage;

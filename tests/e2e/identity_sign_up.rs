@@ -2,9 +2,7 @@
 //! token it returns (verified offline with the published keys), and every refusal, which
 //! creates nothing.
 
-#![allow(missing_docs)]
-
-use mi_e2e::{
+use crate::support::{
     Backends, CONSENT_VERSION, TestPlatform, field_violations, in_both_modes, reason,
     sign_up_request, strong_password, unique_email, unique_phone_number,
 };
@@ -39,7 +37,7 @@ async fn assert_new_account(
     assert!(!tokens.session_id.is_empty());
     assert!(!tokens.access_token.is_empty() && !tokens.refresh_token.is_empty());
     assert_ne!(tokens.access_token, tokens.refresh_token);
-    let now = i64::try_from(mi_e2e::unix_now()).unwrap();
+    let now = i64::try_from(crate::support::unix_now()).unwrap();
     assert!(tokens.access_token_expire_time.unwrap().seconds > now);
     assert!(
         tokens.refresh_token_expire_time.unwrap().seconds
@@ -238,7 +236,7 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
             .await
             .unwrap_or_else(|status| panic!("{destination}: {status:?}"))
             .into_inner();
-        let tokens = mi_e2e::expect_tokens(response);
+        let tokens = crate::support::expect_tokens(response);
         let account = platform.account(&tokens.access_token).await.unwrap();
         assert_eq!(account.contacts[0].value, *destination);
     }
@@ -277,9 +275,9 @@ async fn an_existing_contact_is_told_to_reset_the_password(backends: Backends) {
 
     // The existing account is untouched: its password still signs in.
     let signed_in = platform
-        .sign_in(&phone, &password, mi_e2e::test_device("phone-1"))
+        .sign_in(&phone, &password, crate::support::test_device("phone-1"))
         .await
         .unwrap();
-    assert_eq!(mi_e2e::expect_tokens(signed_in).mi_id, tokens.mi_id);
+    assert_eq!(crate::support::expect_tokens(signed_in).mi_id, tokens.mi_id);
     platform.stop().await;
 }

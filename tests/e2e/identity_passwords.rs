@@ -2,9 +2,7 @@
 //! every session and clears the lockout, but leaves two-factor authentication on), and
 //! ChangePassword (which needs the current password and ends every other session).
 
-#![allow(missing_docs)]
-
-use mi_e2e::{
+use crate::support::{
     Backends, TestConfig, TestPlatform, WRONG_PASSWORD, expect_refusal, expect_tokens,
     field_violations, in_both_modes, offers_method, strong_password, test_device, unique_email,
     unique_phone_number,

@@ -6,7 +6,7 @@
 //! factor) needs [`TestPlatform::start_for_identity`] (or [`TestConfig::with_repeatable_codes`]):
 //! the default cooldown allows one code per destination per minute.
 //!
-//! [`TestConfig::with_repeatable_codes`]: crate::TestConfig::with_repeatable_codes
+//! [`TestConfig::with_repeatable_codes`]: crate::support::TestConfig::with_repeatable_codes
 
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-use crate::{DELIVERY_TIMEOUT, TestConfig, TestPlatform, channel, code_in};
+use crate::support::{DELIVERY_TIMEOUT, TestConfig, TestPlatform, channel, code_in};
 
 /// The terms and privacy-policy version every test account accepts.
 pub const CONSENT_VERSION: &str = "2024-01";
@@ -440,14 +440,13 @@ pub fn unix_now() -> u64 {
 
 /// Runs each `async fn scenario(backends: Backends)` named as two tests,
 /// `embedded::scenario` and `servers::scenario`; invoke once per test file.
-#[macro_export]
 macro_rules! in_both_modes {
     ($($scenario:ident),+ $(,)?) => {
         mod embedded {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    super::$scenario($crate::Backends::Embedded).await;
+                    super::$scenario($crate::support::Backends::Embedded).await;
                 }
             )+
         }
@@ -456,9 +455,10 @@ macro_rules! in_both_modes {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    super::$scenario($crate::Backends::Servers).await;
+                    super::$scenario($crate::support::Backends::Servers).await;
                 }
             )+
         }
     };
 }
+pub(crate) use in_both_modes;

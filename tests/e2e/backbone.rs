@@ -1,11 +1,11 @@
 //! The event backbone under stress: a broker outage, a redelivered event, poison events, and
 //! the trace context crossing gRPC and the bus.
 
-#![allow(missing_docs)]
-
 use std::time::Duration;
 
-use mi_e2e::{Backends, DELIVERY_TIMEOUT, TestConfig, TestPlatform, code_in, unique_phone_number};
+use crate::support::{
+    Backends, DELIVERY_TIMEOUT, TestConfig, TestPlatform, code_in, unique_phone_number,
+};
 use mi_platform::bus::BusMessage;
 use mi_platform::clock;
 use mi_platform::consumer::{DEAD_LETTER_ERROR_HEADER, DEAD_LETTER_GROUP_HEADER};

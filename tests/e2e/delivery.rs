@@ -2,12 +2,10 @@
 //! provider, with one delivery per event even when the provider's answer is lost or the event
 //! arrives twice, and a recorded failure when the provider never accepts.
 
-#![allow(missing_docs)]
-
 use std::time::Duration;
 
-use mi_e2e::providers::{ProviderBehavior, SmsProvider, SmtpServer};
-use mi_e2e::{Backends, TestConfig, TestPlatform, unique_email, unique_phone_number};
+use crate::support::providers::{ProviderBehavior, SmsProvider, SmtpServer};
+use crate::support::{Backends, TestConfig, TestPlatform, unique_email, unique_phone_number};
 use mi_platform::events;
 use mi_proto::events::v1::{NotificationDelivered, NotificationFailed};
 use mi_proto::verification::v1::{Channel, SendCodeRequest};

@@ -2,11 +2,9 @@
 //! wrong passwords; the lockout after repeated failures; the second-factor challenge of a new
 //! device. Also checks the harness's own RFC 6238 implementation against the RFC's vectors.
 
-#![allow(missing_docs)]
-
 use std::time::Duration;
 
-use mi_e2e::{
+use crate::support::{
     Backends, TestConfig, TestPlatform, base32_decode, expect_challenge, expect_tokens,
     in_both_modes, reason, retry_after, rfc6238_code, test_device, unique_email,
     unique_phone_number,
@@ -177,7 +175,7 @@ async fn wrong_passwords_lock_the_account_for_a_while(backends: Backends) {
     assert_eq!(event.mi_id, tokens.mi_id);
     assert!(event.failures >= 5, "{event:?}");
     let locked_until = event.locked_until.unwrap().seconds;
-    let now = i64::try_from(mi_e2e::unix_now()).unwrap();
+    let now = i64::try_from(crate::support::unix_now()).unwrap();
     assert!(locked_until <= now + 3, "{event:?}");
     assert!(
         event
@@ -244,7 +242,7 @@ async fn a_new_device_answers_a_code_challenge(backends: Backends) {
     );
     assert_eq!(challenge.reason, "new_device");
     assert!(!challenge.challenge_id.is_empty());
-    let now = i64::try_from(mi_e2e::unix_now()).unwrap();
+    let now = i64::try_from(crate::support::unix_now()).unwrap();
     assert!(challenge.expire_time.unwrap().seconds > now);
     assert!(
         challenge

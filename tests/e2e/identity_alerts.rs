@@ -1,11 +1,9 @@
 //! Security alerts over gRPC: a new recovery contact, a password change, two-factor turned on
 //! and a locked account each reach every contact of the account once, in its locale.
 
-#![allow(missing_docs)]
-
 use std::time::Duration;
 
-use mi_e2e::{
+use crate::support::{
     Backends, DELIVERY_TIMEOUT, TestPlatform, in_both_modes, profile_update, strong_password,
     unique_email, unique_phone_number,
 };

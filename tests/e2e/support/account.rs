@@ -10,7 +10,7 @@ use mi_proto::identity::v1::{
 };
 use tonic::{Code, Status};
 
-use crate::{
+use crate::support::{
     TestPlatform, authed, base32_decode, expect_refusal, reason, retry_after, test_device,
     totp_at_step, unix_now,
 };

@@ -2,8 +2,6 @@
 //! embedded mode or on the real servers, each test with its own databases, topics, consumer
 //! groups, Redis keys and data directory, and gives gRPC clients to it.
 
-#![allow(missing_docs)]
-
 pub mod account;
 pub mod authenticator;
 pub mod identity;
@@ -11,6 +9,7 @@ pub mod providers;
 
 pub use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update};
 pub use authenticator::{base32_decode, rfc6238_code, totp_at_step};
+pub(crate) use identity::in_both_modes;
 pub use identity::{
     CONSENT_VERSION, access_claims_for, authed, expect_challenge, expect_refusal, expect_tokens,
     field_violations, offers_method, reason, retry_after, sign_up_request, strong_password,
@@ -59,7 +58,6 @@ pub enum Backends {
 #[derive(Debug, Clone)]
 pub struct TestConfig {
     pub loader: ConfigLoader,
-    pub backends: Backends,
     pub run_id: String,
     pub code_encryption_key: SecretKey,
     /// The Ed25519 seed identity signs access tokens with (to forge expired or odd tokens).
@@ -139,7 +137,6 @@ impl TestConfig {
         }
         Self {
             loader,
-            backends,
             run_id,
             code_encryption_key,
             identity_signing_key,

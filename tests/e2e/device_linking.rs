@@ -1,11 +1,9 @@
 //! Signing in links the device to the account in the device registry (through identity's
 //! `SignedIn` event); deleting the account unlinks its devices.
 
-#![allow(missing_docs)]
-
 use std::time::Duration;
 
-use mi_e2e::{
+use crate::support::{
     Backends, DELIVERY_TIMEOUT, TestPlatform, authed, expect_tokens, test_device,
     unique_phone_number,
 };
@@ -15,7 +13,7 @@ use mi_proto::identity::v1::{DeleteAccountRequest, DeviceInfo};
 use mi_proto::verification::v1::Channel as CodeChannel;
 
 async fn devices(platform: &TestPlatform, mi_id: u64) -> Vec<Device> {
-    let channel = mi_e2e::channel(platform.addresses.device).await;
+    let channel = crate::support::channel(platform.addresses.device).await;
     DeviceRegistryServiceClient::new(channel)
         .list_devices(ListDevicesRequest {
             mi_id,

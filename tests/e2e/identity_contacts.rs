@@ -2,11 +2,9 @@
 //! promoting and removing a recovery contact, the refusals that change nothing, and the
 //! sensitive changes that need a password or second factor proven recently (Reauthenticate).
 
-#![allow(missing_docs)]
-
 use std::time::Duration;
 
-use mi_e2e::{
+use crate::support::{
     Backends, TestConfig, TestPlatform, WRONG_PASSWORD, account_contacts, authed, expect_refusal,
     in_both_modes, reason, test_device, unique_email, unique_phone_number, unix_now,
 };

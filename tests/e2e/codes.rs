@@ -1,11 +1,11 @@
 //! Verification codes, complete: CAPTCHA, resend and voice, signed tokens, rate limits,
 //! the country guard and per-client check limits, over gRPC.
 
-#![allow(missing_docs)]
-
 use std::time::Duration;
 
-use mi_e2e::{Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number};
+use crate::support::{
+    Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number,
+};
 use mi_platform::tokens::{PublicKey, TokenVerifier};
 use mi_proto::verification::v1::{
     CaptchaAnswer, Channel, CreateCaptchaRequest, ListVerificationKeysRequest, Purpose,

@@ -1,8 +1,6 @@
 //! Every service reports SERVING and lists itself through server reflection.
 
-#![allow(missing_docs)]
-
-use mi_e2e::{Backends, TestPlatform, channel};
+use crate::support::{Backends, TestPlatform, channel};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;

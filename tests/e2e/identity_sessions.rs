@@ -1,9 +1,7 @@
 //! Sessions over gRPC: refresh-token rotation and reuse detection, listing and revoking
 //! sessions, and the refusal of every access token that should not work.
 
-#![allow(missing_docs)]
-
-use mi_e2e::{
+use crate::support::{
     Backends, TestPlatform, access_claims_for, authed, in_both_modes, reason, test_device,
     unique_email, unique_phone_number,
 };

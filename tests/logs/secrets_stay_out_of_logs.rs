@@ -1,12 +1,10 @@
 //! No code, token, CAPTCHA answer or key ever appears in a log line or a span field (the
 //! fields become trace attributes), even at TRACE level.
 
-#![allow(missing_docs)]
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use mi_e2e::{Backends, TestConfig, TestPlatform, code_in, unique_phone_number};
+use crate::support::{Backends, TestConfig, TestPlatform, code_in, unique_phone_number};
 use mi_proto::verification::v1::{Channel, CheckCodeRequest};
 use secrecy::ExposeSecret;
 use tracing_subscriber::fmt::MakeWriter;

@@ -2,9 +2,7 @@
 //! recovery codes each accepted once, a challenge locked by wrong answers, turning it off) and
 //! SMS/email codes as the second factor.
 
-#![allow(missing_docs)]
-
-use mi_e2e::{
+use crate::support::{
     Backends, EnabledTotp, TestPlatform, authed, base32_decode, expect_refusal, expect_tokens,
     in_both_modes, offers_method, reason, test_device, totp_at_step, unique_phone_number, unix_now,
 };
