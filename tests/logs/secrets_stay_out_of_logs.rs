@@ -1,41 +1,15 @@
 //! No code, token, CAPTCHA answer or key ever appears in a log line or a span field (the
 //! fields become trace attributes), even at TRACE level.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use crate::support::{Backends, TestConfig, TestPlatform, code_in, unique_phone_number};
 use mi_proto::verification::v1::{Channel, CheckCodeRequest};
+use mi_test_support::CapturedLogs;
 use secrecy::ExposeSecret;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
-
-/// Everything the subscriber writes, kept in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codes_tokens_and_keys_never_reach_logs_or_spans() {
-    let captured = Captured::default();
+    let captured = CapturedLogs::default();
     // Installed before the harness's own subscriber, which then keeps this one.
     tracing_subscriber::fmt()
         .with_writer(captured.clone())
@@ -74,7 +48,7 @@ async fn codes_tokens_and_keys_never_reach_logs_or_spans() {
         .into_inner();
     platform.stop().await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("code sent") && logs.contains("verification approved"),
         "the flow was logged"

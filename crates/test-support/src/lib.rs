@@ -5,7 +5,10 @@
 //! compiled into a service.
 
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tracing_subscriber::fmt::MakeWriter;
 
 /// PostgreSQL server URL: `MI_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432`.
 pub fn postgres_url() -> String {
@@ -59,5 +62,42 @@ fn require_reachable(address: &str, server: &str, variable: &str) {
             "{server} is not reachable at {address}. Start it (scripts/test starts PostgreSQL, Redis and tansu) \
              or point {variable} at a running one."
         );
+    }
+}
+
+/// Log output kept in memory: a `tracing_subscriber` writer whose text a test then searches.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for CapturedLogs {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
     }
 }

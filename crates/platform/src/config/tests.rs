@@ -1,8 +1,8 @@
 //! The configuration loader: layering, secret files, and unknown keys refused or warned about.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mi_test_support::CapturedLogs;
 use serde::Deserialize;
 
 use super::*;
@@ -61,28 +61,13 @@ struct Section {
 
 /// Log lines written while `body` runs.
 fn logged<T>(body: impl FnOnce() -> T) -> (T, String) {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let writer = Arc::clone(&lines);
+    let captured = CapturedLogs::default();
     let subscriber = tracing_subscriber::fmt()
         .with_ansi(false)
-        .with_writer(move || LogBuffer(Arc::clone(&writer)))
+        .with_writer(captured.clone())
         .finish();
     let result = tracing::subscriber::with_default(subscriber, body);
-    let text = String::from_utf8(lines.lock().expect("log lock").clone()).expect("utf-8");
-    (result, text)
-}
-
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    (result, captured.text())
 }
 
 #[test]
