@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use mi_platform::host::ServiceSettings;
+use mi_platform::service::ServiceSettings;
 use serde::Deserialize;
 
 /// Settings of the device registry (`MI_DEVICE__...`).

@@ -18,13 +18,10 @@ pub mod storage;
 
 use std::sync::Arc;
 
-use mi_platform::Platform;
-use mi_platform::host::{Service, ServiceHost};
+use mi_platform::host::ServiceHost;
+use mi_platform::service::{GrpcServices, Service};
 use mi_proto::device::v1::device_registry_service_server::DeviceRegistryServiceServer;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tonic::server::NamedService;
-use tonic::service::Routes;
+use sqlx::migrate::Migrator;
 
 use crate::config::Settings;
 use crate::domain::DeviceRegistry;
@@ -37,36 +34,21 @@ pub struct DeviceRegistryService;
 #[async_trait::async_trait]
 impl Service for DeviceRegistryService {
     const NAME: &'static str = "device";
+    const MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
     type Settings = Settings;
 
-    async fn run(
-        platform: Platform,
-        _settings: Settings,
-        listener: TcpListener,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
+    async fn build(_settings: Settings, host: &mut ServiceHost) -> anyhow::Result<GrpcServices> {
         // The relay creates the device topic now; device events arrive with Find Device.
-        let (mut host, database, _outbox) = ServiceHost::start(
-            Self::NAME,
-            platform,
-            sqlx::migrate!("./migrations"),
-            shutdown,
-        )
-        .await?;
         let registry = DeviceRegistry::new(Arc::new(SqlDeviceStore::new(
-            database,
+            host.database().clone(),
             host.consumer_group(),
         )));
         host.spawn_consumer(
             &["identity"],
             Arc::new(consume::IdentityEventsHandler::new(registry.clone())),
         );
-        let server = DeviceRegistryServiceServer::new(grpc::DeviceRegistryHandler::new(registry));
-        host.serve(
-            listener,
-            Routes::new(server),
-            &[DeviceRegistryServiceServer::<grpc::DeviceRegistryHandler>::NAME],
-        )
-        .await
+        Ok(GrpcServices::new(DeviceRegistryServiceServer::new(
+            grpc::DeviceRegistryHandler::new(registry),
+        )))
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mi_platform::host::ServiceSettings;
+use mi_platform::service::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -60,11 +60,9 @@ impl ServiceSettings for Settings {
     fn listen_addr(&self) -> SocketAddr {
         self.listen_addr
     }
-}
 
-impl Settings {
     /// Refuses settings that would make the service unsafe or useless.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&self) -> anyhow::Result<()> {
         let password = &self.password;
         anyhow::ensure!(
             password.min_length >= 8 && password.min_length <= password.max_length,

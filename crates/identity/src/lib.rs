@@ -21,15 +21,12 @@ pub mod wire;
 
 use std::sync::Arc;
 
-use mi_platform::Platform;
 use mi_platform::crypto::CodeCipher;
-use mi_platform::host::{Service, ServiceHost};
-use mi_platform::worker;
+use mi_platform::host::ServiceHost;
+use mi_platform::service::{GrpcServices, Service};
 use mi_proto::identity::v1::identity_service_server::IdentityServiceServer;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tonic::server::NamedService;
-use tonic::service::Routes;
+use mi_workers::worker;
+use sqlx::migrate::Migrator;
 
 use crate::config::Settings;
 use crate::domain::{
@@ -45,15 +42,11 @@ pub struct IdentityService;
 #[async_trait::async_trait]
 impl Service for IdentityService {
     const NAME: &'static str = "identity";
+    const MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
     type Settings = Settings;
 
-    async fn run(
-        platform: Platform,
-        settings: Settings,
-        listener: TcpListener,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
-        settings.validate()?;
+    async fn build(settings: Settings, host: &mut ServiceHost) -> anyhow::Result<GrpcServices> {
+        let platform = host.platform();
         let keys = keys::ServiceKeys::load(&platform.config, &settings)?;
         keys.write_jwks(&platform.config, &settings);
         let hasher = PasswordHasher::new(
@@ -71,16 +64,12 @@ impl Service for IdentityService {
             Arc::clone(&platform.limiter),
             settings.lockout.clone(),
         );
-        let (mut host, database, outbox) = ServiceHost::start(
-            Self::NAME,
-            platform,
-            sqlx::migrate!("./migrations"),
-            shutdown,
-        )
-        .await?;
-        host.spawn_retention(database.clone(), storage::expiries(&settings));
+        host.spawn_retention(storage::expiries(&settings));
         let services = IdentityServices::new(
-            Arc::new(SqlIdentityStore::new(database, outbox)),
+            Arc::new(SqlIdentityStore::new(
+                host.database().clone(),
+                host.outbox().clone(),
+            )),
             IdentityParts {
                 hasher,
                 password: settings.password,
@@ -94,12 +83,6 @@ impl Service for IdentityService {
             },
         );
         let handler = grpc::IdentityHandler::new(services, settings.trusted_proxy_header)?;
-        let server = IdentityServiceServer::new(handler);
-        host.serve(
-            listener,
-            Routes::new(server),
-            &[IdentityServiceServer::<grpc::IdentityHandler>::NAME],
-        )
-        .await
+        Ok(GrpcServices::new(IdentityServiceServer::new(handler)))
     }
 }

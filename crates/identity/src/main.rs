@@ -2,11 +2,11 @@
 
 fn main() -> std::process::ExitCode {
     // Before any thread starts: this process may be one of the service's hashing workers.
-    mi_platform::worker::serve_if_worker(&[mi_identity::domain::ARGON2_WORKER]);
+    mi_workers::worker::serve_if_worker(&[mi_identity::domain::ARGON2_WORKER]);
     run()
 }
 
 #[tokio::main]
 async fn run() -> std::process::ExitCode {
-    mi_platform::host::run_single::<mi_identity::IdentityService>().await
+    mi_platform::service::run_single::<mi_identity::IdentityService>().await
 }

@@ -8,7 +8,7 @@ use mi_identity::IdentityService;
 use mi_notification::NotificationService;
 use mi_platform::Platform;
 use mi_platform::config::ConfigLoader;
-use mi_platform::host::BoundService;
+use mi_platform::service::{BoundService, Service};
 use mi_verification::VerificationService;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -36,8 +36,15 @@ pub struct BoundServices {
 }
 
 impl BoundServices {
-    /// Reads each service's section and binds its listen address.
+    /// Reads each service's section and binds its listen address. Keys that none of the four
+    /// nor the shared settings read are refused in server mode.
     pub async fn bind(loader: &ConfigLoader) -> anyhow::Result<Self> {
+        loader.check_top_level(&[
+            IdentityService::NAME,
+            VerificationService::NAME,
+            NotificationService::NAME,
+            DeviceRegistryService::NAME,
+        ])?;
         Ok(Self {
             identity: BoundService::bind(loader).await?,
             verification: BoundService::bind(loader).await?,

@@ -6,13 +6,13 @@
 
 fn main() -> std::process::ExitCode {
     // Before any thread starts: this process may be one of identity's hashing workers.
-    mi_platform::worker::serve_if_worker(&[mi_identity::domain::ARGON2_WORKER]);
+    mi_workers::worker::serve_if_worker(&[mi_identity::domain::ARGON2_WORKER]);
     run()
 }
 
 #[tokio::main]
 async fn run() -> std::process::ExitCode {
-    mi_platform::host::run_process("mi-account", |loader, platform, shutdown| async move {
+    mi_platform::service::run_process("mi-account", |loader, platform, shutdown| async move {
         let services = mi_account::BoundServices::bind(&loader).await?;
         services.run(platform, shutdown).await
     })

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use mi_platform::host::ServiceSettings;
+use mi_platform::service::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -42,11 +42,9 @@ impl ServiceSettings for Settings {
     fn listen_addr(&self) -> SocketAddr {
         self.listen_addr
     }
-}
 
-impl Settings {
     /// Refuses transports without the settings they need.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&self) -> anyhow::Result<()> {
         let needs_http = self.sms_transport == PhoneTransport::Http
             || self.voice_transport == PhoneTransport::Http;
         anyhow::ensure!(

@@ -27,13 +27,10 @@ pub mod transports;
 
 use std::sync::Arc;
 
-use mi_platform::Platform;
-use mi_platform::host::{Service, ServiceHost};
+use mi_platform::host::ServiceHost;
+use mi_platform::service::{GrpcServices, Service};
 use mi_proto::notification::v1::notification_service_server::NotificationServiceServer;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tonic::server::NamedService;
-use tonic::service::Routes;
+use sqlx::migrate::Migrator;
 
 use crate::config::Settings;
 use crate::domain::{Notifier, Templates};
@@ -46,25 +43,16 @@ pub struct NotificationService;
 #[async_trait::async_trait]
 impl Service for NotificationService {
     const NAME: &'static str = "notification";
+    const MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
     type Settings = Settings;
 
-    async fn run(
-        platform: Platform,
-        settings: Settings,
-        listener: TcpListener,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
-        settings.validate()?;
-        let cipher = platform.code_cipher()?;
+    async fn build(settings: Settings, host: &mut ServiceHost) -> anyhow::Result<GrpcServices> {
+        let cipher = host.platform().code_cipher()?;
         let transports = transports::from_settings(&settings)?;
-        let (mut host, database, outbox) = ServiceHost::start(
-            Self::NAME,
-            platform,
-            sqlx::migrate!("./migrations"),
-            shutdown,
-        )
-        .await?;
-        let store = Arc::new(SqlNotificationStore::new(database, outbox));
+        let store = Arc::new(SqlNotificationStore::new(
+            host.database().clone(),
+            host.outbox().clone(),
+        ));
         let notifier = Arc::new(Notifier::new(
             store,
             transports,
@@ -77,12 +65,8 @@ impl Service for NotificationService {
         // dead-letter topic and one place where a failed event is given up on.
         host.spawn_consumer(&["verification", "identity"], Arc::new(handler));
 
-        let server = NotificationServiceServer::new(grpc::NotificationHandler::new(notifier));
-        host.serve(
-            listener,
-            Routes::new(server),
-            &[NotificationServiceServer::<grpc::NotificationHandler>::NAME],
-        )
-        .await
+        Ok(GrpcServices::new(NotificationServiceServer::new(
+            grpc::NotificationHandler::new(notifier),
+        )))
     }
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    mi_platform::host::run_single::<mi_notification::NotificationService>().await
+    mi_platform::service::run_single::<mi_notification::NotificationService>().await
 }

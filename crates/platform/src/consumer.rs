@@ -10,11 +10,11 @@ use sqlx::{Any, Transaction};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::backoff::Backoff;
 use crate::bus::{BusMessage, Delivery, EventBus, Subscription};
 use crate::clock;
 use crate::config::ConsumerConfig;
 use crate::db::Database;
-use crate::outbox::backoff;
 use crate::telemetry::{self, PairExtractor};
 
 /// Header on a dead-lettered message: why it could not be processed.
@@ -217,10 +217,11 @@ async fn process(
                 }
                 return dead_letter(bus, spec, config, message, &reason, shutdown).await;
             }
-            let wait = config
-                .initial_backoff
-                .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-                .min(config.max_backoff);
+            let wait = Backoff {
+                first: config.initial_backoff,
+                max: config.max_backoff,
+            }
+            .after(attempt);
             tracing::warn!(
                 attempt,
                 retry_in_ms = wait.as_millis() as u64,
@@ -282,7 +283,7 @@ where
             Ok(value) => return Some(value),
             Err(error) => {
                 failures += 1;
-                let wait = backoff(failures, config.max_backoff);
+                let wait = Backoff::infrastructure(config.max_backoff).after(failures);
                 tracing::warn!(failures, error = format!("{error:#}"), "cannot {what}");
                 tokio::select! {
                     () = shutdown.cancelled() => return None,

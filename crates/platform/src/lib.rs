@@ -5,12 +5,12 @@
 //! gRPC server from here.
 
 pub mod auth;
+pub mod backoff;
 pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod contact;
-pub mod cpu;
 pub mod crypto;
 pub mod db;
 pub mod ephemeral;
@@ -24,10 +24,9 @@ pub mod redis_connection;
 pub mod retention;
 pub mod runtime;
 pub mod server;
+pub mod service;
 pub mod telemetry;
-pub mod testing;
 pub mod tokens;
-pub mod worker;
 
 pub use error::{ErrorCode, ServiceError};
 pub use runtime::Platform;

@@ -7,7 +7,6 @@
 //! that expires; another relay publishes the rows again (at-least-once; consumers deduplicate).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use mi_proto::EventPayload;
 use prost::Message;
@@ -15,6 +14,7 @@ use sqlx::{AnyConnection, Row};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::bus::{BusMessage, EventBus};
 use crate::clock;
 use crate::config::OutboxConfig;
@@ -139,7 +139,7 @@ impl OutboxRelay {
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
-                    let backoff = backoff(failures, self.config.max_backoff);
+                    let backoff = Backoff::infrastructure(self.config.max_backoff).after(failures);
                     // A single failure is usually a blip (a busy SQLite file, a broker
                     // election); a run of them is worth a warning.
                     if failures >= 3 {
@@ -221,25 +221,5 @@ impl OutboxRelay {
             .await?;
         tracing::debug!(topic = %self.topic, published = messages.len(), "outbox batch published");
         Ok(messages.len())
-    }
-}
-
-/// Exponential backoff from 100 ms, doubling per failure, capped.
-pub fn backoff(failures: u32, max: Duration) -> Duration {
-    let exponent = failures.saturating_sub(1).min(16);
-    Duration::from_millis(100u64.saturating_mul(1 << exponent)).min(max)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let cap = Duration::from_secs(2);
-        assert_eq!(backoff(1, cap), Duration::from_millis(100));
-        assert_eq!(backoff(2, cap), Duration::from_millis(200));
-        assert_eq!(backoff(4, cap), Duration::from_millis(800));
-        assert_eq!(backoff(30, cap), cap);
     }
 }

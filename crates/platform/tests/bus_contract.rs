@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mi_platform::bus::{BusMessage, EmbeddedBus, EventBus, KafkaBus, Subscription};
 use mi_platform::config::KafkaConfig;
-use mi_platform::testing;
+use mi_test_support as testing;
 
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(60);
 

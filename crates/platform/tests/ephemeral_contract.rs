@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mi_platform::ephemeral::{EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore};
-use mi_platform::{redis_connection, testing};
+use mi_platform::redis_connection;
+use mi_test_support as testing;
 
 async fn run_contract(store: Arc<dyn EphemeralStore>) {
     store

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mi_platform::limiter::{Limit, MemoryRateLimiter, RateLimiter, RedisRateLimiter};
-use mi_platform::{redis_connection, testing};
+use mi_platform::redis_connection;
+use mi_test_support as testing;
 
 fn one(key: &str, max: u32, window: Duration) -> Vec<Limit> {
     vec![Limit::new(key, max, window)]

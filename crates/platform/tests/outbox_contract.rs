@@ -10,9 +10,9 @@ use mi_platform::consumer::begin_once;
 use mi_platform::db::Database;
 use mi_platform::events::EVENT_TYPE_HEADER;
 use mi_platform::outbox::Outbox;
-use mi_platform::testing;
 use mi_proto::EventPayload;
 use mi_proto::events::v1::{EventEnvelope, VerificationLocked};
+use mi_test_support as testing;
 use prost::Message;
 
 /// Records what was published; fails every publish while `failing` is set.

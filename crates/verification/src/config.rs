@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use mi_platform::host::ServiceSettings;
+use mi_platform::service::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -59,23 +59,9 @@ impl ServiceSettings for Settings {
     fn listen_addr(&self) -> SocketAddr {
         self.listen_addr
     }
-}
-
-impl Settings {
-    /// What the verifier enforces.
-    pub fn policy(&self) -> Policy {
-        Policy {
-            code_ttl: self.code_ttl,
-            max_check_attempts: self.max_check_attempts,
-            max_sends_per_verification: self.max_sends_per_verification,
-            captcha_risk_threshold: self.captcha.risk_threshold,
-            limits: self.limits.clone(),
-            countries: self.countries.clone(),
-        }
-    }
 
     /// Refuses settings that would make the service unsafe or useless.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
             !self.code_ttl.is_zero(),
             "invalid configuration: verification.code_ttl must be positive"
@@ -99,6 +85,20 @@ impl Settings {
             );
         }
         Ok(())
+    }
+}
+
+impl Settings {
+    /// What the verifier enforces.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            code_ttl: self.code_ttl,
+            max_check_attempts: self.max_check_attempts,
+            max_sends_per_verification: self.max_sends_per_verification,
+            captcha_risk_threshold: self.captcha.risk_threshold,
+            limits: self.limits.clone(),
+            countries: self.countries.clone(),
+        }
     }
 }
 

@@ -22,15 +22,12 @@ pub mod storage;
 use std::sync::Arc;
 
 use anyhow::Context;
-use mi_platform::Platform;
 use mi_platform::crypto::SecretKey;
-use mi_platform::host::{Service, ServiceHost};
+use mi_platform::host::ServiceHost;
+use mi_platform::service::{GrpcServices, Service};
 use mi_platform::tokens::{PublicKey, TokenSigner};
 use mi_proto::verification::v1::verification_service_server::VerificationServiceServer;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tonic::server::NamedService;
-use tonic::service::Routes;
+use sqlx::migrate::Migrator;
 
 use crate::config::Settings;
 use crate::domain::{Captchas, CodeHasher, VerificationTokens, Verifier, VerifierParts};
@@ -43,15 +40,11 @@ pub struct VerificationService;
 #[async_trait::async_trait]
 impl Service for VerificationService {
     const NAME: &'static str = "verification";
+    const MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
     type Settings = Settings;
 
-    async fn run(
-        platform: Platform,
-        settings: Settings,
-        listener: TcpListener,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
-        settings.validate()?;
+    async fn build(settings: Settings, host: &mut ServiceHost) -> anyhow::Result<GrpcServices> {
+        let platform = host.platform();
         let config = &platform.config;
         let hash_key = SecretKey::configured_or_dev(
             settings.code_hash_key.as_ref(),
@@ -82,35 +75,21 @@ impl Service for VerificationService {
             settings.captcha.ttl,
             settings.captcha.length,
         );
-        let limiter = Arc::clone(&platform.limiter);
-        let (host, database, outbox) = ServiceHost::start(
-            Self::NAME,
-            platform,
-            sqlx::migrate!("./migrations"),
-            shutdown,
-        )
-        .await?;
-
         let trusted_proxy_header = settings.trusted_proxy_header.clone();
         let verifier = Verifier::new(VerifierParts {
-            store: Arc::new(SqlVerificationStore::new(database, outbox)),
-            limiter,
+            store: Arc::new(SqlVerificationStore::new(
+                host.database().clone(),
+                host.outbox().clone(),
+            )),
+            limiter: Arc::clone(&platform.limiter),
             captchas,
             hasher: CodeHasher::new(&hash_key),
             cipher,
             tokens,
             policy: settings.policy(),
         });
-        let server = VerificationServiceServer::new(grpc::VerificationHandler::new(
-            verifier,
-            trusted_proxy_header,
-        ));
-        let routes = Routes::new(server);
-        host.serve(
-            listener,
-            routes,
-            &[VerificationServiceServer::<grpc::VerificationHandler>::NAME],
-        )
-        .await
+        Ok(GrpcServices::new(VerificationServiceServer::new(
+            grpc::VerificationHandler::new(verifier, trusted_proxy_header),
+        )))
     }
 }

@@ -1,8 +1,9 @@
 //! The verification store contract, on SQLite and PostgreSQL.
 
+use mi_platform::clock;
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
-use mi_platform::{clock, testing};
+use mi_test_support as testing;
 use mi_verification::domain::{
     Channel, CodeIssued, Destination, Purpose, Status, Verification, VerificationApproved,
     VerificationLocked, VerificationStore,

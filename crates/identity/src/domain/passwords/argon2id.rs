@@ -1,5 +1,5 @@
 //! The Argon2id computation itself, and where it runs: worker processes of this executable
-//! (see `mi_platform::worker`), or threads of this process when the executable serves no
+//! (see `mi_workers::worker`), or threads of this process when the executable serves no
 //! workers (tests, or a library user's own binary).
 
 use std::cell::RefCell;
@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use mi_platform::cpu::CpuPool;
 use mi_platform::crypto::SecretKey;
-use mi_platform::worker::{Job, WorkerKind, WorkerPool};
+use mi_workers::cpu::CpuPool;
+use mi_workers::worker::{Job, WorkerKind, WorkerPool};
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};

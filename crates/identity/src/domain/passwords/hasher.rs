@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use ::argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use ::argon2::{Algorithm, Params, Version};
 use anyhow::Context;
-use mi_platform::cpu::CpuPool;
 use mi_platform::crypto::{SecretKey, constant_time_eq};
+use mi_workers::cpu::CpuPool;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::argon2id::{self, Argon2Job, Engine};

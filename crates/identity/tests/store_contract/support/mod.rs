@@ -13,7 +13,7 @@ pub use outbox::*;
 use mi_identity::storage::SqlIdentityStore;
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
-use mi_platform::testing;
+use mi_test_support as testing;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::Barrier;

@@ -1,0 +1,287 @@
+//! The shared infrastructure settings: the top level of the configuration.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Settings every service shares: where data lives and how to reach the servers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct InfraConfig {
+    /// SQLite files, the embedded bus and development keys live here in embedded mode.
+    pub data_dir: PathBuf,
+    /// PostgreSQL; when unset, each service uses a SQLite file under `data_dir`.
+    pub postgres: PostgresConfig,
+    /// Kafka; when unset, events travel on the embedded bus.
+    pub kafka: KafkaConfig,
+    /// Redis; when unset, rate limits are kept in memory.
+    pub redis: RedisConfig,
+    /// Logs and traces.
+    pub telemetry: TelemetryConfig,
+    /// The outbox relay.
+    pub outbox: OutboxConfig,
+    /// Event consumers.
+    pub consumer: ConsumerConfig,
+    /// Deleting expired rows.
+    pub retention: RetentionConfig,
+    /// Seals codes inside events; held by verification and notification only (base64, 32 bytes).
+    pub code_encryption_key: Option<SecretString>,
+}
+
+impl Default for InfraConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            postgres: PostgresConfig::default(),
+            kafka: KafkaConfig::default(),
+            redis: RedisConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            outbox: OutboxConfig::default(),
+            consumer: ConsumerConfig::default(),
+            retention: RetentionConfig::default(),
+            code_encryption_key: None,
+        }
+    }
+}
+
+impl InfraConfig {
+    pub(super) fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.postgres.url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            anyhow::bail!("invalid configuration: postgres.url must start with postgres://");
+        }
+        if !self
+            .postgres
+            .database_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            anyhow::bail!(
+                "invalid configuration: postgres.database_prefix may only hold letters, digits and _"
+            );
+        }
+        if self.kafka.brokers.as_deref().is_some_and(str::is_empty) {
+            anyhow::bail!("invalid configuration: kafka.brokers is empty");
+        }
+        if self.kafka.partitions < 1 || self.kafka.replication_factor < 1 {
+            anyhow::bail!(
+                "invalid configuration: kafka.partitions and kafka.replication_factor must be at least 1"
+            );
+        }
+        if self
+            .redis
+            .url
+            .as_deref()
+            .is_some_and(|url| !url.starts_with("redis://") && !url.starts_with("rediss://"))
+        {
+            anyhow::bail!("invalid configuration: redis.url must start with redis:// or rediss://");
+        }
+        if self.consumer.max_attempts < 1 || self.outbox.batch_size < 1 {
+            anyhow::bail!(
+                "invalid configuration: consumer.max_attempts and outbox.batch_size must be at least 1"
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether this is embedded mode (no PostgreSQL): development defaults are allowed.
+    pub fn is_embedded(&self) -> bool {
+        self.postgres.url.is_none()
+    }
+
+    /// Where a development key is kept in embedded mode; `None` when a real key is required.
+    pub fn dev_key_file(&self, name: &str) -> Option<PathBuf> {
+        self.is_embedded()
+            .then(|| self.data_dir.join("dev-keys").join(format!("{name}.key")))
+    }
+
+    /// The full name of a topic, with the configured prefix.
+    pub fn topic(&self, name: &str) -> String {
+        format!("{}{name}", self.kafka.topic_prefix)
+    }
+
+    /// The SQLite file of a service in embedded mode.
+    pub fn sqlite_path(&self, database: &str) -> PathBuf {
+        Path::new(&self.data_dir).join(format!("{database}.db"))
+    }
+}
+
+/// PostgreSQL connection settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PostgresConfig {
+    /// A server URL such as `postgres://user:password@host:5432`; each service uses its own
+    /// database on it, named `{database_prefix}{service}` and created at start if missing.
+    pub url: Option<String>,
+    /// Prefix of the per-service database names.
+    pub database_prefix: String,
+    /// Connections per service pool.
+    pub max_connections: u32,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            database_prefix: "mi_".into(),
+            max_connections: 16,
+        }
+    }
+}
+
+/// Kafka connection and topic settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, e.g. `kafka:9092`.
+    pub brokers: Option<String>,
+    /// Prepended to every topic and consumer group name (isolates tests and environments).
+    pub topic_prefix: String,
+    /// Partitions of each topic a service creates.
+    pub partitions: i32,
+    /// Replication factor of each topic a service creates.
+    pub replication_factor: i32,
+    /// `retention.ms` of each topic a service creates.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// How long the producer keeps trying one message before reporting failure.
+    #[serde(with = "humantime_serde")]
+    pub message_timeout: Duration,
+    /// Idempotent producer (on for Apache Kafka; turn off for brokers that lack it).
+    pub idempotent_producer: bool,
+    /// The longest a consumer's fetch waits for new messages: bounds the delivery latency on
+    /// brokers that hold a fetch for its full wait (tansu), costs only idle polls elsewhere.
+    #[serde(with = "humantime_serde")]
+    pub fetch_max_wait: Duration,
+    /// librdkafka debug contexts, e.g. `cgrp,fetch`, logged under the `librdkafka` target.
+    pub debug: Option<String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: None,
+            topic_prefix: "mi.".into(),
+            partitions: 3,
+            replication_factor: 1,
+            retention: Duration::from_secs(7 * 24 * 3600),
+            message_timeout: Duration::from_secs(30),
+            idempotent_producer: true,
+            fetch_max_wait: Duration::from_millis(20),
+            debug: None,
+        }
+    }
+}
+
+/// Redis connection settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RedisConfig {
+    /// E.g. `redis://127.0.0.1:6379`.
+    pub url: Option<String>,
+    /// Prepended to every key.
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "mi:".into(),
+        }
+    }
+}
+
+/// Logging and trace export.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    /// `tracing` filter directives, e.g. `info,mi_verification=debug`; `RUST_LOG` wins.
+    pub log_filter: String,
+    /// Log lines as JSON instead of text.
+    pub json_logs: bool,
+    /// OTLP gRPC endpoint, e.g. `http://otel-collector:4317`; traces are exported only if set.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_filter: "info".into(),
+            json_logs: false,
+            otlp_endpoint: None,
+        }
+    }
+}
+
+/// The outbox relay's pace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct OutboxConfig {
+    /// Rows claimed and published at once.
+    pub batch_size: i64,
+    /// How often the relay looks for rows written by other replicas.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// How long a claim lasts before another relay may take the rows over.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// The longest wait between retries while the bus is unreachable.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 100,
+            poll_interval: Duration::from_millis(250),
+            lease: Duration::from_secs(60),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How often each service deletes its expired rows (`crate::retention`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RetentionConfig {
+    /// Time between sweeps.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How consumers retry a failing handler before dead-lettering the event.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ConsumerConfig {
+    /// Handler attempts per event, the first included.
+    pub max_attempts: u32,
+    /// Wait after the first failure; doubles on each further one.
+    #[serde(with = "humantime_serde")]
+    pub initial_backoff: Duration,
+    /// The longest wait between attempts.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The configuration loader: layering, secret files, and unknown keys refused or warned about.
+
+use std::time::Duration;
+
+use mi_test_support::CapturedLogs;
+use serde::Deserialize;
+
+use super::*;
+
+#[test]
+fn secret_files_set_nested_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("hash");
+    std::fs::write(&secret, "s3cret\n").expect("write");
+    let variables = vec![
+        (
+            "MI_VERIFICATION__CODE_HASH_KEY_FILE".to_owned(),
+            secret.display().to_string(),
+        ),
+        ("OTHER_FILE".to_owned(), "/nonexistent".to_owned()),
+    ];
+    let figment = merge_secret_files(Figment::new(), variables.into_iter()).expect("merge");
+    let value: String = figment
+        .extract_inner("verification.code_hash_key")
+        .expect("key");
+    assert_eq!(value, "s3cret");
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API
+fn env_variables_override_defaults_and_are_validated() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("MI_KAFKA__BROKERS", "127.0.0.1:9092");
+        jail.set_env("MI_KAFKA__PARTITIONS", "6");
+        jail.set_env("MI_OUTBOX__POLL_INTERVAL", "50ms");
+        let infra = ConfigLoader::from_env()
+            .expect("load")
+            .infra()
+            .expect("valid");
+        assert_eq!(infra.kafka.brokers.as_deref(), Some("127.0.0.1:9092"));
+        assert_eq!(infra.kafka.partitions, 6);
+        assert_eq!(infra.outbox.poll_interval, Duration::from_millis(50));
+        assert!(infra.is_embedded());
+
+        jail.set_env("MI_POSTGRES__URL", "mysql://nope");
+        let error = ConfigLoader::from_env()
+            .expect("load")
+            .infra()
+            .expect_err("invalid");
+        assert!(error.to_string().contains("postgres.url"), "{error}");
+        Ok(())
+    });
+}
+
+/// A service section, as a service would declare it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Section {
+    code_ttl: Option<String>,
+}
+
+/// Log lines written while `body` runs.
+fn logged<T>(body: impl FnOnce() -> T) -> (T, String) {
+    let captured = CapturedLogs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    let result = tracing::subscriber::with_default(subscriber, body);
+    (result, captured.text())
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API
+fn misspelt_variables_are_refused_in_server_mode_with_the_closest_name() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("MI_POSTGRES__URL", "postgres://db:5432");
+        jail.set_env("MI_KAFKA__BROKRS", "kafka:9092");
+        jail.set_env("MI_IDENTTY__LISTEN_ADDR", "0.0.0.0:50051");
+        jail.set_env("MI_IDENTITY__LISTEN_ADDR", "0.0.0.0:50051");
+        // Not settings: they belong to the tests, the scripts and the hashing workers.
+        jail.set_env("MI_TEST_POSTGRES_URL", "postgres://127.0.0.1:5432");
+        jail.set_env("MI_CPU_WORKER", "argon2");
+        let loader = ConfigLoader::from_env().expect("load");
+        let error = loader
+            .check_top_level(&["identity"])
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            error.contains(
+                "unknown configuration key kafka.brokrs (MI_KAFKA__BROKRS): \
+                 did you mean kafka.brokers (MI_KAFKA__BROKERS)?"
+            ),
+            "{error}"
+        );
+        assert!(
+            error.contains("identty (MI_IDENTTY): did you mean identity (MI_IDENTITY)?"),
+            "{error}"
+        );
+        assert!(!error.contains("test_"), "{error}");
+        assert!(!error.contains("cpu_worker"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API
+fn unknown_keys_are_warned_about_in_embedded_mode() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("mi-account.toml", "[kafka]\nbrokrs = \"kafka:9092\"\n")?;
+        jail.set_env("MI_VERIFICATION__CODE_TLL", "1s");
+        let loader = ConfigLoader::from_env().expect("load");
+        let (checked, log) = logged(|| {
+            loader.check_top_level(&["verification"])?;
+            loader.section::<Section>("verification")
+        });
+        checked.expect("embedded mode only warns");
+        assert!(
+            log.contains(
+                "unknown configuration key kafka.brokrs set by TOML file mi-account.toml: \
+                 did you mean kafka.brokers?"
+            ),
+            "{log}"
+        );
+        assert!(
+            log.contains(
+                "unknown configuration key verification.code_tll (MI_VERIFICATION__CODE_TLL): \
+                 did you mean verification.code_ttl (MI_VERIFICATION__CODE_TTL)?"
+            ),
+            "{log}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_mistyped_override_is_refused_naming_its_line() {
+    let loader = ConfigLoader::from_figment(Figment::new())
+        .with_value("postgres.url", "postgres://db:5432")
+        .with_value("verification.code_tl", "1s");
+    let error = loader
+        .section::<Section>("verification")
+        .expect_err("refused")
+        .to_string();
+    let line = format!("set at {}:", file!());
+    assert!(error.contains("verification.code_tl"), "{error}");
+    assert!(error.contains(&line), "{error}");
+    assert!(
+        error.contains("did you mean verification.code_ttl?"),
+        "{error}"
+    );
+    assert!(
+        loader.check_top_level(&["verification"]).is_ok(),
+        "the section itself is known"
+    );
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API
+fn a_misspelt_secret_file_variable_is_named() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("pepper", "s3cret")?;
+        jail.set_env("MI_POSTGRES__URL", "postgres://db:5432");
+        jail.set_env("MI_CODE_ENCRYPTON_KEY_FILE", "pepper");
+        let error = ConfigLoader::from_env()
+            .expect("load")
+            .check_top_level(&[])
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            error.contains(
+                "code_encrypton_key set by MI_CODE_ENCRYPTON_KEY_FILE pepper: \
+                 did you mean code_encryption_key?"
+            ),
+            "{error}"
+        );
+        Ok(())
+    });
+}

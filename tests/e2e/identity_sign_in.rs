@@ -1,0 +1,305 @@
+//! Password sign-in over gRPC: by Mi ID, phone and email; one answer for unknown accounts and
+//! wrong passwords; the lockout after repeated failures; the second-factor challenge of a new
+//! device. Also checks the harness's own RFC 6238 implementation against the RFC's vectors.
+
+use std::time::Duration;
+
+use crate::support::{
+    Backends, TestConfig, TestPlatform, base32_decode, expect_challenge, expect_tokens,
+    in_both_modes, reason, retry_after, rfc6238_code, test_device, unique_email,
+    unique_phone_number,
+};
+use mi_platform::events;
+use mi_proto::events::v1::{AccountLocked, SignedIn};
+use mi_proto::identity::v1::second_factor_proof::Proof;
+use mi_proto::identity::v1::{CompleteSignInRequest, SecondFactorMethod, SecondFactorProof};
+use mi_proto::verification::v1::{Channel, Purpose};
+use tonic::Code;
+
+in_both_modes!(
+    sign_in_by_mi_id_phone_and_email,
+    unknown_accounts_and_wrong_passwords_look_the_same,
+    wrong_passwords_lock_the_account_for_a_while,
+    a_new_device_answers_a_code_challenge,
+);
+
+#[test]
+fn rfc6238_appendix_b_sha1_vectors() {
+    let secret = b"12345678901234567890";
+    for (time, expected) in [
+        (59, "94287082"),
+        (1_111_111_109, "07081804"),
+        (1_111_111_111, "14050471"),
+        (1_234_567_890, "89005924"),
+        (2_000_000_000, "69279037"),
+        (20_000_000_000, "65353130"),
+    ] {
+        assert_eq!(rfc6238_code(secret, time, 8), expected, "t = {time}");
+    }
+    assert_eq!(rfc6238_code(secret, 59, 6), "287082");
+}
+
+#[test]
+fn base32_decodes_rfc4648_text() {
+    assert_eq!(
+        base32_decode("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+        b"12345678901234567890"
+    );
+    assert_eq!(base32_decode("MZXW6YTBOI======"), b"foobar");
+    assert_eq!(base32_decode("mzxw6ytb"), b"fooba");
+    assert_eq!(base32_decode(""), b"");
+}
+
+async fn sign_in_by_mi_id_phone_and_email(backends: Backends) {
+    let platform = TestPlatform::start_for_identity(backends).await;
+    let phone = unique_phone_number();
+    let email = unique_email();
+    let (by_phone, phone_password) = platform.create_account(&phone, Channel::Sms).await;
+    let (by_email, email_password) = platform.create_account(&email, Channel::Email).await;
+
+    for (identifier, password, mi_id) in [
+        (by_phone.mi_id.to_string(), &phone_password, by_phone.mi_id),
+        (phone.clone(), &phone_password, by_phone.mi_id),
+        (by_email.mi_id.to_string(), &email_password, by_email.mi_id),
+        (email.clone(), &email_password, by_email.mi_id),
+    ] {
+        let response = platform
+            .sign_in(&identifier, password, test_device("phone-1"))
+            .await
+            .unwrap_or_else(|status| panic!("sign-in as {identifier}: {status:?}"));
+        let tokens = expect_tokens(response);
+        assert_eq!(tokens.mi_id, mi_id, "{identifier}");
+        let claims = platform.access_claims(&tokens.access_token).await;
+        assert_eq!(claims.sub, mi_id.to_string());
+        assert_eq!(claims.sid, tokens.session_id);
+        assert!(claims.amr.iter().any(|method| method == "pwd"));
+        assert_eq!(
+            platform.account(&tokens.access_token).await.unwrap().mi_id,
+            mi_id
+        );
+    }
+
+    // One account's password does not open the other.
+    let crossed = platform
+        .sign_in(&email, &phone_password, test_device("phone-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&crossed), "INVALID_CREDENTIALS");
+    platform.stop().await;
+}
+
+async fn unknown_accounts_and_wrong_passwords_look_the_same(backends: Backends) {
+    let platform = TestPlatform::start_for_identity(backends).await;
+    let phone = unique_phone_number();
+    let (tokens, password) = platform.create_account(&phone, Channel::Sms).await;
+    let wrong_password = format!("{password}x");
+
+    let attempts = [
+        (phone.clone(), wrong_password.clone()),
+        (tokens.mi_id.to_string(), wrong_password.clone()),
+        (unique_phone_number(), password.clone()),
+        (unique_email(), password.clone()),
+        ("1000000001".to_owned(), password.clone()),
+    ];
+    let mut answers = Vec::new();
+    for (identifier, attempt) in &attempts {
+        let status = platform
+            .sign_in(identifier, attempt, test_device("phone-1"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::Unauthenticated,
+            "{identifier}: {status:?}"
+        );
+        assert_eq!(reason(&status), "INVALID_CREDENTIALS", "{identifier}");
+        answers.push((status.code(), reason(&status), status.message().to_owned()));
+    }
+    assert!(
+        answers.windows(2).all(|pair| pair[0] == pair[1]),
+        "every refusal must read the same: {answers:?}"
+    );
+    platform.stop().await;
+}
+
+async fn wrong_passwords_lock_the_account_for_a_while(backends: Backends) {
+    let config = TestConfig::new(backends)
+        .with_repeatable_codes()
+        .with_value("identity.lockout.base_duration", "2s")
+        .with_value("identity.lockout.max_duration", "8s");
+    let platform = TestPlatform::start_with(config).await;
+    let email = unique_email();
+    let (tokens, password) = platform.create_account(&email, Channel::Email).await;
+    let wrong_password = format!("{password}x");
+    let device = || test_device("phone-1");
+
+    let mut locked = None;
+    for attempt in 1..=6 {
+        let status = platform
+            .sign_in(&email, &wrong_password, device())
+            .await
+            .unwrap_err();
+        if reason(&status) == "ACCOUNT_LOCKED" {
+            locked = Some((attempt, status));
+            break;
+        }
+        assert_eq!(status.code(), Code::Unauthenticated, "attempt {attempt}");
+        assert_eq!(reason(&status), "INVALID_CREDENTIALS", "attempt {attempt}");
+    }
+    let (attempt, locked) = locked.expect("6 wrong passwords in a row lock the account");
+    assert!(
+        attempt >= 5,
+        "locked after {attempt} wrong passwords, not 5"
+    );
+    assert_eq!(locked.code(), Code::ResourceExhausted);
+    let delay = retry_after(&locked).expect("a lock says when to retry");
+    assert!(
+        delay > Duration::ZERO && delay <= Duration::from_secs(2),
+        "{delay:?}"
+    );
+
+    let right_while_locked = platform
+        .sign_in(&email, &password, device())
+        .await
+        .unwrap_err();
+    assert_eq!(right_while_locked.code(), Code::ResourceExhausted);
+    assert_eq!(reason(&right_while_locked), "ACCOUNT_LOCKED");
+
+    let event = platform
+        .first_event("identity.events", |event| {
+            event.aggregate_id == tokens.mi_id.to_string()
+                && events::payload::<AccountLocked>(event).is_some()
+        })
+        .await;
+    let event: AccountLocked = events::payload(&event).unwrap().unwrap();
+    assert_eq!(event.mi_id, tokens.mi_id);
+    assert!(event.failures >= 5, "{event:?}");
+    let locked_until = event.locked_until.unwrap().seconds;
+    let now = i64::try_from(crate::support::unix_now()).unwrap();
+    assert!(locked_until <= now + 3, "{event:?}");
+    assert!(
+        event
+            .audience
+            .is_some_and(|audience| audience.contacts.contains(&email)),
+        "the alert goes to the account's contacts"
+    );
+
+    // After the lock the right password works, and it resets the count of failures.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut wait = retry_after(&right_while_locked).unwrap_or(Duration::from_secs(2));
+    loop {
+        tokio::time::sleep(wait + Duration::from_millis(100)).await;
+        match platform.sign_in(&email, &password, device()).await {
+            Ok(response) => {
+                assert_eq!(expect_tokens(response).mi_id, tokens.mi_id);
+                break;
+            }
+            Err(status) if reason(&status) == "ACCOUNT_LOCKED" => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "still locked: {status:?}"
+                );
+                wait = retry_after(&status).unwrap_or(Duration::from_millis(200));
+            }
+            Err(status) => panic!("the right password after the lock: {status:?}"),
+        }
+    }
+    for attempt in 1..=4 {
+        let status = platform
+            .sign_in(&email, &wrong_password, device())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            reason(&status),
+            "INVALID_CREDENTIALS",
+            "wrong password {attempt} after a successful sign-in"
+        );
+    }
+    expect_tokens(platform.sign_in(&email, &password, device()).await.unwrap());
+    platform.stop().await;
+}
+
+async fn a_new_device_answers_a_code_challenge(backends: Backends) {
+    let config = TestConfig::new(backends)
+        .with_repeatable_codes()
+        .with_value("identity.second_factor.challenge_new_devices", true);
+    let platform = TestPlatform::start_with(config).await;
+    let phone = unique_phone_number();
+    let (created, password) = platform.create_account(&phone, Channel::Sms).await;
+
+    // The device of the sign-up is known.
+    let known = platform
+        .sign_in(&phone, &password, test_device("phone-1"))
+        .await
+        .unwrap();
+    assert_eq!(expect_tokens(known).mi_id, created.mi_id);
+
+    let challenge = expect_challenge(
+        platform
+            .sign_in(&phone, &password, test_device("tablet-2"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(challenge.reason, "new_device");
+    assert!(!challenge.challenge_id.is_empty());
+    let now = i64::try_from(crate::support::unix_now()).unwrap();
+    assert!(challenge.expire_time.unwrap().seconds > now);
+    assert!(
+        challenge
+            .methods
+            .contains(&i32::from(SecondFactorMethod::VerificationCode)),
+        "{challenge:?}"
+    );
+    assert_eq!(challenge.masked_contacts.len(), 1, "{challenge:?}");
+    let masked = &challenge.masked_contacts[0];
+    assert!(masked.contains('*'), "{masked}");
+    assert!(masked.ends_with(&phone[phone.len() - 4..]), "{masked}");
+    let shown_digits = masked.chars().filter(char::is_ascii_digit).count();
+    let all_digits = phone.chars().filter(char::is_ascii_digit).count();
+    assert!(shown_digits <= all_digits - 4, "{masked} hides digits");
+
+    let token = platform
+        .verification_token(&phone, Channel::Sms, Purpose::SignInSecondFactor)
+        .await;
+    let completed = platform
+        .identity()
+        .await
+        .complete_sign_in(CompleteSignInRequest {
+            challenge_id: challenge.challenge_id.clone(),
+            proof: Some(SecondFactorProof {
+                proof: Some(Proof::VerificationToken(token)),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let tokens = expect_tokens(completed);
+    assert_eq!(tokens.mi_id, created.mi_id);
+    let claims = platform.access_claims(&tokens.access_token).await;
+    assert!(
+        claims.amr.iter().any(|method| method == "pwd"),
+        "{claims:?}"
+    );
+    assert!(claims.amr.len() >= 2, "two factors were proven: {claims:?}");
+
+    let signed_in = platform
+        .first_event("identity.events", |event| {
+            events::payload::<SignedIn>(event)
+                .and_then(Result::ok)
+                .is_some_and(|signed_in| signed_in.session_id == tokens.session_id)
+        })
+        .await;
+    let signed_in: SignedIn = events::payload(&signed_in).unwrap().unwrap();
+    assert_eq!(signed_in.mi_id, created.mi_id);
+    assert_eq!(signed_in.device, Some(test_device("tablet-2")));
+    assert!(signed_in.new_device);
+    assert!(!signed_in.client_address.is_empty());
+
+    // The device is known from now on.
+    let again = platform
+        .sign_in(&phone, &password, test_device("tablet-2"))
+        .await
+        .unwrap();
+    assert_eq!(expect_tokens(again).mi_id, created.mi_id);
+    platform.stop().await;
+}

@@ -1,0 +1,30 @@
+//! Black-box end-to-end tests: the whole platform driven over gRPC, as a client would, in
+//! embedded mode and on the real servers.
+//!
+//! One test binary with a module per file: the crate compiles once and links once, about four
+//! times faster on two cores than a binary per file (the README's Development section has the
+//! figures). `cargo test -p mi-e2e --test e2e codes::` runs one file's tests. The log test is
+//! the exception, in `tests/logs/`: it needs the process's global log subscriber to itself.
+
+// Always true in a test binary: it tells clippy that all of this is test code, where
+// clippy.toml lets tests unwrap.
+#![cfg(test)]
+
+mod support;
+
+mod backbone;
+mod bad_input;
+mod codes;
+mod delivery;
+mod device_linking;
+mod health_and_reflection;
+mod identity_alerts;
+mod identity_contacts;
+mod identity_passwords;
+mod identity_profile;
+mod identity_sessions;
+mod identity_sign_in;
+mod identity_sign_up;
+mod identity_two_factor;
+mod security_alerts;
+mod thin_flow;

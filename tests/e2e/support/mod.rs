@@ -1,0 +1,422 @@
+//! The harness of the end-to-end tests: starts the whole platform in-process on port 0, in
+//! embedded mode or on the real servers, each test with its own databases, topics, consumer
+//! groups, Redis keys and data directory, and gives gRPC clients to it.
+
+pub mod account;
+pub mod authenticator;
+pub mod identity;
+pub mod providers;
+
+pub use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update};
+pub use authenticator::{base32_decode, rfc6238_code, totp_at_step};
+pub(crate) use identity::in_both_modes;
+pub use identity::{
+    CONSENT_VERSION, access_claims_for, authed, expect_challenge, expect_refusal, expect_tokens,
+    field_violations, offers_method, reason, retry_after, sign_up_request, strong_password,
+    test_device, unix_now,
+};
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use mi_account::{Addresses, BoundServices};
+use mi_platform::Platform;
+use mi_platform::bus::{EmbeddedBus, EventBus, KafkaBus};
+use mi_platform::config::ConfigLoader;
+use mi_platform::crypto::SecretKey;
+use mi_platform::db::Database;
+use mi_platform::ephemeral::EphemeralStore;
+use mi_platform::telemetry::{self, TelemetryGuard};
+use mi_proto::events::v1::EventEnvelope;
+use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use mi_proto::notification::v1::{InboxMessage, ListInboxMessagesRequest};
+use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
+use mi_proto::verification::v1::{
+    CaptchaAnswer, Channel as CodeChannel, CheckCodeRequest, CheckCodeResponse,
+    CreateCaptchaRequest, Purpose, SendCodeRequest, SendCodeResponse,
+};
+use mi_test_support as testing;
+use prost::Message;
+use secrecy::ExposeSecret;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// How long a test waits for a message to travel through the bus.
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// Which servers the platform runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backends {
+    /// SQLite, the embedded bus, the in-memory limiter.
+    Embedded,
+    /// PostgreSQL, Kafka (tansu here) and Redis; fails loudly if one is not reachable.
+    Servers,
+}
+
+/// A test's configuration, reusable to restart the platform on the same data.
+#[derive(Debug, Clone)]
+pub struct TestConfig {
+    pub loader: ConfigLoader,
+    pub run_id: String,
+    pub code_encryption_key: SecretKey,
+    /// The Ed25519 seed identity signs access tokens with (to forge expired or odd tokens).
+    pub identity_signing_key: SecretKey,
+    /// Deleted when the last clone of the config is dropped.
+    _data_dir: Arc<tempfile::TempDir>,
+}
+
+impl TestConfig {
+    /// Isolated names and fast timings for one test.
+    pub fn new(backends: Backends) -> Self {
+        let run_id = testing::unique_name("");
+        let data_dir = Arc::new(tempfile::tempdir().unwrap());
+        let code_encryption_key = SecretKey::generate();
+        let verification_seed = SecretKey::generate();
+        let identity_signing_key = SecretKey::generate();
+        let verification_key =
+            mi_platform::tokens::TokenSigner::from_seed(&verification_seed, None)
+                .unwrap()
+                .public_key()
+                .clone();
+        let mut loader = ConfigLoader::from_figment(figment::Figment::new())
+            .with_value("data_dir", data_dir.path())
+            .with_value(
+                "code_encryption_key",
+                code_encryption_key.to_base64().expose_secret(),
+            )
+            .with_value(
+                "verification.code_hash_key",
+                SecretKey::generate().to_base64().expose_secret(),
+            )
+            .with_value(
+                "verification.token.signing_key",
+                verification_seed.to_base64().expose_secret(),
+            )
+            .with_value(
+                "identity.verification_public_keys",
+                vec![format!(
+                    "{}:{}",
+                    verification_key.key_id, verification_key.x
+                )],
+            )
+            .with_value(
+                "identity.tokens.signing_key",
+                identity_signing_key.to_base64().expose_secret(),
+            )
+            .with_value(
+                "identity.password.pepper",
+                SecretKey::generate().to_base64().expose_secret(),
+            )
+            .with_value(
+                "identity.totp_encryption_key",
+                SecretKey::generate().to_base64().expose_secret(),
+            )
+            // The cheapest Argon2id the service accepts: tests hash many passwords.
+            .with_value("identity.password.argon2.memory_kib", 8 * 1024)
+            .with_value("identity.password.argon2.iterations", 1)
+            .with_value("kafka.topic_prefix", format!("t.{run_id}."))
+            .with_value("kafka.partitions", 1)
+            .with_value("kafka.message_timeout", "5s")
+            .with_value("outbox.poll_interval", "50ms")
+            .with_value("outbox.max_backoff", "500ms")
+            .with_value("consumer.max_attempts", 3)
+            .with_value("consumer.initial_backoff", "20ms")
+            .with_value("consumer.max_backoff", "200ms");
+        for service in ["identity", "verification", "notification", "device"] {
+            loader = loader.with_value(&format!("{service}.listen_addr"), "127.0.0.1:0");
+        }
+        if backends == Backends::Servers {
+            loader = loader
+                .with_value("postgres.url", testing::postgres_url())
+                .with_value("postgres.database_prefix", format!("t_{run_id}_"))
+                .with_value("postgres.max_connections", 4)
+                .with_value("kafka.brokers", testing::kafka_brokers())
+                .with_value("redis.url", testing::redis_url())
+                .with_value("redis.key_prefix", format!("t:{run_id}:"));
+        }
+        Self {
+            loader,
+            run_id,
+            code_encryption_key,
+            identity_signing_key,
+            _data_dir: data_dir,
+        }
+    }
+
+    /// A configuration for account tests: codes can be sent to one destination again right
+    /// away and many times (sign-up, then a password reset, then a second factor), which the
+    /// default 60 s cooldown and 5 sends per hour would refuse.
+    pub fn with_repeatable_codes(self) -> Self {
+        self.with_value("verification.limits.send_cooldown", "1ms")
+            .with_value("verification.limits.destination_per_hour", 50)
+            .with_value("verification.limits.destination_per_day", 50)
+            .with_value("verification.limits.client_per_hour", 500)
+            .with_value("verification.limits.checks_per_client_per_hour", 500)
+    }
+
+    /// Overrides one setting. A mistyped key is refused at start, naming the test's line.
+    #[track_caller]
+    pub fn with_value(mut self, key: &str, value: impl serde::Serialize) -> Self {
+        self.loader = self.loader.with_value(key, value);
+        self
+    }
+
+    /// A topic's full name in this test.
+    pub fn topic(&self, name: &str) -> String {
+        format!("t.{}.{name}", self.run_id)
+    }
+
+    /// A bus client of this test's backend, for publishing and reading events directly.
+    pub async fn bus(&self) -> Arc<dyn EventBus> {
+        let infra = self.loader.infra().unwrap();
+        match &infra.kafka.brokers {
+            Some(brokers) => Arc::new(KafkaBus::new(brokers, &infra.kafka).unwrap()),
+            None => Arc::new(
+                EmbeddedBus::open(&infra.data_dir.join("bus.db"))
+                    .await
+                    .unwrap(),
+            ),
+        }
+    }
+
+    /// A service's own database, for asserting what was (not) stored.
+    pub async fn database(&self, service: &str) -> Database {
+        Database::connect(&self.loader.infra().unwrap(), service)
+            .await
+            .unwrap()
+    }
+}
+
+fn init_telemetry() {
+    static GUARD: OnceLock<TelemetryGuard> = OnceLock::new();
+    GUARD.get_or_init(|| {
+        let config = mi_platform::config::TelemetryConfig {
+            log_filter: "warn".into(),
+            ..Default::default()
+        };
+        telemetry::init(&config, "mi-e2e").unwrap()
+    });
+}
+
+/// The whole platform, running in this test.
+#[derive(Debug)]
+pub struct TestPlatform {
+    pub config: TestConfig,
+    pub addresses: Addresses,
+    ephemeral: Arc<dyn EphemeralStore>,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestPlatform {
+    /// Starts the platform on fresh, isolated storage.
+    pub async fn start(backends: Backends) -> Self {
+        Self::start_with(TestConfig::new(backends)).await
+    }
+
+    /// Starts the platform for account tests: [`TestConfig::with_repeatable_codes`].
+    pub async fn start_for_identity(backends: Backends) -> Self {
+        Self::start_with(TestConfig::new(backends).with_repeatable_codes()).await
+    }
+
+    /// Starts the platform with a given configuration (e.g. to restart on the same data).
+    pub async fn start_with(config: TestConfig) -> Self {
+        init_telemetry();
+        let platform = Platform::connect(config.loader.infra().unwrap())
+            .await
+            .unwrap();
+        let ephemeral = Arc::clone(&platform.ephemeral);
+        let services = BoundServices::bind(&config.loader).await.unwrap();
+        let addresses = services.addresses().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(services.run(platform, shutdown.clone()));
+        Self {
+            config,
+            addresses,
+            ephemeral,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Stops every service and waits for them; returns the configuration for a restart.
+    pub async fn stop(self) -> TestConfig {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("platform did not stop within 30 s")
+            .unwrap()
+            .unwrap();
+        self.config
+    }
+
+    pub async fn verification(&self) -> VerificationServiceClient<Channel> {
+        VerificationServiceClient::new(channel(self.addresses.verification).await)
+    }
+
+    pub async fn notification(&self) -> NotificationServiceClient<Channel> {
+        NotificationServiceClient::new(channel(self.addresses.notification).await)
+    }
+
+    /// A CAPTCHA created over gRPC and solved by reading its answer from the store the
+    /// service keeps it in (and putting it back), since a test cannot read the image.
+    pub async fn solved_captcha(&self) -> CaptchaAnswer {
+        let captcha = self
+            .verification()
+            .await
+            .create_captcha(CreateCaptchaRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let key = format!("captcha:{}", captcha.captcha_id);
+        let answer = self
+            .ephemeral
+            .take(&key)
+            .await
+            .unwrap()
+            .expect("captcha answer stored");
+        self.ephemeral
+            .put(&key, &answer, Duration::from_secs(60))
+            .await
+            .unwrap();
+        CaptchaAnswer {
+            captcha_id: captcha.captcha_id,
+            answer: String::from_utf8(answer).unwrap(),
+        }
+    }
+
+    /// A sign-up SendCode request with a solved CAPTCHA.
+    pub async fn sign_up_request(
+        &self,
+        destination: &str,
+        channel: CodeChannel,
+    ) -> SendCodeRequest {
+        SendCodeRequest {
+            destination: destination.to_owned(),
+            channel: channel.into(),
+            purpose: Purpose::SignUp.into(),
+            locale: "en".into(),
+            captcha: Some(self.solved_captcha().await),
+        }
+    }
+
+    /// Sends a sign-up code (with a solved CAPTCHA) and returns the reply.
+    pub async fn sign_up(&self, destination: &str, channel: CodeChannel) -> SendCodeResponse {
+        let request = self.sign_up_request(destination, channel).await;
+        self.verification()
+            .await
+            .send_code(request)
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// Checks a code.
+    pub async fn check(
+        &self,
+        verification_id: &str,
+        code: &str,
+    ) -> Result<CheckCodeResponse, tonic::Status> {
+        let request = CheckCodeRequest {
+            verification_id: verification_id.to_owned(),
+            code: code.to_owned(),
+        };
+        Ok(self
+            .verification()
+            .await
+            .check_code(request)
+            .await?
+            .into_inner())
+    }
+
+    /// The first event on one of this test's topics (e.g. `notification.events`) that
+    /// `matches` accepts, read by a consumer group of its own.
+    pub async fn first_event(
+        &self,
+        topic: &str,
+        matches: impl Fn(&EventEnvelope) -> bool,
+    ) -> EventEnvelope {
+        let bus = self.config.bus().await;
+        let topic = self.config.topic(topic);
+        bus.create_topics(std::slice::from_ref(&topic))
+            .await
+            .unwrap();
+        let group = self.config.topic(&testing::unique_name("reader-"));
+        let mut reader = bus.subscribe(&group, &[topic]).await.unwrap();
+        loop {
+            let delivery = tokio::time::timeout(DELIVERY_TIMEOUT, reader.next())
+                .await
+                .unwrap()
+                .unwrap();
+            let event = EventEnvelope::decode(delivery.message.payload.as_slice()).unwrap();
+            if matches(&event) {
+                reader.close().await.unwrap();
+                return event;
+            }
+        }
+    }
+
+    /// Every dev-inbox message for a destination, oldest first.
+    pub async fn inbox(&self, destination: &str) -> Vec<InboxMessage> {
+        let request = ListInboxMessagesRequest {
+            destination: destination.to_owned(),
+            page_size: 100,
+            page_token: String::new(),
+        };
+        self.notification()
+            .await
+            .list_inbox_messages(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .messages
+    }
+
+    /// Waits until the inbox holds at least `count` messages for `destination`.
+    pub async fn wait_for_inbox(&self, destination: &str, count: usize) -> Vec<InboxMessage> {
+        let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
+        loop {
+            let messages = self.inbox(destination).await;
+            if messages.len() >= count {
+                return messages;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{count} message(s) for {destination} did not arrive within {DELIVERY_TIMEOUT:?}; got {}",
+                messages.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A gRPC channel to a local address.
+pub async fn channel(address: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// The 6-digit code in a message body.
+pub fn code_in(message: &InboxMessage) -> String {
+    let digits: Vec<char> = message.body.chars().collect();
+    digits
+        .windows(6)
+        .find(|window| window.iter().all(char::is_ascii_digit))
+        .map(|window| window.iter().collect())
+        .unwrap_or_else(|| panic!("no 6-digit code in {:?}", message.body))
+}
+
+/// A distinct valid mobile number per call, so tests never share a destination.
+pub fn unique_phone_number() -> String {
+    let suffix = u32::from_str_radix(&testing::unique_name("")[..7], 16).unwrap() % 100_000_000;
+    format!("+86138{suffix:08}")
+}
+
+/// A distinct email address per call.
+pub fn unique_email() -> String {
+    format!("{}@example.com", testing::unique_name("user-"))
+}

@@ -1,0 +1,83 @@
+//! No code, token, CAPTCHA answer or key ever appears in a log line or a span field (the
+//! fields become trace attributes), even at TRACE level.
+
+use crate::support::{Backends, TestConfig, TestPlatform, code_in, unique_phone_number};
+use mi_proto::verification::v1::{Channel, CheckCodeRequest};
+use mi_test_support::CapturedLogs;
+use secrecy::ExposeSecret;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_tokens_and_keys_never_reach_logs_or_spans() {
+    let captured = CapturedLogs::default();
+    // Installed before the harness's own subscriber, which then keeps this one.
+    tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(FmtSpan::FULL)
+        .with_ansi(false)
+        .init();
+
+    let config = TestConfig::new(Backends::Embedded);
+    let encryption_key = config
+        .code_encryption_key
+        .to_base64()
+        .expose_secret()
+        .to_owned();
+    let platform = TestPlatform::start_with(config).await;
+    let destination = unique_phone_number();
+    let request = platform.sign_up_request(&destination, Channel::Sms).await;
+    let captcha_answer = request.captcha.clone().unwrap().answer;
+    let sent = platform
+        .verification()
+        .await
+        .send_code(request)
+        .await
+        .unwrap()
+        .into_inner();
+    let code = code_in(&platform.wait_for_inbox(&destination, 1).await[0]);
+    let checked = platform
+        .verification()
+        .await
+        .check_code(CheckCodeRequest {
+            verification_id: sent.verification_id,
+            code: code.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    platform.stop().await;
+
+    let logs = captured.text();
+    assert!(
+        logs.contains("code sent") && logs.contains("verification approved"),
+        "the flow was logged"
+    );
+    assert!(logs.lines().count() > 100, "TRACE logging was on");
+    for (secret, what) in [
+        (code.as_str(), "the code"),
+        (
+            checked.verification_token.as_str(),
+            "the verification token",
+        ),
+        (captcha_answer.as_str(), "the captcha answer"),
+        (encryption_key.as_str(), "the code encryption key"),
+    ] {
+        // Six digits may occur by chance (timestamps); only look for them where a value is printed.
+        let leaked = if what == "the code" {
+            logs.lines().any(|line| {
+                line.contains(&format!("={secret}"))
+                    || line.contains(&format!(" {secret} "))
+                    || line.contains(&format!("\"{secret}\""))
+            })
+        } else {
+            logs.contains(secret)
+        };
+        assert!(!leaked, "{what} appears in the logs");
+    }
+    let token_payload = checked.verification_token.split('.').nth(1).unwrap();
+    assert!(
+        !logs.contains(token_payload),
+        "part of the token appears in the logs"
+    );
+}
