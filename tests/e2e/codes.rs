@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use crate::support::{
-    Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number,
+    Backends, TestConfig, TestPlatform, code_in, reason, unique_email, unique_phone_number,
 };
+use mi_contracts::Reason;
 use mi_platform::tokens::{PublicKey, TokenVerifier};
 use mi_proto::verification::v1::{
     CaptchaAnswer, Channel, CreateCaptchaRequest, ListVerificationKeysRequest, Purpose,
@@ -23,14 +24,6 @@ fn request(destination: &str, channel: Channel, purpose: Purpose) -> SendCodeReq
         locale: "en".into(),
         captcha: None,
     }
-}
-
-fn reason(status: &tonic::Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-        .unwrap_or_default()
 }
 
 fn quota_subject(status: &tonic::Status) -> String {
@@ -68,7 +61,7 @@ async fn sign_up_needs_a_solved_captcha_checked_once() {
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::FailedPrecondition);
-    assert_eq!(reason(&missing), "CAPTCHA_REQUIRED");
+    assert_eq!(reason(&missing), Some(Reason::CaptchaRequired));
     let violation = missing
         .get_error_details()
         .precondition_failure()
@@ -77,7 +70,7 @@ async fn sign_up_needs_a_solved_captcha_checked_once() {
         .clone();
     assert_eq!(
         (violation.r#type.as_str(), violation.subject.as_str()),
-        ("CAPTCHA_REQUIRED", "captcha")
+        (Reason::CaptchaRequired.as_str(), "captcha")
     );
 
     let solved = platform.solved_captcha().await;
@@ -92,7 +85,7 @@ async fn sign_up_needs_a_solved_captcha_checked_once() {
         })
         .await
         .unwrap_err();
-    assert_eq!(reason(&refused), "CAPTCHA_REQUIRED");
+    assert_eq!(reason(&refused), Some(Reason::CaptchaRequired));
     assert!(
         refused.message().contains("wrong or expired"),
         "{}",
@@ -106,7 +99,7 @@ async fn sign_up_needs_a_solved_captcha_checked_once() {
         })
         .await
         .unwrap_err();
-    assert_eq!(reason(&spent), "CAPTCHA_REQUIRED");
+    assert_eq!(reason(&spent), Some(Reason::CaptchaRequired));
 
     // Case does not matter.
     let mut fresh = platform.solved_captcha().await;
@@ -137,7 +130,7 @@ async fn frequent_sends_from_one_client_need_a_captcha() {
     }
     let third = request(&unique_phone_number(), Channel::Sms, Purpose::PasswordReset);
     let refused = client.send_code(third.clone()).await.unwrap_err();
-    assert_eq!(reason(&refused), "CAPTCHA_REQUIRED");
+    assert_eq!(reason(&refused), Some(Reason::CaptchaRequired));
     let captcha = Some(platform.solved_captcha().await);
     client
         .send_code(SendCodeRequest { captcha, ..third })
@@ -223,7 +216,7 @@ async fn resend_keeps_the_verification_switches_to_voice_and_stops_at_the_limit(
     if first_code != digits {
         assert_eq!(
             reason(&old.unwrap_err()),
-            "CODE_MISMATCH",
+            Some(Reason::CodeMismatch),
             "the old code stops working"
         );
     }
@@ -239,13 +232,13 @@ async fn resend_keeps_the_verification_switches_to_voice_and_stops_at_the_limit(
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let exhausted = client.resend_code(resend(Channel::Sms)).await.unwrap_err();
     assert_eq!(exhausted.code(), Code::FailedPrecondition);
-    assert_eq!(reason(&exhausted), "TOO_MANY_SENDS");
+    assert_eq!(reason(&exhausted), Some(Reason::TooManySends));
 
     let latest = platform.wait_for_inbox(&destination, 5).await;
     let code = code_in(latest.last().unwrap());
     platform.check(&sent.verification_id, &code).await.unwrap();
     let approved = client.resend_code(resend(Channel::Sms)).await.unwrap_err();
-    assert_eq!(reason(&approved), "VERIFICATION_ALREADY_APPROVED");
+    assert_eq!(reason(&approved), Some(Reason::VerificationAlreadyApproved));
     platform.stop().await;
 }
 
@@ -368,7 +361,7 @@ async fn limits_hold(backends: Backends) {
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::FailedPrecondition);
-    assert_eq!(reason(&denied), "COUNTRY_NOT_SUPPORTED");
+    assert_eq!(reason(&denied), Some(Reason::CountryNotSupported));
 
     // Code checks from one client are limited too.
     for _ in 0..3 {

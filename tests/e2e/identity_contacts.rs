@@ -8,6 +8,7 @@ use crate::support::{
     Backends, TestConfig, TestPlatform, WRONG_PASSWORD, account_contacts, authed, expect_refusal,
     in_both_modes, reason, test_device, unique_email, unique_phone_number, unix_now,
 };
+use mi_contracts::Reason;
 use mi_proto::events::v1::{RecoveryContactAdded, RecoveryContactRemoved};
 use mi_proto::identity::v1::reauthenticate_request::Proof as ReauthProof;
 use mi_proto::identity::v1::{
@@ -91,7 +92,7 @@ async fn recovery_contacts(backends: Backends) {
     expect_refusal(
         identity.remove_recovery_contact(remove(&email)).await,
         Code::FailedPrecondition,
-        "",
+        None,
         "removing the primary contact",
     );
     let phone_removed = identity
@@ -125,7 +126,7 @@ async fn recovery_contacts(backends: Backends) {
             .sign_in(&phone, &password, test_device("phone-1"))
             .await,
         Code::Unauthenticated,
-        "INVALID_CREDENTIALS",
+        Some(Reason::InvalidCredentials),
         "signing in with a removed phone number",
     );
 
@@ -140,7 +141,7 @@ async fn recovery_contacts(backends: Backends) {
     expect_refusal(
         platform.add_recovery_contact(&access, &token).await,
         Code::AlreadyExists,
-        "CONTACT_IN_USE",
+        Some(Reason::ContactInUse),
         "adding another account's phone number",
     );
     let reset_token = platform
@@ -149,7 +150,7 @@ async fn recovery_contacts(backends: Backends) {
     expect_refusal(
         platform.add_recovery_contact(&access, &reset_token).await,
         Code::FailedPrecondition,
-        "VERIFICATION_TOKEN_INVALID",
+        Some(Reason::VerificationTokenInvalid),
         "adding a contact with a PASSWORD_RESET token",
     );
     assert_eq!(
@@ -196,8 +197,11 @@ async fn recent_authentication(backends: Backends) {
         }
     };
     assert_eq!(
-        (stale.code(), reason(&stale).as_str()),
-        (Code::FailedPrecondition, "REAUTHENTICATION_REQUIRED"),
+        (stale.code(), reason(&stale)),
+        (
+            Code::FailedPrecondition,
+            Some(Reason::ReauthenticationRequired)
+        ),
         "{stale:?}"
     );
 
@@ -205,7 +209,7 @@ async fn recent_authentication(backends: Backends) {
     expect_refusal(
         platform.add_recovery_contact(&access, &email_token).await,
         Code::FailedPrecondition,
-        "REAUTHENTICATION_REQUIRED",
+        Some(Reason::ReauthenticationRequired),
         &format!("AddRecoveryContact {what}"),
     );
     expect_refusal(
@@ -213,7 +217,7 @@ async fn recent_authentication(backends: Backends) {
             .disable_totp(authed(DisableTotpRequest {}, &access))
             .await,
         Code::FailedPrecondition,
-        "REAUTHENTICATION_REQUIRED",
+        Some(Reason::ReauthenticationRequired),
         &format!("DisableTotp {what}"),
     );
     expect_refusal(
@@ -224,7 +228,7 @@ async fn recent_authentication(backends: Backends) {
             ))
             .await,
         Code::FailedPrecondition,
-        "REAUTHENTICATION_REQUIRED",
+        Some(Reason::ReauthenticationRequired),
         &format!("SetCodeSecondFactor {what}"),
     );
     expect_refusal(
@@ -232,7 +236,7 @@ async fn recent_authentication(backends: Backends) {
             .delete_account(authed(DeleteAccountRequest {}, &access))
             .await,
         Code::FailedPrecondition,
-        "REAUTHENTICATION_REQUIRED",
+        Some(Reason::ReauthenticationRequired),
         &format!("DeleteAccount {what}"),
     );
     // Reading the account needs no recent authentication.
@@ -256,13 +260,13 @@ async fn recent_authentication(backends: Backends) {
             .reauthenticate(reauthenticate(WRONG_PASSWORD))
             .await,
         Code::InvalidArgument,
-        "WRONG_PASSWORD",
+        Some(Reason::WrongPassword),
         "Reauthenticate with a wrong password",
     );
     expect_refusal(
         platform.add_recovery_contact(&access, &email_token).await,
         Code::FailedPrecondition,
-        "REAUTHENTICATION_REQUIRED",
+        Some(Reason::ReauthenticationRequired),
         "AddRecoveryContact after a wrong password",
     );
 

@@ -7,6 +7,7 @@ use crate::support::{
     field_violations, in_both_modes, offers_method, strong_password, test_device, unique_email,
     unique_phone_number,
 };
+use mi_contracts::Reason;
 use mi_proto::events::v1::PasswordChanged;
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::{ResetPasswordRequest, SecondFactorMethod};
@@ -56,7 +57,7 @@ async fn forgot_password(backends: Backends) {
     let weak = expect_refusal(
         reset_password(&platform, &weak_token, "password").await,
         Code::InvalidArgument,
-        "PASSWORD_POLICY",
+        Some(Reason::PasswordPolicy),
         "ResetPassword with a weak password",
     );
     let fields: Vec<String> = field_violations(&weak)
@@ -73,7 +74,7 @@ async fn forgot_password(backends: Backends) {
             .sign_in(&phone, &old_password, test_device("phone-1"))
             .await,
         Code::ResourceExhausted,
-        "ACCOUNT_LOCKED",
+        Some(Reason::AccountLocked),
         "a refused reset leaves the lockout",
     );
 
@@ -96,7 +97,7 @@ async fn forgot_password(backends: Backends) {
             .sign_in(&phone, &old_password, test_device("phone-1"))
             .await,
         Code::Unauthenticated,
-        "INVALID_CREDENTIALS",
+        Some(Reason::InvalidCredentials),
         "the old password after a reset",
     );
     platform
@@ -112,7 +113,7 @@ async fn forgot_password(backends: Backends) {
     expect_refusal(
         reset_password(&platform, &token, &strong_password()).await,
         Code::FailedPrecondition,
-        "VERIFICATION_TOKEN_USED",
+        Some(Reason::VerificationTokenUsed),
         "a reset token used twice",
     );
 
@@ -124,7 +125,7 @@ async fn forgot_password(backends: Backends) {
     expect_refusal(
         reset_password(&platform, &token, &strong_password()).await,
         Code::NotFound,
-        "",
+        None,
         "a reset for a contact without an account",
     );
 
@@ -183,7 +184,7 @@ async fn change_password(backends: Backends) {
             .change_password(&current.access_token, WRONG_PASSWORD, &new_password)
             .await,
         Code::InvalidArgument,
-        "WRONG_PASSWORD",
+        Some(Reason::WrongPassword),
         "ChangePassword with a wrong current password",
     );
     let weak = expect_refusal(
@@ -191,7 +192,7 @@ async fn change_password(backends: Backends) {
             .change_password(&current.access_token, &password, "password")
             .await,
         Code::InvalidArgument,
-        "PASSWORD_POLICY",
+        Some(Reason::PasswordPolicy),
         "ChangePassword to a weak password",
     );
     assert!(
@@ -224,7 +225,7 @@ async fn change_password(backends: Backends) {
             .sign_in(&phone, &password, test_device("phone-1"))
             .await,
         Code::Unauthenticated,
-        "INVALID_CREDENTIALS",
+        Some(Reason::InvalidCredentials),
         "the old password after ChangePassword",
     );
     platform

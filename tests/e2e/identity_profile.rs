@@ -6,6 +6,7 @@ use crate::support::{
     Backends, TestPlatform, account_contacts, authed, expect_refusal, field_violations,
     in_both_modes, profile_update, test_device, unique_phone_number,
 };
+use mi_contracts::Reason;
 use mi_proto::events::v1::{AccountDeleted, ProfileUpdated};
 use mi_proto::identity::v1::{Account, ContactKind, DeleteAccountRequest};
 use mi_proto::verification::v1::Channel as CodeChannel;
@@ -89,7 +90,7 @@ async fn invalid_profile_updates_are_refused_and_change_nothing() {
                 .update_profile(&access, profile_update("Changed", "DE", "de", paths))
                 .await,
             Code::InvalidArgument,
-            "",
+            None,
             &format!("UpdateProfile with {what}"),
         );
     }
@@ -99,7 +100,7 @@ async fn invalid_profile_updates_are_refused_and_change_nothing() {
                 .update_profile(&access, profile_update("", region, "", Some(&["region"])))
                 .await,
             Code::InvalidArgument,
-            "",
+            None,
             &format!("UpdateProfile to region {region:?}"),
         );
         let fields: Vec<String> = field_violations(&status)
@@ -142,7 +143,7 @@ async fn delete_account(backends: Backends) {
                 .sign_in(&identifier, &password, test_device("phone-1"))
                 .await,
             Code::Unauthenticated,
-            "INVALID_CREDENTIALS",
+            Some(Reason::InvalidCredentials),
             &format!("signing in to a deleted account by {identifier}"),
         );
     }

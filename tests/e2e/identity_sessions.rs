@@ -5,6 +5,7 @@ use crate::support::{
     Backends, TestPlatform, access_claims_for, authed, in_both_modes, reason, test_device,
     unique_email, unique_phone_number,
 };
+use mi_contracts::Reason;
 use mi_platform::crypto::SecretKey;
 use mi_platform::events;
 use mi_platform::tokens::TokenSigner;
@@ -59,7 +60,7 @@ async fn refresh_rotates_and_a_reused_refresh_token_ends_the_session(backends: B
     // Reusing a spent refresh token ends the whole session.
     let reused = platform.refresh(&first.refresh_token).await.unwrap_err();
     assert_eq!(reused.code(), Code::Unauthenticated, "{reused:?}");
-    assert_eq!(reason(&reused), "REFRESH_TOKEN_REUSED");
+    assert_eq!(reason(&reused), Some(Reason::RefreshTokenReused));
     let newest = platform.refresh(&third.refresh_token).await.unwrap_err();
     assert_eq!(newest.code(), Code::Unauthenticated, "{newest:?}");
     platform

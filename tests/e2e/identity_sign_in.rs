@@ -9,6 +9,7 @@ use crate::support::{
     in_both_modes, reason, retry_after, rfc6238_code, test_device, unique_email,
     unique_phone_number,
 };
+use mi_contracts::Reason;
 use mi_platform::events;
 use mi_proto::events::v1::{AccountLocked, SignedIn};
 use mi_proto::identity::v1::second_factor_proof::Proof;
@@ -84,7 +85,7 @@ async fn sign_in_by_mi_id_phone_and_email(backends: Backends) {
         .sign_in(&email, &phone_password, test_device("phone-1"))
         .await
         .unwrap_err();
-    assert_eq!(reason(&crossed), "INVALID_CREDENTIALS");
+    assert_eq!(reason(&crossed), Some(Reason::InvalidCredentials));
     platform.stop().await;
 }
 
@@ -112,7 +113,11 @@ async fn unknown_accounts_and_wrong_passwords_look_the_same(backends: Backends) 
             Code::Unauthenticated,
             "{identifier}: {status:?}"
         );
-        assert_eq!(reason(&status), "INVALID_CREDENTIALS", "{identifier}");
+        assert_eq!(
+            reason(&status),
+            Some(Reason::InvalidCredentials),
+            "{identifier}"
+        );
         answers.push((status.code(), reason(&status), status.message().to_owned()));
     }
     assert!(
@@ -139,12 +144,16 @@ async fn wrong_passwords_lock_the_account_for_a_while(backends: Backends) {
             .sign_in(&email, &wrong_password, device())
             .await
             .unwrap_err();
-        if reason(&status) == "ACCOUNT_LOCKED" {
+        if reason(&status) == Some(Reason::AccountLocked) {
             locked = Some((attempt, status));
             break;
         }
         assert_eq!(status.code(), Code::Unauthenticated, "attempt {attempt}");
-        assert_eq!(reason(&status), "INVALID_CREDENTIALS", "attempt {attempt}");
+        assert_eq!(
+            reason(&status),
+            Some(Reason::InvalidCredentials),
+            "attempt {attempt}"
+        );
     }
     let (attempt, locked) = locked.expect("6 wrong passwords in a row lock the account");
     assert!(
@@ -163,7 +172,7 @@ async fn wrong_passwords_lock_the_account_for_a_while(backends: Backends) {
         .await
         .unwrap_err();
     assert_eq!(right_while_locked.code(), Code::ResourceExhausted);
-    assert_eq!(reason(&right_while_locked), "ACCOUNT_LOCKED");
+    assert_eq!(reason(&right_while_locked), Some(Reason::AccountLocked));
 
     let event = platform
         .first_event("identity.events", |event| {
@@ -194,7 +203,7 @@ async fn wrong_passwords_lock_the_account_for_a_while(backends: Backends) {
                 assert_eq!(expect_tokens(response).mi_id, tokens.mi_id);
                 break;
             }
-            Err(status) if reason(&status) == "ACCOUNT_LOCKED" => {
+            Err(status) if reason(&status) == Some(Reason::AccountLocked) => {
                 assert!(
                     tokio::time::Instant::now() < deadline,
                     "still locked: {status:?}"
@@ -211,7 +220,7 @@ async fn wrong_passwords_lock_the_account_for_a_while(backends: Backends) {
             .unwrap_err();
         assert_eq!(
             reason(&status),
-            "INVALID_CREDENTIALS",
+            Some(Reason::InvalidCredentials),
             "wrong password {attempt} after a successful sign-in"
         );
     }

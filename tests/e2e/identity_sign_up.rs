@@ -6,6 +6,7 @@ use crate::support::{
     Backends, CONSENT_VERSION, TestPlatform, field_violations, in_both_modes, reason,
     sign_up_request, strong_password, unique_email, unique_phone_number,
 };
+use mi_contracts::Reason;
 use mi_platform::events;
 use mi_proto::events::v1::AccountCreated;
 use mi_proto::identity::v1::{ContactKind, ListSigningKeysRequest, SignUpRequest};
@@ -157,7 +158,7 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
     )
     .await;
     assert_eq!(garbage.code(), Code::FailedPrecondition, "{garbage:?}");
-    assert_eq!(reason(&garbage), "VERIFICATION_TOKEN_INVALID");
+    assert_eq!(reason(&garbage), Some(Reason::VerificationTokenInvalid));
 
     let reset_token = platform
         .verification_token(&phone, Channel::Sms, Purpose::PasswordReset)
@@ -172,7 +173,10 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
         Code::FailedPrecondition,
         "{other_purpose:?}"
     );
-    assert_eq!(reason(&other_purpose), "VERIFICATION_TOKEN_INVALID");
+    assert_eq!(
+        reason(&other_purpose),
+        Some(Reason::VerificationTokenInvalid)
+    );
 
     let phone_token = platform
         .verification_token(&phone, Channel::Sms, Purpose::SignUp)
@@ -190,7 +194,7 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
     )
     .await;
     assert_eq!(no_terms.code(), Code::FailedPrecondition, "{no_terms:?}");
-    assert_eq!(reason(&no_terms), "TERMS_NOT_ACCEPTED");
+    assert_eq!(reason(&no_terms), Some(Reason::TermsNotAccepted));
     let no_privacy = refused(
         &platform,
         SignUpRequest {
@@ -199,7 +203,7 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
         },
     )
     .await;
-    assert_eq!(reason(&no_privacy), "TERMS_NOT_ACCEPTED");
+    assert_eq!(reason(&no_privacy), Some(Reason::TermsNotAccepted));
 
     let phone_digits = &phone[phone.len() - 8..];
     let email_local = email.split('@').next().unwrap();
@@ -248,7 +252,7 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
     )
     .await;
     assert_eq!(replayed.code(), Code::FailedPrecondition, "{replayed:?}");
-    assert_eq!(reason(&replayed), "VERIFICATION_TOKEN_USED");
+    assert_eq!(reason(&replayed), Some(Reason::VerificationTokenUsed));
     platform.stop().await;
 }
 
@@ -266,7 +270,7 @@ async fn an_existing_contact_is_told_to_reset_the_password(backends: Backends) {
     )
     .await;
     assert_eq!(exists.code(), Code::AlreadyExists, "{exists:?}");
-    assert_eq!(reason(&exists), "ACCOUNT_EXISTS");
+    assert_eq!(reason(&exists), Some(Reason::AccountExists));
     assert!(
         exists.message().to_lowercase().contains("reset"),
         "the message points to a password reset: {}",

@@ -6,6 +6,7 @@ use crate::support::{
     Backends, EnabledTotp, TestPlatform, authed, base32_decode, expect_refusal, expect_tokens,
     in_both_modes, offers_method, reason, test_device, totp_at_step, unique_phone_number, unix_now,
 };
+use mi_contracts::Reason;
 use mi_proto::events::v1::{TwoFactorDisabled, TwoFactorEnabled};
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::{
@@ -65,7 +66,7 @@ async fn totp(backends: Backends) {
             .confirm_totp(confirm(wrong_totp_code(&secret)))
             .await,
         Code::InvalidArgument,
-        "WRONG_CODE",
+        Some(Reason::WrongCode),
         "ConfirmTotp with a wrong code",
     );
     let confirmed_step = unix_now() / 30;
@@ -152,7 +153,7 @@ async fn totp(backends: Backends) {
             .complete_sign_in(&challenge.challenge_id, Proof::TotpCode(code))
             .await,
         Code::Unauthenticated,
-        "SECOND_FACTOR_INVALID",
+        Some(Reason::SecondFactorInvalid),
         "a TOTP code used a second time",
     );
     let by_recovery_code = expect_tokens(
@@ -176,7 +177,7 @@ async fn totp(backends: Backends) {
             )
             .await,
         Code::Unauthenticated,
-        "SECOND_FACTOR_INVALID",
+        Some(Reason::SecondFactorInvalid),
         "a recovery code used a second time",
     );
     let two_factor = platform.two_factor(&access).await;
@@ -193,8 +194,8 @@ async fn totp(backends: Backends) {
             .unwrap_err();
         if attempt < 5 {
             assert_eq!(
-                (status.code(), reason(&status).as_str()),
-                (Code::Unauthenticated, "SECOND_FACTOR_INVALID"),
+                (status.code(), reason(&status)),
+                (Code::Unauthenticated, Some(Reason::SecondFactorInvalid)),
                 "wrong code {attempt}: {status:?}"
             );
             let left = format!("{} attempt", 5 - attempt);
@@ -205,8 +206,8 @@ async fn totp(backends: Backends) {
         } else {
             assert!(
                 matches!(
-                    reason(&status).as_str(),
-                    "SECOND_FACTOR_INVALID" | "CHALLENGE_LOCKED"
+                    reason(&status),
+                    Some(Reason::SecondFactorInvalid | Reason::ChallengeLocked)
                 ),
                 "wrong code {attempt}: {status:?}"
             );
@@ -220,7 +221,7 @@ async fn totp(backends: Backends) {
             )
             .await,
         Code::FailedPrecondition,
-        "CHALLENGE_LOCKED",
+        Some(Reason::ChallengeLocked),
         "a right answer after 5 wrong ones",
     );
     expect_refusal(
@@ -231,7 +232,7 @@ async fn totp(backends: Backends) {
             )
             .await,
         Code::NotFound,
-        "",
+        None,
         "an unknown challenge",
     );
 
@@ -309,7 +310,7 @@ async fn code_second_factor(backends: Backends) {
             )
             .await,
         Code::Unauthenticated,
-        "SECOND_FACTOR_INVALID",
+        Some(Reason::SecondFactorInvalid),
         "a second-factor token for another phone",
     );
 
@@ -334,7 +335,7 @@ async fn code_second_factor(backends: Backends) {
             .complete_sign_in(&challenge.challenge_id, Proof::VerificationToken(token))
             .await,
         Code::FailedPrecondition,
-        "VERIFICATION_TOKEN_USED",
+        Some(Reason::VerificationTokenUsed),
         "a second-factor token used twice",
     );
     let wrong_purpose = platform
@@ -348,7 +349,7 @@ async fn code_second_factor(backends: Backends) {
             )
             .await,
         Code::FailedPrecondition,
-        "VERIFICATION_TOKEN_INVALID",
+        Some(Reason::VerificationTokenInvalid),
         "a PASSWORD_RESET token as a second factor",
     );
 

@@ -2,21 +2,14 @@
 //! CheckCode, in embedded mode and on PostgreSQL + Kafka + Redis.
 
 use crate::support::{
-    Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number,
+    Backends, TestConfig, TestPlatform, code_in, reason, unique_email, unique_phone_number,
 };
+use mi_contracts::Reason;
 use mi_platform::events;
 use mi_proto::events::v1::VerificationLocked;
 use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose};
 use tonic::Code;
 use tonic_types::StatusExt;
-
-fn reason(status: &tonic::Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-        .unwrap_or_default()
-}
 
 /// A code reaches the inbox, a wrong code is refused, the right one is accepted exactly once.
 async fn code_travels_to_the_inbox_and_checks_once(
@@ -55,7 +48,7 @@ async fn code_travels_to_the_inbox_and_checks_once(
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(reason(&refused), "CODE_MISMATCH");
+    assert_eq!(reason(&refused), Some(Reason::CodeMismatch));
     let violations = refused
         .get_error_details()
         .bad_request()
@@ -87,7 +80,7 @@ async fn code_travels_to_the_inbox_and_checks_once(
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
-    assert_eq!(reason(&again), "VERIFICATION_ALREADY_APPROVED");
+    assert_eq!(reason(&again), Some(Reason::VerificationAlreadyApproved));
 }
 
 /// Five wrong codes lock the verification; even the right code is refused afterwards.
@@ -101,19 +94,19 @@ async fn wrong_codes_lock_the_verification(platform: &TestPlatform) {
             .check(&sent.verification_id, wrong)
             .await
             .unwrap_err();
-        assert_eq!(reason(&refused), "CODE_MISMATCH");
+        assert_eq!(reason(&refused), Some(Reason::CodeMismatch));
     }
     let locked = platform
         .check(&sent.verification_id, wrong)
         .await
         .unwrap_err();
     assert_eq!(locked.code(), Code::FailedPrecondition);
-    assert_eq!(reason(&locked), "VERIFICATION_LOCKED");
+    assert_eq!(reason(&locked), Some(Reason::VerificationLocked));
     let still_locked = platform
         .check(&sent.verification_id, &code)
         .await
         .unwrap_err();
-    assert_eq!(reason(&still_locked), "VERIFICATION_LOCKED");
+    assert_eq!(reason(&still_locked), Some(Reason::VerificationLocked));
     let locked_event = platform
         .first_event("verification.events", |event| {
             event.aggregate_id == sent.verification_id
@@ -158,6 +151,6 @@ async fn an_expired_code_is_refused() {
         .await
         .unwrap_err();
     assert_eq!(expired.code(), Code::FailedPrecondition);
-    assert_eq!(reason(&expired), "VERIFICATION_EXPIRED");
+    assert_eq!(reason(&expired), Some(Reason::VerificationExpired));
     platform.stop().await;
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mi_contracts::Reason;
 use mi_proto::identity::v1::{
     Account, AddRecoveryContactRequest, ChangePasswordRequest, ChangePasswordResponse,
     ConfirmTotpRequest, ContactKind, EnrollTotpRequest, EnrollTotpResponse, TwoFactorStatus,
@@ -123,8 +124,8 @@ impl TestPlatform {
                 .unwrap_err();
             if attempt < 5 {
                 assert_eq!(
-                    (status.code(), reason(&status).as_str()),
-                    (Code::Unauthenticated, "INVALID_CREDENTIALS"),
+                    (status.code(), reason(&status)),
+                    (Code::Unauthenticated, Some(Reason::InvalidCredentials)),
                     "wrong password {attempt}: {status:?}"
                 );
             } else {
@@ -141,7 +142,7 @@ impl TestPlatform {
             self.sign_in(identifier, password, test_device("phone-1"))
                 .await,
             Code::ResourceExhausted,
-            "ACCOUNT_LOCKED",
+            Some(Reason::AccountLocked),
             "the right password on a locked account",
         );
         let retry = retry_after(&locked).expect("ACCOUNT_LOCKED carries retry info");

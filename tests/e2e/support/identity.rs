@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use mi_contracts::Reason;
 use mi_platform::auth::{AccessClaims, AccessTokenVerifier};
 use mi_platform::events;
 use mi_platform::tokens::PublicKey;
@@ -210,7 +211,7 @@ impl TestPlatform {
         expect_refusal(
             self.account(access_token).await,
             Code::Unauthenticated,
-            "",
+            None,
             what,
         );
     }
@@ -222,7 +223,7 @@ impl TestPlatform {
         expect_refusal(
             self.refresh(&tokens.refresh_token).await,
             Code::Unauthenticated,
-            "",
+            None,
             &format!("{what}: refresh token"),
         );
     }
@@ -370,16 +371,16 @@ pub fn offers_method(challenge: &SecondFactorChallenge, method: SecondFactorMeth
 }
 
 /// Asserts a refusal's code and ErrorInfo reason (none checked when `expected_reason` is
-/// empty) and returns it; `what` names the call in the panic message.
+/// `None`) and returns it; `what` names the call in the panic message.
 #[track_caller]
 pub fn expect_refusal<T: std::fmt::Debug>(
     result: Result<T, Status>,
     code: Code,
-    expected_reason: &str,
+    expected_reason: Option<Reason>,
     what: &str,
 ) -> Status {
     let status = match result {
-        Ok(value) => panic!("{what}: expected {code:?} {expected_reason}, got Ok({value:?})"),
+        Ok(value) => panic!("{what}: expected {code:?} {expected_reason:?}, got Ok({value:?})"),
         Err(status) => status,
     };
     assert_eq!(
@@ -388,7 +389,7 @@ pub fn expect_refusal<T: std::fmt::Debug>(
         "{what}: wrong code; status {status:?} (reason {:?})",
         reason(&status)
     );
-    if !expected_reason.is_empty() {
+    if expected_reason.is_some() {
         assert_eq!(
             reason(&status),
             expected_reason,
@@ -398,13 +399,15 @@ pub fn expect_refusal<T: std::fmt::Debug>(
     status
 }
 
-/// The ErrorInfo reason of a refusal, empty without one.
-pub fn reason(status: &Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-        .unwrap_or_default()
+/// The ErrorInfo reason of a refusal, `None` without one; a reason the contracts do not know
+/// fails the test.
+pub fn reason(status: &Status) -> Option<Reason> {
+    let details = status.get_error_details();
+    let info = details.error_info()?;
+    match info.reason.parse() {
+        Ok(reason) => Some(reason),
+        Err(_) => panic!("unknown ErrorInfo reason {:?} in {status:?}", info.reason),
+    }
 }
 
 /// The RetryInfo delay of a refusal.

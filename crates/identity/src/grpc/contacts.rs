@@ -1,9 +1,9 @@
 //! AddRecoveryContact, RemoveRecoveryContact and SetPrimaryContact on the wire, and
 //! [`ContactsError`] as the client sees it.
 
-use mi_contracts::Reason;
 use std::sync::Arc;
 
+use mi_contracts::Reason;
 use mi_platform::{ErrorCode, ServiceError};
 use mi_proto::identity::v1 as api;
 use tonic::{Request, Response, Status};

@@ -2,9 +2,9 @@
 //! wire; the sessions family's errors, and [`CallerError`] (every authenticated RPC's first
 //! refusal), as the client sees them.
 
-use mi_contracts::Reason;
 use std::sync::Arc;
 
+use mi_contracts::Reason;
 use mi_platform::tokens::jwk_set_json;
 use mi_platform::{ErrorCode, ServiceError};
 use mi_proto::identity::v1 as api;

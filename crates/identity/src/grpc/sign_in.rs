@@ -1,9 +1,9 @@
 //! SignIn, CompleteSignIn and Reauthenticate on the wire, and [`SignInError`] and
 //! [`ReauthenticateError`] as the client sees them.
 
-use mi_contracts::Reason;
 use std::sync::Arc;
 
+use mi_contracts::Reason;
 use mi_platform::{ErrorCode, ServiceError, clock};
 use mi_proto::identity::v1 as api;
 use secrecy::SecretString;

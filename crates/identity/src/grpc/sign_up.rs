@@ -1,8 +1,8 @@
 //! SignUp on the wire, and [`SignUpError`] as the client sees it.
 
-use mi_contracts::Reason;
 use std::sync::Arc;
 
+use mi_contracts::Reason;
 use mi_platform::{ErrorCode, ServiceError};
 use mi_proto::identity::v1 as api;
 use secrecy::SecretString;

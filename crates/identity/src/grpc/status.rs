@@ -1,9 +1,9 @@
 //! The refusals several families share, built once; each family's file maps its own error
 //! enum onto these and onto its own.
 
-use mi_contracts::Reason;
 use std::time::Duration;
 
+use mi_contracts::Reason;
 use mi_platform::{ErrorCode, ServiceError};
 
 /// A verification token that is invalid, expired or for another purpose.

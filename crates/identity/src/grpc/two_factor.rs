@@ -1,9 +1,9 @@
 //! EnrollTotp, ConfirmTotp, DisableTotp, SetCodeSecondFactor and RegenerateRecoveryCodes on the
 //! wire, and [`TwoFactorError`] as the client sees it.
 
-use mi_contracts::Reason;
 use std::sync::Arc;
 
+use mi_contracts::Reason;
 use mi_platform::ServiceError;
 use mi_proto::identity::v1 as api;
 use tonic::{Request, Response, Status};
