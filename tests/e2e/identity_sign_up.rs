@@ -7,9 +7,9 @@ use crate::support::{
     sign_up_request, strong_password, unique_email, unique_phone_number,
 };
 use mi_platform::events;
+use mi_proto::common::v1::{Channel, Purpose};
 use mi_proto::events::v1::AccountCreated;
 use mi_proto::identity::v1::{ContactKind, ListSigningKeysRequest, SignUpRequest};
-use mi_proto::verification::v1::{Channel, Purpose};
 use tonic::Code;
 
 in_both_modes!(

@@ -22,12 +22,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
+use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::notification::v1::ListInboxMessagesRequest;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
-use mi_proto::verification::v1::{
-    Channel as CodeChannel, CheckCodeRequest, Purpose, SendCodeRequest,
-};
+use mi_proto::verification::v1::{CheckCodeRequest, SendCodeRequest};
 use rand::Rng;
 use tonic::transport::Channel;
 
