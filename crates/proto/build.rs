@@ -7,6 +7,7 @@ use prost::Message;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files: Vec<PathBuf> = [
+        "mi/common/v1/common.proto",
         "mi/verification/v1/verification.proto",
         "mi/notification/v1/notification.proto",
         "mi/identity/v1/identity.proto",

@@ -12,8 +12,9 @@ use mi_platform::consumer::{DEAD_LETTER_ERROR_HEADER, DEAD_LETTER_GROUP_HEADER};
 use mi_platform::crypto::{CodeCipher, SecretKey};
 use mi_platform::events::{self, EVENT_TYPE_HEADER};
 use mi_proto::EventPayload;
+use mi_proto::common::v1::{Channel, Purpose};
 use mi_proto::events::v1::CodeIssued;
-use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose};
+use mi_proto::verification::v1::CheckCodeRequest;
 use mi_test_support as testing;
 use prost::Message;
 

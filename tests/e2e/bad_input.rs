@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use crate::support::{Backends, TestPlatform, unique_phone_number};
-use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose, SendCodeRequest};
+use mi_proto::common::v1::{Channel, Purpose};
+use mi_proto::verification::v1::{CheckCodeRequest, SendCodeRequest};
 use tonic::Code;
 use tonic_types::StatusExt;
 

@@ -8,9 +8,10 @@ use crate::support::{
 };
 use mi_contracts::Reason;
 use mi_platform::tokens::{PublicKey, TokenVerifier};
+use mi_proto::common::v1::{Channel, Purpose};
 use mi_proto::verification::v1::{
-    CaptchaAnswer, Channel, CreateCaptchaRequest, ListVerificationKeysRequest, Purpose,
-    ResendCodeRequest, SendCodeRequest,
+    CaptchaAnswer, CreateCaptchaRequest, ListVerificationKeysRequest, ResendCodeRequest,
+    SendCodeRequest,
 };
 use mi_verification::domain::TokenClaims;
 use tonic::Code;
@@ -187,10 +188,7 @@ async fn resend_keeps_the_verification_switches_to_voice_and_stops_at_the_limit(
     assert_eq!(by_voice.resends_left, 3);
     let messages = platform.wait_for_inbox(&destination, 2).await;
     let call = &messages[1];
-    assert_eq!(
-        call.channel,
-        i32::from(mi_proto::notification::v1::Channel::Voice)
-    );
+    assert_eq!(call.channel, i32::from(Channel::Voice));
     let digits: String = call
         .body
         .split("code is ")

@@ -7,8 +7,9 @@ use std::time::Duration;
 use crate::support::providers::{ProviderBehavior, SmsProvider, SmtpServer};
 use crate::support::{Backends, TestConfig, TestPlatform, unique_email, unique_phone_number};
 use mi_platform::events;
+use mi_proto::common::v1::Channel;
 use mi_proto::events::v1::{NotificationDelivered, NotificationFailed};
-use mi_proto::verification::v1::{Channel, SendCodeRequest};
+use mi_proto::verification::v1::SendCodeRequest;
 use prost::Message;
 
 fn six_digits_after(text: &str, marker: &str) -> String {

@@ -7,10 +7,10 @@ use crate::support::{
     Backends, DELIVERY_TIMEOUT, TestPlatform, authed, expect_tokens, test_device,
     unique_phone_number,
 };
+use mi_proto::common::v1::Channel as CodeChannel;
 use mi_proto::device::v1::device_registry_service_client::DeviceRegistryServiceClient;
 use mi_proto::device::v1::{Device, ListDevicesRequest};
 use mi_proto::identity::v1::{DeleteAccountRequest, DeviceInfo};
-use mi_proto::verification::v1::Channel as CodeChannel;
 
 async fn devices(platform: &TestPlatform, mi_id: u64) -> Vec<Device> {
     let channel = crate::support::channel(platform.addresses.device).await;

@@ -7,8 +7,8 @@ use crate::support::{
     Backends, DELIVERY_TIMEOUT, TestPlatform, in_both_modes, profile_update, strong_password,
     unique_email, unique_phone_number,
 };
+use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::notification::v1::InboxMessage;
-use mi_proto::verification::v1::{Channel as CodeChannel, Purpose};
 
 in_both_modes!(security_alerts);
 

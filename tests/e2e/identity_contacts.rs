@@ -9,6 +9,7 @@ use crate::support::{
     in_both_modes, reason, test_device, unique_email, unique_phone_number, unix_now,
 };
 use mi_contracts::Reason;
+use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::events::v1::{RecoveryContactAdded, RecoveryContactRemoved};
 use mi_proto::identity::v1::reauthenticate_request::Proof as ReauthProof;
 use mi_proto::identity::v1::{
@@ -16,7 +17,6 @@ use mi_proto::identity::v1::{
     RegenerateRecoveryCodesRequest, RemoveRecoveryContactRequest, SetCodeSecondFactorRequest,
     SetPrimaryContactRequest,
 };
-use mi_proto::verification::v1::{Channel as CodeChannel, Purpose};
 use tonic::Code;
 
 in_both_modes!(recovery_contacts, recent_authentication);

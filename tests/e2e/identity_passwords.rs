@@ -8,10 +8,10 @@ use crate::support::{
     unique_phone_number,
 };
 use mi_contracts::Reason;
+use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::events::v1::PasswordChanged;
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::{ResetPasswordRequest, SecondFactorMethod};
-use mi_proto::verification::v1::{Channel as CodeChannel, Purpose};
 use tonic::{Code, Status};
 
 in_both_modes!(forgot_password, change_password);

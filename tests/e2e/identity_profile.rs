@@ -7,9 +7,9 @@ use crate::support::{
     in_both_modes, profile_update, test_device, unique_phone_number,
 };
 use mi_contracts::Reason;
+use mi_proto::common::v1::Channel as CodeChannel;
 use mi_proto::events::v1::{AccountDeleted, ProfileUpdated};
 use mi_proto::identity::v1::{Account, ContactKind, DeleteAccountRequest};
-use mi_proto::verification::v1::Channel as CodeChannel;
 use tonic::Code;
 
 in_both_modes!(profile, delete_account);

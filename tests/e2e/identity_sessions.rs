@@ -9,11 +9,11 @@ use mi_contracts::Reason;
 use mi_platform::crypto::SecretKey;
 use mi_platform::events;
 use mi_platform::tokens::TokenSigner;
+use mi_proto::common::v1::Channel;
 use mi_proto::events::v1::SessionRevoked;
 use mi_proto::identity::v1::{
     GetAccountRequest, ListSessionsRequest, RevokeAllSessionsRequest, RevokeSessionRequest, Session,
 };
-use mi_proto::verification::v1::Channel;
 use tonic::Code;
 
 in_both_modes!(

@@ -11,10 +11,10 @@ use crate::support::{
 };
 use mi_contracts::Reason;
 use mi_platform::events;
+use mi_proto::common::v1::{Channel, Purpose};
 use mi_proto::events::v1::{AccountLocked, SignedIn};
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::{CompleteSignInRequest, SecondFactorMethod, SecondFactorProof};
-use mi_proto::verification::v1::{Channel, Purpose};
 use tonic::Code;
 
 in_both_modes!(

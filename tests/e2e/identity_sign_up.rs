@@ -8,9 +8,9 @@ use crate::support::{
 };
 use mi_contracts::Reason;
 use mi_platform::events;
+use mi_proto::common::v1::{Channel, Purpose};
 use mi_proto::events::v1::AccountCreated;
 use mi_proto::identity::v1::{ContactKind, ListSigningKeysRequest, SignUpRequest};
-use mi_proto::verification::v1::{Channel, Purpose};
 use tonic::Code;
 
 in_both_modes!(

@@ -7,12 +7,12 @@ use crate::support::{
     in_both_modes, offers_method, reason, test_device, totp_at_step, unique_phone_number, unix_now,
 };
 use mi_contracts::Reason;
+use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::events::v1::{TwoFactorDisabled, TwoFactorEnabled};
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::{
     ConfirmTotpRequest, DisableTotpRequest, SecondFactorMethod, SetCodeSecondFactorRequest,
 };
-use mi_proto::verification::v1::{Channel as CodeChannel, Purpose};
 use tonic::Code;
 
 in_both_modes!(totp, code_second_factor);

@@ -9,9 +9,10 @@ use crate::support::{
 use mi_platform::bus::BusMessage;
 use mi_platform::events::{self, EVENT_TYPE_HEADER};
 use mi_proto::EventPayload;
+use mi_proto::common::v1::Channel;
 use mi_proto::events::v1::{AlertAudience, EventEnvelope, PasswordChanged, SignedIn};
 use mi_proto::identity::v1::DeviceInfo;
-use mi_proto::notification::v1::{Channel, InboxMessage};
+use mi_proto::notification::v1::InboxMessage;
 use prost::Message;
 
 const MI_ID: u64 = 1_234_567_890;

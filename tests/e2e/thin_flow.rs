@@ -6,8 +6,9 @@ use crate::support::{
 };
 use mi_contracts::Reason;
 use mi_platform::events;
+use mi_proto::common::v1::{Channel, Purpose};
 use mi_proto::events::v1::VerificationLocked;
-use mi_proto::verification::v1::{Channel, CheckCodeRequest, Purpose};
+use mi_proto::verification::v1::CheckCodeRequest;
 use tonic::Code;
 use tonic_types::StatusExt;
 

@@ -2,7 +2,8 @@
 //! fields become trace attributes), even at TRACE level.
 
 use crate::support::{Backends, TestConfig, TestPlatform, code_in, unique_phone_number};
-use mi_proto::verification::v1::{Channel, CheckCodeRequest};
+use mi_proto::common::v1::Channel;
+use mi_proto::verification::v1::CheckCodeRequest;
 use mi_test_support::CapturedLogs;
 use secrecy::ExposeSecret;
 use tracing_subscriber::fmt::format::FmtSpan;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use mi_contracts::UnixMillis;
 use mi_proto::events::v1::EventEnvelope;
 use prost::Message;
 use sqlx::{Any, Transaction};
@@ -12,7 +13,6 @@ use tracing::Instrument;
 
 use crate::backoff::Backoff;
 use crate::bus::{BusMessage, Delivery, EventBus, Subscription};
-use crate::clock;
 use crate::config::ConsumerConfig;
 use crate::db::Database;
 use crate::telemetry::{self, PairExtractor};
@@ -311,7 +311,7 @@ pub async fn begin_once(
     )
     .bind(consumer_group)
     .bind(event_id)
-    .bind(clock::now_millis())
+    .bind(UnixMillis::now().as_i64())
     .execute(&mut *transaction)
     .await?;
     if inserted.rows_affected() == 0 {

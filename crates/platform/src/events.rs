@@ -1,9 +1,8 @@
 //! Building and reading the event envelope shared by every topic.
 
+use mi_contracts::UnixMillis;
 use mi_proto::EventPayload;
 use mi_proto::events::v1::EventEnvelope;
-
-use crate::clock;
 
 /// Kafka header carrying the envelope's event type, so consumers can route without decoding.
 pub const EVENT_TYPE_HEADER: &str = "mi-event-type";
@@ -13,7 +12,7 @@ pub fn envelope<P: EventPayload>(producer: &str, aggregate_id: &str, payload: &P
     EventEnvelope {
         event_id: uuid::Uuid::now_v7().to_string(),
         event_type: P::EVENT_TYPE.to_owned(),
-        occurred_at: Some(clock::millis_to_timestamp(clock::now_millis())),
+        occurred_at: Some(UnixMillis::now().to_timestamp()),
         aggregate_id: aggregate_id.to_owned(),
         producer: producer.to_owned(),
         payload: payload.encode_to_vec(),

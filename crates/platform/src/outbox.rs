@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use mi_contracts::UnixMillis;
 use mi_proto::EventPayload;
 use prost::Message;
 use sqlx::{AnyConnection, Row};
@@ -16,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::bus::{BusMessage, EventBus};
-use crate::clock;
 use crate::config::OutboxConfig;
 use crate::db::{Backend, Database};
 use crate::events::{self, EVENT_TYPE_HEADER};
@@ -68,7 +68,7 @@ impl Outbox {
         .bind(&envelope.event_type)
         .bind(serde_json::to_string(&headers)?)
         .bind(envelope.encode_to_vec())
-        .bind(clock::now_millis())
+        .bind(UnixMillis::now().as_i64())
         .execute(connection)
         .await?;
         Ok(envelope.event_id)
@@ -162,7 +162,7 @@ impl OutboxRelay {
     /// Claims, publishes and deletes one batch; returns how many events went out.
     pub async fn publish_batch(&self) -> anyhow::Result<usize> {
         let claim_id = uuid::Uuid::new_v4().to_string();
-        let now = clock::now_millis();
+        let now = UnixMillis::now();
         let skip_locked = match self.database.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -176,8 +176,8 @@ impl OutboxRelay {
         );
         let mut rows = sqlx::query(&claim)
             .bind(&claim_id)
-            .bind(clock::add_millis(now, self.config.lease))
-            .bind(now)
+            .bind(now.saturating_add(self.config.lease).as_i64())
+            .bind(now.as_i64())
             .bind(self.config.batch_size)
             .fetch_all(self.database.pool())
             .await?;

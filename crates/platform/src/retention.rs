@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use mi_contracts::UnixMillis;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock;
 use crate::config::RetentionConfig;
 use crate::db::Database;
 
@@ -26,12 +26,13 @@ pub struct Expiry {
     pub keep_for: Duration,
 }
 
-/// Deletes every expired row once, as of `now` (milliseconds); returns how many went.
+/// Deletes every expired row once, as of `now` (milliseconds since the epoch, as identity's
+/// store contract still passes it); returns how many went.
 pub async fn sweep(database: &Database, expiries: &[Expiry], now: i64) -> anyhow::Result<u64> {
+    let now = UnixMillis::from_i64(now);
     let mut deleted = 0;
     for expiry in expiries {
-        let keep_for = i64::try_from(expiry.keep_for.as_millis()).unwrap_or(i64::MAX);
-        let cutoff = now.saturating_sub(keep_for);
+        let cutoff = now.saturating_sub(expiry.keep_for).as_i64();
         // `IN (SELECT ... LIMIT)` because neither backend takes `DELETE ... LIMIT` portably.
         let statement = format!(
             "DELETE FROM {table} WHERE {key} IN \
@@ -71,7 +72,7 @@ pub async fn run(
             () = shutdown.cancelled() => return Ok(()),
             _ = ticks.tick() => {}
         }
-        match sweep(&database, &expiries, clock::now_millis()).await {
+        match sweep(&database, &expiries, UnixMillis::now().as_i64()).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "deleted expired rows"),
             Err(error) => {

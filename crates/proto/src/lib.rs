@@ -1,6 +1,8 @@
 //! Generated types for the mi-account gRPC APIs and Kafka events.
 //!
-//! Hand-written code uses these only at the edges: handlers map them onto domain types.
+//! Hand-written code uses these only at the edges: handlers map them onto domain types. The
+//! shared enums of `mi.common.v1` convert to and from the typed contracts of `mi_contracts` in
+//! one place, [`contracts`].
 
 #![allow(
     missing_docs,
@@ -12,6 +14,14 @@
 /// The encoded `FileDescriptorSet` of every proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/mi_descriptor.bin"));
+
+pub mod contracts;
+
+pub mod common {
+    pub mod v1 {
+        tonic::include_proto!("mi.common.v1");
+    }
+}
 
 pub mod verification {
     pub mod v1 {

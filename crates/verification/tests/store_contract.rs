@@ -1,18 +1,20 @@
 //! The verification store contract, on SQLite and PostgreSQL.
 
-use mi_platform::clock;
+use std::time::Duration;
+
+use mi_contracts::{Channel, Purpose, UnixMillis};
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
 use mi_test_support as testing;
 use mi_verification::domain::{
-    Channel, CodeIssued, Destination, Purpose, Status, Verification, VerificationApproved,
-    VerificationLocked, VerificationStore,
+    CodeIssued, Destination, Status, Verification, VerificationApproved, VerificationLocked,
+    VerificationStore,
 };
 use mi_verification::storage::SqlVerificationStore;
 
 const MAX_ATTEMPTS: u32 = 3;
 
-fn verification(id: &str, expires_at: i64) -> Verification {
+fn verification(id: &str, expires_at: UnixMillis) -> Verification {
     Verification {
         verification_id: id.to_owned(),
         destination: Destination::parse("+8613800138000", Channel::Sms).expect("destination"),
@@ -24,7 +26,7 @@ fn verification(id: &str, expires_at: i64) -> Verification {
         send_count: 1,
         locale: "en".into(),
         expires_at,
-        created_at: clock::now_millis(),
+        created_at: UnixMillis::now(),
     }
 }
 
@@ -53,10 +55,13 @@ async fn run_contract(database: Database) {
         database.clone(),
         Outbox::new("verification", "verification.events"),
     );
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
 
     // Insert and read back, with the event written alongside.
-    let pending = verification("00000000-0000-7000-8000-000000000001", now + 60_000);
+    let pending = verification(
+        "00000000-0000-7000-8000-000000000001",
+        now.saturating_add(Duration::from_secs(60)),
+    );
     let approved = VerificationApproved::from(&pending);
     let locked = VerificationLocked::from(&pending);
     store
@@ -124,7 +129,10 @@ async fn run_contract(database: Database) {
     );
 
     // No approval once the maximum is counted.
-    let exhausted = verification("00000000-0000-7000-8000-000000000005", now + 60_000);
+    let exhausted = verification(
+        "00000000-0000-7000-8000-000000000005",
+        now.saturating_add(Duration::from_secs(60)),
+    );
     store
         .insert(&exhausted, &issued(&exhausted))
         .await
@@ -148,7 +156,10 @@ async fn run_contract(database: Database) {
     assert!(!late.await.expect("approve"));
 
     // Resend replaces the code, resets attempts and counts the send, up to a limit.
-    let resent = verification("00000000-0000-7000-8000-000000000004", now + 60_000);
+    let resent = verification(
+        "00000000-0000-7000-8000-000000000004",
+        now.saturating_add(Duration::from_secs(60)),
+    );
     store
         .insert(&resent, &issued(&resent))
         .await
@@ -162,7 +173,7 @@ async fn run_contract(database: Database) {
         code_hash: vec![9, 9],
         send_count: 2,
         locale: "zh-CN".into(),
-        expires_at: now + 120_000,
+        expires_at: now.saturating_add(Duration::from_secs(120)),
         ..resent.clone()
     };
     assert!(
@@ -178,7 +189,11 @@ async fn run_contract(database: Database) {
     );
     assert_eq!(
         (after.code_hash, after.locale, after.expires_at),
-        (vec![9, 9], "zh-CN".to_owned(), now + 120_000)
+        (
+            vec![9, 9],
+            "zh-CN".to_owned(),
+            now.saturating_add(Duration::from_secs(120))
+        )
     );
     assert!(
         !store
@@ -200,7 +215,10 @@ async fn run_contract(database: Database) {
     );
 
     // Expired and locked verifications take no attempts.
-    let expired = verification("00000000-0000-7000-8000-000000000002", now - 1);
+    let expired = verification(
+        "00000000-0000-7000-8000-000000000002",
+        now.saturating_sub(Duration::from_millis(1)),
+    );
     store
         .insert(&expired, &issued(&expired))
         .await
@@ -224,7 +242,10 @@ async fn run_contract(database: Database) {
             .await
             .expect("approve")
     );
-    let lockable = verification("00000000-0000-7000-8000-000000000003", now + 60_000);
+    let lockable = verification(
+        "00000000-0000-7000-8000-000000000003",
+        now.saturating_add(Duration::from_secs(60)),
+    );
     store
         .insert(&lockable, &issued(&lockable))
         .await

@@ -15,6 +15,7 @@ use mi_platform::auth::{AccessClaims, AccessTokenVerifier};
 use mi_platform::events;
 use mi_platform::tokens::PublicKey;
 use mi_proto::EventPayload;
+use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::sign_in_response::Result as SignInResult;
@@ -24,7 +25,7 @@ use mi_proto::identity::v1::{
     SessionTokens, SignInRequest, SignInResponse, SignUpRequest,
 };
 use mi_proto::notification::v1::InboxMessage;
-use mi_proto::verification::v1::{Channel as CodeChannel, Purpose, SendCodeRequest};
+use mi_proto::verification::v1::SendCodeRequest;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;

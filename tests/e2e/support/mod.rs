@@ -27,13 +27,14 @@ use mi_platform::crypto::SecretKey;
 use mi_platform::db::Database;
 use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::telemetry::{self, TelemetryGuard};
+use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::events::v1::EventEnvelope;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use mi_proto::notification::v1::{InboxMessage, ListInboxMessagesRequest};
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
 use mi_proto::verification::v1::{
-    CaptchaAnswer, Channel as CodeChannel, CheckCodeRequest, CheckCodeResponse,
-    CreateCaptchaRequest, Purpose, SendCodeRequest, SendCodeResponse,
+    CaptchaAnswer, CheckCodeRequest, CheckCodeResponse, CreateCaptchaRequest, SendCodeRequest,
+    SendCodeResponse,
 };
 use mi_test_support as testing;
 use prost::Message;

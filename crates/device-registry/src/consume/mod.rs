@@ -3,8 +3,9 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
+use mi_contracts::{MiId, UnixMillis};
 use mi_platform::consumer::EventHandler;
-use mi_platform::{clock, events};
+use mi_platform::events;
 use mi_proto::events::v1::{AccountDeleted, EventEnvelope, SignedIn};
 
 use crate::domain::{Device, DeviceRegistry};
@@ -28,12 +29,13 @@ impl EventHandler for IdentityEventsHandler {
         if let Some(signed_in) = events::payload::<SignedIn>(event) {
             let signed_in = signed_in.context("undecodable SignedIn")?;
             let reported = signed_in.device.unwrap_or_default();
-            let linked_at = event.occurred_at.map_or_else(clock::now_millis, |time| {
-                time.seconds.saturating_mul(1000) + i64::from(time.nanos / 1_000_000)
-            });
+            let linked_at = event
+                .occurred_at
+                .as_ref()
+                .map_or_else(UnixMillis::now, UnixMillis::from_timestamp);
             let device = Device {
                 device_id: reported.device_id,
-                mi_id: signed_in.mi_id,
+                mi_id: MiId::new(signed_in.mi_id).context("SignedIn has no valid mi_id")?,
                 model: reported.model,
                 os: reported.os,
                 name: reported.name,
@@ -45,7 +47,10 @@ impl EventHandler for IdentityEventsHandler {
         if let Some(deleted) = events::payload::<AccountDeleted>(event) {
             let deleted = deleted.context("undecodable AccountDeleted")?;
             self.registry
-                .unlink_account(&event.event_id, deleted.mi_id)
+                .unlink_account(
+                    &event.event_id,
+                    MiId::new(deleted.mi_id).context("AccountDeleted has no valid mi_id")?,
+                )
                 .await?;
         }
         Ok(())

@@ -1,6 +1,8 @@
 //! Linking: a sign-in links its device to the account, an account deletion unlinks every
 //! device of the account. Both are driven by identity's events, each applied once.
 
+use mi_contracts::MiId;
+
 use super::{Device, DeviceRegistry};
 
 impl DeviceRegistry {
@@ -8,17 +10,17 @@ impl DeviceRegistry {
     pub async fn link(&self, event_id: &str, device: Device) -> anyhow::Result<bool> {
         let linked = self.store.link(event_id, &device).await?;
         if linked {
-            tracing::info!(mi_id = device.mi_id, device_id = %device.device_id, "device linked");
+            tracing::info!(mi_id = %device.mi_id, device_id = %device.device_id, "device linked");
         }
         Ok(linked)
     }
 
     /// Unlinks every device of account `mi_id` because of event `event_id`; false if that event
     /// was applied before.
-    pub async fn unlink_account(&self, event_id: &str, mi_id: u64) -> anyhow::Result<bool> {
+    pub async fn unlink_account(&self, event_id: &str, mi_id: MiId) -> anyhow::Result<bool> {
         let unlinked = self.store.unlink_account(event_id, mi_id).await?;
         if unlinked {
-            tracing::info!(mi_id, "devices of a deleted account unlinked");
+            tracing::info!(%mi_id, "devices of a deleted account unlinked");
         }
         Ok(unlinked)
     }
@@ -28,7 +30,9 @@ impl DeviceRegistry {
 mod tests {
     use std::sync::Arc;
 
-    use super::super::testing::{MemoryDeviceStore, device};
+    use mi_contracts::UnixMillis;
+
+    use super::super::testing::{MemoryDeviceStore, device, mi_id};
     use super::*;
 
     #[tokio::test]
@@ -60,11 +64,21 @@ mod tests {
         assert_eq!(listed.len(), 1);
         assert_eq!(
             (listed[0].name.as_str(), listed[0].linked_at),
-            ("renamed", 10)
+            ("renamed", UnixMillis::from_i64(10))
         );
 
-        assert!(registry.unlink_account("e4", 7).await.expect("unlink"));
-        assert!(!registry.unlink_account("e4", 7).await.expect("again"));
+        assert!(
+            registry
+                .unlink_account("e4", mi_id(7))
+                .await
+                .expect("unlink")
+        );
+        assert!(
+            !registry
+                .unlink_account("e4", mi_id(7))
+                .await
+                .expect("again")
+        );
         assert!(
             registry
                 .list_devices(7, None, 10)

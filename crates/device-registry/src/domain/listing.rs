@@ -1,5 +1,7 @@
 //! ListDevices: an account's devices, a page at a time.
 
+use mi_contracts::MiId;
+
 use super::{Device, DevicePosition, DeviceRegistry};
 
 /// Why devices were not listed.
@@ -21,10 +23,7 @@ impl DeviceRegistry {
         after: Option<&DevicePosition>,
         limit: i64,
     ) -> Result<Vec<Device>, ListDevicesError> {
-        let mi_id = i64::try_from(mi_id)
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or(ListDevicesError::InvalidMiId)?;
+        let mi_id = MiId::new(mi_id).map_err(|_| ListDevicesError::InvalidMiId)?;
         Ok(self.store.list(mi_id, after, limit).await?)
     }
 }

@@ -10,6 +10,7 @@ mod testing;
 
 use std::sync::Arc;
 
+use mi_contracts::{MiId, UnixMillis};
 use serde::{Deserialize, Serialize};
 
 pub use listing::ListDevicesError;
@@ -21,15 +22,15 @@ pub struct Device {
     /// The id the device reports for itself.
     pub device_id: String,
     /// The account it is linked to.
-    pub mi_id: u64,
+    pub mi_id: MiId,
     /// E.g. "Redmi Note 13".
     pub model: String,
     /// E.g. "HyperOS 2".
     pub os: String,
     /// The name the person gave it.
     pub name: String,
-    /// Milliseconds since the epoch.
-    pub linked_at: i64,
+    /// When it was first linked.
+    pub linked_at: UnixMillis,
 }
 
 impl Device {
@@ -47,7 +48,7 @@ impl Device {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevicePosition {
     /// The link time of the device at this place.
-    pub linked_at: i64,
+    pub linked_at: UnixMillis,
     /// Its device id.
     pub device_id: String,
 }

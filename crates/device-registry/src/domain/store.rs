@@ -1,6 +1,7 @@
 //! What the registry needs from storage; `storage/sql.rs` implements it.
 
 use async_trait::async_trait;
+use mi_contracts::MiId;
 
 use super::{Device, DevicePosition};
 
@@ -12,7 +13,7 @@ pub trait DeviceStore: Send + Sync + std::fmt::Debug {
     /// id), starting after `after`.
     async fn list(
         &self,
-        mi_id: i64,
+        mi_id: MiId,
         after: Option<&DevicePosition>,
         limit: i64,
     ) -> anyhow::Result<Vec<Device>>;
@@ -22,5 +23,5 @@ pub trait DeviceStore: Send + Sync + std::fmt::Debug {
     async fn link(&self, event_id: &str, device: &Device) -> anyhow::Result<bool>;
 
     /// Unlinks every device of an account, for event `event_id`; false if it was applied.
-    async fn unlink_account(&self, event_id: &str, mi_id: u64) -> anyhow::Result<bool>;
+    async fn unlink_account(&self, event_id: &str, mi_id: MiId) -> anyhow::Result<bool>;
 }

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use mi_contracts::{MiId, UnixMillis};
 
 use super::{Device, DevicePosition, DeviceStore};
 
@@ -32,15 +33,20 @@ impl MemoryDeviceStore {
     }
 }
 
-/// A device of account `mi_id` linked at `linked_at`.
-pub(super) fn device(mi_id: u64, device_id: &str, linked_at: i64) -> Device {
+/// The Mi ID `raw`, which a test knows to be valid.
+pub(super) fn mi_id(raw: u64) -> MiId {
+    MiId::new(raw).expect("Mi ID")
+}
+
+/// A device of account `raw_mi_id` linked at `linked_at` (milliseconds since the epoch).
+pub(super) fn device(raw_mi_id: u64, device_id: &str, linked_at: i64) -> Device {
     Device {
         device_id: device_id.to_owned(),
-        mi_id,
+        mi_id: mi_id(raw_mi_id),
         model: "Redmi Note 13".into(),
         os: "HyperOS 2".into(),
         name: device_id.to_owned(),
-        linked_at,
+        linked_at: UnixMillis::from_i64(linked_at),
     }
 }
 
@@ -48,7 +54,7 @@ pub(super) fn device(mi_id: u64, device_id: &str, linked_at: i64) -> Device {
 impl DeviceStore for MemoryDeviceStore {
     async fn list(
         &self,
-        mi_id: i64,
+        mi_id: MiId,
         after: Option<&DevicePosition>,
         limit: i64,
     ) -> anyhow::Result<Vec<Device>> {
@@ -59,7 +65,7 @@ impl DeviceStore for MemoryDeviceStore {
             )
         };
         let mut devices: Vec<Device> = self.state.lock().expect("lock").devices.clone();
-        devices.retain(|device| i64::try_from(device.mi_id) == Ok(mi_id));
+        devices.retain(|device| device.mi_id == mi_id);
         devices.retain(|device| {
             after.is_none_or(|after| sort_key(&device.position()) > sort_key(after))
         });
@@ -85,7 +91,7 @@ impl DeviceStore for MemoryDeviceStore {
         }))
     }
 
-    async fn unlink_account(&self, event_id: &str, mi_id: u64) -> anyhow::Result<bool> {
+    async fn unlink_account(&self, event_id: &str, mi_id: MiId) -> anyhow::Result<bool> {
         Ok(self.once(event_id, |devices| {
             devices.retain(|device| device.mi_id != mi_id);
         }))

@@ -1,7 +1,6 @@
 //! The gRPC face of the device registry: wire ↔ domain.
 
 use mi_platform::ServiceError;
-use mi_platform::clock;
 use mi_platform::paging::PageRequest;
 use mi_proto::device::v1 as api;
 use mi_proto::device::v1::device_registry_service_server::DeviceRegistryService;
@@ -54,10 +53,10 @@ fn list_devices_error(error: ListDevicesError) -> ServiceError {
 fn to_wire(device: Device) -> api::Device {
     api::Device {
         device_id: device.device_id,
-        mi_id: device.mi_id,
+        mi_id: device.mi_id.get(),
         model: device.model,
         os: device.os,
         name: device.name,
-        link_time: Some(clock::millis_to_timestamp(device.linked_at)),
+        link_time: Some(device.linked_at.to_timestamp()),
     }
 }

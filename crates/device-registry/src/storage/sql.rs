@@ -1,6 +1,7 @@
 //! The SQL device store.
 
 use async_trait::async_trait;
+use mi_contracts::{MiId, UnixMillis};
 use mi_platform::consumer::begin_once;
 use mi_platform::db::Database;
 use sqlx::Row;
@@ -31,7 +32,7 @@ impl SqlDeviceStore {
 impl DeviceStore for SqlDeviceStore {
     async fn list(
         &self,
-        mi_id: i64,
+        mi_id: MiId,
         after: Option<&DevicePosition>,
         limit: i64,
     ) -> anyhow::Result<Vec<Device>> {
@@ -40,11 +41,11 @@ impl DeviceStore for SqlDeviceStore {
         let next_page =
             format!("{LIST} AND (linked_at < $3 OR (linked_at = $3 AND device_id > $4)) {ORDER}");
         let query = match after {
-            None => sqlx::query(&first_page).bind(mi_id).bind(limit),
+            None => sqlx::query(&first_page).bind(mi_id.as_i64()).bind(limit),
             Some(after) => sqlx::query(&next_page)
-                .bind(mi_id)
+                .bind(mi_id.as_i64())
                 .bind(limit)
-                .bind(after.linked_at)
+                .bind(after.linked_at.as_i64())
                 .bind(&after.device_id),
         };
         let rows = query.fetch_all(self.database.pool()).await?;
@@ -52,11 +53,11 @@ impl DeviceStore for SqlDeviceStore {
             .map(|row| {
                 Ok(Device {
                     device_id: row.try_get("device_id")?,
-                    mi_id: u64::try_from(mi_id)?,
+                    mi_id,
                     model: row.try_get("model")?,
                     os: row.try_get("os")?,
                     name: row.try_get("name")?,
-                    linked_at: row.try_get("linked_at")?,
+                    linked_at: UnixMillis::from_i64(row.try_get("linked_at")?),
                 })
             })
             .collect()
@@ -74,25 +75,25 @@ impl DeviceStore for SqlDeviceStore {
              DO UPDATE SET model = excluded.model, os = excluded.os, name = excluded.name",
         )
         .bind(&device.device_id)
-        .bind(i64::try_from(device.mi_id)?)
+        .bind(device.mi_id.as_i64())
         .bind(&device.model)
         .bind(&device.os)
         .bind(&device.name)
-        .bind(device.linked_at)
+        .bind(device.linked_at.as_i64())
         .execute(&mut *transaction)
         .await?;
         transaction.commit().await?;
         Ok(true)
     }
 
-    async fn unlink_account(&self, event_id: &str, mi_id: u64) -> anyhow::Result<bool> {
+    async fn unlink_account(&self, event_id: &str, mi_id: MiId) -> anyhow::Result<bool> {
         let Some(mut transaction) =
             begin_once(&self.database, &self.consumer_group, event_id).await?
         else {
             return Ok(false);
         };
         sqlx::query("DELETE FROM devices WHERE mi_id = $1")
-            .bind(i64::try_from(mi_id)?)
+            .bind(mi_id.as_i64())
             .execute(&mut *transaction)
             .await?;
         transaction.commit().await?;

@@ -2,14 +2,14 @@
 //! [`AlertAudience`]. Other identity events are not the owner's concern.
 
 use anyhow::Context;
-use mi_platform::clock;
+use mi_contracts::{MiId, UnixMillis};
 use mi_proto::EventPayload;
 use mi_proto::events::v1::{
     self as wire, AccountLocked, EventEnvelope, PasswordChanged, RecoveryContactAdded,
     RecoveryContactRemoved, SignedIn, TwoFactorDisabled, TwoFactorEnabled,
 };
 
-use super::{NotificationEventsHandler, millis};
+use super::NotificationEventsHandler;
 use crate::domain::{AlertAudience, AlertKind, SecurityAlert};
 
 impl NotificationEventsHandler {
@@ -87,6 +87,8 @@ fn security_alert(event: &EventEnvelope) -> anyhow::Result<Option<(SecurityAlert
         }
         _ => return Ok(None),
     };
+    let mi_id =
+        MiId::new(mi_id).with_context(|| format!("{} has no valid mi_id", event.event_type))?;
     let alert = SecurityAlert { mi_id, kind };
     let wire::AlertAudience { locale, contacts } = audience.unwrap_or_default();
     Ok(Some((alert, AlertAudience { locale, contacts })))
@@ -99,8 +101,15 @@ fn decode<P: EventPayload>(event: &EventEnvelope) -> anyhow::Result<P> {
 /// How long the lock lasts, counted from when it happened and rounded up to whole minutes: the
 /// same however late, or however often, the event is handled.
 fn lock_minutes(event: &EventEnvelope, locked: &AccountLocked) -> anyhow::Result<u64> {
-    let until = millis(locked.locked_until).context("AccountLocked has no locked_until")?;
-    let since = millis(event.occurred_at).unwrap_or_else(clock::now_millis);
-    let length_ms = u64::try_from(until - since).unwrap_or_default();
+    let until = locked
+        .locked_until
+        .as_ref()
+        .map(UnixMillis::from_timestamp)
+        .context("AccountLocked has no locked_until")?;
+    let since = event
+        .occurred_at
+        .as_ref()
+        .map_or_else(UnixMillis::now, UnixMillis::from_timestamp);
+    let length_ms = u64::try_from(until.duration_since(since).as_millis()).unwrap_or(u64::MAX);
     Ok(length_ms.div_ceil(60_000).max(1))
 }

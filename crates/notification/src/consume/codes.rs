@@ -1,12 +1,13 @@
 //! Verification codes: every `CodeIssued` becomes the domain's [`IssuedCode`].
 
 use anyhow::Context;
+use mi_contracts::UnixMillis;
 use mi_platform::events;
+use mi_proto::contracts::{channel_from_wire, purpose_from_wire};
 use mi_proto::events::v1::{CodeIssued, EventEnvelope};
-use mi_proto::verification::v1 as verification_api;
 
-use super::{NotificationEventsHandler, millis};
-use crate::domain::{Channel, IssuedCode};
+use super::NotificationEventsHandler;
+use crate::domain::IssuedCode;
 
 impl NotificationEventsHandler {
     /// Delivers the code if the event is a `CodeIssued`; false for any other event.
@@ -15,35 +16,25 @@ impl NotificationEventsHandler {
             return Ok(false);
         };
         let issued = issued.context("undecodable CodeIssued")?;
-        let expires_at = millis(issued.expire_time).context("CodeIssued has no expire_time")?;
-        let channel = match verification_api::Channel::try_from(issued.channel) {
-            Ok(verification_api::Channel::Sms) => Channel::Sms,
-            Ok(verification_api::Channel::Email) => Channel::Email,
-            Ok(verification_api::Channel::Voice) => Channel::Voice,
-            _ => anyhow::bail!("CodeIssued has an unknown channel {}", issued.channel),
-        };
+        let expires_at = issued
+            .expire_time
+            .as_ref()
+            .map(UnixMillis::from_timestamp)
+            .context("CodeIssued has no expire_time")?;
+        let channel = channel_from_wire(issued.channel)
+            .with_context(|| format!("CodeIssued has an unknown channel {}", issued.channel))?;
+        let purpose = purpose_from_wire(issued.purpose)
+            .with_context(|| format!("CodeIssued has an unknown purpose {}", issued.purpose))?;
         let code = IssuedCode {
             verification_id: issued.verification_id,
             destination: issued.destination,
             channel,
-            purpose: purpose_name(issued.purpose),
+            purpose,
             locale: issued.locale,
             sealed_code: issued.sealed_code,
             expires_at,
         };
         self.notifier.deliver_code(&event.event_id, &code).await?;
         Ok(true)
-    }
-}
-
-/// The stored name of a purpose, as the templates know it.
-fn purpose_name(purpose: i32) -> &'static str {
-    match verification_api::Purpose::try_from(purpose).unwrap_or_default() {
-        verification_api::Purpose::SignUp => "sign_up",
-        verification_api::Purpose::SignInSecondFactor => "sign_in_second_factor",
-        verification_api::Purpose::PasswordReset => "password_reset",
-        verification_api::Purpose::AddRecoveryContact => "add_recovery_contact",
-        verification_api::Purpose::DeviceAction => "device_action",
-        verification_api::Purpose::Unspecified => "unspecified",
     }
 }

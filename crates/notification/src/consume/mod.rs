@@ -5,10 +5,8 @@ mod alerts;
 mod codes;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use async_trait::async_trait;
-use mi_platform::clock;
 use mi_platform::consumer::EventHandler;
 use mi_proto::events::v1::EventEnvelope;
 
@@ -40,14 +38,4 @@ impl EventHandler for NotificationEventsHandler {
         // Only events that started a delivery have anything to give up on; others find nothing.
         self.notifier.give_up(&event.event_id, reason).await
     }
-}
-
-/// A protobuf timestamp in milliseconds since the epoch; `None` if unset or out of range.
-/// Generic over the timestamp type so that this crate needs no direct `prost-types`.
-fn millis<T>(time: Option<T>) -> Option<i64>
-where
-    SystemTime: TryFrom<T>,
-{
-    let time = SystemTime::try_from(time?).ok()?;
-    Some(clock::to_millis(time))
 }

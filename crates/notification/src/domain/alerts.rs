@@ -1,13 +1,15 @@
 //! Security alerts: what happened to an account, in the terms its owner is told, and their
 //! delivery to every contact of the account.
 
-use super::{Channel, Notifier};
+use mi_contracts::{Channel, MiId};
+
+use super::Notifier;
 
 /// A security event the account's owner is told about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityAlert {
     /// The account, named so that someone with several accounts knows which one it is.
-    pub mi_id: u64,
+    pub mi_id: MiId,
     /// What happened.
     pub kind: AlertKind,
 }
@@ -128,7 +130,7 @@ mod tests {
 
     fn locked() -> SecurityAlert {
         SecurityAlert {
-            mi_id: 7,
+            mi_id: MiId::new(7).expect("Mi ID"),
             kind: AlertKind::AccountLocked {
                 failures: 5,
                 minutes: 15,

@@ -1,12 +1,10 @@
 //! Verification codes: every code verification issues becomes one message to its destination,
 //! unless it expired on the way.
 
-use std::time::Duration;
-
 use anyhow::Context;
-use mi_platform::clock;
+use mi_contracts::{Channel, Purpose, UnixMillis};
 
-use super::{Channel, Notifier};
+use super::Notifier;
 
 /// A code verification issued, as the notification service needs it.
 #[derive(Clone, PartialEq, Eq)]
@@ -17,14 +15,14 @@ pub struct IssuedCode {
     pub destination: String,
     /// How the code travels.
     pub channel: Channel,
-    /// The purpose's name as the templates know it, e.g. `sign_up`.
-    pub purpose: &'static str,
+    /// What the code proves, which chooses the message's wording.
+    pub purpose: Purpose,
     /// BCP 47 tag for the message.
     pub locale: String,
     /// The code, sealed by verification; opened only to write the message.
     pub sealed_code: Vec<u8>,
-    /// Milliseconds since the epoch when the code stops being accepted.
-    pub expires_at: i64,
+    /// When the code stops being accepted.
+    pub expires_at: UnixMillis,
 }
 
 impl std::fmt::Debug for IssuedCode {
@@ -44,8 +42,8 @@ impl Notifier {
         source_event_id: &str,
         issued: &IssuedCode,
     ) -> anyhow::Result<()> {
-        let remaining_ms = issued.expires_at - clock::now_millis();
-        if remaining_ms <= 0 {
+        let valid_for = issued.expires_at.duration_since(UnixMillis::now());
+        if valid_for.is_zero() {
             tracing::warn!(verification_id = %issued.verification_id, "code expired before delivery; not sending it");
             return Ok(());
         }
@@ -53,7 +51,6 @@ impl Notifier {
             .cipher
             .open(&issued.verification_id, &issued.sealed_code)?;
         let code = String::from_utf8(code).context("sealed code is not text")?;
-        let valid_for = Duration::from_millis(u64::try_from(remaining_ms).unwrap_or_default());
         let message = self.templates.code_message(
             &issued.locale,
             &issued.destination,
@@ -71,15 +68,17 @@ impl Notifier {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::super::testing::{Fixture, Send};
     use super::*;
 
-    fn issued(fixture: &Fixture, expires_at: i64) -> IssuedCode {
+    fn issued(fixture: &Fixture, expires_at: UnixMillis) -> IssuedCode {
         IssuedCode {
             verification_id: "v1".into(),
             destination: "+8613800138000".into(),
             channel: Channel::Sms,
-            purpose: "sign_up",
+            purpose: Purpose::SignUp,
             locale: "en".into(),
             sealed_code: fixture.cipher.seal("v1", b"246810").expect("sealed"),
             expires_at,
@@ -89,7 +88,10 @@ mod tests {
     #[tokio::test]
     async fn a_code_is_sent_once_under_its_event_id_however_often_the_event_comes() {
         let fixture = Fixture::with_external_sms();
-        let code = issued(&fixture, clock::now_millis() + 600_000);
+        let code = issued(
+            &fixture,
+            UnixMillis::now().saturating_add(Duration::from_secs(600)),
+        );
         for _ in 0..2 {
             fixture
                 .notifier
@@ -105,7 +107,10 @@ mod tests {
     #[tokio::test]
     async fn an_expired_code_is_not_sent() {
         let fixture = Fixture::with_external_sms();
-        let code = issued(&fixture, clock::now_millis() - 1);
+        let code = issued(
+            &fixture,
+            UnixMillis::now().saturating_sub(Duration::from_millis(1)),
+        );
         fixture
             .notifier
             .deliver_code("e1", &code)

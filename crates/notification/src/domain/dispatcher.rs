@@ -84,6 +84,8 @@ impl Dispatcher {
 
 #[cfg(test)]
 mod tests {
+    use mi_contracts::MiId;
+
     use super::super::testing::{Fixture, Send};
     use super::super::{AlertAudience, AlertKind, SecurityAlert};
 
@@ -91,7 +93,7 @@ mod tests {
     async fn a_message_given_up_on_is_reported_with_its_attempts_and_never_sent_again() {
         let fixture = Fixture::with_external_sms();
         let alert = SecurityAlert {
-            mi_id: 7,
+            mi_id: MiId::new(7).expect("Mi ID"),
             kind: AlertKind::TwoFactorEnabled {
                 method: "totp".into(),
             },

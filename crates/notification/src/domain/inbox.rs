@@ -20,6 +20,8 @@ impl Notifier {
 
 #[cfg(test)]
 mod tests {
+    use mi_contracts::MiId;
+
     use super::super::testing::Fixture;
     use super::super::{AlertAudience, AlertKind, SecurityAlert};
 
@@ -27,7 +29,7 @@ mod tests {
     async fn the_inbox_lists_dev_inbox_deliveries_by_destination_in_order() {
         let fixture = Fixture::with_external_sms();
         let alert = SecurityAlert {
-            mi_id: 7,
+            mi_id: MiId::new(7).expect("Mi ID"),
             kind: AlertKind::PasswordChanged { reset: true },
         };
         let audience = AlertAudience {

@@ -19,6 +19,7 @@ mod transport;
 
 use std::sync::Arc;
 
+use mi_contracts::{Channel, UnixMillis};
 use mi_platform::crypto::CodeCipher;
 
 pub use alerts::{AlertAudience, AlertKind, SecurityAlert};
@@ -26,47 +27,8 @@ pub use codes::IssuedCode;
 pub use dispatcher::Dispatcher;
 pub use events::{DeliveryFailed, MessageDelivered};
 pub use render::Templates;
-pub use store::{DeliveryStart, NotificationStore};
+pub use store::{DeliveryStart, DeliveryStatus, NotificationStore};
 pub use transport::{ExternalTransport, Transport, Transports};
-
-/// The kind of destination a message is written for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// A text message.
-    Sms,
-    /// An email.
-    Email,
-    /// A phone call.
-    Voice,
-}
-
-impl Channel {
-    /// The name stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sms => "sms",
-            Self::Email => "email",
-            Self::Voice => "voice",
-        }
-    }
-
-    /// The channel that reaches a contact: SMS for a phone number (E.164, so it starts with
-    /// `+`), email for anything else.
-    pub fn for_contact(contact: &str) -> Self {
-        if contact.starts_with('+') {
-            Self::Sms
-        } else {
-            Self::Email
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(stored: &str) -> Option<Self> {
-        [Self::Sms, Self::Email, Self::Voice]
-            .into_iter()
-            .find(|channel| channel.as_str() == stored)
-    }
-}
 
 /// A message ready to deliver.
 #[derive(Clone, PartialEq, Eq)]
@@ -100,8 +62,8 @@ pub struct InboxMessage {
     pub source_event_id: String,
     /// The message.
     pub message: OutgoingMessage,
-    /// Milliseconds since the epoch.
-    pub created_at: i64,
+    /// When it was delivered.
+    pub created_at: UnixMillis,
 }
 
 /// Turns events' requests into messages and delivers them; see [`Notifier::deliver_code`],

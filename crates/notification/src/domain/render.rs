@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context;
+use mi_contracts::{Channel, Purpose};
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 
-use super::{Channel, OutgoingMessage};
+use super::OutgoingMessage;
 
 const FALLBACK_LOCALE: &str = "en";
 const BUILT_IN: [(&str, &str); 2] = [
@@ -70,21 +71,22 @@ impl Templates {
             .unwrap_or_else(|| unreachable!("the English catalog is built in"))
     }
 
-    /// The message carrying a verification code for `purpose` (its stored name, e.g. `sign_up`).
+    /// The message carrying a verification code for `purpose`, worded by the catalog's entry
+    /// under its stored name (e.g. `sign_up`), or that name itself if the catalog has none.
     pub fn code_message(
         &self,
         locale: &str,
         destination: &str,
         channel: Channel,
-        purpose: &str,
+        purpose: Purpose,
         code: &str,
         valid_for: Duration,
     ) -> anyhow::Result<OutgoingMessage> {
         let catalog = self.catalog(locale);
         let purpose = catalog
             .purposes
-            .get(purpose)
-            .map_or(purpose, String::as_str);
+            .get(purpose.as_str())
+            .map_or(purpose.as_str(), String::as_str);
         let minutes = valid_for.as_secs().div_ceil(60).max(1);
         // Digits read one by one, with pauses, so a voice call is understood.
         let spoken_code = code
@@ -125,7 +127,7 @@ mod tests {
                 locale,
                 "+8613800138000",
                 channel,
-                "sign_up",
+                Purpose::SignUp,
                 "042042",
                 Duration::from_secs(599),
             )

@@ -13,6 +13,25 @@ pub enum DeliveryStart {
     Finished,
 }
 
+/// Where a delivery record stands, stored by its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not finished: more attempts may come.
+    Pending,
+    /// Sent (or put in the dev inbox).
+    Delivered,
+    /// Given up on after the event failed for good.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// Records deliveries, one per source event and destination, and keeps the dev inbox.
 ///
 /// The delivery record is also what makes a redelivered event harmless: a message whose record

@@ -7,19 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use mi_contracts::UnixMillis;
 use mi_platform::crypto::{CodeCipher, SecretKey};
 
 use super::{
-    DeliveryFailed, DeliveryStart, ExternalTransport, InboxMessage, MessageDelivered,
-    NotificationStore, Notifier, OutgoingMessage, Templates, Transport, Transports,
+    DeliveryFailed, DeliveryStart, DeliveryStatus as Status, ExternalTransport, InboxMessage,
+    MessageDelivered, NotificationStore, Notifier, OutgoingMessage, Templates, Transport,
+    Transports,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Pending,
-    Delivered,
-    Failed,
-}
 
 #[derive(Debug)]
 struct Record {
@@ -120,7 +115,7 @@ impl NotificationStore for MemoryNotificationStore {
                 message_id: delivered.message_id.clone(),
                 source_event_id: delivered.source_event_id.clone(),
                 message: message.clone(),
-                created_at: 0,
+                created_at: UnixMillis::EPOCH,
             });
         }
         state.delivered.push(delivered.clone());

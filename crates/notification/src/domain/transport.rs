@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Channel, OutgoingMessage};
+use mi_contracts::Channel;
+
+use super::OutgoingMessage;
 
 /// A way out to the world: SMTP or the HTTP SMS/voice provider.
 #[async_trait]

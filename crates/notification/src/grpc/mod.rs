@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
+use mi_platform::ServiceError;
 use mi_platform::paging::PageRequest;
-use mi_platform::{ServiceError, clock};
+use mi_proto::contracts::channel_to_wire;
 use mi_proto::notification::v1 as api;
 use mi_proto::notification::v1::notification_service_server::NotificationService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{Channel, InboxMessage, Notifier};
+use crate::domain::{InboxMessage, Notifier};
 
 /// Serves `mi.notification.v1.NotificationService`.
 #[derive(Debug)]
@@ -50,18 +51,13 @@ impl NotificationService for NotificationHandler {
 }
 
 fn to_wire(message: InboxMessage) -> api::InboxMessage {
-    let channel = match message.message.channel {
-        Channel::Sms => api::Channel::Sms,
-        Channel::Email => api::Channel::Email,
-        Channel::Voice => api::Channel::Voice,
-    };
     api::InboxMessage {
         message_id: message.message_id,
         destination: message.message.destination,
-        channel: channel.into(),
+        channel: channel_to_wire(message.message.channel),
         subject: message.message.subject,
         body: message.message.body,
-        create_time: Some(clock::millis_to_timestamp(message.created_at)),
+        create_time: Some(message.created_at.to_timestamp()),
         source_event_id: message.source_event_id,
     }
 }

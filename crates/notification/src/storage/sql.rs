@@ -2,21 +2,17 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
-use mi_platform::clock;
+use mi_contracts::{Channel, UnixMillis};
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::{
-    Channel, DeliveryFailed, DeliveryStart, InboxMessage, MessageDelivered, NotificationStore,
-    OutgoingMessage,
+    DeliveryFailed, DeliveryStart, DeliveryStatus, InboxMessage, MessageDelivered,
+    NotificationStore, OutgoingMessage,
 };
 use crate::publish;
-
-const PENDING: &str = "pending";
-const DELIVERED: &str = "delivered";
-const FAILED: &str = "failed";
 
 /// Deliveries and inbox messages in the service's database.
 ///
@@ -44,7 +40,7 @@ impl NotificationStore for SqlNotificationStore {
         message: &OutgoingMessage,
         transport: &str,
     ) -> anyhow::Result<DeliveryStart> {
-        let now = clock::now_millis();
+        let now = UnixMillis::now().as_i64();
         // One statement: creates the record, or counts an attempt only while it is pending.
         let attempts: Option<i64> = sqlx::query_scalar(
             "INSERT INTO deliveries (source_event_id, destination, channel, transport, status, attempts, created_at, updated_at) \
@@ -56,7 +52,7 @@ impl NotificationStore for SqlNotificationStore {
         .bind(&message.destination)
         .bind(message.channel.as_str())
         .bind(transport)
-        .bind(PENDING)
+        .bind(DeliveryStatus::Pending.as_str())
         .bind(now)
         .fetch_optional(self.database.pool())
         .await?;
@@ -77,7 +73,7 @@ impl NotificationStore for SqlNotificationStore {
              WHERE source_event_id = $3 AND destination = $4",
         )
         .bind(error)
-        .bind(clock::now_millis())
+        .bind(UnixMillis::now().as_i64())
         .bind(source_event_id)
         .bind(destination)
         .execute(self.database.pool())
@@ -94,7 +90,7 @@ impl NotificationStore for SqlNotificationStore {
         let source_event_id = delivered.source_event_id.as_str();
         let transport = delivered.transport.as_str();
         let mut transaction = self.database.pool().begin().await?;
-        let now = clock::now_millis();
+        let now = UnixMillis::now().as_i64();
         // An upsert: external deliveries have their record from start_delivery; dev-inbox ones
         // are recorded here, in their only transaction. Only a new or pending record changes,
         // so a redelivered event finds its message finished and writes nothing.
@@ -108,9 +104,9 @@ impl NotificationStore for SqlNotificationStore {
         .bind(&message.destination)
         .bind(message.channel.as_str())
         .bind(transport)
-        .bind(DELIVERED)
+        .bind(DeliveryStatus::Delivered.as_str())
         .bind(now)
-        .bind(PENDING)
+        .bind(DeliveryStatus::Pending.as_str())
         .fetch_optional(&mut *transaction)
         .await?;
         if marked_delivered.is_none() {
@@ -163,11 +159,11 @@ impl NotificationStore for SqlNotificationStore {
             "UPDATE deliveries SET status = $1, last_error = $2, updated_at = $3 \
              WHERE source_event_id = $4 AND status = $5 RETURNING destination, transport, attempts",
         )
-        .bind(FAILED)
+        .bind(DeliveryStatus::Failed.as_str())
         .bind(reason)
-        .bind(clock::now_millis())
+        .bind(UnixMillis::now().as_i64())
         .bind(source_event_id)
-        .bind(PENDING)
+        .bind(DeliveryStatus::Pending.as_str())
         .fetch_all(&mut *transaction)
         .await?;
         if failed.is_empty() {
@@ -229,11 +225,12 @@ fn from_row(row: &AnyRow) -> anyhow::Result<InboxMessage> {
         source_event_id: row.try_get("source_event_id")?,
         message: OutgoingMessage {
             destination: row.try_get("destination")?,
-            channel: Channel::parse(&channel)
+            channel: channel
+                .parse::<Channel>()
                 .with_context(|| format!("unknown stored channel {channel}"))?,
             subject: row.try_get("subject")?,
             body: row.try_get("body")?,
         },
-        created_at: row.try_get("created_at")?,
+        created_at: UnixMillis::from_i64(row.try_get("created_at")?),
     })
 }

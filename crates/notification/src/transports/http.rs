@@ -16,11 +16,12 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
+use mi_contracts::Channel;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::config::HttpProviderSettings;
-use crate::domain::{Channel, ExternalTransport, OutgoingMessage};
+use crate::domain::{ExternalTransport, OutgoingMessage};
 
 /// The HTTP SMS/voice provider.
 #[derive(Debug)]

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use mi_contracts::UnixMillis;
 use sqlx::Row;
 use tokio::sync::watch;
 
 use super::{BusMessage, Delivery, EventBus, Subscription};
-use crate::clock;
 use crate::db::Database;
 
 /// How often a subscriber looks for messages appended by another process.
@@ -71,7 +71,7 @@ impl EventBus for EmbeddedBus {
             .bind(&message.key)
             .bind(serde_json::to_string(&message.headers)?)
             .bind(&message.payload)
-            .bind(clock::now_millis())
+            .bind(UnixMillis::now().as_i64())
             .execute(&mut *transaction)
             .await?;
             anyhow::ensure!(

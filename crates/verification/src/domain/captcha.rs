@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use captcha::Captcha;
 use captcha::filters::{Dots, Noise, Wave};
-use mi_platform::clock;
+use mi_contracts::UnixMillis;
 use mi_platform::ephemeral::EphemeralStore;
 
 /// A new challenge to show.
@@ -16,8 +16,8 @@ pub struct NewCaptcha {
     pub captcha_id: String,
     /// The image.
     pub image_png: Vec<u8>,
-    /// Milliseconds since the epoch after which the answer is no longer accepted.
-    pub expires_at: i64,
+    /// When the answer stops being accepted.
+    pub expires_at: UnixMillis,
 }
 
 /// An answer as the client sent it.
@@ -78,7 +78,7 @@ impl Captchas {
         Ok(NewCaptcha {
             captcha_id,
             image_png,
-            expires_at: clock::add_millis(clock::now_millis(), self.ttl),
+            expires_at: UnixMillis::now().saturating_add(self.ttl),
         })
     }
 

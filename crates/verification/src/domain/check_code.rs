@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mi_platform::clock;
+use mi_contracts::UnixMillis;
 
 use super::{
     ClientAddress, Status, Verification, VerificationApproved, VerificationCode,
@@ -14,12 +14,12 @@ use super::{
 pub struct CheckedVerification {
     /// The verification as it was when approved.
     pub verification: Verification,
-    /// Milliseconds since the epoch.
-    pub approved_at: i64,
+    /// When the code was accepted.
+    pub approved_at: UnixMillis,
     /// The signed verification token.
     pub token: String,
-    /// Milliseconds since the epoch when the token expires.
-    pub token_expires_at: i64,
+    /// When the token expires.
+    pub token_expires_at: UnixMillis,
 }
 
 impl std::fmt::Debug for CheckedVerification {
@@ -94,7 +94,7 @@ impl Verifier {
             return Err(CheckCodeError::TooManyChecks { retry_after });
         }
         let max_attempts = self.policy.max_check_attempts;
-        let now = clock::now_millis();
+        let now = UnixMillis::now();
 
         let verification = self
             .store
@@ -109,7 +109,9 @@ impl Verifier {
             .matches(&verification_id, &code, &verification.code_hash)
         {
             // Signed before the approval commits: an approved verification always has its proof.
-            let (token, token_expires_at) = self.tokens.issue(&verification, now)?;
+            // The token module still counts in bare milliseconds.
+            let (token, token_expires_at) = self.tokens.issue(&verification, now.as_i64())?;
+            let token_expires_at = UnixMillis::from_i64(token_expires_at);
             let event = VerificationApproved::from(&verification);
             let approved = self
                 .store
@@ -160,7 +162,7 @@ impl Verifier {
     async fn why_not_pending(
         &self,
         verification_id: &str,
-        now: i64,
+        now: UnixMillis,
         max_attempts: u32,
     ) -> CheckCodeError {
         match self.store.get(verification_id).await {
@@ -176,7 +178,7 @@ impl Verifier {
 /// Why a verification accepts no code now, if it does not.
 fn not_checkable(
     verification: &Verification,
-    now: i64,
+    now: UnixMillis,
     max_attempts: u32,
 ) -> Option<CheckCodeError> {
     match verification.status {
@@ -191,7 +193,9 @@ fn not_checkable(
 #[cfg(test)]
 mod tests {
     use super::super::testing::{Fixture, MAX_CHECK_ATTEMPTS, Published, other_code};
-    use super::super::{Channel, VerificationLocked};
+    use mi_contracts::Channel;
+
+    use super::super::VerificationLocked;
     use super::*;
 
     fn client() -> ClientAddress {

@@ -2,7 +2,7 @@
 
 use mi_platform::contact;
 
-use super::Channel;
+use mi_contracts::Channel;
 
 /// Where a code goes: an E.164 mobile number for SMS, a lower-cased-domain address for email.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,9 @@
 //! What the verification service tells others, as domain values. The store writes each to the
 //! outbox with its state change; `publish.rs` is the one place that turns them into protobuf.
 
-use super::{Channel, Destination, Purpose, Verification};
+use mi_contracts::{Channel, Purpose, UnixMillis};
+
+use super::{Destination, Verification};
 
 /// A code was sent (or resent); notification delivers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +20,8 @@ pub struct CodeIssued {
     pub locale: String,
     /// The code, sealed for the notification service (never the plain digits).
     pub sealed_code: Vec<u8>,
-    /// Milliseconds since the epoch when the code stops being accepted.
-    pub expires_at: i64,
+    /// When the code stops being accepted.
+    pub expires_at: UnixMillis,
 }
 
 impl CodeIssued {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use mi_platform::limiter::Limit;
 
-use super::{CaptchaAnswer, Destination, Purpose, Verifier};
+use mi_contracts::Purpose;
+
+use super::{CaptchaAnswer, Destination, Verifier};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);

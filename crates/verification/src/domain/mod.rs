@@ -32,88 +32,13 @@ pub use store::VerificationStore;
 pub use token::{TokenClaims, VerificationTokens};
 pub use verifier::{Verifier, VerifierParts};
 
-/// How a code travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// A text message to a mobile number.
-    Sms,
-    /// An email message.
-    Email,
-    /// A phone call that reads the code out.
-    Voice,
-}
+use mi_contracts::{Channel, Purpose, UnixMillis};
 
-impl Channel {
-    /// The name stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sms => "sms",
-            Self::Email => "email",
-            Self::Voice => "voice",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(stored: &str) -> Option<Self> {
-        [Self::Sms, Self::Email, Self::Voice]
-            .into_iter()
-            .find(|channel| channel.as_str() == stored)
-    }
-
-    /// Whether a code sent one way may be resent the other way (SMS and voice reach phones).
-    pub fn same_family(self, other: Self) -> bool {
-        self.is_phone() == other.is_phone()
-    }
-
-    /// Whether the destination is a phone number.
-    pub fn is_phone(self) -> bool {
-        matches!(self, Self::Sms | Self::Voice)
-    }
-}
-
-/// What a code proves; a code only serves the purpose it was sent for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    /// Creating an account.
-    SignUp,
-    /// The second step of signing in.
-    SignInSecondFactor,
-    /// Resetting a forgotten password.
-    PasswordReset,
-    /// Adding a recovery phone or email.
-    AddRecoveryContact,
-    /// Confirming a sensitive device action such as erase.
-    DeviceAction,
-}
-
-impl Purpose {
-    /// The name stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SignUp => "sign_up",
-            Self::SignInSecondFactor => "sign_in_second_factor",
-            Self::PasswordReset => "password_reset",
-            Self::AddRecoveryContact => "add_recovery_contact",
-            Self::DeviceAction => "device_action",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(stored: &str) -> Option<Self> {
-        [
-            Self::SignUp,
-            Self::SignInSecondFactor,
-            Self::PasswordReset,
-            Self::AddRecoveryContact,
-            Self::DeviceAction,
-        ]
-        .into_iter()
-        .find(|purpose| purpose.as_str() == stored)
-    }
-}
-
-/// Where a verification stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a verification stands, stored by its snake_case name.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::EnumString, strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     /// Waiting for the right code.
     Pending,
@@ -126,18 +51,7 @@ pub enum Status {
 impl Status {
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Locked => "locked",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(stored: &str) -> Option<Self> {
-        [Self::Pending, Self::Approved, Self::Locked]
-            .into_iter()
-            .find(|status| status.as_str() == stored)
+        self.into()
     }
 }
 
@@ -162,8 +76,26 @@ pub struct Verification {
     pub send_count: u32,
     /// The language of its messages.
     pub locale: String,
-    /// Milliseconds since the epoch after which no code is accepted.
-    pub expires_at: i64,
-    /// Milliseconds since the epoch.
-    pub created_at: i64,
+    /// When the code stops being accepted.
+    pub expires_at: UnixMillis,
+    /// When the first code was sent.
+    pub created_at: UnixMillis,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    #[test]
+    fn statuses_keep_their_stored_names() {
+        for (status, stored) in [
+            (Status::Pending, "pending"),
+            (Status::Approved, "approved"),
+            (Status::Locked, "locked"),
+        ] {
+            assert_eq!(status.as_str(), stored);
+            assert_eq!(stored.parse::<Status>(), Ok(status));
+        }
+        assert!("expired".parse::<Status>().is_err());
+    }
 }

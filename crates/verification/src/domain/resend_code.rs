@@ -1,9 +1,9 @@
 //! ResendCode: a new code for the same verification, perhaps by voice instead of SMS.
 
-use mi_platform::clock;
+use mi_contracts::{Channel, UnixMillis};
 
 use super::{
-    CaptchaAnswer, Channel, ClientAddress, CodeIssued, Destination, SendRefusal, SentCode, Status,
+    CaptchaAnswer, ClientAddress, CodeIssued, Destination, SendRefusal, SentCode, Status,
     VerificationCode, Verifier,
 };
 
@@ -104,7 +104,7 @@ impl Verifier {
         )
         .await?;
 
-        let now = clock::now_millis();
+        let now = UnixMillis::now();
         let code = VerificationCode::generate();
         let locale = if request.locale.is_empty() {
             current.locale.clone()
@@ -117,7 +117,7 @@ impl Verifier {
             code_hash: self.hasher.hash(&verification_id, &code),
             attempts: 0,
             send_count: current.send_count + 1,
-            expires_at: clock::add_millis(now, self.policy.code_ttl),
+            expires_at: now.saturating_add(self.policy.code_ttl),
             ..current
         };
         let sealed_code = self

@@ -1,11 +1,11 @@
 //! SendCode: validate, guard (country, CAPTCHA, limits), generate, store the hash and the
 //! sealed code's event.
 
-use mi_platform::clock;
+use mi_contracts::{Channel, Purpose, UnixMillis};
 
 use super::{
-    CaptchaAnswer, Channel, ClientAddress, CodeIssued, Destination, Purpose, SendRefusal, Status,
-    Verification, VerificationCode, Verifier,
+    CaptchaAnswer, ClientAddress, CodeIssued, Destination, SendRefusal, Status, Verification,
+    VerificationCode, Verifier,
 };
 
 /// A send request, already mapped from the wire but not yet validated.
@@ -32,10 +32,10 @@ pub struct SentCode {
     pub verification_id: String,
     /// How it travels.
     pub channel: Channel,
-    /// Milliseconds since the epoch when the code stops being accepted.
-    pub expires_at: i64,
-    /// Milliseconds since the epoch when another code may be sent to the destination.
-    pub resend_at: i64,
+    /// When the code stops being accepted.
+    pub expires_at: UnixMillis,
+    /// When another code may be sent to the destination.
+    pub resend_at: UnixMillis,
     /// How many more codes ResendCode may send for this verification.
     pub resends_left: u32,
 }
@@ -66,7 +66,7 @@ impl Verifier {
         )
         .await?;
 
-        let now = clock::now_millis();
+        let now = UnixMillis::now();
         let verification_id = uuid::Uuid::now_v7().to_string();
         let code = VerificationCode::generate();
         let verification = Verification {
@@ -79,7 +79,7 @@ impl Verifier {
             attempts: 0,
             send_count: 1,
             locale: request.locale,
-            expires_at: clock::add_millis(now, self.policy.code_ttl),
+            expires_at: now.saturating_add(self.policy.code_ttl),
             created_at: now,
         };
         let sealed_code = self
@@ -92,12 +92,12 @@ impl Verifier {
     }
 
     /// The reply for a verification that just sent a code.
-    pub(super) fn sent(&self, verification: &Verification, now: i64) -> SentCode {
+    pub(super) fn sent(&self, verification: &Verification, now: UnixMillis) -> SentCode {
         SentCode {
             verification_id: verification.verification_id.clone(),
             channel: verification.channel,
             expires_at: verification.expires_at,
-            resend_at: clock::add_millis(now, self.policy.limits.send_cooldown),
+            resend_at: now.saturating_add(self.policy.limits.send_cooldown),
             resends_left: self
                 .policy
                 .max_sends_per_verification

@@ -2,6 +2,7 @@
 //! SQLite; both pass the contract suite in `tests/store_contract.rs`.
 
 use async_trait::async_trait;
+use mi_contracts::UnixMillis;
 
 use super::{CodeIssued, Verification, VerificationApproved, VerificationLocked};
 
@@ -18,7 +19,7 @@ pub trait VerificationStore: Send + Sync + std::fmt::Debug {
         &self,
         verification: &Verification,
         max_sends: u32,
-        now: i64,
+        now: UnixMillis,
         event: &CodeIssued,
     ) -> anyhow::Result<bool>;
 
@@ -30,7 +31,7 @@ pub trait VerificationStore: Send + Sync + std::fmt::Debug {
     async fn count_wrong_attempt(
         &self,
         verification_id: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> anyhow::Result<Option<u32>>;
 
     /// Approves with its event, counting the attempt, only if the verification is still pending,
@@ -42,7 +43,7 @@ pub trait VerificationStore: Send + Sync + std::fmt::Debug {
         verification_id: &str,
         code_hash: &[u8],
         max_attempts: u32,
-        now: i64,
+        now: UnixMillis,
         event: &VerificationApproved,
     ) -> anyhow::Result<bool>;
 
@@ -50,7 +51,7 @@ pub trait VerificationStore: Send + Sync + std::fmt::Debug {
     async fn lock(
         &self,
         verification_id: &str,
-        now: i64,
+        now: UnixMillis,
         event: &VerificationLocked,
     ) -> anyhow::Result<bool>;
 }

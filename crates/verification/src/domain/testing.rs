@@ -6,15 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use mi_contracts::{Channel, Purpose, UnixMillis};
 use mi_platform::crypto::{CodeCipher, SecretKey};
 use mi_platform::ephemeral::MemoryEphemeralStore;
 use mi_platform::limiter::MemoryRateLimiter;
 use mi_platform::tokens::TokenSigner;
 
 use super::{
-    Captchas, Channel, ClientAddress, CodeHasher, CodeIssued, CountrySettings, LimitSettings,
-    Policy, Purpose, SendCodeRequest, Status, Verification, VerificationApproved,
-    VerificationLocked, VerificationStore, VerificationTokens, Verifier, VerifierParts,
+    Captchas, ClientAddress, CodeHasher, CodeIssued, CountrySettings, LimitSettings, Policy,
+    SendCodeRequest, Status, Verification, VerificationApproved, VerificationLocked,
+    VerificationStore, VerificationTokens, Verifier, VerifierParts,
 };
 
 /// An event the store was asked to publish.
@@ -86,7 +87,7 @@ impl VerificationStore for MemoryVerificationStore {
         &self,
         verification: &Verification,
         max_sends: u32,
-        _now: i64,
+        _now: UnixMillis,
         event: &CodeIssued,
     ) -> anyhow::Result<bool> {
         Ok(self.apply(
@@ -110,7 +111,7 @@ impl VerificationStore for MemoryVerificationStore {
     async fn count_wrong_attempt(
         &self,
         verification_id: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> anyhow::Result<Option<u32>> {
         let mut state = self.state.lock().expect("lock");
         Ok(state
@@ -128,7 +129,7 @@ impl VerificationStore for MemoryVerificationStore {
         verification_id: &str,
         code_hash: &[u8],
         max_attempts: u32,
-        now: i64,
+        now: UnixMillis,
         event: &VerificationApproved,
     ) -> anyhow::Result<bool> {
         Ok(self.apply(
@@ -150,7 +151,7 @@ impl VerificationStore for MemoryVerificationStore {
     async fn lock(
         &self,
         verification_id: &str,
-        _now: i64,
+        _now: UnixMillis,
         event: &VerificationLocked,
     ) -> anyhow::Result<bool> {
         Ok(self.apply(

@@ -2,15 +2,13 @@
 
 mod errors;
 
-use mi_platform::{ServiceError, clock, server};
+use mi_platform::{ServiceError, server};
+use mi_proto::contracts::{channel_from_wire, channel_to_wire, purpose_from_wire, purpose_to_wire};
 use mi_proto::verification::v1 as api;
 use mi_proto::verification::v1::verification_service_server::VerificationService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{
-    CaptchaAnswer, Channel, ClientAddress, Purpose, ResendCodeRequest, SendCodeRequest, Verifier,
-};
-use crate::publish;
+use crate::domain::{CaptchaAnswer, ClientAddress, ResendCodeRequest, SendCodeRequest, Verifier};
 
 /// Serves `mi.verification.v1.VerificationService`.
 #[derive(Debug)]
@@ -50,7 +48,7 @@ impl VerificationService for VerificationHandler {
         Ok(Response::new(api::Captcha {
             captcha_id: captcha.captcha_id,
             image_png: captcha.image_png,
-            expire_time: Some(clock::millis_to_timestamp(captcha.expires_at)),
+            expire_time: Some(captcha.expires_at.to_timestamp()),
         }))
     }
 
@@ -64,8 +62,8 @@ impl VerificationService for VerificationHandler {
             .verifier
             .send_code(SendCodeRequest {
                 destination: request.destination,
-                channel: channel_from_wire(request.channel),
-                purpose: purpose_from_wire(request.purpose),
+                channel: channel_from_wire(request.channel).ok(),
+                purpose: purpose_from_wire(request.purpose).ok(),
                 locale: request.locale,
                 captcha: captcha_from_wire(request.captcha),
                 client,
@@ -74,8 +72,8 @@ impl VerificationService for VerificationHandler {
             .map_err(errors::send_code)?;
         Ok(Response::new(api::SendCodeResponse {
             verification_id: sent.verification_id,
-            expire_time: Some(clock::millis_to_timestamp(sent.expires_at)),
-            resend_time: Some(clock::millis_to_timestamp(sent.resend_at)),
+            expire_time: Some(sent.expires_at.to_timestamp()),
+            resend_time: Some(sent.resend_at.to_timestamp()),
             resends_left: i32::try_from(sent.resends_left).unwrap_or(i32::MAX),
         }))
     }
@@ -88,7 +86,7 @@ impl VerificationService for VerificationHandler {
         let request = request.into_inner();
         let channel = match request.channel {
             0 => None,
-            value => Some(channel_from_wire(value).ok_or_else(|| {
+            value => Some(channel_from_wire(value).map_err(|_| {
                 ServiceError::invalid_field(
                     "channel",
                     "must be CHANNEL_SMS, CHANNEL_VOICE or CHANNEL_EMAIL",
@@ -108,10 +106,10 @@ impl VerificationService for VerificationHandler {
             .map_err(errors::resend_code)?;
         Ok(Response::new(api::ResendCodeResponse {
             verification_id: sent.verification_id,
-            expire_time: Some(clock::millis_to_timestamp(sent.expires_at)),
-            resend_time: Some(clock::millis_to_timestamp(sent.resend_at)),
+            expire_time: Some(sent.expires_at.to_timestamp()),
+            resend_time: Some(sent.resend_at.to_timestamp()),
             resends_left: i32::try_from(sent.resends_left).unwrap_or(i32::MAX),
-            channel: publish::channel(sent.channel).into(),
+            channel: channel_to_wire(sent.channel),
         }))
     }
 
@@ -130,11 +128,11 @@ impl VerificationService for VerificationHandler {
         Ok(Response::new(api::CheckCodeResponse {
             verification_id: verification.verification_id,
             destination: verification.destination.as_str().to_owned(),
-            channel: publish::channel(verification.channel).into(),
-            purpose: publish::purpose(verification.purpose).into(),
-            approve_time: Some(clock::millis_to_timestamp(checked.approved_at)),
+            channel: channel_to_wire(verification.channel),
+            purpose: purpose_to_wire(verification.purpose),
+            approve_time: Some(checked.approved_at.to_timestamp()),
             verification_token: checked.token,
-            token_expire_time: Some(clock::millis_to_timestamp(checked.token_expires_at)),
+            token_expire_time: Some(checked.token_expires_at.to_timestamp()),
         }))
     }
 
@@ -154,26 +152,6 @@ impl VerificationService for VerificationHandler {
                 })
                 .collect(),
         }))
-    }
-}
-
-fn channel_from_wire(value: i32) -> Option<Channel> {
-    match api::Channel::try_from(value).ok()? {
-        api::Channel::Sms => Some(Channel::Sms),
-        api::Channel::Email => Some(Channel::Email),
-        api::Channel::Voice => Some(Channel::Voice),
-        api::Channel::Unspecified => None,
-    }
-}
-
-fn purpose_from_wire(value: i32) -> Option<Purpose> {
-    match api::Purpose::try_from(value).ok()? {
-        api::Purpose::SignUp => Some(Purpose::SignUp),
-        api::Purpose::SignInSecondFactor => Some(Purpose::SignInSecondFactor),
-        api::Purpose::PasswordReset => Some(Purpose::PasswordReset),
-        api::Purpose::AddRecoveryContact => Some(Purpose::AddRecoveryContact),
-        api::Purpose::DeviceAction => Some(Purpose::DeviceAction),
-        api::Purpose::Unspecified => None,
     }
 }
 

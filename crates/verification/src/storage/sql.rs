@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
+use mi_contracts::{Channel, Purpose, UnixMillis};
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
 use mi_proto::EventPayload;
@@ -10,8 +11,8 @@ use sqlx::query::Query;
 use sqlx::{Any, Row};
 
 use crate::domain::{
-    Channel, CodeIssued, Destination, Purpose, Status, Verification, VerificationApproved,
-    VerificationLocked, VerificationStore,
+    CodeIssued, Destination, Status, Verification, VerificationApproved, VerificationLocked,
+    VerificationStore,
 };
 use crate::publish;
 
@@ -71,8 +72,8 @@ impl VerificationStore for SqlVerificationStore {
         .bind(i64::from(verification.attempts))
         .bind(i64::from(verification.send_count))
         .bind(&verification.locale)
-        .bind(verification.expires_at)
-        .bind(verification.created_at);
+        .bind(verification.expires_at.as_i64())
+        .bind(verification.created_at.as_i64());
         anyhow::ensure!(
             self.apply(
                 insert,
@@ -89,7 +90,7 @@ impl VerificationStore for SqlVerificationStore {
         &self,
         verification: &Verification,
         max_sends: u32,
-        now: i64,
+        now: UnixMillis,
         event: &CodeIssued,
     ) -> anyhow::Result<bool> {
         let reissue = sqlx::query(
@@ -100,8 +101,8 @@ impl VerificationStore for SqlVerificationStore {
         .bind(&verification.code_hash)
         .bind(verification.channel.as_str())
         .bind(&verification.locale)
-        .bind(verification.expires_at)
-        .bind(now)
+        .bind(verification.expires_at.as_i64())
+        .bind(now.as_i64())
         .bind(&verification.verification_id)
         .bind(Status::Pending.as_str())
         .bind(i64::from(max_sends));
@@ -126,13 +127,13 @@ impl VerificationStore for SqlVerificationStore {
     async fn count_wrong_attempt(
         &self,
         verification_id: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> anyhow::Result<Option<u32>> {
         let attempts: Option<i64> = sqlx::query_scalar(
             "UPDATE verifications SET attempts = attempts + 1, updated_at = $1 \
              WHERE verification_id = $2 AND status = $3 AND expires_at > $1 RETURNING attempts",
         )
-        .bind(now)
+        .bind(now.as_i64())
         .bind(verification_id)
         .bind(Status::Pending.as_str())
         .fetch_optional(self.database.pool())
@@ -145,7 +146,7 @@ impl VerificationStore for SqlVerificationStore {
         verification_id: &str,
         code_hash: &[u8],
         max_attempts: u32,
-        now: i64,
+        now: UnixMillis,
         event: &VerificationApproved,
     ) -> anyhow::Result<bool> {
         let approve = sqlx::query(
@@ -153,7 +154,7 @@ impl VerificationStore for SqlVerificationStore {
              WHERE verification_id = $3 AND status = $4 AND expires_at > $2 AND code_hash = $5 AND attempts < $6",
         )
         .bind(Status::Approved.as_str())
-        .bind(now)
+        .bind(now.as_i64())
         .bind(verification_id)
         .bind(Status::Pending.as_str())
         .bind(code_hash)
@@ -169,14 +170,14 @@ impl VerificationStore for SqlVerificationStore {
     async fn lock(
         &self,
         verification_id: &str,
-        now: i64,
+        now: UnixMillis,
         event: &VerificationLocked,
     ) -> anyhow::Result<bool> {
         let lock = sqlx::query(
             "UPDATE verifications SET status = $1, updated_at = $2 WHERE verification_id = $3 AND status = $4",
         )
         .bind(Status::Locked.as_str())
-        .bind(now)
+        .bind(now.as_i64())
         .bind(verification_id)
         .bind(Status::Pending.as_str());
         self.apply(lock, verification_id, &publish::verification_locked(event))
@@ -193,17 +194,20 @@ fn from_row(row: &AnyRow) -> anyhow::Result<Verification> {
     Ok(Verification {
         verification_id: row.try_get("verification_id")?,
         destination: Destination::from_stored(row.try_get("destination")?),
-        channel: Channel::parse(&channel)
+        channel: channel
+            .parse::<Channel>()
             .with_context(|| format!("unknown stored channel {channel}"))?,
-        purpose: Purpose::parse(&purpose)
+        purpose: purpose
+            .parse::<Purpose>()
             .with_context(|| format!("unknown stored purpose {purpose}"))?,
         code_hash: row.try_get("code_hash")?,
-        status: Status::parse(&status)
+        status: status
+            .parse::<Status>()
             .with_context(|| format!("unknown stored status {status}"))?,
         attempts: u32::try_from(attempts)?,
         send_count: u32::try_from(send_count)?,
         locale: row.try_get("locale")?,
-        expires_at: row.try_get("expires_at")?,
-        created_at: row.try_get("created_at")?,
+        expires_at: UnixMillis::from_i64(row.try_get("expires_at")?),
+        created_at: UnixMillis::from_i64(row.try_get("created_at")?),
     })
 }

@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 
+use mi_contracts::Channel;
 use mi_platform::contact::mask as mask_contact;
 use minijinja::context;
 use serde::Deserialize;
 
 use super::Templates;
-use crate::domain::{AlertKind, Channel, OutgoingMessage, SecurityAlert};
+use crate::domain::{AlertKind, OutgoingMessage, SecurityAlert};
 
 /// One locale's `[alerts]` table.
 #[derive(Debug, Deserialize)]
@@ -130,6 +131,8 @@ impl Templates {
 
 #[cfg(test)]
 mod tests {
+    use mi_contracts::MiId;
+
     use super::*;
 
     const PHONE: &str = "+8613800000000";
@@ -137,7 +140,7 @@ mod tests {
 
     fn render(locale: &str, destination: &str, kind: AlertKind) -> OutgoingMessage {
         let alert = SecurityAlert {
-            mi_id: 1_234_567_890,
+            mi_id: MiId::new(1_234_567_890).expect("Mi ID"),
             kind,
         };
         Templates::built_in()
