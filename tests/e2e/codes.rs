@@ -6,12 +6,12 @@ use std::time::Duration;
 use crate::support::{
     Backends, TestConfig, TestPlatform, code_in, unique_email, unique_phone_number,
 };
+use mi_platform::auth::VerificationClaims as TokenClaims;
 use mi_platform::tokens::{PublicKey, TokenVerifier};
 use mi_proto::verification::v1::{
     CaptchaAnswer, Channel, CreateCaptchaRequest, ListVerificationKeysRequest, Purpose,
     ResendCodeRequest, SendCodeRequest,
 };
-use mi_verification::domain::TokenClaims;
 use tonic::Code;
 use tonic_types::StatusExt;
 
