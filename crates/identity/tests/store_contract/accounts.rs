@@ -1,13 +1,13 @@
 //! Accounts: sign-up (all or nothing, and once under a race), lookup, recorded events, the
 //! profile, and deletion.
 
+use mi_contracts::UnixMillis;
 use mi_identity::domain::Account;
 use mi_identity::domain::events;
 use mi_identity::domain::{
     AddContactOutcome, CreateAccountOutcome, PasswordStore, ProfileStore, RotateOutcome,
     SessionStore, SignInCandidate, TotpState, TwoFactorStore,
 };
-use mi_platform::clock;
 
 use crate::support::{
     ACCOUNT_TABLES, DAY, EMAIL_A, EMAIL_B, Fixture, PHONE_A, PHONE_B, PHONE_C, SignUp, account,
@@ -22,7 +22,7 @@ pub async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let first = sign_up(store, 1_000_000_001, PHONE_A).await;
     let first_id = first.mi_id();
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
 
     // Account, primary contact, password, session, device and events are all stored.
     assert_eq!(
@@ -145,7 +145,7 @@ pub async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
 
 pub async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
 
     // The same contact, six Mi IDs, six tokens: one account gets it.
     let outcomes = race(6, |index| {
@@ -194,7 +194,7 @@ pub async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
 
 pub async fn deleting_an_account_removes_only_that_account(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
 
     // Two accounts with everything an account can have.
     let mut accounts = Vec::new();
@@ -283,7 +283,7 @@ pub async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
     let id = signed_up.mi_id();
     let session_id = signed_up.session_id();
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
 
     // A token is spent once, even concurrently.
     let spent = token(&contact(PHONE_B));

@@ -1,11 +1,11 @@
 //! Sign-in challenges: completed once while pending, wrong answers counted until they lock.
 
+use mi_contracts::UnixMillis;
 use mi_identity::domain::events;
 use mi_identity::domain::{
     Account, Challenge, CompleteOutcome, NewSession, SignInStore, VerifiedContact,
 };
 use mi_identity::storage::SqlIdentityStore;
-use mi_platform::clock;
 
 use crate::support::{
     Fixture, PHONE_A, active, contact, create_challenge, event_types, is_known, new_challenge,
@@ -48,7 +48,7 @@ pub async fn challenges_complete_once_while_pending(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
     let (id, account) = (signed_up.mi_id(), &signed_up.account);
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
 
     // Stored and read back.
     let pending = new_challenge(id, now + 60_000);

@@ -1,6 +1,7 @@
 //! Sessions: refresh-token rotation and reuse (also raced), revocation by scope, the
 //! authentication methods a session gathers (also raced).
 
+use mi_contracts::UnixMillis;
 use mi_identity::domain::{RevokeScope, RotateOutcome, Session, SessionStore, SignInStore};
 use mi_identity::storage::expiries;
 use mi_platform::{clock, retention};
@@ -19,7 +20,7 @@ pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) 
     let session_id = signed_up.session_id();
     let first_hash = signed_up.session.refresh_hash.as_str();
     let (other_id, other_hash) = (other.session_id(), &other.session.refresh_hash);
-    let now = clock::now_millis() + 1_000;
+    let now = UnixMillis::now().saturating_add(Duration::from_secs(1));
     let until = now + 30 * DAY;
 
     // The current token rotates: the session comes back, used now.
@@ -127,7 +128,7 @@ pub async fn concurrent_rotations_of_one_token_rotate_once(fixture: Fixture) {
     for round in 0..5u64 {
         let signed_up = sign_up_round(store, round).await;
         let (id, session_id) = (signed_up.mi_id(), signed_up.session_id());
-        let now = clock::now_millis();
+        let now = UnixMillis::now();
         let results = race(8, |_| {
             let (store, session) = (store.clone(), signed_up.session.clone());
             async move {
@@ -244,7 +245,7 @@ pub async fn revoking_sessions_follows_the_scope(fixture: Fixture) {
 pub async fn concurrent_authentications_keep_every_method(fixture: Fixture) {
     let store = &fixture.store;
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
     for round in 0..10i64 {
         let session = start(store, signed_up.mi_id(), "device-2", now + round).await;
         let session_id = session.session.session_id.clone();
@@ -277,7 +278,7 @@ pub async fn concurrent_authentications_keep_every_method(fixture: Fixture) {
 
 pub async fn expired_rows_are_deleted_and_live_ones_kept(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
     let id = signed_up.mi_id();
 

@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use mi_contracts::{MiId, UnixMillis};
 use serde::Deserialize;
 
-use crate::domain::{DeviceInfo, MiId, SecondFactorMethod};
+use crate::domain::{DeviceInfo, SecondFactorMethod};
 
 /// Second-factor challenges (`identity.second_factor`).
 #[derive(Debug, Clone, Deserialize)]
@@ -75,8 +76,8 @@ pub struct Challenge {
     pub new_device: bool,
     /// Wrong answers so far.
     pub attempts: u32,
-    /// Milliseconds since the epoch.
-    pub expires_at: i64,
+    /// When it expires.
+    pub expires_at: UnixMillis,
     /// Answered already.
     pub completed: bool,
 }

@@ -1,5 +1,6 @@
 //! Unit tests of the sign-in family against the in-memory store.
 
+use mi_contracts::Purpose;
 use secrecy::SecretString;
 
 use crate::domain::events::IdentityEvent;
@@ -91,7 +92,7 @@ async fn a_new_device_is_challenged_and_a_verification_code_answers_once() {
         matches!(by_totp, Err(SignInError::MethodNotAllowed)),
         "{by_totp:?}"
     );
-    let token = world.verification_token(PHONE, "sign_in_second_factor");
+    let token = world.verification_token(PHONE, Purpose::SignInSecondFactor);
     let proof = SecondFactorProof::VerificationToken(token);
     let tokens = sign_in
         .complete_sign_in(&challenge.challenge_id, proof.clone())
@@ -121,7 +122,7 @@ async fn reauthentication_counts_wrong_passwords_and_spends_tokens_once() {
         "{refused:?}"
     );
 
-    let token = world.verification_token(PHONE, "sign_in_second_factor");
+    let token = world.verification_token(PHONE, Purpose::SignInSecondFactor);
     let proof = Reauthentication::SecondFactor(SecondFactorProof::VerificationToken(token));
     sign_in
         .reauthenticate(&caller, proof.clone(), "203.0.113.9")

@@ -3,12 +3,10 @@
 
 use std::sync::Arc;
 
-use mi_platform::clock;
+use mi_contracts::{Purpose, UnixMillis};
 
 use super::{RecoveryCodes, TotpSecrets, TwoFactorStore};
-use crate::domain::{
-    Account, ContactKind, VerificationPurpose, VerificationTokens, VerifiedContact,
-};
+use crate::domain::{Account, ContactKind, VerificationTokens, VerifiedContact};
 
 /// A way to prove a second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +127,8 @@ impl ProofChecker {
                 let Some(secret) = state.secret else {
                     return Err(FactorRefusal::Wrong);
                 };
-                let now_seconds = u64::try_from(clock::now_millis() / 1000).unwrap_or_default();
+                let now_seconds =
+                    u64::try_from(UnixMillis::now().as_i64() / 1000).unwrap_or_default();
                 let step = self
                     .totp
                     .matching_step(account.mi_id, &secret, code, now_seconds)?
@@ -156,7 +155,7 @@ impl ProofChecker {
             SecondFactorProof::VerificationToken(token) => {
                 let verified = self
                     .verification_tokens
-                    .verify(token, VerificationPurpose::SignInSecondFactor)
+                    .verify(token, Purpose::SignInSecondFactor)
                     .map_err(|_| FactorRefusal::TokenInvalid)?;
                 if !account
                     .contacts

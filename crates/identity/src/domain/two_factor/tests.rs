@@ -1,6 +1,6 @@
 //! Unit tests of the two-factor family against the in-memory store.
 
-use mi_platform::clock;
+use mi_contracts::UnixMillis;
 
 use crate::domain::events::{IdentityEvent, TwoFactorKind};
 use crate::domain::testing::World;
@@ -35,7 +35,7 @@ async fn totp_is_confirmed_by_a_code_of_the_pending_secret_and_disabled_once() {
         .to_bytes()
         .expect("base32");
     let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret);
-    let now_seconds = u64::try_from(clock::now_millis() / 1000).expect("after 1970");
+    let now_seconds = u64::try_from(UnixMillis::now().as_i64() / 1000).expect("after 1970");
     world.clear_events();
     let codes = two_factor
         .confirm_totp(&caller, &totp.generate(now_seconds))

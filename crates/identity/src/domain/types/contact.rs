@@ -1,8 +1,7 @@
 //! Contacts (phone numbers and email addresses) and sign-in identifiers.
 
+use mi_contracts::{MiId, UnixMillis};
 use mi_platform::contact;
-
-use super::MiId;
 
 /// What kind of contact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,8 +86,8 @@ pub struct Contact {
     pub value: ContactValue,
     /// The primary contact; the others are recovery contacts.
     pub primary: bool,
-    /// Milliseconds since the epoch.
-    pub verified_at: i64,
+    /// When it was verified.
+    pub verified_at: UnixMillis,
 }
 
 /// What a person types to sign in: a Mi ID, a phone number or an email address.
@@ -106,7 +105,9 @@ impl Identifier {
         let raw = raw.trim();
         if !raw.is_empty() && raw.chars().all(|c| c.is_ascii_digit()) {
             let number: u64 = raw.parse().map_err(|_| "is not a Mi ID".to_owned())?;
-            return MiId::parse(number).map(Self::MiId);
+            return MiId::new(number)
+                .map(Self::MiId)
+                .map_err(|invalid| invalid.to_string());
         }
         ContactValue::parse(raw).map(Self::Contact).map_err(|_| {
             "must be a Mi ID, a phone number with its country code, or an email address".into()
@@ -133,7 +134,7 @@ mod tests {
     fn identifiers_tell_mi_ids_from_contacts() {
         assert_eq!(
             Identifier::parse("1234567890").expect("mi id"),
-            Identifier::MiId(MiId::parse(1_234_567_890).expect("id"))
+            Identifier::MiId(MiId::new(1_234_567_890).expect("id"))
         );
         assert!(matches!(
             Identifier::parse("+8613800138000"),

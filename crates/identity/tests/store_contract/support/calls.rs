@@ -1,17 +1,15 @@
 //! Store calls that must succeed, unwrapped, for the scenarios to read as the contract.
 
+use mi_contracts::{MiId, UnixMillis};
 use mi_identity::domain::events::IdentityEvent;
 use mi_identity::domain::{
-    Account, Challenge, Contact, Identifier, MiId, Session, StoredHash, TwoFactorStatus,
-    VerifiedContact,
+    Account, Challenge, Contact, Identifier, Session, StoredHash, TwoFactorStatus, VerifiedContact,
 };
 use mi_identity::domain::{
     AccountLookup, AddContactOutcome, ContactStore, NewSession, PasswordStore, ProfileStore,
     RevokeScope, RotateOutcome, SessionStore, SignInCandidate, SignInStore, TwoFactorStore,
 };
 use mi_identity::storage::SqlIdentityStore;
-
-use mi_platform::clock;
 
 use super::{new_session, token};
 
@@ -167,7 +165,7 @@ pub async fn password_of(store: &SqlIdentityStore, mi_id: MiId) -> Option<Stored
 
 pub async fn sessions(store: &SqlIdentityStore, mi_id: MiId) -> Vec<Session> {
     store
-        .list_sessions(mi_id, clock::now_millis())
+        .list_sessions(mi_id, UnixMillis::now())
         .await
         .expect("list")
 }

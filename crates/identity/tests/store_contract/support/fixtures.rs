@@ -1,14 +1,14 @@
 //! Builders: contacts, tokens, password hashes, accounts, sessions, challenges, and a whole
 //! [`SignUp`] that the store creates.
 
+use mi_contracts::{MiId, UnixMillis};
 use mi_identity::domain::events;
 use mi_identity::domain::{
-    Account, Challenge, ChallengeReason, Consent, Contact, ContactValue, DeviceInfo, MiId,
+    Account, Challenge, ChallengeReason, Consent, Contact, ContactValue, DeviceInfo,
     SecondFactorMethod, Session, StoredHash, TwoFactorStatus, VerifiedContact,
 };
 use mi_identity::domain::{CreateAccountOutcome, NewSession, SignUpStore};
 use mi_identity::storage::SqlIdentityStore;
-use mi_platform::clock;
 
 use super::{DAY, PHONE_A, PHONE_B, start};
 
@@ -17,7 +17,7 @@ pub fn contact(raw: &str) -> ContactValue {
 }
 
 pub fn mi_id(raw: u64) -> MiId {
-    MiId::parse(raw).expect("mi id")
+    MiId::new(raw).expect("mi id")
 }
 
 /// A fresh verification token proving `value`.
@@ -25,7 +25,7 @@ pub fn token(value: &ContactValue) -> VerifiedContact {
     VerifiedContact {
         contact: value.clone(),
         token_id: uuid::Uuid::new_v4().to_string(),
-        expires_at: clock::now_millis() + 10 * 60 * 1000,
+        expires_at: UnixMillis::now().saturating_add(Duration::from_secs(10 * 60)),
     }
 }
 
@@ -212,7 +212,7 @@ impl SignUp {
 
 /// An account created through the store now, as [`SignUp::new`] builds it.
 pub async fn sign_up(store: &SqlIdentityStore, raw_id: u64, primary: &str) -> SignUp {
-    let sign_up = SignUp::new(raw_id, primary, clock::now_millis());
+    let sign_up = SignUp::new(raw_id, primary, UnixMillis::now());
     assert_eq!(sign_up.attempt(store).await, CreateAccountOutcome::Created);
     sign_up
 }
