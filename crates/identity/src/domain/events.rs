@@ -26,8 +26,21 @@ impl Audience {
     }
 }
 
-/// Which second factor a [`IdentityEvent::TwoFactorChanged`] is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which second factor a [`IdentityEvent::TwoFactorChanged`] is about, named in the event by
+/// its snake_case name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum TwoFactorKind {
     /// The authenticator app.
     Totp,
@@ -38,10 +51,7 @@ pub enum TwoFactorKind {
 impl TwoFactorKind {
     /// The name the event carries.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Totp => "totp",
-            Self::Code => "code",
-        }
+        self.into()
     }
 }
 

@@ -10,7 +10,7 @@ use mi_identity::storage::SqlIdentityStore;
 use crate::support::{
     EMAIL_A, EMAIL_B, EMAIL_C, Fixture, PHONE_A, PHONE_B, PHONE_C, SignUp, account_of, add_contact,
     add_contact_with, confirm_totp, contact, delete, event_types, find, outbox_len, pend_totp,
-    race, recovery, rows, set_codes, sign_up, sign_up_round, spend, token, two_accounts,
+    race, recovery, rows, set_codes, shifted, sign_up, sign_up_round, spend, token, two_accounts,
     two_factor, two_factor_of, types,
 };
 
@@ -42,8 +42,8 @@ pub async fn account_lists_contacts_primary_first_with_two_factor_state(fixture:
     let primary = &signed_up.account.contacts[0];
 
     // Recovery contacts verified before and after the primary one.
-    let earlier = recovery(EMAIL_A, primary.verified_at - 60_000);
-    let later = recovery(PHONE_B, primary.verified_at + 60_000);
+    let earlier = recovery(EMAIL_A, shifted(primary.verified_at, -60_000));
+    let later = recovery(PHONE_B, shifted(primary.verified_at, 60_000));
     for added in [&later, &earlier] {
         assert_eq!(
             add_contact(store, id, added, 5).await,

@@ -2,11 +2,12 @@
 
 use mi_contracts::Purpose;
 use secrecy::SecretString;
+use strum::IntoEnumIterator;
 
 use crate::domain::events::IdentityEvent;
 use crate::domain::testing::{PHONE, STRONG_PASSWORD, World, device};
 use crate::domain::{
-    ChallengeSettings, ReauthenticateError, Reauthentication, SecondFactorMethod,
+    ChallengeReason, ChallengeSettings, ReauthenticateError, Reauthentication, SecondFactorMethod,
     SecondFactorProof, SignInError, SignInOutcome, SignInRequest,
 };
 
@@ -16,6 +17,17 @@ fn request(identifier: &str, password: &str, device_id: &str) -> SignInRequest {
         password: SecretString::from(password),
         device: device(device_id),
         client_address: "203.0.113.9".into(),
+    }
+}
+
+#[test]
+fn challenge_reasons_keep_their_stored_names() {
+    let names: Vec<&str> = ChallengeReason::iter()
+        .map(ChallengeReason::as_str)
+        .collect();
+    assert_eq!(names, ["two_factor", "new_device"]);
+    for reason in ChallengeReason::iter() {
+        assert_eq!(reason.as_str().parse::<ChallengeReason>(), Ok(reason));
     }
 }
 

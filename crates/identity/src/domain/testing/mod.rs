@@ -157,7 +157,10 @@ impl World {
     /// The caller of a session that proved its password long ago.
     pub(crate) fn stale_caller(&self, tokens: &SessionTokens) -> Caller {
         Caller {
-            auth_time: tokens.session.auth_time.saturating_sub(Duration::from_secs(3600)),
+            auth_time: tokens
+                .session
+                .auth_time
+                .saturating_sub(Duration::from_secs(3600)),
             ..self.caller(tokens)
         }
     }

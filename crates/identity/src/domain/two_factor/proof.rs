@@ -8,8 +8,20 @@ use mi_contracts::{Purpose, UnixMillis};
 use super::{RecoveryCodes, TotpSecrets, TwoFactorStore};
 use crate::domain::{Account, ContactKind, VerificationTokens, VerifiedContact};
 
-/// A way to prove a second factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A way to prove a second factor, stored by its snake_case name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum SecondFactorMethod {
     /// A code from the authenticator app.
     Totp,
@@ -22,18 +34,7 @@ pub enum SecondFactorMethod {
 impl SecondFactorMethod {
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Totp => "totp",
-            Self::RecoveryCode => "recovery_code",
-            Self::VerificationCode => "verification_code",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(stored: &str) -> Option<Self> {
-        [Self::Totp, Self::RecoveryCode, Self::VerificationCode]
-            .into_iter()
-            .find(|method| method.as_str() == stored)
+        self.into()
     }
 }
 

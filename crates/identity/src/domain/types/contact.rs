@@ -3,8 +3,20 @@
 use mi_contracts::{MiId, UnixMillis};
 use mi_platform::contact;
 
-/// What kind of contact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What kind of contact, stored by its snake_case name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum ContactKind {
     /// A phone number.
     Phone,
@@ -15,17 +27,7 @@ pub enum ContactKind {
 impl ContactKind {
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Phone => "phone",
-            Self::Email => "email",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(stored: &str) -> Option<Self> {
-        [Self::Phone, Self::Email]
-            .into_iter()
-            .find(|kind| kind.as_str() == stored)
+        self.into()
     }
 }
 
@@ -117,7 +119,19 @@ impl Identifier {
 
 #[cfg(test)]
 mod tests {
+    use strum::IntoEnumIterator;
+
     use super::*;
+
+    #[test]
+    fn contact_kinds_keep_their_stored_names() {
+        let names: Vec<&str> = ContactKind::iter().map(ContactKind::as_str).collect();
+        assert_eq!(names, ["phone", "email"]);
+        for kind in ContactKind::iter() {
+            assert_eq!(kind.as_str().parse::<ContactKind>(), Ok(kind));
+        }
+        assert!("fax".parse::<ContactKind>().is_err());
+    }
 
     #[test]
     fn contacts_are_normalized_and_masked() {

@@ -152,8 +152,9 @@ pub(super) fn account_from_rows(rows: &[AnyRow]) -> anyhow::Result<Option<Accoun
 
 /// A contact from a row of the account query (where `kind` is not null).
 fn contact_from_row(row: &AnyRow, kind: &str) -> anyhow::Result<Contact> {
-    let kind =
-        ContactKind::parse(kind).ok_or_else(|| anyhow::anyhow!("unknown contact kind {kind}"))?;
+    let kind = kind
+        .parse::<ContactKind>()
+        .map_err(|_| anyhow::anyhow!("unknown contact kind {kind}"))?;
     Ok(Contact {
         value: ContactValue::from_stored(kind, row.try_get("contact_value")?),
         primary: row.try_get::<i64, _>("is_primary")? == 1,

@@ -110,11 +110,12 @@ impl SignInStore for SqlIdentityStore {
             mi_id: mi_id_at(&row, "mi_id")?,
             device: serde_json::from_str(&device)?,
             client_address: row.try_get("client_address")?,
-            reason: ChallengeReason::parse(&reason)
-                .ok_or_else(|| anyhow::anyhow!("unknown challenge reason {reason}"))?,
+            reason: reason
+                .parse::<ChallengeReason>()
+                .map_err(|_| anyhow::anyhow!("unknown challenge reason {reason}"))?,
             methods: methods
                 .iter()
-                .filter_map(|method| SecondFactorMethod::parse(method))
+                .filter_map(|method| method.parse::<SecondFactorMethod>().ok())
                 .collect(),
             new_device: row.try_get::<i64, _>("new_device")? == 1,
             attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),

@@ -21,7 +21,7 @@ pub async fn start(
     store: &SqlIdentityStore,
     mi_id: MiId,
     device_id: &str,
-    created_at: i64,
+    created_at: UnixMillis,
 ) -> NewSession {
     start_session(store, new_session(mi_id, device_id, created_at)).await
 }
@@ -73,8 +73,8 @@ pub async fn rotate(
     session_id: &str,
     from: &str,
     to: &str,
-    at: i64,
-    until: i64,
+    at: UnixMillis,
+    until: UnixMillis,
 ) -> RotateOutcome {
     store
         .rotate_refresh(session_id, from, to, at, until)
@@ -87,8 +87,8 @@ pub async fn rotate_first(
     store: &SqlIdentityStore,
     session: &NewSession,
     to: &str,
-    at: i64,
-    until: i64,
+    at: UnixMillis,
+    until: UnixMillis,
 ) -> RotateOutcome {
     let session_id = &session.session.session_id;
     rotate(store, session_id, &session.refresh_hash, to, at, until).await
@@ -178,7 +178,11 @@ pub async fn session_ids(store: &SqlIdentityStore, mi_id: MiId) -> Vec<String> {
         .collect()
 }
 
-pub async fn active(store: &SqlIdentityStore, session_id: &str, now: i64) -> Option<Session> {
+pub async fn active(
+    store: &SqlIdentityStore,
+    session_id: &str,
+    now: UnixMillis,
+) -> Option<Session> {
     store.active_session(session_id, now).await.expect("active")
 }
 
