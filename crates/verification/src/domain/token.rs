@@ -40,7 +40,9 @@ impl VerificationTokens {
             iat: now / 1000,
             exp: expires_at / 1000,
             vid: verification.verification_id.clone(),
-            // The claims carry the shared contract enums, named exactly as stored here.
+            // Verification's own Channel and Purpose still stand beside the contract enums the
+            // claims carry; both spell every value the same, so the names convert. Once the
+            // service uses mi_contracts' enums (a parallel change), this is a plain copy.
             channel: verification.channel.as_str().parse().context("channel")?,
             purpose: verification.purpose.as_str().parse().context("purpose")?,
         };
