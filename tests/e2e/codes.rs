@@ -7,13 +7,13 @@ use crate::support::{
     Backends, TestConfig, TestPlatform, code_in, reason, unique_email, unique_phone_number,
 };
 use mi_contracts::Reason;
+use mi_platform::auth::VerificationClaims as TokenClaims;
 use mi_platform::tokens::{PublicKey, TokenVerifier};
 use mi_proto::common::v1::{Channel, Purpose};
 use mi_proto::verification::v1::{
     CaptchaAnswer, CreateCaptchaRequest, ListVerificationKeysRequest, ResendCodeRequest,
     SendCodeRequest,
 };
-use mi_verification::domain::TokenClaims;
 use tonic::Code;
 use tonic_types::StatusExt;
 

@@ -3,12 +3,11 @@
 //! payloads. Alert-worthy events carry their audience (the account's contacts and locale) so
 //! the notification service needs no copy of accounts.
 
-use mi_platform::clock;
+use mi_contracts::MiId;
 use mi_platform::outbox::Outbox;
 use mi_proto::events::v1 as events;
 use sqlx::AnyConnection;
 
-use crate::domain::MiId;
 use crate::domain::events::{Audience, IdentityEvent};
 use crate::wire::{contact_kind, device};
 
@@ -59,7 +58,7 @@ pub async fn enqueue(
             let payload = events::AccountLocked {
                 mi_id: mi_id.get(),
                 failures,
-                locked_until: Some(clock::millis_to_timestamp(locked_until)),
+                locked_until: Some(locked_until.to_timestamp()),
                 audience: Some(alert_audience(audience)),
             };
             outbox.enqueue(connection, &key, &payload).await

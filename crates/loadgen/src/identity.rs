@@ -7,6 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use mi_contracts::{Channel as CodeChannel, Purpose};
+use mi_platform::auth::{
+    VERIFICATION_TOKEN_AUDIENCE, VERIFICATION_TOKEN_ISSUER, VerificationClaims,
+};
 use mi_platform::crypto::SecretKey;
 use mi_platform::tokens::TokenSigner;
 use mi_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -15,25 +19,10 @@ use mi_proto::identity::v1::{
     SignUpRequest, sign_in_response,
 };
 use secrecy::SecretString;
-use serde::Serialize;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
 use crate::driver::{self, Report};
-
-/// The claims of a verification token, exactly as the verification service issues them.
-#[derive(Debug, Serialize)]
-struct VerificationClaims<'a> {
-    iss: &'a str,
-    aud: &'a str,
-    sub: &'a str,
-    jti: String,
-    iat: i64,
-    exp: i64,
-    vid: String,
-    channel: &'a str,
-    purpose: &'a str,
-}
 
 /// Mints sign-up verification tokens with the verification service's signing key.
 #[derive(Debug)]
@@ -77,15 +66,15 @@ impl TokenMinter {
             .as_secs();
         let now = i64::try_from(now)?;
         self.signer.sign(&VerificationClaims {
-            iss: "mi-verification",
-            aud: "mi-account",
-            sub: email,
+            iss: VERIFICATION_TOKEN_ISSUER.to_owned(),
+            aud: VERIFICATION_TOKEN_AUDIENCE.to_owned(),
+            sub: email.to_owned(),
             jti: uuid::Uuid::new_v4().to_string(),
             iat: now,
             exp: now + 600,
             vid: uuid::Uuid::now_v7().to_string(),
-            channel: "email",
-            purpose: "sign_up",
+            channel: CodeChannel::Email,
+            purpose: Purpose::SignUp,
         })
     }
 }

@@ -1,19 +1,31 @@
-//! Access tokens: the claims identity signs, and their offline verification by any service.
+//! The two kinds of signed token, each written once: access tokens (identity signs them, any
+//! service checks them offline) and verification tokens (verification signs them, identity
+//! checks them offline).
 //!
 //! A client sends `authorization: Bearer <access token>`; a service verifies the EdDSA
-//! signature against identity's published keys, the issuer, the audience and the expiry.
+//! signature against identity's published keys, the token type, the issuer, the audience and
+//! the expiry. Each kind has its own header `typ`, so one is never accepted as the other.
 
-use mi_contracts::Reason;
+use mi_contracts::{Channel, Purpose, Reason};
 use serde::{Deserialize, Serialize};
 use tonic::metadata::MetadataMap;
 
 use crate::ServiceError;
-use crate::tokens::{PublicKey, TokenError, TokenVerifier};
+use crate::tokens::{PublicKey, TokenError, TokenKind, TokenVerifier};
 
 /// The issuer of access tokens.
 pub const ACCESS_TOKEN_ISSUER: &str = "mi-identity";
 /// The audience of access tokens: the services of the account platform.
 pub const ACCESS_TOKEN_AUDIENCE: &str = "mi-account";
+/// The header `typ` of access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// The issuer of verification tokens.
+pub const VERIFICATION_TOKEN_ISSUER: &str = "mi-verification";
+/// The audience of verification tokens: the services of the account platform.
+pub const VERIFICATION_TOKEN_AUDIENCE: &str = "mi-account";
+/// The header `typ` of verification tokens.
+pub const VERIFICATION_TOKEN_TYPE: &str = "mi-verification+jwt";
 
 /// What an access token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +54,62 @@ impl AccessClaims {
     /// The Mi ID the token is for.
     pub fn mi_id(&self) -> Option<u64> {
         self.sub.parse().ok()
+    }
+}
+
+impl TokenKind for AccessClaims {
+    const TYP: &'static str = ACCESS_TOKEN_TYPE;
+}
+
+/// What a verification token says: the signed proof that a destination was verified for a
+/// purpose. `channel` and `purpose` travel by their snake_case names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// The verified destination.
+    pub sub: String,
+    /// Unique token id; a consumer spends it once.
+    pub jti: String,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Expires at, seconds since the epoch.
+    pub exp: i64,
+    /// The verification id.
+    pub vid: String,
+    /// How the code travelled.
+    pub channel: Channel,
+    /// What the verification proves.
+    pub purpose: Purpose,
+}
+
+impl TokenKind for VerificationClaims {
+    const TYP: &'static str = VERIFICATION_TOKEN_TYPE;
+}
+
+/// Verifies verification tokens offline against the verification service's public keys.
+#[derive(Debug, Clone)]
+pub struct VerificationTokenVerifier {
+    verifier: TokenVerifier,
+}
+
+impl VerificationTokenVerifier {
+    /// Trusts tokens signed by any of `keys`.
+    pub fn new(keys: &[PublicKey]) -> anyhow::Result<Self> {
+        Ok(Self {
+            verifier: TokenVerifier::new(
+                keys,
+                VERIFICATION_TOKEN_ISSUER,
+                VERIFICATION_TOKEN_AUDIENCE,
+            )?,
+        })
+    }
+
+    /// The claims of a valid verification token.
+    pub fn verify(&self, token: &str) -> Result<VerificationClaims, TokenError> {
+        self.verifier.verify(token)
     }
 }
 
@@ -118,6 +186,36 @@ mod tests {
         }
     }
 
+    fn verification_claims(exp: i64) -> VerificationClaims {
+        VerificationClaims {
+            iss: VERIFICATION_TOKEN_ISSUER.into(),
+            aud: VERIFICATION_TOKEN_AUDIENCE.into(),
+            sub: "+8613800138000".into(),
+            jti: "j".into(),
+            iat: 0,
+            exp,
+            vid: "v".into(),
+            channel: Channel::Sms,
+            purpose: Purpose::SignUp,
+        }
+    }
+
+    /// Access claims signed with the verification token type.
+    #[derive(Serialize, Deserialize)]
+    struct AccessTypedAsVerification(AccessClaims);
+
+    impl TokenKind for AccessTypedAsVerification {
+        const TYP: &'static str = VERIFICATION_TOKEN_TYPE;
+    }
+
+    /// Verification claims signed with the access token type.
+    #[derive(Serialize, Deserialize)]
+    struct VerificationTypedAsAccess(VerificationClaims);
+
+    impl TokenKind for VerificationTypedAsAccess {
+        const TYP: &'static str = ACCESS_TOKEN_TYPE;
+    }
+
     fn metadata(value: &str) -> MetadataMap {
         let mut metadata = MetadataMap::new();
         metadata.insert("authorization", value.parse().expect("ascii"));
@@ -150,5 +248,55 @@ mod tests {
                 verifier.authenticate(&refused).expect_err("refused").into();
             assert_eq!(status.code(), tonic::Code::Unauthenticated);
         }
+    }
+
+    #[test]
+    fn verification_tokens_keep_their_json_shape_and_are_checked_offline() {
+        let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
+        let verifier =
+            VerificationTokenVerifier::new(&[signer.public_key().clone()]).expect("verifier");
+        let later = crate::clock::now_millis() / 1000 + 600;
+        let claims = verification_claims(later);
+        let json = serde_json::to_value(&claims).expect("json");
+        assert_eq!(
+            (json["channel"].as_str(), json["purpose"].as_str()),
+            (Some("sms"), Some("sign_up"))
+        );
+
+        let token = signer.sign(&claims).expect("sign");
+        assert_eq!(verifier.verify(&token).expect("valid"), claims);
+        let expired = signer
+            .sign(&verification_claims(later - 1200))
+            .expect("sign");
+        assert!(verifier.verify(&expired).is_err());
+    }
+
+    #[test]
+    fn a_token_of_one_kind_is_refused_as_the_other() {
+        let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
+        let later = crate::clock::now_millis() / 1000 + 600;
+        let access_verifier =
+            AccessTokenVerifier::new(&[signer.public_key().clone()]).expect("verifier");
+        let verification_verifier =
+            VerificationTokenVerifier::new(&[signer.public_key().clone()]).expect("verifier");
+
+        let access_as_verification = signer
+            .sign(&AccessTypedAsVerification(claims(later)))
+            .expect("sign");
+        let status: tonic::Status = access_verifier
+            .authenticate(&metadata(&format!("Bearer {access_as_verification}")))
+            .expect_err("a verification-typed token is no access token")
+            .into();
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+
+        let verification_as_access = signer
+            .sign(&VerificationTypedAsAccess(verification_claims(later)))
+            .expect("sign");
+        assert!(
+            verification_verifier
+                .verify(&verification_as_access)
+                .is_err(),
+            "an access-typed token is no verification token"
+        );
     }
 }

@@ -1,5 +1,9 @@
 //! Signed tokens (EdDSA JWTs) that other services verify offline, and the JWK set that
 //! publishes the public keys with their key ids so keys can rotate.
+//!
+//! Following RFC 8725 (JWT best practices), every token names its kind in the header `typ`
+//! and carries `iss`, `aud` and `exp`; a verifier refuses a token that lacks any of them or is
+//! of another kind, so a token minted for one purpose is never accepted for another.
 
 use std::collections::HashMap;
 
@@ -52,6 +56,21 @@ pub fn jwk_set_json(keys: &[PublicKey]) -> String {
     serde_json::json!({ "keys": keys }).to_string()
 }
 
+/// The claims of one kind of signed token, named by the JWT header `typ` it is signed with.
+pub trait TokenKind: Serialize + DeserializeOwned {
+    /// The header `typ`, e.g. `at+jwt` for access tokens (RFC 9068).
+    const TYP: &'static str;
+}
+
+/// Whether a header `typ` names `expected`: media types compare case-insensitively and may
+/// carry the `application/` prefix (RFC 7515 §4.1.9).
+fn is_type(typ: &str, expected: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    typ.strip_prefix("application/")
+        .unwrap_or(&typ)
+        .eq_ignore_ascii_case(expected)
+}
+
 /// Signs tokens with one Ed25519 key.
 #[derive(Clone)]
 pub struct TokenSigner {
@@ -93,10 +112,12 @@ impl TokenSigner {
         })
     }
 
-    /// Signs `claims` as a compact JWS with `alg: EdDSA` and this key's `kid`.
-    pub fn sign<C: Serialize>(&self, claims: &C) -> anyhow::Result<String> {
+    /// Signs `claims` as a compact JWS with `alg: EdDSA`, this key's `kid` and the claims'
+    /// `typ`.
+    pub fn sign<C: TokenKind>(&self, claims: &C) -> anyhow::Result<String> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.public_key.key_id.clone());
+        header.typ = Some(C::TYP.to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding_key).context("cannot sign token")
     }
 
@@ -109,7 +130,8 @@ impl TokenSigner {
 /// Why a token was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    /// Expired, badly signed, for another audience or issuer, or malformed.
+    /// Expired, badly signed, for another audience or issuer, of another kind, missing a
+    /// required claim, or malformed.
     #[error("invalid token: {0}")]
     Invalid(String),
     /// Signed with a key id this verifier does not trust.
@@ -134,7 +156,7 @@ impl std::fmt::Debug for TokenVerifier {
 }
 
 impl TokenVerifier {
-    /// Trusts `keys`, and only tokens from `issuer` for `audience`.
+    /// Trusts `keys`, and only tokens from `issuer` for `audience` that say when they expire.
     pub fn new(keys: &[PublicKey], issuer: &str, audience: &str) -> anyhow::Result<Self> {
         let keys = keys
             .iter()
@@ -143,14 +165,25 @@ impl TokenVerifier {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
+        // Without this, jsonwebtoken checks `iss` and `aud` only when a token carries them.
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.leeway = 5;
         Ok(Self { keys, validation })
     }
 
-    /// The claims of a valid token.
-    pub fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, TokenError> {
+    /// The claims of a valid token of kind `C`.
+    pub fn verify<C: TokenKind>(&self, token: &str) -> Result<C, TokenError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|error| TokenError::Invalid(error.to_string()))?;
+        match header.typ.as_deref() {
+            Some(typ) if is_type(typ, C::TYP) => {}
+            other => {
+                return Err(TokenError::Invalid(format!(
+                    "token type {other:?} is not {:?}",
+                    C::TYP
+                )));
+            }
+        }
         let key = header
             .kid
             .as_deref()
@@ -174,6 +207,29 @@ mod tests {
         exp: u64,
     }
 
+    impl TokenKind for Claims {
+        const TYP: &'static str = "test+jwt";
+    }
+
+    /// Claims with no issuer and no audience.
+    #[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+    struct Anonymous {
+        sub: String,
+        exp: u64,
+    }
+
+    impl TokenKind for Anonymous {
+        const TYP: &'static str = "test+jwt";
+    }
+
+    /// The same claims as [`Claims`], signed as another kind of token.
+    #[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+    struct OtherKind(Claims);
+
+    impl TokenKind for OtherKind {
+        const TYP: &'static str = "other+jwt";
+    }
+
     fn claims(exp: u64) -> Claims {
         Claims {
             iss: "mi-verification".into(),
@@ -195,12 +251,7 @@ mod tests {
         let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
         let expires = now() + 600;
         let token = signer.sign(&claims(expires)).expect("sign");
-        let verifier = TokenVerifier::new(
-            &[signer.public_key().clone()],
-            "mi-verification",
-            "mi-account",
-        )
-        .expect("verifier");
+        let verifier = verifier_for(&signer);
         assert_eq!(
             verifier.verify::<Claims>(&token).expect("valid"),
             claims(expires)
@@ -232,6 +283,55 @@ mod tests {
         )
         .expect("verifier");
         assert!(other_audience.verify::<Claims>(&token).is_err());
+    }
+
+    fn verifier_for(signer: &TokenSigner) -> TokenVerifier {
+        TokenVerifier::new(
+            &[signer.public_key().clone()],
+            "mi-verification",
+            "mi-account",
+        )
+        .expect("verifier")
+    }
+
+    #[test]
+    fn tokens_without_issuer_or_audience_are_refused() {
+        let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
+        let anonymous = signer
+            .sign(&Anonymous {
+                sub: "+8613800138000".into(),
+                exp: now() + 600,
+            })
+            .expect("sign");
+        assert!(
+            verifier_for(&signer)
+                .verify::<Anonymous>(&anonymous)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn untyped_tokens_and_tokens_of_another_kind_are_refused() {
+        let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
+        let verifier = verifier_for(&signer);
+        let mut untyped = Header::new(Algorithm::EdDSA);
+        untyped.kid = Some(signer.public_key().key_id.clone());
+        untyped.typ = None;
+        let untyped = jsonwebtoken::encode(&untyped, &claims(now() + 600), &signer.encoding_key)
+            .expect("sign");
+        assert!(verifier.verify::<Claims>(&untyped).is_err(), "no typ");
+
+        let other_kind = signer.sign(&OtherKind(claims(now() + 600))).expect("sign");
+        assert!(verifier.verify::<Claims>(&other_kind).is_err(), "other typ");
+        assert!(verifier.verify::<OtherKind>(&other_kind).is_ok());
+    }
+
+    #[test]
+    fn header_types_compare_as_media_types() {
+        assert!(is_type("at+jwt", "at+jwt"));
+        assert!(is_type("application/AT+JWT", "at+jwt"));
+        assert!(!is_type("JWT", "at+jwt"));
+        assert!(!is_type("application/mi-verification+jwt", "at+jwt"));
     }
 
     #[test]

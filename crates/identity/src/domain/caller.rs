@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use mi_platform::clock;
-
-use super::MiId;
+use mi_contracts::{MiId, UnixMillis};
 
 /// The signed-in caller of an authenticated RPC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,14 +11,14 @@ pub struct Caller {
     pub mi_id: MiId,
     /// The session of the access token.
     pub session_id: String,
-    /// When the session last proved a password or second factor, milliseconds since the epoch.
-    pub auth_time: i64,
+    /// When the session last proved a password or second factor.
+    pub auth_time: UnixMillis,
 }
 
 impl Caller {
     /// Whether the caller proved a password or second factor within `window`: sensitive
     /// changes ask for it.
     pub fn authenticated_within(&self, window: Duration) -> bool {
-        clock::add_millis(self.auth_time, window) > clock::now_millis()
+        self.auth_time.saturating_add(window) > UnixMillis::now()
     }
 }

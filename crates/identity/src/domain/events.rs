@@ -2,7 +2,9 @@
 //! with the change they describe, written in the same transaction. `publish.rs` is the one
 //! place that turns them into the protobuf payloads other services read.
 
-use super::{Account, ContactValue, MiId, Session};
+use mi_contracts::{MiId, UnixMillis};
+
+use super::{Account, ContactValue, Session};
 
 /// The people a security alert about an account goes to: its verified contacts and locale,
 /// carried in the event so the notification service needs no copy of accounts.
@@ -24,8 +26,21 @@ impl Audience {
     }
 }
 
-/// Which second factor a [`IdentityEvent::TwoFactorChanged`] is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which second factor a [`IdentityEvent::TwoFactorChanged`] is about, named in the event by
+/// its snake_case name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum TwoFactorKind {
     /// The authenticator app.
     Totp,
@@ -36,10 +51,7 @@ pub enum TwoFactorKind {
 impl TwoFactorKind {
     /// The name the event carries.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Totp => "totp",
-            Self::Code => "code",
-        }
+        self.into()
     }
 }
 
@@ -70,8 +82,8 @@ pub enum IdentityEvent {
         mi_id: MiId,
         /// Consecutive failures so far.
         failures: u32,
-        /// Milliseconds since the epoch.
-        locked_until: i64,
+        /// When the lock ends.
+        locked_until: UnixMillis,
         /// Who hears of it.
         audience: Audience,
     },
@@ -155,7 +167,7 @@ pub fn signed_in(account: &Account, session: &Session, new_device: bool) -> Iden
 }
 
 /// Password sign-in locked.
-pub fn account_locked(account: &Account, failures: u32, locked_until: i64) -> IdentityEvent {
+pub fn account_locked(account: &Account, failures: u32, locked_until: UnixMillis) -> IdentityEvent {
     IdentityEvent::AccountLocked {
         mi_id: account.mi_id,
         failures,

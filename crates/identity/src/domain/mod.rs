@@ -47,9 +47,7 @@ pub use self::two_factor::{
     TotpEnrollment, TotpSecrets, TotpState, TwoFactor, TwoFactorError, TwoFactorStore,
 };
 pub use self::types::{
-    Account, Consent, Contact, ContactKind, ContactValue, DeviceInfo, Identifier, MiId, Session,
+    Account, Consent, Contact, ContactKind, ContactValue, DeviceInfo, Identifier, Session,
     TwoFactorStatus,
 };
-pub use self::verification_token::{
-    TokenProblem, VerificationPurpose, VerificationTokens, VerifiedContact,
-};
+pub use self::verification_token::{TokenProblem, VerificationTokens, VerifiedContact};

@@ -3,6 +3,7 @@
 //! them at once. `storage/sql/<family>.rs` implements each trait in SQL.
 
 use async_trait::async_trait;
+use mi_contracts::MiId;
 
 use super::contacts::ContactStore;
 use super::passwords::PasswordStore;
@@ -11,7 +12,7 @@ use super::sessions::SessionStore;
 use super::sign_in::SignInStore;
 use super::sign_up::SignUpStore;
 use super::two_factor::TwoFactorStore;
-use super::{Account, Identifier, MiId};
+use super::{Account, Identifier};
 
 /// The reads every family shares: an account and who an identifier names.
 #[async_trait]

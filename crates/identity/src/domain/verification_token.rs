@@ -1,47 +1,11 @@
-//! Verification tokens from the verification service, checked offline: signature, issuer,
-//! audience, expiry and purpose. Spending one (once) is the store's job.
+//! Verification tokens from the verification service, checked offline: signature, type,
+//! issuer, audience, expiry and purpose. Spending one (once) is the store's job.
 
-use mi_platform::tokens::{PublicKey, TokenVerifier};
-use serde::Deserialize;
+use mi_contracts::{Purpose, UnixMillis};
+use mi_platform::auth::VerificationTokenVerifier;
+use mi_platform::tokens::PublicKey;
 
 use super::ContactValue;
-
-/// The verification service's token issuer.
-const ISSUER: &str = "mi-verification";
-/// The audience of verification tokens.
-const AUDIENCE: &str = "mi-account";
-
-/// What a verification token may prove, as its `purpose` claim names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VerificationPurpose {
-    /// Creating an account.
-    SignUp,
-    /// The second step of signing in.
-    SignInSecondFactor,
-    /// Resetting a forgotten password.
-    PasswordReset,
-    /// Adding a recovery contact.
-    AddRecoveryContact,
-}
-
-impl VerificationPurpose {
-    fn claim(self) -> &'static str {
-        match self {
-            Self::SignUp => "sign_up",
-            Self::SignInSecondFactor => "sign_in_second_factor",
-            Self::PasswordReset => "password_reset",
-            Self::AddRecoveryContact => "add_recovery_contact",
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct Claims {
-    sub: String,
-    jti: String,
-    exp: i64,
-    purpose: String,
-}
 
 /// A contact proven by a valid token, with what is needed to spend the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +14,8 @@ pub struct VerifiedContact {
     pub contact: ContactValue,
     /// The token's unique id.
     pub token_id: String,
-    /// When the token expires, milliseconds since the epoch (its spent record may go then).
-    pub expires_at: i64,
+    /// When the token expires (its spent record may go then).
+    pub expires_at: UnixMillis,
 }
 
 /// Why a token is refused.
@@ -65,35 +29,31 @@ pub enum TokenProblem {
 /// Checks verification tokens against the verification service's public keys.
 #[derive(Debug, Clone)]
 pub struct VerificationTokens {
-    verifier: TokenVerifier,
+    verifier: VerificationTokenVerifier,
 }
 
 impl VerificationTokens {
     /// Trusts tokens signed by `keys`.
     pub fn new(keys: &[PublicKey]) -> anyhow::Result<Self> {
         Ok(Self {
-            verifier: TokenVerifier::new(keys, ISSUER, AUDIENCE)?,
+            verifier: VerificationTokenVerifier::new(keys)?,
         })
     }
 
     /// The contact a token proves for `purpose`.
-    pub fn verify(
-        &self,
-        token: &str,
-        purpose: VerificationPurpose,
-    ) -> Result<VerifiedContact, TokenProblem> {
-        let claims: Claims = self
+    pub fn verify(&self, token: &str, purpose: Purpose) -> Result<VerifiedContact, TokenProblem> {
+        let claims = self
             .verifier
             .verify(token.trim())
             .map_err(|_| TokenProblem::Invalid)?;
-        if claims.purpose != purpose.claim() || claims.jti.is_empty() {
+        if claims.purpose != purpose || claims.jti.is_empty() {
             return Err(TokenProblem::Invalid);
         }
         let contact = ContactValue::parse(&claims.sub).map_err(|_| TokenProblem::Invalid)?;
         Ok(VerifiedContact {
             contact,
             token_id: claims.jti,
-            expires_at: claims.exp.saturating_mul(1000),
+            expires_at: UnixMillis::from_i64(claims.exp.saturating_mul(1000)),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! Domain types onto the wire and back, for more than one family's handlers.
 
-use mi_platform::{ServiceError, clock};
+use mi_platform::ServiceError;
 use mi_proto::identity::v1 as api;
 use tonic::Status;
 
@@ -14,7 +14,7 @@ use crate::wire;
 pub(super) fn account(account: Account) -> api::Account {
     api::Account {
         mi_id: account.mi_id.get(),
-        create_time: Some(clock::millis_to_timestamp(account.created_at)),
+        create_time: Some(account.created_at.to_timestamp()),
         contacts: account
             .contacts
             .iter()
@@ -22,7 +22,7 @@ pub(super) fn account(account: Account) -> api::Account {
                 kind: wire::contact_kind(contact.value.kind()).into(),
                 value: contact.value.as_str().to_owned(),
                 primary: contact.primary,
-                verify_time: Some(clock::millis_to_timestamp(contact.verified_at)),
+                verify_time: Some(contact.verified_at.to_timestamp()),
             })
             .collect(),
         two_factor: Some(api::TwoFactorStatus {
@@ -34,7 +34,7 @@ pub(super) fn account(account: Account) -> api::Account {
         consent: Some(api::Consent {
             terms_version: account.consent.terms_version,
             privacy_policy_version: account.consent.privacy_policy_version,
-            accept_time: Some(clock::millis_to_timestamp(account.consent.accepted_at)),
+            accept_time: Some(account.consent.accepted_at.to_timestamp()),
         }),
         display_name: account.display_name,
         region: account.region,
@@ -49,9 +49,9 @@ pub(super) fn tokens(session_tokens: SessionTokens) -> api::SessionTokens {
         mi_id: session.mi_id.get(),
         session_id: session.session_id,
         access_token: tokens.access_token,
-        access_token_expire_time: Some(clock::millis_to_timestamp(tokens.access_expires_at)),
+        access_token_expire_time: Some(tokens.access_expires_at.to_timestamp()),
         refresh_token: tokens.refresh_token,
-        refresh_token_expire_time: Some(clock::millis_to_timestamp(tokens.refresh_expires_at)),
+        refresh_token_expire_time: Some(tokens.refresh_expires_at.to_timestamp()),
     }
 }
 
@@ -62,7 +62,7 @@ pub(super) fn challenge(
 ) -> api::SecondFactorChallenge {
     api::SecondFactorChallenge {
         challenge_id: challenge.challenge_id,
-        expire_time: Some(clock::millis_to_timestamp(challenge.expires_at)),
+        expire_time: Some(challenge.expires_at.to_timestamp()),
         methods: challenge
             .methods
             .iter()
@@ -87,8 +87,8 @@ pub(super) fn session(session: Session, current_session_id: &str) -> api::Sessio
         current: session.session_id == current_session_id,
         device: Some(wire::device(&session.device)),
         client_address: session.client_address,
-        create_time: Some(clock::millis_to_timestamp(session.created_at)),
-        last_used_time: Some(clock::millis_to_timestamp(session.last_used_at)),
+        create_time: Some(session.created_at.to_timestamp()),
+        last_used_time: Some(session.last_used_at.to_timestamp()),
         session_id: session.session_id,
     }
 }

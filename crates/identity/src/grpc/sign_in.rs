@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use mi_contracts::Reason;
-use mi_platform::{ErrorCode, ServiceError, clock};
+use mi_platform::{ErrorCode, ServiceError};
 use mi_proto::identity::v1 as api;
 use secrecy::SecretString;
 use tonic::{Request, Response, Status};
@@ -85,7 +85,7 @@ impl SignInRpcs {
             .await
             .map_err(reauthenticate_status)?;
         Ok(Response::new(api::ReauthenticateResponse {
-            recent_until: Some(clock::millis_to_timestamp(recent_until)),
+            recent_until: Some(recent_until.to_timestamp()),
         }))
     }
 }

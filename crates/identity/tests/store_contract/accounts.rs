@@ -1,28 +1,28 @@
 //! Accounts: sign-up (all or nothing, and once under a race), lookup, recorded events, the
 //! profile, and deletion.
 
+use mi_contracts::UnixMillis;
 use mi_identity::domain::Account;
 use mi_identity::domain::events;
 use mi_identity::domain::{
     AddContactOutcome, CreateAccountOutcome, PasswordStore, ProfileStore, RotateOutcome,
     SessionStore, SignInCandidate, TotpState, TwoFactorStore,
 };
-use mi_platform::clock;
 
 use crate::support::{
     ACCOUNT_TABLES, DAY, EMAIL_A, EMAIL_B, Fixture, PHONE_A, PHONE_B, PHONE_C, SignUp, account,
     account_of, active, add_contact, all_rows, assert_no_rows, candidate, confirm_totp, contact,
     create_challenge, delete, event_types, find, ids_in_order, is_known, mi_id, new_account,
     new_challenge, outbox_len, pairs, password, password_of, pend_totp, race, random_hash,
-    recovery, revoked_events, rotate_first, rows, session_ids, sessions, sign_up, spend, start,
-    successes, token, types, used_tokens_of,
+    recovery, revoked_events, rotate_first, rows, session_ids, sessions, shifted, sign_up, spend,
+    start, successes, token, types, used_tokens_of,
 };
 
 pub async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let first = sign_up(store, 1_000_000_001, PHONE_A).await;
     let first_id = first.mi_id();
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
 
     // Account, primary contact, password, session, device and events are all stored.
     assert_eq!(
@@ -121,7 +121,7 @@ pub async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
     assert_eq!(outbox_len(database).await, outbox_before);
 
     // A taken Mi ID: nothing written, the existing account untouched, the token not spent.
-    let clash = SignUp::new(1_000_000_001, PHONE_C, now + 1)
+    let clash = SignUp::new(1_000_000_001, PHONE_C, shifted(now, 1))
         .with_password("clash")
         .on_device("device-4");
     assert_eq!(clash.attempt(store).await, CreateAccountOutcome::MiIdTaken);
@@ -145,7 +145,7 @@ pub async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
 
 pub async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
 
     // The same contact, six Mi IDs, six tokens: one account gets it.
     let outcomes = race(6, |index| {
@@ -194,7 +194,7 @@ pub async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
 
 pub async fn deleting_an_account_removes_only_that_account(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
 
     // Two accounts with everything an account can have.
     let mut accounts = Vec::new();
@@ -206,10 +206,17 @@ pub async fn deleting_an_account_removes_only_that_account(fixture: Fixture) {
         let id = signed_up.mi_id();
         let outcome = add_contact(store, id, &recovery(backup, now), 5).await;
         assert_eq!(outcome, AddContactOutcome::Added);
-        let second = start(store, id, "device-2", now + 1_000).await;
-        let rotated = rotate_first(store, &second, &random_hash(), now + 2_000, now + DAY).await;
+        let second = start(store, id, "device-2", shifted(now, 1_000)).await;
+        let rotated = rotate_first(
+            store,
+            &second,
+            &random_hash(),
+            shifted(now, 2_000),
+            shifted(now, DAY),
+        )
+        .await;
         assert!(matches!(rotated, RotateOutcome::Rotated(_)));
-        create_challenge(store, &new_challenge(id, now + 60_000)).await;
+        create_challenge(store, &new_challenge(id, shifted(now, 60_000))).await;
         pend_totp(store, id, b"secret").await;
         assert!(confirm_totp(store, id, b"secret", 10, &["code".to_owned()], &[]).await);
         accounts.push((signed_up, second));
@@ -283,7 +290,7 @@ pub async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
     let id = signed_up.mi_id();
     let session_id = signed_up.session_id();
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
 
     // A token is spent once, even concurrently.
     let spent = token(&contact(PHONE_B));
@@ -298,7 +305,7 @@ pub async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
     assert_eq!(successes(&spent), 1);
 
     // Events without a state change.
-    let locked = events::account_locked(&signed_up.account, 5, now + 60_000);
+    let locked = events::account_locked(&signed_up.account, 5, shifted(now, 60_000));
     store.record_events(id, &[locked]).await.expect("record");
     let expected = types("AccountCreated SignedIn AccountLocked");
     assert_eq!(event_types(database, id).await, expected);
@@ -332,7 +339,7 @@ pub async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
     assert!(event_types(database, gone.mi_id).await.is_empty());
 
     // Authentication adds its method once and moves the authentication time.
-    for at in [now + 1_000, now + 2_000] {
+    for at in [shifted(now, 1_000), shifted(now, 2_000)] {
         store
             .mark_authenticated(session_id, at, "otp")
             .await
@@ -340,7 +347,7 @@ pub async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
     }
     let session = active(store, session_id, now).await.expect("session");
     assert_eq!(session.methods, vec!["pwd".to_owned(), "otp".to_owned()]);
-    assert_eq!(session.auth_time, now + 2_000);
+    assert_eq!(session.auth_time, shifted(now, 2_000));
     assert_eq!(session.created_at, signed_up.session.session.created_at);
     store
         .mark_authenticated("no-such-session", now, "otp")

@@ -1,15 +1,15 @@
 //! Sign-in challenges: completed once while pending, wrong answers counted until they lock.
 
+use mi_contracts::UnixMillis;
 use mi_identity::domain::events;
 use mi_identity::domain::{
     Account, Challenge, CompleteOutcome, NewSession, SignInStore, VerifiedContact,
 };
 use mi_identity::storage::SqlIdentityStore;
-use mi_platform::clock;
 
 use crate::support::{
     Fixture, PHONE_A, active, contact, create_challenge, event_types, is_known, new_challenge,
-    new_session, outbox_len, race, rows, sign_up, spend, token, types,
+    new_session, outbox_len, race, rows, shifted, sign_up, spend, token, types,
 };
 
 /// Wrong answers that lock a challenge.
@@ -37,7 +37,11 @@ async fn stored(store: &SqlIdentityStore, challenge_id: &str) -> Option<Challeng
 }
 
 /// Counts a wrong answer, giving the attempts so far if the challenge takes answers.
-async fn count_attempt(store: &SqlIdentityStore, challenge: &Challenge, now: i64) -> Option<u32> {
+async fn count_attempt(
+    store: &SqlIdentityStore,
+    challenge: &Challenge,
+    now: UnixMillis,
+) -> Option<u32> {
     store
         .count_challenge_attempt(&challenge.challenge_id, now)
         .await
@@ -48,10 +52,10 @@ pub async fn challenges_complete_once_while_pending(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
     let (id, account) = (signed_up.mi_id(), &signed_up.account);
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
 
     // Stored and read back.
-    let pending = new_challenge(id, now + 60_000);
+    let pending = new_challenge(id, shifted(now, 60_000));
     create_challenge(store, &pending).await;
     assert_eq!(
         stored(store, &pending.challenge_id).await,
@@ -99,7 +103,7 @@ pub async fn challenges_complete_once_while_pending(fixture: Fixture) {
     assert_eq!(outcome, CompleteOutcome::NotPending);
 
     // Locked: no completion once the attempts reach the maximum.
-    let locked = new_challenge(id, now + 60_000);
+    let locked = new_challenge(id, shifted(now, 60_000));
     create_challenge(store, &locked).await;
     for _ in 0..MAX_ATTEMPTS {
         count_attempt(store, &locked, now).await;
@@ -112,7 +116,7 @@ pub async fn challenges_complete_once_while_pending(fixture: Fixture) {
     assert_eq!(outbox_len(database).await, outbox_before);
 
     // A spent token: the challenge stays pending and a fresh token completes it.
-    let with_token = new_challenge(id, now + 60_000);
+    let with_token = new_challenge(id, shifted(now, 60_000));
     create_challenge(store, &with_token).await;
     let spent = Some(&signed_up.token);
     let outcome = complete(store, account, &with_token, spent, &replay).await;
@@ -127,7 +131,7 @@ pub async fn challenges_complete_once_while_pending(fixture: Fixture) {
 
     // Answered concurrently: one completion, one session.
     for round in 0..5 {
-        let raced = new_challenge(id, now + 60_000);
+        let raced = new_challenge(id, shifted(now, 60_000));
         create_challenge(store, &raced).await;
         let sessions_before = rows(database, "sessions", id).await;
         let outcomes = race(6, |index| {

@@ -1,16 +1,16 @@
 //! Contacts: how an account lists them, adding within a limit and only to a live account,
 //! removing all but the primary one, and swapping the primary one, also under races.
 
+use mi_contracts::{MiId, UnixMillis};
+use mi_identity::domain::TwoFactorStatus;
 use mi_identity::domain::events::{self, IdentityEvent};
 use mi_identity::domain::{AddContactOutcome, ContactStore, CreateAccountOutcome};
-use mi_identity::domain::{MiId, TwoFactorStatus};
 use mi_identity::storage::SqlIdentityStore;
-use mi_platform::clock;
 
 use crate::support::{
     EMAIL_A, EMAIL_B, EMAIL_C, Fixture, PHONE_A, PHONE_B, PHONE_C, SignUp, account_of, add_contact,
     add_contact_with, confirm_totp, contact, delete, event_types, find, outbox_len, pend_totp,
-    race, recovery, rows, set_codes, sign_up, sign_up_round, spend, token, two_accounts,
+    race, recovery, rows, set_codes, shifted, sign_up, sign_up_round, spend, token, two_accounts,
     two_factor, two_factor_of, types,
 };
 
@@ -42,8 +42,8 @@ pub async fn account_lists_contacts_primary_first_with_two_factor_state(fixture:
     let primary = &signed_up.account.contacts[0];
 
     // Recovery contacts verified before and after the primary one.
-    let earlier = recovery(EMAIL_A, primary.verified_at - 60_000);
-    let later = recovery(PHONE_B, primary.verified_at + 60_000);
+    let earlier = recovery(EMAIL_A, shifted(primary.verified_at, -60_000));
+    let later = recovery(PHONE_B, shifted(primary.verified_at, 60_000));
     for added in [&later, &earlier] {
         assert_eq!(
             add_contact(store, id, added, 5).await,
@@ -96,7 +96,7 @@ pub async fn contacts_are_added_within_limits_and_removed_unless_primary(fixture
     let (store, database) = (&fixture.store, &fixture.database);
     let (signed_up, other) = two_accounts(store).await;
     let id = signed_up.mi_id();
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
     const MAX: usize = 3;
 
     // Added, with its event.
@@ -187,7 +187,7 @@ pub async fn concurrent_contact_additions_respect_the_limit(fixture: Fixture) {
             let store = store.clone();
             async move {
                 let raw = format!("round{round}.racer{index}@example.com");
-                let added = recovery(&raw, clock::now_millis());
+                let added = recovery(&raw, UnixMillis::now());
                 store
                     .add_contact(id, &added, &token(&added.value), MAX, &[])
                     .await
@@ -219,7 +219,7 @@ pub async fn an_account_keeps_one_primary_contact_under_concurrent_changes(fixtu
     let (store, database) = (&fixture.store, &fixture.database);
     for round in 0..10u64 {
         let id = sign_up_round(store, round).await.mi_id();
-        let backup = recovery(&format!("round{round}@example.com"), clock::now_millis());
+        let backup = recovery(&format!("round{round}@example.com"), UnixMillis::now());
         assert_eq!(
             add_contact(store, id, &backup, 4).await,
             AddContactOutcome::Added
@@ -262,14 +262,14 @@ pub async fn contacts_are_not_added_to_a_deleted_account(fixture: Fixture) {
     assert!(delete(store, id, &[]).await);
 
     // E.g. an AddRecoveryContact that read the account just before it was deleted.
-    let outcome = add_contact(store, id, &recovery(PHONE_B, clock::now_millis()), 4).await;
+    let outcome = add_contact(store, id, &recovery(PHONE_B, UnixMillis::now()), 4).await;
     assert_eq!(
         find(store, PHONE_B).await,
         None,
         "a deleted account holds no contact (add_contact said {outcome:?})"
     );
     assert_ne!(outcome, AddContactOutcome::Added);
-    let again = SignUp::new(1_000_000_002, PHONE_B, clock::now_millis());
+    let again = SignUp::new(1_000_000_002, PHONE_B, UnixMillis::now());
     assert_eq!(
         again.attempt(store).await,
         CreateAccountOutcome::Created,

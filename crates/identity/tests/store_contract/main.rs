@@ -2,13 +2,14 @@
 //! `sqlite::<scenario>` and `postgres::<scenario>`, each on a database of its own.
 //!
 //! The scenarios live by subject in [`accounts`], [`contacts`], [`passwords`], [`sessions`],
-//! [`challenges`] and [`two_factor`]; what they share (databases, builders, `race`, outbox
+//! [`retention`], [`challenges`] and [`two_factor`]; what they share (databases, builders, `race`, outbox
 //! readers) is in [`support`].
 
 mod accounts;
 mod challenges;
 mod contacts;
 mod passwords;
+mod retention;
 mod sessions;
 mod support;
 mod two_factor;
@@ -52,8 +53,8 @@ on_both_backends!(
         concurrent_rotations_of_one_token_rotate_once,
         revoking_sessions_follows_the_scope,
         concurrent_authentications_keep_every_method,
-        expired_rows_are_deleted_and_live_ones_kept,
     ],
+    retention: [expired_rows_are_deleted_and_live_ones_kept],
     passwords: [password_changes_spend_the_token_and_revoke_other_sessions],
     challenges: [challenges_complete_once_while_pending],
     two_factor: [totp_steps_and_recovery_codes_are_accepted_once],

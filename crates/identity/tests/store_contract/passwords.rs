@@ -1,8 +1,9 @@
 //! Passwords: a change or reset spends its token and revokes the other sessions; an
 //! upgraded hash replaces only the hash it was made from.
 
+use mi_contracts::MiId;
 use mi_identity::domain::events;
-use mi_identity::domain::{Account, MiId, VerifiedContact};
+use mi_identity::domain::{Account, VerifiedContact};
 use mi_identity::domain::{PasswordStore, SetPasswordOutcome, SignInStore};
 use mi_identity::storage::SqlIdentityStore;
 

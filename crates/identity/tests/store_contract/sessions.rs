@@ -1,15 +1,13 @@
 //! Sessions: refresh-token rotation and reuse (also raced), revocation by scope, the
 //! authentication methods a session gathers (also raced).
 
-use mi_identity::domain::{RevokeScope, RotateOutcome, Session, SessionStore, SignInStore};
-use mi_identity::storage::expiries;
-use mi_platform::{clock, retention};
+use mi_contracts::UnixMillis;
+use mi_identity::domain::{RevokeScope, RotateOutcome, Session, SessionStore};
 
 use crate::support::{
-    DAY, Fixture, PHONE_A, active, contact, create_challenge, ids, ids_in_order, new_challenge,
-    new_session, pairs, race, random_hash, revoke, revoked_events, rotate, rotate_first, rows,
-    session_ids, session_until, sessions, sign_up, sign_up_round, sorted, spend, start,
-    start_session, token, two_accounts, used_tokens_of,
+    DAY, Fixture, PHONE_A, active, ids, ids_in_order, pairs, race, random_hash, revoke,
+    revoked_events, rotate, rotate_first, session_ids, session_until, sessions, shifted, sign_up,
+    sign_up_round, sorted, start, start_session, two_accounts, used_tokens_of,
 };
 
 pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) {
@@ -19,8 +17,8 @@ pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) 
     let session_id = signed_up.session_id();
     let first_hash = signed_up.session.refresh_hash.as_str();
     let (other_id, other_hash) = (other.session_id(), &other.session.refresh_hash);
-    let now = clock::now_millis() + 1_000;
-    let until = now + 30 * DAY;
+    let now = shifted(UnixMillis::now(), 1_000);
+    let until = shifted(now, 30 * DAY);
 
     // The current token rotates: the session comes back, used now.
     let second_hash = random_hash();
@@ -38,7 +36,7 @@ pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) 
         session_id,
         first_hash,
         &random_hash(),
-        now + 1,
+        shifted(now, 1),
         until,
     )
     .await;
@@ -54,19 +52,35 @@ pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) 
             first_hash.to_owned(),
         ),
     ] {
-        let outcome = rotate(store, session, &hash, &random_hash(), now + 2, until).await;
+        let outcome = rotate(
+            store,
+            session,
+            &hash,
+            &random_hash(),
+            shifted(now, 2),
+            until,
+        )
+        .await;
         assert_eq!(outcome, RotateOutcome::Invalid, "{session} {hash}");
     }
     // None of that touched the current token.
     let third_hash = random_hash();
-    let outcome = rotate(store, session_id, &second_hash, &third_hash, now + 3, until).await;
+    let outcome = rotate(
+        store,
+        session_id,
+        &second_hash,
+        &third_hash,
+        shifted(now, 3),
+        until,
+    )
+    .await;
     assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
     let outcome = rotate(
         store,
         session_id,
         &second_hash,
         &random_hash(),
-        now + 4,
+        shifted(now, 4),
         until,
     )
     .await;
@@ -75,28 +89,47 @@ pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) 
     assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
 
     // An expired refresh token: invalid, and the session is not active.
-    let expired = start_session(store, session_until(id, "device-2", now - 2 * DAY, now - 1)).await;
+    let expired = start_session(
+        store,
+        session_until(id, "device-2", shifted(now, -2 * DAY), shifted(now, -1)),
+    )
+    .await;
     let outcome = rotate_first(store, &expired, &random_hash(), now, until).await;
     assert_eq!(outcome, RotateOutcome::Invalid);
     assert_eq!(active(store, &expired.session.session_id, now).await, None);
     // Expiry is exclusive: at the very millisecond the token is gone.
-    let edge = start_session(store, session_until(id, "device-3", now - DAY, now)).await;
+    let edge = start_session(
+        store,
+        session_until(id, "device-3", shifted(now, -DAY), now),
+    )
+    .await;
     let outcome = rotate_first(store, &edge, &random_hash(), now, until).await;
     assert_eq!(outcome, RotateOutcome::Invalid);
 
     // Rotating extends the refresh token's life.
-    let short = start_session(store, session_until(id, "device-4", now, now + 1_000)).await;
+    let short = start_session(
+        store,
+        session_until(id, "device-4", now, shifted(now, 1_000)),
+    )
+    .await;
     let (short_id, extended_hash) = (&short.session.session_id, random_hash());
-    let outcome = rotate_first(store, &short, &extended_hash, now + 500, now + 10_000).await;
+    let outcome = rotate_first(
+        store,
+        &short,
+        &extended_hash,
+        shifted(now, 500),
+        shifted(now, 10_000),
+    )
+    .await;
     assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
-    assert!(active(store, short_id, now + 5_000).await.is_some());
+    assert!(active(store, short_id, shifted(now, 5_000)).await.is_some());
     let outcome = rotate(
         store,
         short_id,
         &extended_hash,
         &random_hash(),
-        now + 10_000,
-        now + 20_000,
+        shifted(now, 10_000),
+        shifted(now, 20_000),
     )
     .await;
     assert_eq!(
@@ -116,7 +149,15 @@ pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) 
     assert_eq!(revoked, vec![session_id.to_owned()]);
     assert_eq!(used_tokens_of(database, session_id).await, 0);
     for hash in [first_hash, &second_hash, &third_hash] {
-        let outcome = rotate(store, session_id, hash, &random_hash(), now + 5, until).await;
+        let outcome = rotate(
+            store,
+            session_id,
+            hash,
+            &random_hash(),
+            shifted(now, 5),
+            until,
+        )
+        .await;
         assert_eq!(outcome, RotateOutcome::Invalid);
     }
     assert_eq!(active(store, session_id, now).await, None);
@@ -127,13 +168,13 @@ pub async fn concurrent_rotations_of_one_token_rotate_once(fixture: Fixture) {
     for round in 0..5u64 {
         let signed_up = sign_up_round(store, round).await;
         let (id, session_id) = (signed_up.mi_id(), signed_up.session_id());
-        let now = clock::now_millis();
+        let now = UnixMillis::now();
         let results = race(8, |_| {
             let (store, session) = (store.clone(), signed_up.session.clone());
             async move {
                 let (session_id, old_hash) = (&session.session.session_id, &session.refresh_hash);
                 let new_hash = random_hash();
-                let until = now + 30 * DAY;
+                let until = shifted(now, 30 * DAY);
                 let outcome = rotate(&store, session_id, old_hash, &new_hash, now, until).await;
                 (new_hash, outcome)
             }
@@ -166,8 +207,8 @@ pub async fn concurrent_rotations_of_one_token_rotate_once(fixture: Fixture) {
             session_id,
             &winners[0],
             &random_hash(),
-            now + 1,
-            now + DAY,
+            shifted(now, 1),
+            shifted(now, DAY),
         )
         .await;
         assert!(matches!(outcome, RotateOutcome::Rotated(_)), "{outcome:?}");
@@ -244,16 +285,16 @@ pub async fn revoking_sessions_follows_the_scope(fixture: Fixture) {
 pub async fn concurrent_authentications_keep_every_method(fixture: Fixture) {
     let store = &fixture.store;
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
-    let now = clock::now_millis();
+    let now = UnixMillis::now();
     for round in 0..10i64 {
-        let session = start(store, signed_up.mi_id(), "device-2", now + round).await;
+        let session = start(store, signed_up.mi_id(), "device-2", shifted(now, round)).await;
         let session_id = session.session.session_id.clone();
         let outcomes = race(2, |index| {
             let (store, session_id) = (store.clone(), session_id.clone());
             async move {
                 let method = if index == 0 { "otp" } else { "sms" };
                 store
-                    .mark_authenticated(&session_id, now + 1_000, method)
+                    .mark_authenticated(&session_id, shifted(now, 1_000), method)
                     .await
                     .map_err(|error| format!("{error:#}"))
             }
@@ -273,95 +314,4 @@ pub async fn concurrent_authentications_keep_every_method(fixture: Fixture) {
             "round {round}: both methods are recorded, got {methods:?}"
         );
     }
-}
-
-pub async fn expired_rows_are_deleted_and_live_ones_kept(fixture: Fixture) {
-    let (store, database) = (&fixture.store, &fixture.database);
-    let now = clock::now_millis();
-    let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
-    let id = signed_up.mi_id();
-
-    // A live session that traded in one token 31 days ago and one just now.
-    let live = start_session(store, new_session(id, "device-2", now - 40 * DAY)).await;
-    let (long_ago, recently) = (now - 31 * DAY, now - 1_000);
-    let (second, third) = (random_hash(), random_hash());
-    assert!(matches!(
-        rotate_first(store, &live, &second, long_ago, now + DAY).await,
-        RotateOutcome::Rotated(_)
-    ));
-    let live_id = live.session.session_id.as_str();
-    assert!(matches!(
-        rotate(store, live_id, &second, &third, recently, now + 30 * DAY).await,
-        RotateOutcome::Rotated(_)
-    ));
-    // A session whose refresh token ran out yesterday.
-    let expired = start_session(
-        store,
-        session_until(id, "device-3", now - 31 * DAY, now - DAY),
-    )
-    .await;
-    // Verification tokens that expired two hours and one minute ago.
-    let mut stale_token = token(&contact(PHONE_A));
-    stale_token.expires_at = now - 2 * 3_600_000;
-    let mut recent_token = token(&contact(PHONE_A));
-    recent_token.expires_at = now - 60_000;
-    assert!(spend(store, &stale_token).await && spend(store, &recent_token).await);
-    // Challenges that expired a minute ago and that expire in five.
-    let (old_challenge, open_challenge) = (
-        new_challenge(id, now - 60_000),
-        new_challenge(id, now + 300_000),
-    );
-    create_challenge(store, &old_challenge).await;
-    create_challenge(store, &open_challenge).await;
-
-    let settings = mi_identity::config::Settings::default();
-    let deleted = retention::sweep(database, &expiries(&settings), now)
-        .await
-        .expect("sweep");
-    assert_eq!(
-        deleted, 4,
-        "one used token, one session, one spent token, one challenge"
-    );
-
-    // The expired session is gone, the live ones stay.
-    let remaining = session_ids(store, id).await;
-    assert!(remaining.contains(&live.session.session_id));
-    assert!(!remaining.contains(&expired.session.session_id));
-    assert_eq!(rows(database, "sessions", id).await, 2);
-    // The token traded in just now is still recognised as reused; the one from 31 days ago is
-    // only invalid now.
-    assert_eq!(
-        rotate(store, live_id, &second, &random_hash(), now, now + DAY).await,
-        RotateOutcome::Reused(id)
-    );
-    assert_eq!(
-        rotate_first(store, &live, &random_hash(), now, now + DAY).await,
-        RotateOutcome::Invalid
-    );
-    // Within the validator's leeway a token stays spent; long expired, it is forgotten.
-    assert!(!spend(store, &recent_token).await);
-    assert!(spend(store, &stale_token).await);
-    // The open challenge remains.
-    let challenges =
-        [&old_challenge, &open_challenge].map(|challenge| challenge.challenge_id.clone());
-    let mut kept = Vec::new();
-    for challenge_id in &challenges {
-        if store
-            .challenge(challenge_id)
-            .await
-            .expect("challenge")
-            .is_some()
-        {
-            kept.push(challenge_id.clone());
-        }
-    }
-    assert_eq!(kept, vec![open_challenge.challenge_id.clone()]);
-
-    // A second sweep finds only the stale token spent again above.
-    assert_eq!(
-        retention::sweep(database, &expiries(&settings), now)
-            .await
-            .expect("sweep"),
-        1
-    );
 }

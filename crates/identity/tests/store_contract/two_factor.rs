@@ -1,8 +1,9 @@
 //! Second factors: TOTP secrets pending and confirmed, TOTP steps and recovery codes each
 //! accepted once (also raced), the code second factor, and turning them off.
 
+use mi_contracts::MiId;
+use mi_identity::domain::TwoFactorStatus;
 use mi_identity::domain::events::{self, TwoFactorKind};
-use mi_identity::domain::{MiId, TwoFactorStatus};
 use mi_identity::domain::{TotpState, TwoFactorStore};
 use mi_identity::storage::SqlIdentityStore;
 

@@ -29,7 +29,7 @@ pub use policy::{CountrySettings, LimitSettings, Policy};
 pub use resend_code::{ResendCodeError, ResendCodeRequest};
 pub use send_code::{SendCodeError, SendCodeRequest, SentCode};
 pub use store::VerificationStore;
-pub use token::{TokenClaims, VerificationTokens};
+pub use token::VerificationTokens;
 pub use verifier::{Verifier, VerifierParts};
 
 use mi_contracts::{Channel, Purpose, UnixMillis};

@@ -2,39 +2,14 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
+use mi_platform::auth::{
+    VERIFICATION_TOKEN_AUDIENCE, VERIFICATION_TOKEN_ISSUER, VerificationClaims,
+};
 use mi_platform::clock;
 use mi_platform::tokens::{PublicKey, TokenSigner};
-use serde::{Deserialize, Serialize};
 
 use super::Verification;
-
-/// The token's issuer.
-pub const ISSUER: &str = "mi-verification";
-/// The token's audience: the services of the account platform.
-pub const AUDIENCE: &str = "mi-account";
-
-/// What a verification token says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenClaims {
-    /// Issuer.
-    pub iss: String,
-    /// Audience.
-    pub aud: String,
-    /// The verified destination.
-    pub sub: String,
-    /// Unique token id; a consumer spends it once.
-    pub jti: String,
-    /// Issued at, seconds since the epoch.
-    pub iat: i64,
-    /// Expires at, seconds since the epoch.
-    pub exp: i64,
-    /// The verification id.
-    pub vid: String,
-    /// `sms`, `voice` or `email`.
-    pub channel: String,
-    /// What the verification proves, e.g. `sign_up`.
-    pub purpose: String,
-}
 
 /// Issues tokens and lists the keys that verify them.
 #[derive(Debug, Clone)]
@@ -57,16 +32,19 @@ impl VerificationTokens {
     /// A token for an approved verification, with its expiry in milliseconds since the epoch.
     pub fn issue(&self, verification: &Verification, now: i64) -> anyhow::Result<(String, i64)> {
         let expires_at = clock::add_millis(now, self.ttl);
-        let claims = TokenClaims {
-            iss: ISSUER.to_owned(),
-            aud: AUDIENCE.to_owned(),
+        let claims = VerificationClaims {
+            iss: VERIFICATION_TOKEN_ISSUER.to_owned(),
+            aud: VERIFICATION_TOKEN_AUDIENCE.to_owned(),
             sub: verification.destination.as_str().to_owned(),
             jti: uuid::Uuid::new_v4().to_string(),
             iat: now / 1000,
             exp: expires_at / 1000,
             vid: verification.verification_id.clone(),
-            channel: verification.channel.as_str().to_owned(),
-            purpose: verification.purpose.as_str().to_owned(),
+            // Verification's own Channel and Purpose still stand beside the contract enums the
+            // claims carry; both spell every value the same, so the names convert. Once the
+            // service uses mi_contracts' enums (a parallel change), this is a plain copy.
+            channel: verification.channel.as_str().parse().context("channel")?,
+            purpose: verification.purpose.as_str().parse().context("purpose")?,
         };
         Ok((self.signer.sign(&claims)?, expires_at))
     }

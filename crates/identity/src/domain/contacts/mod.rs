@@ -7,13 +7,11 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mi_platform::clock;
+use mi_contracts::{Purpose, UnixMillis};
 
 pub use self::store::{AddContactOutcome, ContactStore};
 use super::events;
-use super::{
-    Account, AccountLookup, Caller, Contact, ContactValue, VerificationPurpose, VerificationTokens,
-};
+use super::{Account, AccountLookup, Caller, Contact, ContactValue, VerificationTokens};
 
 /// The most contacts (primary included) an account may have.
 const MAX_CONTACTS: usize = 4;
@@ -88,13 +86,13 @@ impl Contacts {
         self.require_recent(caller)?;
         let verified = self
             .verification_tokens
-            .verify(verification_token, VerificationPurpose::AddRecoveryContact)
+            .verify(verification_token, Purpose::AddRecoveryContact)
             .map_err(|_| ContactsError::TokenInvalid)?;
         let mut account = self.caller_account(caller).await?;
         let contact = Contact {
             value: verified.contact.clone(),
             primary: false,
-            verified_at: clock::now_millis(),
+            verified_at: UnixMillis::now(),
         };
         account.contacts.push(contact.clone());
         let event = events::recovery_contact_added(&account, &contact.value);

@@ -2,9 +2,10 @@
 //! primary.
 
 use async_trait::async_trait;
+use mi_contracts::MiId;
 
 use crate::domain::events::IdentityEvent;
-use crate::domain::{Contact, ContactValue, MiId, VerifiedContact};
+use crate::domain::{Contact, ContactValue, VerifiedContact};
 
 /// How adding a contact went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 use crate::domain::ContactsError;
 use crate::domain::events::IdentityEvent;
 use crate::domain::testing::{PHONE, World};
+use mi_contracts::Purpose;
 
 const EMAIL: &str = "jane.doe@example.com";
 
@@ -13,7 +14,7 @@ async fn recovery_contacts_are_added_promoted_and_removed_unless_primary() {
     let caller = world.caller(&tokens);
     let contacts = &world.services.contacts;
     world.clear_events();
-    let token = world.verification_token(EMAIL, "add_recovery_contact");
+    let token = world.verification_token(EMAIL, Purpose::AddRecoveryContact);
     let account = contacts
         .add_recovery_contact(&caller, &token)
         .await
@@ -56,7 +57,7 @@ async fn contact_changes_need_a_recent_proof() {
     let world = World::new();
     let tokens = world.signed_up().await;
     let stale = world.stale_caller(&tokens);
-    let token = world.verification_token(EMAIL, "add_recovery_contact");
+    let token = world.verification_token(EMAIL, Purpose::AddRecoveryContact);
     let refused = world
         .services
         .contacts

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mi_contracts::MiId;
 use secrecy::SecretString;
 
 use super::lockout::Blocked;
@@ -11,7 +12,7 @@ use super::{
     Lockout, PasswordCheck, PasswordHasher, PasswordPolicy, PasswordProblem, PasswordStore,
 };
 use crate::domain::events;
-use crate::domain::{Account, MiId, StoredHash};
+use crate::domain::{Account, StoredHash};
 
 /// Why the current password of a signed-in account was not accepted.
 #[derive(Debug, thiserror::Error)]

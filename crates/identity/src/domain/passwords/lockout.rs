@@ -5,12 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mi_platform::clock;
+use mi_contracts::{MiId, UnixMillis};
 use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::limiter::{Limit, RateLimiter};
 use serde::Deserialize;
-
-use crate::domain::MiId;
 
 const CLIENT_WINDOW: Duration = Duration::from_secs(3600);
 
@@ -64,8 +62,8 @@ pub enum Blocked {
 pub struct NewLock {
     /// Consecutive failures so far.
     pub failures: u32,
-    /// Milliseconds since the epoch.
-    pub locked_until: i64,
+    /// When the lock ends.
+    pub locked_until: UnixMillis,
 }
 
 /// Counts failures and decides locks.
@@ -102,12 +100,11 @@ impl Lockout {
         if let Some(mi_id) = mi_id
             && let Some(until) = self.counters.get(&lock_key(mi_id)).await?
         {
-            let until: i64 = String::from_utf8_lossy(&until).parse().unwrap_or_default();
-            let left = until - clock::now_millis();
-            if left > 0 {
-                return Ok(Some(Blocked::Account(Duration::from_millis(
-                    left.unsigned_abs(),
-                ))));
+            let until =
+                UnixMillis::from_i64(String::from_utf8_lossy(&until).parse().unwrap_or_default());
+            let left = until.duration_since(UnixMillis::now());
+            if !left.is_zero() {
+                return Ok(Some(Blocked::Account(left)));
             }
         }
         let client_failures = self
@@ -149,11 +146,11 @@ impl Lockout {
         let Some(duration) = self.lock_duration(failures) else {
             return Ok(None);
         };
-        let locked_until = clock::add_millis(clock::now_millis(), duration);
+        let locked_until = UnixMillis::now().saturating_add(duration);
         self.counters
             .put(
                 &lock_key(mi_id),
-                locked_until.to_string().as_bytes(),
+                locked_until.as_i64().to_string().as_bytes(),
                 duration,
             )
             .await?;

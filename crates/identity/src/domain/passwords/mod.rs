@@ -15,6 +15,7 @@ mod tests;
 
 use std::sync::Arc;
 
+use mi_contracts::{MiId, Purpose};
 use secrecy::SecretString;
 
 pub use self::argon2id::ARGON2_WORKER;
@@ -25,9 +26,7 @@ pub use self::policy::PasswordPolicy;
 pub use self::settings::{Argon2Settings, PasswordSettings};
 pub use self::store::{PasswordStore, SetPasswordOutcome};
 use super::events;
-use super::{
-    Account, AccountLookup, Caller, Identifier, MiId, VerificationPurpose, VerificationTokens,
-};
+use super::{Account, AccountLookup, Caller, Identifier, VerificationTokens};
 
 /// Why ResetPassword or ChangePassword was refused.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +104,7 @@ impl Passwords {
     ) -> Result<MiId, PasswordError> {
         let verified = self
             .verification_tokens
-            .verify(verification_token, VerificationPurpose::PasswordReset)
+            .verify(verification_token, Purpose::PasswordReset)
             .map_err(|_| PasswordError::TokenInvalid)?;
         let mi_id = self
             .accounts

@@ -2,9 +2,10 @@
 //! lock (which changes nothing stored).
 
 use async_trait::async_trait;
+use mi_contracts::MiId;
 
 use crate::domain::events::IdentityEvent;
-use crate::domain::{MiId, StoredHash, VerifiedContact};
+use crate::domain::{StoredHash, VerifiedContact};
 
 /// How a password change went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Unit tests of the passwords family against the in-memory store.
 
+use mi_contracts::{Purpose, UnixMillis};
 use secrecy::SecretString;
 
 use crate::domain::events::IdentityEvent;
@@ -57,7 +58,7 @@ async fn changing_the_password_checks_the_current_one_and_ends_other_sessions() 
             .session_ids(mi_id)
             .contains(&first.session.session_id)
     );
-    let now = mi_platform::clock::now_millis();
+    let now = UnixMillis::now();
     let ended = world
         .store
         .active_session(&second.session.session_id, now)
@@ -82,13 +83,13 @@ async fn a_reset_needs_a_token_for_a_contact_of_an_account() {
     let tokens = world.signed_up().await;
     let passwords = &world.services.passwords;
     let new_password = SecretString::from(NEW_PASSWORD);
-    let stranger = world.verification_token("+8613900139000", "password_reset");
+    let stranger = world.verification_token("+8613900139000", Purpose::PasswordReset);
     let unknown = passwords.reset_password(&stranger, &new_password).await;
     assert!(
         matches!(unknown, Err(PasswordError::NoAccountForContact)),
         "{unknown:?}"
     );
-    let token = world.verification_token(PHONE, "password_reset");
+    let token = world.verification_token(PHONE, Purpose::PasswordReset);
     let mi_id = passwords
         .reset_password(&token, &new_password)
         .await

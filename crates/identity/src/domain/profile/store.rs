@@ -1,9 +1,10 @@
 //! What the profile family needs stored: the profile fields, and deleting the account.
 
 use async_trait::async_trait;
+use mi_contracts::MiId;
 
+use crate::domain::Account;
 use crate::domain::events::IdentityEvent;
-use crate::domain::{Account, MiId};
 
 /// Profiles and account deletion.
 #[async_trait]

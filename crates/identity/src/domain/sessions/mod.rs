@@ -9,13 +9,13 @@ mod tokens;
 
 use std::sync::Arc;
 
+use mi_contracts::{MiId, UnixMillis};
 use mi_platform::auth::AccessClaims;
-use mi_platform::clock;
 use mi_platform::tokens::PublicKey;
 
 pub use self::store::{NewSession, RevokeScope, RotateOutcome, SessionStore};
 pub use self::tokens::{IssuedTokens, RefreshToken, SessionTokens, TokenIssuer};
-use super::{Caller, MiId, Session};
+use super::{Caller, Session};
 
 /// Why RefreshSession was refused.
 #[derive(Debug, thiserror::Error)]
@@ -75,11 +75,11 @@ impl Sessions {
     pub async fn caller(&self, claims: &AccessClaims) -> Result<Caller, CallerError> {
         let mi_id = claims
             .mi_id()
-            .and_then(|raw| MiId::parse(raw).ok())
+            .and_then(|raw| MiId::new(raw).ok())
             .ok_or(CallerError::SessionRevoked)?;
         let session = self
             .store
-            .active_session(&claims.sid, clock::now_millis())
+            .active_session(&claims.sid, UnixMillis::now())
             .await?
             .filter(|session| session.mi_id == mi_id)
             .ok_or(CallerError::SessionRevoked)?;
@@ -93,7 +93,7 @@ impl Sessions {
     /// Trades a refresh token for new tokens of the same session.
     pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, RefreshError> {
         let session_id = RefreshToken::session_id_of(refresh_token).ok_or(RefreshError::Invalid)?;
-        let now = clock::now_millis();
+        let now = UnixMillis::now();
         let next = RefreshToken::generate(session_id);
         let outcome = self
             .store
@@ -126,7 +126,7 @@ impl Sessions {
     pub async fn list_sessions(&self, caller: &Caller) -> Result<Vec<Session>, SessionError> {
         Ok(self
             .store
-            .list_sessions(caller.mi_id, clock::now_millis())
+            .list_sessions(caller.mi_id, UnixMillis::now())
             .await?)
     }
 

@@ -1,9 +1,10 @@
 //! What the sessions family needs stored: sessions and their rotating refresh tokens.
 
 use async_trait::async_trait;
+use mi_contracts::{MiId, UnixMillis};
 
+use crate::domain::Session;
 use crate::domain::events::IdentityEvent;
-use crate::domain::{MiId, Session};
 
 /// A session to store, with the hash of its first refresh token.
 #[derive(Debug, Clone)]
@@ -12,8 +13,8 @@ pub struct NewSession {
     pub session: Session,
     /// SHA-256 of the refresh token, hex.
     pub refresh_hash: String,
-    /// When the refresh token stops working, milliseconds since the epoch.
-    pub refresh_expires_at: i64,
+    /// When the refresh token stops working.
+    pub refresh_expires_at: UnixMillis,
 }
 
 /// Which sessions of an account to revoke.
@@ -49,7 +50,11 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     ) -> anyhow::Result<()>;
 
     /// An active (not revoked, not expired) session.
-    async fn active_session(&self, session_id: &str, now: i64) -> anyhow::Result<Option<Session>>;
+    async fn active_session(
+        &self,
+        session_id: &str,
+        now: UnixMillis,
+    ) -> anyhow::Result<Option<Session>>;
 
     /// Trades the refresh token hashed `old_hash` for `new_hash` in one step.
     async fn rotate_refresh(
@@ -57,8 +62,8 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         session_id: &str,
         old_hash: &str,
         new_hash: &str,
-        now: i64,
-        new_expires_at: i64,
+        now: UnixMillis,
+        new_expires_at: UnixMillis,
     ) -> anyhow::Result<RotateOutcome>;
 
     /// Revokes sessions of an account, each with a `SessionRevoked` for `reason`; returns
@@ -71,13 +76,13 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     ) -> anyhow::Result<Vec<String>>;
 
     /// The account's sessions still live at `now`, newest first.
-    async fn list_sessions(&self, mi_id: MiId, now: i64) -> anyhow::Result<Vec<Session>>;
+    async fn list_sessions(&self, mi_id: MiId, now: UnixMillis) -> anyhow::Result<Vec<Session>>;
 
     /// Records that the session proved a password or second factor (`method`) at `now`.
     async fn mark_authenticated(
         &self,
         session_id: &str,
-        now: i64,
+        now: UnixMillis,
         method: &str,
     ) -> anyhow::Result<()>;
 }

@@ -4,25 +4,25 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64_URL;
+use mi_contracts::{MiId, UnixMillis};
 use mi_platform::auth::{ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, AccessClaims};
-use mi_platform::clock;
 use mi_platform::tokens::{PublicKey, TokenSigner};
 use sha2::{Digest, Sha256};
 
 use super::NewSession;
-use crate::domain::{DeviceInfo, MiId, Session};
+use crate::domain::{DeviceInfo, Session};
 
 /// Tokens handed to a client for one session.
 #[derive(Clone)]
 pub struct IssuedTokens {
     /// The signed access token.
     pub access_token: String,
-    /// Milliseconds since the epoch.
-    pub access_expires_at: i64,
+    /// When the access token expires.
+    pub access_expires_at: UnixMillis,
     /// The opaque refresh token.
     pub refresh_token: String,
-    /// Milliseconds since the epoch.
-    pub refresh_expires_at: i64,
+    /// When the refresh token expires.
+    pub refresh_expires_at: UnixMillis,
 }
 
 impl std::fmt::Debug for IssuedTokens {
@@ -108,8 +108,8 @@ impl TokenIssuer {
     }
 
     /// When a refresh token issued now stops working.
-    pub fn refresh_expires_at(&self, now: i64) -> i64 {
-        clock::add_millis(now, self.refresh_idle_ttl)
+    pub fn refresh_expires_at(&self, now: UnixMillis) -> UnixMillis {
+        now.saturating_add(self.refresh_idle_ttl)
     }
 
     /// Signs an access token for `session` and pairs it with `refresh`.
@@ -117,18 +117,18 @@ impl TokenIssuer {
         &self,
         session: &Session,
         refresh: &RefreshToken,
-        now: i64,
+        now: UnixMillis,
     ) -> anyhow::Result<IssuedTokens> {
-        let access_expires_at = clock::add_millis(now, self.access_ttl);
+        let access_expires_at = now.saturating_add(self.access_ttl);
         let claims = AccessClaims {
             iss: ACCESS_TOKEN_ISSUER.to_owned(),
             aud: ACCESS_TOKEN_AUDIENCE.to_owned(),
             sub: session.mi_id.to_string(),
             sid: session.session_id.clone(),
             amr: session.methods.clone(),
-            auth_time: session.auth_time / 1000,
-            iat: now / 1000,
-            exp: access_expires_at / 1000,
+            auth_time: seconds(session.auth_time),
+            iat: seconds(now),
+            exp: seconds(access_expires_at),
             jti: uuid::Uuid::new_v4().to_string(),
         };
         Ok(IssuedTokens {
@@ -147,7 +147,7 @@ impl TokenIssuer {
         device: DeviceInfo,
         client_address: &str,
         methods: Vec<String>,
-        now: i64,
+        now: UnixMillis,
     ) -> (NewSession, RefreshToken) {
         let session_id = uuid::Uuid::now_v7().to_string();
         let refresh = RefreshToken::generate(&session_id);
@@ -175,7 +175,7 @@ impl TokenIssuer {
         session: NewSession,
         refresh: &RefreshToken,
     ) -> anyhow::Result<SessionTokens> {
-        let tokens = self.issue(&session.session, refresh, clock::now_millis())?;
+        let tokens = self.issue(&session.session, refresh, UnixMillis::now())?;
         Ok(SessionTokens {
             session: session.session,
             tokens,
@@ -188,4 +188,9 @@ impl TokenIssuer {
             .chain(self.previous_keys.iter().cloned())
             .collect()
     }
+}
+
+/// A time as JWT claims carry it: whole seconds since the epoch.
+fn seconds(time: UnixMillis) -> i64 {
+    time.as_i64() / 1000
 }

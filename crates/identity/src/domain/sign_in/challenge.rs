@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use mi_contracts::{MiId, UnixMillis};
 use serde::Deserialize;
 
-use crate::domain::{DeviceInfo, MiId, SecondFactorMethod};
+use crate::domain::{DeviceInfo, SecondFactorMethod};
 
 /// Second-factor challenges (`identity.second_factor`).
 #[derive(Debug, Clone, Deserialize)]
@@ -30,8 +31,20 @@ impl Default for ChallengeSettings {
     }
 }
 
-/// Why a challenge was issued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a challenge was issued, stored and shown by its snake_case name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum ChallengeReason {
     /// The account has two-factor authentication on.
     TwoFactor,
@@ -42,17 +55,7 @@ pub enum ChallengeReason {
 impl ChallengeReason {
     /// The name stored and shown.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TwoFactor => "two_factor",
-            Self::NewDevice => "new_device",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(stored: &str) -> Option<Self> {
-        [Self::TwoFactor, Self::NewDevice]
-            .into_iter()
-            .find(|reason| reason.as_str() == stored)
+        self.into()
     }
 }
 
@@ -75,8 +78,8 @@ pub struct Challenge {
     pub new_device: bool,
     /// Wrong answers so far.
     pub attempts: u32,
-    /// Milliseconds since the epoch.
-    pub expires_at: i64,
+    /// When it expires.
+    pub expires_at: UnixMillis,
     /// Answered already.
     pub completed: bool,
 }

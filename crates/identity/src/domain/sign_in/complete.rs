@@ -1,6 +1,6 @@
 //! CompleteSignIn: answering the challenge SignIn issued.
 
-use mi_platform::clock;
+use mi_contracts::UnixMillis;
 
 use super::{CompleteOutcome, SignIn, SignInError};
 use crate::domain::events;
@@ -25,7 +25,7 @@ impl SignIn {
             .challenge(&challenge_id)
             .await?
             .ok_or(SignInError::ChallengeNotFound)?;
-        let now = clock::now_millis();
+        let now = UnixMillis::now();
         if challenge.completed || challenge.expires_at <= now {
             return Err(SignInError::ChallengeExpired);
         }

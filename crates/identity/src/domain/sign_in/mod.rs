@@ -13,7 +13,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mi_platform::clock;
+use mi_contracts::UnixMillis;
 use secrecy::SecretString;
 
 pub use self::challenge::{Challenge, ChallengeReason, ChallengeSettings};
@@ -198,7 +198,7 @@ impl SignIn {
         if two_factor.recovery_codes_left > 0 {
             methods.push(SecondFactorMethod::RecoveryCode);
         }
-        let now = clock::now_millis();
+        let now = UnixMillis::now();
         let challenge = Challenge {
             challenge_id: uuid::Uuid::new_v4().to_string(),
             mi_id: account.mi_id,
@@ -208,7 +208,7 @@ impl SignIn {
             methods,
             new_device,
             attempts: 0,
-            expires_at: clock::add_millis(now, self.challenges.challenge_ttl),
+            expires_at: now.saturating_add(self.challenges.challenge_ttl),
             completed: false,
         };
         self.store.create_challenge(&challenge).await?;
@@ -243,7 +243,7 @@ impl SignIn {
             device,
             client_address,
             vec!["pwd".into()],
-            clock::now_millis(),
+            UnixMillis::now(),
         );
         let signed_in = events::signed_in(account, &session.session, new_device);
         self.sessions.start_session(&session, &[signed_in]).await?;

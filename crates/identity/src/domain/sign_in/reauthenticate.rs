@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mi_platform::clock;
+use mi_contracts::UnixMillis;
 use secrecy::SecretString;
 
 use super::SignIn;
@@ -54,7 +54,7 @@ impl SignIn {
         caller: &Caller,
         proof: Reauthentication,
         client_address: &str,
-    ) -> Result<i64, ReauthenticateError> {
+    ) -> Result<UnixMillis, ReauthenticateError> {
         let account = self
             .accounts
             .account(caller.mi_id)
@@ -92,10 +92,10 @@ impl SignIn {
                 proven.method
             }
         };
-        let now = clock::now_millis();
+        let now = UnixMillis::now();
         self.sessions
             .mark_authenticated(&caller.session_id, now, method)
             .await?;
-        Ok(clock::add_millis(now, self.recent_auth_window))
+        Ok(now.saturating_add(self.recent_auth_window))
     }
 }

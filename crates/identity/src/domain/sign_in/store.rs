@@ -2,10 +2,11 @@
 //! spent verification tokens.
 
 use async_trait::async_trait;
+use mi_contracts::{MiId, UnixMillis};
 
 use super::Challenge;
 use crate::domain::events::IdentityEvent;
-use crate::domain::{Account, Identifier, MiId, NewSession, StoredHash, VerifiedContact};
+use crate::domain::{Account, Identifier, NewSession, StoredHash, VerifiedContact};
 
 /// An account as a password sign-in finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +60,7 @@ pub trait SignInStore: Send + Sync + std::fmt::Debug {
     async fn count_challenge_attempt(
         &self,
         challenge_id: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> anyhow::Result<Option<u32>>;
 
     /// Completes a pending challenge with fewer than `max_attempts` attempts, spending

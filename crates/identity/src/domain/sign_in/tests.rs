@@ -1,11 +1,13 @@
 //! Unit tests of the sign-in family against the in-memory store.
 
+use mi_contracts::Purpose;
 use secrecy::SecretString;
+use strum::IntoEnumIterator;
 
 use crate::domain::events::IdentityEvent;
 use crate::domain::testing::{PHONE, STRONG_PASSWORD, World, device};
 use crate::domain::{
-    ChallengeSettings, ReauthenticateError, Reauthentication, SecondFactorMethod,
+    ChallengeReason, ChallengeSettings, ReauthenticateError, Reauthentication, SecondFactorMethod,
     SecondFactorProof, SignInError, SignInOutcome, SignInRequest,
 };
 
@@ -15,6 +17,17 @@ fn request(identifier: &str, password: &str, device_id: &str) -> SignInRequest {
         password: SecretString::from(password),
         device: device(device_id),
         client_address: "203.0.113.9".into(),
+    }
+}
+
+#[test]
+fn challenge_reasons_keep_their_stored_names() {
+    let names: Vec<&str> = ChallengeReason::iter()
+        .map(ChallengeReason::as_str)
+        .collect();
+    assert_eq!(names, ["two_factor", "new_device"]);
+    for reason in ChallengeReason::iter() {
+        assert_eq!(reason.as_str().parse::<ChallengeReason>(), Ok(reason));
     }
 }
 
@@ -91,7 +104,7 @@ async fn a_new_device_is_challenged_and_a_verification_code_answers_once() {
         matches!(by_totp, Err(SignInError::MethodNotAllowed)),
         "{by_totp:?}"
     );
-    let token = world.verification_token(PHONE, "sign_in_second_factor");
+    let token = world.verification_token(PHONE, Purpose::SignInSecondFactor);
     let proof = SecondFactorProof::VerificationToken(token);
     let tokens = sign_in
         .complete_sign_in(&challenge.challenge_id, proof.clone())
@@ -121,7 +134,7 @@ async fn reauthentication_counts_wrong_passwords_and_spends_tokens_once() {
         "{refused:?}"
     );
 
-    let token = world.verification_token(PHONE, "sign_in_second_factor");
+    let token = world.verification_token(PHONE, Purpose::SignInSecondFactor);
     let proof = Reauthentication::SecondFactor(SecondFactorProof::VerificationToken(token));
     sign_in
         .reauthenticate(&caller, proof.clone(), "203.0.113.9")

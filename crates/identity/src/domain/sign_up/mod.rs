@@ -6,15 +6,15 @@ mod tests;
 
 use std::sync::Arc;
 
-use mi_platform::clock;
+use mi_contracts::{MiId, Purpose, UnixMillis};
 use secrecy::SecretString;
 
 pub use self::store::{CreateAccountOutcome, SignUpStore};
 use super::events;
 use super::profile::{parse_display_name, parse_locale, parse_region};
 use super::{
-    Account, Consent, Contact, DeviceInfo, MiId, PasswordGuard, PasswordProblem, SessionTokens,
-    TokenIssuer, TwoFactorStatus, VerificationPurpose, VerificationTokens,
+    Account, Consent, Contact, DeviceInfo, PasswordGuard, PasswordProblem, SessionTokens,
+    TokenIssuer, TwoFactorStatus, VerificationTokens,
 };
 
 /// Attempts at a free random Mi ID before giving up (a clash is one in millions).
@@ -122,7 +122,7 @@ impl SignUp {
         }
         let verified = self
             .verification_tokens
-            .verify(&request.verification_token, VerificationPurpose::SignUp)
+            .verify(&request.verification_token, Purpose::SignUp)
             .map_err(|_| SignUpError::TokenInvalid)?;
         let personal = vec![verified.contact.as_str().to_owned(), display_name.clone()];
         let password_hash = self
@@ -131,7 +131,7 @@ impl SignUp {
             .await?
             .map_err(SignUpError::WeakPassword)?;
 
-        let now = clock::now_millis();
+        let now = UnixMillis::now();
         let contact = Contact {
             value: verified.contact.clone(),
             primary: true,

@@ -3,11 +3,12 @@
 use crate::domain::events::IdentityEvent;
 use crate::domain::testing::{PHONE, World};
 use crate::domain::{AccountLookup, SignUpError};
+use mi_contracts::Purpose;
 
 #[tokio::test]
 async fn a_sign_up_creates_the_account_signed_in_and_spends_its_token() {
     let world = World::new();
-    let token = world.verification_token(PHONE, "sign_up");
+    let token = world.verification_token(PHONE, Purpose::SignUp);
     let tokens = world
         .services
         .sign_up
@@ -43,7 +44,7 @@ async fn a_sign_up_creates_the_account_signed_in_and_spends_its_token() {
         .sign_up(world.sign_up_request(token))
         .await;
     assert!(matches!(again, Err(SignUpError::TokenUsed)), "{again:?}");
-    let fresh = world.verification_token(PHONE, "sign_up");
+    let fresh = world.verification_token(PHONE, Purpose::SignUp);
     let taken = world
         .services
         .sign_up
@@ -58,7 +59,7 @@ async fn a_sign_up_creates_the_account_signed_in_and_spends_its_token() {
 #[tokio::test]
 async fn a_sign_up_is_refused_before_anything_is_stored() {
     let world = World::new();
-    let wrong_purpose = world.verification_token(PHONE, "password_reset");
+    let wrong_purpose = world.verification_token(PHONE, Purpose::PasswordReset);
     let refused = world
         .services
         .sign_up
@@ -69,7 +70,7 @@ async fn a_sign_up_is_refused_before_anything_is_stored() {
         "{refused:?}"
     );
 
-    let mut bad_fields = world.sign_up_request(world.verification_token(PHONE, "sign_up"));
+    let mut bad_fields = world.sign_up_request(world.verification_token(PHONE, Purpose::SignUp));
     bad_fields.region = "India".into();
     bad_fields.locale = "english!".into();
     let Err(SignUpError::InvalidRequest(problems)) =

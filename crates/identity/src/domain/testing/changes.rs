@@ -1,13 +1,13 @@
 //! [`FakeStore`]'s contacts, passwords, two-factor and profile.
 
 use async_trait::async_trait;
+use mi_contracts::MiId;
 
 use super::FakeStore;
 use crate::domain::events::IdentityEvent;
 use crate::domain::{
-    Account, AddContactOutcome, Contact, ContactStore, ContactValue, MiId, PasswordStore,
-    ProfileStore, RevokeScope, SetPasswordOutcome, StoredHash, TotpState, TwoFactorStore,
-    VerifiedContact,
+    Account, AddContactOutcome, Contact, ContactStore, ContactValue, PasswordStore, ProfileStore,
+    RevokeScope, SetPasswordOutcome, StoredHash, TotpState, TwoFactorStore, VerifiedContact,
 };
 
 #[async_trait]

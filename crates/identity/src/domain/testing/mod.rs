@@ -9,7 +9,10 @@ mod store;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mi_platform::clock;
+use mi_contracts::{Channel, Purpose, UnixMillis};
+use mi_platform::auth::{
+    VERIFICATION_TOKEN_AUDIENCE, VERIFICATION_TOKEN_ISSUER, VerificationClaims,
+};
 use mi_platform::crypto::{CodeCipher, SecretKey};
 use mi_platform::ephemeral::MemoryEphemeralStore;
 use mi_platform::limiter::MemoryRateLimiter;
@@ -85,17 +88,21 @@ impl World {
         }
     }
 
-    /// A verification token proving `contact` for `purpose` (its claim, e.g. `sign_up`), as
-    /// the verification service signs it.
-    pub(crate) fn verification_token(&self, contact: &str, purpose: &str) -> String {
-        let claims = serde_json::json!({
-            "iss": "mi-verification",
-            "aud": "mi-account",
-            "sub": contact,
-            "jti": uuid::Uuid::new_v4().to_string(),
-            "exp": clock::now_millis() / 1000 + 600,
-            "purpose": purpose,
-        });
+    /// A verification token proving `contact` for `purpose`, as the verification service
+    /// signs it.
+    pub(crate) fn verification_token(&self, contact: &str, purpose: Purpose) -> String {
+        let now_seconds = UnixMillis::now().as_i64() / 1000;
+        let claims = VerificationClaims {
+            iss: VERIFICATION_TOKEN_ISSUER.into(),
+            aud: VERIFICATION_TOKEN_AUDIENCE.into(),
+            sub: contact.into(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now_seconds,
+            exp: now_seconds + 600,
+            vid: uuid::Uuid::new_v4().to_string(),
+            channel: Channel::for_contact(contact),
+            purpose,
+        };
         self.verification_signer.sign(&claims).expect("sign")
     }
 
@@ -116,7 +123,7 @@ impl World {
 
     /// An account signed up on [`PHONE`], and its first session.
     pub(crate) async fn signed_up(&self) -> SessionTokens {
-        let token = self.verification_token(PHONE, "sign_up");
+        let token = self.verification_token(PHONE, Purpose::SignUp);
         self.services
             .sign_up
             .sign_up(self.sign_up_request(token))
@@ -150,7 +157,10 @@ impl World {
     /// The caller of a session that proved its password long ago.
     pub(crate) fn stale_caller(&self, tokens: &SessionTokens) -> Caller {
         Caller {
-            auth_time: tokens.session.auth_time - 3_600_000,
+            auth_time: tokens
+                .session
+                .auth_time
+                .saturating_sub(Duration::from_secs(3600)),
             ..self.caller(tokens)
         }
     }

@@ -5,10 +5,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use mi_contracts::{MiId, UnixMillis};
 
 use crate::domain::events::{self, IdentityEvent};
 use crate::domain::{
-    Account, AccountLookup, Challenge, CompleteOutcome, CreateAccountOutcome, Identifier, MiId,
+    Account, AccountLookup, Challenge, CompleteOutcome, CreateAccountOutcome, Identifier,
     NewSession, RevokeScope, RotateOutcome, Session, SessionStore, SignInCandidate, SignInStore,
     SignUpStore, StoredHash, TotpState, VerifiedContact,
 };
@@ -239,7 +240,7 @@ impl SignInStore for FakeStore {
     async fn count_challenge_attempt(
         &self,
         challenge_id: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> anyhow::Result<Option<u32>> {
         let mut state = self.state();
         let Some(challenge) = state.challenges.get_mut(challenge_id) else {
@@ -302,7 +303,11 @@ impl SessionStore for FakeStore {
         Ok(())
     }
 
-    async fn active_session(&self, session_id: &str, now: i64) -> anyhow::Result<Option<Session>> {
+    async fn active_session(
+        &self,
+        session_id: &str,
+        now: UnixMillis,
+    ) -> anyhow::Result<Option<Session>> {
         let state = self.state();
         let live = state
             .sessions
@@ -316,8 +321,8 @@ impl SessionStore for FakeStore {
         session_id: &str,
         old_hash: &str,
         new_hash: &str,
-        now: i64,
-        new_expires_at: i64,
+        now: UnixMillis,
+        new_expires_at: UnixMillis,
     ) -> anyhow::Result<RotateOutcome> {
         let mut state = self.state();
         if let Some(new) = state.sessions.get_mut(session_id)
@@ -352,7 +357,7 @@ impl SessionStore for FakeStore {
         Ok(self.state().revoke(mi_id, scope, reason))
     }
 
-    async fn list_sessions(&self, mi_id: MiId, now: i64) -> anyhow::Result<Vec<Session>> {
+    async fn list_sessions(&self, mi_id: MiId, now: UnixMillis) -> anyhow::Result<Vec<Session>> {
         let state = self.state();
         let mut live: Vec<Session> = state
             .sessions
@@ -367,7 +372,7 @@ impl SessionStore for FakeStore {
     async fn mark_authenticated(
         &self,
         session_id: &str,
-        now: i64,
+        now: UnixMillis,
         method: &str,
     ) -> anyhow::Result<()> {
         if let Some(new) = self.state().sessions.get_mut(session_id) {

@@ -12,7 +12,7 @@ mod totp;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mi_platform::clock;
+use mi_contracts::UnixMillis;
 
 pub use self::proof::{
     FactorRefusal, ProofChecker, ProvenFactor, SecondFactorMethod, SecondFactorProof,
@@ -111,7 +111,7 @@ impl TwoFactor {
             .await?
             .pending
             .ok_or(TwoFactorError::TotpNotEnrolled)?;
-        let now_seconds = u64::try_from(clock::now_millis() / 1000).unwrap_or_default();
+        let now_seconds = u64::try_from(UnixMillis::now().as_i64() / 1000).unwrap_or_default();
         let step = self
             .totp
             .matching_step(caller.mi_id, &pending, code, now_seconds)?

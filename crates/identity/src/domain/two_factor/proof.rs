@@ -3,15 +3,25 @@
 
 use std::sync::Arc;
 
-use mi_platform::clock;
+use mi_contracts::{Purpose, UnixMillis};
 
 use super::{RecoveryCodes, TotpSecrets, TwoFactorStore};
-use crate::domain::{
-    Account, ContactKind, VerificationPurpose, VerificationTokens, VerifiedContact,
-};
+use crate::domain::{Account, ContactKind, VerificationTokens, VerifiedContact};
 
-/// A way to prove a second factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A way to prove a second factor, stored by its snake_case name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum SecondFactorMethod {
     /// A code from the authenticator app.
     Totp,
@@ -24,18 +34,7 @@ pub enum SecondFactorMethod {
 impl SecondFactorMethod {
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Totp => "totp",
-            Self::RecoveryCode => "recovery_code",
-            Self::VerificationCode => "verification_code",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(stored: &str) -> Option<Self> {
-        [Self::Totp, Self::RecoveryCode, Self::VerificationCode]
-            .into_iter()
-            .find(|method| method.as_str() == stored)
+        self.into()
     }
 }
 
@@ -129,7 +128,8 @@ impl ProofChecker {
                 let Some(secret) = state.secret else {
                     return Err(FactorRefusal::Wrong);
                 };
-                let now_seconds = u64::try_from(clock::now_millis() / 1000).unwrap_or_default();
+                let now_seconds =
+                    u64::try_from(UnixMillis::now().as_i64() / 1000).unwrap_or_default();
                 let step = self
                     .totp
                     .matching_step(account.mi_id, &secret, code, now_seconds)?
@@ -156,7 +156,7 @@ impl ProofChecker {
             SecondFactorProof::VerificationToken(token) => {
                 let verified = self
                     .verification_tokens
-                    .verify(token, VerificationPurpose::SignInSecondFactor)
+                    .verify(token, Purpose::SignInSecondFactor)
                     .map_err(|_| FactorRefusal::TokenInvalid)?;
                 if !account
                     .contacts

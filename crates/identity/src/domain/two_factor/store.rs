@@ -2,8 +2,8 @@
 //! recovery codes.
 
 use async_trait::async_trait;
+use mi_contracts::MiId;
 
-use crate::domain::MiId;
 use crate::domain::events::IdentityEvent;
 
 /// The state of an account's authenticator app.

@@ -1,10 +1,24 @@
 //! Unit tests of the two-factor family against the in-memory store.
 
-use mi_platform::clock;
+use mi_contracts::UnixMillis;
+use strum::IntoEnumIterator;
 
 use crate::domain::events::{IdentityEvent, TwoFactorKind};
 use crate::domain::testing::World;
-use crate::domain::{TwoFactorError, TwoFactorStore};
+use crate::domain::{SecondFactorMethod, TwoFactorError, TwoFactorStore};
+
+#[test]
+fn methods_and_kinds_keep_their_stored_names() {
+    let methods: Vec<&str> = SecondFactorMethod::iter()
+        .map(SecondFactorMethod::as_str)
+        .collect();
+    assert_eq!(methods, ["totp", "recovery_code", "verification_code"]);
+    for method in SecondFactorMethod::iter() {
+        assert_eq!(method.as_str().parse::<SecondFactorMethod>(), Ok(method));
+    }
+    let kinds: Vec<&str> = TwoFactorKind::iter().map(TwoFactorKind::as_str).collect();
+    assert_eq!(kinds, ["totp", "code"]);
+}
 
 #[tokio::test]
 async fn totp_is_confirmed_by_a_code_of_the_pending_secret_and_disabled_once() {
@@ -35,7 +49,7 @@ async fn totp_is_confirmed_by_a_code_of_the_pending_secret_and_disabled_once() {
         .to_bytes()
         .expect("base32");
     let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret);
-    let now_seconds = u64::try_from(clock::now_millis() / 1000).expect("after 1970");
+    let now_seconds = u64::try_from(UnixMillis::now().as_i64() / 1000).expect("after 1970");
     world.clear_events();
     let codes = two_factor
         .confirm_totp(&caller, &totp.generate(now_seconds))

@@ -4,10 +4,9 @@
 use std::io::Cursor;
 
 use anyhow::Context;
+use mi_contracts::MiId;
 use mi_platform::crypto::{CodeCipher, constant_time_eq};
 use totp_rs::{Algorithm, Secret, TOTP};
-
-use crate::domain::MiId;
 
 const DIGITS: usize = 6;
 const STEP_SECONDS: u64 = 30;
@@ -142,7 +141,7 @@ mod tests {
     #[test]
     fn enrollment_gives_a_uri_a_png_and_a_checkable_sealed_secret() {
         let secrets = TotpSecrets::new(CodeCipher::new(&SecretKey::generate()));
-        let mi_id = MiId::parse(1_234_567_890).expect("id");
+        let mi_id = MiId::new(1_234_567_890).expect("id");
         let enrollment = secrets.enroll(mi_id).expect("enroll");
         assert!(
             enrollment.otpauth_uri.starts_with("otpauth://totp/"),
@@ -169,7 +168,7 @@ mod tests {
             .matching_step(mi_id, &enrollment.sealed_secret, &code, now + 95)
             .expect("check");
         assert_eq!(late, None);
-        let other_account = MiId::parse(1_234_567_891).expect("id");
+        let other_account = MiId::new(1_234_567_891).expect("id");
         assert!(
             secrets
                 .matching_step(other_account, &enrollment.sealed_secret, &code, now)

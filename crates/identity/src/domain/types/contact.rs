@@ -1,11 +1,22 @@
 //! Contacts (phone numbers and email addresses) and sign-in identifiers.
 
+use mi_contracts::{MiId, UnixMillis};
 use mi_platform::contact;
 
-use super::MiId;
-
-/// What kind of contact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What kind of contact, stored by its snake_case name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum ContactKind {
     /// A phone number.
     Phone,
@@ -16,17 +27,7 @@ pub enum ContactKind {
 impl ContactKind {
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Phone => "phone",
-            Self::Email => "email",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(stored: &str) -> Option<Self> {
-        [Self::Phone, Self::Email]
-            .into_iter()
-            .find(|kind| kind.as_str() == stored)
+        self.into()
     }
 }
 
@@ -87,8 +88,8 @@ pub struct Contact {
     pub value: ContactValue,
     /// The primary contact; the others are recovery contacts.
     pub primary: bool,
-    /// Milliseconds since the epoch.
-    pub verified_at: i64,
+    /// When it was verified.
+    pub verified_at: UnixMillis,
 }
 
 /// What a person types to sign in: a Mi ID, a phone number or an email address.
@@ -106,7 +107,9 @@ impl Identifier {
         let raw = raw.trim();
         if !raw.is_empty() && raw.chars().all(|c| c.is_ascii_digit()) {
             let number: u64 = raw.parse().map_err(|_| "is not a Mi ID".to_owned())?;
-            return MiId::parse(number).map(Self::MiId);
+            return MiId::new(number)
+                .map(Self::MiId)
+                .map_err(|invalid| invalid.to_string());
         }
         ContactValue::parse(raw).map(Self::Contact).map_err(|_| {
             "must be a Mi ID, a phone number with its country code, or an email address".into()
@@ -116,7 +119,19 @@ impl Identifier {
 
 #[cfg(test)]
 mod tests {
+    use strum::IntoEnumIterator;
+
     use super::*;
+
+    #[test]
+    fn contact_kinds_keep_their_stored_names() {
+        let names: Vec<&str> = ContactKind::iter().map(ContactKind::as_str).collect();
+        assert_eq!(names, ["phone", "email"]);
+        for kind in ContactKind::iter() {
+            assert_eq!(kind.as_str().parse::<ContactKind>(), Ok(kind));
+        }
+        assert!("fax".parse::<ContactKind>().is_err());
+    }
 
     #[test]
     fn contacts_are_normalized_and_masked() {
@@ -133,7 +148,7 @@ mod tests {
     fn identifiers_tell_mi_ids_from_contacts() {
         assert_eq!(
             Identifier::parse("1234567890").expect("mi id"),
-            Identifier::MiId(MiId::parse(1_234_567_890).expect("id"))
+            Identifier::MiId(MiId::new(1_234_567_890).expect("id"))
         );
         assert!(matches!(
             Identifier::parse("+8613800138000"),

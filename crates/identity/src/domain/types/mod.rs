@@ -1,13 +1,12 @@
 //! The plain types every family shares: the account and its parts, the session, the device,
-//! the Mi ID (`mi_id.rs`) and contacts (`contact.rs`).
+//! and contacts (`contact.rs`). The Mi ID is [`mi_contracts::MiId`].
 
 mod contact;
-mod mi_id;
 
+use mi_contracts::{MiId, UnixMillis};
 use serde::{Deserialize, Serialize};
 
 pub use self::contact::{Contact, ContactKind, ContactValue, Identifier};
-pub use self::mi_id::MiId;
 
 /// The versions of the documents accepted at sign-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,8 +15,8 @@ pub struct Consent {
     pub terms_version: String,
     /// Privacy policy version.
     pub privacy_policy_version: String,
-    /// Milliseconds since the epoch.
-    pub accepted_at: i64,
+    /// When they were accepted.
+    pub accepted_at: UnixMillis,
 }
 
 /// Which second factors are on.
@@ -49,8 +48,8 @@ pub struct Account {
     pub region: String,
     /// BCP 47 language tag.
     pub locale: String,
-    /// Milliseconds since the epoch.
-    pub created_at: i64,
+    /// When it was created.
+    pub created_at: UnixMillis,
     /// Phone numbers and email addresses, the primary one first.
     pub contacts: Vec<Contact>,
     /// Second factors.
@@ -118,10 +117,10 @@ pub struct Session {
     pub client_address: String,
     /// Authentication methods (`pwd`, `otp`, `sms`, ...).
     pub methods: Vec<String>,
-    /// Milliseconds since the epoch.
-    pub created_at: i64,
-    /// Milliseconds since the epoch of the last refresh.
-    pub last_used_at: i64,
-    /// When a password or second factor was last proven, milliseconds since the epoch.
-    pub auth_time: i64,
+    /// When it was created.
+    pub created_at: UnixMillis,
+    /// When it was last refreshed.
+    pub last_used_at: UnixMillis,
+    /// When a password or second factor was last proven.
+    pub auth_time: UnixMillis,
 }

@@ -1,14 +1,13 @@
 //! [`ContactStore`] in SQL: recovery contacts within the limit, and the primary one.
 
 use async_trait::async_trait;
+use mi_contracts::MiId;
 use sqlx::Row;
 
 use super::rows::insert_contact;
 use super::{SqlIdentityStore, lock_account, spend};
 use crate::domain::events::IdentityEvent;
-use crate::domain::{
-    AddContactOutcome, Contact, ContactStore, ContactValue, MiId, VerifiedContact,
-};
+use crate::domain::{AddContactOutcome, Contact, ContactStore, ContactValue, VerifiedContact};
 
 #[async_trait]
 impl ContactStore for SqlIdentityStore {

@@ -1,11 +1,11 @@
 //! [`AccountLookup`] in SQL: the account with its contacts in one round trip.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use mi_contracts::MiId;
 
 use super::SqlIdentityStore;
-use super::rows::{account_from_rows, account_query};
-use crate::domain::{Account, AccountLookup, Identifier, MiId};
+use super::rows::{account_from_rows, account_query, mi_id_at};
+use crate::domain::{Account, AccountLookup, Identifier};
 
 #[async_trait]
 impl AccountLookup for SqlIdentityStore {
@@ -32,7 +32,6 @@ impl AccountLookup for SqlIdentityStore {
                     .await?
             }
         };
-        row.map(|row| Ok(MiId::from_i64(row.try_get("mi_id")?)))
-            .transpose()
+        row.map(|row| mi_id_at(&row, "mi_id")).transpose()
     }
 }

@@ -16,6 +16,7 @@ mod two_factor;
 
 use std::time::Duration;
 
+use mi_contracts::MiId;
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
 use mi_platform::retention::Expiry;
@@ -23,7 +24,7 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use crate::config::Settings;
 use crate::domain::events::{self, IdentityEvent};
-use crate::domain::{MiId, RevokeScope, VerifiedContact};
+use crate::domain::{RevokeScope, VerifiedContact};
 use crate::publish;
 
 /// Accounts, sessions and second factors in the service's own database, events in its outbox.
@@ -137,7 +138,7 @@ async fn spend(connection: &mut AnyConnection, token: &VerifiedContact) -> anyho
          ON CONFLICT (token_id) DO NOTHING",
     )
     .bind(&token.token_id)
-    .bind(token.expires_at)
+    .bind(token.expires_at.as_i64())
     .execute(connection)
     .await?;
     Ok(inserted.rows_affected() == 1)

@@ -1,13 +1,12 @@
 //! [`PasswordStore`] in SQL: password hashes, and a change that revokes sessions.
 
 use async_trait::async_trait;
+use mi_contracts::MiId;
 use sqlx::Row;
 
 use super::{SqlIdentityStore, spend};
 use crate::domain::events::IdentityEvent;
-use crate::domain::{
-    MiId, PasswordStore, RevokeScope, SetPasswordOutcome, StoredHash, VerifiedContact,
-};
+use crate::domain::{PasswordStore, RevokeScope, SetPasswordOutcome, StoredHash, VerifiedContact};
 
 #[async_trait]
 impl PasswordStore for SqlIdentityStore {

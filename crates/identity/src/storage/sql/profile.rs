@@ -1,10 +1,11 @@
 //! [`ProfileStore`] in SQL: profile fields, and deleting an account with everything it owns.
 
 use async_trait::async_trait;
+use mi_contracts::MiId;
 
 use super::SqlIdentityStore;
 use crate::domain::events::IdentityEvent;
-use crate::domain::{Account, MiId, ProfileStore, RevokeScope};
+use crate::domain::{Account, ProfileStore, RevokeScope};
 
 #[async_trait]
 impl ProfileStore for SqlIdentityStore {

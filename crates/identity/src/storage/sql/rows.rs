@@ -1,14 +1,25 @@
 //! Rows shared by several stores: sessions, contacts, and the account read with its
 //! contacts in one round trip.
 
+use mi_contracts::{MiId, UnixMillis};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{flag, lock_account};
 use crate::domain::{
-    Account, Consent, Contact, ContactKind, ContactValue, MiId, NewSession, Session,
-    TwoFactorStatus,
+    Account, Consent, Contact, ContactKind, ContactValue, NewSession, Session, TwoFactorStatus,
 };
+
+/// The Mi ID a row keeps in `column`.
+pub(super) fn mi_id_at(row: &AnyRow, column: &str) -> anyhow::Result<MiId> {
+    let stored: i64 = row.try_get(column)?;
+    MiId::from_i64(stored).ok_or_else(|| anyhow::anyhow!("{column} {stored} is not a Mi ID"))
+}
+
+/// The time a row keeps in `column`.
+pub(super) fn time_at(row: &AnyRow, column: &str) -> anyhow::Result<UnixMillis> {
+    Ok(UnixMillis::from_i64(row.try_get(column)?))
+}
 
 pub(super) const SESSION_COLUMNS: &str =
     "session_id, mi_id, device, client_address, methods, created_at, last_used_at, auth_time";
@@ -18,13 +29,13 @@ pub(super) fn session_from_row(row: &AnyRow) -> anyhow::Result<Session> {
     let methods: String = row.try_get("methods")?;
     Ok(Session {
         session_id: row.try_get("session_id")?,
-        mi_id: MiId::from_i64(row.try_get("mi_id")?),
+        mi_id: mi_id_at(row, "mi_id")?,
         device: serde_json::from_str(&device)?,
         client_address: row.try_get("client_address")?,
         methods: serde_json::from_str(&methods)?,
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        auth_time: row.try_get("auth_time")?,
+        created_at: time_at(row, "created_at")?,
+        last_used_at: time_at(row, "last_used_at")?,
+        auth_time: time_at(row, "auth_time")?,
     })
 }
 
@@ -42,7 +53,7 @@ pub(super) async fn insert_contact(
     .bind(mi_id.as_i64())
     .bind(contact.value.kind().as_str())
     .bind(flag(contact.primary))
-    .bind(contact.verified_at)
+    .bind(contact.verified_at.as_i64())
     .execute(connection)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -71,10 +82,10 @@ pub(super) async fn insert_session(
     .bind(&session.client_address)
     .bind(serde_json::to_string(&session.methods)?)
     .bind(&new.refresh_hash)
-    .bind(session.created_at)
-    .bind(session.last_used_at)
-    .bind(session.auth_time)
-    .bind(new.refresh_expires_at)
+    .bind(session.created_at.as_i64())
+    .bind(session.last_used_at.as_i64())
+    .bind(session.auth_time.as_i64())
+    .bind(new.refresh_expires_at.as_i64())
     .execute(&mut *connection)
     .await?;
     sqlx::query(
@@ -83,7 +94,7 @@ pub(super) async fn insert_session(
     )
     .bind(session.mi_id.as_i64())
     .bind(&session.device.device_id)
-    .bind(session.created_at)
+    .bind(session.created_at.as_i64())
     .execute(connection)
     .await?;
     Ok(())
@@ -120,11 +131,11 @@ pub(super) fn account_from_rows(rows: &[AnyRow]) -> anyhow::Result<Option<Accoun
     let recovery_codes_left: i64 = row.try_get("codes_left")?;
     let totp_secret: Option<Vec<u8>> = row.try_get("totp_secret")?;
     Ok(Some(Account {
-        mi_id: MiId::from_i64(row.try_get("account_mi_id")?),
+        mi_id: mi_id_at(row, "account_mi_id")?,
         display_name: row.try_get("display_name")?,
         region: row.try_get("region")?,
         locale: row.try_get("locale")?,
-        created_at: row.try_get("created_at")?,
+        created_at: time_at(row, "created_at")?,
         contacts,
         two_factor: TwoFactorStatus {
             totp: totp_secret.is_some(),
@@ -134,18 +145,19 @@ pub(super) fn account_from_rows(rows: &[AnyRow]) -> anyhow::Result<Option<Accoun
         consent: Consent {
             terms_version: row.try_get("terms_version")?,
             privacy_policy_version: row.try_get("privacy_policy_version")?,
-            accepted_at: row.try_get("consent_at")?,
+            accepted_at: time_at(row, "consent_at")?,
         },
     }))
 }
 
 /// A contact from a row of the account query (where `kind` is not null).
 fn contact_from_row(row: &AnyRow, kind: &str) -> anyhow::Result<Contact> {
-    let kind =
-        ContactKind::parse(kind).ok_or_else(|| anyhow::anyhow!("unknown contact kind {kind}"))?;
+    let kind = kind
+        .parse::<ContactKind>()
+        .map_err(|_| anyhow::anyhow!("unknown contact kind {kind}"))?;
     Ok(Contact {
         value: ContactValue::from_stored(kind, row.try_get("contact_value")?),
         primary: row.try_get::<i64, _>("is_primary")? == 1,
-        verified_at: row.try_get("verified_at")?,
+        verified_at: time_at(row, "verified_at")?,
     })
 }

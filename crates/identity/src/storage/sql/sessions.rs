@@ -1,15 +1,16 @@
 //! [`SessionStore`] in SQL: sessions and refresh-token rotation.
 
 use async_trait::async_trait;
+use mi_contracts::{MiId, UnixMillis};
 use mi_platform::db::Backend;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, Row};
 
 use super::SqlIdentityStore;
-use super::rows::{SESSION_COLUMNS, insert_session, session_from_row};
+use super::rows::{SESSION_COLUMNS, insert_session, mi_id_at, session_from_row};
 use crate::domain::events::IdentityEvent;
-use crate::domain::{MiId, NewSession, RevokeScope, RotateOutcome, Session, SessionStore};
+use crate::domain::{NewSession, RevokeScope, RotateOutcome, Session, SessionStore};
 
 #[async_trait]
 impl SessionStore for SqlIdentityStore {
@@ -24,12 +25,16 @@ impl SessionStore for SqlIdentityStore {
             .await
     }
 
-    async fn active_session(&self, session_id: &str, now: i64) -> anyhow::Result<Option<Session>> {
+    async fn active_session(
+        &self,
+        session_id: &str,
+        now: UnixMillis,
+    ) -> anyhow::Result<Option<Session>> {
         let row = sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = $1 AND refresh_expires_at > $2"
         ))
         .bind(session_id)
-        .bind(now)
+        .bind(now.as_i64())
         .fetch_optional(self.database.pool())
         .await?;
         row.as_ref().map(session_from_row).transpose()
@@ -40,8 +45,8 @@ impl SessionStore for SqlIdentityStore {
         session_id: &str,
         old_hash: &str,
         new_hash: &str,
-        now: i64,
-        new_expires_at: i64,
+        now: UnixMillis,
+        new_expires_at: UnixMillis,
     ) -> anyhow::Result<RotateOutcome> {
         let rotation = Rotation {
             session_id,
@@ -67,7 +72,7 @@ impl SessionStore for SqlIdentityStore {
         .fetch_optional(self.database.pool())
         .await?;
         Ok(match reused {
-            Some(row) => RotateOutcome::Reused(MiId::from_i64(row.try_get("mi_id")?)),
+            Some(row) => RotateOutcome::Reused(mi_id_at(&row, "mi_id")?),
             None => RotateOutcome::Invalid,
         })
     }
@@ -89,13 +94,13 @@ impl SessionStore for SqlIdentityStore {
         Ok(revoked)
     }
 
-    async fn list_sessions(&self, mi_id: MiId, now: i64) -> anyhow::Result<Vec<Session>> {
+    async fn list_sessions(&self, mi_id: MiId, now: UnixMillis) -> anyhow::Result<Vec<Session>> {
         sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE mi_id = $1 AND refresh_expires_at > $2 \
              ORDER BY created_at DESC"
         ))
         .bind(mi_id.as_i64())
-        .bind(now)
+        .bind(now.as_i64())
         .fetch_all(self.database.pool())
         .await?
         .iter()
@@ -106,14 +111,14 @@ impl SessionStore for SqlIdentityStore {
     async fn mark_authenticated(
         &self,
         session_id: &str,
-        now: i64,
+        now: UnixMillis,
         method: &str,
     ) -> anyhow::Result<()> {
         let mut transaction = self.begin().await?;
         // Writing first takes the row lock, so two methods proven at once both end up listed.
         let touched = sqlx::query("UPDATE sessions SET auth_time = $2 WHERE session_id = $1")
             .bind(session_id)
-            .bind(now)
+            .bind(now.as_i64())
             .execute(&mut *transaction)
             .await?;
         if touched.rows_affected() == 0 {
@@ -144,8 +149,8 @@ struct Rotation<'a> {
     session_id: &'a str,
     old_hash: &'a str,
     new_hash: &'a str,
-    now: i64,
-    new_expires_at: i64,
+    now: UnixMillis,
+    new_expires_at: UnixMillis,
 }
 
 impl<'a> Rotation<'a> {
@@ -154,8 +159,8 @@ impl<'a> Rotation<'a> {
             .bind(self.session_id)
             .bind(self.old_hash)
             .bind(self.new_hash)
-            .bind(self.now)
-            .bind(self.new_expires_at)
+            .bind(self.now.as_i64())
+            .bind(self.new_expires_at.as_i64())
     }
 }
 
@@ -209,7 +214,7 @@ impl SqlIdentityStore {
         )
         .bind(rotation.old_hash)
         .bind(rotation.session_id)
-        .bind(rotation.now)
+        .bind(rotation.now.as_i64())
         .execute(&mut *transaction)
         .await?;
         transaction.commit().await?;

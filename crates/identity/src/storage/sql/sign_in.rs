@@ -1,13 +1,14 @@
 //! [`SignInStore`] in SQL: sign-in candidates, challenges and spent tokens.
 
 use async_trait::async_trait;
+use mi_contracts::{MiId, UnixMillis};
 use sqlx::Row;
 
-use super::rows::{account_from_rows, account_query, insert_session};
+use super::rows::{account_from_rows, account_query, insert_session, mi_id_at, time_at};
 use super::{SqlIdentityStore, flag, spend};
 use crate::domain::events::IdentityEvent;
 use crate::domain::{
-    Challenge, ChallengeReason, CompleteOutcome, Identifier, MiId, NewSession, SecondFactorMethod,
+    Challenge, ChallengeReason, CompleteOutcome, Identifier, NewSession, SecondFactorMethod,
     SignInCandidate, SignInStore, StoredHash, VerifiedContact,
 };
 
@@ -84,7 +85,7 @@ impl SignInStore for SqlIdentityStore {
         .bind(serde_json::to_string(&methods)?)
         .bind(flag(challenge.new_device))
         .bind(i64::from(challenge.attempts))
-        .bind(challenge.expires_at)
+        .bind(challenge.expires_at.as_i64())
         .execute(self.database.pool())
         .await?;
         Ok(())
@@ -106,18 +107,19 @@ impl SignInStore for SqlIdentityStore {
         let reason: String = row.try_get("reason")?;
         Ok(Some(Challenge {
             challenge_id: challenge_id.to_owned(),
-            mi_id: MiId::from_i64(row.try_get("mi_id")?),
+            mi_id: mi_id_at(&row, "mi_id")?,
             device: serde_json::from_str(&device)?,
             client_address: row.try_get("client_address")?,
-            reason: ChallengeReason::parse(&reason)
-                .ok_or_else(|| anyhow::anyhow!("unknown challenge reason {reason}"))?,
+            reason: reason
+                .parse::<ChallengeReason>()
+                .map_err(|_| anyhow::anyhow!("unknown challenge reason {reason}"))?,
             methods: methods
                 .iter()
-                .filter_map(|method| SecondFactorMethod::parse(method))
+                .filter_map(|method| method.parse::<SecondFactorMethod>().ok())
                 .collect(),
             new_device: row.try_get::<i64, _>("new_device")? == 1,
             attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
-            expires_at: row.try_get("expires_at")?,
+            expires_at: time_at(&row, "expires_at")?,
             completed: row.try_get::<Option<i64>, _>("completed_at")?.is_some(),
         }))
     }
@@ -125,14 +127,14 @@ impl SignInStore for SqlIdentityStore {
     async fn count_challenge_attempt(
         &self,
         challenge_id: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> anyhow::Result<Option<u32>> {
         let row = sqlx::query(
             "UPDATE sign_in_challenges SET attempts = attempts + 1 \
              WHERE challenge_id = $1 AND completed_at IS NULL AND expires_at > $2 RETURNING attempts",
         )
         .bind(challenge_id)
-        .bind(now)
+        .bind(now.as_i64())
         .fetch_optional(self.database.pool())
         .await?;
         row.map(|row| Ok(u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX)))
@@ -154,7 +156,7 @@ impl SignInStore for SqlIdentityStore {
              WHERE challenge_id = $1 AND completed_at IS NULL AND expires_at > $2 AND attempts < $3",
         )
         .bind(challenge_id)
-        .bind(now)
+        .bind(now.as_i64())
         .bind(i64::from(max_attempts))
         .execute(&mut *transaction)
         .await?;

@@ -34,11 +34,11 @@ impl SignUpStore for SqlIdentityStore {
         .bind(&account.display_name)
         .bind(&account.region)
         .bind(&account.locale)
-        .bind(account.created_at)
+        .bind(account.created_at.as_i64())
         .bind(&password_hash.0)
         .bind(&account.consent.terms_version)
         .bind(&account.consent.privacy_policy_version)
-        .bind(account.consent.accepted_at)
+        .bind(account.consent.accepted_at.as_i64())
         .execute(&mut *transaction)
         .await?;
         if inserted.rows_affected() == 0 {

@@ -1,11 +1,12 @@
 //! [`TwoFactorStore`] in SQL: TOTP secrets, the code second factor and recovery codes.
 
 use async_trait::async_trait;
+use mi_contracts::MiId;
 use sqlx::{AnyConnection, Row};
 
 use super::{SqlIdentityStore, flag};
 use crate::domain::events::IdentityEvent;
-use crate::domain::{MiId, TotpState, TwoFactorStore};
+use crate::domain::{TotpState, TwoFactorStore};
 
 #[async_trait]
 impl TwoFactorStore for SqlIdentityStore {

@@ -1,17 +1,15 @@
 //! Store calls that must succeed, unwrapped, for the scenarios to read as the contract.
 
+use mi_contracts::{MiId, UnixMillis};
 use mi_identity::domain::events::IdentityEvent;
 use mi_identity::domain::{
-    Account, Challenge, Contact, Identifier, MiId, Session, StoredHash, TwoFactorStatus,
-    VerifiedContact,
+    Account, Challenge, Contact, Identifier, Session, StoredHash, TwoFactorStatus, VerifiedContact,
 };
 use mi_identity::domain::{
     AccountLookup, AddContactOutcome, ContactStore, NewSession, PasswordStore, ProfileStore,
     RevokeScope, RotateOutcome, SessionStore, SignInCandidate, SignInStore, TwoFactorStore,
 };
 use mi_identity::storage::SqlIdentityStore;
-
-use mi_platform::clock;
 
 use super::{new_session, token};
 
@@ -23,7 +21,7 @@ pub async fn start(
     store: &SqlIdentityStore,
     mi_id: MiId,
     device_id: &str,
-    created_at: i64,
+    created_at: UnixMillis,
 ) -> NewSession {
     start_session(store, new_session(mi_id, device_id, created_at)).await
 }
@@ -75,8 +73,8 @@ pub async fn rotate(
     session_id: &str,
     from: &str,
     to: &str,
-    at: i64,
-    until: i64,
+    at: UnixMillis,
+    until: UnixMillis,
 ) -> RotateOutcome {
     store
         .rotate_refresh(session_id, from, to, at, until)
@@ -89,8 +87,8 @@ pub async fn rotate_first(
     store: &SqlIdentityStore,
     session: &NewSession,
     to: &str,
-    at: i64,
-    until: i64,
+    at: UnixMillis,
+    until: UnixMillis,
 ) -> RotateOutcome {
     let session_id = &session.session.session_id;
     rotate(store, session_id, &session.refresh_hash, to, at, until).await
@@ -167,7 +165,7 @@ pub async fn password_of(store: &SqlIdentityStore, mi_id: MiId) -> Option<Stored
 
 pub async fn sessions(store: &SqlIdentityStore, mi_id: MiId) -> Vec<Session> {
     store
-        .list_sessions(mi_id, clock::now_millis())
+        .list_sessions(mi_id, UnixMillis::now())
         .await
         .expect("list")
 }
@@ -180,7 +178,11 @@ pub async fn session_ids(store: &SqlIdentityStore, mi_id: MiId) -> Vec<String> {
         .collect()
 }
 
-pub async fn active(store: &SqlIdentityStore, session_id: &str, now: i64) -> Option<Session> {
+pub async fn active(
+    store: &SqlIdentityStore,
+    session_id: &str,
+    now: UnixMillis,
+) -> Option<Session> {
     store.active_session(session_id, now).await.expect("active")
 }
 

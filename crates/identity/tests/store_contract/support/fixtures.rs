@@ -1,23 +1,23 @@
 //! Builders: contacts, tokens, password hashes, accounts, sessions, challenges, and a whole
 //! [`SignUp`] that the store creates.
 
+use mi_contracts::{MiId, UnixMillis};
 use mi_identity::domain::events;
 use mi_identity::domain::{
-    Account, Challenge, ChallengeReason, Consent, Contact, ContactValue, DeviceInfo, MiId,
+    Account, Challenge, ChallengeReason, Consent, Contact, ContactValue, DeviceInfo,
     SecondFactorMethod, Session, StoredHash, TwoFactorStatus, VerifiedContact,
 };
 use mi_identity::domain::{CreateAccountOutcome, NewSession, SignUpStore};
 use mi_identity::storage::SqlIdentityStore;
-use mi_platform::clock;
 
-use super::{DAY, PHONE_A, PHONE_B, start};
+use super::{DAY, PHONE_A, PHONE_B, shifted, start};
 
 pub fn contact(raw: &str) -> ContactValue {
     ContactValue::parse(raw).expect("contact")
 }
 
 pub fn mi_id(raw: u64) -> MiId {
-    MiId::parse(raw).expect("mi id")
+    MiId::new(raw).expect("mi id")
 }
 
 /// A fresh verification token proving `value`.
@@ -25,7 +25,7 @@ pub fn token(value: &ContactValue) -> VerifiedContact {
     VerifiedContact {
         contact: value.clone(),
         token_id: uuid::Uuid::new_v4().to_string(),
-        expires_at: clock::now_millis() + 10 * 60 * 1000,
+        expires_at: shifted(UnixMillis::now(), 10 * 60 * 1000),
     }
 }
 
@@ -44,7 +44,7 @@ pub fn random_hash() -> String {
 }
 
 /// A recovery (not primary) contact verified at `verified_at`.
-pub fn recovery(raw: &str, verified_at: i64) -> Contact {
+pub fn recovery(raw: &str, verified_at: UnixMillis) -> Contact {
     Contact {
         value: contact(raw),
         primary: false,
@@ -61,7 +61,7 @@ pub fn two_factor(totp: bool, codes: bool, recovery_codes_left: u32) -> TwoFacto
     }
 }
 
-pub fn new_account(raw_id: u64, primary: &str, now: i64) -> Account {
+pub fn new_account(raw_id: u64, primary: &str, now: UnixMillis) -> Account {
     Account {
         mi_id: mi_id(raw_id),
         display_name: format!("User {raw_id}"),
@@ -95,8 +95,8 @@ pub fn device(device_id: &str) -> DeviceInfo {
 pub fn session_until(
     mi_id: MiId,
     device_id: &str,
-    created_at: i64,
-    refresh_expires_at: i64,
+    created_at: UnixMillis,
+    refresh_expires_at: UnixMillis,
 ) -> NewSession {
     NewSession {
         session: Session {
@@ -115,12 +115,12 @@ pub fn session_until(
 }
 
 /// A session started at `created_at` whose refresh token lives for 30 days.
-pub fn new_session(mi_id: MiId, device_id: &str, created_at: i64) -> NewSession {
-    session_until(mi_id, device_id, created_at, created_at + 30 * DAY)
+pub fn new_session(mi_id: MiId, device_id: &str, created_at: UnixMillis) -> NewSession {
+    session_until(mi_id, device_id, created_at, shifted(created_at, 30 * DAY))
 }
 
 /// A two-factor sign-in challenge on a new `device-2`.
-pub fn new_challenge(mi_id: MiId, expires_at: i64) -> Challenge {
+pub fn new_challenge(mi_id: MiId, expires_at: UnixMillis) -> Challenge {
     Challenge {
         challenge_id: uuid::Uuid::new_v4().to_string(),
         mi_id,
@@ -147,7 +147,7 @@ pub struct SignUp {
 
 impl SignUp {
     /// Password `initial`, a fresh token for the primary contact, a session on `device-1`.
-    pub fn new(raw_id: u64, primary: &str, now: i64) -> Self {
+    pub fn new(raw_id: u64, primary: &str, now: UnixMillis) -> Self {
         let account = new_account(raw_id, primary, now);
         Self {
             password: password("initial"),
@@ -190,7 +190,7 @@ impl SignUp {
     ) -> [NewSession; N] {
         let mut sessions = Vec::with_capacity(N);
         for n in devices {
-            let created_at = self.session.session.created_at + (n - 1) * 1_000;
+            let created_at = shifted(self.session.session.created_at, (n - 1) * 1_000);
             sessions.push(start(store, self.mi_id(), &format!("device-{n}"), created_at).await);
         }
         sessions.try_into().expect("a session for each device")
@@ -212,7 +212,7 @@ impl SignUp {
 
 /// An account created through the store now, as [`SignUp::new`] builds it.
 pub async fn sign_up(store: &SqlIdentityStore, raw_id: u64, primary: &str) -> SignUp {
-    let sign_up = SignUp::new(raw_id, primary, clock::now_millis());
+    let sign_up = SignUp::new(raw_id, primary, UnixMillis::now());
     assert_eq!(sign_up.attempt(store).await, CreateAccountOutcome::Created);
     sign_up
 }

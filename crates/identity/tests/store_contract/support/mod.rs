@@ -10,6 +10,7 @@ pub use calls::*;
 pub use fixtures::*;
 pub use outbox::*;
 
+use mi_contracts::UnixMillis;
 use mi_identity::storage::SqlIdentityStore;
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
@@ -18,6 +19,7 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
+/// A day in milliseconds, for [`shifted`].
 pub const DAY: i64 = 24 * 60 * 60 * 1000;
 pub const PHONE_A: &str = "+8613800138000";
 pub const PHONE_B: &str = "+8613900139000";
@@ -28,6 +30,11 @@ pub const EMAIL_C: &str = "han.meimei@example.com";
 
 /// The tables that hold an account's own rows, keyed by its Mi ID.
 pub const ACCOUNT_TABLES: [&str; 4] = ["accounts", "contacts", "sessions", "known_devices"];
+
+/// `millis` milliseconds after `time` (before it, when negative).
+pub fn shifted(time: UnixMillis, millis: i64) -> UnixMillis {
+    UnixMillis::from_i64(time.as_i64() + millis)
+}
 
 // ---------------------------------------------------------------------------------------------
 // Databases.

@@ -1,6 +1,6 @@
 //! Readers of table rows and of the outbox, and the sorted forms to compare them with.
 
-use mi_identity::domain::MiId;
+use mi_contracts::MiId;
 use mi_identity::domain::NewSession;
 use mi_platform::db::Database;
 use mi_proto::EventPayload;
