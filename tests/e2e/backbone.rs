@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::support::{
     Backends, DELIVERY_TIMEOUT, TestConfig, TestPlatform, code_in, unique_phone_number,
 };
+use mi_contracts::UnixMillis;
 use mi_platform::bus::BusMessage;
-use mi_platform::clock;
 use mi_platform::consumer::{DEAD_LETTER_ERROR_HEADER, DEAD_LETTER_GROUP_HEADER};
 use mi_platform::crypto::{CodeCipher, SecretKey};
 use mi_platform::events::{self, EVENT_TYPE_HEADER};
@@ -35,7 +35,11 @@ fn code_issued_message(
         sealed_code: CodeCipher::new(key)
             .seal(&verification_id, code.as_bytes())
             .unwrap(),
-        expire_time: Some(clock::millis_to_timestamp(clock::now_millis() + 600_000)),
+        expire_time: Some(
+            UnixMillis::now()
+                .saturating_add(Duration::from_secs(600))
+                .to_timestamp(),
+        ),
     };
     let envelope = events::envelope("verification", &verification_id, &issued);
     BusMessage {

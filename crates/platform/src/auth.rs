@@ -226,7 +226,7 @@ mod tests {
     fn bearer_tokens_are_checked_offline() {
         let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
         let verifier = AccessTokenVerifier::new(&[signer.public_key().clone()]).expect("verifier");
-        let later = crate::clock::now_millis() / 1000 + 600;
+        let later = mi_contracts::UnixMillis::now().as_i64() / 1000 + 600;
         let token = signer.sign(&claims(later)).expect("sign");
 
         let accepted = verifier
@@ -255,7 +255,7 @@ mod tests {
         let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
         let verifier =
             VerificationTokenVerifier::new(&[signer.public_key().clone()]).expect("verifier");
-        let later = crate::clock::now_millis() / 1000 + 600;
+        let later = mi_contracts::UnixMillis::now().as_i64() / 1000 + 600;
         let claims = verification_claims(later);
         let json = serde_json::to_value(&claims).expect("json");
         assert_eq!(
@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn a_token_of_one_kind_is_refused_as_the_other() {
         let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
-        let later = crate::clock::now_millis() / 1000 + 600;
+        let later = mi_contracts::UnixMillis::now().as_i64() / 1000 + 600;
         let access_verifier =
             AccessTokenVerifier::new(&[signer.public_key().clone()]).expect("verifier");
         let verification_verifier =

@@ -7,7 +7,6 @@
 pub mod auth;
 pub mod backoff;
 pub mod bus;
-pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod contact;

@@ -26,10 +26,12 @@ pub struct Expiry {
     pub keep_for: Duration,
 }
 
-/// Deletes every expired row once, as of `now` (milliseconds since the epoch, as identity's
-/// store contract still passes it); returns how many went.
-pub async fn sweep(database: &Database, expiries: &[Expiry], now: i64) -> anyhow::Result<u64> {
-    let now = UnixMillis::from_i64(now);
+/// Deletes every expired row once, as of `now`; returns how many went.
+pub async fn sweep(
+    database: &Database,
+    expiries: &[Expiry],
+    now: UnixMillis,
+) -> anyhow::Result<u64> {
     let mut deleted = 0;
     for expiry in expiries {
         let cutoff = now.saturating_sub(expiry.keep_for).as_i64();
@@ -72,7 +74,7 @@ pub async fn run(
             () = shutdown.cancelled() => return Ok(()),
             _ = ticks.tick() => {}
         }
-        match sweep(&database, &expiries, UnixMillis::now().as_i64()).await {
+        match sweep(&database, &expiries, UnixMillis::now()).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "deleted expired rows"),
             Err(error) => {

@@ -60,7 +60,7 @@ pub async fn expired_rows_are_deleted_and_live_ones_kept(fixture: Fixture) {
     create_challenge(store, &open_challenge).await;
 
     let settings = mi_identity::config::Settings::default();
-    let deleted = retention::sweep(database, &expiries(&settings), now.as_i64())
+    let deleted = retention::sweep(database, &expiries(&settings), now)
         .await
         .expect("sweep");
     assert_eq!(
@@ -112,7 +112,7 @@ pub async fn expired_rows_are_deleted_and_live_ones_kept(fixture: Fixture) {
 
     // A second sweep finds only the stale token spent again above.
     assert_eq!(
-        retention::sweep(database, &expiries(&settings), now.as_i64())
+        retention::sweep(database, &expiries(&settings), now)
             .await
             .expect("sweep"),
         1

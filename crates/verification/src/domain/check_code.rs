@@ -109,9 +109,7 @@ impl Verifier {
             .matches(&verification_id, &code, &verification.code_hash)
         {
             // Signed before the approval commits: an approved verification always has its proof.
-            // The token module still counts in bare milliseconds.
-            let (token, token_expires_at) = self.tokens.issue(&verification, now.as_i64())?;
-            let token_expires_at = UnixMillis::from_i64(token_expires_at);
+            let (token, token_expires_at) = self.tokens.issue(&verification, now)?;
             let event = VerificationApproved::from(&verification);
             let approved = self
                 .store

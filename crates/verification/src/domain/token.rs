@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
+use mi_contracts::UnixMillis;
 use mi_platform::auth::{
     VERIFICATION_TOKEN_AUDIENCE, VERIFICATION_TOKEN_ISSUER, VerificationClaims,
 };
-use mi_platform::clock;
 use mi_platform::tokens::{PublicKey, TokenSigner};
 
 use super::Verification;
@@ -29,22 +28,23 @@ impl VerificationTokens {
         }
     }
 
-    /// A token for an approved verification, with its expiry in milliseconds since the epoch.
-    pub fn issue(&self, verification: &Verification, now: i64) -> anyhow::Result<(String, i64)> {
-        let expires_at = clock::add_millis(now, self.ttl);
+    /// A token for an approved verification, with its expiry.
+    pub fn issue(
+        &self,
+        verification: &Verification,
+        now: UnixMillis,
+    ) -> anyhow::Result<(String, UnixMillis)> {
+        let expires_at = now.saturating_add(self.ttl);
         let claims = VerificationClaims {
             iss: VERIFICATION_TOKEN_ISSUER.to_owned(),
             aud: VERIFICATION_TOKEN_AUDIENCE.to_owned(),
             sub: verification.destination.as_str().to_owned(),
             jti: uuid::Uuid::new_v4().to_string(),
-            iat: now / 1000,
-            exp: expires_at / 1000,
+            iat: now.as_i64() / 1000,
+            exp: expires_at.as_i64() / 1000,
             vid: verification.verification_id.clone(),
-            // Verification's own Channel and Purpose still stand beside the contract enums the
-            // claims carry; both spell every value the same, so the names convert. Once the
-            // service uses mi_contracts' enums (a parallel change), this is a plain copy.
-            channel: verification.channel.as_str().parse().context("channel")?,
-            purpose: verification.purpose.as_str().parse().context("purpose")?,
+            channel: verification.channel,
+            purpose: verification.purpose,
         };
         Ok((self.signer.sign(&claims)?, expires_at))
     }
