@@ -232,6 +232,10 @@ pub struct OutboxConfig {
     /// The longest wait between retries while the bus is unreachable.
     #[serde(with = "humantime_serde")]
     pub max_backoff: Duration,
+    /// An event still unpublished after this long is logged as a warning: the relay is stuck
+    /// or the bus is down.
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -241,6 +245,7 @@ impl Default for OutboxConfig {
             poll_interval: Duration::from_millis(250),
             lease: Duration::from_secs(60),
             max_backoff: Duration::from_secs(10),
+            stale_after: Duration::from_secs(60),
         }
     }
 }
