@@ -133,7 +133,9 @@ impl TestConfig {
                 .with_value("postgres.max_connections", 4)
                 .with_value("kafka.brokers", testing::kafka_brokers())
                 .with_value("redis.url", testing::redis_url())
-                .with_value("redis.key_prefix", format!("t:{run_id}:"));
+                .with_value("redis.key_prefix", format!("t:{run_id}:"))
+                // The tests read codes from the dev inbox (`tests/e2e/dev_inbox.rs`).
+                .with_value("dev.allow_dev_inbox", true);
         }
         Self {
             loader,

@@ -28,6 +28,8 @@ pub struct InfraConfig {
     pub retention: RetentionConfig,
     /// Seals codes inside events; held by verification and notification only (base64, 32 bytes).
     pub code_encryption_key: Option<SecretString>,
+    /// Switches that let server mode run in ways fit for development only.
+    pub dev: DevConfig,
 }
 
 impl Default for InfraConfig {
@@ -42,6 +44,7 @@ impl Default for InfraConfig {
             consumer: ConsumerConfig::default(),
             retention: RetentionConfig::default(),
             code_encryption_key: None,
+            dev: DevConfig::default(),
         }
     }
 }
@@ -92,6 +95,12 @@ impl InfraConfig {
         self.postgres.url.is_none()
     }
 
+    /// Whether the dev inbox may be used: always in embedded mode, with PostgreSQL only when
+    /// `dev.allow_dev_inbox` is set.
+    pub fn dev_inbox_allowed(&self) -> bool {
+        self.is_embedded() || self.dev.allow_dev_inbox
+    }
+
     /// Where a development key is kept in embedded mode; `None` when a real key is required.
     pub fn dev_key_file(&self, name: &str) -> Option<PathBuf> {
         self.is_embedded()
@@ -107,6 +116,20 @@ impl InfraConfig {
     pub fn sqlite_path(&self, database: &str) -> PathBuf {
         Path::new(&self.data_dir).join(format!("{database}.db"))
     }
+}
+
+/// Development switches, each refused by default with PostgreSQL configured and logged as a
+/// warning at start when set (`MI_DEV__…`). Embedded mode needs none of them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DevConfig {
+    /// Allows the dev inbox with PostgreSQL: codes and alerts stored where anyone who reaches
+    /// the notification service reads them (`ListInboxMessages`).
+    pub allow_dev_inbox: bool,
+    /// Allows PostgreSQL without Redis or without Kafka: rate limits, lockouts and CAPTCHA
+    /// answers then live in each process, and events in a bus file under `data_dir`, so
+    /// replicas do not share them.
+    pub allow_process_local_state: bool,
 }
 
 /// PostgreSQL connection settings.
