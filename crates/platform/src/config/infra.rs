@@ -133,7 +133,7 @@ pub struct DevConfig {
 }
 
 /// PostgreSQL connection settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct PostgresConfig {
     /// A server URL such as `postgres://user:password@host:5432`; each service uses its own
@@ -152,6 +152,17 @@ impl Default for PostgresConfig {
             database_prefix: "mi_".into(),
             max_connections: 16,
         }
+    }
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PostgresConfig")
+            .field("url", &self.url.as_deref().map(crate::redact::url))
+            .field("database_prefix", &self.database_prefix)
+            .field("max_connections", &self.max_connections)
+            .finish()
     }
 }
 
@@ -200,7 +211,7 @@ impl Default for KafkaConfig {
 }
 
 /// Redis connection settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct RedisConfig {
     /// E.g. `redis://127.0.0.1:6379`.
@@ -215,6 +226,16 @@ impl Default for RedisConfig {
             url: None,
             key_prefix: "mi:".into(),
         }
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RedisConfig")
+            .field("url", &self.url.as_deref().map(crate::redact::url))
+            .field("key_prefix", &self.key_prefix)
+            .finish()
     }
 }
 
