@@ -16,6 +16,7 @@ mod backbone;
 mod bad_input;
 mod codes;
 mod delivery;
+mod dev_inbox;
 mod device_linking;
 mod health_and_reflection;
 mod identity_alerts;

@@ -2,6 +2,9 @@
 //! fields become trace attributes), even at TRACE level.
 
 use crate::support::{Backends, TestConfig, TestPlatform, code_in, unique_phone_number};
+use mi_platform::Platform;
+use mi_platform::config::ConfigLoader;
+use mi_platform::db::Database;
 use mi_proto::common::v1::Channel;
 use mi_proto::verification::v1::CheckCodeRequest;
 use mi_test_support::CapturedLogs;
@@ -48,6 +51,7 @@ async fn codes_tokens_and_keys_never_reach_logs_or_spans() {
         .unwrap()
         .into_inner();
     platform.stop().await;
+    let server_passwords = connection_errors_are_logged_without_passwords().await;
 
     let logs = captured.text();
     assert!(
@@ -63,6 +67,8 @@ async fn codes_tokens_and_keys_never_reach_logs_or_spans() {
         ),
         (captcha_answer.as_str(), "the captcha answer"),
         (encryption_key.as_str(), "the code encryption key"),
+        (server_passwords[0], "the Redis password"),
+        (server_passwords[1], "the PostgreSQL password"),
     ] {
         // Six digits may occur by chance (timestamps); only look for them where a value is printed.
         let leaked = if what == "the code" {
@@ -81,4 +87,35 @@ async fn codes_tokens_and_keys_never_reach_logs_or_spans() {
         !logs.contains(token_payload),
         "part of the token appears in the logs"
     );
+}
+
+/// Connects to a Redis and a PostgreSQL that are not there, with passwords in their URLs, and
+/// logs the errors as a process that stops on them does (`run_process`). Returns the passwords.
+async fn connection_errors_are_logged_without_passwords() -> [&'static str; 2] {
+    const REDIS_PASSWORD: &str = "redis-Pa55word-in-url";
+    const POSTGRES_PASSWORD: &str = "postgres-Pa55word-in-url";
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redis_url = format!("redis://mi:{REDIS_PASSWORD}@127.0.0.1:{closed_port}/0");
+    let infra = ConfigLoader::from_figment(figment::Figment::new())
+        .with_value("redis.url", redis_url)
+        .infra()
+        .unwrap();
+    let redis_error = Platform::connect(infra).await.expect_err("no redis there");
+    let postgres_url = format!("postgres://mi:{POSTGRES_PASSWORD}@127.0.0.1:{closed_port}/mi");
+    let postgres_error = Database::connect_postgres(&postgres_url, 1)
+        .await
+        .expect_err("no postgres there");
+    for error in [redis_error, postgres_error] {
+        let message = format!("{error:#}");
+        assert!(
+            message.contains(&format!("***@127.0.0.1:{closed_port}")),
+            "{message}"
+        );
+        tracing::error!(error = message, "mi-account stopped");
+    }
+    [REDIS_PASSWORD, POSTGRES_PASSWORD]
 }

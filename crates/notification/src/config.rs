@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use mi_platform::config::InfraConfig;
 use mi_platform::service::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -56,6 +57,51 @@ impl ServiceSettings for Settings {
             "invalid configuration: notification.smtp.host is required for the smtp transport"
         );
         Ok(())
+    }
+}
+
+impl Settings {
+    /// Whether the dev inbox is served (`ListInboxMessages`). Refuses dev-inbox transports with
+    /// PostgreSQL unless `dev.allow_dev_inbox` is set, which is then logged as a warning: the
+    /// inbox shows every code and alert to anyone who reaches the service.
+    pub fn dev_inbox(&self, infra: &InfraConfig) -> anyhow::Result<bool> {
+        let transports = [
+            (
+                "email_transport",
+                self.email_transport == EmailTransport::DevInbox,
+            ),
+            (
+                "sms_transport",
+                self.sms_transport == PhoneTransport::DevInbox,
+            ),
+            (
+                "voice_transport",
+                self.voice_transport == PhoneTransport::DevInbox,
+            ),
+        ];
+        let to_inbox: Vec<&str> = transports
+            .into_iter()
+            .filter_map(|(setting, to_inbox)| to_inbox.then_some(setting))
+            .collect();
+        if infra.is_embedded() {
+            return Ok(true);
+        }
+        if !infra.dev_inbox_allowed() {
+            anyhow::ensure!(
+                to_inbox.is_empty(),
+                "invalid configuration: notification.{} is dev-inbox with postgres.url set; the dev \
+                 inbox lets anyone read every code: use smtp and http, or for development set \
+                 dev.allow_dev_inbox (MI_DEV__ALLOW_DEV_INBOX=true)",
+                to_inbox.join(", notification.")
+            );
+            return Ok(false);
+        }
+        tracing::warn!(
+            dev_inbox_transports = to_inbox.join(","),
+            "DEVELOPMENT ONLY: the dev inbox is on with PostgreSQL (dev.allow_dev_inbox): anyone \
+             who reaches the notification service reads every code with ListInboxMessages"
+        );
+        Ok(true)
     }
 }
 
@@ -146,5 +192,53 @@ impl Default for HttpProviderSettings {
             api_key: None,
             timeout: Duration::from_secs(10),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mi_platform::config::InfraConfig;
+
+    use super::{EmailTransport, PhoneTransport, Settings};
+
+    fn server_mode(allow_dev_inbox: bool) -> InfraConfig {
+        let mut infra = InfraConfig::default();
+        infra.postgres.url = Some("postgres://db:5432".into());
+        infra.dev.allow_dev_inbox = allow_dev_inbox;
+        infra
+    }
+
+    #[test]
+    fn the_dev_inbox_needs_the_switch_with_postgres() {
+        let inbox = Settings::default();
+        let error = inbox.dev_inbox(&server_mode(false)).expect_err("refused");
+        assert!(
+            error.to_string().contains("MI_DEV__ALLOW_DEV_INBOX"),
+            "{error}"
+        );
+        assert!(inbox.dev_inbox(&server_mode(true)).expect("allowed"));
+        assert!(inbox.dev_inbox(&InfraConfig::default()).expect("embedded"));
+
+        let real_transports = Settings {
+            email_transport: EmailTransport::Smtp,
+            sms_transport: PhoneTransport::Http,
+            voice_transport: PhoneTransport::Http,
+            ..Settings::default()
+        };
+        let served = real_transports
+            .dev_inbox(&server_mode(false))
+            .expect("no inbox transport");
+        assert!(!served, "the inbox RPC is off in server mode");
+        let one_left = Settings {
+            voice_transport: PhoneTransport::DevInbox,
+            ..real_transports
+        };
+        let error = one_left
+            .dev_inbox(&server_mode(false))
+            .expect_err("refused");
+        assert!(
+            error.to_string().contains("notification.voice_transport"),
+            "{error}"
+        );
     }
 }

@@ -47,6 +47,7 @@ impl Service for NotificationService {
     type Settings = Settings;
 
     async fn build(settings: Settings, host: &mut ServiceHost) -> anyhow::Result<GrpcServices> {
+        let dev_inbox = settings.dev_inbox(&host.platform().config)?;
         let cipher = host.platform().code_cipher()?;
         let transports = transports::from_settings(&settings)?;
         let store = Arc::new(SqlNotificationStore::new(
@@ -66,7 +67,7 @@ impl Service for NotificationService {
         host.spawn_consumer(&["verification", "identity"], Arc::new(handler));
 
         Ok(GrpcServices::new(NotificationServiceServer::new(
-            grpc::NotificationHandler::new(notifier),
+            grpc::NotificationHandler::new(notifier, dev_inbox),
         )))
     }
 }

@@ -66,12 +66,13 @@ impl SecretKey {
                 .with_context(|| format!("invalid development key in {}", path.display()));
         }
         let parent = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent)?;
+        private_directory(parent)
+            .with_context(|| format!("cannot create key directory {}", parent.display()))?;
         // Write a private temporary file, then link it into place: linking fails if another
         // service won the race, and then both use the winner's key.
         let key = Self::generate();
         let temporary = parent.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
-        std::fs::write(&temporary, BASE64.encode(key.0))
+        write_private(&temporary, BASE64.encode(key.0).as_bytes())
             .with_context(|| format!("cannot write development key {}", temporary.display()))?;
         let linked = std::fs::hard_link(&temporary, path);
         let _ = std::fs::remove_file(&temporary);
@@ -97,6 +98,32 @@ impl SecretKey {
     pub fn to_base64(&self) -> SecretString {
         SecretString::from(BASE64.encode(self.0))
     }
+}
+
+/// Creates `directory` (and its parents) readable by this user only (0700), and narrows it to
+/// 0700 if it exists already: development keys live there.
+fn private_directory(directory: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if let Some(parent) = directory.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(directory) {
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => return Err(error),
+        _ => {}
+    }
+    std::fs::set_permissions(directory, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Writes a new file readable and writable by this user only (0600), from its creation on.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(contents)
 }
 
 /// Compares two secrets in time that depends on their length only, not on where they differ.
@@ -180,6 +207,34 @@ mod tests {
         assert!(cipher.open("verification-2", &sealed).is_err());
         let other = CodeCipher::new(&SecretKey::generate());
         assert!(other.open("verification-1", &sealed).is_err());
+    }
+
+    #[test]
+    fn development_keys_are_private_to_their_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let directory = data_dir.path().join("dev-keys");
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let generated = SecretKey::configured_or_dev(None, Some(&directory.join("a.key")), "a")
+            .expect("generated");
+        assert_eq!(mode(&directory), 0o700, "key directory");
+        assert_eq!(mode(&directory.join("a.key")), 0o600, "key file");
+        let again = SecretKey::configured_or_dev(None, Some(&directory.join("a.key")), "a")
+            .expect("read back");
+        assert_eq!(again.as_bytes(), generated.as_bytes());
+
+        // A directory an older version left open is narrowed when a key is added.
+        std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        SecretKey::configured_or_dev(None, Some(&directory.join("b.key")), "b").expect("generated");
+        assert_eq!(mode(&directory), 0o700);
+        assert_eq!(mode(&directory.join("b.key")), 0o600);
     }
 
     #[test]

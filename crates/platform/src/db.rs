@@ -13,6 +13,7 @@ use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::{Any, AnyPool, ConnectOptions};
 
 use crate::config::InfraConfig;
+use crate::redact;
 
 /// Which server is behind a pool, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,12 +51,13 @@ impl Database {
         sqlx::any::install_default_drivers();
         let exists = Any::database_exists(url)
             .await
-            .with_context(|| format!("cannot reach PostgreSQL at {}", redact(url)))?;
+            .with_context(|| format!("cannot reach PostgreSQL at {}", redact::url(url)))?;
         if !exists
             && let Err(error) = Any::create_database(url).await
             && !Any::database_exists(url).await.unwrap_or(false)
         {
-            return Err(error).with_context(|| format!("cannot create database {}", redact(url)));
+            return Err(error)
+                .with_context(|| format!("cannot create database {}", redact::url(url)));
         }
         let options =
             AnyConnectOptions::from_str(url)?.log_statements(tracing::log::LevelFilter::Trace);
@@ -64,7 +66,7 @@ impl Database {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
-            .with_context(|| format!("cannot connect to {}", redact(url)))?;
+            .with_context(|| format!("cannot connect to {}", redact::url(url)))?;
         Ok(Self {
             pool,
             backend: Backend::Postgres,
@@ -130,13 +132,5 @@ impl Database {
     /// Which server this is.
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-}
-
-/// A URL without its user and password, for error messages.
-fn redact(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, _)), Some(at)) => format!("{scheme}://***@{}", &url[at + 1..]),
-        _ => url.to_owned(),
     }
 }

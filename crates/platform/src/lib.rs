@@ -19,6 +19,7 @@ pub mod host;
 pub mod limiter;
 pub mod outbox;
 pub mod paging;
+pub mod redact;
 pub mod redis_connection;
 pub mod retention;
 pub mod runtime;

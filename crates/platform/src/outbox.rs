@@ -5,6 +5,16 @@
 //! `UPDATE` (with `SKIP LOCKED` on PostgreSQL so replicas do not queue behind each other), and
 //! only the holder of the claim deletes the rows. A relay that dies mid-batch leaves a lease
 //! that expires; another relay publishes the rows again (at-least-once; consumers deduplicate).
+//!
+//! Each row is published and judged on its own, so that no row holds up the others: a row the
+//! bus refuses for what it is (too large, malformed) is parked in `outbox_dead_letters`
+//! (`dead_letter.rs`), a row that failed for a passing reason is retried with backoff. Events
+//! are not refused at `enqueue`: that runs inside the business transaction, where a delivery
+//! limit would turn into a failed request; the edges bound what goes into an event. The age
+//! of the oldest waiting row is a gauge and, past `outbox.stale_after`, a warning (`age.rs`).
+
+mod age;
+mod dead_letter;
 
 use std::sync::Arc;
 
@@ -15,8 +25,9 @@ use sqlx::{AnyConnection, Row};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use self::age::AgeWatch;
 use crate::backoff::Backoff;
-use crate::bus::{BusMessage, EventBus};
+use crate::bus::{BusMessage, EventBus, MessageRefused};
 use crate::config::OutboxConfig;
 use crate::db::{Backend, Database};
 use crate::events::{self, EVENT_TYPE_HEADER};
@@ -113,7 +124,16 @@ impl OutboxRelay {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut failures: u32 = 0;
         let mut topic_ready = false;
+        let mut age_watch = AgeWatch::new();
         while !shutdown.is_cancelled() {
+            if age_watch.due() {
+                match self.oldest_unpublished_age().await {
+                    Ok(age) => age_watch.observe(&self.topic, age, self.config.stale_after),
+                    Err(error) => {
+                        tracing::debug!(topic = %self.topic, error = format!("{error:#}"), "cannot read the outbox age")
+                    }
+                }
+            }
             let work = async {
                 if topic_ready {
                     return self.publish_batch().await;
@@ -159,9 +179,55 @@ impl OutboxRelay {
         Ok(())
     }
 
-    /// Claims, publishes and deletes one batch; returns how many events went out.
+    /// How long the oldest event still in the outbox has waited; `None` when none waits.
+    pub async fn oldest_unpublished_age(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        age::oldest_unpublished_age(&self.database).await
+    }
+
+    /// Claims and publishes one batch, each row on its own: published rows are deleted, rows
+    /// the bus refuses are parked, the others are released for a retry. Returns how many rows
+    /// left the outbox, or the first passing error once the rest of the batch is done.
     pub async fn publish_batch(&self) -> anyhow::Result<usize> {
         let claim_id = uuid::Uuid::new_v4().to_string();
+        let events = self.claim(&claim_id).await?;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let messages: Vec<BusMessage> = events.iter().map(|event| event.message.clone()).collect();
+        let results = self.bus.publish_each(&messages).await;
+        let mut first_transient_error = None;
+        for (event, result) in events.iter().zip(results) {
+            let Err(error) = result else { continue };
+            if MessageRefused::is_cause_of(&error) {
+                dead_letter::park(&self.database, &claim_id, event, &error).await?;
+                continue;
+            }
+            sqlx::query(
+                "UPDATE outbox SET lease_owner = NULL, lease_expires_at = 0, attempts = attempts + 1, last_error = $3 \
+                 WHERE event_id = $1 AND lease_owner = $2",
+            )
+            .bind(&event.event_id)
+            .bind(&claim_id)
+            .bind(format!("{error:#}"))
+            .execute(self.database.pool())
+            .await?;
+            first_transient_error.get_or_insert(error);
+        }
+        // What is still claimed was published.
+        let published = sqlx::query("DELETE FROM outbox WHERE lease_owner = $1")
+            .bind(&claim_id)
+            .execute(self.database.pool())
+            .await?
+            .rows_affected();
+        tracing::debug!(topic = %self.topic, published, "outbox batch published");
+        match first_transient_error {
+            Some(error) => Err(error),
+            None => Ok(events.len()),
+        }
+    }
+
+    /// Leases the oldest unclaimed rows to `claim_id`, oldest first.
+    async fn claim(&self, claim_id: &str) -> anyhow::Result<Vec<ClaimedEvent>> {
         let now = UnixMillis::now();
         let skip_locked = match self.database.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -172,54 +238,43 @@ impl OutboxRelay {
              WHERE lease_expires_at < $3 AND event_id IN ( \
                SELECT event_id FROM outbox WHERE lease_expires_at < $3 \
                ORDER BY created_at, event_id LIMIT $4{skip_locked}) \
-             RETURNING event_id, topic, message_key, headers, payload, created_at"
+             RETURNING event_id, event_type, topic, message_key, headers, payload, created_at"
         );
-        let mut rows = sqlx::query(&claim)
-            .bind(&claim_id)
+        let rows = sqlx::query(&claim)
+            .bind(claim_id)
             .bind(now.saturating_add(self.config.lease).as_i64())
             .bind(now.as_i64())
             .bind(self.config.batch_size)
             .fetch_all(self.database.pool())
             .await?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        // RETURNING does not keep the subquery's order.
-        rows.sort_by_key(|row| {
-            (
-                row.try_get::<i64, _>("created_at").unwrap_or_default(),
-                row.try_get::<String, _>("event_id").unwrap_or_default(),
-            )
-        });
-        let messages = rows
+        let mut events = rows
             .iter()
             .map(|row| {
                 let headers: String = row.try_get("headers")?;
-                Ok(BusMessage {
-                    topic: row.try_get("topic")?,
-                    key: row.try_get("message_key")?,
-                    headers: serde_json::from_str(&headers)?,
-                    payload: row.try_get("payload")?,
+                Ok(ClaimedEvent {
+                    event_id: row.try_get("event_id")?,
+                    event_type: row.try_get("event_type")?,
+                    created_at: row.try_get("created_at")?,
+                    message: BusMessage {
+                        topic: row.try_get("topic")?,
+                        key: row.try_get("message_key")?,
+                        headers: serde_json::from_str(&headers)?,
+                        payload: row.try_get("payload")?,
+                    },
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-
-        if let Err(error) = self.bus.publish(&messages).await {
-            sqlx::query(
-                "UPDATE outbox SET lease_owner = NULL, lease_expires_at = 0, attempts = attempts + 1, last_error = $2 \
-                 WHERE lease_owner = $1",
-            )
-            .bind(&claim_id)
-            .bind(format!("{error:#}"))
-            .execute(self.database.pool())
-            .await?;
-            return Err(error);
-        }
-        sqlx::query("DELETE FROM outbox WHERE lease_owner = $1")
-            .bind(&claim_id)
-            .execute(self.database.pool())
-            .await?;
-        tracing::debug!(topic = %self.topic, published = messages.len(), "outbox batch published");
-        Ok(messages.len())
+        // RETURNING does not keep the subquery's order.
+        events.sort_by(|a, b| (a.created_at, &a.event_id).cmp(&(b.created_at, &b.event_id)));
+        Ok(events)
     }
+}
+
+/// An outbox row leased to this relay.
+#[derive(Debug)]
+struct ClaimedEvent {
+    event_id: String,
+    event_type: String,
+    created_at: i64,
+    message: BusMessage,
 }

@@ -24,7 +24,10 @@ pub struct Platform {
 
 impl Platform {
     /// Builds the bus and limiter the configuration names.
+    ///
+    /// Refuses PostgreSQL without Redis or Kafka unless `dev.allow_process_local_state` is set.
     pub async fn connect(config: InfraConfig) -> anyhow::Result<Self> {
+        refuse_process_local_state(&config)?;
         let bus: Arc<dyn EventBus> = match &config.kafka.brokers {
             Some(brokers) => Arc::new(KafkaBus::new(brokers, &config.kafka)?),
             None => Arc::new(EmbeddedBus::open(&config.data_dir.join("bus.db")).await?),
@@ -79,5 +82,95 @@ impl Platform {
             "code_encryption_key",
         )?;
         Ok(CodeCipher::new(&key))
+    }
+}
+
+/// With PostgreSQL, several replicas are expected: limits, lockouts and CAPTCHA answers kept in
+/// one process's memory, or events on a local bus file, would silently not be shared.
+fn refuse_process_local_state(config: &InfraConfig) -> anyhow::Result<()> {
+    if config.is_embedded() {
+        return Ok(());
+    }
+    let missing: Vec<&str> = [
+        (config.redis.url.is_none(), "redis.url"),
+        (config.kafka.brokers.is_none(), "kafka.brokers"),
+    ]
+    .into_iter()
+    .filter_map(|(missing, key)| missing.then_some(key))
+    .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let missing = missing.join(" and ");
+    anyhow::ensure!(
+        config.dev.allow_process_local_state,
+        "invalid configuration: postgres.url is set but {missing} is not, so rate limits, lockouts \
+         and CAPTCHA answers (and, without Kafka, events) would stay in this process; set {missing}, \
+         or for a single-process development setup set dev.allow_process_local_state \
+         (MI_DEV__ALLOW_PROCESS_LOCAL_STATE=true)"
+    );
+    tracing::warn!(
+        missing,
+        "DEVELOPMENT ONLY: PostgreSQL without {missing} (dev.allow_process_local_state): rate \
+         limits, lockouts and CAPTCHA answers are kept per process; never run replicas like this"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Figment;
+    use mi_test_support::CapturedLogs;
+
+    use super::Platform;
+    use crate::config::ConfigLoader;
+
+    /// Server mode with Kafka on a closed port (the client connects lazily) and no Redis.
+    fn postgres_without_redis() -> ConfigLoader {
+        ConfigLoader::from_figment(Figment::new())
+            .with_value("postgres.url", "postgres://db:5432")
+            .with_value("kafka.brokers", "127.0.0.1:1")
+    }
+
+    #[tokio::test]
+    async fn postgres_without_redis_or_kafka_is_refused_unless_allowed() {
+        let error = Platform::connect(postgres_without_redis().infra().expect("config"))
+            .await
+            .expect_err("no redis");
+        let message = error.to_string();
+        assert!(
+            message.contains("redis.url") && message.contains("MI_DEV__ALLOW_PROCESS_LOCAL_STATE"),
+            "{message}"
+        );
+        let without_kafka = ConfigLoader::from_figment(Figment::new())
+            .with_value("postgres.url", "postgres://db:5432")
+            .with_value("redis.url", "redis://127.0.0.1:1")
+            .infra()
+            .expect("config");
+        let error = Platform::connect(without_kafka)
+            .await
+            .expect_err("no kafka");
+        assert!(error.to_string().contains("kafka.brokers"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_switch_allows_it_and_is_logged_loudly() {
+        let allowed = postgres_without_redis()
+            .with_value("dev.allow_process_local_state", true)
+            .infra()
+            .expect("config");
+        let captured = CapturedLogs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        Platform::connect(allowed).await.expect("allowed");
+        let logs = captured.text();
+        assert!(
+            logs.lines()
+                .any(|line| line.contains("WARN") && line.contains("DEVELOPMENT ONLY")),
+            "{logs}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod authenticator;
 pub mod identity;
+pub mod inbox;
 pub mod providers;
 
 pub use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update};
@@ -29,8 +30,8 @@ use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::telemetry::{self, TelemetryGuard};
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::events::v1::EventEnvelope;
+use mi_proto::notification::v1::InboxMessage;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
-use mi_proto::notification::v1::{InboxMessage, ListInboxMessagesRequest};
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
 use mi_proto::verification::v1::{
     CaptchaAnswer, CheckCodeRequest, CheckCodeResponse, CreateCaptchaRequest, SendCodeRequest,
@@ -134,7 +135,9 @@ impl TestConfig {
                 .with_value("postgres.max_connections", 4)
                 .with_value("kafka.brokers", testing::kafka_brokers())
                 .with_value("redis.url", testing::redis_url())
-                .with_value("redis.key_prefix", format!("t:{run_id}:"));
+                .with_value("redis.key_prefix", format!("t:{run_id}:"))
+                // The tests read codes from the dev inbox (`tests/e2e/dev_inbox.rs`).
+                .with_value("dev.allow_dev_inbox", true);
         }
         Self {
             loader,
@@ -355,39 +358,6 @@ impl TestPlatform {
                 reader.close().await.unwrap();
                 return event;
             }
-        }
-    }
-
-    /// Every dev-inbox message for a destination, oldest first.
-    pub async fn inbox(&self, destination: &str) -> Vec<InboxMessage> {
-        let request = ListInboxMessagesRequest {
-            destination: destination.to_owned(),
-            page_size: 100,
-            page_token: String::new(),
-        };
-        self.notification()
-            .await
-            .list_inbox_messages(request)
-            .await
-            .unwrap()
-            .into_inner()
-            .messages
-    }
-
-    /// Waits until the inbox holds at least `count` messages for `destination`.
-    pub async fn wait_for_inbox(&self, destination: &str, count: usize) -> Vec<InboxMessage> {
-        let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
-        loop {
-            let messages = self.inbox(destination).await;
-            if messages.len() >= count {
-                return messages;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{count} message(s) for {destination} did not arrive within {DELIVERY_TIMEOUT:?}; got {}",
-                messages.len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }

@@ -15,12 +15,17 @@ use crate::domain::{InboxMessage, Notifier};
 #[derive(Debug)]
 pub struct NotificationHandler {
     notifier: Arc<Notifier>,
+    dev_inbox: bool,
 }
 
 impl NotificationHandler {
-    /// A handler over the notifier that keeps the inbox.
-    pub fn new(notifier: Arc<Notifier>) -> Self {
-        Self { notifier }
+    /// A handler over the notifier that keeps the inbox; it is read only where `dev_inbox`
+    /// ([`crate::config::Settings::dev_inbox`]).
+    pub fn new(notifier: Arc<Notifier>, dev_inbox: bool) -> Self {
+        Self {
+            notifier,
+            dev_inbox,
+        }
     }
 }
 
@@ -30,6 +35,11 @@ impl NotificationService for NotificationHandler {
         &self,
         request: Request<api::ListInboxMessagesRequest>,
     ) -> Result<Response<api::ListInboxMessagesResponse>, Status> {
+        if !self.dev_inbox {
+            return Err(Status::unimplemented(
+                "the dev inbox is off with PostgreSQL (see dev.allow_dev_inbox)",
+            ));
+        }
         let request = request.into_inner();
         // The page key is a message id; message ids are UUIDv7s, which sort by time.
         let page = PageRequest::<String>::from_wire(request.page_size, &request.page_token)?;

@@ -14,12 +14,14 @@ use mi_contracts::UnixMillis;
 use sqlx::Row;
 use tokio::sync::watch;
 
-use super::{BusMessage, Delivery, EventBus, Subscription};
+use super::{BusMessage, Delivery, EventBus, MessageRefused, Subscription};
 use crate::db::Database;
 
 /// How often a subscriber looks for messages appended by another process.
 const CROSS_PROCESS_POLL: Duration = Duration::from_millis(500);
 const FETCH_BATCH: i64 = 100;
+/// The largest message the bus takes: librdkafka's default `message.max.bytes`.
+pub const MAX_MESSAGE_BYTES: usize = 1_000_000;
 
 /// The in-process event bus of embedded mode.
 #[derive(Debug, Clone)]
@@ -58,6 +60,60 @@ impl EventBus for EmbeddedBus {
     }
 
     async fn publish(&self, messages: &[BusMessage]) -> anyhow::Result<()> {
+        for message in messages {
+            refuse_oversized(message)?;
+        }
+        self.append(messages.iter()).await
+    }
+
+    async fn publish_each(&self, messages: &[BusMessage]) -> Vec<anyhow::Result<()>> {
+        let checked: Vec<anyhow::Result<()>> = messages.iter().map(refuse_oversized).collect();
+        let accepted = messages
+            .iter()
+            .zip(&checked)
+            .filter_map(|(message, check)| check.is_ok().then_some(message));
+        match self.append(accepted).await {
+            Ok(()) => checked,
+            // The accepted ones were appended in one transaction: they failed together.
+            Err(error) => {
+                let error = format!("{error:#}");
+                checked
+                    .into_iter()
+                    .map(|check| check.and_then(|()| Err(anyhow::anyhow!("{error}"))))
+                    .collect()
+            }
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        group: &str,
+        topics: &[String],
+    ) -> anyhow::Result<Box<dyn Subscription>> {
+        let mut positions = HashMap::new();
+        for topic in topics {
+            let committed: Option<i64> = sqlx::query_scalar(
+                "SELECT next_seq FROM bus_offsets WHERE consumer_group = $1 AND topic = $2",
+            )
+            .bind(group)
+            .bind(topic)
+            .fetch_optional(self.database.pool())
+            .await?;
+            positions.insert(topic.clone(), committed.unwrap_or(1));
+        }
+        Ok(Box::new(EmbeddedSubscription {
+            database: self.database.clone(),
+            group: group.to_owned(),
+            fetch_from: positions,
+            buffered: VecDeque::new(),
+            appended: self.appended.subscribe(),
+        }))
+    }
+}
+
+impl EmbeddedBus {
+    /// Appends messages to their topics in one transaction.
+    async fn append(&self, messages: impl Iterator<Item = &BusMessage>) -> anyhow::Result<()> {
         let mut transaction = self.database.pool().begin().await?;
         for message in messages {
             // One statement checks the topic, computes the next sequence number and appends:
@@ -85,31 +141,26 @@ impl EventBus for EmbeddedBus {
             .send_modify(|count| *count = count.wrapping_add(1));
         Ok(())
     }
+}
 
-    async fn subscribe(
-        &self,
-        group: &str,
-        topics: &[String],
-    ) -> anyhow::Result<Box<dyn Subscription>> {
-        let mut positions = HashMap::new();
-        for topic in topics {
-            let committed: Option<i64> = sqlx::query_scalar(
-                "SELECT next_seq FROM bus_offsets WHERE consumer_group = $1 AND topic = $2",
-            )
-            .bind(group)
-            .bind(topic)
-            .fetch_optional(self.database.pool())
-            .await?;
-            positions.insert(topic.clone(), committed.unwrap_or(1));
+/// Refuses a message larger than Kafka producers accept by default, so that an event that
+/// flows in embedded mode flows on Kafka too (and one request cannot grow the log without
+/// bound).
+fn refuse_oversized(message: &BusMessage) -> anyhow::Result<()> {
+    let size = message.key.len()
+        + message.payload.len()
+        + message
+            .headers
+            .iter()
+            .map(|(key, value)| key.len() + value.len())
+            .sum::<usize>();
+    if size > MAX_MESSAGE_BYTES {
+        return Err(MessageRefused {
+            reason: format!("message of {size} bytes is larger than {MAX_MESSAGE_BYTES} bytes"),
         }
-        Ok(Box::new(EmbeddedSubscription {
-            database: self.database.clone(),
-            group: group.to_owned(),
-            fetch_from: positions,
-            buffered: VecDeque::new(),
-            appended: self.appended.subscribe(),
-        }))
+        .into());
     }
+    Ok(())
 }
 
 struct EmbeddedSubscription {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use futures::future::try_join_all;
+use futures::future::join_all;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -14,7 +14,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
-use super::{BusMessage, Delivery, EventBus, Subscription};
+use super::{BusMessage, Delivery, EventBus, MessageRefused, Subscription};
 use crate::config::KafkaConfig;
 
 /// Publishes to and consumes from a Kafka cluster.
@@ -92,6 +92,11 @@ impl EventBus for KafkaBus {
     }
 
     async fn publish(&self, messages: &[BusMessage]) -> anyhow::Result<()> {
+        self.publish_each(messages).await.into_iter().collect()
+    }
+
+    async fn publish_each(&self, messages: &[BusMessage]) -> Vec<anyhow::Result<()>> {
+        // All sends are in flight at once (librdkafka batches them); each has its own result.
         let sends = messages.iter().map(|message| {
             let headers =
                 message
@@ -111,16 +116,11 @@ impl EventBus for KafkaBus {
                 self.producer
                     .send(record, Timeout::Never)
                     .await
-                    .map_err(|(error, _)| {
-                        anyhow::Error::new(error).context(format!(
-                            "kafka did not accept a message for {}",
-                            message.topic
-                        ))
-                    })
+                    .map(|_| ())
+                    .map_err(|(error, _)| publish_error(error, &message.topic))
             }
         });
-        try_join_all(sends).await?;
-        Ok(())
+        join_all(sends).await
     }
 
     async fn subscribe(
@@ -148,6 +148,31 @@ impl EventBus for KafkaBus {
             .subscribe(&topic_names)
             .context("cannot subscribe")?;
         Ok(Box::new(KafkaSubscription { consumer }))
+    }
+}
+
+/// A failed send, marked [`MessageRefused`] when the message itself is at fault: larger than
+/// `message.max.bytes` (librdkafka checks it before sending) or the broker's limit, or a
+/// record the broker calls invalid. Transport errors and timeouts stay transient.
+fn publish_error(error: KafkaError, topic: &str) -> anyhow::Error {
+    let refused = matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::MessageBatchTooLarge
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::InvalidTimestamp
+                | RDKafkaErrorCode::BadMessage
+        )
+    );
+    let context = format!("kafka did not accept a message for {topic}");
+    if refused {
+        let reason = error.to_string();
+        anyhow::Error::new(MessageRefused { reason }).context(context)
+    } else {
+        anyhow::Error::new(error).context(context)
     }
 }
 

@@ -11,7 +11,7 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 
-pub use embedded::EmbeddedBus;
+pub use embedded::{EmbeddedBus, MAX_MESSAGE_BYTES as EMBEDDED_MAX_MESSAGE_BYTES};
 pub use kafka::KafkaBus;
 
 /// A message to publish or a message received.
@@ -37,6 +37,22 @@ impl BusMessage {
     }
 }
 
+/// The bus refuses a message for what it is (too large, malformed): publishing it again cannot
+/// succeed, unlike a failure of the bus itself (unreachable, timed out), which a retry may pass.
+#[derive(Debug, thiserror::Error)]
+#[error("the bus refuses this message: {reason}")]
+pub struct MessageRefused {
+    /// Why, as the bus says it.
+    pub reason: String,
+}
+
+impl MessageRefused {
+    /// Whether `error`, or one of its causes, is a refusal rather than a transient failure.
+    pub fn is_cause_of(error: &anyhow::Error) -> bool {
+        error.chain().any(|cause| cause.is::<MessageRefused>())
+    }
+}
+
 /// A received message and where it sits in its topic, for committing.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -56,6 +72,17 @@ pub trait EventBus: Send + Sync + Debug {
 
     /// Publishes messages; returns once the bus has durably accepted every one of them.
     async fn publish(&self, messages: &[BusMessage]) -> anyhow::Result<()>;
+
+    /// Publishes each message on its own, so that one the bus refuses does not fail the
+    /// others: one result per message, in order. A refusal for what the message is (too large,
+    /// malformed) is a [`MessageRefused`]; any other error may pass if retried.
+    async fn publish_each(&self, messages: &[BusMessage]) -> Vec<anyhow::Result<()>> {
+        let mut results = Vec::with_capacity(messages.len());
+        for message in messages {
+            results.push(self.publish(std::slice::from_ref(message)).await);
+        }
+        results
+    }
 
     /// Joins a consumer group on some topics.
     async fn subscribe(

@@ -28,6 +28,8 @@ pub struct InfraConfig {
     pub retention: RetentionConfig,
     /// Seals codes inside events; held by verification and notification only (base64, 32 bytes).
     pub code_encryption_key: Option<SecretString>,
+    /// Switches that let server mode run in ways fit for development only.
+    pub dev: DevConfig,
 }
 
 impl Default for InfraConfig {
@@ -42,6 +44,7 @@ impl Default for InfraConfig {
             consumer: ConsumerConfig::default(),
             retention: RetentionConfig::default(),
             code_encryption_key: None,
+            dev: DevConfig::default(),
         }
     }
 }
@@ -92,6 +95,12 @@ impl InfraConfig {
         self.postgres.url.is_none()
     }
 
+    /// Whether the dev inbox may be used: always in embedded mode, with PostgreSQL only when
+    /// `dev.allow_dev_inbox` is set.
+    pub fn dev_inbox_allowed(&self) -> bool {
+        self.is_embedded() || self.dev.allow_dev_inbox
+    }
+
     /// Where a development key is kept in embedded mode; `None` when a real key is required.
     pub fn dev_key_file(&self, name: &str) -> Option<PathBuf> {
         self.is_embedded()
@@ -109,8 +118,22 @@ impl InfraConfig {
     }
 }
 
+/// Development switches, each refused by default with PostgreSQL configured and logged as a
+/// warning at start when set (`MI_DEV__…`). Embedded mode needs none of them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DevConfig {
+    /// Allows the dev inbox with PostgreSQL: codes and alerts stored where anyone who reaches
+    /// the notification service reads them (`ListInboxMessages`).
+    pub allow_dev_inbox: bool,
+    /// Allows PostgreSQL without Redis or without Kafka: rate limits, lockouts and CAPTCHA
+    /// answers then live in each process, and events in a bus file under `data_dir`, so
+    /// replicas do not share them.
+    pub allow_process_local_state: bool,
+}
+
 /// PostgreSQL connection settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct PostgresConfig {
     /// A server URL such as `postgres://user:password@host:5432`; each service uses its own
@@ -129,6 +152,17 @@ impl Default for PostgresConfig {
             database_prefix: "mi_".into(),
             max_connections: 16,
         }
+    }
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PostgresConfig")
+            .field("url", &self.url.as_deref().map(crate::redact::url))
+            .field("database_prefix", &self.database_prefix)
+            .field("max_connections", &self.max_connections)
+            .finish()
     }
 }
 
@@ -177,7 +211,7 @@ impl Default for KafkaConfig {
 }
 
 /// Redis connection settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct RedisConfig {
     /// E.g. `redis://127.0.0.1:6379`.
@@ -192,6 +226,16 @@ impl Default for RedisConfig {
             url: None,
             key_prefix: "mi:".into(),
         }
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RedisConfig")
+            .field("url", &self.url.as_deref().map(crate::redact::url))
+            .field("key_prefix", &self.key_prefix)
+            .finish()
     }
 }
 
@@ -232,6 +276,10 @@ pub struct OutboxConfig {
     /// The longest wait between retries while the bus is unreachable.
     #[serde(with = "humantime_serde")]
     pub max_backoff: Duration,
+    /// An event still unpublished after this long is logged as a warning: the relay is stuck
+    /// or the bus is down.
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -241,6 +289,7 @@ impl Default for OutboxConfig {
             poll_interval: Duration::from_millis(250),
             lease: Duration::from_secs(60),
             max_backoff: Duration::from_secs(10),
+            stale_after: Duration::from_secs(60),
         }
     }
 }

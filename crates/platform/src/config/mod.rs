@@ -20,7 +20,7 @@ use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::de::DeserializeOwned;
 
 pub use self::infra::{
-    ConsumerConfig, InfraConfig, KafkaConfig, OutboxConfig, PostgresConfig, RedisConfig,
+    ConsumerConfig, DevConfig, InfraConfig, KafkaConfig, OutboxConfig, PostgresConfig, RedisConfig,
     RetentionConfig, TelemetryConfig,
 };
 use self::unknown_keys::{UnknownKey, unknown_keys};
