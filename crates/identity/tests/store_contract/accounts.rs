@@ -8,6 +8,8 @@ use mi_identity::domain::{
     AddContactOutcome, CreateAccountOutcome, PasswordStore, ProfileStore, RotateOutcome,
     SessionStore, SignInCandidate, TotpState, TwoFactorStore,
 };
+use mi_proto::EventPayload;
+use mi_proto::events::v1 as wire;
 
 use crate::support::{
     ACCOUNT_TABLES, DAY, EMAIL_A, EMAIL_B, Fixture, PHONE_A, PHONE_B, PHONE_C, SignUp, account,
@@ -43,7 +45,10 @@ pub async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
     assert!(is_known(store, first_id, "device-1").await);
     assert!(!is_known(store, first_id, "device-2").await);
     let stored_events = event_types(database, first_id).await;
-    assert_eq!(stored_events, types("AccountCreated SignedIn"));
+    assert_eq!(
+        stored_events,
+        types(&[wire::AccountCreated::EVENT_TYPE, wire::SignedIn::EVENT_TYPE])
+    );
 
     // A sign-in reads the account, its hash and whether the device is known, by Mi ID or by
     // contact; nothing for an identifier of no account.
@@ -260,7 +265,13 @@ pub async fn deleting_an_account_removes_only_that_account(fixture: Fixture) {
         revoked_events(database, doomed_id).await,
         pairs(&[&doomed.session, doomed_second], "account_deleted")
     );
-    let expected = types("AccountCreated SignedIn SessionRevoked SessionRevoked AccountDeleted");
+    let expected = types(&[
+        wire::AccountCreated::EVENT_TYPE,
+        wire::SignedIn::EVENT_TYPE,
+        wire::SessionRevoked::EVENT_TYPE,
+        wire::SessionRevoked::EVENT_TYPE,
+        wire::AccountDeleted::EVENT_TYPE,
+    ]);
     assert_eq!(event_types(database, doomed_id).await, expected);
 
     // The other account keeps everything.
@@ -307,7 +318,11 @@ pub async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
     // Events without a state change.
     let locked = events::account_locked(&signed_up.account, 5, shifted(now, 60_000));
     store.record_events(id, &[locked]).await.expect("record");
-    let expected = types("AccountCreated SignedIn AccountLocked");
+    let expected = types(&[
+        wire::AccountCreated::EVENT_TYPE,
+        wire::SignedIn::EVENT_TYPE,
+        wire::AccountLocked::EVENT_TYPE,
+    ]);
     assert_eq!(event_types(database, id).await, expected);
 
     // The profile changes, with its event; a gone account is reported.
@@ -325,7 +340,12 @@ pub async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
             .expect("profile")
     );
     assert_eq!(account_of(store, id).await, updated);
-    let expected = types("AccountCreated SignedIn AccountLocked ProfileUpdated");
+    let expected = types(&[
+        wire::AccountCreated::EVENT_TYPE,
+        wire::SignedIn::EVENT_TYPE,
+        wire::AccountLocked::EVENT_TYPE,
+        wire::ProfileUpdated::EVENT_TYPE,
+    ]);
     assert_eq!(event_types(database, id).await, expected);
     let gone = new_account(1_000_000_009, PHONE_C, now);
     let gone_updated = events::profile_updated(&gone, Vec::new());

@@ -6,6 +6,8 @@ use mi_identity::domain::{
     Account, Challenge, CompleteOutcome, NewSession, SignInStore, VerifiedContact,
 };
 use mi_identity::storage::SqlIdentityStore;
+use mi_proto::EventPayload;
+use mi_proto::events::v1 as wire;
 
 use crate::support::{
     Fixture, PHONE_A, active, contact, create_challenge, event_types, is_known, new_challenge,
@@ -86,7 +88,11 @@ pub async fn challenges_complete_once_while_pending(fixture: Fixture) {
             .expect("stored")
             .completed
     );
-    let expected = types("AccountCreated SignedIn SignedIn");
+    let expected = types(&[
+        wire::AccountCreated::EVENT_TYPE,
+        wire::SignedIn::EVENT_TYPE,
+        wire::SignedIn::EVENT_TYPE,
+    ]);
     assert_eq!(event_types(database, id).await, expected);
     let outbox_before = outbox_len(database).await;
     let replay = new_session(id, "device-3", now);

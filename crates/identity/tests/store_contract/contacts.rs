@@ -6,6 +6,8 @@ use mi_identity::domain::TwoFactorStatus;
 use mi_identity::domain::events::{self, IdentityEvent};
 use mi_identity::domain::{AddContactOutcome, ContactStore, CreateAccountOutcome};
 use mi_identity::storage::SqlIdentityStore;
+use mi_proto::EventPayload;
+use mi_proto::events::v1 as wire;
 
 use crate::support::{
     EMAIL_A, EMAIL_B, EMAIL_C, Fixture, PHONE_A, PHONE_B, PHONE_C, SignUp, account_of, add_contact,
@@ -111,7 +113,11 @@ pub async fn contacts_are_added_within_limits_and_removed_unless_primary(fixture
         .expect("add");
     assert_eq!(outcome, AddContactOutcome::Added);
     assert_eq!(find(store, EMAIL_A).await, Some(id));
-    let expected = types("AccountCreated SignedIn RecoveryContactAdded");
+    let expected = types(&[
+        wire::AccountCreated::EVENT_TYPE,
+        wire::SignedIn::EVENT_TYPE,
+        wire::RecoveryContactAdded::EVENT_TYPE,
+    ]);
     assert_eq!(event_types(database, id).await, expected);
 
     // In use by this account or another: nothing written, the token not spent.

@@ -6,6 +6,8 @@ use mi_identity::domain::events;
 use mi_identity::domain::{Account, VerifiedContact};
 use mi_identity::domain::{PasswordStore, SetPasswordOutcome, SignInStore};
 use mi_identity::storage::SqlIdentityStore;
+use mi_proto::EventPayload;
+use mi_proto::events::v1 as wire;
 
 use crate::support::{
     Fixture, PHONE_A, PHONE_C, contact, event_types, ids_in_order, mi_id, outbox_len, pairs,
@@ -73,7 +75,13 @@ pub async fn password_changes_spend_the_token_and_revoke_other_sessions(fixture:
     assert_eq!(session_ids(store, id).await, ids_in_order(&[current]));
     let revoked = revoked_events(database, id).await;
     assert_eq!(revoked, pairs(&[&second, &third], "password_changed"));
-    let expected = types("AccountCreated SignedIn PasswordChanged SessionRevoked SessionRevoked");
+    let expected = types(&[
+        wire::AccountCreated::EVENT_TYPE,
+        wire::SignedIn::EVENT_TYPE,
+        wire::PasswordChanged::EVENT_TYPE,
+        wire::SessionRevoked::EVENT_TYPE,
+        wire::SessionRevoked::EVENT_TYPE,
+    ]);
     assert_eq!(event_types(database, id).await, expected);
 
     // Reset with a token, keeping nothing.

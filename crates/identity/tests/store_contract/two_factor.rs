@@ -6,6 +6,8 @@ use mi_identity::domain::TwoFactorStatus;
 use mi_identity::domain::events::{self, TwoFactorKind};
 use mi_identity::domain::{TotpState, TwoFactorStore};
 use mi_identity::storage::SqlIdentityStore;
+use mi_proto::EventPayload;
+use mi_proto::events::v1 as wire;
 
 use crate::support::{
     Fixture, confirm_totp, event_types, mi_id, outbox_len, pend_totp, race, rows, set_codes,
@@ -70,12 +72,16 @@ pub async fn totp_steps_and_recovery_codes_are_accepted_once(fixture: Fixture) {
     assert_eq!(rows(database, "recovery_codes", id).await, 0);
     assert_eq!(
         event_types(database, id).await,
-        types("AccountCreated SignedIn")
+        types(&[wire::AccountCreated::EVENT_TYPE, wire::SignedIn::EVENT_TYPE])
     );
     assert!(confirm_totp(store, id, b"second", 100, &codes, &enabled).await);
     assert_eq!(totp_state(store, id).await, totp(Some(b"second"), None));
     assert_eq!(two_factor_of(store, id).await, two_factor(true, false, 3));
-    let expected = types("AccountCreated SignedIn TwoFactorEnabled");
+    let expected = types(&[
+        wire::AccountCreated::EVENT_TYPE,
+        wire::SignedIn::EVENT_TYPE,
+        wire::TwoFactorEnabled::EVENT_TYPE,
+    ]);
     assert_eq!(event_types(database, id).await, expected);
     let confirmed = confirm_totp(store, id, b"second", 101, &codes, &enabled).await;
     assert!(!confirmed, "confirmed once");

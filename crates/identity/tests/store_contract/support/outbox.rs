@@ -53,13 +53,12 @@ pub async fn event_types(database: &Database, mi_id: MiId) -> Vec<String> {
     types
 }
 
-/// Full event type names for space-separated short ones, sorted, for comparing with
-/// [`event_types`].
-pub fn types(names: &str) -> Vec<String> {
+/// Event types (`EventPayload::EVENT_TYPE`), sorted, for comparing with [`event_types`].
+pub fn types(event_types: &[&str]) -> Vec<String> {
     sorted(
-        names
-            .split_whitespace()
-            .map(|name| format!("mi.events.v1.{name}"))
+        event_types
+            .iter()
+            .map(|&event_type| event_type.to_owned())
             .collect(),
     )
 }
