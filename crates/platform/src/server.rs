@@ -34,12 +34,16 @@ pub async fn serve(
             .set_service_status(*name, ServingStatus::Serving)
             .await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(mi_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    let reflection_v1 = reflection(service_names)
         .build_v1()
         .context("cannot build the reflection service")?;
-    let routes = routes.add_service(health_service).add_service(reflection);
+    let reflection_v1alpha = reflection(service_names)
+        .build_v1alpha()
+        .context("cannot build the v1alpha reflection service")?;
+    let routes = routes
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
 
     // Refusals (INVALID_ARGUMENT, ...) are normal answers, and internal errors are logged
     // where they happen, so failed responses are only worth a debug line here.
@@ -66,6 +70,30 @@ pub async fn serve(
         .await
         .context("grpc server failed")
 }
+
+/// Reflection that lists what this port serves and nothing else: its own services, health and
+/// both reflection versions (v1alpha for grpcio-reflection's client and older grpcurl builds).
+/// Every descriptor stays registered, so the types of other services' messages still resolve.
+fn reflection<'a>(service_names: &[&str]) -> tonic_reflection::server::Builder<'a> {
+    let builder = tonic_reflection::server::Builder::configure()
+        .include_reflection_service(false)
+        .register_encoded_file_descriptor_set(mi_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
+    service_names
+        .iter()
+        .copied()
+        .chain(INFRASTRUCTURE_SERVICES)
+        .fold(builder, |builder, name| builder.with_service_name(name))
+}
+
+/// The services every port serves beside its own.
+pub const INFRASTRUCTURE_SERVICES: [&str; 3] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
 
 /// Accepted connections with TCP_NODELAY: without it, a response written in several pieces
 /// waits for the client's delayed ACK (about 40 ms) between them.
