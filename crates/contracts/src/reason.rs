@@ -85,6 +85,26 @@ pub enum Reason {
     WrongCode,
     /// The password is wrong.
     WrongPassword,
+
+    // The default reason of each status code, for errors that name no more precise one.
+    /// A field is missing, too long or malformed; metadata `field` names it.
+    InvalidArgument,
+    /// The named entity does not exist (or is not the caller's).
+    NotFound,
+    /// The entity to create exists already.
+    AlreadyExists,
+    /// The operation is not allowed in the current state.
+    FailedPrecondition,
+    /// A limit was hit; metadata `retry_after_seconds` says when to retry.
+    RateLimited,
+    /// The caller is not authenticated.
+    Unauthenticated,
+    /// The caller may not do this.
+    PermissionDenied,
+    /// A dependency is down; retry later.
+    Unavailable,
+    /// A bug or an unexpected failure; nothing about it is revealed.
+    Internal,
 }
 
 impl Reason {

@@ -4,6 +4,7 @@
 //! carries the details a client needs (field violations, retry info, quota, precondition).
 //! Internal errors are logged with their cause chain and never leak their text to the client.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use mi_contracts::Reason;
@@ -51,13 +52,32 @@ impl ErrorCode {
             Self::Internal => Code::Internal,
         }
     }
+
+    /// The `ErrorInfo.reason` of an error that names no more precise one.
+    pub fn default_reason(self) -> Reason {
+        match self {
+            Self::InvalidArgument => Reason::InvalidArgument,
+            Self::NotFound => Reason::NotFound,
+            Self::AlreadyExists => Reason::AlreadyExists,
+            Self::FailedPrecondition => Reason::FailedPrecondition,
+            Self::ResourceExhausted => Reason::RateLimited,
+            Self::Unauthenticated => Reason::Unauthenticated,
+            Self::PermissionDenied => Reason::PermissionDenied,
+            Self::Unavailable => Reason::Unavailable,
+            Self::Internal => Reason::Internal,
+        }
+    }
 }
 
-/// An error ready to be returned to a gRPC client.
+/// An error ready to be returned to a gRPC client. Every one carries an `ErrorInfo`: its
+/// reason (the code's default when none more precise is set) and machine-readable metadata a
+/// UI can use (`field`, `retry_after_seconds`, `attempts_left`, ...).
 #[derive(Debug, Clone)]
 pub struct ServiceError {
     code: ErrorCode,
     message: String,
+    reason: Option<Reason>,
+    metadata: HashMap<String, String>,
     // Boxed: the details are large and errors travel through many `Result`s.
     details: Box<ErrorDetails>,
 }
@@ -68,6 +88,8 @@ impl ServiceError {
         Self {
             code,
             message: message.into(),
+            reason: None,
+            metadata: HashMap::new(),
             details: Box::default(),
         }
     }
@@ -80,6 +102,7 @@ impl ServiceError {
             format!("invalid {field}: {description}"),
         )
         .with_field_violation(field, description)
+        .with_metadata("field", field)
     }
 
     /// RESOURCE_EXHAUSTED with the time after which a retry may succeed.
@@ -94,7 +117,11 @@ impl ServiceError {
         error
             .details
             .add_quota_failure_violation(subject, description);
+        // Whole seconds, rounded up: retrying at the stated time never comes too early.
+        let retry_after_seconds = retry_after.as_millis().div_ceil(1000);
         error
+            .with_metadata("retry_after_seconds", retry_after_seconds.to_string())
+            .with_metadata("subject", subject)
     }
 
     /// FAILED_PRECONDITION with a machine-readable reason, e.g. `VERIFICATION_LOCKED`.
@@ -128,19 +155,76 @@ impl ServiceError {
         self
     }
 
-    /// Adds an `ErrorInfo` detail with a machine-readable reason.
+    /// Sets the machine-readable reason of the `ErrorInfo` detail.
     pub fn with_reason(mut self, reason: Reason) -> Self {
-        self.details.set_error_info(
-            reason.as_str(),
-            ERROR_DOMAIN,
-            std::collections::HashMap::new(),
-        );
+        self.reason = Some(reason);
+        self
+    }
+
+    /// Adds a machine-readable value to the `ErrorInfo` metadata, e.g. `attempts_left`.
+    pub fn with_metadata(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.to_owned(), value.into());
         self
     }
 }
 
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
-        Status::with_error_details(error.code.grpc_code(), error.message, *error.details)
+        let ServiceError {
+            code,
+            message,
+            reason,
+            metadata,
+            mut details,
+        } = error;
+        let reason = reason.unwrap_or_else(|| code.default_reason());
+        details.set_error_info(reason.as_str(), ERROR_DOMAIN, metadata);
+        Status::with_error_details(code.grpc_code(), message, *details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::StatusExt;
+
+    use super::*;
+
+    fn error_info(status: &Status) -> (String, HashMap<String, String>) {
+        let details = status.get_error_details();
+        let info = details.error_info().expect("every error carries ErrorInfo");
+        (info.reason.clone(), info.metadata.clone())
+    }
+
+    #[test]
+    fn every_error_carries_error_info_with_a_reason() {
+        let status = Status::from(ServiceError::new(
+            ErrorCode::NotFound,
+            "no such verification",
+        ));
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(error_info(&status).0, "NOT_FOUND");
+
+        let status = Status::from(
+            ServiceError::new(ErrorCode::NotFound, "gone").with_reason(Reason::VerificationExpired),
+        );
+        assert_eq!(error_info(&status).0, "VERIFICATION_EXPIRED");
+    }
+
+    #[test]
+    fn limits_and_fields_are_machine_readable() {
+        let status = Status::from(ServiceError::rate_limited(
+            "destination",
+            "too many codes",
+            Duration::from_millis(59_001),
+        ));
+        let (reason, metadata) = error_info(&status);
+        assert_eq!(reason, "RATE_LIMITED");
+        assert_eq!(metadata["retry_after_seconds"], "60");
+        assert_eq!(metadata["subject"], "destination");
+
+        let status = Status::from(ServiceError::invalid_field("locale", "not supported"));
+        let (reason, metadata) = error_info(&status);
+        assert_eq!(reason, "INVALID_ARGUMENT");
+        assert_eq!(metadata["field"], "locale");
     }
 }
