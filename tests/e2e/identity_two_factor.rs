@@ -3,8 +3,9 @@
 //! SMS/email codes as the second factor.
 
 use crate::support::{
-    Backends, EnabledTotp, TestPlatform, authed, base32_decode, expect_refusal, expect_tokens,
-    in_both_modes, offers_method, reason, test_device, totp_at_step, unique_phone_number, unix_now,
+    Backends, EnabledTotp, TestPlatform, authed, base32_decode, error_metadata, expect_refusal,
+    expect_tokens, in_both_modes, offers_method, reason, test_device, totp_at_step,
+    unique_phone_number, unix_now,
 };
 use mi_contracts::Reason;
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
@@ -202,6 +203,11 @@ async fn totp(backends: Backends) {
             assert!(
                 status.message().contains(&left),
                 "wrong code {attempt}: the message gives the attempts left: {status:?}"
+            );
+            assert_eq!(
+                error_metadata(&status, "attempts_left"),
+                Some((5 - attempt).to_string()),
+                "wrong code {attempt}: ErrorInfo gives the attempts left"
             );
         } else {
             assert!(

@@ -2,7 +2,8 @@
 //! CheckCode, in embedded mode and on PostgreSQL + Kafka + Redis.
 
 use crate::support::{
-    Backends, TestConfig, TestPlatform, code_in, reason, unique_email, unique_phone_number,
+    Backends, TestConfig, TestPlatform, code_in, error_metadata, reason, unique_email,
+    unique_phone_number,
 };
 use mi_contracts::Reason;
 use mi_platform::events;
@@ -61,6 +62,10 @@ async fn code_travels_to_the_inbox_and_checks_once(
         violations[0].description.contains("4 attempts left"),
         "{}",
         violations[0].description
+    );
+    assert_eq!(
+        error_metadata(&refused, "attempts_left").as_deref(),
+        Some("4")
     );
 
     let approved = platform

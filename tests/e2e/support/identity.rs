@@ -411,6 +411,14 @@ pub fn reason(status: &Status) -> Option<Reason> {
     }
 }
 
+/// One value of a refusal's ErrorInfo metadata, e.g. `attempts_left`.
+pub fn error_metadata(status: &Status, key: &str) -> Option<String> {
+    status
+        .get_error_details()
+        .error_info()
+        .and_then(|info| info.metadata.get(key).cloned())
+}
+
 /// The RetryInfo delay of a refusal.
 pub fn retry_after(status: &Status) -> Option<Duration> {
     status

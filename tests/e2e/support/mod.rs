@@ -12,9 +12,9 @@ pub use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update}
 pub use authenticator::{base32_decode, rfc6238_code, totp_at_step};
 pub(crate) use identity::in_both_modes;
 pub use identity::{
-    CONSENT_VERSION, access_claims_for, authed, expect_challenge, expect_refusal, expect_tokens,
-    field_violations, offers_method, reason, retry_after, sign_up_request, strong_password,
-    test_device, unix_now,
+    CONSENT_VERSION, access_claims_for, authed, error_metadata, expect_challenge, expect_refusal,
+    expect_tokens, field_violations, offers_method, reason, retry_after, sign_up_request,
+    strong_password, test_device, unix_now,
 };
 
 use std::sync::{Arc, OnceLock};

@@ -129,7 +129,8 @@ fn sign_in_status(error: SignInError) -> Status {
         SignInError::WrongSecondFactor { remaining_attempts } => ServiceError::unauthenticated(
             Reason::SecondFactorInvalid,
             format!("the code is wrong or was used already; {remaining_attempts} attempts left"),
-        ),
+        )
+        .with_metadata("attempts_left", remaining_attempts.to_string()),
         SignInError::Unexpected(error) => ServiceError::internal(&error),
     };
     service_error.into()

@@ -88,7 +88,8 @@ pub fn check_code(error: CheckCodeError) -> Status {
             "code",
             format!("does not match; {remaining_attempts} attempts left"),
         )
-        .with_reason(Reason::CodeMismatch),
+        .with_reason(Reason::CodeMismatch)
+        .with_metadata("attempts_left", remaining_attempts.to_string()),
         CheckCodeError::Expired => ServiceError::failed_precondition(
             Reason::VerificationExpired,
             "verification",
