@@ -16,6 +16,7 @@ mod backbone;
 mod bad_input;
 mod codes;
 mod delivery;
+mod device_access;
 mod device_linking;
 mod health_and_reflection;
 mod identity_alerts;

@@ -4,6 +4,11 @@
 use email_address::{EmailAddress, Options};
 use phonenumber::{Mode, Type as PhoneNumberType};
 
+/// The most characters a phone number or email address may be written with, before
+/// normalizing: an email address can be at most 254 (RFC 5321's path limit); a phone number
+/// with spaces is far shorter.
+pub const MAX_CONTACT_CHARS: usize = 254;
+
 /// A valid phone number in E.164 form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneNumber {

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use mi_contracts::Reason;
+use mi_contracts::text::TooLong;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -136,6 +137,17 @@ impl ServiceError {
             std::collections::HashMap::new(),
         );
         self
+    }
+}
+
+/// INVALID_ARGUMENT naming every free-text field over its documented maximum.
+impl From<TooLong> for ServiceError {
+    fn from(too_long: TooLong) -> Self {
+        let TooLong(violations) = too_long;
+        violations.into_iter().fold(
+            Self::new(ErrorCode::InvalidArgument, "request fields are too long"),
+            |error, (field, problem)| error.with_field_violation(field, problem),
+        )
     }
 }
 

@@ -75,11 +75,6 @@ impl TestConfig {
         let code_encryption_key = SecretKey::generate();
         let verification_seed = SecretKey::generate();
         let identity_signing_key = SecretKey::generate();
-        let verification_key =
-            mi_platform::tokens::TokenSigner::from_seed(&verification_seed, None)
-                .unwrap()
-                .public_key()
-                .clone();
         let mut loader = ConfigLoader::from_figment(figment::Figment::new())
             .with_value("data_dir", data_dir.path())
             .with_value(
@@ -96,11 +91,9 @@ impl TestConfig {
             )
             .with_value(
                 "identity.verification_public_keys",
-                vec![format!(
-                    "{}:{}",
-                    verification_key.key_id, verification_key.x
-                )],
+                trusted_key(&verification_seed),
             )
+            .with_value("device.access_token_keys", trusted_key(&identity_signing_key))
             .with_value(
                 "identity.tokens.signing_key",
                 identity_signing_key.to_base64().expose_secret(),
@@ -187,6 +180,13 @@ impl TestConfig {
             .await
             .unwrap()
     }
+}
+
+/// `kid:x` of the public half of a signing seed, as a service that trusts it is configured.
+fn trusted_key(seed: &SecretKey) -> Vec<String> {
+    let signer = mi_platform::tokens::TokenSigner::from_seed(seed, None).unwrap();
+    let key = signer.public_key();
+    vec![format!("{}:{}", key.key_id, key.x)]
 }
 
 fn init_telemetry() {
