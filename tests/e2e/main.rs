@@ -18,6 +18,7 @@ mod codes;
 mod delivery;
 mod device_access;
 mod device_linking;
+mod field_limits;
 mod health_and_reflection;
 mod identity_alerts;
 mod identity_contacts;
