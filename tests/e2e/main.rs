@@ -30,3 +30,4 @@ mod identity_sign_up;
 mod identity_two_factor;
 mod security_alerts;
 mod thin_flow;
+mod toll_fraud;

@@ -38,6 +38,9 @@ pub struct LimitSettings {
     pub client_per_hour: u32,
     /// Phone sends to one country per hour (SMS-pumping budget).
     pub country_per_hour: u32,
+    /// Phone sends to all countries together per hour: the most an SMS-pumping or toll-fraud
+    /// attack spread over many countries can cost in an hour.
+    pub global_per_hour: u32,
     /// Code checks from one client address per hour.
     pub checks_per_client_per_hour: u32,
 }
@@ -50,6 +53,7 @@ impl Default for LimitSettings {
             destination_per_day: 10,
             client_per_hour: 20,
             country_per_hour: 1_000,
+            global_per_hour: 10_000,
             checks_per_client_per_hour: 100,
         }
     }
