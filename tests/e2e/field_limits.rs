@@ -26,7 +26,11 @@ fn refused_fields(status: &Status) -> Vec<String> {
 fn password_reset(destination: &str, locale: String) -> SendCodeRequest {
     SendCodeRequest {
         locale,
-        ..request(destination, Channel::Sms.into(), Purpose::PasswordReset.into())
+        ..request(
+            destination,
+            Channel::Sms.into(),
+            Purpose::PasswordReset.into(),
+        )
     }
 }
 
@@ -46,7 +50,11 @@ async fn a_huge_or_unsupported_locale_is_refused_and_stores_nothing(backends: Ba
     let refused = client
         .send_code(SendCodeRequest {
             locale: "x".repeat(36),
-            ..request(&long_destination, Channel::Email.into(), Purpose::PasswordReset.into())
+            ..request(
+                &long_destination,
+                Channel::Email.into(),
+                Purpose::PasswordReset.into(),
+            )
         })
         .await
         .unwrap_err();
@@ -89,7 +97,11 @@ async fn a_huge_or_unsupported_locale_is_refused_and_stores_nothing(backends: Ba
             .fetch_one(database.pool())
             .await
             .unwrap();
-    assert_eq!((send_count, attempts), (1, 0), "a refused call changed the verification");
+    assert_eq!(
+        (send_count, attempts),
+        (1, 0),
+        "a refused call changed the verification"
+    );
     platform.stop().await;
 }
 

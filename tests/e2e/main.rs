@@ -14,6 +14,7 @@ mod support;
 
 mod backbone;
 mod bad_input;
+mod captcha_guard;
 mod codes;
 mod delivery;
 mod device_access;

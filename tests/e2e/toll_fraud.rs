@@ -24,7 +24,11 @@ async fn premium_rate_and_shared_cost_numbers_get_no_codes(backends: Backends) {
                 ))
                 .await
                 .unwrap_err();
-            assert_eq!(refused.code(), Code::InvalidArgument, "{number} {channel:?}");
+            assert_eq!(
+                refused.code(),
+                Code::InvalidArgument,
+                "{number} {channel:?}"
+            );
             let violations = field_violations(&refused);
             assert!(
                 matches!(&violations[..], [(field, problem)]

@@ -122,7 +122,10 @@ mod tests {
             ("en-GB", "en-GB"),
             ("en-419", "en-419"),
         ] {
-            assert_eq!(Locale::parse(raw).map(Locale::into_string), Ok(canonical.into()));
+            assert_eq!(
+                Locale::parse(raw).map(Locale::into_string),
+                Ok(canonical.into())
+            );
         }
     }
 
@@ -141,7 +144,11 @@ mod tests {
             "zh-汉字",
             huge.as_str(),
         ] {
-            assert_eq!(Locale::parse(raw), Err(InvalidLocale::Malformed), "{raw:.20}");
+            assert_eq!(
+                Locale::parse(raw),
+                Err(InvalidLocale::Malformed),
+                "{raw:.20}"
+            );
         }
         assert_eq!(Locale::parse("fr-FR"), Err(InvalidLocale::Unsupported));
         assert!(InvalidLocale::Unsupported.to_string().contains("en, zh"));

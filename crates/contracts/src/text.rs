@@ -58,6 +58,9 @@ mod tests {
         let fields: Vec<&str> = violations.iter().map(|(field, _)| *field).collect();
         assert_eq!(fields, ["locale", "code"]);
         assert_eq!(violations[1].1, "must be at most 6 characters");
-        assert_eq!(check_lengths(&[("name", "李雷", 2), ("empty", "", 0)]), Ok(()));
+        assert_eq!(
+            check_lengths(&[("name", "李雷", 2), ("empty", "", 0)]),
+            Ok(())
+        );
     }
 }

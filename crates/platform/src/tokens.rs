@@ -60,7 +60,9 @@ impl PublicKey {
             );
         };
         let seed = SecretKey::configured_or_dev(None, Some(dev_key_file), setting)?;
-        Ok(vec![TokenSigner::from_seed(&seed, None)?.public_key().clone()])
+        Ok(vec![
+            TokenSigner::from_seed(&seed, None)?.public_key().clone(),
+        ])
     }
 }
 

@@ -93,7 +93,10 @@ impl TestConfig {
                 "identity.verification_public_keys",
                 trusted_key(&verification_seed),
             )
-            .with_value("device.access_token_keys", trusted_key(&identity_signing_key))
+            .with_value(
+                "device.access_token_keys",
+                trusted_key(&identity_signing_key),
+            )
             .with_value(
                 "identity.tokens.signing_key",
                 identity_signing_key.to_base64().expose_secret(),
@@ -185,8 +188,11 @@ impl TestConfig {
 /// `kid:x` of the public half of a signing seed, as a service that trusts it is configured.
 fn trusted_key(seed: &SecretKey) -> Vec<String> {
     let signer = mi_platform::tokens::TokenSigner::from_seed(seed, None).unwrap();
-    let key = signer.public_key();
-    vec![format!("{}:{}", key.key_id, key.x)]
+    vec![format!(
+        "{}:{}",
+        signer.public_key().key_id,
+        signer.public_key().x
+    )]
 }
 
 fn init_telemetry() {
@@ -284,6 +290,7 @@ impl TestPlatform {
         CaptchaAnswer {
             captcha_id: captcha.captcha_id,
             answer: String::from_utf8(answer).unwrap(),
+            ..CaptchaAnswer::default()
         }
     }
 

@@ -40,7 +40,11 @@ impl DeviceRegistryService for DeviceRegistryHandler {
             PageRequest::<DevicePosition>::from_wire(request.page_size, &request.page_token)?;
         let devices = self
             .registry
-            .list_devices(caller.mi_id().unwrap_or_default(), page.after.as_ref(), page.fetch_limit())
+            .list_devices(
+                caller.mi_id().unwrap_or_default(),
+                page.after.as_ref(),
+                page.fetch_limit(),
+            )
             .await
             .map_err(list_devices_error)?;
         let page = page.page(devices, Device::position);

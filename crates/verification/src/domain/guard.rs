@@ -70,7 +70,7 @@ impl Verifier {
             };
             if !self
                 .captchas
-                .check(answer)
+                .check(answer, client)
                 .await
                 .map_err(SendRefusal::Unavailable)?
             {

@@ -43,6 +43,9 @@ pub struct LimitSettings {
     pub global_per_hour: u32,
     /// Code checks from one client address per hour.
     pub checks_per_client_per_hour: u32,
+    /// CAPTCHA challenges created for one client address per hour: enough for a person who
+    /// gets a few wrong, too few to farm images for training a solver.
+    pub captchas_per_client_per_hour: u32,
 }
 
 impl Default for LimitSettings {
@@ -55,6 +58,7 @@ impl Default for LimitSettings {
             country_per_hour: 1_000,
             global_per_hour: 10_000,
             checks_per_client_per_hour: 100,
+            captchas_per_client_per_hour: 100,
         }
     }
 }

@@ -13,8 +13,11 @@ const MAX_ID_CHARS: usize = 64;
 const MAX_CODE_CHARS: usize = 16;
 /// Built-in CAPTCHA answers are at most 8 characters.
 const MAX_CAPTCHA_ANSWER_CHARS: usize = 16;
+/// Third-party tokens run to a few kilobytes (Turnstile's to 2048 characters, hCaptcha's
+/// longer).
+const MAX_PROVIDER_TOKEN_CHARS: usize = 8192;
 
-fn captcha(answer: Option<&api::CaptchaAnswer>) -> [(&'static str, &str, usize); 2] {
+fn captcha(answer: Option<&api::CaptchaAnswer>) -> [(&'static str, &str, usize); 3] {
     [
         (
             "captcha.captcha_id",
@@ -26,28 +29,35 @@ fn captcha(answer: Option<&api::CaptchaAnswer>) -> [(&'static str, &str, usize);
             answer.map_or("", |answer| answer.answer.as_str()),
             MAX_CAPTCHA_ANSWER_CHARS,
         ),
+        (
+            "captcha.provider_token",
+            answer.map_or("", |answer| answer.provider_token.as_str()),
+            MAX_PROVIDER_TOKEN_CHARS,
+        ),
     ]
 }
 
 /// SendCode's free-text fields.
 pub fn send_code(request: &api::SendCodeRequest) -> Result<(), TooLong> {
-    let [captcha_id, answer] = captcha(request.captcha.as_ref());
+    let [captcha_id, answer, token] = captcha(request.captcha.as_ref());
     text::check_lengths(&[
         ("destination", &request.destination, MAX_CONTACT_CHARS),
         ("locale", &request.locale, MAX_LOCALE_LEN),
         captcha_id,
         answer,
+        token,
     ])
 }
 
 /// ResendCode's free-text fields.
 pub fn resend_code(request: &api::ResendCodeRequest) -> Result<(), TooLong> {
-    let [captcha_id, answer] = captcha(request.captcha.as_ref());
+    let [captcha_id, answer, token] = captcha(request.captcha.as_ref());
     text::check_lengths(&[
         ("verification_id", &request.verification_id, MAX_ID_CHARS),
         ("locale", &request.locale, MAX_LOCALE_LEN),
         captcha_id,
         answer,
+        token,
     ])
 }
 

@@ -39,13 +39,13 @@ impl VerificationHandler {
 impl VerificationService for VerificationHandler {
     async fn create_captcha(
         &self,
-        _request: Request<api::CreateCaptchaRequest>,
+        request: Request<api::CreateCaptchaRequest>,
     ) -> Result<Response<api::Captcha>, Status> {
         let captcha = self
             .verifier
-            .create_captcha()
+            .create_captcha(&self.client(&request))
             .await
-            .map_err(|error| ServiceError::internal(&error))?;
+            .map_err(errors::create_captcha)?;
         Ok(Response::new(api::Captcha {
             captcha_id: captcha.captcha_id,
             image_png: captcha.image_png,
@@ -160,10 +160,12 @@ impl VerificationService for VerificationHandler {
 }
 
 fn captcha_from_wire(answer: Option<api::CaptchaAnswer>) -> Option<CaptchaAnswer> {
-    answer
-        .filter(|answer| !answer.captcha_id.is_empty())
-        .map(|answer| CaptchaAnswer {
-            captcha_id: answer.captcha_id,
-            answer: answer.answer,
-        })
+    let answer = answer?;
+    if !answer.provider_token.is_empty() {
+        return Some(CaptchaAnswer::ProviderToken(answer.provider_token));
+    }
+    (!answer.captcha_id.is_empty()).then_some(CaptchaAnswer::Image {
+        captcha_id: answer.captcha_id,
+        answer: answer.answer,
+    })
 }
