@@ -200,12 +200,15 @@ async fn receive(
     }
 }
 
+/// The forms a siteverify stub received, as field → value.
+type ReceivedForms = Arc<Mutex<Vec<HashMap<String, String>>>>;
+
 /// A CAPTCHA provider's siteverify endpoint (the shape hCaptcha, Turnstile and reCAPTCHA
 /// share) that vouches for one token and records the forms it receives.
 #[derive(Debug, Clone)]
 pub struct SiteVerifyStub {
     pub url: String,
-    forms: Arc<Mutex<Vec<HashMap<String, String>>>>,
+    forms: ReceivedForms,
 }
 
 /// The one token the stub calls good.
@@ -231,7 +234,7 @@ impl SiteVerifyStub {
 }
 
 async fn site_verify(
-    State(forms): State<Arc<Mutex<Vec<HashMap<String, String>>>>>,
+    State(forms): State<ReceivedForms>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Json<Value> {
     let good = form.get("response").map(String::as_str) == Some(GOOD_CAPTCHA_TOKEN);
