@@ -127,12 +127,10 @@ impl SmsProvider {
             requests: Vec::new(),
             sent_keys: HashSet::new(),
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/messages", listener.local_addr().unwrap());
         let app = axum::Router::new()
             .route("/messages", post(receive))
             .with_state(Arc::clone(&state));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = format!("{}/messages", serve(app).await);
         Self { url, state }
     }
 
@@ -218,12 +216,10 @@ impl SiteVerifyStub {
     /// Serves on a free loopback port until the test ends.
     pub async fn start() -> Self {
         let forms = Arc::new(Mutex::new(Vec::new()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/siteverify", listener.local_addr().unwrap());
         let app = axum::Router::new()
             .route("/siteverify", post(site_verify))
             .with_state(Arc::clone(&forms));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = format!("{}/siteverify", serve(app).await);
         Self { url, forms }
     }
 
@@ -244,6 +240,14 @@ async fn site_verify(
     } else {
         serde_json::json!({ "success": false, "error-codes": ["invalid-input-response"] })
     })
+}
+
+/// Serves `app` on a free loopback port until the test ends; its base URL.
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
 }
 
 /// A loopback port nothing listens on right now.
