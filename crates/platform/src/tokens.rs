@@ -66,6 +66,13 @@ impl PublicKey {
     }
 }
 
+/// `kid:x`, the form [`PublicKey::parse`] reads.
+impl std::fmt::Display for PublicKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}:{}", self.key_id, self.x)
+    }
+}
+
 /// The JWK set (RFC 7517) of some Ed25519 public keys, as JSON.
 pub fn jwk_set_json(keys: &[PublicKey]) -> String {
     let keys: Vec<serde_json::Value> = keys

@@ -27,6 +27,7 @@ use mi_platform::crypto::SecretKey;
 use mi_platform::db::Database;
 use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::telemetry::{self, TelemetryGuard};
+use mi_platform::tokens::TokenSigner;
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::events::v1::EventEnvelope;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
@@ -91,12 +92,9 @@ impl TestConfig {
             )
             .with_value(
                 "identity.verification_public_keys",
-                trusted_key(&verification_seed),
+                keys_of(&verification_seed),
             )
-            .with_value(
-                "device.access_token_keys",
-                trusted_key(&identity_signing_key),
-            )
+            .with_value("device.access_token_keys", keys_of(&identity_signing_key))
             .with_value(
                 "identity.tokens.signing_key",
                 identity_signing_key.to_base64().expose_secret(),
@@ -186,13 +184,11 @@ impl TestConfig {
 }
 
 /// `kid:x` of the public half of a signing seed, as a service that trusts it is configured.
-fn trusted_key(seed: &SecretKey) -> Vec<String> {
-    let signer = mi_platform::tokens::TokenSigner::from_seed(seed, None).unwrap();
-    vec![format!(
-        "{}:{}",
-        signer.public_key().key_id,
-        signer.public_key().x
-    )]
+fn keys_of(seed: &SecretKey) -> [String; 1] {
+    [TokenSigner::from_seed(seed, None)
+        .unwrap()
+        .public_key()
+        .to_string()]
 }
 
 fn init_telemetry() {
