@@ -78,6 +78,7 @@ async fn sign_up_needs_a_solved_captcha_checked_once() {
     let wrong = CaptchaAnswer {
         captcha_id: solved.captcha_id.clone(),
         answer: "not-it".into(),
+        ..CaptchaAnswer::default()
     };
     let refused = client
         .send_code(SendCodeRequest {

@@ -1,5 +1,6 @@
 //! Signing in links the device to the account in the device registry (through identity's
-//! `SignedIn` event); deleting the account unlinks its devices.
+//! `SignedIn` event); deleting the account unlinks its devices. The list is the signed-in
+//! account's, read with its access token.
 
 use std::time::Duration;
 
@@ -12,29 +13,26 @@ use mi_proto::device::v1::device_registry_service_client::DeviceRegistryServiceC
 use mi_proto::device::v1::{Device, ListDevicesRequest};
 use mi_proto::identity::v1::{DeleteAccountRequest, DeviceInfo};
 
-async fn devices(platform: &TestPlatform, mi_id: u64) -> Vec<Device> {
+/// The devices of the account `access_token` belongs to.
+pub async fn devices(platform: &TestPlatform, access_token: &str) -> Vec<Device> {
     let channel = crate::support::channel(platform.addresses.device).await;
     DeviceRegistryServiceClient::new(channel)
-        .list_devices(ListDevicesRequest {
-            mi_id,
-            page_size: 0,
-            page_token: String::new(),
-        })
+        .list_devices(authed(ListDevicesRequest::default(), access_token))
         .await
         .unwrap()
         .into_inner()
         .devices
 }
 
-/// Polls the device list until `done` accepts it.
-async fn wait_for_devices(
+/// Polls the device list of `mi_id`, signed in with `access_token`, until `done` accepts it.
+pub async fn wait_for_devices(
     platform: &TestPlatform,
-    mi_id: u64,
+    (mi_id, access_token): (u64, &str),
     done: impl Fn(&[Device]) -> bool,
 ) -> Vec<Device> {
     let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
     loop {
-        let listed = devices(platform, mi_id).await;
+        let listed = devices(platform, access_token).await;
         if done(&listed) {
             return listed;
         }
@@ -61,7 +59,8 @@ async fn sign_ins_link_devices_and_deletion_unlinks_them(backends: Backends) {
             .unwrap(),
     );
 
-    let linked = wait_for_devices(&platform, created.mi_id, |listed| listed.len() == 2).await;
+    let caller = (created.mi_id, signed_in.access_token.as_str());
+    let linked = wait_for_devices(&platform, caller, |listed| listed.len() == 2).await;
     let ids: Vec<&str> = linked
         .iter()
         .map(|device| device.device_id.as_str())
@@ -87,7 +86,8 @@ async fn sign_ins_link_devices_and_deletion_unlinks_them(backends: Backends) {
         .delete_account(authed(DeleteAccountRequest {}, &signed_in.access_token))
         .await
         .unwrap();
-    wait_for_devices(&platform, created.mi_id, <[Device]>::is_empty).await;
+    // The access token outlives the account: it still names it, whose devices are gone.
+    wait_for_devices(&platform, caller, <[Device]>::is_empty).await;
     platform.stop().await;
 }
 

@@ -14,10 +14,13 @@ mod support;
 
 mod backbone;
 mod bad_input;
+mod captcha_guard;
 mod codes;
 mod delivery;
 mod dev_inbox;
+mod device_access;
 mod device_linking;
+mod field_limits;
 mod health_and_reflection;
 mod identity_alerts;
 mod identity_contacts;
@@ -29,3 +32,4 @@ mod identity_sign_up;
 mod identity_two_factor;
 mod security_alerts;
 mod thin_flow;
+mod toll_fraud;

@@ -2,18 +2,22 @@
 //!
 //! Every service, the gRPC edge and the tests use these types instead of strings, bare
 //! integers or private copies: the Mi ID, how a code travels ([`Channel`]), what it proves
-//! ([`Purpose`]), wall-clock time as stored ([`UnixMillis`]) and the machine-readable reason of
-//! every error a client can see ([`Reason`]). The domain layer of a service may import this
-//! crate; it has no wire, storage or transport dependency beyond `prost-types` for the one
-//! conversion of time to the protobuf timestamp.
+//! ([`Purpose`]), the language of its messages ([`Locale`]), wall-clock time as stored
+//! ([`UnixMillis`]), the machine-readable reason of every error a client can see ([`Reason`])
+//! and the rule for free-text fields ([`text::check_lengths`]). The domain layer of a service
+//! may import this crate; it has no wire, storage or transport dependency beyond
+//! `prost-types` for the one conversion of time to the protobuf timestamp.
 
 mod channel;
+mod locale;
 mod mi_id;
 mod purpose;
 mod reason;
+pub mod text;
 mod time;
 
 pub use channel::Channel;
+pub use locale::{InvalidLocale, Locale, MAX_LOCALE_LEN, SUPPORTED_LANGUAGES};
 pub use mi_id::{InvalidMiId, MiId};
 pub use purpose::Purpose;
 pub use reason::Reason;

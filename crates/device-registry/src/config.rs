@@ -11,12 +11,18 @@ use serde::Deserialize;
 pub struct Settings {
     /// gRPC listen address.
     pub listen_addr: SocketAddr,
+    /// Identity's public keys that sign access tokens, as `kid:x` (what identity's
+    /// ListSigningKeys returns), the current key and every previous one still signing live
+    /// tokens (`MI_DEVICE__ACCESS_TOKEN_KEYS`, or `..._FILE`). Required with PostgreSQL; in
+    /// embedded mode, by default, the public half of identity's development key.
+    pub access_token_keys: Vec<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 50054)),
+            access_token_keys: Vec::new(),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The device registry: which devices are linked to which account.
 //!
 //! Following one request, each step at most three hops from the last:
-//! - `ListDevices` (`proto/mi/device/v1/device.proto`) → `grpc/mod.rs` (wire ↔ domain, paging
-//!   by `mi_platform::paging`) → `domain/listing.rs` → the [`domain::DeviceStore`] trait in
+//! - `ListDevices` (`proto/mi/device/v1/device.proto`) → `grpc/mod.rs` (the caller's account
+//!   from its access token, verified offline by `mi_platform::auth`; wire ↔ domain, paging by
+//!   `mi_platform::paging`) → `domain/listing.rs` → the [`domain::DeviceStore`] trait in
 //!   `domain/store.rs` → its SQL in `storage/sql.rs`.
 //! - Identity's `SignedIn` and `AccountDeleted` (the identity topic) → `consume/mod.rs`
 //!   (protobuf → domain) → `domain/linking.rs` → `storage/sql.rs`, which applies each event
@@ -18,8 +19,10 @@ pub mod storage;
 
 use std::sync::Arc;
 
+use mi_platform::auth::AccessTokenVerifier;
 use mi_platform::host::ServiceHost;
 use mi_platform::service::{GrpcServices, Service};
+use mi_platform::tokens::PublicKey;
 use mi_proto::device::v1::device_registry_service_server::DeviceRegistryServiceServer;
 use sqlx::migrate::Migrator;
 
@@ -37,7 +40,19 @@ impl Service for DeviceRegistryService {
     const MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
     type Settings = Settings;
 
-    async fn build(_settings: Settings, host: &mut ServiceHost) -> anyhow::Result<GrpcServices> {
+    async fn build(settings: Settings, host: &mut ServiceHost) -> anyhow::Result<GrpcServices> {
+        // Identity's keys come from configuration, not from identity: services share nothing
+        // but events, and a trust anchor must not be something anyone able to publish on the
+        // bus could replace. Rotation: add the new key here, then let identity sign with it.
+        let keys = PublicKey::configured_or_dev(
+            &settings.access_token_keys,
+            host.platform()
+                .config
+                .dev_key_file("identity-token")
+                .as_deref(),
+            "device.access_token_keys",
+        )?;
+        let access_tokens = AccessTokenVerifier::new(&keys)?;
         // The relay creates the device topic now; device events arrive with Find Device.
         let registry = DeviceRegistry::new(Arc::new(SqlDeviceStore::new(
             host.database().clone(),
@@ -48,7 +63,7 @@ impl Service for DeviceRegistryService {
             Arc::new(consume::IdentityEventsHandler::new(registry.clone())),
         );
         Ok(GrpcServices::new(DeviceRegistryServiceServer::new(
-            grpc::DeviceRegistryHandler::new(registry),
+            grpc::DeviceRegistryHandler::new(registry, access_tokens),
         )))
     }
 }

@@ -4,6 +4,11 @@
 use email_address::{EmailAddress, Options};
 use phonenumber::{Mode, Type as PhoneNumberType};
 
+/// The most characters a phone number or email address may be written with, before
+/// normalizing: an email address can be at most 254 (RFC 5321's path limit); a phone number
+/// with spaces is far shorter.
+pub const MAX_CONTACT_CHARS: usize = 254;
+
 /// A valid phone number in E.164 form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneNumber {
@@ -11,6 +16,23 @@ pub struct PhoneNumber {
     pub e164: String,
     /// Whether it can receive SMS (mobile, or a number type that may be mobile).
     pub mobile: bool,
+    /// What kind of line it is, as the numbering plan tells.
+    pub line: LineType,
+}
+
+/// The kind of line a number belongs to, from its country's numbering plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineType {
+    /// A mobile phone.
+    Mobile,
+    /// Mobile or fixed line: some plans (e.g. the US) do not tell them apart.
+    FixedLineOrMobile,
+    /// A fixed line.
+    FixedLine,
+    /// Premium-rate, shared-cost, toll-free, VoIP, personal-number, pager, UAN, voicemail or
+    /// unknown: not one person's own line, and sending to some of them earns the number's
+    /// owner money at the sender's expense (toll fraud).
+    NotPersonal,
 }
 
 /// Parses a phone number written with its country code; the error says what is wrong.
@@ -23,13 +45,16 @@ pub fn parse_phone_number(raw: &str) -> Result<PhoneNumber, String> {
     if !phonenumber::is_valid(&number) {
         return Err("is not a valid phone number".into());
     }
-    let mobile = matches!(
-        number.number_type(&phonenumber::metadata::DATABASE),
-        PhoneNumberType::Mobile | PhoneNumberType::FixedLineOrMobile
-    );
+    let line = match number.number_type(&phonenumber::metadata::DATABASE) {
+        PhoneNumberType::Mobile => LineType::Mobile,
+        PhoneNumberType::FixedLineOrMobile => LineType::FixedLineOrMobile,
+        PhoneNumberType::FixedLine => LineType::FixedLine,
+        _ => LineType::NotPersonal,
+    };
     Ok(PhoneNumber {
         e164: number.format().mode(Mode::E164).to_string(),
-        mobile,
+        mobile: matches!(line, LineType::Mobile | LineType::FixedLineOrMobile),
+        line,
     })
 }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use mi_contracts::Reason;
+use mi_contracts::text::TooLong;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -165,6 +166,17 @@ impl ServiceError {
     pub fn with_metadata(mut self, key: &str, value: impl Into<String>) -> Self {
         self.metadata.insert(key.to_owned(), value.into());
         self
+    }
+}
+
+/// INVALID_ARGUMENT naming every free-text field over its documented maximum.
+impl From<TooLong> for ServiceError {
+    fn from(too_long: TooLong) -> Self {
+        let TooLong(violations) = too_long;
+        violations.into_iter().fold(
+            Self::new(ErrorCode::InvalidArgument, "request fields are too long"),
+            |error, (field, problem)| error.with_field_violation(field, problem),
+        )
     }
 }
 

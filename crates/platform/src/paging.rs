@@ -11,6 +11,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mi_contracts::text;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -20,6 +21,9 @@ use crate::ServiceError;
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 /// The largest page size; larger requests get this many.
 pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// The longest page token accepted: the tokens this module writes are far shorter.
+pub const MAX_PAGE_TOKEN_CHARS: usize = 512;
 
 /// The effective page size for a request's `page_size`.
 pub fn page_size(requested: i32) -> Result<i64, ServiceError> {
@@ -54,6 +58,7 @@ pub struct Page<T> {
 impl<K: Serialize + DeserializeOwned> PageRequest<K> {
     /// Reads a request's `page_size` and `page_token`.
     pub fn from_wire(page_size: i32, page_token: &str) -> Result<Self, ServiceError> {
+        text::check_lengths(&[("page_token", page_token, MAX_PAGE_TOKEN_CHARS)])?;
         let after = match page_token {
             "" => None,
             token => Some(decode_token(token).ok_or_else(|| {

@@ -41,6 +41,40 @@ impl PublicKey {
             x: x.trim().to_owned(),
         })
     }
+
+    /// The keys another service's tokens are trusted with: `configured` (`kid:x` each) when
+    /// set; otherwise, in embedded mode, the public half of that service's development key at
+    /// `dev_key_file`, which whichever service starts first creates. `setting` names the
+    /// configuration key in errors.
+    pub fn configured_or_dev(
+        configured: &[String],
+        dev_key_file: Option<&std::path::Path>,
+        setting: &str,
+    ) -> anyhow::Result<Vec<Self>> {
+        if !configured.is_empty() {
+            return configured
+                .iter()
+                .map(|text| Self::parse(text))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .with_context(|| format!("invalid {setting}"));
+        }
+        let Some(dev_key_file) = dev_key_file else {
+            anyhow::bail!(
+                "{setting} must be set when PostgreSQL is configured (kid:x of each trusted key)"
+            );
+        };
+        let seed = SecretKey::configured_or_dev(None, Some(dev_key_file), setting)?;
+        Ok(vec![
+            TokenSigner::from_seed(&seed, None)?.public_key().clone(),
+        ])
+    }
+}
+
+/// `kid:x`, the form [`PublicKey::parse`] reads.
+impl std::fmt::Display for PublicKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}:{}", self.key_id, self.x)
+    }
 }
 
 /// The JWK set (RFC 7517) of some Ed25519 public keys, as JSON.

@@ -78,6 +78,12 @@ impl ServiceSettings for Settings {
             !self.token.ttl.is_zero(),
             "invalid configuration: verification.token.ttl must be positive"
         );
+        if let Some(provider) = &self.captcha.provider {
+            anyhow::ensure!(
+                provider.url.starts_with("https://") || provider.url.starts_with("http://"),
+                "invalid configuration: verification.captcha.provider.url must be an http(s) URL"
+            );
+        }
         for code in self.countries.allowed.iter().chain(&self.countries.denied) {
             anyhow::ensure!(
                 code.len() == 2 && code.chars().all(|c| c.is_ascii_uppercase()),
@@ -114,6 +120,8 @@ pub struct CaptchaSettings {
     /// From this many sends in an hour to one destination or from one client address on, a
     /// send needs a solved CAPTCHA (sign-up always needs one).
     pub risk_threshold: u32,
+    /// A third-party CAPTCHA accepted beside the image one; unset accepts images only.
+    pub provider: Option<CaptchaProviderSettings>,
 }
 
 impl Default for CaptchaSettings {
@@ -122,8 +130,27 @@ impl Default for CaptchaSettings {
             ttl: Duration::from_secs(300),
             length: 5,
             risk_threshold: 3,
+            provider: None,
         }
     }
+}
+
+/// A third-party CAPTCHA's siteverify endpoint (hCaptcha, Cloudflare Turnstile, reCAPTCHA).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CaptchaProviderSettings {
+    /// E.g. `https://api.hcaptcha.com/siteverify`,
+    /// `https://challenges.cloudflare.com/turnstile/v0/siteverify` or
+    /// `https://www.google.com/recaptcha/api/siteverify`.
+    pub url: String,
+    /// This site's secret with the provider.
+    pub secret: SecretString,
+    /// How long to wait for the provider.
+    #[serde(default = "provider_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+fn provider_timeout() -> Duration {
+    Duration::from_secs(5)
 }
 
 /// Verification tokens.

@@ -4,7 +4,8 @@
 //! - `SendCode`, `ResendCode`, `CheckCode` (`proto/mi/verification/v1/verification.proto`) →
 //!   `grpc/mod.rs` (wire ↔ domain; each operation's errors to a status in `grpc/errors.rs`)
 //! - → `domain/send_code.rs`, `domain/resend_code.rs`, `domain/check_code.rs` (the rules,
-//!   with `domain/guard.rs` for rate limits and CAPTCHAs), which record a domain event from
+//!   with `domain/guard.rs` for rate limits and CAPTCHAs, `domain/captcha.rs` and
+//!   `siteverify.rs` for a third-party CAPTCHA's tokens), which record a domain event from
 //!   `domain/events.rs` through the [`domain::VerificationStore`] trait (`domain/store.rs`)
 //! - → `storage/sql.rs`, which writes the verification row and its event in one transaction,
 //!   the event turned into protobuf by `publish.rs` and enqueued in the outbox
@@ -17,6 +18,7 @@ pub mod config;
 pub mod domain;
 pub mod grpc;
 pub mod publish;
+pub mod siteverify;
 pub mod storage;
 
 use std::sync::Arc;
@@ -31,6 +33,7 @@ use sqlx::migrate::Migrator;
 
 use crate::config::Settings;
 use crate::domain::{Captchas, CodeHasher, VerificationTokens, Verifier, VerifierParts};
+use crate::siteverify::SiteVerify;
 use crate::storage::SqlVerificationStore;
 
 /// The verification service, as the platform runs it.
@@ -70,11 +73,18 @@ impl Service for VerificationService {
             previous_keys,
             settings.token.ttl,
         );
-        let captchas = Captchas::new(
+        let mut captchas = Captchas::new(
             Arc::clone(&platform.ephemeral),
             settings.captcha.ttl,
             settings.captcha.length,
         );
+        if let Some(provider) = settings.captcha.provider.clone() {
+            captchas = captchas.with_provider(Arc::new(SiteVerify::new(
+                provider.url,
+                provider.secret,
+                provider.timeout,
+            )?));
+        }
         let trusted_proxy_header = settings.trusted_proxy_header.clone();
         let verifier = Verifier::new(VerifierParts {
             store: Arc::new(SqlVerificationStore::new(

@@ -28,6 +28,7 @@ use mi_platform::crypto::SecretKey;
 use mi_platform::db::Database;
 use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::telemetry::{self, TelemetryGuard};
+use mi_platform::tokens::TokenSigner;
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::events::v1::EventEnvelope;
 use mi_proto::notification::v1::InboxMessage;
@@ -76,11 +77,6 @@ impl TestConfig {
         let code_encryption_key = SecretKey::generate();
         let verification_seed = SecretKey::generate();
         let identity_signing_key = SecretKey::generate();
-        let verification_key =
-            mi_platform::tokens::TokenSigner::from_seed(&verification_seed, None)
-                .unwrap()
-                .public_key()
-                .clone();
         let mut loader = ConfigLoader::from_figment(figment::Figment::new())
             .with_value("data_dir", data_dir.path())
             .with_value(
@@ -97,11 +93,9 @@ impl TestConfig {
             )
             .with_value(
                 "identity.verification_public_keys",
-                vec![format!(
-                    "{}:{}",
-                    verification_key.key_id, verification_key.x
-                )],
+                keys_of(&verification_seed),
             )
+            .with_value("device.access_token_keys", keys_of(&identity_signing_key))
             .with_value(
                 "identity.tokens.signing_key",
                 identity_signing_key.to_base64().expose_secret(),
@@ -190,6 +184,14 @@ impl TestConfig {
             .await
             .unwrap()
     }
+}
+
+/// `kid:x` of the public half of a signing seed, as a service that trusts it is configured.
+fn keys_of(seed: &SecretKey) -> [String; 1] {
+    [TokenSigner::from_seed(seed, None)
+        .unwrap()
+        .public_key()
+        .to_string()]
 }
 
 fn init_telemetry() {
@@ -287,6 +289,7 @@ impl TestPlatform {
         CaptchaAnswer {
             captcha_id: captcha.captcha_id,
             answer: String::from_utf8(answer).unwrap(),
+            ..CaptchaAnswer::default()
         }
     }
 

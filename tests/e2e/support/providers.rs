@@ -1,12 +1,14 @@
 //! Real servers the delivery tests talk to: an SMTP server (Python's aiosmtpd, as a child
-//! process) and an HTTP SMS/voice provider (axum, in-process).
+//! process), an HTTP SMS/voice provider and a CAPTCHA provider's siteverify endpoint (axum,
+//! in-process).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Form;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -125,12 +127,10 @@ impl SmsProvider {
             requests: Vec::new(),
             sent_keys: HashSet::new(),
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/messages", listener.local_addr().unwrap());
         let app = axum::Router::new()
             .route("/messages", post(receive))
             .with_state(Arc::clone(&state));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = format!("{}/messages", serve(app).await);
         Self { url, state }
     }
 
@@ -196,6 +196,58 @@ async fn receive(
             }
         }
     }
+}
+
+/// The forms a siteverify stub received, as field → value.
+type ReceivedForms = Arc<Mutex<Vec<HashMap<String, String>>>>;
+
+/// A CAPTCHA provider's siteverify endpoint (the shape hCaptcha, Turnstile and reCAPTCHA
+/// share) that vouches for one token and records the forms it receives.
+#[derive(Debug, Clone)]
+pub struct SiteVerifyStub {
+    pub url: String,
+    forms: ReceivedForms,
+}
+
+/// The one token the stub calls good.
+pub const GOOD_CAPTCHA_TOKEN: &str = "stub-good-token";
+
+impl SiteVerifyStub {
+    /// Serves on a free loopback port until the test ends.
+    pub async fn start() -> Self {
+        let forms = Arc::new(Mutex::new(Vec::new()));
+        let app = axum::Router::new()
+            .route("/siteverify", post(site_verify))
+            .with_state(Arc::clone(&forms));
+        let url = format!("{}/siteverify", serve(app).await);
+        Self { url, forms }
+    }
+
+    /// Every form received so far.
+    pub fn forms(&self) -> Vec<HashMap<String, String>> {
+        self.forms.lock().unwrap().clone()
+    }
+}
+
+async fn site_verify(
+    State(forms): State<ReceivedForms>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Json<Value> {
+    let good = form.get("response").map(String::as_str) == Some(GOOD_CAPTCHA_TOKEN);
+    forms.lock().unwrap().push(form);
+    Json(if good {
+        serde_json::json!({ "success": true, "hostname": "localhost" })
+    } else {
+        serde_json::json!({ "success": false, "error-codes": ["invalid-input-response"] })
+    })
+}
+
+/// Serves `app` on a free loopback port until the test ends; its base URL.
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
 }
 
 /// A loopback port nothing listens on right now.

@@ -1,6 +1,8 @@
 //! The gRPC face of the device registry: wire ↔ domain.
 
+use mi_contracts::Reason;
 use mi_platform::ServiceError;
+use mi_platform::auth::AccessTokenVerifier;
 use mi_platform::paging::PageRequest;
 use mi_proto::device::v1 as api;
 use mi_proto::device::v1::device_registry_service_server::DeviceRegistryService;
@@ -12,12 +14,16 @@ use crate::domain::{Device, DevicePosition, DeviceRegistry, ListDevicesError};
 #[derive(Debug)]
 pub struct DeviceRegistryHandler {
     registry: DeviceRegistry,
+    access_tokens: AccessTokenVerifier,
 }
 
 impl DeviceRegistryHandler {
-    /// A handler over the registry.
-    pub fn new(registry: DeviceRegistry) -> Self {
-        Self { registry }
+    /// A handler over the registry, trusting access tokens `access_tokens` verifies.
+    pub fn new(registry: DeviceRegistry, access_tokens: AccessTokenVerifier) -> Self {
+        Self {
+            registry,
+            access_tokens,
+        }
     }
 }
 
@@ -27,12 +33,18 @@ impl DeviceRegistryService for DeviceRegistryHandler {
         &self,
         request: Request<api::ListDevicesRequest>,
     ) -> Result<Response<api::ListDevicesResponse>, Status> {
+        // The account is the caller's, never one the request names.
+        let caller = self.access_tokens.authenticate(request.metadata())?;
         let request = request.into_inner();
         let page =
             PageRequest::<DevicePosition>::from_wire(request.page_size, &request.page_token)?;
         let devices = self
             .registry
-            .list_devices(request.mi_id, page.after.as_ref(), page.fetch_limit())
+            .list_devices(
+                caller.mi_id().unwrap_or_default(),
+                page.after.as_ref(),
+                page.fetch_limit(),
+            )
             .await
             .map_err(list_devices_error)?;
         let page = page.page(devices, Device::position);
@@ -45,7 +57,10 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
 fn list_devices_error(error: ListDevicesError) -> ServiceError {
     match error {
-        ListDevicesError::InvalidMiId => ServiceError::invalid_field("mi_id", "must be a Mi ID"),
+        ListDevicesError::InvalidMiId => ServiceError::unauthenticated(
+            Reason::InvalidAccessToken,
+            "the access token names no account",
+        ),
         ListDevicesError::Unexpected(error) => ServiceError::internal(&error),
     }
 }

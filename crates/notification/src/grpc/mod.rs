@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use mi_contracts::text;
 use mi_platform::ServiceError;
+use mi_platform::contact::MAX_CONTACT_CHARS;
 use mi_platform::paging::PageRequest;
 use mi_proto::contracts::channel_to_wire;
 use mi_proto::notification::v1 as api;
@@ -41,6 +43,8 @@ impl NotificationService for NotificationHandler {
             ));
         }
         let request = request.into_inner();
+        text::check_lengths(&[("destination", &request.destination, MAX_CONTACT_CHARS)])
+            .map_err(ServiceError::from)?;
         // The page key is a message id; message ids are UUIDv7s, which sort by time.
         let page = PageRequest::<String>::from_wire(request.page_size, &request.page_token)?;
         let messages = self

@@ -1,6 +1,6 @@
 //! A normalized phone number or email address, checked against its channel.
 
-use mi_platform::contact;
+use mi_platform::contact::{self, LineType};
 
 use mi_contracts::Channel;
 
@@ -41,12 +41,23 @@ impl Destination {
     }
 }
 
+/// Codes go to people's own lines only: premium-rate, shared-cost and other non-personal
+/// numbers are refused for SMS and voice alike (toll fraud: whoever owns such a number is
+/// paid for every code sent to it); fixed lines take calls, not SMS.
 fn parse_phone_number(raw: &str, mobile_only: bool) -> Result<Destination, String> {
     let number = contact::parse_phone_number(raw)?;
-    if mobile_only && !number.mobile {
-        return Err("is not a mobile number, so it cannot receive SMS; try a voice call".into());
+    match number.line {
+        LineType::NotPersonal => Err(
+            "is a premium-rate, shared-cost or other non-personal number; codes go only to mobile and fixed-line numbers"
+                .into(),
+        ),
+        LineType::FixedLine if mobile_only => {
+            Err("is not a mobile number, so it cannot receive SMS; try a voice call".into())
+        }
+        LineType::Mobile | LineType::FixedLineOrMobile | LineType::FixedLine => {
+            Ok(Destination(number.e164))
+        }
     }
-    Ok(Destination(number.e164))
 }
 
 fn parse_email(raw: &str) -> Result<Destination, String> {
@@ -118,5 +129,24 @@ mod tests {
     fn a_channel_only_takes_its_own_kind_of_destination() {
         assert!(Destination::parse("user@example.com", Channel::Sms).is_err());
         assert!(Destination::parse("+8613800138000", Channel::Email).is_err());
+    }
+
+    #[test]
+    fn premium_rate_shared_cost_and_other_non_personal_numbers_are_refused() {
+        for raw in [
+            "+449098790000",
+            "+19005550100",
+            "+448431234567",
+            "+448001234567",
+        ] {
+            for channel in [Channel::Sms, Channel::Voice] {
+                let refused = Destination::parse(raw, channel).expect_err(raw);
+                assert!(refused.contains("non-personal"), "{raw}: {refused}");
+            }
+        }
+        // A US number may be mobile or fixed: SMS and voice both take it.
+        for channel in [Channel::Sms, Channel::Voice] {
+            assert!(Destination::parse("+12025550123", channel).is_ok());
+        }
     }
 }

@@ -70,7 +70,7 @@ impl Verifier {
             };
             if !self
                 .captchas
-                .check(answer)
+                .check(answer, client)
                 .await
                 .map_err(SendRefusal::Unavailable)?
             {
@@ -113,6 +113,10 @@ impl Verifier {
                     limits.country_per_hour,
                     HOUR,
                 ),
+            ));
+            checks.push((
+                "global per hour",
+                Limit::new("send:global-hour", limits.global_per_hour, HOUR),
             ));
         }
         let to_acquire: Vec<Limit> = checks.iter().map(|(_, limit)| limit.clone()).collect();
@@ -162,5 +166,43 @@ impl Verifier {
         );
         let decision = self.limiter.acquire(&[limit]).await?;
         Ok((!decision.allowed).then_some(decision.retry_after))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mi_contracts::Channel;
+
+    use super::super::testing::Fixture;
+    use super::super::{LimitSettings, SendCodeError};
+    use super::*;
+
+    #[tokio::test]
+    async fn phone_sends_to_all_countries_share_one_hourly_budget() {
+        let fixture = Fixture::with_limits(LimitSettings {
+            send_cooldown: Duration::ZERO,
+            global_per_hour: 2,
+            ..LimitSettings::default()
+        });
+        let send = |destination: &str, channel| {
+            fixture
+                .verifier
+                .send_code(Fixture::request(destination, channel))
+        };
+        send("+8613800138000", Channel::Sms).await.expect("CN");
+        send("+919876543210", Channel::Sms).await.expect("IN");
+        let refused = send("+12025550123", Channel::Voice).await;
+        assert!(
+            matches!(
+                refused,
+                Err(SendCodeError::Refused(SendRefusal::RateLimited {
+                    limit: "global per hour",
+                    ..
+                }))
+            ),
+            "{refused:?}"
+        );
+        // Email costs nothing per message: the phone budget does not hold it back.
+        send("a@example.com", Channel::Email).await.expect("email");
     }
 }

@@ -1,12 +1,14 @@
 //! The rules of verification, free of gRPC and SQL: the bottom layer.
 //!
-//! One module per operation (`send_code`, `resend_code`, `check_code`), each with its error
-//! enum; `guard` holds the checks every send passes; `store` is what the operations need from
-//! storage and `events` what they tell others.
+//! One module per operation (`send_code`, `resend_code`, `check_code`, `create_captcha`),
+//! each with its error enum; `guard` holds the checks every send passes; `captcha` the
+//! challenges and the third-party [`CaptchaProvider`]; `store` is what the operations need
+//! from storage and `events` what they tell others.
 
 mod captcha;
 mod check_code;
 mod code;
+mod create_captcha;
 mod destination;
 mod events;
 mod guard;
@@ -19,9 +21,10 @@ mod testing;
 mod token;
 mod verifier;
 
-pub use captcha::{CaptchaAnswer, Captchas, NewCaptcha};
+pub use captcha::{CaptchaAnswer, CaptchaProvider, Captchas, NewCaptcha};
 pub use check_code::{CheckCodeError, CheckedVerification};
 pub use code::{CodeHasher, VerificationCode};
+pub use create_captcha::CreateCaptchaError;
 pub use destination::Destination;
 pub use events::{CodeIssued, VerificationApproved, VerificationLocked};
 pub use guard::{ClientAddress, SendRefusal};

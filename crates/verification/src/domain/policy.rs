@@ -38,8 +38,14 @@ pub struct LimitSettings {
     pub client_per_hour: u32,
     /// Phone sends to one country per hour (SMS-pumping budget).
     pub country_per_hour: u32,
+    /// Phone sends to all countries together per hour: the most an SMS-pumping or toll-fraud
+    /// attack spread over many countries can cost in an hour.
+    pub global_per_hour: u32,
     /// Code checks from one client address per hour.
     pub checks_per_client_per_hour: u32,
+    /// CAPTCHA challenges created for one client address per hour: enough for a person who
+    /// gets a few wrong, too few to farm images for training a solver.
+    pub captchas_per_client_per_hour: u32,
 }
 
 impl Default for LimitSettings {
@@ -50,7 +56,9 @@ impl Default for LimitSettings {
             destination_per_day: 10,
             client_per_hour: 20,
             country_per_hour: 1_000,
+            global_per_hour: 10_000,
             checks_per_client_per_hour: 100,
+            captchas_per_client_per_hour: 100,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! ResendCode: a new code for the same verification, perhaps by voice instead of SMS.
 
-use mi_contracts::{Channel, UnixMillis};
+use mi_contracts::{Channel, Locale, UnixMillis};
 
 use super::{
     CaptchaAnswer, ClientAddress, CodeIssued, Destination, SendRefusal, SentCode, Status,
@@ -59,6 +59,7 @@ impl Verifier {
         &self,
         request: ResendCodeRequest,
     ) -> Result<SentCode, ResendCodeError> {
+        let locale = parse_locale(&request.locale)?;
         let verification_id = uuid::Uuid::parse_str(request.verification_id.trim())
             .map_err(|_| ResendCodeError::InvalidRequest {
                 field: "verification_id",
@@ -106,14 +107,9 @@ impl Verifier {
 
         let now = UnixMillis::now();
         let code = VerificationCode::generate();
-        let locale = if request.locale.is_empty() {
-            current.locale.clone()
-        } else {
-            request.locale
-        };
         let reissued = super::Verification {
             channel,
-            locale,
+            locale: locale.map_or_else(|| current.locale.clone(), Locale::into_string),
             code_hash: self.hasher.hash(&verification_id, &code),
             attempts: 0,
             send_count: current.send_count + 1,
@@ -141,6 +137,19 @@ impl Verifier {
         );
         Ok(self.sent(&reissued, now))
     }
+}
+
+/// The new locale, or `None` to keep the first send's.
+fn parse_locale(raw: &str) -> Result<Option<Locale>, ResendCodeError> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    Locale::parse(raw)
+        .map(Some)
+        .map_err(|problem| ResendCodeError::InvalidRequest {
+            field: "locale",
+            problem: problem.to_string(),
+        })
 }
 
 #[cfg(test)]

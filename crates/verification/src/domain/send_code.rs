@@ -1,7 +1,7 @@
 //! SendCode: validate, guard (country, CAPTCHA, limits), generate, store the hash and the
 //! sealed code's event.
 
-use mi_contracts::{Channel, Purpose, UnixMillis};
+use mi_contracts::{Channel, Locale, Purpose, UnixMillis};
 
 use super::{
     CaptchaAnswer, ClientAddress, CodeIssued, Destination, SendRefusal, Status, Verification,
@@ -57,7 +57,12 @@ pub enum SendCodeError {
 impl Verifier {
     /// Sends a new code; nothing is stored or published unless every check passes.
     pub async fn send_code(&self, request: SendCodeRequest) -> Result<SentCode, SendCodeError> {
-        let (destination, channel, purpose) = validate(&request)?;
+        let Valid {
+            destination,
+            channel,
+            purpose,
+            locale,
+        } = validate(&request)?;
         self.guard_send(
             &destination,
             purpose,
@@ -78,7 +83,7 @@ impl Verifier {
             status: Status::Pending,
             attempts: 0,
             send_count: 1,
-            locale: request.locale,
+            locale: locale.into_string(),
             expires_at: now.saturating_add(self.policy.code_ttl),
             created_at: now,
         };
@@ -106,8 +111,16 @@ impl Verifier {
     }
 }
 
+/// A request's fields, checked.
+struct Valid {
+    destination: Destination,
+    channel: Channel,
+    purpose: Purpose,
+    locale: Locale,
+}
+
 /// Checks every field and reports all problems at once.
-fn validate(request: &SendCodeRequest) -> Result<(Destination, Channel, Purpose), SendCodeError> {
+fn validate(request: &SendCodeRequest) -> Result<Valid, SendCodeError> {
     let mut violations = Vec::new();
     if request.channel.is_none() {
         violations.push((
@@ -131,9 +144,23 @@ fn validate(request: &SendCodeRequest) -> Result<(Destination, Channel, Purpose)
         }
         None => None,
     };
-    match (destination, request.channel, request.purpose) {
-        (Some(destination), Some(channel), Some(purpose)) if violations.is_empty() => {
-            Ok((destination, channel, purpose))
+    // Empty means English, as the API says.
+    let locale = match request.locale.trim() {
+        "" => Some(Locale::english()),
+        raw => Locale::parse(raw)
+            .map_err(|problem| violations.push(("locale", problem.to_string())))
+            .ok(),
+    };
+    match (destination, request.channel, request.purpose, locale) {
+        (Some(destination), Some(channel), Some(purpose), Some(locale))
+            if violations.is_empty() =>
+        {
+            Ok(Valid {
+                destination,
+                channel,
+                purpose,
+                locale,
+            })
         }
         _ => Err(SendCodeError::InvalidRequest(violations)),
     }
@@ -183,6 +210,24 @@ mod tests {
         };
         let fields: Vec<&str> = violations.iter().map(|(field, _)| *field).collect();
         assert_eq!(fields, ["channel", "purpose", "destination"]);
+        assert!(fixture.store.published().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_locale_of_another_shape_or_language_is_refused_and_nothing_is_stored() {
+        let fixture = Fixture::new();
+        for locale in ["en-".to_owned(), "fr".to_owned(), "en-".repeat(100_000)] {
+            let request = SendCodeRequest {
+                locale,
+                ..Fixture::request("+8613800138000", Channel::Sms)
+            };
+            let refused = fixture.verifier.send_code(request).await;
+            assert!(
+                matches!(&refused, Err(SendCodeError::InvalidRequest(violations))
+                    if violations.iter().map(|(field, _)| *field).eq(["locale"])),
+                "{refused:?}"
+            );
+        }
         assert!(fixture.store.published().is_empty());
     }
 }

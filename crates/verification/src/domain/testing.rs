@@ -178,6 +178,14 @@ impl Fixture {
     /// A verifier allowing 3 attempts and 5 sends, with no cooldown and no CAPTCHA below
     /// 100 sends, so that tests meet only the rule they test.
     pub(super) fn new() -> Self {
+        Self::with_limits(LimitSettings {
+            send_cooldown: Duration::ZERO,
+            ..LimitSettings::default()
+        })
+    }
+
+    /// The same verifier with other rate limits.
+    pub(super) fn with_limits(limits: LimitSettings) -> Self {
         let store = Arc::new(MemoryVerificationStore::default());
         let cipher = CodeCipher::new(&SecretKey::generate());
         let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
@@ -194,10 +202,7 @@ impl Fixture {
                 max_check_attempts: MAX_CHECK_ATTEMPTS,
                 max_sends_per_verification: 5,
                 captcha_risk_threshold: 100,
-                limits: LimitSettings {
-                    send_cooldown: Duration::ZERO,
-                    ..LimitSettings::default()
-                },
+                limits,
                 countries: CountrySettings::default(),
             },
         });

@@ -62,11 +62,6 @@ impl Verifier {
         }
     }
 
-    /// Creates a CAPTCHA challenge.
-    pub async fn create_captcha(&self) -> anyhow::Result<super::NewCaptcha> {
-        self.captchas.create().await
-    }
-
     /// The public keys that verify this service's tokens.
     pub fn public_keys(&self) -> Vec<mi_platform::tokens::PublicKey> {
         self.tokens.public_keys()

@@ -4,7 +4,9 @@ use mi_contracts::Reason;
 use mi_platform::{ErrorCode, ServiceError};
 use tonic::Status;
 
-use crate::domain::{CheckCodeError, ResendCodeError, SendCodeError, SendRefusal};
+use crate::domain::{
+    CheckCodeError, CreateCaptchaError, ResendCodeError, SendCodeError, SendRefusal,
+};
 
 fn refusal(refusal: SendRefusal) -> ServiceError {
     match refusal {
@@ -38,6 +40,19 @@ fn refusal(refusal: SendRefusal) -> ServiceError {
             )
         }
     }
+}
+
+/// CreateCaptcha's errors.
+pub fn create_captcha(error: CreateCaptchaError) -> Status {
+    let service_error = match error {
+        CreateCaptchaError::RateLimited { retry_after } => ServiceError::rate_limited(
+            "client captchas per hour",
+            "too many CAPTCHAs from this client; try again later",
+            retry_after,
+        ),
+        CreateCaptchaError::Unexpected(error) => ServiceError::internal(&error),
+    };
+    service_error.into()
 }
 
 /// SendCode's errors.

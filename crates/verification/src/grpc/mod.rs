@@ -1,6 +1,7 @@
 //! The gRPC face of the verification service: maps the wire onto the domain and back.
 
 mod errors;
+mod limits;
 
 use mi_platform::{ServiceError, server};
 use mi_proto::contracts::{channel_from_wire, channel_to_wire, purpose_from_wire, purpose_to_wire};
@@ -38,13 +39,13 @@ impl VerificationHandler {
 impl VerificationService for VerificationHandler {
     async fn create_captcha(
         &self,
-        _request: Request<api::CreateCaptchaRequest>,
+        request: Request<api::CreateCaptchaRequest>,
     ) -> Result<Response<api::Captcha>, Status> {
         let captcha = self
             .verifier
-            .create_captcha()
+            .create_captcha(&self.client(&request))
             .await
-            .map_err(|error| ServiceError::internal(&error))?;
+            .map_err(errors::create_captcha)?;
         Ok(Response::new(api::Captcha {
             captcha_id: captcha.captcha_id,
             image_png: captcha.image_png,
@@ -58,6 +59,7 @@ impl VerificationService for VerificationHandler {
     ) -> Result<Response<api::SendCodeResponse>, Status> {
         let client = self.client(&request);
         let request = request.into_inner();
+        limits::send_code(&request).map_err(ServiceError::from)?;
         let sent = self
             .verifier
             .send_code(SendCodeRequest {
@@ -84,6 +86,7 @@ impl VerificationService for VerificationHandler {
     ) -> Result<Response<api::ResendCodeResponse>, Status> {
         let client = self.client(&request);
         let request = request.into_inner();
+        limits::resend_code(&request).map_err(ServiceError::from)?;
         let channel = match request.channel {
             0 => None,
             value => Some(channel_from_wire(value).map_err(|_| {
@@ -119,6 +122,7 @@ impl VerificationService for VerificationHandler {
     ) -> Result<Response<api::CheckCodeResponse>, Status> {
         let client = self.client(&request);
         let request = request.into_inner();
+        limits::check_code(&request).map_err(ServiceError::from)?;
         let checked = self
             .verifier
             .check_code(&request.verification_id, &request.code, &client)
@@ -156,10 +160,12 @@ impl VerificationService for VerificationHandler {
 }
 
 fn captcha_from_wire(answer: Option<api::CaptchaAnswer>) -> Option<CaptchaAnswer> {
-    answer
-        .filter(|answer| !answer.captcha_id.is_empty())
-        .map(|answer| CaptchaAnswer {
-            captcha_id: answer.captcha_id,
-            answer: answer.answer,
-        })
+    let answer = answer?;
+    if !answer.provider_token.is_empty() {
+        return Some(CaptchaAnswer::ProviderToken(answer.provider_token));
+    }
+    (!answer.captcha_id.is_empty()).then_some(CaptchaAnswer::Image {
+        captcha_id: answer.captcha_id,
+        answer: answer.answer,
+    })
 }

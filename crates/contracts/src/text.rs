@@ -1,0 +1,66 @@
+//! Free-text request fields and their documented maxima.
+//!
+//! Every free-text field of every RPC has a maximum, written in its proto comment and checked
+//! at the edge before anything reads the field: text that is stored, put in an event or
+//! rendered into a message must never be as large as a client likes.
+
+use std::fmt;
+
+/// Free-text fields longer than their maxima, each with the problem, as field violations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooLong(pub Vec<(&'static str, String)>);
+
+impl fmt::Display for TooLong {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fields: Vec<&str> = self.0.iter().map(|(field, _)| *field).collect();
+        write!(formatter, "too long: {}", fields.join(", "))
+    }
+}
+
+impl std::error::Error for TooLong {}
+
+/// Checks `(field, value, most characters)` triples, naming every field that is too long.
+pub fn check_lengths(fields: &[(&'static str, &str, usize)]) -> Result<(), TooLong> {
+    let too_long: Vec<(&'static str, String)> = fields
+        .iter()
+        .filter(|(_, value, max_chars)| exceeds(value, *max_chars))
+        .map(|(field, _, max_chars)| (*field, format!("must be at most {max_chars} characters")))
+        .collect();
+    if too_long.is_empty() {
+        Ok(())
+    } else {
+        Err(TooLong(too_long))
+    }
+}
+
+/// Whether `value` has more than `max_chars` characters, reading at most `max_chars + 1` of
+/// them however long it is.
+fn exceeds(value: &str, max_chars: usize) -> bool {
+    // A character is at least one byte, so a short enough text needs no counting.
+    value.len() > max_chars && value.chars().nth(max_chars).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_over_its_maximum_is_named_in_order() {
+        let huge = "x".repeat(1_500_000);
+        let refused = check_lengths(&[
+            ("locale", &huge, 35),
+            ("name", "短い名前", 4),
+            ("code", "1234567", 6),
+        ]);
+        let Err(TooLong(violations)) = refused else {
+            panic!("too-long fields were accepted");
+        };
+        let fields: Vec<&str> = violations.iter().map(|(field, _)| *field).collect();
+        assert_eq!(fields, ["locale", "code"]);
+        assert_eq!(violations[1].1, "must be at most 6 characters");
+        assert_eq!(
+            check_lengths(&[("name", "李雷", 2), ("empty", "", 0)]),
+            Ok(())
+        );
+    }
+}

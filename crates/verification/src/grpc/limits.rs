@@ -1,0 +1,70 @@
+//! The documented maxima of the service's free-text fields (their proto comments say the
+//! same), checked before a request reaches the domain: an over-long field is refused with
+//! INVALID_ARGUMENT and changes nothing.
+
+use mi_contracts::MAX_LOCALE_LEN;
+use mi_contracts::text::{self, TooLong};
+use mi_platform::contact::MAX_CONTACT_CHARS;
+use mi_proto::verification::v1 as api;
+
+/// Ids this service hands out are UUIDs (36 characters).
+const MAX_ID_CHARS: usize = 64;
+/// Codes are 6 digits; room for spaces a person types.
+const MAX_CODE_CHARS: usize = 16;
+/// Built-in CAPTCHA answers are at most 8 characters.
+const MAX_CAPTCHA_ANSWER_CHARS: usize = 16;
+/// Third-party tokens run to a few kilobytes (Turnstile's to 2048 characters, hCaptcha's
+/// longer).
+const MAX_PROVIDER_TOKEN_CHARS: usize = 8192;
+
+fn captcha(answer: Option<&api::CaptchaAnswer>) -> [(&'static str, &str, usize); 3] {
+    [
+        (
+            "captcha.captcha_id",
+            answer.map_or("", |answer| answer.captcha_id.as_str()),
+            MAX_ID_CHARS,
+        ),
+        (
+            "captcha.answer",
+            answer.map_or("", |answer| answer.answer.as_str()),
+            MAX_CAPTCHA_ANSWER_CHARS,
+        ),
+        (
+            "captcha.provider_token",
+            answer.map_or("", |answer| answer.provider_token.as_str()),
+            MAX_PROVIDER_TOKEN_CHARS,
+        ),
+    ]
+}
+
+/// SendCode's free-text fields.
+pub fn send_code(request: &api::SendCodeRequest) -> Result<(), TooLong> {
+    let [captcha_id, answer, token] = captcha(request.captcha.as_ref());
+    text::check_lengths(&[
+        ("destination", &request.destination, MAX_CONTACT_CHARS),
+        ("locale", &request.locale, MAX_LOCALE_LEN),
+        captcha_id,
+        answer,
+        token,
+    ])
+}
+
+/// ResendCode's free-text fields.
+pub fn resend_code(request: &api::ResendCodeRequest) -> Result<(), TooLong> {
+    let [captcha_id, answer, token] = captcha(request.captcha.as_ref());
+    text::check_lengths(&[
+        ("verification_id", &request.verification_id, MAX_ID_CHARS),
+        ("locale", &request.locale, MAX_LOCALE_LEN),
+        captcha_id,
+        answer,
+        token,
+    ])
+}
+
+/// CheckCode's free-text fields.
+pub fn check_code(request: &api::CheckCodeRequest) -> Result<(), TooLong> {
+    text::check_lengths(&[
+        ("verification_id", &request.verification_id, MAX_ID_CHARS),
+        ("code", &request.code, MAX_CODE_CHARS),
+    ])
+}
