@@ -13,7 +13,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// The `ErrorInfo.domain` of every error this platform returns.
-pub const ERROR_DOMAIN: &str = "mi-account";
+pub(crate) const ERROR_DOMAIN: &str = "mi-account";
 
 /// What went wrong, from the client's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

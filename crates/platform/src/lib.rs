@@ -5,7 +5,7 @@
 //! gRPC server from here.
 
 pub mod auth;
-pub mod backoff;
+pub(crate) mod backoff;
 pub mod bus;
 pub mod config;
 pub mod consumer;
@@ -13,16 +13,16 @@ pub mod contact;
 pub mod crypto;
 pub mod db;
 pub mod ephemeral;
-pub mod error;
+pub(crate) mod error;
 pub mod events;
 pub mod host;
 pub mod limiter;
 pub mod outbox;
 pub mod paging;
-pub mod redact;
+pub(crate) mod redact;
 pub mod redis_connection;
 pub mod retention;
-pub mod runtime;
+pub(crate) mod runtime;
 pub mod server;
 pub mod service;
 pub mod telemetry;

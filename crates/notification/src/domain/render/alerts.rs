@@ -62,7 +62,7 @@ impl AlertCatalog {
 
 impl Templates {
     /// The alert written for one of the account's contacts, in `locale`.
-    pub fn alert_message(
+    pub(crate) fn alert_message(
         &self,
         locale: &str,
         destination: &str,
