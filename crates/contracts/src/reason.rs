@@ -53,6 +53,8 @@ pub enum Reason {
     RefreshTokenInvalid,
     /// A refresh token was used twice: the session is revoked.
     RefreshTokenReused,
+    /// Too many wrong second-factor proofs for the account: wait for the retry delay.
+    SecondFactorDelayed,
     /// The second-factor proof is wrong.
     SecondFactorInvalid,
     /// The session was revoked.

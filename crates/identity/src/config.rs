@@ -86,6 +86,13 @@ impl ServiceSettings for Settings {
             self.second_factor.max_attempts >= 1 && !self.second_factor.challenge_ttl.is_zero(),
             "invalid configuration: identity.second_factor needs max_attempts >= 1 and a positive challenge_ttl"
         );
+        let delays = &self.second_factor.delays;
+        anyhow::ensure!(
+            delays.free_failures >= 1
+                && !delays.base_delay.is_zero()
+                && delays.base_delay <= delays.max_delay,
+            "invalid configuration: identity.second_factor.delays needs free_failures >= 1 and 0 < base_delay <= max_delay"
+        );
         anyhow::ensure!(
             !self.tokens.access_ttl.is_zero() && !self.tokens.refresh_idle_ttl.is_zero(),
             "invalid configuration: identity.tokens ttls must be positive"

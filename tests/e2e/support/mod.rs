@@ -9,7 +9,7 @@ pub mod inbox;
 pub mod providers;
 
 pub use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update};
-pub use authenticator::{base32_decode, rfc6238_code, totp_at_step};
+pub use authenticator::{base32_decode, rfc6238_code, totp_at_step, wrong_totp_code};
 pub(crate) use identity::in_both_modes;
 pub use identity::{
     CONSENT_VERSION, access_claims_for, authed, expect_challenge, expect_refusal, expect_tokens,

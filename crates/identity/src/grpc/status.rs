@@ -37,6 +37,19 @@ pub(super) fn locked(retry_after: Duration) -> ServiceError {
     .with_reason(Reason::AccountLocked)
 }
 
+/// Too many wrong second-factor proofs: the next one waits.
+pub(super) fn factor_delayed(retry_after: Duration) -> ServiceError {
+    ServiceError::rate_limited(
+        "account second-factor attempts",
+        format!(
+            "too many wrong codes; try again in {} s",
+            retry_after.as_secs().max(1)
+        ),
+        retry_after,
+    )
+    .with_reason(Reason::SecondFactorDelayed)
+}
+
 /// A new password that breaks the policy.
 pub(super) fn weak_password(field: &str, problem: &str) -> ServiceError {
     ServiceError::invalid_field(field, problem).with_reason(Reason::PasswordPolicy)

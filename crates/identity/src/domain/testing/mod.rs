@@ -22,9 +22,10 @@ use secrecy::SecretString;
 pub(crate) use self::store::FakeStore;
 use super::events::IdentityEvent;
 use super::{
-    Argon2Settings, Caller, ChallengeSettings, DeviceInfo, IdentityParts, IdentityServices,
-    Lockout, LockoutSettings, PasswordHasher, PasswordSettings, RecoveryCodes, SessionTokens,
-    SignInOutcome, SignInRequest, SignUpRequest, TokenIssuer, TotpSecrets, VerificationTokens,
+    Argon2Settings, Caller, ChallengeSettings, DeviceInfo, FactorFailures, IdentityParts,
+    IdentityServices, Lockout, LockoutSettings, PasswordHasher, PasswordSettings, RecoveryCodes,
+    SessionTokens, SignInOutcome, SignInRequest, SignUpRequest, TokenIssuer, TotpSecrets,
+    VerificationTokens,
 };
 
 /// A password the policy accepts.
@@ -65,6 +66,10 @@ impl World {
                 Arc::new(MemoryEphemeralStore::new()),
                 Arc::new(MemoryRateLimiter::new()),
                 LockoutSettings::default(),
+            ),
+            factor_failures: FactorFailures::new(
+                Arc::new(MemoryEphemeralStore::new()),
+                challenges.delays.clone(),
             ),
             issuer: TokenIssuer::new(
                 access_signer,
