@@ -27,6 +27,7 @@ mod identity_sessions;
 mod identity_sign_in;
 mod identity_sign_up;
 mod identity_two_factor;
+mod password_length;
 mod second_factor_delays;
 mod security_alerts;
 mod thin_flow;
