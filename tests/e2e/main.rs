@@ -15,6 +15,7 @@ mod support;
 mod backbone;
 mod bad_input;
 mod codes;
+mod contact_case;
 mod delivery;
 mod dev_inbox;
 mod device_linking;
