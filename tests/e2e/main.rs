@@ -31,4 +31,5 @@ mod identity_two_factor;
 mod password_length;
 mod second_factor_delays;
 mod security_alerts;
+mod session_lifetime;
 mod thin_flow;

@@ -57,6 +57,9 @@ pub enum Reason {
     SecondFactorDelayed,
     /// The second-factor proof is wrong.
     SecondFactorInvalid,
+    /// The session reached its maximum lifetime (`identity.tokens.session_max_lifetime`):
+    /// sign in again.
+    SessionExpired,
     /// The session was revoked.
     SessionRevoked,
     /// The terms or the privacy policy were not accepted.

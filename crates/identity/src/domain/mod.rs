@@ -33,7 +33,7 @@ pub use self::profile::{Profile, ProfileError, ProfileStore, ProfileUpdate};
 pub use self::services::{IdentityParts, IdentityServices};
 pub use self::sessions::{
     CallerError, IssuedTokens, NewSession, RefreshError, RevokeScope, RotateOutcome, SessionError,
-    SessionStore, SessionTokens, Sessions, TokenIssuer,
+    SessionLifetimes, SessionStore, SessionTokens, Sessions, TokenIssuer,
 };
 pub use self::sign_in::{
     Challenge, ChallengeReason, ChallengeSettings, CompleteOutcome, ReauthenticateError,
