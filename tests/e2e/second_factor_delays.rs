@@ -33,21 +33,21 @@ fn totp_proof(code: String) -> ReauthenticateRequest {
 /// refused too, in Reauthenticate and in a fresh sign-in challenge after the right password;
 /// after the delay it is accepted; the owner is alerted.
 async fn second_factor_guesses_are_delayed_per_account(backends: Backends) {
-    let config = TestConfig::new(backends)
+    let delays = TestConfig::new(backends)
         .with_repeatable_codes()
         .with_value("identity.second_factor.delays.base_delay", "3s");
-    let platform = TestPlatform::start_with(config).await;
-    let mut identity = platform.identity().await;
+    let platform = TestPlatform::start_with(delays).await;
     let phone = unique_phone_number();
     let (tokens, password) = platform.create_account(&phone, CodeChannel::Sms).await;
-    let access = tokens.access_token.clone();
-    let totp = platform.enable_totp(&access).await;
+    let access = &tokens.access_token;
+    let totp = platform.enable_totp(access).await;
     let wrong = wrong_totp_code(&totp.secret);
+    let mut identity = platform.identity().await;
 
     let (mut checked, mut delayed) = (0, 0);
     for attempt in 1..=300 {
         let status = identity
-            .reauthenticate(authed(totp_proof(wrong.clone()), &access))
+            .reauthenticate(authed(totp_proof(wrong.clone()), access))
             .await
             .unwrap_err();
         match (status.code(), reason(&status)) {
@@ -72,7 +72,7 @@ async fn second_factor_guesses_are_delayed_per_account(backends: Backends) {
     let (_, right) = totp.fresh_code();
     expect_refusal(
         identity
-            .reauthenticate(authed(totp_proof(right.clone()), &access))
+            .reauthenticate(authed(totp_proof(right.clone()), access))
             .await,
         Code::ResourceExhausted,
         Some(Reason::SecondFactorDelayed),
@@ -106,7 +106,7 @@ async fn second_factor_guesses_are_delayed_per_account(backends: Backends) {
     assert_eq!(signed_in.mi_id, tokens.mi_id);
     expect_refusal(
         identity
-            .reauthenticate(authed(totp_proof(wrong), &access))
+            .reauthenticate(authed(totp_proof(wrong), access))
             .await,
         Code::InvalidArgument,
         Some(Reason::SecondFactorInvalid),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mi_contracts::{MiId, UnixMillis};
+use mi_platform::backoff::Backoff;
 use mi_platform::ephemeral::EphemeralStore;
 use serde::Deserialize;
 
@@ -107,13 +108,11 @@ impl FactorFailures {
     /// used up, doubling per further failure, capped.
     fn delay(&self, failures: u32) -> Option<Duration> {
         let beyond = failures.checked_sub(self.settings.free_failures)?;
-        let factor = 1u32 << beyond.min(16);
-        Some(
-            self.settings
-                .base_delay
-                .saturating_mul(factor)
-                .min(self.settings.max_delay),
-        )
+        let backoff = Backoff {
+            first: self.settings.base_delay,
+            max: self.settings.max_delay,
+        };
+        Some(backoff.after(beyond + 1))
     }
 }
 
