@@ -62,9 +62,9 @@ async fn second_factor_guesses_are_delayed_per_account(backends: Backends) {
             assert_eq!(checked, attempt, "the first ten are checked: {status:?}");
         }
     }
-    // A slow run may check one or two more, each after a longer wait.
+    // A slow run may check a few more, each after a doubled wait.
     assert!(
-        (FREE_FAILURES..=FREE_FAILURES + 2).contains(&checked),
+        (FREE_FAILURES..=FREE_FAILURES + 3).contains(&checked),
         "{checked} of 300 wrong codes were checked, {delayed} delayed"
     );
 
@@ -91,7 +91,7 @@ async fn second_factor_guesses_are_delayed_per_account(backends: Backends) {
         "a right code in a fresh challenge during the delay",
     );
     let wait = retry_after(&refused).expect("retry info");
-    assert!(wait <= Duration::from_secs(24), "waits {wait:?}");
+    assert!(wait <= Duration::from_secs(48), "waits {wait:?}");
 
     // After the delay the right code is accepted, in the same challenge, and the count is
     // cleared.

@@ -28,8 +28,9 @@ async fn a_session_ends_at_its_maximum_lifetime(backends: Backends) {
         .with_value("identity.tokens.session_max_lifetime", "4s");
     let platform = TestPlatform::start_with(config).await;
     let phone = unique_phone_number();
-    let started = std::time::SystemTime::now();
     let (first, password) = platform.create_account(&phone, CodeChannel::Sms).await;
+    // The session started before this: its end is at most a lifetime from now.
+    let started = std::time::SystemTime::now();
     let second = platform.refresh(&first.refresh_token).await.unwrap();
     let refresh_expires = second.refresh_token_expire_time.unwrap().seconds;
     let session_end = started + lifetime + Duration::from_secs(1);
