@@ -3,9 +3,11 @@
 //! directory in embedded mode.
 
 use anyhow::Context;
+use hmac::{Hmac, Mac};
 use mi_platform::config::InfraConfig;
 use mi_platform::crypto::SecretKey;
 use mi_platform::tokens::{PublicKey, TokenSigner, jwk_set_json};
+use sha2::Sha256;
 
 use crate::config::Settings;
 use crate::domain::TokenIssuer;
@@ -43,8 +45,8 @@ impl ServiceKeys {
         let issuer = TokenIssuer::new(
             TokenSigner::from_seed(&signing_seed, settings.tokens.key_id.as_deref())?,
             previous_keys,
-            settings.tokens.access_ttl,
-            settings.tokens.refresh_idle_ttl,
+            settings.tokens.lifetimes(),
+            successor_key(&signing_seed),
         );
         Ok(Self {
             issuer,
@@ -104,4 +106,14 @@ fn verification_keys(infra: &InfraConfig, settings: &Settings) -> anyhow::Result
     Ok(vec![
         TokenSigner::from_seed(&seed, None)?.public_key().clone(),
     ])
+}
+
+/// The key refresh-token successors are derived with: its own key, derived from the token
+/// signing seed (which rotating it replaces; a refresh in flight then just needs a new
+/// sign-in if it races), never the seed itself.
+fn successor_key(signing_seed: &SecretKey) -> SecretKey {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(signing_seed.as_bytes()).expect("HMAC takes any key length");
+    mac.update(b"mi-account identity refresh-token successor v1");
+    SecretKey::from_bytes(&mac.finalize().into_bytes()).expect("32 bytes")
 }

@@ -63,6 +63,18 @@ pub async fn enqueue(
             };
             outbox.enqueue(connection, &key, &payload).await
         }
+        IdentityEvent::SecondFactorFailures {
+            mi_id,
+            failures,
+            audience,
+        } => {
+            let payload = events::SecondFactorFailures {
+                mi_id: mi_id.get(),
+                failures,
+                audience: Some(alert_audience(audience)),
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
         IdentityEvent::SessionRevoked {
             mi_id,
             session_id,

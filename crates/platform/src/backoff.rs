@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// Waits between retries of something that keeps failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Backoff {
+pub struct Backoff {
     /// The wait after the first failure.
     pub first: Duration,
     /// The longest wait.
@@ -14,7 +14,7 @@ pub(crate) struct Backoff {
 impl Backoff {
     /// Retries of the bus or the database (publishing, subscribing, creating topics): from
     /// 100 ms, which rides out a blip without hammering a server that is down.
-    pub(crate) fn infrastructure(max: Duration) -> Self {
+    pub fn infrastructure(max: Duration) -> Self {
         Self {
             first: Duration::from_millis(100),
             max,
@@ -22,7 +22,7 @@ impl Backoff {
     }
 
     /// The wait after `failures` failures in a row (the first failure is 1).
-    pub(crate) fn after(&self, failures: u32) -> Duration {
+    pub fn after(&self, failures: u32) -> Duration {
         // 2^16 times the first wait is past any sensible cap; the bound keeps the shift and the
         // multiplication from overflowing.
         let doublings = failures.saturating_sub(1).min(16);

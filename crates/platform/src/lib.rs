@@ -5,7 +5,7 @@
 //! gRPC server from here.
 
 pub mod auth;
-pub(crate) mod backoff;
+pub mod backoff;
 pub mod bus;
 pub mod config;
 pub mod consumer;

@@ -76,6 +76,7 @@ event_payloads!(
     AccountCreated,
     SignedIn,
     AccountLocked,
+    SecondFactorFailures,
     SessionRevoked,
     PasswordChanged,
     RecoveryContactAdded,

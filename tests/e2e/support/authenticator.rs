@@ -49,3 +49,16 @@ pub(crate) fn base32_decode(secret: &str) -> Vec<u8> {
 pub(crate) fn totp_at_step(secret: &[u8], step: u64) -> String {
     rfc6238_code(secret, step * 30, 6)
 }
+
+/// A 6-digit code that is not the code of any step near now.
+pub(crate) fn wrong_totp_code(secret: &[u8]) -> String {
+    let step = super::unix_now() / 30;
+    let near: Vec<String> = (step - 3..=step + 3)
+        .map(|step| totp_at_step(secret, step))
+        .collect();
+    ["000000", "123456", "999999", "424242"]
+        .into_iter()
+        .find(|candidate| !near.iter().any(|code| code == candidate))
+        .unwrap()
+        .to_owned()
+}

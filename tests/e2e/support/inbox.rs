@@ -43,4 +43,20 @@ impl TestPlatform {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+
+    /// Waits until a message for `destination` contains `text`; returns it.
+    pub(crate) async fn wait_for_text(&self, destination: &str, text: &str) -> InboxMessage {
+        let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
+        loop {
+            let messages = self.inbox(destination).await;
+            if let Some(found) = messages.iter().find(|message| message.body.contains(text)) {
+                return found.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no message with {text:?} for {destination} within {DELIVERY_TIMEOUT:?}; got {messages:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }

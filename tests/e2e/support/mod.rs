@@ -9,7 +9,7 @@ pub(crate) mod inbox;
 pub(crate) mod providers;
 
 pub(crate) use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update};
-pub(crate) use authenticator::{base32_decode, rfc6238_code, totp_at_step};
+pub(crate) use authenticator::{base32_decode, rfc6238_code, totp_at_step, wrong_totp_code};
 pub(crate) use identity::in_both_modes;
 pub(crate) use identity::{
     CONSENT_VERSION, access_claims_for, authed, error_metadata, expect_challenge, expect_refusal,

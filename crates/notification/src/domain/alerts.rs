@@ -29,6 +29,11 @@ pub(crate) enum AlertKind {
         /// How long password sign-in stays blocked, rounded up.
         minutes: u64,
     },
+    /// Wrong second-factor proofs after a right password: further proofs are slowed down.
+    SecondFactorFailures {
+        /// Wrong proofs in a row.
+        failures: u32,
+    },
     /// A second factor was turned on.
     TwoFactorEnabled {
         /// `totp` (an authenticator app) or `code` (codes by SMS or email).
