@@ -14,7 +14,7 @@ use crate::domain::TokenIssuer;
 
 /// The keys, loaded and checked.
 #[derive(Debug)]
-pub struct ServiceKeys {
+pub(crate) struct ServiceKeys {
     /// Signs access tokens.
     pub issuer: TokenIssuer,
     /// Mixed into password hashes and recovery-code hashes.
@@ -27,7 +27,7 @@ pub struct ServiceKeys {
 
 impl ServiceKeys {
     /// Loads every key, failing with the setting's name when one is missing or malformed.
-    pub fn load(infra: &InfraConfig, settings: &Settings) -> anyhow::Result<Self> {
+    pub(crate) fn load(infra: &InfraConfig, settings: &Settings) -> anyhow::Result<Self> {
         let key = |configured, dev_name: &str, setting: &str| {
             SecretKey::configured_or_dev(
                 configured,
@@ -66,7 +66,7 @@ impl ServiceKeys {
 
     /// Writes the JWK set where services that read keys from a file look for it; a failure
     /// is logged, since the ListSigningKeys RPC serves the same keys.
-    pub fn write_jwks(&self, infra: &InfraConfig, settings: &Settings) {
+    pub(crate) fn write_jwks(&self, infra: &InfraConfig, settings: &Settings) {
         let path = settings
             .tokens
             .jwks_path

@@ -13,11 +13,11 @@
 
 pub mod config;
 pub mod domain;
-pub mod grpc;
-pub mod keys;
-pub mod publish;
+pub(crate) mod grpc;
+pub(crate) mod keys;
+pub(crate) mod publish;
 pub mod storage;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use crate::domain::events::{Audience, IdentityEvent};
 use crate::wire::{contact_kind, device};
 
 /// Writes `event` to the outbox inside the caller's transaction, keyed by `mi_id`.
-pub async fn enqueue(
+pub(crate) async fn enqueue(
     outbox: &Outbox,
     connection: &mut AnyConnection,
     mi_id: MiId,
