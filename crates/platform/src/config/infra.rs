@@ -56,6 +56,13 @@ impl InfraConfig {
         {
             anyhow::bail!("invalid configuration: postgres.url must start with postgres://");
         }
+        if let Some(mode) = &self.postgres.ssl_mode
+            && mode.parse::<sqlx::postgres::PgSslMode>().is_err()
+        {
+            anyhow::bail!(
+                "invalid configuration: postgres.ssl_mode must be disable, allow, prefer, require, verify-ca or verify-full"
+            );
+        }
         if !self
             .postgres
             .database_prefix
@@ -143,6 +150,12 @@ pub struct PostgresConfig {
     pub database_prefix: String,
     /// Connections per service pool.
     pub max_connections: u32,
+    /// TLS mode: `disable`, `allow`, `prefer`, `require`, `verify-ca` or `verify-full`; set as
+    /// `sslmode` in the URL, winning over the URL's own (which works too).
+    pub ssl_mode: Option<String>,
+    /// PEM file of the CA that signed the server's certificate, for `verify-ca`/`verify-full`
+    /// (`sslrootcert` in the URL).
+    pub ssl_root_cert: Option<PathBuf>,
 }
 
 impl Default for PostgresConfig {
@@ -151,6 +164,8 @@ impl Default for PostgresConfig {
             url: None,
             database_prefix: "mi_".into(),
             max_connections: 16,
+            ssl_mode: None,
+            ssl_root_cert: None,
         }
     }
 }
@@ -162,6 +177,8 @@ impl std::fmt::Debug for PostgresConfig {
             .field("url", &self.url.as_deref().map(crate::redact::url))
             .field("database_prefix", &self.database_prefix)
             .field("max_connections", &self.max_connections)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
             .finish()
     }
 }
