@@ -7,11 +7,12 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
-use tonic::transport::Server;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
+use crate::config::TlsConfig;
 use crate::telemetry::{self, HeaderExtractor};
 
 /// Binds a TCP listener, with the address in the error.
@@ -21,11 +22,13 @@ pub async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {address}"))
 }
 
-/// Serves `routes` on `listener` until `shutdown`, marking `service_names` SERVING in health.
+/// Serves `routes` on `listener` until `shutdown`, marking `service_names` SERVING in health;
+/// over TLS when `tls` names a certificate.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     service_names: &[&str],
+    tls: &TlsConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -63,12 +66,36 @@ pub async fn serve(
                 .await;
         }
     };
-    Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = server_tls(tls)? {
+        builder = builder
+            .tls_config(tls)
+            .context("invalid TLS certificate or key")?;
+    }
+    builder
         .layer(trace_layer)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming(listener), health_on_shutdown)
         .await
         .context("grpc server failed")
+}
+
+/// The TLS settings of the server, read from the configured PEM files; `None` for plaintext.
+fn server_tls(config: &TlsConfig) -> anyhow::Result<Option<ServerTlsConfig>> {
+    let (Some(cert_file), Some(key_file)) = (&config.cert_file, &config.key_file) else {
+        return Ok(None);
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(
+        read(cert_file)?,
+        read(key_file)?,
+    ));
+    if let Some(client_ca_file) = &config.client_ca_file {
+        tls = tls.client_ca_root(Certificate::from_pem(read(client_ca_file)?));
+    }
+    Ok(Some(tls))
 }
 
 /// Reflection that lists what this port serves and nothing else: its own services, health and

@@ -30,6 +30,8 @@ pub struct InfraConfig {
     pub code_encryption_key: Option<SecretString>,
     /// Switches that let server mode run in ways fit for development only.
     pub dev: DevConfig,
+    /// TLS of the gRPC ports; plaintext when unset.
+    pub tls: TlsConfig,
 }
 
 impl Default for InfraConfig {
@@ -45,6 +47,7 @@ impl Default for InfraConfig {
             retention: RetentionConfig::default(),
             code_encryption_key: None,
             dev: DevConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -89,6 +92,7 @@ impl InfraConfig {
         {
             anyhow::bail!("invalid configuration: redis.url must start with redis:// or rediss://");
         }
+        self.tls.validate()?;
         if self.consumer.max_attempts < 1 || self.outbox.batch_size < 1 {
             anyhow::bail!(
                 "invalid configuration: consumer.max_attempts and outbox.batch_size must be at least 1"
@@ -137,6 +141,31 @@ pub struct DevConfig {
     /// answers then live in each process, and events in a bus file under `data_dir`, so
     /// replicas do not share them.
     pub allow_process_local_state: bool,
+}
+
+/// TLS of the gRPC server (`MI_TLS__…`): a certificate and key turn it on; a client CA
+/// makes clients present a certificate it signed (mutual TLS).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// PEM certificate chain the server presents.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    pub key_file: Option<PathBuf>,
+    /// PEM CA certificates; when set, every client must present a certificate they signed.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            anyhow::bail!("invalid configuration: tls.cert_file and tls.key_file go together");
+        }
+        if self.client_ca_file.is_some() && self.cert_file.is_none() {
+            anyhow::bail!("invalid configuration: tls.client_ca_file needs tls.cert_file");
+        }
+        Ok(())
+    }
 }
 
 /// PostgreSQL connection settings.

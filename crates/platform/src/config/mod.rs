@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 
 pub use self::infra::{
     ConsumerConfig, DevConfig, InfraConfig, KafkaConfig, OutboxConfig, PostgresConfig, RedisConfig,
+    TlsConfig,
     RetentionConfig, TelemetryConfig,
 };
 use self::unknown_keys::{UnknownKey, unknown_keys};

@@ -2,4 +2,5 @@
 //! makes: PostgreSQL with TLS, Redis with TLS and an ACL user, and the gRPC server's TLS.
 
 mod certs;
+mod grpc;
 mod postgres;
