@@ -191,7 +191,10 @@ mod tests {
     fn the_database_goes_in_the_path_and_the_query_is_kept() -> anyhow::Result<()> {
         for (server, expected) in [
             ("postgres://mi@db:5432", "postgres://mi@db:5432/mi_identity"),
-            ("postgres://mi@db:5432/", "postgres://mi@db:5432/mi_identity"),
+            (
+                "postgres://mi@db:5432/",
+                "postgres://mi@db:5432/mi_identity",
+            ),
             ("postgres://mi@db/postgres", "postgres://mi@db/mi_identity"),
             (
                 "postgres://mi:s%40cret@db:5432?sslmode=require",

@@ -1,13 +1,37 @@
 //! The Redis connection the limiter and the ephemeral store share.
 
+use std::path::Path;
+
 use anyhow::Context;
 use redis::aio::ConnectionManager;
 
 /// Connects to Redis; the returned handle reconnects by itself after an outage and is cheap
-/// to clone (clones share the connection).
+/// to clone (clones share the connection). `rediss://` URLs use TLS, verified against the
+/// system's roots; `redis://user:password@host` authenticates as an ACL user.
 pub async fn connect(url: &str) -> anyhow::Result<ConnectionManager> {
+    connect_with_ca(url, None).await
+}
+
+/// Like [`connect`], verifying a `rediss://` server against the CA certificates in the PEM
+/// file `ca_file` instead of the system's roots.
+pub async fn connect_with_ca(
+    url: &str,
+    ca_file: Option<&Path>,
+) -> anyhow::Result<ConnectionManager> {
     let shown = crate::redact::url(url);
-    let client = redis::Client::open(url).with_context(|| format!("invalid redis url {shown}"))?;
+    let client = match ca_file {
+        Some(ca_file) => {
+            let root_cert = std::fs::read(ca_file)
+                .with_context(|| format!("cannot read redis.ca_file {}", ca_file.display()))?;
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(root_cert),
+            };
+            redis::Client::build_with_tls(url, certificates)
+        }
+        None => redis::Client::open(url),
+    }
+    .with_context(|| format!("invalid redis url {shown}"))?;
     ConnectionManager::new(client)
         .await
         .with_context(|| format!("cannot reach redis at {shown}"))

@@ -7,8 +7,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
@@ -88,10 +88,8 @@ fn server_tls(config: &TlsConfig) -> anyhow::Result<Option<ServerTlsConfig>> {
     let read = |path: &std::path::Path| {
         std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
     };
-    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(
-        read(cert_file)?,
-        read(key_file)?,
-    ));
+    let mut tls =
+        ServerTlsConfig::new().identity(Identity::from_pem(read(cert_file)?, read(key_file)?));
     if let Some(client_ca_file) = &config.client_ca_file {
         tls = tls.client_ca_root(Certificate::from_pem(read(client_ca_file)?));
     }

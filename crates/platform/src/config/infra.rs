@@ -260,10 +260,13 @@ impl Default for KafkaConfig {
 #[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct RedisConfig {
-    /// E.g. `redis://127.0.0.1:6379`.
+    /// E.g. `redis://127.0.0.1:6379`; `rediss://` for TLS, `redis://user:password@host` for
+    /// an ACL user.
     pub url: Option<String>,
     /// Prepended to every key.
     pub key_prefix: String,
+    /// PEM CA certificates that verify a `rediss://` server instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for RedisConfig {
@@ -271,6 +274,7 @@ impl Default for RedisConfig {
         Self {
             url: None,
             key_prefix: "mi:".into(),
+            ca_file: None,
         }
     }
 }
@@ -281,6 +285,7 @@ impl std::fmt::Debug for RedisConfig {
             .debug_struct("RedisConfig")
             .field("url", &self.url.as_deref().map(crate::redact::url))
             .field("key_prefix", &self.key_prefix)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }

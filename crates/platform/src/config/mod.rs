@@ -21,8 +21,7 @@ use serde::de::DeserializeOwned;
 
 pub use self::infra::{
     ConsumerConfig, DevConfig, InfraConfig, KafkaConfig, OutboxConfig, PostgresConfig, RedisConfig,
-    TlsConfig,
-    RetentionConfig, TelemetryConfig,
+    RetentionConfig, TelemetryConfig, TlsConfig,
 };
 use self::unknown_keys::{UnknownKey, unknown_keys};
 

@@ -44,8 +44,7 @@ impl Served {
                 if let Some(client) = client {
                     tls = tls.identity(Identity::from_pem(&client.cert_pem, &client.key_pem));
                 }
-                Channel::from_shared(format!("https://127.0.0.1:{}", self.port))?
-                    .tls_config(tls)?
+                Channel::from_shared(format!("https://127.0.0.1:{}", self.port))?.tls_config(tls)?
             }
             None => Channel::from_shared(format!("http://127.0.0.1:{}", self.port))?,
         };

@@ -4,3 +4,4 @@
 mod certs;
 mod grpc;
 mod postgres;
+mod redis;

@@ -191,14 +191,24 @@ async fn tls_modes_against_a_server_with_a_self_signed_ca() -> anyhow::Result<()
 
     let wrong = server.infra(url, Some("verify-full"), Some(&wrong_ca));
     let refused = Database::connect(&wrong, "wrong_ca").await;
-    assert!(refused.is_err(), "a server certificate from another CA must be refused");
+    assert!(
+        refused.is_err(),
+        "a server certificate from another CA must be refused"
+    );
 
-    let required = server.infra("postgres://postgres@127.0.0.1:{port}/?sslmode=require", None, None);
+    let required = server.infra(
+        "postgres://postgres@127.0.0.1:{port}/?sslmode=require",
+        None,
+        None,
+    );
     let database = Database::connect(&required, "require").await?;
     assert!(encrypted(&database).await?, "sslmode=require must encrypt");
 
     let plain = server.infra(url, Some("disable"), None);
     let database = Database::connect(&plain, "plain").await?;
-    assert!(!encrypted(&database).await?, "sslmode=disable must not encrypt");
+    assert!(
+        !encrypted(&database).await?,
+        "sslmode=disable must not encrypt"
+    );
     Ok(())
 }
