@@ -1,7 +1,5 @@
 //! The Redis connection the limiter and the ephemeral store share.
 
-use std::path::Path;
-
 use anyhow::Context;
 use redis::aio::ConnectionManager;
 
@@ -12,20 +10,15 @@ pub async fn connect(url: &str) -> anyhow::Result<ConnectionManager> {
     connect_with_ca(url, None).await
 }
 
-/// Like [`connect`], verifying a `rediss://` server against the CA certificates in the PEM
-/// file `ca_file` instead of the system's roots.
-pub async fn connect_with_ca(
-    url: &str,
-    ca_file: Option<&Path>,
-) -> anyhow::Result<ConnectionManager> {
+/// Like [`connect`], verifying a `rediss://` server against the PEM CA certificates `ca`
+/// instead of the system's roots.
+pub async fn connect_with_ca(url: &str, ca: Option<&str>) -> anyhow::Result<ConnectionManager> {
     let shown = crate::redact::url(url);
-    let client = match ca_file {
-        Some(ca_file) => {
-            let root_cert = std::fs::read(ca_file)
-                .with_context(|| format!("cannot read redis.ca_file {}", ca_file.display()))?;
+    let client = match ca {
+        Some(ca) => {
             let certificates = redis::TlsCertificates {
                 client_tls: None,
-                root_cert: Some(root_cert),
+                root_cert: Some(ca.as_bytes().to_vec()),
             };
             redis::Client::build_with_tls(url, certificates)
         }

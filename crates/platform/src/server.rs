@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -67,7 +68,7 @@ pub async fn serve(
         }
     };
     let mut builder = Server::builder();
-    if let Some(tls) = server_tls(tls)? {
+    if let Some(tls) = server_tls(tls) {
         builder = builder
             .tls_config(tls)
             .context("invalid TLS certificate or key")?;
@@ -80,20 +81,16 @@ pub async fn serve(
         .context("grpc server failed")
 }
 
-/// The TLS settings of the server, read from the configured PEM files; `None` for plaintext.
-fn server_tls(config: &TlsConfig) -> anyhow::Result<Option<ServerTlsConfig>> {
-    let (Some(cert_file), Some(key_file)) = (&config.cert_file, &config.key_file) else {
-        return Ok(None);
+/// The TLS settings of the server; `None` for plaintext.
+fn server_tls(config: &TlsConfig) -> Option<ServerTlsConfig> {
+    let (Some(cert), Some(key)) = (&config.cert, &config.key) else {
+        return None;
     };
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-    };
-    let mut tls =
-        ServerTlsConfig::new().identity(Identity::from_pem(read(cert_file)?, read(key_file)?));
-    if let Some(client_ca_file) = &config.client_ca_file {
-        tls = tls.client_ca_root(Certificate::from_pem(read(client_ca_file)?));
-    }
-    Ok(Some(tls))
+    let tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key.expose_secret()));
+    Some(match &config.client_ca {
+        Some(client_ca) => tls.client_ca_root(Certificate::from_pem(client_ca)),
+        None => tls,
+    })
 }
 
 /// Reflection that lists what this port serves and nothing else: its own services, health and

@@ -6,6 +6,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::KafkaConfig;
+
 /// Settings every service shares: where data lives and how to reach the servers.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -76,14 +78,7 @@ impl InfraConfig {
                 "invalid configuration: postgres.database_prefix may only hold letters, digits and _"
             );
         }
-        if self.kafka.brokers.as_deref().is_some_and(str::is_empty) {
-            anyhow::bail!("invalid configuration: kafka.brokers is empty");
-        }
-        if self.kafka.partitions < 1 || self.kafka.replication_factor < 1 {
-            anyhow::bail!(
-                "invalid configuration: kafka.partitions and kafka.replication_factor must be at least 1"
-            );
-        }
+        self.kafka.validate()?;
         if self
             .redis
             .url
@@ -143,26 +138,31 @@ pub struct DevConfig {
     pub allow_process_local_state: bool,
 }
 
-/// TLS of the gRPC server (`MI_TLS__…`): a certificate and key turn it on; a client CA
-/// makes clients present a certificate it signed (mutual TLS).
+/// TLS of the gRPC server: a certificate and key turn it on; a client CA makes clients
+/// present a certificate it signed (mutual TLS). Each holds PEM text, usually read from a file
+/// by the `*_FILE` variables: `MI_TLS__CERT_FILE`, `MI_TLS__KEY_FILE`, `MI_TLS__CLIENT_CA_FILE`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct TlsConfig {
     /// PEM certificate chain the server presents.
-    pub cert_file: Option<PathBuf>,
+    pub cert: Option<String>,
     /// PEM private key of that certificate.
-    pub key_file: Option<PathBuf>,
+    pub key: Option<SecretString>,
     /// PEM CA certificates; when set, every client must present a certificate they signed.
-    pub client_ca_file: Option<PathBuf>,
+    pub client_ca: Option<String>,
 }
 
 impl TlsConfig {
     fn validate(&self) -> anyhow::Result<()> {
-        if self.cert_file.is_some() != self.key_file.is_some() {
-            anyhow::bail!("invalid configuration: tls.cert_file and tls.key_file go together");
+        if self.cert.is_some() != self.key.is_some() {
+            anyhow::bail!(
+                "invalid configuration: tls.cert and tls.key go together (MI_TLS__CERT_FILE, MI_TLS__KEY_FILE)"
+            );
         }
-        if self.client_ca_file.is_some() && self.cert_file.is_none() {
-            anyhow::bail!("invalid configuration: tls.client_ca_file needs tls.cert_file");
+        if self.client_ca.is_some() && self.cert.is_none() {
+            anyhow::bail!(
+                "invalid configuration: tls.client_ca (MI_TLS__CLIENT_CA_FILE) needs tls.cert and tls.key"
+            );
         }
         Ok(())
     }
@@ -212,50 +212,6 @@ impl std::fmt::Debug for PostgresConfig {
     }
 }
 
-/// Kafka connection and topic settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct KafkaConfig {
-    /// Bootstrap servers, e.g. `kafka:9092`.
-    pub brokers: Option<String>,
-    /// Prepended to every topic and consumer group name (isolates tests and environments).
-    pub topic_prefix: String,
-    /// Partitions of each topic a service creates.
-    pub partitions: i32,
-    /// Replication factor of each topic a service creates.
-    pub replication_factor: i32,
-    /// `retention.ms` of each topic a service creates.
-    #[serde(with = "humantime_serde")]
-    pub retention: Duration,
-    /// How long the producer keeps trying one message before reporting failure.
-    #[serde(with = "humantime_serde")]
-    pub message_timeout: Duration,
-    /// Idempotent producer (on for Apache Kafka; turn off for brokers that lack it).
-    pub idempotent_producer: bool,
-    /// The longest a consumer's fetch waits for new messages: bounds the delivery latency on
-    /// brokers that hold a fetch for its full wait (tansu), costs only idle polls elsewhere.
-    #[serde(with = "humantime_serde")]
-    pub fetch_max_wait: Duration,
-    /// librdkafka debug contexts, e.g. `cgrp,fetch`, logged under the `librdkafka` target.
-    pub debug: Option<String>,
-}
-
-impl Default for KafkaConfig {
-    fn default() -> Self {
-        Self {
-            brokers: None,
-            topic_prefix: "mi.".into(),
-            partitions: 3,
-            replication_factor: 1,
-            retention: Duration::from_secs(7 * 24 * 3600),
-            message_timeout: Duration::from_secs(30),
-            idempotent_producer: true,
-            fetch_max_wait: Duration::from_millis(20),
-            debug: None,
-        }
-    }
-}
-
 /// Redis connection settings.
 #[derive(Clone, Deserialize)]
 #[serde(default)]
@@ -265,8 +221,9 @@ pub struct RedisConfig {
     pub url: Option<String>,
     /// Prepended to every key.
     pub key_prefix: String,
-    /// PEM CA certificates that verify a `rediss://` server instead of the system's roots.
-    pub ca_file: Option<PathBuf>,
+    /// PEM CA certificates that verify a `rediss://` server instead of the system's roots
+    /// (usually read from a file by `MI_REDIS__CA_FILE`).
+    pub ca: Option<String>,
 }
 
 impl Default for RedisConfig {
@@ -274,7 +231,7 @@ impl Default for RedisConfig {
         Self {
             url: None,
             key_prefix: "mi:".into(),
-            ca_file: None,
+            ca: None,
         }
     }
 }
@@ -285,7 +242,7 @@ impl std::fmt::Debug for RedisConfig {
             .debug_struct("RedisConfig")
             .field("url", &self.url.as_deref().map(crate::redact::url))
             .field("key_prefix", &self.key_prefix)
-            .field("ca_file", &self.ca_file)
+            .field("ca", &self.ca.is_some())
             .finish()
     }
 }

@@ -65,9 +65,9 @@ impl Drop for Served {
 fn server_tls(ca: &Ca, dir: &Path, client_ca: Option<&Ca>) -> anyhow::Result<TlsConfig> {
     let server = ca.server(dir, "grpc-server")?;
     Ok(TlsConfig {
-        cert_file: Some(server.cert_file),
-        key_file: Some(server.key_file),
-        client_ca_file: client_ca.map(|ca| ca.cert_file.clone()),
+        cert: Some(server.cert_pem),
+        key: Some(server.key_pem.into()),
+        client_ca: client_ca.map(Ca::pem),
     })
 }
 

@@ -62,7 +62,7 @@ impl TlsRedis {
         let url = url.replace("{port}", &self.port.to_string());
         let asking = async {
             let mut connection =
-                redis_connection::connect_with_ca(&url, Some(&ca.cert_file)).await?;
+                redis_connection::connect_with_ca(&url, Some(&ca.pem())).await?;
             let who: String = redis::cmd("ACL")
                 .arg("WHOAMI")
                 .query_async(&mut connection)
