@@ -81,7 +81,12 @@ mod tests {
         let keys: Vec<&str> = settings(&config).iter().map(|(key, _)| *key).collect();
         assert_eq!(
             keys,
-            ["security.protocol", "sasl.mechanism", "sasl.username", "sasl.password"]
+            [
+                "security.protocol",
+                "sasl.mechanism",
+                "sasl.username",
+                "sasl.password"
+            ]
         );
     }
 

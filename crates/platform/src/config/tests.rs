@@ -190,17 +190,26 @@ fn connection_security_settings_load_and_are_validated() {
         let error = ConfigLoader::from_env().expect("load").infra();
         let error = error.expect_err("SASL without a password");
         assert!(error.to_string().contains("kafka.sasl_password"), "{error}");
-        jail.set_env("MI_KAFKA__SASL_PASSWORD_FILE", password.display().to_string());
+        jail.set_env(
+            "MI_KAFKA__SASL_PASSWORD_FILE",
+            password.display().to_string(),
+        );
         jail.set_env("MI_KAFKA__SSL_CA_LOCATION", "/run/kafka-ca.pem");
         jail.set_env("MI_POSTGRES__SSL_MODE", "verify-full");
         let infra = ConfigLoader::from_env()
             .expect("load")
             .infra()
             .expect("valid");
-        assert_eq!(infra.kafka.security_protocol, KafkaSecurityProtocol::SaslSsl);
+        assert_eq!(
+            infra.kafka.security_protocol,
+            KafkaSecurityProtocol::SaslSsl
+        );
         assert_eq!(infra.kafka.sasl_mechanism, SaslMechanism::ScramSha256);
         let shown = format!("{infra:?}");
-        assert!(!shown.contains("s3cret"), "the SASL password is shown: {shown}");
+        assert!(
+            !shown.contains("s3cret"),
+            "the SASL password is shown: {shown}"
+        );
 
         // A certificate read by MI_TLS__CERT_FILE without its key is refused.
         jail.set_env("MI_TLS__CERT_FILE", password.display().to_string());

@@ -61,8 +61,7 @@ impl TlsRedis {
     async fn who(&self, url: &str, ca: &Ca) -> anyhow::Result<String> {
         let url = url.replace("{port}", &self.port.to_string());
         let asking = async {
-            let mut connection =
-                redis_connection::connect_with_ca(&url, Some(&ca.pem())).await?;
+            let mut connection = redis_connection::connect_with_ca(&url, Some(&ca.pem())).await?;
             let who: String = redis::cmd("ACL")
                 .arg("WHOAMI")
                 .query_async(&mut connection)
