@@ -52,24 +52,27 @@ impl TlsPostgres {
             key = server.key_file.display(),
         );
         let log = this.dir.path().join("postgres.log");
-        let started = this.run(
-            "pg_ctl",
-            &[
-                "-D".as_ref(),
-                data.as_os_str(),
-                "-l".as_ref(),
-                log.as_os_str(),
-                "-o".as_ref(),
-                options.as_ref(),
-                "-w".as_ref(),
-                "start".as_ref(),
-            ],
-        );
+        let started = this.pg_ctl(&[
+            "-l".as_ref(),
+            log.as_os_str(),
+            "-o".as_ref(),
+            options.as_ref(),
+            "-w".as_ref(),
+            "start".as_ref(),
+        ]);
         if let Err(error) = started {
             let log = std::fs::read_to_string(&log).unwrap_or_default();
             return Err(error.context(format!("PostgreSQL did not start; its log:\n{log}")));
         }
         Ok(this)
+    }
+
+    /// Runs pg_ctl on this server's data directory.
+    fn pg_ctl(&self, args: &[&std::ffi::OsStr]) -> anyhow::Result<()> {
+        let data = self.dir.path().join("data");
+        let mut all = vec!["-D".as_ref(), data.as_os_str()];
+        all.extend_from_slice(args);
+        self.run("pg_ctl", &all)
     }
 
     /// Runs one of the server binaries, as the postgres user when running as root.
@@ -106,17 +109,7 @@ impl TlsPostgres {
 
 impl Drop for TlsPostgres {
     fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let _ = self.run(
-            "pg_ctl",
-            &[
-                "-D".as_ref(),
-                data.as_os_str(),
-                "-m".as_ref(),
-                "immediate".as_ref(),
-                "stop".as_ref(),
-            ],
-        );
+        let _ = self.pg_ctl(&["-m".as_ref(), "immediate".as_ref(), "stop".as_ref()]);
     }
 }
 
