@@ -8,14 +8,14 @@ use rcgen::{
 };
 
 /// A CA whose certificate is written to `{dir}/{name}-ca.pem`.
-pub struct Ca {
+pub(crate) struct Ca {
     issuer: CertifiedIssuer<'static, KeyPair>,
     /// The CA certificate's PEM file.
     pub cert_file: PathBuf,
 }
 
 /// A certificate and its key, as PEM text and files.
-pub struct Leaf {
+pub(crate) struct Leaf {
     pub cert_pem: String,
     pub key_pem: String,
     pub cert_file: PathBuf,
@@ -23,7 +23,7 @@ pub struct Leaf {
 }
 
 impl Ca {
-    pub fn new(dir: &Path, name: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(dir: &Path, name: &str) -> anyhow::Result<Self> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params
@@ -37,18 +37,18 @@ impl Ca {
     }
 
     /// The CA certificate as PEM.
-    pub fn pem(&self) -> String {
+    pub(crate) fn pem(&self) -> String {
         self.issuer.pem()
     }
 
     /// A server certificate for `localhost` and 127.0.0.1, written as `{dir}/{name}.pem`
     /// and `{dir}/{name}.key`.
-    pub fn server(&self, dir: &Path, name: &str) -> anyhow::Result<Leaf> {
+    pub(crate) fn server(&self, dir: &Path, name: &str) -> anyhow::Result<Leaf> {
         self.leaf(dir, name, ExtendedKeyUsagePurpose::ServerAuth)
     }
 
     /// A client certificate, written like [`Ca::server`].
-    pub fn client(&self, dir: &Path, name: &str) -> anyhow::Result<Leaf> {
+    pub(crate) fn client(&self, dir: &Path, name: &str) -> anyhow::Result<Leaf> {
         self.leaf(dir, name, ExtendedKeyUsagePurpose::ClientAuth)
     }
 
