@@ -15,6 +15,7 @@ mod support;
 mod backbone;
 mod bad_input;
 mod captcha_guard;
+mod code_limits;
 mod codes;
 mod contact_case;
 mod delivery;
