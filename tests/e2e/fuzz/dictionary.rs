@@ -1,0 +1,93 @@
+//! The fuzzer's platform and its plausible values: a real account, its session, a verification
+//! and a CAPTCHA, so that requests with one wild field get past authentication and the other
+//! fields to the check under test.
+
+use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
+
+use super::values::Dictionary;
+use crate::support::{
+    Backends, CONSENT_VERSION, TestConfig, TestPlatform, access_claims_for, strong_password,
+    unique_email, unique_phone_number,
+};
+
+/// An embedded platform whose rate limits leave room for the fuzzer's requests, so they reach
+/// validation rather than stop at RESOURCE_EXHAUSTED (which is a clear answer too).
+pub fn fuzz_config() -> TestConfig {
+    TestConfig::new(Backends::Embedded)
+        .with_repeatable_codes()
+        .with_value("verification.limits.destination_per_hour", 1_000_000)
+        .with_value("verification.limits.destination_per_day", 1_000_000)
+        .with_value("verification.limits.client_per_hour", 1_000_000)
+        .with_value("verification.limits.checks_per_client_per_hour", 1_000_000)
+}
+
+pub async fn gather(platform: &TestPlatform) -> Dictionary {
+    let email = unique_email();
+    let phone = unique_phone_number();
+    let (tokens, password) = platform.create_account(&email, CodeChannel::Email).await;
+    let claims = platform.access_claims(&tokens.access_token).await;
+    let mi_id: u64 = claims.sub.parse().unwrap();
+    let sign_up_token = platform
+        .verification_token(&phone, CodeChannel::Sms, Purpose::SignUp)
+        .await;
+    let captcha = platform.solved_captcha().await;
+    let verification = platform.sign_up(&unique_email(), CodeChannel::Email).await;
+
+    let mut dictionary = Dictionary::default();
+    let add = |dictionary: &mut Dictionary, fields: &[&'static str], values: &[&str]| {
+        dictionary.add_strings(fields, values);
+    };
+    add(&mut dictionary, &["access_token"], &[&tokens.access_token]);
+    add(&mut dictionary, &["refresh_token"], &[&tokens.refresh_token]);
+    add(&mut dictionary, &["verification_token"], &[&sign_up_token]);
+    add(&mut dictionary, &["session_id"], &[&claims.sid]);
+    add(&mut dictionary, &["verification_id"], &[&verification.verification_id]);
+    add(&mut dictionary, &["captcha_id"], &[&captcha.captcha_id]);
+    add(&mut dictionary, &["answer"], &[&captcha.answer]);
+    add(
+        &mut dictionary,
+        &["identifier", "destination", "value"],
+        &[&email, &phone, &mi_id.to_string(), &unique_email()],
+    );
+    let other_password = strong_password();
+    add(
+        &mut dictionary,
+        &["password", "current_password", "new_password", "current"],
+        &[&password, &other_password],
+    );
+    add(&mut dictionary, &["code"], &["123456", "ABCD-EFGH"]);
+    add(&mut dictionary, &["locale"], &["en", "zh-CN"]);
+    add(&mut dictionary, &["region"], &["CN", "US"]);
+    add(
+        &mut dictionary,
+        &["terms_version", "privacy_policy_version"],
+        &[CONSENT_VERSION],
+    );
+    add(
+        &mut dictionary,
+        &["accepted_terms_version", "accepted_privacy_policy_version"],
+        &[CONSENT_VERSION],
+    );
+    add(&mut dictionary, &["paths"], &["display_name", "locale", "region"]);
+    add(&mut dictionary, &["device_id"], &["phone-1", "tablet-2"]);
+    add(&mut dictionary, &["page_token"], &[""]);
+    dictionary.add_integers(&["mi_id"], &[mi_id]);
+    dictionary.add_integers(&["page_size"], &[0, 10, 100]);
+    dictionary.add_integers(&["purpose"], &[1, 2, 3, 4, 5]);
+    dictionary.add_integers(&["channel"], &[1, 2]);
+
+    let expired = {
+        let mut claims = access_claims_for(mi_id, &claims.sid);
+        claims.exp = claims.iat - 1;
+        platform.config.sign_access_token(&claims)
+    };
+    let strangers = access_claims_for(u64::MAX, "no-such-session");
+    dictionary.bearers = [
+        tokens.access_token.clone(),
+        expired,
+        platform.config.sign_access_token(&strangers),
+    ]
+    .map(|token| format!("Bearer {token}"))
+    .into();
+    dictionary
+}
