@@ -2,12 +2,16 @@
 //! and a CAPTCHA, so that requests with one wild field get past authentication and the other
 //! fields to the check under test.
 
+use std::sync::RwLock;
+use std::time::Duration;
+
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
+use mi_proto::identity::v1::sign_in_response::Result as SignInResult;
 
 use super::values::Dictionary;
 use crate::support::{
     Backends, CONSENT_VERSION, TestConfig, TestPlatform, access_claims_for, strong_password,
-    unique_email, unique_phone_number,
+    test_device, unique_email, unique_phone_number,
 };
 
 /// An embedded platform whose rate limits leave room for the fuzzer's requests, so they reach
@@ -21,7 +25,50 @@ pub fn fuzz_config() -> TestConfig {
         .with_value("verification.limits.checks_per_client_per_hour", 1_000_000)
 }
 
-pub async fn gather(platform: &TestPlatform) -> Dictionary {
+/// The identifier and password of the account the fuzzer signs in to.
+#[derive(Debug)]
+pub struct Account {
+    email: String,
+    password: String,
+}
+
+/// Signs in every [`SIGN_IN_EVERY`] and adds the session's token to the dictionary's bearers
+/// (the last [`LIVE_BEARERS`] are kept); when the fuzzer has deleted the account, changed its
+/// password or turned on a second factor, signs up a new one. Never returns.
+pub async fn keep_signed_in(
+    platform: &TestPlatform,
+    dictionary: &Dictionary,
+    mut account: Account,
+) {
+    loop {
+        tokio::time::sleep(SIGN_IN_EVERY).await;
+        let signed_in = platform
+            .sign_in(&account.email, &account.password, test_device("fuzz"))
+            .await;
+        let access_token = match signed_in.map(|response| response.result) {
+            Ok(Some(SignInResult::Tokens(tokens))) => tokens.access_token,
+            _ => {
+                account.email = unique_email();
+                let (tokens, password) = platform
+                    .create_account(&account.email, CodeChannel::Email)
+                    .await;
+                account.password = password;
+                tokens.access_token
+            }
+        };
+        let mut bearers = dictionary.bearers.write().unwrap();
+        bearers.insert(0, format!("Bearer {access_token}"));
+        if bearers.len() > LIVE_BEARERS + FORGED_BEARERS {
+            bearers.remove(LIVE_BEARERS);
+        }
+    }
+}
+
+const SIGN_IN_EVERY: Duration = Duration::from_secs(2);
+const LIVE_BEARERS: usize = 3;
+const FORGED_BEARERS: usize = 2;
+
+pub async fn gather(platform: &TestPlatform) -> (Dictionary, Account) {
     let email = unique_email();
     let phone = unique_phone_number();
     let (tokens, password) = platform.create_account(&email, CodeChannel::Email).await;
@@ -38,10 +85,18 @@ pub async fn gather(platform: &TestPlatform) -> Dictionary {
         dictionary.add_strings(fields, values);
     };
     add(&mut dictionary, &["access_token"], &[&tokens.access_token]);
-    add(&mut dictionary, &["refresh_token"], &[&tokens.refresh_token]);
+    add(
+        &mut dictionary,
+        &["refresh_token"],
+        &[&tokens.refresh_token],
+    );
     add(&mut dictionary, &["verification_token"], &[&sign_up_token]);
     add(&mut dictionary, &["session_id"], &[&claims.sid]);
-    add(&mut dictionary, &["verification_id"], &[&verification.verification_id]);
+    add(
+        &mut dictionary,
+        &["verification_id"],
+        &[&verification.verification_id],
+    );
     add(&mut dictionary, &["captcha_id"], &[&captcha.captcha_id]);
     add(&mut dictionary, &["answer"], &[&captcha.answer]);
     add(
@@ -68,7 +123,11 @@ pub async fn gather(platform: &TestPlatform) -> Dictionary {
         &["accepted_terms_version", "accepted_privacy_policy_version"],
         &[CONSENT_VERSION],
     );
-    add(&mut dictionary, &["paths"], &["display_name", "locale", "region"]);
+    add(
+        &mut dictionary,
+        &["paths"],
+        &["display_name", "locale", "region"],
+    );
     add(&mut dictionary, &["device_id"], &["phone-1", "tablet-2"]);
     add(&mut dictionary, &["page_token"], &[""]);
     dictionary.add_integers(&["mi_id"], &[mi_id]);
@@ -82,12 +141,12 @@ pub async fn gather(platform: &TestPlatform) -> Dictionary {
         platform.config.sign_access_token(&claims)
     };
     let strangers = access_claims_for(u64::MAX, "no-such-session");
-    dictionary.bearers = [
+    // The live bearers first, then the FORGED_BEARERS.
+    let bearers = [
         tokens.access_token.clone(),
         expired,
         platform.config.sign_access_token(&strangers),
-    ]
-    .map(|token| format!("Bearer {token}"))
-    .into();
-    dictionary
+    ];
+    dictionary.bearers = RwLock::new(bearers.map(|token| format!("Bearer {token}")).into());
+    (dictionary, Account { email, password })
 }

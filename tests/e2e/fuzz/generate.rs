@@ -60,7 +60,10 @@ impl Generator<'_> {
             }
             Kind::Wild => self.message(rng, input, Mode::Wild, 0),
             Kind::OneFieldWild => {
-                let fields = self.schema.message(input).map_or(1, |m| m.field.len().max(1));
+                let fields = self
+                    .schema
+                    .message(input)
+                    .map_or(1, |m| m.field.len().max(1));
                 let field = rng.random_range(0..fields);
                 self.message(rng, input, Mode::OneWild(field), 0)
             }

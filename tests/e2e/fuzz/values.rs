@@ -3,6 +3,7 @@
 //! name, from a real account, so that a request with one wild field gets past the others.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -11,17 +12,65 @@ use rand::seq::IndexedRandom;
 /// Characters that break naive text handling: NUL, controls, bidi overrides, zero-width and
 /// byte-order marks, combining marks, surrogate-adjacent and astral code points.
 const NASTY: &[&str] = &[
-    "\0", "\u{1}", "\u{7f}", "\r\n", "\t", "\u{202e}", "\u{2066}", "\u{200b}", "\u{feff}",
-    "\u{301}", "\u{fffd}", "\u{d7ff}", "\u{e000}", "\u{10ffff}", "é", "ß", "İ", "中文", "𝕏",
-    "👩‍👩‍👧", "ﷺ", "%s%n", "'; DROP TABLE accounts; --", "../../etc/passwd", "{{7*7}}",
-    "<script>", "\\u0000", "Bearer ", " ", ".", "@", "+",
+    "\0",
+    "\u{1}",
+    "\u{7f}",
+    "\r\n",
+    "\t",
+    "\u{202e}",
+    "\u{2066}",
+    "\u{200b}",
+    "\u{feff}",
+    "\u{301}",
+    "\u{fffd}",
+    "\u{d7ff}",
+    "\u{e000}",
+    "\u{10ffff}",
+    "é",
+    "ß",
+    "İ",
+    "中文",
+    "𝕏",
+    "👩‍👩‍👧",
+    "ﷺ",
+    "%s%n",
+    "'; DROP TABLE accounts; --",
+    "../../etc/passwd",
+    "{{7*7}}",
+    "<script>",
+    "\\u0000",
+    "Bearer ",
+    " ",
+    ".",
+    "@",
+    "+",
 ];
 
 /// Strings other fields expect; one in another field is as wild as any.
 const LOOKALIKES: &[&str] = &[
-    "0", "-1", "18446744073709551616", "9223372036854775807", "NaN", "1e308", "+8613800138000",
-    "+86 138 0013 8000", "+1", "+", "00", "a@b", "a@b.c", "@example.com", "user@", "en",
-    "zh-Hans-CN", "x-private", "en_US", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "000000", "AAAA",
+    "0",
+    "-1",
+    "18446744073709551616",
+    "9223372036854775807",
+    "NaN",
+    "1e308",
+    "+8613800138000",
+    "+86 138 0013 8000",
+    "+1",
+    "+",
+    "00",
+    "a@b",
+    "a@b.c",
+    "@example.com",
+    "user@",
+    "en",
+    "zh-Hans-CN",
+    "x-private",
+    "en_US",
+    "a.b.c",
+    "eyJhbGciOiJub25lIn0.e30.",
+    "000000",
+    "AAAA",
 ];
 
 /// A string of any shape.
@@ -31,11 +80,17 @@ pub fn wild_string(rng: &mut StdRng) -> String {
         1 => "a".repeat(rng.random_range(256..=4096)),
         // Rarely: far past every maximum (up to 1 MiB), below the 4 MiB message limit.
         2 if rng.random_bool(0.05) => "\u{202e}x".repeat(rng.random_range(1..=256 * 1024)),
-        3 => (0..rng.random_range(1..64)).map(|_| rng.random::<char>()).collect(),
+        3 => (0..rng.random_range(1..64))
+            .map(|_| rng.random::<char>())
+            .collect(),
         4 => (0..rng.random_range(1..32))
             .map(|_| char::from(rng.random_range(0u8..0x20)))
             .collect(),
-        5 => LOOKALIKES.choose(rng).copied().unwrap_or_default().to_owned(),
+        5 => LOOKALIKES
+            .choose(rng)
+            .copied()
+            .unwrap_or_default()
+            .to_owned(),
         6 => format!("+{}", digits(rng, 0..40)),
         _ => (0..rng.random_range(1..8))
             .map(|_| NASTY.choose(rng).copied().unwrap_or_default())
@@ -84,8 +139,10 @@ fn digits(rng: &mut StdRng, lengths: std::ops::Range<usize>) -> String {
 pub struct Dictionary {
     strings: HashMap<&'static str, Vec<String>>,
     integers: HashMap<&'static str, Vec<u64>>,
-    /// Bearer tokens for the `authorization` metadata.
-    pub bearers: Vec<String>,
+    /// Bearer tokens for the `authorization` metadata: live, expired and forged ones. The
+    /// fuzzer revokes sessions and deletes accounts; [`super::dictionary::keep_signed_in`]
+    /// adds live ones as it goes.
+    pub bearers: RwLock<Vec<String>>,
 }
 
 impl Dictionary {
@@ -100,6 +157,10 @@ impl Dictionary {
         for field in fields {
             self.integers.entry(field).or_default().extend(values);
         }
+    }
+
+    pub fn bearer(&self, rng: &mut StdRng) -> Option<String> {
+        self.bearers.read().unwrap().choose(rng).cloned()
     }
 
     pub fn string(&self, rng: &mut StdRng, field: &str) -> String {
