@@ -23,6 +23,10 @@ pub fn fuzz_config() -> TestConfig {
         .with_value("verification.limits.destination_per_day", 1_000_000)
         .with_value("verification.limits.client_per_hour", 1_000_000)
         .with_value("verification.limits.checks_per_client_per_hour", 1_000_000)
+        .with_value(
+            "verification.limits.captchas_per_client_per_hour",
+            1_000_000,
+        )
 }
 
 /// The identifier and password of the account the fuzzer signs in to.
