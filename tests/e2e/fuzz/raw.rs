@@ -62,6 +62,6 @@ pub async fn call(
     if let Some(value) = authorization {
         request.metadata_mut().insert("authorization", value);
     }
-    let path = PathAndQuery::from_maybe_shared(path.to_owned()).unwrap();
+    let path: PathAndQuery = path.parse().unwrap();
     grpc.unary(request, path, RawCodec).await.map(drop)
 }
