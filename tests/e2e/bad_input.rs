@@ -9,7 +9,7 @@ use mi_proto::verification::v1::{CheckCodeRequest, SendCodeRequest};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-pub fn request(destination: &str, channel: i32, purpose: i32) -> SendCodeRequest {
+pub(crate) fn request(destination: &str, channel: i32, purpose: i32) -> SendCodeRequest {
     SendCodeRequest {
         destination: destination.to_owned(),
         channel,
@@ -19,7 +19,7 @@ pub fn request(destination: &str, channel: i32, purpose: i32) -> SendCodeRequest
     }
 }
 
-pub async fn stored_rows(platform: &TestPlatform, table: &str) -> i64 {
+pub(crate) async fn stored_rows(platform: &TestPlatform, table: &str) -> i64 {
     let database = platform.config.database("verification").await;
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
         .fetch_one(database.pool())

@@ -14,7 +14,7 @@ use mi_proto::device::v1::{Device, ListDevicesRequest};
 use mi_proto::identity::v1::{DeleteAccountRequest, DeviceInfo};
 
 /// The devices of the account `access_token` belongs to.
-pub async fn devices(platform: &TestPlatform, access_token: &str) -> Vec<Device> {
+pub(crate) async fn devices(platform: &TestPlatform, access_token: &str) -> Vec<Device> {
     let channel = crate::support::channel(platform.addresses.device).await;
     DeviceRegistryServiceClient::new(channel)
         .list_devices(authed(ListDevicesRequest::default(), access_token))
@@ -25,7 +25,7 @@ pub async fn devices(platform: &TestPlatform, access_token: &str) -> Vec<Device>
 }
 
 /// Polls the device list of `mi_id`, signed in with `access_token`, until `done` accepts it.
-pub async fn wait_for_devices(
+pub(crate) async fn wait_for_devices(
     platform: &TestPlatform,
     (mi_id, access_token): (u64, &str),
     done: impl Fn(&[Device]) -> bool,

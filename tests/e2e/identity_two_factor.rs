@@ -5,7 +5,7 @@
 use crate::support::{
     Backends, EnabledTotp, TestPlatform, authed, base32_decode, error_metadata, expect_refusal,
     expect_tokens, in_both_modes, offers_method, reason, test_device, totp_at_step,
-    unique_phone_number, unix_now,
+    unique_phone_number, unix_now, wrong_totp_code,
 };
 use mi_contracts::Reason;
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
@@ -17,19 +17,6 @@ use mi_proto::identity::v1::{
 use tonic::Code;
 
 in_both_modes!(totp, code_second_factor);
-
-/// A 6-digit code that is not the code of any step near now.
-fn wrong_totp_code(secret: &[u8]) -> String {
-    let step = unix_now() / 30;
-    let near: Vec<String> = (step - 3..=step + 3)
-        .map(|step| totp_at_step(secret, step))
-        .collect();
-    ["000000", "123456", "999999", "424242"]
-        .into_iter()
-        .find(|candidate| !near.iter().any(|code| code == candidate))
-        .unwrap()
-        .to_owned()
-}
 
 /// Authenticator-app enrollment, sign-in challenges answered with TOTP codes (each accepted
 /// once) and recovery codes (each accepted once), locking after wrong answers, and turning it

@@ -56,8 +56,13 @@ pub enum Reason {
     RefreshTokenInvalid,
     /// A refresh token was used twice: the session is revoked.
     RefreshTokenReused,
+    /// Too many wrong second-factor proofs for the account: wait for the retry delay.
+    SecondFactorDelayed,
     /// The second-factor proof is wrong.
     SecondFactorInvalid,
+    /// The session reached its maximum lifetime (`identity.tokens.session_max_lifetime`):
+    /// sign in again.
+    SessionExpired,
     /// The session was revoked.
     SessionRevoked,
     /// The terms or the privacy policy were not accepted.

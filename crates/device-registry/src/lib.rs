@@ -11,11 +11,11 @@
 //! - Nothing is published yet, so there is no `publish.rs`: the relay creates the device topic
 //!   now, and Find Device adds its events there through the outbox, mapped in a `publish.rs`.
 
-pub mod config;
-pub mod consume;
-pub mod domain;
-pub mod grpc;
-pub mod storage;
+pub(crate) mod config;
+pub(crate) mod consume;
+pub(crate) mod domain;
+pub(crate) mod grpc;
+pub(crate) mod storage;
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ use mi_platform::service::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::domain::SessionLifetimes;
 pub use crate::domain::{Argon2Settings, ChallengeSettings, LockoutSettings, PasswordSettings};
 
 /// Settings of the identity service (`MI_IDENTITY__...`).
@@ -86,9 +87,18 @@ impl ServiceSettings for Settings {
             self.second_factor.max_attempts >= 1 && !self.second_factor.challenge_ttl.is_zero(),
             "invalid configuration: identity.second_factor needs max_attempts >= 1 and a positive challenge_ttl"
         );
+        let delays = &self.second_factor.delays;
         anyhow::ensure!(
-            !self.tokens.access_ttl.is_zero() && !self.tokens.refresh_idle_ttl.is_zero(),
-            "invalid configuration: identity.tokens ttls must be positive"
+            delays.free_failures >= 1
+                && !delays.base_delay.is_zero()
+                && delays.base_delay <= delays.max_delay,
+            "invalid configuration: identity.second_factor.delays needs free_failures >= 1 and 0 < base_delay <= max_delay"
+        );
+        anyhow::ensure!(
+            !self.tokens.access_ttl.is_zero()
+                && !self.tokens.refresh_idle_ttl.is_zero()
+                && !self.tokens.session_max_lifetime.is_zero(),
+            "invalid configuration: identity.tokens ttls and session_max_lifetime must be positive"
         );
         Ok(())
     }
@@ -118,6 +128,18 @@ fn list_or_separated<'de, D: serde::Deserializer<'de>>(
         .collect())
 }
 
+impl TokenSettings {
+    /// The lifetimes the domain's token issuer works with.
+    pub fn lifetimes(&self) -> SessionLifetimes {
+        SessionLifetimes {
+            access_ttl: self.access_ttl,
+            refresh_idle_ttl: self.refresh_idle_ttl,
+            max_lifetime: self.session_max_lifetime,
+            reuse_grace: self.refresh_reuse_grace,
+        }
+    }
+}
+
 /// Access and refresh tokens.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -128,6 +150,12 @@ pub struct TokenSettings {
     /// A session ends when its refresh token goes unused this long.
     #[serde(with = "humantime_serde")]
     pub refresh_idle_ttl: Duration,
+    /// A session ends this long after sign-in however often it is refreshed.
+    #[serde(with = "humantime_serde")]
+    pub session_max_lifetime: Duration,
+    /// How long a traded-in refresh token still gets the same successor (concurrent refreshes).
+    #[serde(with = "humantime_serde")]
+    pub refresh_reuse_grace: Duration,
     /// Ed25519 seed (base64, 32 bytes) signing access tokens; generated in embedded mode.
     pub signing_key: Option<SecretString>,
     /// The key id published with the key; default: a hash of the public key.
@@ -144,6 +172,8 @@ impl Default for TokenSettings {
         Self {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_idle_ttl: Duration::from_secs(30 * 24 * 3600),
+            session_max_lifetime: Duration::from_secs(90 * 24 * 3600),
+            refresh_reuse_grace: Duration::from_secs(10),
             signing_key: None,
             key_id: None,
             previous_public_keys: Vec::new(),

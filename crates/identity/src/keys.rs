@@ -3,16 +3,18 @@
 //! directory in embedded mode.
 
 use anyhow::Context;
+use hmac::{Hmac, Mac};
 use mi_platform::config::InfraConfig;
 use mi_platform::crypto::SecretKey;
 use mi_platform::tokens::{PublicKey, TokenSigner, jwk_set_json};
+use sha2::Sha256;
 
 use crate::config::Settings;
 use crate::domain::TokenIssuer;
 
 /// The keys, loaded and checked.
 #[derive(Debug)]
-pub struct ServiceKeys {
+pub(crate) struct ServiceKeys {
     /// Signs access tokens.
     pub issuer: TokenIssuer,
     /// Mixed into password hashes and recovery-code hashes.
@@ -25,7 +27,7 @@ pub struct ServiceKeys {
 
 impl ServiceKeys {
     /// Loads every key, failing with the setting's name when one is missing or malformed.
-    pub fn load(infra: &InfraConfig, settings: &Settings) -> anyhow::Result<Self> {
+    pub(crate) fn load(infra: &InfraConfig, settings: &Settings) -> anyhow::Result<Self> {
         let key = |configured, dev_name: &str, setting: &str| {
             SecretKey::configured_or_dev(
                 configured,
@@ -43,8 +45,8 @@ impl ServiceKeys {
         let issuer = TokenIssuer::new(
             TokenSigner::from_seed(&signing_seed, settings.tokens.key_id.as_deref())?,
             previous_keys,
-            settings.tokens.access_ttl,
-            settings.tokens.refresh_idle_ttl,
+            settings.tokens.lifetimes(),
+            successor_key(&signing_seed),
         );
         Ok(Self {
             issuer,
@@ -64,7 +66,7 @@ impl ServiceKeys {
 
     /// Writes the JWK set where services that read keys from a file look for it; a failure
     /// is logged, since the ListSigningKeys RPC serves the same keys.
-    pub fn write_jwks(&self, infra: &InfraConfig, settings: &Settings) {
+    pub(crate) fn write_jwks(&self, infra: &InfraConfig, settings: &Settings) {
         let path = settings
             .tokens
             .jwks_path
@@ -104,4 +106,14 @@ fn verification_keys(infra: &InfraConfig, settings: &Settings) -> anyhow::Result
     Ok(vec![
         TokenSigner::from_seed(&seed, None)?.public_key().clone(),
     ])
+}
+
+/// The key refresh-token successors are derived with: its own key, derived from the token
+/// signing seed (which rotating it replaces; a refresh in flight then just needs a new
+/// sign-in if it races), never the seed itself.
+fn successor_key(signing_seed: &SecretKey) -> SecretKey {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(signing_seed.as_bytes()).expect("HMAC takes any key length");
+    mac.update(b"mi-account identity refresh-token successor v1");
+    SecretKey::from_bytes(&mac.finalize().into_bytes()).expect("32 bytes")
 }

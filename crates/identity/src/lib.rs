@@ -13,11 +13,11 @@
 
 pub mod config;
 pub mod domain;
-pub mod grpc;
-pub mod keys;
-pub mod publish;
+pub(crate) mod grpc;
+pub(crate) mod keys;
+pub(crate) mod publish;
 pub mod storage;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 
@@ -30,8 +30,8 @@ use sqlx::migrate::Migrator;
 
 use crate::config::Settings;
 use crate::domain::{
-    ARGON2_WORKER, IdentityParts, IdentityServices, Lockout, PasswordHasher, RecoveryCodes,
-    TotpSecrets, VerificationTokens,
+    ARGON2_WORKER, FactorFailures, IdentityParts, IdentityServices, Lockout, PasswordHasher,
+    RecoveryCodes, TotpSecrets, VerificationTokens,
 };
 use crate::storage::SqlIdentityStore;
 
@@ -64,6 +64,10 @@ impl Service for IdentityService {
             Arc::clone(&platform.limiter),
             settings.lockout.clone(),
         );
+        let factor_failures = FactorFailures::new(
+            Arc::clone(&platform.ephemeral),
+            settings.second_factor.delays.clone(),
+        );
         host.spawn_retention(storage::expiries(&settings));
         let services = IdentityServices::new(
             Arc::new(SqlIdentityStore::new(
@@ -74,6 +78,7 @@ impl Service for IdentityService {
                 hasher,
                 password: settings.password,
                 lockout,
+                factor_failures,
                 issuer: keys.issuer,
                 verification_tokens: VerificationTokens::new(&keys.verification_keys)?,
                 totp: TotpSecrets::new(CodeCipher::new(&keys.totp_key)),

@@ -12,7 +12,7 @@ use crate::domain::events::{Audience, IdentityEvent};
 use crate::wire::{contact_kind, device};
 
 /// Writes `event` to the outbox inside the caller's transaction, keyed by `mi_id`.
-pub async fn enqueue(
+pub(crate) async fn enqueue(
     outbox: &Outbox,
     connection: &mut AnyConnection,
     mi_id: MiId,
@@ -59,6 +59,18 @@ pub async fn enqueue(
                 mi_id: mi_id.get(),
                 failures,
                 locked_until: Some(locked_until.to_timestamp()),
+                audience: Some(alert_audience(audience)),
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
+        IdentityEvent::SecondFactorFailures {
+            mi_id,
+            failures,
+            audience,
+        } => {
+            let payload = events::SecondFactorFailures {
+                mi_id: mi_id.get(),
+                failures,
                 audience: Some(alert_audience(audience)),
             };
             outbox.enqueue(connection, &key, &payload).await

@@ -6,7 +6,7 @@ use mi_proto::identity::v1 as api;
 use crate::domain::{ContactKind, DeviceInfo};
 
 /// The wire form of a contact kind.
-pub fn contact_kind(kind: ContactKind) -> api::ContactKind {
+pub(crate) fn contact_kind(kind: ContactKind) -> api::ContactKind {
     match kind {
         ContactKind::Phone => api::ContactKind::Phone,
         ContactKind::Email => api::ContactKind::Email,
@@ -14,7 +14,7 @@ pub fn contact_kind(kind: ContactKind) -> api::ContactKind {
 }
 
 /// The wire form of a device.
-pub fn device(device: &DeviceInfo) -> api::DeviceInfo {
+pub(crate) fn device(device: &DeviceInfo) -> api::DeviceInfo {
     api::DeviceInfo {
         device_id: device.device_id.clone(),
         model: device.model.clone(),
@@ -24,7 +24,7 @@ pub fn device(device: &DeviceInfo) -> api::DeviceInfo {
 }
 
 /// The domain form of a device as the client sent it (checked later by the domain).
-pub fn device_from_wire(device: Option<api::DeviceInfo>) -> DeviceInfo {
+pub(crate) fn device_from_wire(device: Option<api::DeviceInfo>) -> DeviceInfo {
     let device = device.unwrap_or_default();
     DeviceInfo {
         device_id: device.device_id,

@@ -20,10 +20,13 @@ fn identity_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mi-identity"))
 }
 
+fn policy() -> PasswordPolicy {
+    PasswordPolicy::new(PasswordSettings::default())
+}
+
 async fn hash(hasher: &PasswordHasher, password: &SecretString) -> StoredHash {
-    let policy = PasswordPolicy::new(PasswordSettings::default());
     hasher
-        .hash_new(&policy, password, Vec::new())
+        .hash_new(&policy(), password, Vec::new())
         .await
         .expect("hash")
         .expect("strong password")
@@ -78,11 +81,17 @@ async fn workers_hash_like_threads_in_a_session_of_their_own_and_are_replaced_wh
     for stored in [&from_workers, &from_threads] {
         for hasher in [&in_processes, &on_threads] {
             assert_eq!(
-                hasher.check(&password, Some(stored)).await.expect("check"),
+                hasher
+                    .check(&policy(), &password, Some(stored))
+                    .await
+                    .expect("check"),
                 PasswordCheck::Right
             );
             assert_eq!(
-                hasher.check(&wrong, Some(stored)).await.expect("check"),
+                hasher
+                    .check(&policy(), &wrong, Some(stored))
+                    .await
+                    .expect("check"),
                 PasswordCheck::Wrong
             );
         }
@@ -109,9 +118,10 @@ async fn workers_hash_like_threads_in_a_session_of_their_own_and_are_replaced_wh
     // Each dead worker is found out by the request that lands on it, which is redone on a
     // fresh worker; two at once reach both.
     let after_deaths = hash(&in_processes, &password).await;
+    let policy = policy();
     let (first, second) = tokio::join!(
-        in_processes.check(&password, Some(&after_deaths)),
-        in_processes.check(&wrong, Some(&after_deaths)),
+        in_processes.check(&policy, &password, Some(&after_deaths)),
+        in_processes.check(&policy, &wrong, Some(&after_deaths)),
     );
     assert_eq!(
         first.expect("check after the workers died"),
@@ -129,4 +139,26 @@ async fn workers_hash_like_threads_in_a_session_of_their_own_and_are_replaced_wh
             .all(|worker| started.iter().all(|old| old.pid != worker.pid)),
         "dead workers were replaced"
     );
+}
+
+/// A password longer than the policy allows (1.1 M characters here, over the workers' 1 MiB
+/// frames) is wrong without being hashed, never an error (INTERNAL at the edge).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_long_password_is_wrong_without_reaching_a_worker() {
+    let hasher = PasswordHasher::new(
+        &CHEAP,
+        SecretKey::generate(),
+        Some(1),
+        Some(identity_binary()),
+    )
+    .expect("hasher");
+    let stored = hash(&hasher, &SecretString::from("Tangerine-Orbit-47")).await;
+    let over_long = SecretString::from("Aa1-".repeat(275_000));
+    for stored in [Some(&stored), None] {
+        let checked = hasher.check(&policy(), &over_long, stored).await;
+        assert_eq!(
+            checked.expect("an over-long password is no error"),
+            PasswordCheck::Wrong
+        );
+    }
 }

@@ -20,7 +20,7 @@ const LANES: u32 = 1;
 
 /// What the baseline measured.
 #[derive(Debug)]
-pub struct Baseline {
+pub(crate) struct Baseline {
     /// Hashes timed on one thread.
     pub hashes: usize,
     /// Mean time of one hash.
@@ -38,12 +38,12 @@ pub struct Baseline {
 
 impl Baseline {
     /// Sign-ins per second that hashing allows: cores ÷ median time of one hash.
-    pub fn bound(&self) -> f64 {
+    pub(crate) fn bound(&self) -> f64 {
         self.cores as f64 / self.median.as_secs_f64()
     }
 
     /// Prints one line per figure, like the driver's report.
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
         let lines = [
             "scenario      Argon2Baseline".to_owned(),
@@ -76,7 +76,7 @@ impl Baseline {
 
 /// Hashes `hashes` times on one thread (after one untimed hash), then `hashes` times on each of
 /// `cores` threads at once.
-pub fn measure(hashes: usize) -> anyhow::Result<Baseline> {
+pub(crate) fn measure(hashes: usize) -> anyhow::Result<Baseline> {
     let hashes = hashes.max(1);
     let pepper = SecretKey::generate();
     let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None)

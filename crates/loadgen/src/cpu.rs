@@ -10,7 +10,7 @@ const TICKS_PER_SECOND: f64 = 100.0;
 
 /// CPU counters at one moment.
 #[derive(Debug, Clone, Copy)]
-pub struct Sample {
+pub(crate) struct Sample {
     at: Instant,
     /// All CPUs: (busy, total) ticks.
     machine: Option<(u64, u64)>,
@@ -20,7 +20,7 @@ pub struct Sample {
 
 impl Sample {
     /// Reads the counters now (the platform's if [`watch`] named it).
-    pub fn now() -> Self {
+    pub(crate) fn now() -> Self {
         Self {
             at: Instant::now(),
             machine: machine_ticks(),
@@ -29,7 +29,7 @@ impl Sample {
     }
 
     /// Prints what was used since `self`; `calls` is how many calls the CPU time served.
-    pub fn print_since(&self, calls: u64) {
+    pub(crate) fn print_since(&self, calls: u64) {
         let end = Self::now();
         let wall = end.at.duration_since(self.at).as_secs_f64();
         let mut lines = Vec::new();
@@ -84,7 +84,7 @@ impl Sample {
 static PLATFORM_PID: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
 
 /// Remembers the platform's pid for every later sample.
-pub fn watch(platform_pid: Option<u32>) {
+pub(crate) fn watch(platform_pid: Option<u32>) {
     let _ = PLATFORM_PID.set(platform_pid);
 }
 

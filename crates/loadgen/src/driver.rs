@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 
 /// What a run measured.
 #[derive(Debug)]
-pub struct Report {
+pub(crate) struct Report {
     /// Successful calls.
     pub succeeded: u64,
     /// Failed calls (not in the latency histogram).
@@ -25,12 +25,12 @@ pub struct Report {
 
 impl Report {
     /// Successful calls per second.
-    pub fn throughput(&self) -> f64 {
+    pub(crate) fn throughput(&self) -> f64 {
         self.succeeded as f64 / self.elapsed.as_secs_f64()
     }
 
     /// Prints one line per figure, the format docs/benchmarks.md quotes.
-    pub fn print(&self, name: &str) {
+    pub(crate) fn print(&self, name: &str) {
         let percentile =
             |quantile: f64| self.latency_us.value_at_quantile(quantile) as f64 / 1000.0;
         let lines = [
@@ -60,7 +60,7 @@ impl Report {
 
 /// Runs `call(worker, iteration)` from `concurrency` workers until `duration` has passed or
 /// `max_calls` calls were started; `call` returns the latency it measured itself.
-pub async fn run<F, Fut>(
+pub(crate) async fn run<F, Fut>(
     concurrency: usize,
     duration: Duration,
     max_calls: u64,

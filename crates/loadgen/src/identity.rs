@@ -26,14 +26,14 @@ use crate::driver::{self, Report};
 
 /// Mints sign-up verification tokens with the verification service's signing key.
 #[derive(Debug)]
-pub struct TokenMinter {
+pub(crate) struct TokenMinter {
     signer: TokenSigner,
 }
 
 impl TokenMinter {
     /// From the base64 seed (`MI_VERIFICATION__TOKEN__SIGNING_KEY`), or else the development
     /// key embedded mode keeps in `dev_key_file`.
-    pub fn new(seed: Option<&str>, dev_key_file: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn new(seed: Option<&str>, dev_key_file: &Path) -> anyhow::Result<Self> {
         let seed = match seed {
             Some(seed) => SecretKey::parse_base64(&SecretString::from(seed.to_owned()))
                 .context("invalid verification signing key")?,
@@ -54,7 +54,7 @@ impl TokenMinter {
     }
 
     /// The public key as `MI_IDENTITY__VERIFICATION_PUBLIC_KEYS` takes it: `kid:x`.
-    pub fn public_key(&self) -> String {
+    pub(crate) fn public_key(&self) -> String {
         let key = self.signer.public_key();
         format!("{}:{}", key.key_id, key.x)
     }
@@ -81,7 +81,7 @@ impl TokenMinter {
 
 /// An account made for the run, with the session SignUp started.
 #[derive(Debug, Clone)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// Its email address, the sign-in identifier.
     pub identifier: String,
     /// Its password.
@@ -132,7 +132,7 @@ fn signed_in(reply: mi_proto::identity::v1::SignInResponse) -> Result<SessionTok
 }
 
 /// Creates `count` accounts (untimed), `concurrency` sign-ups at a time.
-pub async fn prepare_accounts(
+pub(crate) async fn prepare_accounts(
     channels: &Arc<Vec<Channel>>,
     minter: TokenMinter,
     count: usize,
@@ -204,7 +204,7 @@ pub async fn prepare_accounts(
 
 /// One session per client: the sessions SignUp started, then more sign-ins (untimed) when
 /// there are more clients than accounts.
-pub async fn prepare_sessions(
+pub(crate) async fn prepare_sessions(
     channels: &Arc<Vec<Channel>>,
     accounts: &[Prepared],
     count: usize,
@@ -234,7 +234,7 @@ pub async fn prepare_sessions(
 }
 
 /// SignIn with the right password: client `worker` signs in to account `worker % accounts`.
-pub async fn sign_in(
+pub(crate) async fn sign_in(
     channels: Arc<Vec<Channel>>,
     accounts: Arc<Vec<Prepared>>,
     concurrency: usize,
@@ -266,7 +266,7 @@ pub async fn sign_in(
 
 /// RefreshSession: each client holds its own session and refreshes it in a loop, always with
 /// the newest refresh token.
-pub async fn refresh_session(
+pub(crate) async fn refresh_session(
     channels: Arc<Vec<Channel>>,
     sessions: Vec<SessionTokens>,
     duration: Duration,
@@ -306,7 +306,7 @@ pub async fn refresh_session(
 /// GetAccount with a bearer access token, client `worker` on session `worker % sessions`.
 /// With `rate` > 0 the calls are paced to `rate` per second in total (call `n` is sent at
 /// `n / rate` s, or as soon as a client is free); latency is from send to reply.
-pub async fn get_account(
+pub(crate) async fn get_account(
     channels: Arc<Vec<Channel>>,
     access_tokens: Arc<Vec<String>>,
     concurrency: usize,

@@ -17,13 +17,13 @@
 //! - Reading the dev inbox: `ListInboxMessages` (`proto/mi/notification/v1/notification.proto`)
 //!   → `grpc/mod.rs` → `domain/inbox.rs` → `storage/sql.rs`.
 
-pub mod config;
-pub mod consume;
-pub mod domain;
-pub mod grpc;
-pub mod publish;
-pub mod storage;
-pub mod transports;
+pub(crate) mod config;
+pub(crate) mod consume;
+pub(crate) mod domain;
+pub(crate) mod grpc;
+pub(crate) mod publish;
+pub(crate) mod storage;
+pub(crate) mod transports;
 
 use std::sync::Arc;
 

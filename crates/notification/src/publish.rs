@@ -6,7 +6,7 @@ use mi_proto::events::v1::{NotificationDelivered, NotificationFailed};
 use crate::domain::{DeliveryFailed, MessageDelivered};
 
 /// `NotificationDelivered`.
-pub fn notification_delivered(event: &MessageDelivered) -> NotificationDelivered {
+pub(crate) fn notification_delivered(event: &MessageDelivered) -> NotificationDelivered {
     NotificationDelivered {
         message_id: event.message_id.clone(),
         source_event_id: event.source_event_id.clone(),
@@ -16,7 +16,7 @@ pub fn notification_delivered(event: &MessageDelivered) -> NotificationDelivered
 }
 
 /// `NotificationFailed`.
-pub fn notification_failed(event: &DeliveryFailed) -> NotificationFailed {
+pub(crate) fn notification_failed(event: &DeliveryFailed) -> NotificationFailed {
     NotificationFailed {
         source_event_id: event.source_event_id.clone(),
         destination: event.destination.clone(),

@@ -73,6 +73,16 @@ pub fn parse_email(raw: &str) -> Result<String, String> {
     ))
 }
 
+/// The one form a contact is compared in, by every service: its identity for limits, CAPTCHA
+/// risk, verification token subjects and account lookups. Takes a value [`parse_phone_number`]
+/// (E.164, unchanged) or [`parse_email`] gave; an email address is lower-cased whole, as
+/// Google, Apple and Keycloak compare addresses for sign-in, so `Alice@example.com` and
+/// `alice@example.com` are one person. RFC 5321 lets a mail server tell local parts apart by
+/// case, which practically none does; mail still goes to the address as written.
+pub fn canonical(normalized: &str) -> String {
+    normalized.to_lowercase()
+}
+
 /// The ISO 3166-1 alpha-2 country of an E.164 number.
 pub fn phone_country(e164: &str) -> Option<String> {
     let number = phonenumber::parse(None, e164).ok()?;
@@ -135,6 +145,22 @@ mod mask_tests {
         let masked = mask("+35312345");
         assert!(masked.contains('*'), "{masked}");
         assert!(!masked.contains("12345"), "{masked}");
+    }
+
+    #[test]
+    fn an_address_in_any_case_is_one_canonical_contact() {
+        let typed = [
+            "Alice@Example.COM",
+            "alice@example.com",
+            "ALICE@example.com",
+        ]
+        .map(|raw| canonical(&parse_email(raw).expect("valid")));
+        assert!(
+            typed.iter().all(|form| form == "alice@example.com"),
+            "{typed:?}"
+        );
+        let phone = parse_phone_number("+86 138 0013 8000").expect("valid").e164;
+        assert_eq!(canonical(&phone), "+8613800138000");
     }
 
     #[test]

@@ -12,7 +12,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::{Any, AnyPool, ConnectOptions};
 
-use crate::config::InfraConfig;
+use url::Url;
+
+use crate::config::{InfraConfig, PostgresConfig};
 use crate::redact;
 
 /// Which server is behind a pool, for the few statements that differ.
@@ -22,6 +24,45 @@ pub enum Backend {
     Postgres,
     /// SQLite, the embedded-mode database.
     Sqlite,
+}
+
+/// The URL of `database` on the configured server: the server URL's path replaced by the
+/// database name, its query (`sslmode`, `sslrootcert`, ...) kept, and `postgres.ssl_mode` and
+/// `postgres.ssl_root_cert` set in it when configured (they win over the URL's own).
+pub fn database_url(postgres: &PostgresConfig, database: &str) -> anyhow::Result<String> {
+    let server_url = postgres.url.as_deref().unwrap_or_default();
+    let mut url = Url::parse(server_url)
+        .with_context(|| format!("invalid postgres.url {}", redact::url(server_url)))?;
+    url.set_path(&format!("/{database}"));
+    let overrides = [
+        ("sslmode", postgres.ssl_mode.clone()),
+        (
+            "sslrootcert",
+            postgres
+                .ssl_root_cert
+                .as_ref()
+                .map(|path| path.display().to_string()),
+        ),
+    ];
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(key, _)| {
+            !overrides
+                .iter()
+                .any(|(name, value)| key == name && value.is_some())
+        })
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    let added = overrides
+        .iter()
+        .filter_map(|(name, value)| Some(((*name).to_owned(), value.clone()?)));
+    let pairs: Vec<(String, String)> = kept.into_iter().chain(added).collect();
+    if pairs.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    Ok(url.into())
 }
 
 /// A connection pool to one service's database.
@@ -37,9 +78,9 @@ impl Database {
     pub async fn connect(infra: &InfraConfig, name: &str) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         match &infra.postgres.url {
-            Some(server_url) => {
+            Some(_) => {
                 let database = format!("{}{name}", infra.postgres.database_prefix);
-                let url = format!("{}/{database}", server_url.trim_end_matches('/'));
+                let url = database_url(&infra.postgres, &database)?;
                 Self::connect_postgres(&url, infra.postgres.max_connections).await
             }
             None => Self::connect_sqlite(&infra.sqlite_path(name)).await,
@@ -132,5 +173,54 @@ impl Database {
     /// Which server this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> PostgresConfig {
+        PostgresConfig {
+            url: Some(url.into()),
+            ..PostgresConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_database_goes_in_the_path_and_the_query_is_kept() -> anyhow::Result<()> {
+        for (server, expected) in [
+            ("postgres://mi@db:5432", "postgres://mi@db:5432/mi_identity"),
+            (
+                "postgres://mi@db:5432/",
+                "postgres://mi@db:5432/mi_identity",
+            ),
+            ("postgres://mi@db/postgres", "postgres://mi@db/mi_identity"),
+            (
+                "postgres://mi:s%40cret@db:5432?sslmode=require",
+                "postgres://mi:s%40cret@db:5432/mi_identity?sslmode=require",
+            ),
+            (
+                "postgresql://db/?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+                "postgresql://db/mi_identity?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem",
+            ),
+        ] {
+            assert_eq!(database_url(&config(server), "mi_identity")?, expected);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn tls_settings_override_the_url() -> anyhow::Result<()> {
+        let postgres = PostgresConfig {
+            ssl_mode: Some("verify-full".into()),
+            ssl_root_cert: Some("/run/ca.pem".into()),
+            ..config("postgres://db:5432?sslmode=disable&application_name=mi")
+        };
+        assert_eq!(
+            database_url(&postgres, "mi_x")?,
+            "postgres://db:5432/mi_x?application_name=mi&sslmode=verify-full&sslrootcert=%2Frun%2Fca.pem"
+        );
+        Ok(())
     }
 }

@@ -120,7 +120,9 @@ impl ServiceHost {
         let address: SocketAddr = listener.local_addr()?;
         tracing::info!(service = self.name, %address, "listening");
         let (routes, names) = grpc.into_parts();
-        let served = crate::server::serve(listener, routes, &names, self.shutdown.clone()).await;
+        let tls = &self.platform.config.tls;
+        let served =
+            crate::server::serve(listener, routes, &names, tls, self.shutdown.clone()).await;
         self.shutdown.cancel();
         while let Some(joined) = self.tasks.join_next().await {
             joined

@@ -4,7 +4,7 @@
 /// `url` with everything between the scheme and the last `@` hidden: `redis://mi:secret@redis:6379`
 /// becomes `redis://***@redis:6379`. The last `@` counts, so an unescaped `@` in a password
 /// hides too much rather than too little. A URL without credentials is returned as it is.
-pub fn url(url: &str) -> String {
+pub(crate) fn url(url: &str) -> String {
     let Some(at) = url.rfind('@') else {
         return url.to_owned();
     };

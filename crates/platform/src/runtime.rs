@@ -35,7 +35,8 @@ impl Platform {
         let (limiter, ephemeral): (Arc<dyn RateLimiter>, Arc<dyn EphemeralStore>) =
             match &config.redis.url {
                 Some(url) => {
-                    let connection = crate::redis_connection::connect(url).await?;
+                    let ca = config.redis.ca.as_deref();
+                    let connection = crate::redis_connection::connect_with_ca(url, ca).await?;
                     let prefix = &config.redis.key_prefix;
                     (
                         Arc::new(RedisRateLimiter::new(connection.clone(), prefix)),

@@ -4,14 +4,16 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
+use crate::config::TlsConfig;
 use crate::telemetry::{self, HeaderExtractor};
 
 /// Binds a TCP listener, with the address in the error.
@@ -21,11 +23,13 @@ pub async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {address}"))
 }
 
-/// Serves `routes` on `listener` until `shutdown`, marking `service_names` SERVING in health.
+/// Serves `routes` on `listener` until `shutdown`, marking `service_names` SERVING in health;
+/// over TLS when `tls` names a certificate.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     service_names: &[&str],
+    tls: &TlsConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -63,12 +67,30 @@ pub async fn serve(
                 .await;
         }
     };
-    Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = server_tls(tls) {
+        builder = builder
+            .tls_config(tls)
+            .context("invalid TLS certificate or key")?;
+    }
+    builder
         .layer(trace_layer)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming(listener), health_on_shutdown)
         .await
         .context("grpc server failed")
+}
+
+/// The TLS settings of the server; `None` for plaintext.
+fn server_tls(config: &TlsConfig) -> Option<ServerTlsConfig> {
+    let (Some(cert), Some(key)) = (&config.cert, &config.key) else {
+        return None;
+    };
+    let tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key.expose_secret()));
+    Some(match &config.client_ca {
+        Some(client_ca) => tls.client_ca_root(Certificate::from_pem(client_ca)),
+        None => tls,
+    })
 }
 
 /// Reflection that lists what this port serves and nothing else: its own services, health and

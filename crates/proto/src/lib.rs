@@ -77,6 +77,7 @@ event_payloads!(
     AccountCreated,
     SignedIn,
     AccountLocked,
+    SecondFactorFailures,
     SessionRevoked,
     PasswordChanged,
     RecoveryContactAdded,

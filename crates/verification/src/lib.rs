@@ -14,11 +14,11 @@
 //!
 //! The service consumes no events, so there is no `consume/`.
 
-pub mod config;
+pub(crate) mod config;
 pub mod domain;
-pub mod grpc;
-pub mod publish;
-pub mod siteverify;
+pub(crate) mod grpc;
+pub(crate) mod publish;
+pub(crate) mod siteverify;
 pub mod storage;
 
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use mi_proto::events::v1 as wire;
 use crate::domain::{CodeIssued, VerificationApproved, VerificationLocked};
 
 /// `CodeIssued`, carrying the code sealed for the notification service.
-pub fn code_issued(event: &CodeIssued) -> wire::CodeIssued {
+pub(crate) fn code_issued(event: &CodeIssued) -> wire::CodeIssued {
     wire::CodeIssued {
         verification_id: event.verification_id.clone(),
         destination: event.destination.as_str().to_owned(),
@@ -20,7 +20,7 @@ pub fn code_issued(event: &CodeIssued) -> wire::CodeIssued {
 }
 
 /// `VerificationApproved`.
-pub fn verification_approved(event: &VerificationApproved) -> wire::VerificationApproved {
+pub(crate) fn verification_approved(event: &VerificationApproved) -> wire::VerificationApproved {
     wire::VerificationApproved {
         verification_id: event.verification_id.clone(),
         destination: event.destination.as_str().to_owned(),
@@ -30,7 +30,7 @@ pub fn verification_approved(event: &VerificationApproved) -> wire::Verification
 }
 
 /// `VerificationLocked`.
-pub fn verification_locked(event: &VerificationLocked) -> wire::VerificationLocked {
+pub(crate) fn verification_locked(event: &VerificationLocked) -> wire::VerificationLocked {
     wire::VerificationLocked {
         verification_id: event.verification_id.clone(),
         destination: event.destination.as_str().to_owned(),

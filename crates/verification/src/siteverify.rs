@@ -12,7 +12,7 @@ use crate::domain::{CaptchaProvider, ClientAddress};
 
 /// The provider's siteverify endpoint and this site's secret with it.
 #[derive(Debug)]
-pub struct SiteVerify {
+pub(crate) struct SiteVerify {
     client: reqwest::Client,
     url: String,
     secret: SecretString,
@@ -29,7 +29,11 @@ struct Answer {
 impl SiteVerify {
     /// A client of `url` (e.g. `https://challenges.cloudflare.com/turnstile/v0/siteverify`)
     /// that gives up after `timeout`.
-    pub fn new(url: String, secret: SecretString, timeout: Duration) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        url: String,
+        secret: SecretString,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()

@@ -16,7 +16,7 @@ use crate::support::{
 
 /// An embedded platform whose rate limits leave room for the fuzzer's requests, so they reach
 /// validation rather than stop at RESOURCE_EXHAUSTED (which is a clear answer too).
-pub fn fuzz_config() -> TestConfig {
+pub(super) fn fuzz_config() -> TestConfig {
     TestConfig::new(Backends::Embedded)
         .with_repeatable_codes()
         .with_value("verification.limits.destination_per_hour", 1_000_000)
@@ -31,7 +31,7 @@ pub fn fuzz_config() -> TestConfig {
 
 /// The identifier and password of the account the fuzzer signs in to.
 #[derive(Debug)]
-pub struct Account {
+pub(super) struct Account {
     email: String,
     password: String,
 }
@@ -39,7 +39,7 @@ pub struct Account {
 /// Signs in every [`SIGN_IN_EVERY`] and adds the session's token to the dictionary's bearers
 /// (the last [`LIVE_BEARERS`] are kept); when the fuzzer has deleted the account, changed its
 /// password or turned on a second factor, signs up a new one. Never returns.
-pub async fn keep_signed_in(
+pub(super) async fn keep_signed_in(
     platform: &TestPlatform,
     dictionary: &Dictionary,
     mut account: Account,
@@ -72,7 +72,7 @@ const SIGN_IN_EVERY: Duration = Duration::from_secs(2);
 const LIVE_BEARERS: usize = 3;
 const FORGED_BEARERS: usize = 2;
 
-pub async fn gather(platform: &TestPlatform) -> (Dictionary, Account) {
+pub(super) async fn gather(platform: &TestPlatform) -> (Dictionary, Account) {
     let email = unique_email();
     let phone = unique_phone_number();
     let (tokens, password) = platform.create_account(&email, CodeChannel::Email).await;

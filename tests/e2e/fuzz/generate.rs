@@ -24,7 +24,7 @@ enum Mode {
 
 /// What one case sends.
 #[derive(Debug, Clone, Copy)]
-pub enum Kind {
+pub(super) enum Kind {
     RandomBytes,
     Wild,
     OneFieldWild,
@@ -33,7 +33,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn pick(rng: &mut StdRng) -> Self {
+    pub(super) fn pick(rng: &mut StdRng) -> Self {
         match rng.random_range(0..10) {
             0 | 1 => Self::RandomBytes,
             2..=4 => Self::Wild,
@@ -45,14 +45,14 @@ impl Kind {
 }
 
 #[derive(Debug)]
-pub struct Generator<'a> {
+pub(super) struct Generator<'a> {
     pub schema: &'a Schema,
     pub dictionary: &'a Dictionary,
 }
 
 impl Generator<'_> {
     /// The body of one request of type `input`.
-    pub fn body(&self, rng: &mut StdRng, input: &str, kind: Kind) -> Vec<u8> {
+    pub(super) fn body(&self, rng: &mut StdRng, input: &str, kind: Kind) -> Vec<u8> {
         match kind {
             Kind::RandomBytes => {
                 let max = if rng.random_bool(0.05) { 65_536 } else { 64 };

@@ -48,7 +48,7 @@ impl Decoder for RawCodec {
 }
 
 /// One unary call of `path` with `body`, and `authorization` metadata when given.
-pub async fn call(
+pub(super) async fn call(
     channel: Channel,
     path: &str,
     body: Vec<u8>,

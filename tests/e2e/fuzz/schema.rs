@@ -11,7 +11,7 @@ use prost_types::{DescriptorProto, FileDescriptorSet};
 
 /// Which of the platform's ports serves a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub(super) enum Target {
     Identity,
     Verification,
     Notification,
@@ -29,7 +29,7 @@ impl Target {
         }
     }
 
-    pub fn address(self, addresses: &Addresses) -> SocketAddr {
+    pub(super) fn address(self, addresses: &Addresses) -> SocketAddr {
         match self {
             Self::Identity => addresses.identity,
             Self::Verification => addresses.verification,
@@ -41,7 +41,7 @@ impl Target {
 
 /// One RPC: its HTTP/2 path, its port and its request message's full name (`.pkg.Name`).
 #[derive(Debug)]
-pub struct Method {
+pub(super) struct Method {
     pub path: String,
     pub target: Target,
     pub input: String,
@@ -49,13 +49,13 @@ pub struct Method {
 
 /// Every RPC and every message of the protos.
 #[derive(Debug)]
-pub struct Schema {
+pub(super) struct Schema {
     pub methods: Vec<Method>,
     messages: HashMap<String, DescriptorProto>,
 }
 
 impl Schema {
-    pub fn load() -> Self {
+    pub(super) fn load() -> Self {
         let set = FileDescriptorSet::decode(mi_proto::FILE_DESCRIPTOR_SET).unwrap();
         let mut messages = HashMap::new();
         let mut methods = Vec::new();
@@ -78,7 +78,7 @@ impl Schema {
     }
 
     /// A message by full name; `None` for one outside the set (well-known types may be).
-    pub fn message(&self, name: &str) -> Option<&DescriptorProto> {
+    pub(super) fn message(&self, name: &str) -> Option<&DescriptorProto> {
         self.messages.get(name)
     }
 }

@@ -74,7 +74,7 @@ const LOOKALIKES: &[&str] = &[
 ];
 
 /// A string of any shape.
-pub fn wild_string(rng: &mut StdRng) -> String {
+pub(super) fn wild_string(rng: &mut StdRng) -> String {
     match rng.random_range(0..10) {
         0 => String::new(),
         1 => "a".repeat(rng.random_range(256..=4096)),
@@ -99,7 +99,7 @@ pub fn wild_string(rng: &mut StdRng) -> String {
 }
 
 /// An integer at or near an extreme, as the 64 bits of a varint.
-pub fn wild_integer(rng: &mut StdRng) -> u64 {
+pub(super) fn wild_integer(rng: &mut StdRng) -> u64 {
     const EXTREMES: &[i64] = &[
         0,
         1,
@@ -122,7 +122,7 @@ pub fn wild_integer(rng: &mut StdRng) -> u64 {
 }
 
 /// Random bytes, usually short.
-pub fn random_bytes(rng: &mut StdRng, max: usize) -> Vec<u8> {
+pub(super) fn random_bytes(rng: &mut StdRng, max: usize) -> Vec<u8> {
     let len = rng.random_range(0..=max);
     (0..len).map(|_| rng.random()).collect()
 }
@@ -136,7 +136,7 @@ fn digits(rng: &mut StdRng, lengths: std::ops::Range<usize>) -> String {
 /// Plausible values by field name: those of a real account and its session where the field
 /// takes one, else a value of the expected shape.
 #[derive(Debug, Default)]
-pub struct Dictionary {
+pub(super) struct Dictionary {
     strings: HashMap<&'static str, Vec<String>>,
     integers: HashMap<&'static str, Vec<u64>>,
     /// Bearer tokens for the `authorization` metadata: live, expired and forged ones. The
@@ -146,24 +146,24 @@ pub struct Dictionary {
 }
 
 impl Dictionary {
-    pub fn add_strings(&mut self, fields: &[&'static str], values: &[&str]) {
+    pub(super) fn add_strings(&mut self, fields: &[&'static str], values: &[&str]) {
         for field in fields {
             let entry = self.strings.entry(field).or_default();
             entry.extend(values.iter().map(|value| (*value).to_owned()));
         }
     }
 
-    pub fn add_integers(&mut self, fields: &[&'static str], values: &[u64]) {
+    pub(super) fn add_integers(&mut self, fields: &[&'static str], values: &[u64]) {
         for field in fields {
             self.integers.entry(field).or_default().extend(values);
         }
     }
 
-    pub fn bearer(&self, rng: &mut StdRng) -> Option<String> {
+    pub(super) fn bearer(&self, rng: &mut StdRng) -> Option<String> {
         self.bearers.read().unwrap().choose(rng).cloned()
     }
 
-    pub fn string(&self, rng: &mut StdRng, field: &str) -> String {
+    pub(super) fn string(&self, rng: &mut StdRng, field: &str) -> String {
         match self.strings.get(field) {
             Some(values) => values.choose(rng).cloned().unwrap_or_default(),
             None => format!("fuzz-{}", digits(rng, 1..6)),
@@ -171,7 +171,7 @@ impl Dictionary {
     }
 
     /// A plausible integer; enums get a defined value (1 to 3) unless the name says otherwise.
-    pub fn integer(&self, rng: &mut StdRng, field: &str) -> u64 {
+    pub(super) fn integer(&self, rng: &mut StdRng, field: &str) -> u64 {
         match self.integers.get(field) {
             Some(values) => values.choose(rng).copied().unwrap_or_default(),
             None => rng.random_range(1..=3),

@@ -17,11 +17,11 @@ use crate::support::{
 };
 
 /// A wrong password that meets no account's password.
-pub const WRONG_PASSWORD: &str = "Not-The-Password-42!";
+pub(crate) const WRONG_PASSWORD: &str = "Not-The-Password-42!";
 
 impl TestPlatform {
     /// AddRecoveryContact with an ADD_RECOVERY_CONTACT verification token for the new contact.
-    pub async fn add_recovery_contact(
+    pub(crate) async fn add_recovery_contact(
         &self,
         access_token: &str,
         verification_token: &str,
@@ -38,7 +38,7 @@ impl TestPlatform {
     }
 
     /// ChangePassword from `current` to `new`.
-    pub async fn change_password(
+    pub(crate) async fn change_password(
         &self,
         access_token: &str,
         current: &str,
@@ -57,7 +57,7 @@ impl TestPlatform {
     }
 
     /// UpdateProfile with a request (see [`profile_update`]).
-    pub async fn update_profile(
+    pub(crate) async fn update_profile(
         &self,
         access_token: &str,
         request: UpdateProfileRequest,
@@ -71,7 +71,7 @@ impl TestPlatform {
     }
 
     /// The two-factor settings GetAccount shows (the default when it shows none).
-    pub async fn two_factor(&self, access_token: &str) -> TwoFactorStatus {
+    pub(crate) async fn two_factor(&self, access_token: &str) -> TwoFactorStatus {
         self.account(access_token)
             .await
             .unwrap()
@@ -80,7 +80,7 @@ impl TestPlatform {
     }
 
     /// EnrollTotp: a new authenticator-app secret, not yet confirmed.
-    pub async fn enroll_totp(&self, access_token: &str) -> EnrollTotpResponse {
+    pub(crate) async fn enroll_totp(&self, access_token: &str) -> EnrollTotpResponse {
         self.identity()
             .await
             .enroll_totp(authed(EnrollTotpRequest {}, access_token))
@@ -90,7 +90,7 @@ impl TestPlatform {
     }
 
     /// Enrolls and confirms an authenticator app for the account.
-    pub async fn enable_totp(&self, access_token: &str) -> EnabledTotp {
+    pub(crate) async fn enable_totp(&self, access_token: &str) -> EnabledTotp {
         let enrollment = self.enroll_totp(access_token).await;
         let secret = base32_decode(&enrollment.secret);
         let confirmed_step = unix_now() / 30;
@@ -116,7 +116,7 @@ impl TestPlatform {
 
     /// Signs in with a wrong password until the account locks (`identity.lockout.max_failures`,
     /// default 5); asserts a locked account refuses even the right password.
-    pub async fn lock_account(&self, identifier: &str, password: &str) {
+    pub(crate) async fn lock_account(&self, identifier: &str, password: &str) {
         for attempt in 1..=5 {
             let status = self
                 .sign_in(identifier, WRONG_PASSWORD, test_device("phone-1"))
@@ -155,7 +155,7 @@ impl TestPlatform {
 
 /// Authenticator-app two-factor authentication, turned on.
 #[derive(Debug, Clone)]
-pub struct EnabledTotp {
+pub(crate) struct EnabledTotp {
     /// The shared secret, decoded from base32.
     pub secret: Vec<u8>,
     /// The recovery codes ConfirmTotp returned.
@@ -167,7 +167,7 @@ pub struct EnabledTotp {
 impl EnabledTotp {
     /// A code the service has not accepted yet, with its step: of the current step, or the
     /// next one if the current step's code confirmed enrollment (one step of drift is allowed).
-    pub fn fresh_code(&self) -> (u64, String) {
+    pub(crate) fn fresh_code(&self) -> (u64, String) {
         let step = (unix_now() / 30).max(self.confirmed_step + 1);
         (step, totp_at_step(&self.secret, step))
     }
@@ -175,7 +175,7 @@ impl EnabledTotp {
 
 /// The contacts of an account as (kind, value, primary), phones first; asserts each has a
 /// verify_time.
-pub fn account_contacts(account: &Account) -> Vec<(ContactKind, String, bool)> {
+pub(crate) fn account_contacts(account: &Account) -> Vec<(ContactKind, String, bool)> {
     for contact in &account.contacts {
         assert!(
             contact.verify_time.is_some(),
@@ -193,7 +193,7 @@ pub fn account_contacts(account: &Account) -> Vec<(ContactKind, String, bool)> {
 }
 
 /// An UpdateProfile request with these fields and, unless `paths` is None, a mask of `paths`.
-pub fn profile_update(
+pub(crate) fn profile_update(
     display_name: &str,
     region: &str,
     locale: &str,

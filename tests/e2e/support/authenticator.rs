@@ -7,7 +7,7 @@ use sha1::Sha1;
 /// The RFC 6238 TOTP (HMAC-SHA1, 30-second steps from the epoch) at `unix_seconds`, written
 /// here independently of the service: RFC 4226 HOTP of the step counter with dynamic
 /// truncation.
-pub fn rfc6238_code(secret: &[u8], unix_seconds: u64, digits: u32) -> String {
+pub(crate) fn rfc6238_code(secret: &[u8], unix_seconds: u64, digits: u32) -> String {
     let counter = unix_seconds / 30;
     let mut mac = Hmac::<Sha1>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(&counter.to_be_bytes());
@@ -24,7 +24,7 @@ pub fn rfc6238_code(secret: &[u8], unix_seconds: u64, digits: u32) -> String {
 }
 
 /// Decodes RFC 4648 base32 (upper or lower case, padding and spaces ignored).
-pub fn base32_decode(secret: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(secret: &str) -> Vec<u8> {
     let mut bytes = Vec::new();
     let mut buffer: u32 = 0;
     let mut bits = 0;
@@ -46,6 +46,19 @@ pub fn base32_decode(secret: &str) -> Vec<u8> {
 }
 
 /// The 6-digit TOTP code of a 30-second time step.
-pub fn totp_at_step(secret: &[u8], step: u64) -> String {
+pub(crate) fn totp_at_step(secret: &[u8], step: u64) -> String {
     rfc6238_code(secret, step * 30, 6)
+}
+
+/// A 6-digit code that is not the code of any step near now.
+pub(crate) fn wrong_totp_code(secret: &[u8]) -> String {
+    let step = super::unix_now() / 30;
+    let near: Vec<String> = (step - 3..=step + 3)
+        .map(|step| totp_at_step(secret, step))
+        .collect();
+    ["000000", "123456", "999999", "424242"]
+        .into_iter()
+        .find(|candidate| !near.iter().any(|code| code == candidate))
+        .unwrap()
+        .to_owned()
 }

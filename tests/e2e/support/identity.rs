@@ -33,20 +33,20 @@ use tonic_types::StatusExt;
 use crate::support::{DELIVERY_TIMEOUT, TestConfig, TestPlatform, channel, code_in};
 
 /// The terms and privacy-policy version every test account accepts.
-pub const CONSENT_VERSION: &str = "2024-01";
+pub(crate) const CONSENT_VERSION: &str = "2024-01";
 
 /// What the English code messages say just before the code.
 const CODE_MARKER: &str = "verification code is";
 
 impl TestPlatform {
-    pub async fn identity(&self) -> IdentityServiceClient<Channel> {
+    pub(crate) async fn identity(&self) -> IdentityServiceClient<Channel> {
         IdentityServiceClient::new(channel(self.addresses.identity).await)
     }
 
     /// A verification token for `destination` and `purpose`, the way a client gets one: SendCode
     /// (with a solved CAPTCHA, which sign-up always needs), the code read from the new message
     /// in the dev inbox, CheckCode.
-    pub async fn verification_token(
+    pub(crate) async fn verification_token(
         &self,
         destination: &str,
         channel: CodeChannel,
@@ -100,7 +100,7 @@ impl TestPlatform {
 
     /// Signs up with a fresh verification token for `destination` and a strong unique
     /// password, on [`test_device`]`("phone-1")`; returns the tokens and the password.
-    pub async fn create_account(
+    pub(crate) async fn create_account(
         &self,
         destination: &str,
         channel: CodeChannel,
@@ -120,7 +120,7 @@ impl TestPlatform {
     }
 
     /// SignIn with an identifier (Mi ID, phone or email), a password and a device.
-    pub async fn sign_in(
+    pub(crate) async fn sign_in(
         &self,
         identifier: &str,
         password: &str,
@@ -135,7 +135,7 @@ impl TestPlatform {
     }
 
     /// SignIn that must succeed at once; returns its tokens (panics on a refusal or challenge).
-    pub async fn sign_in_for_tokens(
+    pub(crate) async fn sign_in_for_tokens(
         &self,
         identifier: &str,
         password: &str,
@@ -145,7 +145,7 @@ impl TestPlatform {
     }
 
     /// SignIn that must ask for a second factor; returns the challenge (panics otherwise).
-    pub async fn sign_in_for_challenge(
+    pub(crate) async fn sign_in_for_challenge(
         &self,
         identifier: &str,
         password: &str,
@@ -167,7 +167,7 @@ impl TestPlatform {
     }
 
     /// GetAccount with an access token.
-    pub async fn account(&self, access_token: &str) -> Result<Account, Status> {
+    pub(crate) async fn account(&self, access_token: &str) -> Result<Account, Status> {
         Ok(self
             .identity()
             .await
@@ -177,7 +177,7 @@ impl TestPlatform {
     }
 
     /// CompleteSignIn: answers a second-factor challenge with a proof.
-    pub async fn complete_sign_in(
+    pub(crate) async fn complete_sign_in(
         &self,
         challenge_id: &str,
         proof: Proof,
@@ -195,7 +195,7 @@ impl TestPlatform {
     }
 
     /// RefreshSession with a refresh token.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, Status> {
+    pub(crate) async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, Status> {
         let request = RefreshSessionRequest {
             refresh_token: refresh_token.to_owned(),
         };
@@ -208,7 +208,7 @@ impl TestPlatform {
     }
 
     /// Asserts GetAccount refuses an access token with UNAUTHENTICATED.
-    pub async fn assert_access_refused(&self, access_token: &str, what: &str) {
+    pub(crate) async fn assert_access_refused(&self, access_token: &str, what: &str) {
         expect_refusal(
             self.account(access_token).await,
             Code::Unauthenticated,
@@ -218,7 +218,7 @@ impl TestPlatform {
     }
 
     /// Asserts that a session's access token and refresh token are both refused.
-    pub async fn assert_session_ended(&self, tokens: &SessionTokens, what: &str) {
+    pub(crate) async fn assert_session_ended(&self, tokens: &SessionTokens, what: &str) {
         self.assert_access_refused(&tokens.access_token, &format!("{what}: access token"))
             .await;
         expect_refusal(
@@ -230,7 +230,7 @@ impl TestPlatform {
     }
 
     /// The first event of type `P` about account `mi_id` on `identity.events`.
-    pub async fn identity_event<P: EventPayload>(&self, mi_id: u64) -> P {
+    pub(crate) async fn identity_event<P: EventPayload>(&self, mi_id: u64) -> P {
         let aggregate_id = mi_id.to_string();
         let event = self
             .first_event("identity.events", |event| {
@@ -241,7 +241,7 @@ impl TestPlatform {
     }
 
     /// The public keys ListSigningKeys publishes.
-    pub async fn signing_keys(&self) -> Vec<PublicKey> {
+    pub(crate) async fn signing_keys(&self) -> Vec<PublicKey> {
         self.identity()
             .await
             .list_signing_keys(ListSigningKeysRequest {})
@@ -258,7 +258,7 @@ impl TestPlatform {
     }
 
     /// The claims of an access token, verified offline with the keys ListSigningKeys publishes.
-    pub async fn access_claims(&self, access_token: &str) -> AccessClaims {
+    pub(crate) async fn access_claims(&self, access_token: &str) -> AccessClaims {
         let verifier = AccessTokenVerifier::new(&self.signing_keys().await).unwrap();
         let mut metadata = tonic::metadata::MetadataMap::new();
         metadata.insert(
@@ -273,7 +273,7 @@ impl TestPlatform {
 
 impl TestConfig {
     /// An access token signed with identity's own key, with any claims (e.g. expired ones).
-    pub fn sign_access_token(&self, claims: &AccessClaims) -> String {
+    pub(crate) fn sign_access_token(&self, claims: &AccessClaims) -> String {
         mi_platform::tokens::TokenSigner::from_seed(&self.identity_signing_key, None)
             .unwrap()
             .sign(claims)
@@ -282,7 +282,7 @@ impl TestConfig {
 }
 
 /// Claims as identity issues them, valid for ten minutes from now.
-pub fn access_claims_for(mi_id: u64, session_id: &str) -> AccessClaims {
+pub(crate) fn access_claims_for(mi_id: u64, session_id: &str) -> AccessClaims {
     let now = i64::try_from(unix_now()).unwrap();
     AccessClaims {
         iss: mi_platform::auth::ACCESS_TOKEN_ISSUER.into(),
@@ -299,7 +299,7 @@ pub fn access_claims_for(mi_id: u64, session_id: &str) -> AccessClaims {
 
 /// A complete sign-up request: region CN for +86 numbers, else US; locale en; consent
 /// [`CONSENT_VERSION`]; device [`test_device`]`("phone-1")`.
-pub fn sign_up_request(
+pub(crate) fn sign_up_request(
     destination: &str,
     verification_token: &str,
     password: &str,
@@ -323,13 +323,13 @@ pub fn sign_up_request(
 
 /// A password that meets the policy (zxcvbn score 4, mixed case, digits, symbols), different on
 /// every call and free of any test phone number or email local part.
-pub fn strong_password() -> String {
+pub(crate) fn strong_password() -> String {
     let suffix = &mi_test_support::unique_name("")[..8];
     format!("Tangerine-Orbit-{suffix}-Kq")
 }
 
 /// A device with a given id and a fixed model, OS and name.
-pub fn test_device(id: &str) -> DeviceInfo {
+pub(crate) fn test_device(id: &str) -> DeviceInfo {
     DeviceInfo {
         device_id: id.to_owned(),
         model: "Redmi Note 13".into(),
@@ -339,7 +339,7 @@ pub fn test_device(id: &str) -> DeviceInfo {
 }
 
 /// A request carrying `authorization: Bearer <access_token>`.
-pub fn authed<T>(message: T, access_token: &str) -> tonic::Request<T> {
+pub(crate) fn authed<T>(message: T, access_token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.metadata_mut().insert(
         "authorization",
@@ -351,7 +351,7 @@ pub fn authed<T>(message: T, access_token: &str) -> tonic::Request<T> {
 }
 
 /// The tokens of a sign-in reply; panics on a challenge.
-pub fn expect_tokens(response: SignInResponse) -> SessionTokens {
+pub(crate) fn expect_tokens(response: SignInResponse) -> SessionTokens {
     match response.result {
         Some(SignInResult::Tokens(tokens)) => tokens,
         other => panic!("expected tokens, got {other:?}"),
@@ -359,7 +359,7 @@ pub fn expect_tokens(response: SignInResponse) -> SessionTokens {
 }
 
 /// The challenge of a sign-in reply; panics on tokens.
-pub fn expect_challenge(response: SignInResponse) -> SecondFactorChallenge {
+pub(crate) fn expect_challenge(response: SignInResponse) -> SecondFactorChallenge {
     match response.result {
         Some(SignInResult::Challenge(challenge)) => challenge,
         other => panic!("expected a second-factor challenge, got {other:?}"),
@@ -367,14 +367,14 @@ pub fn expect_challenge(response: SignInResponse) -> SecondFactorChallenge {
 }
 
 /// Whether a challenge offers a second-factor method.
-pub fn offers_method(challenge: &SecondFactorChallenge, method: SecondFactorMethod) -> bool {
+pub(crate) fn offers_method(challenge: &SecondFactorChallenge, method: SecondFactorMethod) -> bool {
     challenge.methods.contains(&i32::from(method))
 }
 
 /// Asserts a refusal's code and ErrorInfo reason (none checked when `expected_reason` is
 /// `None`) and returns it; `what` names the call in the panic message.
 #[track_caller]
-pub fn expect_refusal<T: std::fmt::Debug>(
+pub(crate) fn expect_refusal<T: std::fmt::Debug>(
     result: Result<T, Status>,
     code: Code,
     expected_reason: Option<Reason>,
@@ -402,7 +402,7 @@ pub fn expect_refusal<T: std::fmt::Debug>(
 
 /// The ErrorInfo reason of a refusal, `None` without one; a reason the contracts do not know
 /// fails the test.
-pub fn reason(status: &Status) -> Option<Reason> {
+pub(crate) fn reason(status: &Status) -> Option<Reason> {
     let details = status.get_error_details();
     let info = details.error_info()?;
     match info.reason.parse() {
@@ -412,7 +412,7 @@ pub fn reason(status: &Status) -> Option<Reason> {
 }
 
 /// One value of a refusal's ErrorInfo metadata, e.g. `attempts_left`.
-pub fn error_metadata(status: &Status, key: &str) -> Option<String> {
+pub(crate) fn error_metadata(status: &Status, key: &str) -> Option<String> {
     status
         .get_error_details()
         .error_info()
@@ -420,7 +420,7 @@ pub fn error_metadata(status: &Status, key: &str) -> Option<String> {
 }
 
 /// The RetryInfo delay of a refusal.
-pub fn retry_after(status: &Status) -> Option<Duration> {
+pub(crate) fn retry_after(status: &Status) -> Option<Duration> {
     status
         .get_error_details()
         .retry_info()
@@ -428,7 +428,7 @@ pub fn retry_after(status: &Status) -> Option<Duration> {
 }
 
 /// The BadRequest field violations of a refusal, as (field, description).
-pub fn field_violations(status: &Status) -> Vec<(String, String)> {
+pub(crate) fn field_violations(status: &Status) -> Vec<(String, String)> {
     status
         .get_error_details()
         .bad_request()
@@ -443,7 +443,7 @@ pub fn field_violations(status: &Status) -> Vec<(String, String)> {
 }
 
 /// Seconds since the epoch.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

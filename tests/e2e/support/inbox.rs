@@ -8,7 +8,7 @@ use super::{DELIVERY_TIMEOUT, TestPlatform};
 
 impl TestPlatform {
     /// Every dev-inbox message for a destination, oldest first.
-    pub async fn inbox(&self, destination: &str) -> Vec<InboxMessage> {
+    pub(crate) async fn inbox(&self, destination: &str) -> Vec<InboxMessage> {
         let request = ListInboxMessagesRequest {
             destination: destination.to_owned(),
             page_size: 100,
@@ -24,7 +24,11 @@ impl TestPlatform {
     }
 
     /// Waits until the inbox holds at least `count` messages for `destination`.
-    pub async fn wait_for_inbox(&self, destination: &str, count: usize) -> Vec<InboxMessage> {
+    pub(crate) async fn wait_for_inbox(
+        &self,
+        destination: &str,
+        count: usize,
+    ) -> Vec<InboxMessage> {
         let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
         loop {
             let messages = self.inbox(destination).await;
@@ -35,6 +39,22 @@ impl TestPlatform {
                 tokio::time::Instant::now() < deadline,
                 "{count} message(s) for {destination} did not arrive within {DELIVERY_TIMEOUT:?}; got {}",
                 messages.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until a message for `destination` contains `text`; returns it.
+    pub(crate) async fn wait_for_text(&self, destination: &str, text: &str) -> InboxMessage {
+        let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
+        loop {
+            let messages = self.inbox(destination).await;
+            if let Some(found) = messages.iter().find(|message| message.body.contains(text)) {
+                return found.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no message with {text:?} for {destination} within {DELIVERY_TIMEOUT:?}; got {messages:?}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

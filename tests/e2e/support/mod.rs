@@ -2,16 +2,16 @@
 //! embedded mode or on the real servers, each test with its own databases, topics, consumer
 //! groups, Redis keys and data directory, and gives gRPC clients to it.
 
-pub mod account;
-pub mod authenticator;
-pub mod identity;
-pub mod inbox;
-pub mod providers;
+pub(crate) mod account;
+pub(crate) mod authenticator;
+pub(crate) mod identity;
+pub(crate) mod inbox;
+pub(crate) mod providers;
 
-pub use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update};
-pub use authenticator::{base32_decode, rfc6238_code, totp_at_step};
+pub(crate) use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update};
+pub(crate) use authenticator::{base32_decode, rfc6238_code, totp_at_step, wrong_totp_code};
 pub(crate) use identity::in_both_modes;
-pub use identity::{
+pub(crate) use identity::{
     CONSENT_VERSION, access_claims_for, authed, error_metadata, expect_challenge, expect_refusal,
     expect_tokens, field_violations, offers_method, reason, retry_after, sign_up_request,
     strong_password, test_device, unix_now,
@@ -46,11 +46,11 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 /// How long a test waits for a message to travel through the bus.
-pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(45);
+pub(crate) const DELIVERY_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// Which servers the platform runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backends {
+pub(crate) enum Backends {
     /// SQLite, the embedded bus, the in-memory limiter.
     Embedded,
     /// PostgreSQL, Kafka (tansu here) and Redis; fails loudly if one is not reachable.
@@ -59,7 +59,7 @@ pub enum Backends {
 
 /// A test's configuration, reusable to restart the platform on the same data.
 #[derive(Debug, Clone)]
-pub struct TestConfig {
+pub(crate) struct TestConfig {
     pub loader: ConfigLoader,
     pub run_id: String,
     pub code_encryption_key: SecretKey,
@@ -71,7 +71,7 @@ pub struct TestConfig {
 
 impl TestConfig {
     /// Isolated names and fast timings for one test.
-    pub fn new(backends: Backends) -> Self {
+    pub(crate) fn new(backends: Backends) -> Self {
         let run_id = testing::unique_name("");
         let data_dir = Arc::new(tempfile::tempdir().unwrap());
         let code_encryption_key = SecretKey::generate();
@@ -145,7 +145,7 @@ impl TestConfig {
     /// A configuration for account tests: codes can be sent to one destination again right
     /// away and many times (sign-up, then a password reset, then a second factor), which the
     /// default 60 s cooldown and 5 sends per hour would refuse.
-    pub fn with_repeatable_codes(self) -> Self {
+    pub(crate) fn with_repeatable_codes(self) -> Self {
         self.with_value("verification.limits.send_cooldown", "1ms")
             .with_value("verification.limits.destination_per_hour", 50)
             .with_value("verification.limits.destination_per_day", 50)
@@ -155,18 +155,18 @@ impl TestConfig {
 
     /// Overrides one setting. A mistyped key is refused at start, naming the test's line.
     #[track_caller]
-    pub fn with_value(mut self, key: &str, value: impl serde::Serialize) -> Self {
+    pub(crate) fn with_value(mut self, key: &str, value: impl serde::Serialize) -> Self {
         self.loader = self.loader.with_value(key, value);
         self
     }
 
     /// A topic's full name in this test.
-    pub fn topic(&self, name: &str) -> String {
+    pub(crate) fn topic(&self, name: &str) -> String {
         format!("t.{}.{name}", self.run_id)
     }
 
     /// A bus client of this test's backend, for publishing and reading events directly.
-    pub async fn bus(&self) -> Arc<dyn EventBus> {
+    pub(crate) async fn bus(&self) -> Arc<dyn EventBus> {
         let infra = self.loader.infra().unwrap();
         match &infra.kafka.brokers {
             Some(brokers) => Arc::new(KafkaBus::new(brokers, &infra.kafka).unwrap()),
@@ -179,7 +179,7 @@ impl TestConfig {
     }
 
     /// A service's own database, for asserting what was (not) stored.
-    pub async fn database(&self, service: &str) -> Database {
+    pub(crate) async fn database(&self, service: &str) -> Database {
         Database::connect(&self.loader.infra().unwrap(), service)
             .await
             .unwrap()
@@ -207,7 +207,7 @@ fn init_telemetry() {
 
 /// The whole platform, running in this test.
 #[derive(Debug)]
-pub struct TestPlatform {
+pub(crate) struct TestPlatform {
     pub config: TestConfig,
     pub addresses: Addresses,
     ephemeral: Arc<dyn EphemeralStore>,
@@ -217,17 +217,17 @@ pub struct TestPlatform {
 
 impl TestPlatform {
     /// Starts the platform on fresh, isolated storage.
-    pub async fn start(backends: Backends) -> Self {
+    pub(crate) async fn start(backends: Backends) -> Self {
         Self::start_with(TestConfig::new(backends)).await
     }
 
     /// Starts the platform for account tests: [`TestConfig::with_repeatable_codes`].
-    pub async fn start_for_identity(backends: Backends) -> Self {
+    pub(crate) async fn start_for_identity(backends: Backends) -> Self {
         Self::start_with(TestConfig::new(backends).with_repeatable_codes()).await
     }
 
     /// Starts the platform with a given configuration (e.g. to restart on the same data).
-    pub async fn start_with(config: TestConfig) -> Self {
+    pub(crate) async fn start_with(config: TestConfig) -> Self {
         init_telemetry();
         let platform = Platform::connect(config.loader.infra().unwrap())
             .await
@@ -247,7 +247,7 @@ impl TestPlatform {
     }
 
     /// Stops every service and waits for them; returns the configuration for a restart.
-    pub async fn stop(self) -> TestConfig {
+    pub(crate) async fn stop(self) -> TestConfig {
         self.shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(30), self.task)
             .await
@@ -257,17 +257,17 @@ impl TestPlatform {
         self.config
     }
 
-    pub async fn verification(&self) -> VerificationServiceClient<Channel> {
+    pub(crate) async fn verification(&self) -> VerificationServiceClient<Channel> {
         VerificationServiceClient::new(channel(self.addresses.verification).await)
     }
 
-    pub async fn notification(&self) -> NotificationServiceClient<Channel> {
+    pub(crate) async fn notification(&self) -> NotificationServiceClient<Channel> {
         NotificationServiceClient::new(channel(self.addresses.notification).await)
     }
 
     /// A CAPTCHA created over gRPC and solved by reading its answer from the store the
     /// service keeps it in (and putting it back), since a test cannot read the image.
-    pub async fn solved_captcha(&self) -> CaptchaAnswer {
+    pub(crate) async fn solved_captcha(&self) -> CaptchaAnswer {
         let captcha = self
             .verification()
             .await
@@ -294,7 +294,7 @@ impl TestPlatform {
     }
 
     /// A sign-up SendCode request with a solved CAPTCHA.
-    pub async fn sign_up_request(
+    pub(crate) async fn sign_up_request(
         &self,
         destination: &str,
         channel: CodeChannel,
@@ -309,7 +309,11 @@ impl TestPlatform {
     }
 
     /// Sends a sign-up code (with a solved CAPTCHA) and returns the reply.
-    pub async fn sign_up(&self, destination: &str, channel: CodeChannel) -> SendCodeResponse {
+    pub(crate) async fn sign_up(
+        &self,
+        destination: &str,
+        channel: CodeChannel,
+    ) -> SendCodeResponse {
         let request = self.sign_up_request(destination, channel).await;
         self.verification()
             .await
@@ -320,7 +324,7 @@ impl TestPlatform {
     }
 
     /// Checks a code.
-    pub async fn check(
+    pub(crate) async fn check(
         &self,
         verification_id: &str,
         code: &str,
@@ -339,7 +343,7 @@ impl TestPlatform {
 
     /// The first event on one of this test's topics (e.g. `notification.events`) that
     /// `matches` accepts, read by a consumer group of its own.
-    pub async fn first_event(
+    pub(crate) async fn first_event(
         &self,
         topic: &str,
         matches: impl Fn(&EventEnvelope) -> bool,
@@ -366,7 +370,7 @@ impl TestPlatform {
 }
 
 /// A gRPC channel to a local address.
-pub async fn channel(address: std::net::SocketAddr) -> Channel {
+pub(crate) async fn channel(address: std::net::SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{address}"))
         .unwrap()
         .connect()
@@ -375,7 +379,7 @@ pub async fn channel(address: std::net::SocketAddr) -> Channel {
 }
 
 /// The 6-digit code in a message body.
-pub fn code_in(message: &InboxMessage) -> String {
+pub(crate) fn code_in(message: &InboxMessage) -> String {
     let digits: Vec<char> = message.body.chars().collect();
     digits
         .windows(6)
@@ -385,12 +389,12 @@ pub fn code_in(message: &InboxMessage) -> String {
 }
 
 /// A distinct valid mobile number per call, so tests never share a destination.
-pub fn unique_phone_number() -> String {
+pub(crate) fn unique_phone_number() -> String {
     let suffix = u32::from_str_radix(&testing::unique_name("")[..7], 16).unwrap() % 100_000_000;
     format!("+86138{suffix:08}")
 }
 
 /// A distinct email address per call.
-pub fn unique_email() -> String {
+pub(crate) fn unique_email() -> String {
     format!("{}@example.com", testing::unique_name("user-"))
 }

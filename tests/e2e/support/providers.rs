@@ -17,7 +17,7 @@ use serde_json::Value;
 
 /// An SMTP server writing every message it accepts to a Maildir.
 #[derive(Debug)]
-pub struct SmtpServer {
+pub(crate) struct SmtpServer {
     pub port: u16,
     maildir: tempfile::TempDir,
     child: Child,
@@ -25,7 +25,7 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     /// Starts aiosmtpd on a free loopback port; fails loudly if it cannot.
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let port = free_port();
         let maildir = tempfile::tempdir().unwrap();
         let child = Command::new("python3")
@@ -55,7 +55,7 @@ impl SmtpServer {
     }
 
     /// The raw messages received so far.
-    pub fn messages(&self) -> Vec<String> {
+    pub(crate) fn messages(&self) -> Vec<String> {
         let new: PathBuf = self.maildir.path().join("mail").join("new");
         let Ok(entries) = std::fs::read_dir(new) else {
             return Vec::new();
@@ -66,7 +66,7 @@ impl SmtpServer {
     }
 
     /// Waits for at least one message and returns them all.
-    pub async fn wait_for_messages(&self) -> Vec<String> {
+    pub(crate) async fn wait_for_messages(&self) -> Vec<String> {
         for _ in 0..450 {
             let messages = self.messages();
             if !messages.is_empty() {
@@ -87,7 +87,7 @@ impl Drop for SmtpServer {
 
 /// How the fake provider answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderBehavior {
+pub(crate) enum ProviderBehavior {
     /// Accepts everything; a repeated idempotency key is not sent again.
     Accept,
     /// Sends a new message but answers 500 (the answer is "lost"); a retry with the same key is
@@ -99,7 +99,7 @@ pub enum ProviderBehavior {
 
 /// One request the provider received.
 #[derive(Debug, Clone)]
-pub struct ProviderRequest {
+pub(crate) struct ProviderRequest {
     pub body: Value,
     pub idempotency_key: String,
     pub authorization: Option<String>,
@@ -114,14 +114,14 @@ struct ProviderState {
 
 /// An HTTP SMS/voice provider that records what it receives and what it "sent".
 #[derive(Debug, Clone)]
-pub struct SmsProvider {
+pub(crate) struct SmsProvider {
     pub url: String,
     state: Arc<Mutex<ProviderState>>,
 }
 
 impl SmsProvider {
     /// Serves on a free loopback port until the test ends.
-    pub async fn start(behavior: ProviderBehavior) -> Self {
+    pub(crate) async fn start(behavior: ProviderBehavior) -> Self {
         let state = Arc::new(Mutex::new(ProviderState {
             behavior,
             requests: Vec::new(),
@@ -135,17 +135,17 @@ impl SmsProvider {
     }
 
     /// Every request so far.
-    pub fn requests(&self) -> Vec<ProviderRequest> {
+    pub(crate) fn requests(&self) -> Vec<ProviderRequest> {
         self.state.lock().unwrap().requests.clone()
     }
 
     /// How many distinct messages were actually sent to phones.
-    pub fn sent_count(&self) -> usize {
+    pub(crate) fn sent_count(&self) -> usize {
         self.state.lock().unwrap().sent_keys.len()
     }
 
     /// Waits until requests for `destination` number at least `count`.
-    pub async fn wait_for(&self, destination: &str, count: usize) -> Vec<ProviderRequest> {
+    pub(crate) async fn wait_for(&self, destination: &str, count: usize) -> Vec<ProviderRequest> {
         for _ in 0..450 {
             let matching: Vec<ProviderRequest> = self
                 .requests()
@@ -204,17 +204,17 @@ type ReceivedForms = Arc<Mutex<Vec<HashMap<String, String>>>>;
 /// A CAPTCHA provider's siteverify endpoint (the shape hCaptcha, Turnstile and reCAPTCHA
 /// share) that vouches for one token and records the forms it receives.
 #[derive(Debug, Clone)]
-pub struct SiteVerifyStub {
+pub(crate) struct SiteVerifyStub {
     pub url: String,
     forms: ReceivedForms,
 }
 
 /// The one token the stub calls good.
-pub const GOOD_CAPTCHA_TOKEN: &str = "stub-good-token";
+pub(crate) const GOOD_CAPTCHA_TOKEN: &str = "stub-good-token";
 
 impl SiteVerifyStub {
     /// Serves on a free loopback port until the test ends.
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let forms = Arc::new(Mutex::new(Vec::new()));
         let app = axum::Router::new()
             .route("/siteverify", post(site_verify))
@@ -224,7 +224,7 @@ impl SiteVerifyStub {
     }
 
     /// Every form received so far.
-    pub fn forms(&self) -> Vec<HashMap<String, String>> {
+    pub(crate) fn forms(&self) -> Vec<HashMap<String, String>> {
         self.forms.lock().unwrap().clone()
     }
 }
@@ -251,7 +251,7 @@ async fn serve(app: axum::Router) -> String {
 }
 
 /// A loopback port nothing listens on right now.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

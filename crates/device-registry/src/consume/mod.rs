@@ -12,13 +12,13 @@ use crate::domain::{Device, DeviceRegistry};
 
 /// Links and unlinks devices as accounts sign in and go away.
 #[derive(Debug)]
-pub struct IdentityEventsHandler {
+pub(crate) struct IdentityEventsHandler {
     registry: DeviceRegistry,
 }
 
 impl IdentityEventsHandler {
     /// A handler over the registry.
-    pub fn new(registry: DeviceRegistry) -> Self {
+    pub(crate) fn new(registry: DeviceRegistry) -> Self {
         Self { registry }
     }
 }

@@ -7,7 +7,7 @@ use super::{Device, DeviceRegistry};
 
 impl DeviceRegistry {
     /// Links `device` because of event `event_id`; false if that event was applied before.
-    pub async fn link(&self, event_id: &str, device: Device) -> anyhow::Result<bool> {
+    pub(crate) async fn link(&self, event_id: &str, device: Device) -> anyhow::Result<bool> {
         let linked = self.store.link(event_id, &device).await?;
         if linked {
             tracing::info!(mi_id = %device.mi_id, device_id = %device.device_id, "device linked");
@@ -17,7 +17,7 @@ impl DeviceRegistry {
 
     /// Unlinks every device of account `mi_id` because of event `event_id`; false if that event
     /// was applied before.
-    pub async fn unlink_account(&self, event_id: &str, mi_id: MiId) -> anyhow::Result<bool> {
+    pub(crate) async fn unlink_account(&self, event_id: &str, mi_id: MiId) -> anyhow::Result<bool> {
         let unlinked = self.store.unlink_account(event_id, mi_id).await?;
         if unlinked {
             tracing::info!(%mi_id, "devices of a deleted account unlinked");

@@ -6,7 +6,7 @@ use super::{Device, DevicePosition, DeviceRegistry};
 
 /// Why devices were not listed.
 #[derive(Debug, thiserror::Error)]
-pub enum ListDevicesError {
+pub(crate) enum ListDevicesError {
     /// The Mi ID is 0 or beyond what accounts are numbered with.
     #[error("not a Mi ID")]
     InvalidMiId,
@@ -17,7 +17,7 @@ pub enum ListDevicesError {
 
 impl DeviceRegistry {
     /// At most `limit` devices of account `mi_id`, most recently linked first, after `after`.
-    pub async fn list_devices(
+    pub(crate) async fn list_devices(
         &self,
         mi_id: u64,
         after: Option<&DevicePosition>,

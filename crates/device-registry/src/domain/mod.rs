@@ -13,12 +13,12 @@ use std::sync::Arc;
 use mi_contracts::{MiId, UnixMillis};
 use serde::{Deserialize, Serialize};
 
-pub use listing::ListDevicesError;
-pub use store::DeviceStore;
+pub(crate) use listing::ListDevicesError;
+pub(crate) use store::DeviceStore;
 
 /// A device linked to an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Device {
+pub(crate) struct Device {
     /// The id the device reports for itself.
     pub device_id: String,
     /// The account it is linked to.
@@ -35,7 +35,7 @@ pub struct Device {
 
 impl Device {
     /// Where the device stands in its account's list, which pages start after.
-    pub fn position(&self) -> DevicePosition {
+    pub(crate) fn position(&self) -> DevicePosition {
         DevicePosition {
             linked_at: self.linked_at,
             device_id: self.device_id.clone(),
@@ -46,7 +46,7 @@ impl Device {
 /// A place in an account's device list, which is ordered most recently linked first, then by
 /// device id. Serialized into page tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DevicePosition {
+pub(crate) struct DevicePosition {
     /// The link time of the device at this place.
     pub linked_at: UnixMillis,
     /// Its device id.
@@ -56,13 +56,13 @@ pub struct DevicePosition {
 /// The device registry's rules over its store; see [`DeviceRegistry::list_devices`],
 /// [`DeviceRegistry::link`] and [`DeviceRegistry::unlink_account`].
 #[derive(Debug, Clone)]
-pub struct DeviceRegistry {
+pub(crate) struct DeviceRegistry {
     store: Arc<dyn DeviceStore>,
 }
 
 impl DeviceRegistry {
     /// A registry over its store.
-    pub fn new(store: Arc<dyn DeviceStore>) -> Self {
+    pub(crate) fn new(store: Arc<dyn DeviceStore>) -> Self {
         Self { store }
     }
 }

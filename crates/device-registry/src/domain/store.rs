@@ -8,7 +8,7 @@ use super::{Device, DevicePosition};
 /// Links and reads devices. Changes driven by events are applied once per event: the
 /// processed-event record is written in the same transaction.
 #[async_trait]
-pub trait DeviceStore: Send + Sync + std::fmt::Debug {
+pub(crate) trait DeviceStore: Send + Sync + std::fmt::Debug {
     /// At most `limit` of an account's devices, most recently linked first (then by device
     /// id), starting after `after`.
     async fn list(

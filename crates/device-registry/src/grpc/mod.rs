@@ -12,14 +12,14 @@ use crate::domain::{Device, DevicePosition, DeviceRegistry, ListDevicesError};
 
 /// Serves `mi.device.v1.DeviceRegistryService`.
 #[derive(Debug)]
-pub struct DeviceRegistryHandler {
+pub(crate) struct DeviceRegistryHandler {
     registry: DeviceRegistry,
     access_tokens: AccessTokenVerifier,
 }
 
 impl DeviceRegistryHandler {
     /// A handler over the registry, trusting access tokens `access_tokens` verifies.
-    pub fn new(registry: DeviceRegistry, access_tokens: AccessTokenVerifier) -> Self {
+    pub(crate) fn new(registry: DeviceRegistry, access_tokens: AccessTokenVerifier) -> Self {
         Self {
             registry,
             access_tokens,

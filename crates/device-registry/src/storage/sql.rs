@@ -13,14 +13,14 @@ const ORDER: &str = "ORDER BY linked_at DESC, device_id LIMIT $2";
 
 /// Devices in the device registry's database.
 #[derive(Debug, Clone)]
-pub struct SqlDeviceStore {
+pub(crate) struct SqlDeviceStore {
     database: Database,
     consumer_group: String,
 }
 
 impl SqlDeviceStore {
     /// A store over a migrated database; `consumer_group` keys its processed-event records.
-    pub fn new(database: Database, consumer_group: String) -> Self {
+    pub(crate) fn new(database: Database, consumer_group: String) -> Self {
         Self {
             database,
             consumer_group,

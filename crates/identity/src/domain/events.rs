@@ -87,6 +87,16 @@ pub enum IdentityEvent {
         /// Who hears of it.
         audience: Audience,
     },
+    /// Wrong second-factor proofs used up the free ones: further proofs wait. The password was
+    /// right (a challenge or a session exists), so the owner should change it.
+    SecondFactorFailures {
+        /// Whose second factor.
+        mi_id: MiId,
+        /// Wrong proofs in a row so far.
+        failures: u32,
+        /// Who hears of it.
+        audience: Audience,
+    },
     /// A session ended.
     SessionRevoked {
         /// Whose session.
@@ -172,6 +182,15 @@ pub fn account_locked(account: &Account, failures: u32, locked_until: UnixMillis
         mi_id: account.mi_id,
         failures,
         locked_until,
+        audience: Audience::of(account),
+    }
+}
+
+/// Wrong second-factor proofs used up the free ones.
+pub fn second_factor_failures(account: &Account, failures: u32) -> IdentityEvent {
+    IdentityEvent::SecondFactorFailures {
+        mi_id: account.mi_id,
+        failures,
         audience: Audience::of(account),
     }
 }

@@ -33,7 +33,7 @@ pub use self::profile::{Profile, ProfileError, ProfileStore, ProfileUpdate};
 pub use self::services::{IdentityParts, IdentityServices};
 pub use self::sessions::{
     CallerError, IssuedTokens, NewSession, RefreshError, RevokeScope, RotateOutcome, SessionError,
-    SessionStore, SessionTokens, Sessions, TokenIssuer,
+    SessionLifetimes, SessionStore, SessionTokens, Sessions, TokenIssuer,
 };
 pub use self::sign_in::{
     Challenge, ChallengeReason, ChallengeSettings, CompleteOutcome, ReauthenticateError,
@@ -43,8 +43,9 @@ pub use self::sign_in::{
 pub use self::sign_up::{CreateAccountOutcome, SignUp, SignUpError, SignUpRequest, SignUpStore};
 pub use self::store::{AccountGone, AccountLookup, IdentityStore};
 pub use self::two_factor::{
-    FactorRefusal, ProofChecker, RecoveryCodes, SecondFactorMethod, SecondFactorProof,
-    TotpEnrollment, TotpSecrets, TotpState, TwoFactor, TwoFactorError, TwoFactorStore,
+    FactorDelaySettings, FactorFailures, FactorRefusal, ProofChecker, RecoveryCodes,
+    SecondFactorMethod, SecondFactorProof, TotpEnrollment, TotpSecrets, TotpState, TwoFactor,
+    TwoFactorError, TwoFactorStore,
 };
 pub use self::types::{
     Account, Consent, Contact, ContactKind, ContactValue, DeviceInfo, Identifier, Session,

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    ChallengeSettings, Contacts, IdentityStore, Lockout, PasswordGuard, PasswordHasher,
-    PasswordPolicy, PasswordSettings, Passwords, Profile, ProofChecker, RecoveryCodes, Sessions,
-    SignIn, SignUp, TokenIssuer, TotpSecrets, TwoFactor, VerificationTokens, sign_in::SignInParts,
+    ChallengeSettings, Contacts, FactorFailures, IdentityStore, Lockout, PasswordGuard,
+    PasswordHasher, PasswordPolicy, PasswordSettings, Passwords, Profile, ProofChecker,
+    RecoveryCodes, Sessions, SignIn, SignUp, TokenIssuer, TotpSecrets, TwoFactor,
+    VerificationTokens, sign_in::SignInParts,
 };
 
 /// What the services are built from, besides the store.
@@ -19,6 +20,8 @@ pub struct IdentityParts {
     pub password: PasswordSettings,
     /// Brute-force protection.
     pub lockout: Lockout,
+    /// Brute-force protection of second factors.
+    pub factor_failures: FactorFailures,
     /// Signs access tokens.
     pub issuer: TokenIssuer,
     /// Checks verification tokens.
@@ -67,6 +70,7 @@ impl IdentityServices {
             parts.totp.clone(),
             parts.recovery_codes.clone(),
             parts.verification_tokens.clone(),
+            parts.factor_failures,
         ));
         let window = parts.recent_auth_window;
         Self {

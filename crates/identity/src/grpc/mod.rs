@@ -32,7 +32,7 @@ use crate::domain::IdentityServices;
 
 /// Serves `mi.identity.v1.IdentityService`.
 #[derive(Debug)]
-pub struct IdentityHandler {
+pub(crate) struct IdentityHandler {
     sign_up: SignUpRpcs,
     sign_in: SignInRpcs,
     sessions: SessionRpcs,
@@ -45,7 +45,7 @@ pub struct IdentityHandler {
 impl IdentityHandler {
     /// A handler over the families' services; `trusted_proxy_header` names where a proxy puts
     /// the client address.
-    pub fn new(
+    pub(crate) fn new(
         services: IdentityServices,
         trusted_proxy_header: Option<String>,
     ) -> anyhow::Result<Self> {

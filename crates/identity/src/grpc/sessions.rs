@@ -104,6 +104,10 @@ fn refresh_status(error: RefreshError) -> Status {
             Reason::RefreshTokenReused,
             "this refresh token was already used, so the session was ended; sign in again",
         ),
+        RefreshError::SessionExpired => ServiceError::unauthenticated(
+            Reason::SessionExpired,
+            "this session reached its maximum lifetime; sign in again",
+        ),
         RefreshError::Unexpected(error) => ServiceError::internal(&error),
     };
     service_error.into()

@@ -131,6 +131,7 @@ fn sign_in_status(error: SignInError) -> Status {
         ),
         SignInError::TokenInvalid => status::token_invalid(),
         SignInError::TokenUsed => status::token_used(),
+        SignInError::SecondFactorDelayed { retry_after } => status::factor_delayed(retry_after),
         SignInError::WrongSecondFactor { remaining_attempts } => ServiceError::unauthenticated(
             Reason::SecondFactorInvalid,
             format!("the code is wrong or was used already; {remaining_attempts} attempts left"),
@@ -150,6 +151,9 @@ fn reauthenticate_status(error: ReauthenticateError) -> Status {
         ReauthenticateError::WrongSecondFactor => {
             ServiceError::invalid_field("second_factor", "is wrong or was used already")
                 .with_reason(Reason::SecondFactorInvalid)
+        }
+        ReauthenticateError::SecondFactorDelayed { retry_after } => {
+            status::factor_delayed(retry_after)
         }
         ReauthenticateError::TokenInvalid => status::token_invalid(),
         ReauthenticateError::TokenUsed => status::token_used(),

@@ -26,15 +26,34 @@ pub(super) fn token_used() -> ServiceError {
 
 /// Password sign-in locked after too many wrong passwords.
 pub(super) fn locked(retry_after: Duration) -> ServiceError {
-    ServiceError::rate_limited(
+    too_many(
+        Reason::AccountLocked,
         "account password sign-in",
-        format!(
-            "too many wrong passwords; try again in {} s or reset the password",
-            retry_after.as_secs().max(1)
-        ),
+        ("too many wrong passwords", " or reset the password"),
         retry_after,
     )
-    .with_reason(Reason::AccountLocked)
+}
+
+/// Too many wrong second-factor proofs: the next one waits.
+pub(super) fn factor_delayed(retry_after: Duration) -> ServiceError {
+    too_many(
+        Reason::SecondFactorDelayed,
+        "account second-factor attempts",
+        ("too many wrong codes", ""),
+        retry_after,
+    )
+}
+
+/// RESOURCE_EXHAUSTED for `subject` with retry info: "{what}; try again in N s{advice}".
+fn too_many(
+    reason: Reason,
+    subject: &str,
+    (what, advice): (&str, &str),
+    retry_after: Duration,
+) -> ServiceError {
+    let seconds = retry_after.as_secs().max(1);
+    let description = format!("{what}; try again in {seconds} s{advice}");
+    ServiceError::rate_limited(subject, description, retry_after).with_reason(reason)
 }
 
 /// A new password that breaks the policy.

@@ -20,7 +20,7 @@ use crate::support::{
     start, successes, token, types, used_tokens_of,
 };
 
-pub async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
+pub(crate) async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let first = sign_up(store, 1_000_000_001, PHONE_A).await;
     let first_id = first.mi_id();
@@ -148,7 +148,7 @@ pub async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
     );
 }
 
-pub async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
+pub(crate) async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let now = UnixMillis::now();
 
@@ -197,7 +197,7 @@ pub async fn concurrent_sign_ups_create_one_account(fixture: Fixture) {
     assert_eq!(all_rows(database, "contacts").await, 2);
 }
 
-pub async fn deleting_an_account_removes_only_that_account(fixture: Fixture) {
+pub(crate) async fn deleting_an_account_removes_only_that_account(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let now = UnixMillis::now();
 
@@ -296,7 +296,7 @@ pub async fn deleting_an_account_removes_only_that_account(fixture: Fixture) {
     assert_eq!(find(store, PHONE_A).await, Some(again.mi_id()));
 }
 
-pub async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
+pub(crate) async fn tokens_events_profile_and_authentication_times(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
     let id = signed_up.mi_id();

@@ -50,7 +50,7 @@ async fn count_attempt(
         .expect("count")
 }
 
-pub async fn challenges_complete_once_while_pending(fixture: Fixture) {
+pub(crate) async fn challenges_complete_once_while_pending(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
     let (id, account) = (signed_up.mi_id(), &signed_up.account);

@@ -37,7 +37,7 @@ async fn remove(
         .expect("remove")
 }
 
-pub async fn account_lists_contacts_primary_first_with_two_factor_state(fixture: Fixture) {
+pub(crate) async fn account_lists_contacts_primary_first_with_two_factor_state(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
     let id = signed_up.mi_id();
@@ -94,7 +94,7 @@ pub async fn account_lists_contacts_primary_first_with_two_factor_state(fixture:
     assert_eq!(rows(database, "contacts", other.mi_id()).await, 1);
 }
 
-pub async fn contacts_are_added_within_limits_and_removed_unless_primary(fixture: Fixture) {
+pub(crate) async fn contacts_are_added_within_limits_and_removed_unless_primary(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let (signed_up, other) = two_accounts(store).await;
     let id = signed_up.mi_id();
@@ -184,7 +184,7 @@ pub async fn contacts_are_added_within_limits_and_removed_unless_primary(fixture
     assert_eq!((left[0].value.as_str(), left[0].primary), (PHONE_C, true));
 }
 
-pub async fn concurrent_contact_additions_respect_the_limit(fixture: Fixture) {
+pub(crate) async fn concurrent_contact_additions_respect_the_limit(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     const MAX: usize = 2;
     for round in 0..5u64 {
@@ -221,7 +221,9 @@ pub async fn concurrent_contact_additions_respect_the_limit(fixture: Fixture) {
     }
 }
 
-pub async fn an_account_keeps_one_primary_contact_under_concurrent_changes(fixture: Fixture) {
+pub(crate) async fn an_account_keeps_one_primary_contact_under_concurrent_changes(
+    fixture: Fixture,
+) {
     let (store, database) = (&fixture.store, &fixture.database);
     for round in 0..10u64 {
         let id = sign_up_round(store, round).await.mi_id();
@@ -262,7 +264,7 @@ pub async fn an_account_keeps_one_primary_contact_under_concurrent_changes(fixtu
     }
 }
 
-pub async fn contacts_are_not_added_to_a_deleted_account(fixture: Fixture) {
+pub(crate) async fn contacts_are_not_added_to_a_deleted_account(fixture: Fixture) {
     let store = &fixture.store;
     let id = sign_up(store, 1_000_000_001, PHONE_A).await.mi_id();
     assert!(delete(store, id, &[]).await);

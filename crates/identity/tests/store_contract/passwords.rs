@@ -51,7 +51,7 @@ async fn upgrade(store: &SqlIdentityStore, mi_id: MiId, from: &str, to: &str) {
         .expect("upgrade");
 }
 
-pub async fn password_changes_spend_the_token_and_revoke_other_sessions(fixture: Fixture) {
+pub(crate) async fn password_changes_spend_the_token_and_revoke_other_sessions(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let (signed_up, other) = two_accounts(store).await;
     let id = signed_up.mi_id();

@@ -12,7 +12,7 @@ use crate::support::{
     token,
 };
 
-pub async fn expired_rows_are_deleted_and_live_ones_kept(fixture: Fixture) {
+pub(crate) async fn expired_rows_are_deleted_and_live_ones_kept(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let now = UnixMillis::now();
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;

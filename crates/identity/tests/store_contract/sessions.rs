@@ -10,7 +10,7 @@ use crate::support::{
     sign_up_round, sorted, start, start_session, two_accounts, used_tokens_of,
 };
 
-pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) {
+pub(crate) async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let (signed_up, other) = two_accounts(store).await;
     let id = signed_up.mi_id();
@@ -163,7 +163,7 @@ pub async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fixture) 
     assert_eq!(active(store, session_id, now).await, None);
 }
 
-pub async fn concurrent_rotations_of_one_token_rotate_once(fixture: Fixture) {
+pub(crate) async fn concurrent_rotations_of_one_token_rotate_once(fixture: Fixture) {
     let store = &fixture.store;
     for round in 0..5u64 {
         let signed_up = sign_up_round(store, round).await;
@@ -215,7 +215,7 @@ pub async fn concurrent_rotations_of_one_token_rotate_once(fixture: Fixture) {
     }
 }
 
-pub async fn revoking_sessions_follows_the_scope(fixture: Fixture) {
+pub(crate) async fn revoking_sessions_follows_the_scope(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let (signed_up, other) = two_accounts(store).await;
     let id = signed_up.mi_id();
@@ -282,7 +282,7 @@ pub async fn revoking_sessions_follows_the_scope(fixture: Fixture) {
     );
 }
 
-pub async fn concurrent_authentications_keep_every_method(fixture: Fixture) {
+pub(crate) async fn concurrent_authentications_keep_every_method(fixture: Fixture) {
     let store = &fixture.store;
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
     let now = UnixMillis::now();

@@ -42,7 +42,7 @@ async fn replace_codes(store: &SqlIdentityStore, mi_id: MiId, codes: &[&str]) {
         .expect("codes");
 }
 
-pub async fn totp_steps_and_recovery_codes_are_accepted_once(fixture: Fixture) {
+pub(crate) async fn totp_steps_and_recovery_codes_are_accepted_once(fixture: Fixture) {
     let (store, database) = (&fixture.store, &fixture.database);
     let (signed_up, other) = two_accounts(store).await;
     let (id, other_id) = (signed_up.mi_id(), other.mi_id());

@@ -6,7 +6,7 @@ use mi_contracts::{MiId, UnixMillis};
 use mi_proto::EventPayload;
 use mi_proto::events::v1::{
     self as wire, AccountLocked, EventEnvelope, PasswordChanged, RecoveryContactAdded,
-    RecoveryContactRemoved, SignedIn, TwoFactorDisabled, TwoFactorEnabled,
+    RecoveryContactRemoved, SecondFactorFailures, SignedIn, TwoFactorDisabled, TwoFactorEnabled,
 };
 
 use super::NotificationEventsHandler;
@@ -42,6 +42,13 @@ fn security_alert(event: &EventEnvelope) -> anyhow::Result<Option<(SecurityAlert
                 minutes: lock_minutes(event, &locked)?,
             };
             (locked.mi_id, kind, locked.audience)
+        }
+        SecondFactorFailures::EVENT_TYPE => {
+            let failed: SecondFactorFailures = decode(event)?;
+            let kind = AlertKind::SecondFactorFailures {
+                failures: failed.failures,
+            };
+            (failed.mi_id, kind, failed.audience)
         }
         TwoFactorEnabled::EVENT_TYPE => {
             let enabled: TwoFactorEnabled = decode(event)?;

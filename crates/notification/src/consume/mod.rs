@@ -14,13 +14,13 @@ use crate::domain::Notifier;
 
 /// Delivers the code of every `CodeIssued` and the alerts of identity's security events.
 #[derive(Debug)]
-pub struct NotificationEventsHandler {
+pub(crate) struct NotificationEventsHandler {
     notifier: Arc<Notifier>,
 }
 
 impl NotificationEventsHandler {
     /// A handler delivering through `notifier`.
-    pub fn new(notifier: Arc<Notifier>) -> Self {
+    pub(crate) fn new(notifier: Arc<Notifier>) -> Self {
         Self { notifier }
     }
 }

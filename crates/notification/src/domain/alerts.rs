@@ -7,7 +7,7 @@ use super::Notifier;
 
 /// A security event the account's owner is told about.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecurityAlert {
+pub(crate) struct SecurityAlert {
     /// The account, named so that someone with several accounts knows which one it is.
     pub mi_id: MiId,
     /// What happened.
@@ -16,7 +16,7 @@ pub struct SecurityAlert {
 
 /// What happened to the account.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AlertKind {
+pub(crate) enum AlertKind {
     /// The password was changed while signed in (`reset` false) or reset with a code.
     PasswordChanged {
         /// Reset through "forgot password" rather than changed.
@@ -28,6 +28,11 @@ pub enum AlertKind {
         failures: u32,
         /// How long password sign-in stays blocked, rounded up.
         minutes: u64,
+    },
+    /// Wrong second-factor proofs after a right password: further proofs are slowed down.
+    SecondFactorFailures {
+        /// Wrong proofs in a row.
+        failures: u32,
     },
     /// A second factor was turned on.
     TwoFactorEnabled {
@@ -62,7 +67,7 @@ pub enum AlertKind {
 
 /// Who is told: the account's verified contacts, in the account's locale.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AlertAudience {
+pub(crate) struct AlertAudience {
     /// BCP 47 tag for the messages.
     pub locale: String,
     /// Phone numbers and email addresses; blanks and repeats are skipped.
@@ -73,7 +78,7 @@ impl Notifier {
     /// Sends `alert`, which event `source_event_id` asked for, to every contact of its
     /// audience. Each contact is a delivery of its own: when one fails the event fails and
     /// comes again, and the contacts already reached are not sent to a second time.
-    pub async fn deliver_alert(
+    pub(crate) async fn deliver_alert(
         &self,
         source_event_id: &str,
         alert: &SecurityAlert,

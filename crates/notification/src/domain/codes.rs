@@ -8,7 +8,7 @@ use super::Notifier;
 
 /// A code verification issued, as the notification service needs it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct IssuedCode {
+pub(crate) struct IssuedCode {
     /// The verification, which the code is sealed to.
     pub verification_id: String,
     /// Phone number or email address.
@@ -37,7 +37,7 @@ impl std::fmt::Debug for IssuedCode {
 
 impl Notifier {
     /// Delivers the code event `source_event_id` carries; an expired code is not sent.
-    pub async fn deliver_code(
+    pub(crate) async fn deliver_code(
         &self,
         source_event_id: &str,
         issued: &IssuedCode,

@@ -9,14 +9,14 @@ use super::{
 
 /// Delivers messages and keeps their delivery records; codes and alerts both go through it.
 #[derive(Debug)]
-pub struct Dispatcher {
+pub(crate) struct Dispatcher {
     store: Arc<dyn NotificationStore>,
     transports: Transports,
 }
 
 impl Dispatcher {
     /// A dispatcher sending through `transports` and recording in `store`.
-    pub fn new(store: Arc<dyn NotificationStore>, transports: Transports) -> Self {
+    pub(crate) fn new(store: Arc<dyn NotificationStore>, transports: Transports) -> Self {
         Self { store, transports }
     }
 
@@ -24,7 +24,7 @@ impl Dispatcher {
     /// up on already. `idempotency_key` names the message to external providers, so that they
     /// recognize a retry after a lost answer; it must be the same on every attempt and differ
     /// between the messages of one event.
-    pub async fn deliver(
+    pub(crate) async fn deliver(
         &self,
         source_event_id: &str,
         idempotency_key: &str,
@@ -76,7 +76,7 @@ impl Dispatcher {
     }
 
     /// Gives up on every unfinished message of the event, recording why.
-    pub async fn give_up(&self, source_event_id: &str, reason: &str) -> anyhow::Result<()> {
+    pub(crate) async fn give_up(&self, source_event_id: &str, reason: &str) -> anyhow::Result<()> {
         self.store.fail(source_event_id, reason).await?;
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 /// A message left through its transport (or reached the dev inbox).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageDelivered {
+pub(crate) struct MessageDelivered {
     /// A UUIDv7 naming the message; the dev inbox lists by it.
     pub message_id: String,
     /// The event that asked for the message.
@@ -16,7 +16,7 @@ pub struct MessageDelivered {
 
 /// A message was given up on after its event failed for good.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryFailed {
+pub(crate) struct DeliveryFailed {
     /// The event that asked for the message.
     pub source_event_id: String,
     /// Where it was to go.

@@ -5,7 +5,7 @@ use super::{InboxMessage, Notifier};
 impl Notifier {
     /// At most `limit` inbox messages oldest first, for `destination` (every destination when
     /// empty), after message `after_message_id`.
-    pub async fn list_inbox(
+    pub(crate) async fn list_inbox(
         &self,
         destination: &str,
         after_message_id: Option<&str>,

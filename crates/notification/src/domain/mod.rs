@@ -22,17 +22,17 @@ use std::sync::Arc;
 use mi_contracts::{Channel, UnixMillis};
 use mi_platform::crypto::CodeCipher;
 
-pub use alerts::{AlertAudience, AlertKind, SecurityAlert};
-pub use codes::IssuedCode;
-pub use dispatcher::Dispatcher;
-pub use events::{DeliveryFailed, MessageDelivered};
-pub use render::Templates;
-pub use store::{DeliveryStart, DeliveryStatus, NotificationStore};
-pub use transport::{ExternalTransport, Transport, Transports};
+pub(crate) use alerts::{AlertAudience, AlertKind, SecurityAlert};
+pub(crate) use codes::IssuedCode;
+pub(crate) use dispatcher::Dispatcher;
+pub(crate) use events::{DeliveryFailed, MessageDelivered};
+pub(crate) use render::Templates;
+pub(crate) use store::{DeliveryStart, DeliveryStatus, NotificationStore};
+pub(crate) use transport::{ExternalTransport, Transport, Transports};
 
 /// A message ready to deliver.
 #[derive(Clone, PartialEq, Eq)]
-pub struct OutgoingMessage {
+pub(crate) struct OutgoingMessage {
     /// Phone number or email address.
     pub destination: String,
     /// How it is meant to travel.
@@ -55,7 +55,7 @@ impl std::fmt::Debug for OutgoingMessage {
 
 /// A message as delivered to the dev inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InboxMessage {
+pub(crate) struct InboxMessage {
     /// A UUIDv7; the inbox lists in this order.
     pub message_id: String,
     /// The event that caused it.
@@ -69,7 +69,7 @@ pub struct InboxMessage {
 /// Turns events' requests into messages and delivers them; see [`Notifier::deliver_code`],
 /// [`Notifier::deliver_alert`], [`Notifier::give_up`] and [`Notifier::list_inbox`].
 #[derive(Debug)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     store: Arc<dyn NotificationStore>,
     dispatcher: Dispatcher,
     templates: Templates,
@@ -79,7 +79,7 @@ pub struct Notifier {
 impl Notifier {
     /// A notifier writing with `templates`, opening codes with `cipher`, sending through
     /// `transports` and recording in `store`.
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn NotificationStore>,
         transports: Transports,
         templates: Templates,
@@ -94,7 +94,7 @@ impl Notifier {
     }
 
     /// Gives up on every unfinished message of the event, recording why.
-    pub async fn give_up(&self, source_event_id: &str, reason: &str) -> anyhow::Result<()> {
+    pub(crate) async fn give_up(&self, source_event_id: &str, reason: &str) -> anyhow::Result<()> {
         self.dispatcher.give_up(source_event_id, reason).await
     }
 }

@@ -33,14 +33,14 @@ struct Catalog {
 
 /// The message catalogs, by lower-case locale tag.
 #[derive(Debug)]
-pub struct Templates {
+pub(crate) struct Templates {
     catalogs: HashMap<String, Catalog>,
     environment: Environment<'static>,
 }
 
 impl Templates {
     /// The built-in catalogs.
-    pub fn built_in() -> anyhow::Result<Self> {
+    pub(crate) fn built_in() -> anyhow::Result<Self> {
         let catalogs = BUILT_IN
             .iter()
             .map(|(locale, text)| {
@@ -73,7 +73,7 @@ impl Templates {
 
     /// The message carrying a verification code for `purpose`, worded by the catalog's entry
     /// under its stored name (e.g. `sign_up`), or that name itself if the catalog has none.
-    pub fn code_message(
+    pub(crate) fn code_message(
         &self,
         locale: &str,
         destination: &str,

@@ -6,7 +6,7 @@ use super::{InboxMessage, MessageDelivered, OutgoingMessage};
 
 /// Where a delivery stands when an event (perhaps again) asks for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryStart {
+pub(crate) enum DeliveryStart {
     /// Not finished: this is attempt number `attempt` (1 for the first).
     Attempt(u32),
     /// Delivered or given up already: nothing more to do.
@@ -37,7 +37,7 @@ impl DeliveryStatus {
 /// The delivery record is also what makes a redelivered event harmless: a message whose record
 /// says delivered or failed is never sent again.
 #[async_trait]
-pub trait NotificationStore: Send + Sync + std::fmt::Debug {
+pub(crate) trait NotificationStore: Send + Sync + std::fmt::Debug {
     /// Creates the delivery record of `message`, or counts another attempt of an unfinished
     /// one. Needed before an external send; a dev-inbox delivery is recorded by `complete` alone.
     async fn start_delivery(

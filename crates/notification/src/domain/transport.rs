@@ -11,7 +11,7 @@ use super::OutgoingMessage;
 
 /// A way out to the world: SMTP or the HTTP SMS/voice provider.
 #[async_trait]
-pub trait ExternalTransport: Send + Sync + std::fmt::Debug {
+pub(crate) trait ExternalTransport: Send + Sync + std::fmt::Debug {
     /// The name recorded with each delivery and in `NotificationDelivered`.
     fn name(&self) -> &'static str;
 
@@ -22,7 +22,7 @@ pub trait ExternalTransport: Send + Sync + std::fmt::Debug {
 
 /// How one channel's messages leave.
 #[derive(Debug, Clone)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// Stored in the dev inbox (in the delivery's own transaction).
     DevInbox,
     /// Sent through an external transport.
@@ -31,7 +31,7 @@ pub enum Transport {
 
 impl Transport {
     /// The name recorded with each delivery and in `NotificationDelivered`.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Self::DevInbox => "dev-inbox",
             Self::External(transport) => transport.name(),
@@ -41,7 +41,7 @@ impl Transport {
 
 /// The transport of each channel.
 #[derive(Debug, Clone)]
-pub struct Transports {
+pub(crate) struct Transports {
     /// For email.
     pub email: Transport,
     /// For SMS.
@@ -52,7 +52,7 @@ pub struct Transports {
 
 impl Transports {
     /// The transport for a channel.
-    pub fn for_channel(&self, channel: Channel) -> &Transport {
+    pub(crate) fn for_channel(&self, channel: Channel) -> &Transport {
         match channel {
             Channel::Email => &self.email,
             Channel::Sms => &self.sms,

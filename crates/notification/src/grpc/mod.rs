@@ -15,7 +15,7 @@ use crate::domain::{InboxMessage, Notifier};
 
 /// Serves `mi.notification.v1.NotificationService`.
 #[derive(Debug)]
-pub struct NotificationHandler {
+pub(crate) struct NotificationHandler {
     notifier: Arc<Notifier>,
     dev_inbox: bool,
 }
@@ -23,7 +23,7 @@ pub struct NotificationHandler {
 impl NotificationHandler {
     /// A handler over the notifier that keeps the inbox; it is read only where `dev_inbox`
     /// ([`crate::config::Settings::dev_inbox`]).
-    pub fn new(notifier: Arc<Notifier>, dev_inbox: bool) -> Self {
+    pub(crate) fn new(notifier: Arc<Notifier>, dev_inbox: bool) -> Self {
         Self {
             notifier,
             dev_inbox,

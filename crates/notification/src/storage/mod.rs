@@ -4,4 +4,4 @@
 
 mod sql;
 
-pub use sql::SqlNotificationStore;
+pub(crate) use sql::SqlNotificationStore;

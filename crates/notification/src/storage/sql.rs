@@ -20,14 +20,14 @@ use crate::publish;
 /// cannot serve, since one event (a security alert) may ask for several messages, each
 /// delivered, retried and finished on its own.
 #[derive(Debug, Clone)]
-pub struct SqlNotificationStore {
+pub(crate) struct SqlNotificationStore {
     database: Database,
     outbox: Outbox,
 }
 
 impl SqlNotificationStore {
     /// A store over a migrated database, enqueueing its events in `outbox`.
-    pub fn new(database: Database, outbox: Outbox) -> Self {
+    pub(crate) fn new(database: Database, outbox: Outbox) -> Self {
         Self { database, outbox }
     }
 }

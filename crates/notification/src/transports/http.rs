@@ -25,7 +25,7 @@ use crate::domain::{ExternalTransport, OutgoingMessage};
 
 /// The HTTP SMS/voice provider.
 #[derive(Debug)]
-pub struct HttpProvider {
+pub(crate) struct HttpProvider {
     client: reqwest::Client,
     url: String,
     api_key: Option<SecretString>,
@@ -33,7 +33,7 @@ pub struct HttpProvider {
 
 impl HttpProvider {
     /// A client for the configured provider.
-    pub fn new(settings: &HttpProviderSettings) -> anyhow::Result<Self> {
+    pub(crate) fn new(settings: &HttpProviderSettings) -> anyhow::Result<Self> {
         let url = settings
             .url
             .clone()

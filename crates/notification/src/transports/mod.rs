@@ -10,14 +10,14 @@ mod smtp;
 
 use std::sync::Arc;
 
-pub use http::HttpProvider;
-pub use smtp::SmtpMailer;
+pub(crate) use http::HttpProvider;
+pub(crate) use smtp::SmtpMailer;
 
 use crate::config::{EmailTransport, PhoneTransport, Settings};
 use crate::domain::{Transport, Transports};
 
 /// The transports the settings name.
-pub fn from_settings(settings: &Settings) -> anyhow::Result<Transports> {
+pub(crate) fn from_settings(settings: &Settings) -> anyhow::Result<Transports> {
     let phone = |transport: PhoneTransport| -> anyhow::Result<Transport> {
         Ok(match transport {
             PhoneTransport::DevInbox => Transport::DevInbox,

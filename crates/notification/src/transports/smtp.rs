@@ -13,14 +13,14 @@ use crate::domain::{ExternalTransport, OutgoingMessage};
 
 /// Sends email through one SMTP server (connections are pooled).
 #[derive(Debug)]
-pub struct SmtpMailer {
+pub(crate) struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
 }
 
 impl SmtpMailer {
     /// A mailer for the configured server.
-    pub fn new(settings: &SmtpSettings) -> anyhow::Result<Self> {
+    pub(crate) fn new(settings: &SmtpSettings) -> anyhow::Result<Self> {
         let builder = match settings.tls {
             SmtpTls::None => {
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)

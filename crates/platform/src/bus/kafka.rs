@@ -176,12 +176,16 @@ fn publish_error(error: KafkaError, topic: &str) -> anyhow::Error {
     }
 }
 
-/// Settings every client of this bus shares.
+/// Settings every client of this bus shares (producer, consumers, admin), TLS and SASL
+/// among them.
 fn client_config(brokers: &str, config: &KafkaConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", brokers);
     if let Some(debug) = &config.debug {
         client.set("debug", debug);
+    }
+    for (key, value) in super::kafka_security::settings(config) {
+        client.set(key, value);
     }
     client
 }

@@ -6,6 +6,7 @@
 
 mod embedded;
 mod kafka;
+mod kafka_security;
 
 use std::fmt::Debug;
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::KafkaConfig;
+
 /// Settings every service shares: where data lives and how to reach the servers.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -30,6 +32,8 @@ pub struct InfraConfig {
     pub code_encryption_key: Option<SecretString>,
     /// Switches that let server mode run in ways fit for development only.
     pub dev: DevConfig,
+    /// TLS of the gRPC ports; plaintext when unset.
+    pub tls: TlsConfig,
 }
 
 impl Default for InfraConfig {
@@ -45,6 +49,7 @@ impl Default for InfraConfig {
             retention: RetentionConfig::default(),
             code_encryption_key: None,
             dev: DevConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -56,6 +61,13 @@ impl InfraConfig {
         {
             anyhow::bail!("invalid configuration: postgres.url must start with postgres://");
         }
+        if let Some(mode) = &self.postgres.ssl_mode
+            && mode.parse::<sqlx::postgres::PgSslMode>().is_err()
+        {
+            anyhow::bail!(
+                "invalid configuration: postgres.ssl_mode must be disable, allow, prefer, require, verify-ca or verify-full"
+            );
+        }
         if !self
             .postgres
             .database_prefix
@@ -66,14 +78,7 @@ impl InfraConfig {
                 "invalid configuration: postgres.database_prefix may only hold letters, digits and _"
             );
         }
-        if self.kafka.brokers.as_deref().is_some_and(str::is_empty) {
-            anyhow::bail!("invalid configuration: kafka.brokers is empty");
-        }
-        if self.kafka.partitions < 1 || self.kafka.replication_factor < 1 {
-            anyhow::bail!(
-                "invalid configuration: kafka.partitions and kafka.replication_factor must be at least 1"
-            );
-        }
+        self.kafka.validate()?;
         if self
             .redis
             .url
@@ -82,6 +87,7 @@ impl InfraConfig {
         {
             anyhow::bail!("invalid configuration: redis.url must start with redis:// or rediss://");
         }
+        self.tls.validate()?;
         if self.consumer.max_attempts < 1 || self.outbox.batch_size < 1 {
             anyhow::bail!(
                 "invalid configuration: consumer.max_attempts and outbox.batch_size must be at least 1"
@@ -132,6 +138,36 @@ pub struct DevConfig {
     pub allow_process_local_state: bool,
 }
 
+/// TLS of the gRPC server: a certificate and key turn it on; a client CA makes clients
+/// present a certificate it signed (mutual TLS). Each holds PEM text, usually read from a file
+/// by the `*_FILE` variables: `MI_TLS__CERT_FILE`, `MI_TLS__KEY_FILE`, `MI_TLS__CLIENT_CA_FILE`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// PEM certificate chain the server presents.
+    pub cert: Option<String>,
+    /// PEM private key of that certificate.
+    pub key: Option<SecretString>,
+    /// PEM CA certificates; when set, every client must present a certificate they signed.
+    pub client_ca: Option<String>,
+}
+
+impl TlsConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.cert.is_some() != self.key.is_some() {
+            anyhow::bail!(
+                "invalid configuration: tls.cert and tls.key go together (MI_TLS__CERT_FILE, MI_TLS__KEY_FILE)"
+            );
+        }
+        if self.client_ca.is_some() && self.cert.is_none() {
+            anyhow::bail!(
+                "invalid configuration: tls.client_ca (MI_TLS__CLIENT_CA_FILE) needs tls.cert and tls.key"
+            );
+        }
+        Ok(())
+    }
+}
+
 /// PostgreSQL connection settings.
 #[derive(Clone, Deserialize)]
 #[serde(default)]
@@ -143,6 +179,12 @@ pub struct PostgresConfig {
     pub database_prefix: String,
     /// Connections per service pool.
     pub max_connections: u32,
+    /// TLS mode: `disable`, `allow`, `prefer`, `require`, `verify-ca` or `verify-full`; set as
+    /// `sslmode` in the URL, winning over the URL's own (which works too).
+    pub ssl_mode: Option<String>,
+    /// PEM file of the CA that signed the server's certificate, for `verify-ca`/`verify-full`
+    /// (`sslrootcert` in the URL).
+    pub ssl_root_cert: Option<PathBuf>,
 }
 
 impl Default for PostgresConfig {
@@ -151,6 +193,8 @@ impl Default for PostgresConfig {
             url: None,
             database_prefix: "mi_".into(),
             max_connections: 16,
+            ssl_mode: None,
+            ssl_root_cert: None,
         }
     }
 }
@@ -162,51 +206,9 @@ impl std::fmt::Debug for PostgresConfig {
             .field("url", &self.url.as_deref().map(crate::redact::url))
             .field("database_prefix", &self.database_prefix)
             .field("max_connections", &self.max_connections)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
             .finish()
-    }
-}
-
-/// Kafka connection and topic settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct KafkaConfig {
-    /// Bootstrap servers, e.g. `kafka:9092`.
-    pub brokers: Option<String>,
-    /// Prepended to every topic and consumer group name (isolates tests and environments).
-    pub topic_prefix: String,
-    /// Partitions of each topic a service creates.
-    pub partitions: i32,
-    /// Replication factor of each topic a service creates.
-    pub replication_factor: i32,
-    /// `retention.ms` of each topic a service creates.
-    #[serde(with = "humantime_serde")]
-    pub retention: Duration,
-    /// How long the producer keeps trying one message before reporting failure.
-    #[serde(with = "humantime_serde")]
-    pub message_timeout: Duration,
-    /// Idempotent producer (on for Apache Kafka; turn off for brokers that lack it).
-    pub idempotent_producer: bool,
-    /// The longest a consumer's fetch waits for new messages: bounds the delivery latency on
-    /// brokers that hold a fetch for its full wait (tansu), costs only idle polls elsewhere.
-    #[serde(with = "humantime_serde")]
-    pub fetch_max_wait: Duration,
-    /// librdkafka debug contexts, e.g. `cgrp,fetch`, logged under the `librdkafka` target.
-    pub debug: Option<String>,
-}
-
-impl Default for KafkaConfig {
-    fn default() -> Self {
-        Self {
-            brokers: None,
-            topic_prefix: "mi.".into(),
-            partitions: 3,
-            replication_factor: 1,
-            retention: Duration::from_secs(7 * 24 * 3600),
-            message_timeout: Duration::from_secs(30),
-            idempotent_producer: true,
-            fetch_max_wait: Duration::from_millis(20),
-            debug: None,
-        }
     }
 }
 
@@ -214,10 +216,14 @@ impl Default for KafkaConfig {
 #[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct RedisConfig {
-    /// E.g. `redis://127.0.0.1:6379`.
+    /// E.g. `redis://127.0.0.1:6379`; `rediss://` for TLS, `redis://user:password@host` for
+    /// an ACL user.
     pub url: Option<String>,
     /// Prepended to every key.
     pub key_prefix: String,
+    /// PEM CA certificates that verify a `rediss://` server instead of the system's roots
+    /// (usually read from a file by `MI_REDIS__CA_FILE`).
+    pub ca: Option<String>,
 }
 
 impl Default for RedisConfig {
@@ -225,6 +231,7 @@ impl Default for RedisConfig {
         Self {
             url: None,
             key_prefix: "mi:".into(),
+            ca: None,
         }
     }
 }
@@ -235,6 +242,7 @@ impl std::fmt::Debug for RedisConfig {
             .debug_struct("RedisConfig")
             .field("url", &self.url.as_deref().map(crate::redact::url))
             .field("key_prefix", &self.key_prefix)
+            .field("ca", &self.ca.is_some())
             .finish()
     }
 }

@@ -11,6 +11,7 @@
 //! at its default), a warning in embedded mode.
 
 mod infra;
+mod kafka;
 mod unknown_keys;
 
 use anyhow::Context;
@@ -20,9 +21,10 @@ use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::de::DeserializeOwned;
 
 pub use self::infra::{
-    ConsumerConfig, DevConfig, InfraConfig, KafkaConfig, OutboxConfig, PostgresConfig, RedisConfig,
-    RetentionConfig, TelemetryConfig,
+    ConsumerConfig, DevConfig, InfraConfig, OutboxConfig, PostgresConfig, RedisConfig,
+    RetentionConfig, TelemetryConfig, TlsConfig,
 };
+pub use self::kafka::{KafkaConfig, KafkaSecurityProtocol, SaslMechanism};
 use self::unknown_keys::{UnknownKey, unknown_keys};
 
 const ENV_PREFIX: &str = "MI_";

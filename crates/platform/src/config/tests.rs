@@ -177,3 +177,51 @@ fn a_misspelt_secret_file_variable_is_named() {
         Ok(())
     });
 }
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API
+fn connection_security_settings_load_and_are_validated() {
+    figment::Jail::expect_with(|jail| {
+        let password = jail.directory().join("kafka-password");
+        std::fs::write(&password, "s3cret\n").expect("write");
+        jail.set_env("MI_KAFKA__SECURITY_PROTOCOL", "sasl_ssl");
+        jail.set_env("MI_KAFKA__SASL_MECHANISM", "SCRAM-SHA-256");
+        jail.set_env("MI_KAFKA__SASL_USERNAME", "mi");
+        let error = ConfigLoader::from_env().expect("load").infra();
+        let error = error.expect_err("SASL without a password");
+        assert!(error.to_string().contains("kafka.sasl_password"), "{error}");
+        jail.set_env(
+            "MI_KAFKA__SASL_PASSWORD_FILE",
+            password.display().to_string(),
+        );
+        jail.set_env("MI_KAFKA__SSL_CA_LOCATION", "/run/kafka-ca.pem");
+        jail.set_env("MI_POSTGRES__SSL_MODE", "verify-full");
+        let infra = ConfigLoader::from_env()
+            .expect("load")
+            .infra()
+            .expect("valid");
+        assert_eq!(
+            infra.kafka.security_protocol,
+            KafkaSecurityProtocol::SaslSsl
+        );
+        assert_eq!(infra.kafka.sasl_mechanism, SaslMechanism::ScramSha256);
+        let shown = format!("{infra:?}");
+        assert!(
+            !shown.contains("s3cret"),
+            "the SASL password is shown: {shown}"
+        );
+
+        // A certificate read by MI_TLS__CERT_FILE without its key is refused.
+        jail.set_env("MI_TLS__CERT_FILE", password.display().to_string());
+        let error = ConfigLoader::from_env().expect("load").infra();
+        let error = error.expect_err("a certificate without a key");
+        assert!(error.to_string().contains("tls.key"), "{error}");
+
+        jail.set_env("MI_TLS__KEY_FILE", password.display().to_string());
+        jail.set_env("MI_POSTGRES__SSL_MODE", "verify");
+        let error = ConfigLoader::from_env().expect("load").infra();
+        let error = error.expect_err("an unknown sslmode");
+        assert!(error.to_string().contains("postgres.ssl_mode"), "{error}");
+        Ok(())
+    });
+}

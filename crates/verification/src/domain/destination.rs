@@ -35,9 +35,15 @@ impl Destination {
         Self(stored)
     }
 
-    /// The normalized text.
+    /// The normalized text: where the code goes, as written.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Who the destination is, whatever its case: the key of its limits and CAPTCHA risk, and
+    /// the subject of its tokens (`mi_platform::contact::canonical`, as identity compares).
+    pub fn canonical(&self) -> String {
+        contact::canonical(&self.0)
     }
 }
 

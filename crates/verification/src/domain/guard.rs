@@ -59,7 +59,7 @@ impl Verifier {
             }
         }
 
-        let destination_hour = format!("send:destination-hour:{}", destination.as_str());
+        let destination_hour = format!("send:destination-hour:{}", destination.canonical());
         let client_hour = format!("send:client-hour:{}", client.0);
         if self
             .captcha_required(purpose, &destination_hour, &client_hour)
@@ -83,7 +83,7 @@ impl Verifier {
             (
                 "destination per minute",
                 Limit::new(
-                    format!("send:destination-cooldown:{}", destination.as_str()),
+                    format!("send:destination-cooldown:{}", destination.canonical()),
                     1,
                     limits.send_cooldown,
                 ),
@@ -95,7 +95,7 @@ impl Verifier {
             (
                 "destination per day",
                 Limit::new(
-                    format!("send:destination-day:{}", destination.as_str()),
+                    format!("send:destination-day:{}", destination.canonical()),
                     limits.destination_per_day,
                     DAY,
                 ),

@@ -38,7 +38,7 @@ impl VerificationTokens {
         let claims = VerificationClaims {
             iss: VERIFICATION_TOKEN_ISSUER.to_owned(),
             aud: VERIFICATION_TOKEN_AUDIENCE.to_owned(),
-            sub: verification.destination.as_str().to_owned(),
+            sub: verification.destination.canonical(),
             jti: uuid::Uuid::new_v4().to_string(),
             iat: now.as_i64() / 1000,
             exp: expires_at.as_i64() / 1000,

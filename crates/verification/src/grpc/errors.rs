@@ -43,7 +43,7 @@ fn refusal(refusal: SendRefusal) -> ServiceError {
 }
 
 /// CreateCaptcha's errors.
-pub fn create_captcha(error: CreateCaptchaError) -> Status {
+pub(super) fn create_captcha(error: CreateCaptchaError) -> Status {
     let service_error = match error {
         CreateCaptchaError::RateLimited { retry_after } => ServiceError::rate_limited(
             "client captchas per hour",
@@ -56,7 +56,7 @@ pub fn create_captcha(error: CreateCaptchaError) -> Status {
 }
 
 /// SendCode's errors.
-pub fn send_code(error: SendCodeError) -> Status {
+pub(super) fn send_code(error: SendCodeError) -> Status {
     let service_error = match error {
         SendCodeError::InvalidRequest(violations) => violations.into_iter().fold(
             ServiceError::new(ErrorCode::InvalidArgument, "invalid SendCode request"),
@@ -69,7 +69,7 @@ pub fn send_code(error: SendCodeError) -> Status {
 }
 
 /// ResendCode's errors.
-pub fn resend_code(error: ResendCodeError) -> Status {
+pub(super) fn resend_code(error: ResendCodeError) -> Status {
     let service_error = match error {
         ResendCodeError::InvalidRequest { field, problem } => {
             ServiceError::invalid_field(field, problem)
@@ -91,7 +91,7 @@ pub fn resend_code(error: ResendCodeError) -> Status {
 }
 
 /// CheckCode's errors.
-pub fn check_code(error: CheckCodeError) -> Status {
+pub(super) fn check_code(error: CheckCodeError) -> Status {
     let service_error = match error {
         CheckCodeError::InvalidRequest { field, problem } => {
             ServiceError::invalid_field(field, problem)

@@ -38,7 +38,7 @@ fn captcha(answer: Option<&api::CaptchaAnswer>) -> [(&'static str, &str, usize);
 }
 
 /// SendCode's free-text fields.
-pub fn send_code(request: &api::SendCodeRequest) -> Result<(), TooLong> {
+pub(super) fn send_code(request: &api::SendCodeRequest) -> Result<(), TooLong> {
     let [captcha_id, answer, token] = captcha(request.captcha.as_ref());
     text::check_lengths(&[
         ("destination", &request.destination, MAX_CONTACT_CHARS),
@@ -50,7 +50,7 @@ pub fn send_code(request: &api::SendCodeRequest) -> Result<(), TooLong> {
 }
 
 /// ResendCode's free-text fields.
-pub fn resend_code(request: &api::ResendCodeRequest) -> Result<(), TooLong> {
+pub(super) fn resend_code(request: &api::ResendCodeRequest) -> Result<(), TooLong> {
     let [captcha_id, answer, token] = captcha(request.captcha.as_ref());
     text::check_lengths(&[
         ("verification_id", &request.verification_id, MAX_ID_CHARS),
@@ -62,7 +62,7 @@ pub fn resend_code(request: &api::ResendCodeRequest) -> Result<(), TooLong> {
 }
 
 /// CheckCode's free-text fields.
-pub fn check_code(request: &api::CheckCodeRequest) -> Result<(), TooLong> {
+pub(super) fn check_code(request: &api::CheckCodeRequest) -> Result<(), TooLong> {
     text::check_lengths(&[
         ("verification_id", &request.verification_id, MAX_ID_CHARS),
         ("code", &request.code, MAX_CODE_CHARS),

@@ -13,14 +13,14 @@ use crate::domain::{CaptchaAnswer, ClientAddress, ResendCodeRequest, SendCodeReq
 
 /// Serves `mi.verification.v1.VerificationService`.
 #[derive(Debug)]
-pub struct VerificationHandler {
+pub(crate) struct VerificationHandler {
     verifier: Verifier,
     trusted_proxy_header: Option<String>,
 }
 
 impl VerificationHandler {
     /// A handler over a verifier; `trusted_proxy_header` names where a proxy puts the client address.
-    pub fn new(verifier: Verifier, trusted_proxy_header: Option<String>) -> Self {
+    pub(crate) fn new(verifier: Verifier, trusted_proxy_header: Option<String>) -> Self {
         Self {
             verifier,
             trusted_proxy_header,

@@ -33,7 +33,7 @@ pub(super) struct Argon2Job {
 
 impl Argon2Job {
     /// A job computing `password` with `params` and `salt`.
-    pub fn new(
+    pub(super) fn new(
         params: &Params,
         salt: &[u8],
         password: &SecretString,
@@ -70,7 +70,7 @@ pub(super) enum Engine {
 
 impl Engine {
     /// Worker processes running `program`, or threads when there is none.
-    pub fn new(
+    pub(super) fn new(
         program: Option<std::path::PathBuf>,
         workers: usize,
         pool: CpuPool,
@@ -91,7 +91,7 @@ impl Engine {
     }
 
     /// Computes the job's output.
-    pub async fn compute(&self, job: Argon2Job) -> anyhow::Result<Vec<u8>> {
+    pub(super) async fn compute(&self, job: Argon2Job) -> anyhow::Result<Vec<u8>> {
         match self {
             Self::Processes(workers) => {
                 let request = Zeroizing::new(serde_json::to_vec(&job)?);

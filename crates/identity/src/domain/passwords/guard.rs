@@ -72,7 +72,7 @@ impl PasswordGuard {
         password: &SecretString,
         stored: Option<&StoredHash>,
     ) -> anyhow::Result<PasswordCheck> {
-        self.hasher.check(password, stored).await
+        self.hasher.check(&self.policy, password, stored).await
     }
 
     /// Counts a wrong password for an identifier that named no account.

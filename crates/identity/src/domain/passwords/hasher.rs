@@ -115,12 +115,18 @@ impl PasswordHasher {
     }
 
     /// Checks a password against a stored hash (or, for an unknown account, the dummy hash,
-    /// always `Wrong`), rehashing when the parameters changed.
+    /// always `Wrong`), rehashing when the parameters changed. A password longer than `policy`
+    /// allows is `Wrong` without hashing, whoever's it is (as Django answers one over its cap):
+    /// it cannot be right, and the workers' frames are bounded.
     pub async fn check(
         &self,
+        policy: &PasswordPolicy,
         password: &SecretString,
         stored: Option<&StoredHash>,
     ) -> anyhow::Result<PasswordCheck> {
+        if policy.too_long(password.expose_secret()) {
+            return Ok(PasswordCheck::Wrong);
+        }
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy_hash);
         let parsed = PasswordHash::new(&stored.0).context("stored hash is not a PHC string")?;
@@ -237,16 +243,25 @@ mod tests {
         )
         .expect("the standard verifier accepts the hash");
         assert_eq!(
-            hasher.check(&password, Some(&stored)).await.expect("check"),
+            hasher
+                .check(&policy(), &password, Some(&stored))
+                .await
+                .expect("check"),
             PasswordCheck::Right
         );
         let wrong = SecretString::from("Tangerine-Orbit-48");
         assert_eq!(
-            hasher.check(&wrong, Some(&stored)).await.expect("check"),
+            hasher
+                .check(&policy(), &wrong, Some(&stored))
+                .await
+                .expect("check"),
             PasswordCheck::Wrong
         );
         assert_eq!(
-            hasher.check(&password, None).await.expect("check"),
+            hasher
+                .check(&policy(), &password, None)
+                .await
+                .expect("check"),
             PasswordCheck::Wrong
         );
 
@@ -254,7 +269,7 @@ mod tests {
             PasswordHasher::new(&cheap, SecretKey::generate(), Some(1), None).expect("hasher");
         assert_eq!(
             other_pepper
-                .check(&password, Some(&stored))
+                .check(&policy(), &password, Some(&stored))
                 .await
                 .expect("check"),
             PasswordCheck::Wrong
@@ -266,7 +281,7 @@ mod tests {
         };
         let upgraded = PasswordHasher::new(&stronger, pepper, Some(1), None).expect("hasher");
         let PasswordCheck::RightRehashed(new_hash) = upgraded
-            .check(&password, Some(&stored))
+            .check(&policy(), &password, Some(&stored))
             .await
             .expect("check")
         else {
@@ -275,7 +290,7 @@ mod tests {
         assert!(new_hash.0.contains("m=9216"), "{}", new_hash.0);
         assert_eq!(
             upgraded
-                .check(&password, Some(&new_hash))
+                .check(&policy(), &password, Some(&new_hash))
                 .await
                 .expect("check"),
             PasswordCheck::Right

@@ -15,6 +15,14 @@ impl PasswordPolicy {
         Self { settings }
     }
 
+    /// Longer than any password the policy accepts: such a password is never hashed (it can
+    /// only be wrong, and the hashing worker's frames are bounded).
+    pub fn too_long(&self, password: &str) -> bool {
+        // Bytes bound characters from above: most over-long passwords need no counting.
+        password.len() > self.settings.max_length
+            && password.chars().count() > self.settings.max_length
+    }
+
     /// Checks `password` for an account whose contacts and name are `personal`.
     pub fn check(&self, password: &str, personal: &[&str]) -> Result<(), PasswordProblem> {
         let settings = &self.settings;

@@ -14,7 +14,7 @@ use mi_platform::auth::AccessClaims;
 use mi_platform::tokens::PublicKey;
 
 pub use self::store::{NewSession, RevokeScope, RotateOutcome, SessionStore};
-pub use self::tokens::{IssuedTokens, RefreshToken, SessionTokens, TokenIssuer};
+pub use self::tokens::{IssuedTokens, RefreshToken, SessionLifetimes, SessionTokens, TokenIssuer};
 use super::{Caller, Session};
 
 /// Why RefreshSession was refused.
@@ -26,6 +26,9 @@ pub enum RefreshError {
     /// A refresh token already traded in was presented: the session is revoked.
     #[error("refresh token reused")]
     Reused,
+    /// The session reached its maximum lifetime: sign in again.
+    #[error("session expired")]
+    SessionExpired,
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -90,36 +93,58 @@ impl Sessions {
         })
     }
 
-    /// Trades a refresh token for new tokens of the same session.
+    /// Trades a refresh token for new tokens of the same session. Its successor is derived
+    /// from it, so a refresh racing with another one on the same token, within the reuse
+    /// grace and while that successor is current, gets the same successor; any other
+    /// presentation of a traded-in token is a reuse and ends the session.
     pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, RefreshError> {
-        let session_id = RefreshToken::session_id_of(refresh_token).ok_or(RefreshError::Invalid)?;
+        let presented = refresh_token.trim();
+        let session_id = RefreshToken::session_id_of(presented).ok_or(RefreshError::Invalid)?;
+        let started_at =
+            RefreshToken::session_started_at(session_id).ok_or(RefreshError::Invalid)?;
         let now = UnixMillis::now();
-        let next = RefreshToken::generate(session_id);
+        if self.issuer.session_ends_at(started_at) <= now {
+            return Err(RefreshError::SessionExpired);
+        }
+        let old_hash = RefreshToken::hash_of(presented);
+        let next = self.issuer.successor(session_id, presented);
         let outcome = self
             .store
             .rotate_refresh(
                 session_id,
-                &RefreshToken::hash_of(refresh_token.trim()),
+                &old_hash,
                 &next.hash,
                 now,
-                self.issuer.refresh_expires_at(now),
+                self.issuer.refresh_expires_at(now, started_at),
             )
             .await?;
-        match outcome {
-            RotateOutcome::Rotated(session) => {
-                let tokens = self.issuer.issue(&session, &next, now)?;
-                Ok(SessionTokens { session, tokens })
-            }
+        let session = match outcome {
+            RotateOutcome::Rotated(session) => session,
             RotateOutcome::Reused(mi_id) => {
-                // Someone holds a copy of an old token: end the session for thief and owner.
-                tracing::warn!(%mi_id, session_id, "refresh token reused; revoking the session");
-                self.store
-                    .revoke_sessions(mi_id, RevokeScope::One(session_id), "refresh_token_reused")
+                let since = now.saturating_sub(self.issuer.reuse_grace());
+                let repeated = self
+                    .store
+                    .repeated_refresh(session_id, &old_hash, &next.hash, since, now)
                     .await?;
-                Err(RefreshError::Reused)
+                if let Some(session) = repeated {
+                    session
+                } else {
+                    // Someone holds a copy of an old token: end the session for thief and owner.
+                    tracing::warn!(%mi_id, session_id, "refresh token reused; revoking the session");
+                    self.store
+                        .revoke_sessions(
+                            mi_id,
+                            RevokeScope::One(session_id),
+                            "refresh_token_reused",
+                        )
+                        .await?;
+                    return Err(RefreshError::Reused);
+                }
             }
-            RotateOutcome::Invalid => Err(RefreshError::Invalid),
-        }
+            RotateOutcome::Invalid => return Err(RefreshError::Invalid),
+        };
+        let tokens = self.issuer.issue(&session, &next, now)?;
+        Ok(SessionTokens { session, tokens })
     }
 
     /// The caller's sessions, newest first.

@@ -66,6 +66,17 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         new_expires_at: UnixMillis,
     ) -> anyhow::Result<RotateOutcome>;
 
+    /// The live session whose refresh token hashed `old_hash` was traded in after `since` for `successor_hash`, which is still its current token: a refresh repeating
+    /// one that just won the race. `None` otherwise.
+    async fn repeated_refresh(
+        &self,
+        session_id: &str,
+        old_hash: &str,
+        successor_hash: &str,
+        since: UnixMillis,
+        now: UnixMillis,
+    ) -> anyhow::Result<Option<Session>>;
+
     /// Revokes sessions of an account, each with a `SessionRevoked` for `reason`; returns
     /// the revoked ids.
     async fn revoke_sessions(

@@ -1,5 +1,7 @@
 //! Unit tests of the sessions family against the in-memory store.
 
+use std::time::Duration;
+
 use mi_platform::auth::AccessClaims;
 
 use crate::domain::events::IdentityEvent;
@@ -33,6 +35,32 @@ async fn a_reused_refresh_token_ends_the_session() {
         matches!(malformed, Err(RefreshError::Invalid)),
         "{malformed:?}"
     );
+}
+
+#[tokio::test]
+async fn refreshes_racing_with_one_token_share_its_successor_until_it_is_traded_in() {
+    let world = World::with_reuse_grace(Duration::from_secs(10));
+    let first = world.signed_up().await;
+    let sessions = &world.services.sessions;
+    world.clear_events();
+    let (one, other) = tokio::join!(
+        sessions.refresh(&first.tokens.refresh_token),
+        sessions.refresh(&first.tokens.refresh_token),
+    );
+    let (one, other) = (one.expect("refreshed"), other.expect("refreshed too"));
+    assert_eq!(one.tokens.refresh_token, other.tokens.refresh_token);
+    assert_ne!(one.tokens.refresh_token, first.tokens.refresh_token);
+    assert!(world.events().is_empty(), "{:?}", world.events());
+
+    // Once the successor is traded in, the first token is a reuse even within the grace.
+    let third = sessions
+        .refresh(&one.tokens.refresh_token)
+        .await
+        .expect("rotated");
+    let reused = sessions.refresh(&first.tokens.refresh_token).await;
+    assert!(matches!(reused, Err(RefreshError::Reused)), "{reused:?}");
+    let after = sessions.refresh(&third.tokens.refresh_token).await;
+    assert!(matches!(after, Err(RefreshError::Invalid)), "{after:?}");
 }
 
 #[tokio::test]

@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64_URL;
+use hmac::{Hmac, Mac};
 use mi_contracts::{MiId, UnixMillis};
 use mi_platform::auth::{ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, AccessClaims};
+use mi_platform::crypto::SecretKey;
 use mi_platform::tokens::{PublicKey, TokenSigner};
 use sha2::{Digest, Sha256};
 
@@ -62,6 +64,20 @@ impl RefreshToken {
     /// A fresh token for a session.
     pub fn generate(session_id: &str) -> Self {
         let secret: [u8; 32] = rand::random();
+        Self::with_secret(session_id, &secret)
+    }
+
+    /// The one token that replaces `presented` when it is traded in: a keyed hash of it, so
+    /// two refreshes racing with one token get the same successor (see `Sessions::refresh`),
+    /// and nobody without `key` can tell what it is.
+    pub fn successor_of(session_id: &str, presented: &str, key: &SecretKey) -> Self {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+        mac.update(presented.as_bytes());
+        Self::with_secret(session_id, &mac.finalize().into_bytes())
+    }
+
+    fn with_secret(session_id: &str, secret: &[u8]) -> Self {
         let token = format!("{session_id}.{}", BASE64_URL.encode(secret));
         let hash = Self::hash_of(&token);
         Self { token, hash }
@@ -73,6 +89,17 @@ impl RefreshToken {
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect()
+    }
+
+    /// When the session a token's id names started: session ids are UUIDv7, whose first 48
+    /// bits are the creation time (see [`TokenIssuer::new_session`]).
+    pub fn session_started_at(session_id: &str) -> Option<UnixMillis> {
+        let (seconds, nanos) = uuid::Uuid::parse_str(session_id)
+            .ok()?
+            .get_timestamp()?
+            .to_unix();
+        let millis = i64::try_from(seconds).ok()?.checked_mul(1000)? + i64::from(nanos / 1_000_000);
+        Some(UnixMillis::from_i64(millis))
     }
 
     /// The session id a presented token names, if it has the right shape.
@@ -87,29 +114,63 @@ impl RefreshToken {
 pub struct TokenIssuer {
     signer: TokenSigner,
     previous_keys: Vec<PublicKey>,
-    access_ttl: Duration,
-    refresh_idle_ttl: Duration,
+    lifetimes: SessionLifetimes,
+    successor_key: SecretKey,
+}
+
+/// How long tokens and sessions live.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLifetimes {
+    /// Lifetime of an access token.
+    pub access_ttl: Duration,
+    /// A session ends when its refresh token goes unused this long.
+    pub refresh_idle_ttl: Duration,
+    /// A session ends this long after it started however often it is refreshed (Keycloak's
+    /// SSO Session Max): then the person signs in again.
+    pub max_lifetime: Duration,
+    /// How long after a refresh token was traded in it still gets the same successor, so
+    /// two refreshes racing with one token do not end the session (as Okta, Auth0 and Ory
+    /// allow); later, presenting it is a reuse.
+    pub reuse_grace: Duration,
 }
 
 impl TokenIssuer {
-    /// Access tokens signed by `signer`; `previous_keys` stay published for rotation.
+    /// Access tokens signed by `signer`; `previous_keys` stay published for rotation;
+    /// `successor_key` derives each refresh token's successor.
     pub fn new(
         signer: TokenSigner,
         previous_keys: Vec<PublicKey>,
-        access_ttl: Duration,
-        refresh_idle_ttl: Duration,
+        lifetimes: SessionLifetimes,
+        successor_key: SecretKey,
     ) -> Self {
         Self {
             signer,
             previous_keys,
-            access_ttl,
-            refresh_idle_ttl,
+            lifetimes,
+            successor_key,
         }
     }
 
-    /// When a refresh token issued now stops working.
-    pub fn refresh_expires_at(&self, now: UnixMillis) -> UnixMillis {
-        now.saturating_add(self.refresh_idle_ttl)
+    /// When a refresh token issued now for a session started at `started_at` stops working:
+    /// after the idle time, or at the session's end, whichever comes first.
+    pub fn refresh_expires_at(&self, now: UnixMillis, started_at: UnixMillis) -> UnixMillis {
+        now.saturating_add(self.lifetimes.refresh_idle_ttl)
+            .min(self.session_ends_at(started_at))
+    }
+
+    /// When a session started at `started_at` ends however often it is refreshed.
+    pub fn session_ends_at(&self, started_at: UnixMillis) -> UnixMillis {
+        started_at.saturating_add(self.lifetimes.max_lifetime)
+    }
+
+    /// The refresh token that replaces `presented`.
+    pub fn successor(&self, session_id: &str, presented: &str) -> RefreshToken {
+        RefreshToken::successor_of(session_id, presented, &self.successor_key)
+    }
+
+    /// How long a traded-in refresh token still gets the same successor.
+    pub fn reuse_grace(&self) -> Duration {
+        self.lifetimes.reuse_grace
     }
 
     /// Signs an access token for `session` and pairs it with `refresh`.
@@ -119,7 +180,7 @@ impl TokenIssuer {
         refresh: &RefreshToken,
         now: UnixMillis,
     ) -> anyhow::Result<IssuedTokens> {
-        let access_expires_at = now.saturating_add(self.access_ttl);
+        let access_expires_at = now.saturating_add(self.lifetimes.access_ttl);
         let claims = AccessClaims {
             iss: ACCESS_TOKEN_ISSUER.to_owned(),
             aud: ACCESS_TOKEN_AUDIENCE.to_owned(),
@@ -135,7 +196,7 @@ impl TokenIssuer {
             access_token: self.signer.sign(&claims)?,
             access_expires_at,
             refresh_token: refresh.token.clone(),
-            refresh_expires_at: self.refresh_expires_at(now),
+            refresh_expires_at: self.refresh_expires_at(now, session.created_at),
         })
     }
 
@@ -164,7 +225,7 @@ impl TokenIssuer {
         let new_session = NewSession {
             session,
             refresh_hash: refresh.hash.clone(),
-            refresh_expires_at: self.refresh_expires_at(now),
+            refresh_expires_at: self.refresh_expires_at(now, now),
         };
         (new_session, refresh)
     }

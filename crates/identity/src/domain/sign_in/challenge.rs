@@ -5,7 +5,7 @@ use std::time::Duration;
 use mi_contracts::{MiId, UnixMillis};
 use serde::Deserialize;
 
-use crate::domain::{DeviceInfo, SecondFactorMethod};
+use crate::domain::{DeviceInfo, FactorDelaySettings, SecondFactorMethod};
 
 /// Second-factor challenges (`identity.second_factor`).
 #[derive(Debug, Clone, Deserialize)]
@@ -19,6 +19,8 @@ pub struct ChallengeSettings {
     /// Also challenge a sign-in from a device the account never used, when the account has a
     /// verified contact to send a code to.
     pub challenge_new_devices: bool,
+    /// Delays after wrong proofs, per account across challenges and Reauthenticate.
+    pub delays: FactorDelaySettings,
 }
 
 impl Default for ChallengeSettings {
@@ -27,6 +29,7 @@ impl Default for ChallengeSettings {
             challenge_ttl: Duration::from_secs(300),
             max_attempts: 5,
             challenge_new_devices: false,
+            delays: FactorDelaySettings::default(),
         }
     }
 }

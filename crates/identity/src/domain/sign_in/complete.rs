@@ -43,6 +43,9 @@ impl SignIn {
         let proven = match self.proofs.check(&account, &proof).await {
             Ok(proven) => proven,
             Err(FactorRefusal::TokenInvalid) => return Err(SignInError::TokenInvalid),
+            Err(FactorRefusal::Delayed { retry_after }) => {
+                return Err(SignInError::SecondFactorDelayed { retry_after });
+            }
             Err(FactorRefusal::Unexpected(error)) => return Err(error.into()),
             Err(FactorRefusal::Wrong) => {
                 let attempts = self

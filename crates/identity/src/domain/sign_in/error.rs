@@ -46,6 +46,13 @@ pub enum SignInError {
     /// The verification token was used before.
     #[error("verification token used")]
     TokenUsed,
+    /// Too many wrong second-factor proofs for the account: none is checked until the wait
+    /// is over.
+    #[error("second factor delayed")]
+    SecondFactorDelayed {
+        /// When to try again.
+        retry_after: Duration,
+    },
     /// The second factor is wrong.
     #[error("wrong second factor")]
     WrongSecondFactor {

@@ -36,6 +36,12 @@ pub enum ReauthenticateError {
     /// The second factor is wrong.
     #[error("wrong second factor")]
     WrongSecondFactor,
+    /// Too many wrong second-factor proofs: none is checked until the wait is over.
+    #[error("second factor delayed")]
+    SecondFactorDelayed {
+        /// When to try again.
+        retry_after: Duration,
+    },
     /// The verification token is invalid, expired or for another purpose.
     #[error("verification token invalid")]
     TokenInvalid,
@@ -82,6 +88,9 @@ impl SignIn {
                     .map_err(|refusal| match refusal {
                         FactorRefusal::Wrong => ReauthenticateError::WrongSecondFactor,
                         FactorRefusal::TokenInvalid => ReauthenticateError::TokenInvalid,
+                        FactorRefusal::Delayed { retry_after } => {
+                            ReauthenticateError::SecondFactorDelayed { retry_after }
+                        }
                         FactorRefusal::Unexpected(error) => error.into(),
                     })?;
                 if let Some(token) = &proven.token

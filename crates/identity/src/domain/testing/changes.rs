@@ -222,6 +222,11 @@ impl TwoFactorStore for FakeStore {
         stored.recovery_codes.retain(|code| code != hash);
         Ok(stored.recovery_codes.len() < before)
     }
+
+    async fn record_alerts(&self, _mi_id: MiId, events: &[IdentityEvent]) -> anyhow::Result<()> {
+        self.state().events.extend_from_slice(events);
+        Ok(())
+    }
 }
 
 #[async_trait]

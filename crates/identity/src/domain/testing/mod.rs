@@ -4,6 +4,7 @@
 //! with cheap hashing and its own keys.
 
 mod changes;
+mod sessions;
 mod store;
 
 use std::sync::Arc;
@@ -22,9 +23,10 @@ use secrecy::SecretString;
 pub(crate) use self::store::FakeStore;
 use super::events::IdentityEvent;
 use super::{
-    Argon2Settings, Caller, ChallengeSettings, DeviceInfo, IdentityParts, IdentityServices,
-    Lockout, LockoutSettings, PasswordHasher, PasswordSettings, RecoveryCodes, SessionTokens,
-    SignInOutcome, SignInRequest, SignUpRequest, TokenIssuer, TotpSecrets, VerificationTokens,
+    Argon2Settings, Caller, ChallengeSettings, DeviceInfo, FactorFailures, IdentityParts,
+    IdentityServices, Lockout, LockoutSettings, PasswordHasher, PasswordSettings, RecoveryCodes,
+    SessionLifetimes, SessionTokens, SignInOutcome, SignInRequest, SignUpRequest, TokenIssuer,
+    TotpSecrets, VerificationTokens,
 };
 
 /// A password the policy accepts.
@@ -47,6 +49,16 @@ impl World {
 
     /// A world whose sign-ins are challenged as `challenges` says.
     pub(crate) fn with_challenges(challenges: ChallengeSettings) -> Self {
+        Self::build(challenges, Duration::ZERO)
+    }
+
+    /// A world where a traded-in refresh token gets the same successor for `reuse_grace`
+    /// (none in the other worlds, where any second use is a reuse).
+    pub(crate) fn with_reuse_grace(reuse_grace: Duration) -> Self {
+        Self::build(ChallengeSettings::default(), reuse_grace)
+    }
+
+    fn build(challenges: ChallengeSettings, reuse_grace: Duration) -> Self {
         let store = Arc::new(FakeStore::default());
         let pepper = SecretKey::generate();
         let cheap = Argon2Settings {
@@ -66,11 +78,20 @@ impl World {
                 Arc::new(MemoryRateLimiter::new()),
                 LockoutSettings::default(),
             ),
+            factor_failures: FactorFailures::new(
+                Arc::new(MemoryEphemeralStore::new()),
+                challenges.delays.clone(),
+            ),
             issuer: TokenIssuer::new(
                 access_signer,
                 Vec::new(),
-                Duration::from_secs(900),
-                Duration::from_secs(30 * 24 * 3600),
+                SessionLifetimes {
+                    access_ttl: Duration::from_secs(900),
+                    refresh_idle_ttl: Duration::from_secs(30 * 24 * 3600),
+                    max_lifetime: Duration::from_secs(90 * 24 * 3600),
+                    reuse_grace,
+                },
+                SecretKey::generate(),
             ),
             verification_tokens: VerificationTokens::new(&[verification_signer
                 .public_key()

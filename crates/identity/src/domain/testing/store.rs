@@ -1,5 +1,5 @@
 //! [`FakeStore`]: the store traits in memory, with the same outcomes as the SQL store's
-//! contract; here the reads, sign-up, sign-in and sessions.
+//! contract; here the reads, sign-up and sign-in (sessions in `sessions.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -10,8 +10,8 @@ use mi_contracts::{MiId, UnixMillis};
 use crate::domain::events::{self, IdentityEvent};
 use crate::domain::{
     Account, AccountLookup, Challenge, CompleteOutcome, CreateAccountOutcome, Identifier,
-    NewSession, RevokeScope, RotateOutcome, Session, SessionStore, SignInCandidate, SignInStore,
-    SignUpStore, StoredHash, TotpState, VerifiedContact,
+    NewSession, RevokeScope, SignInCandidate, SignInStore, SignUpStore, StoredHash, TotpState,
+    VerifiedContact,
 };
 
 /// An account with what the store keeps beside it.
@@ -30,8 +30,8 @@ pub(super) struct StoredAccount {
 pub(super) struct State {
     pub(super) accounts: HashMap<MiId, StoredAccount>,
     pub(super) sessions: HashMap<String, NewSession>,
-    /// Refresh-token hashes traded in, with their session.
-    pub(super) used_refresh: HashMap<String, String>,
+    /// Refresh-token hashes traded in, with their session and when.
+    pub(super) used_refresh: HashMap<String, (String, UnixMillis)>,
     pub(super) challenges: HashMap<String, Challenge>,
     pub(super) spent_tokens: HashSet<String>,
     pub(super) known_devices: HashSet<(MiId, String)>,
@@ -287,100 +287,5 @@ impl SignInStore for FakeStore {
 
     async fn spend_token(&self, token: &VerifiedContact) -> anyhow::Result<bool> {
         Ok(self.state().spend(token))
-    }
-}
-
-#[async_trait]
-impl SessionStore for FakeStore {
-    async fn start_session(
-        &self,
-        session: &NewSession,
-        events: &[IdentityEvent],
-    ) -> anyhow::Result<()> {
-        let mut state = self.state();
-        state.start(session);
-        state.events.extend_from_slice(events);
-        Ok(())
-    }
-
-    async fn active_session(
-        &self,
-        session_id: &str,
-        now: UnixMillis,
-    ) -> anyhow::Result<Option<Session>> {
-        let state = self.state();
-        let live = state
-            .sessions
-            .get(session_id)
-            .filter(|new| new.refresh_expires_at > now);
-        Ok(live.map(|new| new.session.clone()))
-    }
-
-    async fn rotate_refresh(
-        &self,
-        session_id: &str,
-        old_hash: &str,
-        new_hash: &str,
-        now: UnixMillis,
-        new_expires_at: UnixMillis,
-    ) -> anyhow::Result<RotateOutcome> {
-        let mut state = self.state();
-        if let Some(new) = state.sessions.get_mut(session_id)
-            && new.refresh_hash == old_hash
-            && new.refresh_expires_at > now
-        {
-            new.refresh_hash = new_hash.to_owned();
-            new.refresh_expires_at = new_expires_at;
-            new.session.last_used_at = now;
-            let session = new.session.clone();
-            state
-                .used_refresh
-                .insert(old_hash.to_owned(), session_id.to_owned());
-            return Ok(RotateOutcome::Rotated(session));
-        }
-        let reused = state
-            .used_refresh
-            .get(old_hash)
-            .is_some_and(|id| id == session_id);
-        Ok(match state.sessions.get(session_id) {
-            Some(new) if reused => RotateOutcome::Reused(new.session.mi_id),
-            _ => RotateOutcome::Invalid,
-        })
-    }
-
-    async fn revoke_sessions(
-        &self,
-        mi_id: MiId,
-        scope: RevokeScope<'_>,
-        reason: &str,
-    ) -> anyhow::Result<Vec<String>> {
-        Ok(self.state().revoke(mi_id, scope, reason))
-    }
-
-    async fn list_sessions(&self, mi_id: MiId, now: UnixMillis) -> anyhow::Result<Vec<Session>> {
-        let state = self.state();
-        let mut live: Vec<Session> = state
-            .sessions
-            .values()
-            .filter(|new| new.session.mi_id == mi_id && new.refresh_expires_at > now)
-            .map(|new| new.session.clone())
-            .collect();
-        live.sort_by_key(|session| std::cmp::Reverse(session.created_at));
-        Ok(live)
-    }
-
-    async fn mark_authenticated(
-        &self,
-        session_id: &str,
-        now: UnixMillis,
-        method: &str,
-    ) -> anyhow::Result<()> {
-        if let Some(new) = self.state().sessions.get_mut(session_id) {
-            new.session.auth_time = now;
-            if !new.session.methods.iter().any(|known| known == method) {
-                new.session.methods.push(method.to_owned());
-            }
-        }
-        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! RegenerateRecoveryCodes; the authenticator app's codes (`totp.rs`), recovery codes
 //! (`recovery_codes.rs`), and checking a second-factor proof (`proof.rs`).
 
+mod failures;
 mod proof;
 mod recovery_codes;
 mod store;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use mi_contracts::UnixMillis;
 
+pub use self::failures::{FactorDelaySettings, FactorFailures, FailureCounted};
 pub use self::proof::{
     FactorRefusal, ProofChecker, ProvenFactor, SecondFactorMethod, SecondFactorProof,
 };

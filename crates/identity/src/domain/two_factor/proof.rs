@@ -1,11 +1,13 @@
 //! Second-factor proofs: the methods, and [`ProofChecker`], which CompleteSignIn and
-//! Reauthenticate check a proof with.
+//! Reauthenticate check a proof with, under the account's failure count (`failures.rs`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mi_contracts::{Purpose, UnixMillis};
 
-use super::{RecoveryCodes, TotpSecrets, TwoFactorStore};
+use super::{FactorFailures, RecoveryCodes, TotpSecrets, TwoFactorStore};
+use crate::domain::events;
 use crate::domain::{Account, ContactKind, VerificationTokens, VerifiedContact};
 
 /// A way to prove a second factor, stored by its snake_case name.
@@ -75,6 +77,12 @@ pub enum FactorRefusal {
     /// The verification token is invalid.
     #[error("verification token invalid")]
     TokenInvalid,
+    /// Too many wrong proofs: none is checked until the wait is over.
+    #[error("second factor delayed")]
+    Delayed {
+        /// When to try again.
+        retry_after: Duration,
+    },
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -96,28 +104,64 @@ pub struct ProofChecker {
     totp: TotpSecrets,
     recovery_codes: RecoveryCodes,
     verification_tokens: VerificationTokens,
+    failures: FactorFailures,
 }
 
 impl ProofChecker {
-    /// A checker over the stored second factors.
+    /// A checker over the stored second factors, counting wrong proofs in `failures`.
     pub fn new(
         store: Arc<dyn TwoFactorStore>,
         totp: TotpSecrets,
         recovery_codes: RecoveryCodes,
         verification_tokens: VerificationTokens,
+        failures: FactorFailures,
     ) -> Self {
         Self {
             store,
             totp,
             recovery_codes,
             verification_tokens,
+            failures,
+        }
+    }
+
+    /// Checks a proof unless the account must wait after too many wrong ones; a wrong proof
+    /// counts (and alerts the owner when the free failures run out), a right one clears the
+    /// count.
+    pub async fn check(
+        &self,
+        account: &Account,
+        proof: &SecondFactorProof,
+    ) -> Result<ProvenFactor, FactorRefusal> {
+        let mi_id = account.mi_id;
+        if let Some(retry_after) = self.failures.wait(mi_id).await? {
+            return Err(FactorRefusal::Delayed { retry_after });
+        }
+        match self.check_now(account, proof).await {
+            Ok(proven) => {
+                self.failures.clear(mi_id).await?;
+                Ok(proven)
+            }
+            Err(FactorRefusal::Wrong) => {
+                let counted = self.failures.record(mi_id).await?;
+                if counted.alert {
+                    tracing::warn!(%mi_id, failures = counted.failures, "second factor delayed");
+                    let event = events::second_factor_failures(account, counted.failures);
+                    // The delay holds whether or not its alert is written: log, do not fail.
+                    if let Err(error) = self.store.record_alerts(mi_id, &[event]).await {
+                        tracing::error!(%mi_id, error = format!("{error:#}"), "cannot record event");
+                    }
+                }
+                Err(FactorRefusal::Wrong)
+            }
+            Err(other) => Err(other),
         }
     }
 
     /// Checks a proof: a TOTP code (accepted once per time step), a recovery code (used up),
     /// or a verification token for one of the account's contacts (returned, to be spent with
     /// the change it allows).
-    pub async fn check(
+    async fn check_now(
         &self,
         account: &Account,
         proof: &SecondFactorProof,

@@ -5,7 +5,7 @@ use mi_platform::crypto::SecretKey;
 use sha2::Sha256;
 
 /// Codes per set.
-pub const CODES_PER_SET: usize = 10;
+pub(super) const CODES_PER_SET: usize = 10;
 /// Letters and digits that cannot be mistaken for each other.
 const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 

@@ -55,4 +55,7 @@ pub trait TwoFactorStore: Send + Sync + std::fmt::Debug {
 
     /// Uses up a recovery code; false if the account has no such unused code.
     async fn use_recovery_code(&self, mi_id: MiId, hash: &str) -> anyhow::Result<bool>;
+
+    /// Writes alerts that go with no state change here (`SecondFactorFailures`).
+    async fn record_alerts(&self, mi_id: MiId, events: &[IdentityEvent]) -> anyhow::Result<()>;
 }

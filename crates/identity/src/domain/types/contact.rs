@@ -31,8 +31,9 @@ impl ContactKind {
     }
 }
 
-/// A phone number in E.164 form or an email address in lower case: the form contacts are
-/// stored and compared in, whatever case the person typed.
+/// A phone number in E.164 form or an email address in lower case ([`contact::canonical`],
+/// the form verification signs into tokens too): the form contacts are stored and compared
+/// in, whatever case the person typed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ContactValue {
     kind: ContactKind,
@@ -56,7 +57,7 @@ impl ContactValue {
         let email = contact::parse_email(raw)?;
         Ok(Self {
             kind: ContactKind::Email,
-            value: email.to_lowercase(),
+            value: contact::canonical(&email),
         })
     }
 

@@ -77,6 +77,30 @@ impl SessionStore for SqlIdentityStore {
         })
     }
 
+    async fn repeated_refresh(
+        &self,
+        session_id: &str,
+        old_hash: &str,
+        successor_hash: &str,
+        since: UnixMillis,
+        now: UnixMillis,
+    ) -> anyhow::Result<Option<Session>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions \
+             WHERE session_id = $1 AND refresh_hash = $3 AND refresh_expires_at > $5 \
+             AND EXISTS (SELECT 1 FROM used_refresh_tokens \
+                         WHERE token_hash = $2 AND session_id = $1 AND used_at > $4)"
+        ))
+        .bind(session_id)
+        .bind(old_hash)
+        .bind(successor_hash)
+        .bind(since.as_i64())
+        .bind(now.as_i64())
+        .fetch_optional(self.database.pool())
+        .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
     async fn revoke_sessions(
         &self,
         mi_id: MiId,

@@ -134,6 +134,11 @@ impl TwoFactorStore for SqlIdentityStore {
             .await?;
         Ok(used.rows_affected() == 1)
     }
+
+    async fn record_alerts(&self, mi_id: MiId, events: &[IdentityEvent]) -> anyhow::Result<()> {
+        let transaction = self.begin().await?;
+        self.commit_with(transaction, mi_id, events).await
+    }
 }
 
 async fn replace_codes(

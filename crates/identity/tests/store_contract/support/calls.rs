@@ -17,7 +17,7 @@ use super::{new_session, token};
 // Changes.
 
 /// Starts another session of the account, created at `created_at`.
-pub async fn start(
+pub(crate) async fn start(
     store: &SqlIdentityStore,
     mi_id: MiId,
     device_id: &str,
@@ -26,13 +26,13 @@ pub async fn start(
     start_session(store, new_session(mi_id, device_id, created_at)).await
 }
 
-pub async fn start_session(store: &SqlIdentityStore, session: NewSession) -> NewSession {
+pub(crate) async fn start_session(store: &SqlIdentityStore, session: NewSession) -> NewSession {
     store.start_session(&session, &[]).await.expect("start");
     session
 }
 
 /// Adds `added` with a fresh token for it and no events, the account holding at most `max`.
-pub async fn add_contact(
+pub(crate) async fn add_contact(
     store: &SqlIdentityStore,
     mi_id: MiId,
     added: &Contact,
@@ -42,7 +42,7 @@ pub async fn add_contact(
 }
 
 /// Adds `added` with `token` and no events, the account holding at most `max`.
-pub async fn add_contact_with(
+pub(crate) async fn add_contact_with(
     store: &SqlIdentityStore,
     mi_id: MiId,
     added: &Contact,
@@ -56,19 +56,23 @@ pub async fn add_contact_with(
 }
 
 /// Turns the code second factor on or off, without events.
-pub async fn set_codes(store: &SqlIdentityStore, mi_id: MiId, on: bool) -> bool {
+pub(crate) async fn set_codes(store: &SqlIdentityStore, mi_id: MiId, on: bool) -> bool {
     store
         .set_code_second_factor(mi_id, on, &[])
         .await
         .expect("codes")
 }
 
-pub async fn delete(store: &SqlIdentityStore, mi_id: MiId, events: &[IdentityEvent]) -> bool {
+pub(crate) async fn delete(
+    store: &SqlIdentityStore,
+    mi_id: MiId,
+    events: &[IdentityEvent],
+) -> bool {
     store.delete_account(mi_id, events).await.expect("delete")
 }
 
 /// Trades refresh token `from` of a session in for `to` at `at`, `to` living until `until`.
-pub async fn rotate(
+pub(crate) async fn rotate(
     store: &SqlIdentityStore,
     session_id: &str,
     from: &str,
@@ -83,7 +87,7 @@ pub async fn rotate(
 }
 
 /// Trades the session's first refresh token in for `to` at `at`, `to` living until `until`.
-pub async fn rotate_first(
+pub(crate) async fn rotate_first(
     store: &SqlIdentityStore,
     session: &NewSession,
     to: &str,
@@ -95,7 +99,7 @@ pub async fn rotate_first(
 }
 
 /// Revokes the account's sessions in `scope`, giving the revoked session IDs.
-pub async fn revoke(
+pub(crate) async fn revoke(
     store: &SqlIdentityStore,
     mi_id: MiId,
     scope: RevokeScope<'_>,
@@ -108,12 +112,12 @@ pub async fn revoke(
 }
 
 /// Creates a challenge as it is given.
-pub async fn create_challenge(store: &SqlIdentityStore, challenge: &Challenge) {
+pub(crate) async fn create_challenge(store: &SqlIdentityStore, challenge: &Challenge) {
     store.create_challenge(challenge).await.expect("create");
 }
 
 /// Sets a sealed TOTP secret waiting for its first code.
-pub async fn pend_totp(store: &SqlIdentityStore, mi_id: MiId, sealed: &[u8]) {
+pub(crate) async fn pend_totp(store: &SqlIdentityStore, mi_id: MiId, sealed: &[u8]) {
     store
         .set_pending_totp(mi_id, sealed)
         .await
@@ -121,7 +125,7 @@ pub async fn pend_totp(store: &SqlIdentityStore, mi_id: MiId, sealed: &[u8]) {
 }
 
 /// Confirms the pending secret `sealed` at `step`, with new recovery codes and `events`.
-pub async fn confirm_totp(
+pub(crate) async fn confirm_totp(
     store: &SqlIdentityStore,
     mi_id: MiId,
     sealed: &[u8],
@@ -135,42 +139,42 @@ pub async fn confirm_totp(
         .expect("confirm")
 }
 
-pub async fn spend(store: &SqlIdentityStore, token: &VerifiedContact) -> bool {
+pub(crate) async fn spend(store: &SqlIdentityStore, token: &VerifiedContact) -> bool {
     store.spend_token(token).await.expect("spend")
 }
 
 // ---------------------------------------------------------------------------------------------
 // Readers.
 
-pub async fn find(store: &SqlIdentityStore, raw: &str) -> Option<MiId> {
+pub(crate) async fn find(store: &SqlIdentityStore, raw: &str) -> Option<MiId> {
     let identifier = Identifier::parse(raw).expect("identifier");
     store.find_account(&identifier).await.expect("find")
 }
 
-pub async fn account(store: &SqlIdentityStore, mi_id: MiId) -> Option<Account> {
+pub(crate) async fn account(store: &SqlIdentityStore, mi_id: MiId) -> Option<Account> {
     store.account(mi_id).await.expect("account")
 }
 
-pub async fn account_of(store: &SqlIdentityStore, mi_id: MiId) -> Account {
+pub(crate) async fn account_of(store: &SqlIdentityStore, mi_id: MiId) -> Account {
     account(store, mi_id).await.expect("an account")
 }
 
-pub async fn two_factor_of(store: &SqlIdentityStore, mi_id: MiId) -> TwoFactorStatus {
+pub(crate) async fn two_factor_of(store: &SqlIdentityStore, mi_id: MiId) -> TwoFactorStatus {
     account_of(store, mi_id).await.two_factor
 }
 
-pub async fn password_of(store: &SqlIdentityStore, mi_id: MiId) -> Option<StoredHash> {
+pub(crate) async fn password_of(store: &SqlIdentityStore, mi_id: MiId) -> Option<StoredHash> {
     store.password_hash(mi_id).await.expect("hash")
 }
 
-pub async fn sessions(store: &SqlIdentityStore, mi_id: MiId) -> Vec<Session> {
+pub(crate) async fn sessions(store: &SqlIdentityStore, mi_id: MiId) -> Vec<Session> {
     store
         .list_sessions(mi_id, UnixMillis::now())
         .await
         .expect("list")
 }
 
-pub async fn session_ids(store: &SqlIdentityStore, mi_id: MiId) -> Vec<String> {
+pub(crate) async fn session_ids(store: &SqlIdentityStore, mi_id: MiId) -> Vec<String> {
     let sessions = sessions(store, mi_id).await;
     sessions
         .into_iter()
@@ -178,7 +182,7 @@ pub async fn session_ids(store: &SqlIdentityStore, mi_id: MiId) -> Vec<String> {
         .collect()
 }
 
-pub async fn active(
+pub(crate) async fn active(
     store: &SqlIdentityStore,
     session_id: &str,
     now: UnixMillis,
@@ -187,7 +191,7 @@ pub async fn active(
 }
 
 /// What a sign-in with `raw` (a Mi ID or contact) on `device_id` reads.
-pub async fn candidate(
+pub(crate) async fn candidate(
     store: &SqlIdentityStore,
     raw: &str,
     device_id: &str,
@@ -200,7 +204,7 @@ pub async fn candidate(
 }
 
 /// Whether the account signed in on this device before.
-pub async fn is_known(store: &SqlIdentityStore, mi_id: MiId, device_id: &str) -> bool {
+pub(crate) async fn is_known(store: &SqlIdentityStore, mi_id: MiId, device_id: &str) -> bool {
     candidate(store, &mi_id.to_string(), device_id)
         .await
         .expect("the account exists")

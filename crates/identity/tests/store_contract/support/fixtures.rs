@@ -12,16 +12,16 @@ use mi_identity::storage::SqlIdentityStore;
 
 use super::{DAY, PHONE_A, PHONE_B, shifted, start};
 
-pub fn contact(raw: &str) -> ContactValue {
+pub(crate) fn contact(raw: &str) -> ContactValue {
     ContactValue::parse(raw).expect("contact")
 }
 
-pub fn mi_id(raw: u64) -> MiId {
+pub(crate) fn mi_id(raw: u64) -> MiId {
     MiId::new(raw).expect("mi id")
 }
 
 /// A fresh verification token proving `value`.
-pub fn token(value: &ContactValue) -> VerifiedContact {
+pub(crate) fn token(value: &ContactValue) -> VerifiedContact {
     VerifiedContact {
         contact: value.clone(),
         token_id: uuid::Uuid::new_v4().to_string(),
@@ -29,13 +29,13 @@ pub fn token(value: &ContactValue) -> VerifiedContact {
     }
 }
 
-pub fn password(label: &str) -> StoredHash {
+pub(crate) fn password(label: &str) -> StoredHash {
     StoredHash(format!(
         "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ${label}"
     ))
 }
 
-pub fn random_hash() -> String {
+pub(crate) fn random_hash() -> String {
     format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
@@ -44,7 +44,7 @@ pub fn random_hash() -> String {
 }
 
 /// A recovery (not primary) contact verified at `verified_at`.
-pub fn recovery(raw: &str, verified_at: UnixMillis) -> Contact {
+pub(crate) fn recovery(raw: &str, verified_at: UnixMillis) -> Contact {
     Contact {
         value: contact(raw),
         primary: false,
@@ -53,7 +53,7 @@ pub fn recovery(raw: &str, verified_at: UnixMillis) -> Contact {
 }
 
 /// The second-factor state an account shows.
-pub fn two_factor(totp: bool, codes: bool, recovery_codes_left: u32) -> TwoFactorStatus {
+pub(crate) fn two_factor(totp: bool, codes: bool, recovery_codes_left: u32) -> TwoFactorStatus {
     TwoFactorStatus {
         totp,
         codes,
@@ -61,7 +61,7 @@ pub fn two_factor(totp: bool, codes: bool, recovery_codes_left: u32) -> TwoFacto
     }
 }
 
-pub fn new_account(raw_id: u64, primary: &str, now: UnixMillis) -> Account {
+pub(crate) fn new_account(raw_id: u64, primary: &str, now: UnixMillis) -> Account {
     Account {
         mi_id: mi_id(raw_id),
         display_name: format!("User {raw_id}"),
@@ -82,7 +82,7 @@ pub fn new_account(raw_id: u64, primary: &str, now: UnixMillis) -> Account {
     }
 }
 
-pub fn device(device_id: &str) -> DeviceInfo {
+pub(crate) fn device(device_id: &str) -> DeviceInfo {
     DeviceInfo {
         device_id: device_id.into(),
         model: "Redmi Note 13".into(),
@@ -92,7 +92,7 @@ pub fn device(device_id: &str) -> DeviceInfo {
 }
 
 /// A session started at `created_at` whose refresh token lives until `refresh_expires_at`.
-pub fn session_until(
+pub(crate) fn session_until(
     mi_id: MiId,
     device_id: &str,
     created_at: UnixMillis,
@@ -115,12 +115,12 @@ pub fn session_until(
 }
 
 /// A session started at `created_at` whose refresh token lives for 30 days.
-pub fn new_session(mi_id: MiId, device_id: &str, created_at: UnixMillis) -> NewSession {
+pub(crate) fn new_session(mi_id: MiId, device_id: &str, created_at: UnixMillis) -> NewSession {
     session_until(mi_id, device_id, created_at, shifted(created_at, 30 * DAY))
 }
 
 /// A two-factor sign-in challenge on a new `device-2`.
-pub fn new_challenge(mi_id: MiId, expires_at: UnixMillis) -> Challenge {
+pub(crate) fn new_challenge(mi_id: MiId, expires_at: UnixMillis) -> Challenge {
     Challenge {
         challenge_id: uuid::Uuid::new_v4().to_string(),
         mi_id,
@@ -138,7 +138,7 @@ pub fn new_challenge(mi_id: MiId, expires_at: UnixMillis) -> Challenge {
 /// A sign-up: an account with its primary contact, password, verification token and first
 /// session. [`SignUp::new`] gives the usual one; the `with_*` methods change a part of it.
 #[derive(Debug, Clone)]
-pub struct SignUp {
+pub(crate) struct SignUp {
     pub account: Account,
     pub password: StoredHash,
     pub token: VerifiedContact,
@@ -147,7 +147,7 @@ pub struct SignUp {
 
 impl SignUp {
     /// Password `initial`, a fresh token for the primary contact, a session on `device-1`.
-    pub fn new(raw_id: u64, primary: &str, now: UnixMillis) -> Self {
+    pub(crate) fn new(raw_id: u64, primary: &str, now: UnixMillis) -> Self {
         let account = new_account(raw_id, primary, now);
         Self {
             password: password("initial"),
@@ -157,33 +157,33 @@ impl SignUp {
         }
     }
 
-    pub fn with_password(self, label: &str) -> Self {
+    pub(crate) fn with_password(self, label: &str) -> Self {
         let password = password(label);
         Self { password, ..self }
     }
 
-    pub fn with_token(self, token: &VerifiedContact) -> Self {
+    pub(crate) fn with_token(self, token: &VerifiedContact) -> Self {
         let token = token.clone();
         Self { token, ..self }
     }
 
     /// The first session on `device_id` instead, started when the account is created.
-    pub fn on_device(self, device_id: &str) -> Self {
+    pub(crate) fn on_device(self, device_id: &str) -> Self {
         let session = new_session(self.account.mi_id, device_id, self.account.created_at);
         Self { session, ..self }
     }
 
-    pub fn mi_id(&self) -> MiId {
+    pub(crate) fn mi_id(&self) -> MiId {
         self.account.mi_id
     }
 
-    pub fn session_id(&self) -> &str {
+    pub(crate) fn session_id(&self) -> &str {
         &self.session.session.session_id
     }
 
     /// More sessions of the account: for each `n`, one on `device-{n}` started `n - 1` seconds
     /// after the first one (on `device-1`).
-    pub async fn start_devices<const N: usize>(
+    pub(crate) async fn start_devices<const N: usize>(
         &self,
         store: &SqlIdentityStore,
         devices: [i64; N],
@@ -197,7 +197,7 @@ impl SignUp {
     }
 
     /// Tries to create the account, with its AccountCreated and SignedIn events.
-    pub async fn attempt(&self, store: &SqlIdentityStore) -> CreateAccountOutcome {
+    pub(crate) async fn attempt(&self, store: &SqlIdentityStore) -> CreateAccountOutcome {
         let events = [
             events::account_created(&self.account, &self.account.contacts[0].value),
             events::signed_in(&self.account, &self.session.session, true),
@@ -211,7 +211,7 @@ impl SignUp {
 }
 
 /// An account created through the store now, as [`SignUp::new`] builds it.
-pub async fn sign_up(store: &SqlIdentityStore, raw_id: u64, primary: &str) -> SignUp {
+pub(crate) async fn sign_up(store: &SqlIdentityStore, raw_id: u64, primary: &str) -> SignUp {
     let sign_up = SignUp::new(raw_id, primary, UnixMillis::now());
     assert_eq!(sign_up.attempt(store).await, CreateAccountOutcome::Created);
     sign_up
@@ -219,14 +219,14 @@ pub async fn sign_up(store: &SqlIdentityStore, raw_id: u64, primary: &str) -> Si
 
 /// The two accounts most scenarios start with, created now: 1000000001 on [`PHONE_A`], the
 /// one they work on, and 1000000002 on [`PHONE_B`], the other one that is to stay untouched.
-pub async fn two_accounts(store: &SqlIdentityStore) -> (SignUp, SignUp) {
+pub(crate) async fn two_accounts(store: &SqlIdentityStore) -> (SignUp, SignUp) {
     let signed_up = sign_up(store, 1_000_000_001, PHONE_A).await;
     let other = sign_up(store, 1_000_000_002, PHONE_B).await;
     (signed_up, other)
 }
 
 /// The account of one round of a concurrency scenario, each round with a phone of its own.
-pub async fn sign_up_round(store: &SqlIdentityStore, round: u64) -> SignUp {
+pub(crate) async fn sign_up_round(store: &SqlIdentityStore, round: u64) -> SignUp {
     let phone = format!("+86138001300{round:02}");
     sign_up(store, 1_000_000_001 + round, &phone).await
 }

@@ -6,9 +6,9 @@ mod calls;
 mod fixtures;
 mod outbox;
 
-pub use calls::*;
-pub use fixtures::*;
-pub use outbox::*;
+pub(crate) use calls::*;
+pub(crate) use fixtures::*;
+pub(crate) use outbox::*;
 
 use mi_contracts::UnixMillis;
 use mi_identity::storage::SqlIdentityStore;
@@ -20,19 +20,19 @@ use std::sync::Arc;
 use tokio::sync::Barrier;
 
 /// A day in milliseconds, for [`shifted`].
-pub const DAY: i64 = 24 * 60 * 60 * 1000;
-pub const PHONE_A: &str = "+8613800138000";
-pub const PHONE_B: &str = "+8613900139000";
-pub const PHONE_C: &str = "+8613700137000";
-pub const EMAIL_A: &str = "jane.doe@example.com";
-pub const EMAIL_B: &str = "li.lei@example.com";
-pub const EMAIL_C: &str = "han.meimei@example.com";
+pub(crate) const DAY: i64 = 24 * 60 * 60 * 1000;
+pub(crate) const PHONE_A: &str = "+8613800138000";
+pub(crate) const PHONE_B: &str = "+8613900139000";
+pub(crate) const PHONE_C: &str = "+8613700137000";
+pub(crate) const EMAIL_A: &str = "jane.doe@example.com";
+pub(crate) const EMAIL_B: &str = "li.lei@example.com";
+pub(crate) const EMAIL_C: &str = "han.meimei@example.com";
 
 /// The tables that hold an account's own rows, keyed by its Mi ID.
-pub const ACCOUNT_TABLES: [&str; 4] = ["accounts", "contacts", "sessions", "known_devices"];
+pub(crate) const ACCOUNT_TABLES: [&str; 4] = ["accounts", "contacts", "sessions", "known_devices"];
 
 /// `millis` milliseconds after `time` (before it, when negative).
-pub fn shifted(time: UnixMillis, millis: i64) -> UnixMillis {
+pub(crate) fn shifted(time: UnixMillis, millis: i64) -> UnixMillis {
     UnixMillis::from_i64(time.as_i64() + millis)
 }
 
@@ -40,7 +40,7 @@ pub fn shifted(time: UnixMillis, millis: i64) -> UnixMillis {
 // Databases.
 
 /// A migrated database and the store over it.
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub store: SqlIdentityStore,
     pub database: Database,
     _directory: Option<tempfile::TempDir>,
@@ -59,7 +59,7 @@ async fn fixture(database: Database, directory: Option<tempfile::TempDir>) -> Fi
 }
 
 /// A SQLite database in a temporary directory.
-pub async fn sqlite() -> Fixture {
+pub(crate) async fn sqlite() -> Fixture {
     let directory = tempfile::tempdir().expect("tempdir");
     let database = Database::connect_sqlite(&directory.path().join("identity.db"))
         .await
@@ -68,7 +68,7 @@ pub async fn sqlite() -> Fixture {
 }
 
 /// A PostgreSQL database with a unique name.
-pub async fn postgres() -> Fixture {
+pub(crate) async fn postgres() -> Fixture {
     let url = format!("{}/{}", testing::postgres_url(), testing::unique_name("t_"));
     let database = Database::connect_postgres(&url, 8).await.expect("postgres");
     fixture(database, None).await
@@ -79,7 +79,7 @@ pub async fn postgres() -> Fixture {
 
 /// Runs `racers` futures at once: every task is spawned before any is awaited, and all start
 /// together behind a barrier. The results come back in racer order.
-pub async fn race<T, F, Fut>(racers: usize, racer: F) -> Vec<T>
+pub(crate) async fn race<T, F, Fut>(racers: usize, racer: F) -> Vec<T>
 where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = T> + Send + 'static,
@@ -103,6 +103,6 @@ where
 }
 
 /// How many of the results are `true`.
-pub fn successes(results: &[bool]) -> usize {
+pub(crate) fn successes(results: &[bool]) -> usize {
     results.iter().filter(|won| **won).count()
 }

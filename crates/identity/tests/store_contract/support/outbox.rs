@@ -7,7 +7,7 @@ use mi_proto::EventPayload;
 use mi_proto::events::v1::{EventEnvelope, SessionRevoked};
 use prost::Message;
 
-pub async fn rows(database: &Database, table: &str, mi_id: MiId) -> i64 {
+pub(crate) async fn rows(database: &Database, table: &str, mi_id: MiId) -> i64 {
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE mi_id = $1"))
         .bind(mi_id.as_i64())
         .fetch_one(database.pool())
@@ -16,24 +16,24 @@ pub async fn rows(database: &Database, table: &str, mi_id: MiId) -> i64 {
 }
 
 /// Asserts that the account holds no rows in any of `tables`.
-pub async fn assert_no_rows(database: &Database, tables: &[&str], mi_id: MiId) {
+pub(crate) async fn assert_no_rows(database: &Database, tables: &[&str], mi_id: MiId) {
     for table in tables {
         assert_eq!(rows(database, table, mi_id).await, 0, "{table}");
     }
 }
 
-pub async fn all_rows(database: &Database, table: &str) -> i64 {
+pub(crate) async fn all_rows(database: &Database, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
         .fetch_one(database.pool())
         .await
         .expect("count")
 }
 
-pub async fn outbox_len(database: &Database) -> i64 {
+pub(crate) async fn outbox_len(database: &Database) -> i64 {
     all_rows(database, "outbox").await
 }
 
-pub async fn used_tokens_of(database: &Database, session_id: &str) -> i64 {
+pub(crate) async fn used_tokens_of(database: &Database, session_id: &str) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM used_refresh_tokens WHERE session_id = $1")
         .bind(session_id)
         .fetch_one(database.pool())
@@ -42,7 +42,7 @@ pub async fn used_tokens_of(database: &Database, session_id: &str) -> i64 {
 }
 
 /// The event types in the outbox for an account, sorted.
-pub async fn event_types(database: &Database, mi_id: MiId) -> Vec<String> {
+pub(crate) async fn event_types(database: &Database, mi_id: MiId) -> Vec<String> {
     let mut types: Vec<String> =
         sqlx::query_scalar("SELECT event_type FROM outbox WHERE message_key = $1")
             .bind(mi_id.to_string())
@@ -54,7 +54,7 @@ pub async fn event_types(database: &Database, mi_id: MiId) -> Vec<String> {
 }
 
 /// Event types (`EventPayload::EVENT_TYPE`), sorted, for comparing with [`event_types`].
-pub fn types(event_types: &[&str]) -> Vec<String> {
+pub(crate) fn types(event_types: &[&str]) -> Vec<String> {
     sorted(
         event_types
             .iter()
@@ -64,7 +64,7 @@ pub fn types(event_types: &[&str]) -> Vec<String> {
 }
 
 /// The `(session_id, reason)` of each `SessionRevoked` in the outbox for an account, sorted.
-pub async fn revoked_events(database: &Database, mi_id: MiId) -> Vec<(String, String)> {
+pub(crate) async fn revoked_events(database: &Database, mi_id: MiId) -> Vec<(String, String)> {
     let payloads: Vec<Vec<u8>> =
         sqlx::query_scalar("SELECT payload FROM outbox WHERE message_key = $1 AND event_type = $2")
             .bind(mi_id.to_string())
@@ -88,7 +88,7 @@ pub async fn revoked_events(database: &Database, mi_id: MiId) -> Vec<(String, St
 }
 
 /// `(session_id, reason)` pairs, sorted, for comparing with [`revoked_events`].
-pub fn pairs(sessions: &[&NewSession], reason: &str) -> Vec<(String, String)> {
+pub(crate) fn pairs(sessions: &[&NewSession], reason: &str) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = sessions
         .iter()
         .map(|session| (session.session.session_id.clone(), reason.to_owned()))
@@ -97,13 +97,13 @@ pub fn pairs(sessions: &[&NewSession], reason: &str) -> Vec<(String, String)> {
     pairs
 }
 
-pub fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
+pub(crate) fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
     items.sort();
     items
 }
 
 /// The sessions' IDs, in the order given.
-pub fn ids_in_order(sessions: &[&NewSession]) -> Vec<String> {
+pub(crate) fn ids_in_order(sessions: &[&NewSession]) -> Vec<String> {
     sessions
         .iter()
         .map(|session| session.session.session_id.clone())
@@ -111,6 +111,6 @@ pub fn ids_in_order(sessions: &[&NewSession]) -> Vec<String> {
 }
 
 /// The sessions' IDs, sorted.
-pub fn ids(sessions: &[&NewSession]) -> Vec<String> {
+pub(crate) fn ids(sessions: &[&NewSession]) -> Vec<String> {
     sorted(ids_in_order(sessions))
 }

@@ -27,6 +27,7 @@ pub(super) struct AlertCatalog {
     password_changed: AlertText,
     password_reset: AlertText,
     account_locked: AlertText,
+    second_factor_failures: AlertText,
     two_factor_enabled: AlertText,
     two_factor_disabled: AlertText,
     recovery_contact_added: AlertText,
@@ -62,7 +63,7 @@ impl AlertCatalog {
 
 impl Templates {
     /// The alert written for one of the account's contacts, in `locale`.
-    pub fn alert_message(
+    pub(crate) fn alert_message(
         &self,
         locale: &str,
         destination: &str,
@@ -81,6 +82,10 @@ impl Templates {
             AlertKind::AccountLocked { failures, minutes } => (
                 &catalog.account_locked,
                 context! { mi_id, failures, minutes },
+            ),
+            AlertKind::SecondFactorFailures { failures } => (
+                &catalog.second_factor_failures,
+                context! { mi_id, failures },
             ),
             AlertKind::TwoFactorEnabled { method } => (
                 &catalog.two_factor_enabled,
@@ -162,6 +167,7 @@ mod tests {
                 failures: 5,
                 minutes: 15,
             },
+            AlertKind::SecondFactorFailures { failures: 10 },
             AlertKind::TwoFactorEnabled {
                 method: "totp".into(),
             },
