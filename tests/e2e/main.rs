@@ -23,6 +23,7 @@ mod dev_inbox;
 mod device_access;
 mod device_linking;
 mod field_limits;
+mod fuzz;
 mod health_and_reflection;
 mod identity_alerts;
 mod identity_contacts;
