@@ -5,20 +5,7 @@ use crate::support::{Backends, TestConfig, TestPlatform};
 use mi_account::BoundServices;
 use mi_platform::Platform;
 use mi_proto::notification::v1::ListInboxMessagesRequest;
-use mi_test_support::CapturedLogs;
-
-/// Logs written on this thread while `work` runs; the tests run on one thread, so the
-/// services' tasks log here too.
-async fn capture_logs<T>(work: impl Future<Output = T>) -> (T, String) {
-    let captured = CapturedLogs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let output = work.await;
-    (output, captured.text())
-}
+use mi_test_support::capture_logs;
 
 #[tokio::test]
 async fn server_mode_refuses_the_dev_inbox_without_the_switch() {

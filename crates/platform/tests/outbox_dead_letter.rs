@@ -13,7 +13,7 @@ use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
 use mi_proto::EventPayload;
 use mi_proto::events::v1::VerificationLocked;
-use mi_test_support::{self as testing, CapturedLogs};
+use mi_test_support::{self as testing, capture_logs};
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
@@ -44,18 +44,6 @@ async fn count(database: &Database, table: &str) -> i64 {
         .fetch_one(database.pool())
         .await
         .expect("count")
-}
-
-/// Logs written while `work` runs on this thread (the tests run on one thread).
-async fn capture_logs<T>(work: impl Future<Output = T>) -> (T, String) {
-    let captured = CapturedLogs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let output = work.await;
-    (output, captured.text())
 }
 
 async fn oversized_event_is_parked_and_its_neighbours_flow(

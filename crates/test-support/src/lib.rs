@@ -65,6 +65,19 @@ fn require_reachable(address: &str, server: &str, variable: &str) {
     }
 }
 
+/// Logs written on this thread while `work` runs, as text. A test on a current-thread runtime
+/// sees the services' tasks log here too.
+pub async fn capture_logs<T>(work: impl Future<Output = T>) -> (T, String) {
+    let captured = CapturedLogs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let output = work.await;
+    (output, captured.text())
+}
+
 /// Log output kept in memory: a `tracing_subscriber` writer whose text a test then searches.
 #[derive(Debug, Clone, Default)]
 pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
