@@ -32,6 +32,7 @@ mod identity_sign_in;
 mod identity_sign_up;
 mod identity_two_factor;
 mod password_length;
+mod proxy_header;
 mod second_factor_delays;
 mod security_alerts;
 mod session_lifetime;
