@@ -21,6 +21,7 @@ mod delivery;
 mod dev_inbox;
 mod device_access;
 mod device_linking;
+mod displayed_text;
 mod field_limits;
 mod health_and_reflection;
 mod identity_alerts;
