@@ -20,5 +20,5 @@ pub use channel::Channel;
 pub use locale::{InvalidLocale, Locale, MAX_LOCALE_LEN, SUPPORTED_LANGUAGES};
 pub use mi_id::{InvalidMiId, MiId};
 pub use purpose::Purpose;
-pub use reason::Reason;
+pub use reason::{ERROR_DOMAIN, Reason};
 pub use time::UnixMillis;

@@ -1,5 +1,8 @@
 //! The machine-readable reasons of the errors a client can see, in `google.rpc.ErrorInfo`.
 
+/// The `ErrorInfo.domain` of every error this platform returns.
+pub const ERROR_DOMAIN: &str = "mi-account";
+
 /// Why a request failed, sent as `ErrorInfo.reason` (SCREAMING_SNAKE_CASE on the wire). A UI
 /// branches on these, never on the message text; servers and tests both name them through
 /// this enum, so a renamed reason cannot drift between them.

@@ -12,8 +12,7 @@ use mi_contracts::text::TooLong;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// The `ErrorInfo.domain` of every error this platform returns.
-pub(crate) const ERROR_DOMAIN: &str = "mi-account";
+pub(crate) use mi_contracts::ERROR_DOMAIN;
 
 /// What went wrong, from the client's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,7 @@
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/mi_descriptor.bin"));
 
+pub mod codec;
 pub mod contracts;
 
 pub mod common {

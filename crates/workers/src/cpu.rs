@@ -5,7 +5,7 @@
 //! a request arrives, so cheap RPCs keep their latency. At most `threads` jobs are handed over
 //! at once; further callers wait asynchronously, so a burst queues instead of piling up.
 
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -59,16 +59,24 @@ impl CpuPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let _permit = self.permits.acquire().await.context("cpu pool is closed")?;
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .context("cpu pool is closed")?;
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
+            // Held until the job is done, not until the caller stops waiting: a caller that
+            // goes away (a cancelled RPC) must not free a slot its job still takes.
+            let _permit = permit;
             // The caller may have gone away; then nobody needs the result.
             let _ = done.send(job());
         });
-        // Never blocks: the permit guarantees a free slot in the channel.
-        self.jobs
-            .try_send(job)
-            .map_err(|_| anyhow::anyhow!("cpu pool threads are gone"))?;
+        // Never blocks: every queued or running job holds one of `threads` permits, so the
+        // channel of `threads` slots has room.
+        self.jobs.try_send(job).map_err(|error| match error {
+            TrySendError::Full(_) => anyhow::anyhow!("cpu pool queue is full"),
+            TrySendError::Disconnected(_) => anyhow::anyhow!("cpu pool threads are gone"),
+        })?;
         result.await.context("cpu pool job panicked")
     }
 }
@@ -137,6 +145,19 @@ mod tests {
         let pool = CpuPool::new(Some(1));
         let failed = pool.run(|| panic!("boom")).await;
         assert!(failed.is_err());
+        assert_eq!(pool.run(|| 7).await.expect("run"), 7);
+    }
+
+    /// Found by the gRPC fuzzer (docs/fuzzing.md): RPCs cancelled while their hash ran freed
+    /// their slot early, and the next callers got INTERNAL ("threads are gone").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_that_give_up_do_not_overfill_the_queue() {
+        let pool = CpuPool::new(Some(1));
+        for _ in 0..2 {
+            let slow = pool.run(|| std::thread::sleep(std::time::Duration::from_millis(300)));
+            let gave_up = tokio::time::timeout(std::time::Duration::from_millis(30), slow).await;
+            assert!(gave_up.is_err());
+        }
         assert_eq!(pool.run(|| 7).await.expect("run"), 7);
     }
 

@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use mi_contracts::Reason;
 use mi_platform::auth::{AccessClaims, AccessTokenVerifier};
 use mi_platform::events;
 use mi_platform::tokens::PublicKey;
@@ -28,9 +27,10 @@ use mi_proto::notification::v1::InboxMessage;
 use mi_proto::verification::v1::SendCodeRequest;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
-use crate::support::{DELIVERY_TIMEOUT, TestConfig, TestPlatform, channel, code_in};
+use crate::support::{
+    DELIVERY_TIMEOUT, TestConfig, TestPlatform, channel, code_in, expect_refusal,
+};
 
 /// The terms and privacy-policy version every test account accepts.
 pub(crate) const CONSENT_VERSION: &str = "2024-01";
@@ -371,77 +371,6 @@ pub(crate) fn offers_method(challenge: &SecondFactorChallenge, method: SecondFac
     challenge.methods.contains(&i32::from(method))
 }
 
-/// Asserts a refusal's code and ErrorInfo reason (none checked when `expected_reason` is
-/// `None`) and returns it; `what` names the call in the panic message.
-#[track_caller]
-pub(crate) fn expect_refusal<T: std::fmt::Debug>(
-    result: Result<T, Status>,
-    code: Code,
-    expected_reason: Option<Reason>,
-    what: &str,
-) -> Status {
-    let status = match result {
-        Ok(value) => panic!("{what}: expected {code:?} {expected_reason:?}, got Ok({value:?})"),
-        Err(status) => status,
-    };
-    assert_eq!(
-        status.code(),
-        code,
-        "{what}: wrong code; status {status:?} (reason {:?})",
-        reason(&status)
-    );
-    if expected_reason.is_some() {
-        assert_eq!(
-            reason(&status),
-            expected_reason,
-            "{what}: wrong reason; status {status:?}"
-        );
-    }
-    status
-}
-
-/// The ErrorInfo reason of a refusal, `None` without one; a reason the contracts do not know
-/// fails the test.
-pub(crate) fn reason(status: &Status) -> Option<Reason> {
-    let details = status.get_error_details();
-    let info = details.error_info()?;
-    match info.reason.parse() {
-        Ok(reason) => Some(reason),
-        Err(_) => panic!("unknown ErrorInfo reason {:?} in {status:?}", info.reason),
-    }
-}
-
-/// One value of a refusal's ErrorInfo metadata, e.g. `attempts_left`.
-pub(crate) fn error_metadata(status: &Status, key: &str) -> Option<String> {
-    status
-        .get_error_details()
-        .error_info()
-        .and_then(|info| info.metadata.get(key).cloned())
-}
-
-/// The RetryInfo delay of a refusal.
-pub(crate) fn retry_after(status: &Status) -> Option<Duration> {
-    status
-        .get_error_details()
-        .retry_info()
-        .and_then(|info| info.retry_delay)
-}
-
-/// The BadRequest field violations of a refusal, as (field, description).
-pub(crate) fn field_violations(status: &Status) -> Vec<(String, String)> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|bad_request| {
-            bad_request
-                .field_violations
-                .iter()
-                .map(|violation| (violation.field.clone(), violation.description.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Seconds since the epoch.
 pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -449,28 +378,3 @@ pub(crate) fn unix_now() -> u64 {
         .unwrap()
         .as_secs()
 }
-
-/// Runs each `async fn scenario(backends: Backends)` named as two tests,
-/// `embedded::scenario` and `servers::scenario`; invoke once per test file.
-macro_rules! in_both_modes {
-    ($($scenario:ident),+ $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario($crate::support::Backends::Embedded).await;
-                }
-            )+
-        }
-
-        mod servers {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario($crate::support::Backends::Servers).await;
-                }
-            )+
-        }
-    };
-}
-pub(crate) use in_both_modes;

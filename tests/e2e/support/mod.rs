@@ -6,16 +6,20 @@ pub(crate) mod account;
 pub(crate) mod authenticator;
 pub(crate) mod identity;
 pub(crate) mod inbox;
+pub(crate) mod modes;
 pub(crate) mod providers;
+pub(crate) mod refusals;
+pub(crate) mod values;
 
 pub(crate) use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update};
 pub(crate) use authenticator::{base32_decode, rfc6238_code, totp_at_step, wrong_totp_code};
-pub(crate) use identity::in_both_modes;
 pub(crate) use identity::{
-    CONSENT_VERSION, access_claims_for, authed, error_metadata, expect_challenge, expect_refusal,
-    expect_tokens, field_violations, offers_method, reason, retry_after, sign_up_request,
-    strong_password, test_device, unix_now,
+    CONSENT_VERSION, access_claims_for, authed, expect_challenge, expect_tokens, offers_method,
+    sign_up_request, strong_password, test_device, unix_now,
 };
+pub(crate) use modes::in_both_modes;
+pub(crate) use refusals::{error_metadata, expect_refusal, field_violations, reason, retry_after};
+pub(crate) use values::{code_in, unique_email, unique_phone_number};
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -31,7 +35,6 @@ use mi_platform::telemetry::{self, TelemetryGuard};
 use mi_platform::tokens::TokenSigner;
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::events::v1::EventEnvelope;
-use mi_proto::notification::v1::InboxMessage;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
 use mi_proto::verification::v1::{
@@ -375,25 +378,4 @@ pub(crate) async fn channel(address: std::net::SocketAddr) -> Channel {
         .connect()
         .await
         .unwrap()
-}
-
-/// The 6-digit code in a message body.
-pub(crate) fn code_in(message: &InboxMessage) -> String {
-    let digits: Vec<char> = message.body.chars().collect();
-    digits
-        .windows(6)
-        .find(|window| window.iter().all(char::is_ascii_digit))
-        .map(|window| window.iter().collect())
-        .unwrap_or_else(|| panic!("no 6-digit code in {:?}", message.body))
-}
-
-/// A distinct valid mobile number per call, so tests never share a destination.
-pub(crate) fn unique_phone_number() -> String {
-    let suffix = u32::from_str_radix(&testing::unique_name("")[..7], 16).unwrap() % 100_000_000;
-    format!("+86138{suffix:08}")
-}
-
-/// A distinct email address per call.
-pub(crate) fn unique_email() -> String {
-    format!("{}@example.com", testing::unique_name("user-"))
 }

@@ -41,7 +41,7 @@ pub use self::sign_in::{
     SignInStore,
 };
 pub use self::sign_up::{CreateAccountOutcome, SignUp, SignUpError, SignUpRequest, SignUpStore};
-pub use self::store::{AccountLookup, IdentityStore};
+pub use self::store::{AccountGone, AccountLookup, IdentityStore};
 pub use self::two_factor::{
     FactorDelaySettings, FactorFailures, FactorRefusal, ProofChecker, RecoveryCodes,
     SecondFactorMethod, SecondFactorProof, TotpEnrollment, TotpSecrets, TotpState, TwoFactor,

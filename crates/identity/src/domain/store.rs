@@ -14,6 +14,12 @@ use super::sign_up::SignUpStore;
 use super::two_factor::TwoFactorStore;
 use super::{Account, Identifier};
 
+/// A store error: a session for an account deleted meanwhile (a sign-in racing the account's
+/// deletion). The edge answers it like a wrong password, not INTERNAL (docs/fuzzing.md).
+#[derive(Debug, thiserror::Error)]
+#[error("account {0} no longer exists")]
+pub struct AccountGone(pub MiId);
+
 /// The reads every family shares: an account and who an identifier names.
 #[async_trait]
 pub trait AccountLookup: Send + Sync + std::fmt::Debug {

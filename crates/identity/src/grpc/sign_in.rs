@@ -12,7 +12,8 @@ use tonic::{Request, Response, Status};
 use super::caller::Callers;
 use super::{convert, status};
 use crate::domain::{
-    ReauthenticateError, Reauthentication, SignIn, SignInError, SignInOutcome, SignInRequest,
+    AccountGone, ReauthenticateError, Reauthentication, SignIn, SignInError, SignInOutcome,
+    SignInRequest,
 };
 use crate::wire::device_from_wire;
 
@@ -96,6 +97,10 @@ fn sign_in_status(error: SignInError) -> Status {
         SignInError::InvalidRequest { field, problem } => {
             ServiceError::invalid_field(field, problem)
         }
+        // A sign-in that raced the account's deletion: the account is gone, as if never there.
+        SignInError::Unexpected(error) if error.is::<AccountGone>() => {
+            ServiceError::unauthenticated(Reason::InvalidCredentials, "wrong account or password")
+        }
         SignInError::InvalidCredentials => {
             ServiceError::unauthenticated(Reason::InvalidCredentials, "wrong account or password")
         }
@@ -155,4 +160,22 @@ fn reauthenticate_status(error: ReauthenticateError) -> Status {
         ReauthenticateError::Unexpected(error) => ServiceError::internal(&error),
     };
     service_error.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use mi_contracts::MiId;
+
+    use super::*;
+
+    /// Found by the gRPC fuzzer (docs/fuzzing.md, finding 5): this was INTERNAL.
+    #[test]
+    fn a_sign_in_that_raced_the_account_deletion_is_wrong_credentials() {
+        let gone = anyhow::Error::from(AccountGone(MiId::new(1_234_567_890).unwrap()))
+            .context("while storing the session");
+        let status = sign_in_status(SignInError::Unexpected(gone));
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        let other = sign_in_status(SignInError::Unexpected(anyhow::anyhow!("disk full")));
+        assert_eq!(other.code(), tonic::Code::Internal);
+    }
 }

@@ -7,7 +7,8 @@ use sqlx::{AnyConnection, Row};
 
 use super::{flag, lock_account};
 use crate::domain::{
-    Account, Consent, Contact, ContactKind, ContactValue, NewSession, Session, TwoFactorStatus,
+    Account, AccountGone, Consent, Contact, ContactKind, ContactValue, NewSession, Session,
+    TwoFactorStatus,
 };
 
 /// The Mi ID a row keeps in `column`.
@@ -66,11 +67,9 @@ pub(super) async fn insert_session(
 ) -> anyhow::Result<()> {
     let session = &new.session;
     // A sign-in racing the account's deletion must not leave a session behind.
-    anyhow::ensure!(
-        lock_account(&mut *connection, session.mi_id).await?,
-        "account {} no longer exists",
-        session.mi_id
-    );
+    if !lock_account(&mut *connection, session.mi_id).await? {
+        return Err(AccountGone(session.mi_id).into());
+    }
     sqlx::query(
         "INSERT INTO sessions (session_id, mi_id, device, client_address, methods, refresh_hash, \
          created_at, last_used_at, auth_time, refresh_expires_at) \
