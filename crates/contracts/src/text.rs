@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
 /// Free-text fields longer than their maxima, each with the problem, as field violations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TooLong(pub Vec<(&'static str, String)>);
@@ -30,6 +32,27 @@ pub fn check_lengths(fields: &[(&'static str, &str, usize)]) -> Result<(), TooLo
         Ok(())
     } else {
         Err(TooLong(too_long))
+    }
+}
+
+/// What is wrong with text shown to a person, if anything: control characters (a newline
+/// would let a device name write its own line in an alert), line and paragraph separators, and
+/// format characters (bidi overrides and isolates that reorder what is read, zero-width
+/// characters that hide text or make two names look alike).
+pub fn check_displayed(value: &str) -> Result<(), &'static str> {
+    let hidden = value.chars().any(|c| {
+        matches!(
+            c.general_category(),
+            GeneralCategory::Control
+                | GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        )
+    });
+    if hidden {
+        Err("must not contain control, bidi, zero-width or other invisible format characters")
+    } else {
+        Ok(())
     }
 }
 
@@ -62,5 +85,30 @@ mod tests {
             check_lengths(&[("name", "李雷", 2), ("empty", "", 0)]),
             Ok(())
         );
+    }
+
+    #[test]
+    fn displayed_text_has_no_hidden_characters() {
+        for forged in [
+            "Phone\nCall +1 900 555 0100",
+            "tab\there",
+            "abc\u{202e}gpj.exe",
+            "isolate\u{2066}x\u{2069}",
+            "zero\u{200b}width",
+            "joiner\u{200d}",
+            "bom\u{feff}",
+            "line\u{2028}separator",
+        ] {
+            assert!(check_displayed(forged).is_err(), "{forged:?} was accepted");
+        }
+        for fine in [
+            "Lei's phone",
+            "小米 14 Pro",
+            "Redmi Note 13 (5G)",
+            "Ünïcödé",
+            "",
+        ] {
+            assert_eq!(check_displayed(fine), Ok(()), "{fine:?}");
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mi_platform::client::{IpNet, ProxyTrust};
 use mi_platform::service::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -18,9 +19,12 @@ pub use crate::domain::{Argon2Settings, ChallengeSettings, LockoutSettings, Pass
 pub struct Settings {
     /// gRPC listen address.
     pub listen_addr: SocketAddr,
-    /// gRPC metadata header set by a trusted proxy with the client address (its last entry
-    /// counts); unset uses the peer address of the connection.
+    /// gRPC metadata header set by a trusted proxy with the client address (the last entry
+    /// of its last line counts); unset uses the peer address of the connection.
     pub trusted_proxy_header: Option<String>,
+    /// Peers whose `trusted_proxy_header` is believed (CIDRs, e.g. `["10.0.0.0/8"]`); empty
+    /// ignores the header, so a client cannot name its own address.
+    pub trusted_proxies: Vec<IpNet>,
     /// Public keys of the verification service (`kid:x`) that sign verification tokens, as a
     /// list or one string separated by commas or whitespace (so a `*_FILE` secret works); in
     /// embedded mode, empty means the development key in the data directory.
@@ -46,6 +50,7 @@ impl Default for Settings {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             trusted_proxy_header: None,
+            trusted_proxies: Vec::new(),
             verification_public_keys: Vec::new(),
             recent_auth_window: Duration::from_secs(300),
             totp_encryption_key: None,
@@ -54,6 +59,16 @@ impl Default for Settings {
             second_factor: ChallengeSettings::default(),
             tokens: TokenSettings::default(),
         }
+    }
+}
+
+impl Settings {
+    /// Whose client-address header is believed.
+    pub fn proxy_trust(&self) -> ProxyTrust {
+        ProxyTrust::new(
+            self.trusted_proxy_header.clone(),
+            self.trusted_proxies.clone(),
+        )
     }
 }
 

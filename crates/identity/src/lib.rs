@@ -47,6 +47,7 @@ impl Service for IdentityService {
 
     async fn build(settings: Settings, host: &mut ServiceHost) -> anyhow::Result<GrpcServices> {
         let platform = host.platform();
+        let proxy_trust = settings.proxy_trust();
         let keys = keys::ServiceKeys::load(&platform.config, &settings)?;
         keys.write_jwks(&platform.config, &settings);
         let hasher = PasswordHasher::new(
@@ -87,7 +88,7 @@ impl Service for IdentityService {
                 recent_auth_window: settings.recent_auth_window,
             },
         );
-        let handler = grpc::IdentityHandler::new(services, settings.trusted_proxy_header)?;
+        let handler = grpc::IdentityHandler::new(services, proxy_trust)?;
         Ok(GrpcServices::new(IdentityServiceServer::new(handler)))
     }
 }

@@ -2,7 +2,8 @@
 //! p50/p99/p999 latency. Scenarios are added here as the services grow.
 //!
 //! The platform under test must let the load through its fraud guard: run it with
-//! `MI_VERIFICATION__TRUSTED_PROXY_HEADER=x-forwarded-for` (each request claims its own client
+//! `MI_VERIFICATION__TRUSTED_PROXY_HEADER=x-forwarded-for` and
+//! `MI_VERIFICATION__TRUSTED_PROXIES='["127.0.0.1/32"]'` (each request claims its own client
 //! address), a high `MI_VERIFICATION__CAPTCHA__RISK_THRESHOLD` and high limits; see
 //! docs/benchmarks.md for the exact settings.
 //!

@@ -145,20 +145,3 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = interrupt.await;
 }
-
-/// The client's IP address: the last entry of `trusted_header` when a trusted proxy sets it
-/// (entries before it may be forged by the client), else the connection's peer address.
-pub fn client_address<T>(request: &tonic::Request<T>, trusted_header: Option<&str>) -> String {
-    let from_proxy = trusted_header
-        .and_then(|header| request.metadata().get(header))
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.rsplit(',').next())
-        .map(str::trim)
-        .filter(|address| !address.is_empty());
-    match from_proxy {
-        Some(address) => address.to_owned(),
-        None => request
-            .remote_addr()
-            .map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string()),
-    }
-}

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use mi_platform::client::{IpNet, ProxyTrust};
 use mi_platform::service::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -25,9 +26,12 @@ pub struct Settings {
     pub max_sends_per_verification: u32,
     /// HMAC key for stored code hashes (base64, 32 bytes); generated in embedded mode.
     pub code_hash_key: Option<SecretString>,
-    /// gRPC metadata header set by a trusted proxy with the client address (its last entry
-    /// counts); unset uses the peer address of the connection.
+    /// gRPC metadata header set by a trusted proxy with the client address (the last entry
+    /// of its last line counts); unset uses the peer address of the connection.
     pub trusted_proxy_header: Option<String>,
+    /// Peers whose `trusted_proxy_header` is believed (CIDRs, e.g. `["10.0.0.0/8"]`); empty
+    /// ignores the header, so a client cannot name its own address.
+    pub trusted_proxies: Vec<IpNet>,
     /// CAPTCHA challenges.
     pub captcha: CaptchaSettings,
     /// Rate limits and fraud guard.
@@ -47,11 +51,22 @@ impl Default for Settings {
             max_sends_per_verification: 5,
             code_hash_key: None,
             trusted_proxy_header: None,
+            trusted_proxies: Vec::new(),
             captcha: CaptchaSettings::default(),
             limits: LimitSettings::default(),
             countries: CountrySettings::default(),
             token: TokenSettings::default(),
         }
+    }
+}
+
+impl Settings {
+    /// Whose client-address header is believed.
+    pub fn proxy_trust(&self) -> ProxyTrust {
+        ProxyTrust::new(
+            self.trusted_proxy_header.clone(),
+            self.trusted_proxies.clone(),
+        )
     }
 }
 

@@ -85,7 +85,7 @@ impl Service for VerificationService {
                 provider.timeout,
             )?));
         }
-        let trusted_proxy_header = settings.trusted_proxy_header.clone();
+        let proxy_trust = settings.proxy_trust();
         let verifier = Verifier::new(VerifierParts {
             store: Arc::new(SqlVerificationStore::new(
                 host.database().clone(),
@@ -99,7 +99,7 @@ impl Service for VerificationService {
             policy: settings.policy(),
         });
         Ok(GrpcServices::new(VerificationServiceServer::new(
-            grpc::VerificationHandler::new(verifier, trusted_proxy_header),
+            grpc::VerificationHandler::new(verifier, proxy_trust),
         )))
     }
 }

@@ -86,10 +86,7 @@ impl TestConfig {
                 "code_encryption_key",
                 code_encryption_key.to_base64().expose_secret(),
             )
-            .with_value(
-                "verification.code_hash_key",
-                SecretKey::generate().to_base64().expose_secret(),
-            )
+            .with_value("verification.code_hash_key", random_key())
             .with_value(
                 "verification.token.signing_key",
                 verification_seed.to_base64().expose_secret(),
@@ -103,14 +100,8 @@ impl TestConfig {
                 "identity.tokens.signing_key",
                 identity_signing_key.to_base64().expose_secret(),
             )
-            .with_value(
-                "identity.password.pepper",
-                SecretKey::generate().to_base64().expose_secret(),
-            )
-            .with_value(
-                "identity.totp_encryption_key",
-                SecretKey::generate().to_base64().expose_secret(),
-            )
+            .with_value("identity.password.pepper", random_key())
+            .with_value("identity.totp_encryption_key", random_key())
             // The cheapest Argon2id the service accepts: tests hash many passwords.
             .with_value("identity.password.argon2.memory_kib", 8 * 1024)
             .with_value("identity.password.argon2.iterations", 1)
@@ -121,7 +112,10 @@ impl TestConfig {
             .with_value("outbox.max_backoff", "500ms")
             .with_value("consumer.max_attempts", 3)
             .with_value("consumer.initial_backoff", "20ms")
-            .with_value("consumer.max_backoff", "200ms");
+            .with_value("consumer.max_backoff", "200ms")
+            // Tests name client addresses in x-forwarded-for; the test client is the proxy.
+            .with_value("identity.trusted_proxies", ["127.0.0.1/32"])
+            .with_value("verification.trusted_proxies", ["127.0.0.1/32"]);
         for service in ["identity", "verification", "notification", "device"] {
             loader = loader.with_value(&format!("{service}.listen_addr"), "127.0.0.1:0");
         }
@@ -187,6 +181,11 @@ impl TestConfig {
             .await
             .unwrap()
     }
+}
+
+/// A fresh random 32-byte key in base64, as keys are configured.
+fn random_key() -> String {
+    SecretKey::generate().to_base64().expose_secret().to_owned()
 }
 
 /// `kid:x` of the public half of a signing seed, as a service that trusts it is configured.

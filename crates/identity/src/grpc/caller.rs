@@ -2,7 +2,7 @@
 //! client address (from a trusted proxy's header when configured).
 
 use mi_platform::auth::AccessTokenVerifier;
-use mi_platform::server;
+use mi_platform::client::ProxyTrust;
 use tonic::{Request, Status};
 
 use super::sessions;
@@ -13,25 +13,22 @@ use crate::domain::{Caller, Sessions};
 pub(super) struct Callers {
     access_tokens: AccessTokenVerifier,
     sessions: Sessions,
-    trusted_proxy_header: Option<String>,
+    proxy_trust: ProxyTrust,
 }
 
 impl Callers {
     /// Callers of access tokens `sessions`' issuer signed.
-    pub(super) fn new(
-        sessions: Sessions,
-        trusted_proxy_header: Option<String>,
-    ) -> anyhow::Result<Self> {
+    pub(super) fn new(sessions: Sessions, proxy_trust: ProxyTrust) -> anyhow::Result<Self> {
         Ok(Self {
             access_tokens: AccessTokenVerifier::new(&sessions.public_keys())?,
             sessions,
-            trusted_proxy_header,
+            proxy_trust,
         })
     }
 
     /// The client address of a request.
     pub(super) fn client<T>(&self, request: &Request<T>) -> String {
-        server::client_address(request, self.trusted_proxy_header.as_deref())
+        self.proxy_trust.client_address(request)
     }
 
     /// The caller of an authenticated RPC: a valid access token of an active session.

@@ -16,6 +16,7 @@ mod two_factor;
 
 use std::sync::Arc;
 
+use mi_platform::client::ProxyTrust;
 use mi_proto::identity::v1 as api;
 use mi_proto::identity::v1::identity_service_server::IdentityService;
 use tonic::{Request, Response, Status};
@@ -43,16 +44,9 @@ pub(crate) struct IdentityHandler {
 }
 
 impl IdentityHandler {
-    /// A handler over the families' services; `trusted_proxy_header` names where a proxy puts
-    /// the client address.
-    pub(crate) fn new(
-        services: IdentityServices,
-        trusted_proxy_header: Option<String>,
-    ) -> anyhow::Result<Self> {
-        let callers = Arc::new(Callers::new(
-            services.sessions.clone(),
-            trusted_proxy_header,
-        )?);
+    /// A handler over the families' services; `proxy_trust` says where the client address is.
+    pub(crate) fn new(services: IdentityServices, proxy_trust: ProxyTrust) -> anyhow::Result<Self> {
+        let callers = Arc::new(Callers::new(services.sessions.clone(), proxy_trust)?);
         Ok(Self {
             sign_up: SignUpRpcs {
                 service: services.sign_up,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use mi_platform::client::limit_key;
 use mi_platform::{ErrorCode, ServiceError};
 use mi_proto::identity::v1 as api;
 use secrecy::SecretString;
@@ -42,7 +43,8 @@ impl PasswordRpcs {
         request: Request<api::ChangePasswordRequest>,
     ) -> Result<Response<api::ChangePasswordResponse>, Status> {
         let caller = self.callers.caller(&request).await?;
-        let client_address = self.callers.client(&request);
+        // The address only counts failures here, so it goes in as the key they are counted by.
+        let client_key = limit_key(&self.callers.client(&request));
         let request = request.into_inner();
         let sessions_revoked = self
             .service
@@ -50,7 +52,7 @@ impl PasswordRpcs {
                 &caller,
                 &SecretString::from(request.current_password),
                 &SecretString::from(request.new_password),
-                &client_address,
+                &client_key,
             )
             .await
             .map_err(password_status)?;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mi_platform::client::limit_key;
 use mi_platform::limiter::Limit;
 
 use super::{ClientAddress, NewCaptcha, Verifier};
@@ -30,7 +31,7 @@ impl Verifier {
         client: &ClientAddress,
     ) -> Result<NewCaptcha, CreateCaptchaError> {
         let limit = Limit::new(
-            format!("captcha:client-hour:{}", client.0),
+            format!("captcha:client-hour:{}", limit_key(&client.0)),
             self.policy.limits.captchas_per_client_per_hour,
             HOUR,
         );

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mi_platform::client::limit_key;
 use mi_platform::limiter::Limit;
 
 use mi_contracts::Purpose;
@@ -60,7 +61,7 @@ impl Verifier {
         }
 
         let destination_hour = format!("send:destination-hour:{}", destination.canonical());
-        let client_hour = format!("send:client-hour:{}", client.0);
+        let client_hour = format!("send:client-hour:{}", limit_key(&client.0));
         if self
             .captcha_required(purpose, &destination_hour, &client_hour)
             .await?
@@ -160,7 +161,7 @@ impl Verifier {
         client: &ClientAddress,
     ) -> anyhow::Result<Option<Duration>> {
         let limit = Limit::new(
-            format!("check:client-hour:{}", client.0),
+            format!("check:client-hour:{}", limit_key(&client.0)),
             self.policy.limits.checks_per_client_per_hour,
             HOUR,
         );

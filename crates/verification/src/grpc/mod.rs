@@ -3,7 +3,8 @@
 mod errors;
 mod limits;
 
-use mi_platform::{ServiceError, server};
+use mi_platform::ServiceError;
+use mi_platform::client::ProxyTrust;
 use mi_proto::contracts::{channel_from_wire, channel_to_wire, purpose_from_wire, purpose_to_wire};
 use mi_proto::verification::v1 as api;
 use mi_proto::verification::v1::verification_service_server::VerificationService;
@@ -15,23 +16,20 @@ use crate::domain::{CaptchaAnswer, ClientAddress, ResendCodeRequest, SendCodeReq
 #[derive(Debug)]
 pub(crate) struct VerificationHandler {
     verifier: Verifier,
-    trusted_proxy_header: Option<String>,
+    proxy_trust: ProxyTrust,
 }
 
 impl VerificationHandler {
-    /// A handler over a verifier; `trusted_proxy_header` names where a proxy puts the client address.
-    pub(crate) fn new(verifier: Verifier, trusted_proxy_header: Option<String>) -> Self {
+    /// A handler over a verifier; `proxy_trust` says where the client address is.
+    pub(crate) fn new(verifier: Verifier, proxy_trust: ProxyTrust) -> Self {
         Self {
             verifier,
-            trusted_proxy_header,
+            proxy_trust,
         }
     }
 
     fn client<T>(&self, request: &Request<T>) -> ClientAddress {
-        ClientAddress(server::client_address(
-            request,
-            self.trusted_proxy_header.as_deref(),
-        ))
+        ClientAddress(self.proxy_trust.client_address(request))
     }
 }
 

@@ -1,5 +1,7 @@
 //! The profile fields and their rules; SignUp checks the same ones.
 
+use mi_contracts::text;
+
 /// Which profile fields to change, with their new values (already checked).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfileUpdate {
@@ -80,12 +82,14 @@ pub fn parse_locale(raw: &str) -> Result<String, String> {
     Ok(locale)
 }
 
-/// A display name: trimmed, at most 64 characters, no control characters; may be empty.
+/// A display name: trimmed, at most 64 characters, no control or hidden format characters; may
+/// be empty.
 pub fn parse_display_name(raw: &str) -> Result<String, String> {
     let name = raw.trim();
-    if name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err("must be at most 64 characters without control characters".into());
+    if name.chars().count() > 64 {
+        return Err("must be at most 64 characters".into());
     }
+    text::check_displayed(name)?;
     Ok(name.to_owned())
 }
 

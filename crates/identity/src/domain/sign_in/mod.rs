@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mi_contracts::UnixMillis;
+use mi_platform::client::limit_key;
 use secrecy::SecretString;
 
 pub use self::challenge::{Challenge, ChallengeReason, ChallengeSettings};
@@ -118,7 +119,8 @@ impl SignIn {
             .await?;
         let mi_id = candidate.as_ref().map(|candidate| candidate.account.mi_id);
         let client = request.client_address.as_str();
-        match self.passwords.blocked(mi_id, client).await? {
+        let client_key = limit_key(client);
+        match self.passwords.blocked(mi_id, &client_key).await? {
             Some(Blocked::Account(retry_after)) => {
                 return Err(SignInError::AccountLocked { retry_after });
             }
@@ -140,11 +142,11 @@ impl SignIn {
             known_device,
         }) = candidate
         else {
-            self.passwords.unknown_account_failed(client).await?;
+            self.passwords.unknown_account_failed(&client_key).await?;
             return Err(SignInError::InvalidCredentials);
         };
         if !checked.is_right() {
-            self.passwords.failed(&account, client).await?;
+            self.passwords.failed(&account, &client_key).await?;
             return Err(SignInError::InvalidCredentials);
         }
         let mi_id = account.mi_id;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use mi_contracts::UnixMillis;
+use mi_platform::client::limit_key;
 use secrecy::SecretString;
 
 use super::SignIn;
@@ -69,7 +70,7 @@ impl SignIn {
         let method = match proof {
             Reauthentication::Password(password) => {
                 self.passwords
-                    .check_current(&account, &password, client_address)
+                    .check_current(&account, &password, &limit_key(client_address))
                     .await
                     .map_err(|refusal| match refusal {
                         CurrentPasswordRefusal::Locked { retry_after } => {

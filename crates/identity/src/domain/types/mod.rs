@@ -3,7 +3,7 @@
 
 mod contact;
 
-use mi_contracts::{MiId, UnixMillis};
+use mi_contracts::{MiId, UnixMillis, text};
 use serde::{Deserialize, Serialize};
 
 pub use self::contact::{Contact, ContactKind, ContactValue, Identifier};
@@ -82,13 +82,15 @@ pub struct DeviceInfo {
 }
 
 impl DeviceInfo {
-    /// Trims and bounds each field; a device id is required.
+    /// Trims and bounds each field, refusing hidden characters (the name, model and OS are
+    /// shown in alerts and device lists); a device id is required.
     pub fn parse(device: Self) -> Result<Self, (&'static str, String)> {
         let field = |name: &'static str, value: String| -> Result<String, (&'static str, String)> {
             let value = value.trim().to_owned();
             if value.chars().count() > 128 {
                 return Err((name, "must be at most 128 characters".into()));
             }
+            text::check_displayed(&value).map_err(|problem| (name, problem.to_owned()))?;
             Ok(value)
         };
         let parsed = Self {

@@ -51,13 +51,17 @@ impl AlertCatalog {
 
     /// "Name (Model)", whichever of the two is known, or the catalog's word for neither.
     fn device(&self, name: &str, model: &str) -> String {
-        match (name.trim(), model.trim()) {
-            ("", "") => self.unknown_device.clone(),
+        let described = match (name.trim(), model.trim()) {
+            ("", "") => return self.unknown_device.clone(),
             (name, "") => name.to_owned(),
             ("", model) => model.to_owned(),
             (name, model) if name == model => name.to_owned(),
             (name, model) => format!("{name} ({model})"),
-        }
+        };
+        // The client wrote these words: quoted and escaped, they read as one value and never as
+        // the alert's own sentences or a line of their own (identity refuses control and format
+        // characters; this holds for events from before it did too).
+        format!("{described:?}")
     }
 }
 
@@ -325,7 +329,7 @@ mod tests {
         };
         let message = render("en", EMAIL, unnamed);
         assert!(
-            message.body.contains("device: Xiaomi 14,"),
+            message.body.contains("device: \"Xiaomi 14\","),
             "{}",
             message.body
         );
@@ -334,5 +338,23 @@ mod tests {
             "{}",
             message.body
         );
+    }
+
+    #[test]
+    fn a_device_name_cannot_write_its_own_line() {
+        let forged = AlertKind::NewDeviceSignIn {
+            device_name: "Phone\nCall +1 900 555 0100 now\u{202e}".into(),
+            device_model: String::new(),
+            client_address: "203.0.113.7".into(),
+        };
+        let message = render("en", EMAIL, forged);
+        assert!(
+            message
+                .body
+                .contains(r#"device: "Phone\nCall +1 900 555 0100 now\u{202e}","#),
+            "{}",
+            message.body
+        );
+        assert!(!message.body.lines().any(|line| line.starts_with("Call")));
     }
 }
