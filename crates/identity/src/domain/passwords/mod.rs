@@ -4,6 +4,7 @@
 //! other families check passwords through (`guard.rs`).
 
 mod argon2id;
+mod breached;
 mod guard;
 mod hasher;
 mod lockout;

@@ -12,9 +12,11 @@ pub struct PasswordSettings {
     pub min_length: usize,
     /// Longest password accepted (bounds hashing work).
     pub max_length: usize,
-    /// Require both lower-case and upper-case letters.
+    /// Require both lower-case and upper-case letters. Off by default: NIST SP 800-63B-4
+    /// (3.1.1.2) says not to impose composition rules; the length, strength and breach checks
+    /// do their work.
     pub require_mixed_case: bool,
-    /// Require a digit or a symbol.
+    /// Require a digit or a symbol (off by default, as `require_mixed_case`).
     pub require_digit_or_symbol: bool,
     /// Lowest zxcvbn score accepted (0 to 4).
     pub min_strength_score: u8,
@@ -35,8 +37,8 @@ impl Default for PasswordSettings {
         Self {
             min_length: 8,
             max_length: 128,
-            require_mixed_case: true,
-            require_digit_or_symbol: true,
+            require_mixed_case: false,
+            require_digit_or_symbol: false,
             min_strength_score: 3,
             pepper: None,
             argon2: Argon2Settings::default(),
