@@ -24,7 +24,7 @@ pub use self::guard::{CurrentPasswordRefusal, PasswordGuard};
 pub use self::hasher::{PasswordCheck, PasswordHasher, PasswordProblem, StoredHash};
 pub use self::lockout::{Blocked, Lockout, LockoutSettings};
 pub use self::policy::PasswordPolicy;
-pub use self::settings::{Argon2Settings, PasswordSettings};
+pub use self::settings::{Argon2Settings, OWASP_ARGON2_MINIMUMS, PasswordSettings};
 pub use self::store::{PasswordStore, SetPasswordOutcome};
 use super::events;
 use super::{Account, AccountLookup, Caller, Identifier, VerificationTokens};

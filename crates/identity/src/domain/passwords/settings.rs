@@ -48,6 +48,16 @@ impl Default for PasswordSettings {
     }
 }
 
+/// OWASP's Argon2id minimums (Password Storage Cheat Sheet) as pairs of memory (KiB) and
+/// passes, each as strong as the others against attackers; a cost meets one pair or is refused.
+pub const OWASP_ARGON2_MINIMUMS: [(u32, u32); 5] = [
+    (46 * 1024, 1),
+    (19 * 1024, 2),
+    (12 * 1024, 3),
+    (9 * 1024, 4),
+    (7 * 1024, 5),
+];
+
 /// Argon2id parameters; defaults are OWASP's (19 MiB, 2 iterations, 1 lane).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -67,5 +77,17 @@ impl Default for Argon2Settings {
             iterations: 2,
             parallelism: 1,
         }
+    }
+}
+
+impl Argon2Settings {
+    /// Whether the cost meets one of OWASP's minimum pairs, with at least one lane.
+    pub fn meets_owasp_minimum(&self) -> bool {
+        self.parallelism >= 1
+            && OWASP_ARGON2_MINIMUMS
+                .iter()
+                .any(|&(memory_kib, iterations)| {
+                    self.memory_kib >= memory_kib && self.iterations >= iterations
+                })
     }
 }
