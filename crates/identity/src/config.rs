@@ -11,7 +11,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::domain::SessionLifetimes;
-pub use crate::domain::{Argon2Settings, ChallengeSettings, LockoutSettings, PasswordSettings};
+pub use crate::domain::{
+    Argon2Settings, ChallengeSettings, LockoutSettings, OWASP_ARGON2_MINIMUMS, PasswordSettings,
+};
 
 /// Settings of the identity service (`MI_IDENTITY__...`).
 #[derive(Debug, Clone, Deserialize)]
@@ -89,8 +91,10 @@ impl ServiceSettings for Settings {
             "invalid configuration: identity.password.min_strength_score is 0 to 4"
         );
         anyhow::ensure!(
-            password.argon2.memory_kib >= 8 * 1024 && password.argon2.iterations >= 1,
-            "invalid configuration: identity.password.argon2 needs at least 8 MiB and 1 iteration"
+            password.argon2.meets_owasp_minimum(),
+            "invalid configuration: identity.password.argon2 is below OWASP's minimum: memory_kib \
+             and iterations must reach one of {OWASP_ARGON2_MINIMUMS:?} (KiB, passes), with \
+             parallelism at least 1"
         );
         anyhow::ensure!(
             self.lockout.max_failures >= 1
@@ -212,5 +216,29 @@ mod tests {
             serde_json::from_value(serde_json::json!({ "verification_public_keys": ["k1:aaa"] }))
                 .expect("list");
         assert_eq!(from_list.verification_public_keys, ["k1:aaa"]);
+    }
+
+    #[test]
+    fn argon2_costs_below_owasp_minimums_are_refused_at_start() {
+        let with = |memory_kib: u32, iterations: u32, parallelism: u32| {
+            let mut settings = Settings::default();
+            settings.password.argon2 = Argon2Settings {
+                memory_kib,
+                iterations,
+                parallelism,
+            };
+            settings.validate()
+        };
+        Settings::default()
+            .validate()
+            .expect("the defaults are OWASP's");
+        for (memory_kib, iterations) in OWASP_ARGON2_MINIMUMS {
+            with(memory_kib, iterations, 1).expect("an OWASP pair");
+            let error = with(memory_kib - 1, iterations, 1).expect_err("less memory");
+            assert!(error.to_string().contains("OWASP"), "{error}");
+        }
+        with(8 * 1024, 1, 1).expect_err("the former floor");
+        with(19 * 1024, 1, 1).expect_err("19 MiB needs 2 passes");
+        with(64 * 1024, 3, 0).expect_err("no lane");
     }
 }

@@ -102,9 +102,10 @@ impl TestConfig {
             )
             .with_value("identity.password.pepper", random_key())
             .with_value("identity.totp_encryption_key", random_key())
-            // The cheapest Argon2id the service accepts: tests hash many passwords.
-            .with_value("identity.password.argon2.memory_kib", 8 * 1024)
-            .with_value("identity.password.argon2.iterations", 1)
+            // The least memory among OWASP's minimum pairs, which the service accepts at
+            // least: tests hash many passwords.
+            .with_value("identity.password.argon2.memory_kib", 7 * 1024)
+            .with_value("identity.password.argon2.iterations", 5)
             .with_value("kafka.topic_prefix", format!("t.{run_id}."))
             .with_value("kafka.partitions", 1)
             .with_value("kafka.message_timeout", "5s")

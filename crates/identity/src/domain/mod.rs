@@ -26,8 +26,9 @@ pub use self::caller::Caller;
 pub use self::contacts::{AddContactOutcome, ContactStore, Contacts, ContactsError};
 pub use self::passwords::{
     ARGON2_WORKER, Argon2Settings, Blocked, CurrentPasswordRefusal, Lockout, LockoutSettings,
-    PasswordCheck, PasswordError, PasswordGuard, PasswordHasher, PasswordPolicy, PasswordProblem,
-    PasswordSettings, PasswordStore, Passwords, SetPasswordOutcome, StoredHash,
+    OWASP_ARGON2_MINIMUMS, PasswordCheck, PasswordError, PasswordGuard, PasswordHasher,
+    PasswordPolicy, PasswordProblem, PasswordSettings, PasswordStore, Passwords,
+    SetPasswordOutcome, StoredHash,
 };
 pub use self::profile::{Profile, ProfileError, ProfileStore, ProfileUpdate};
 pub use self::services::{IdentityParts, IdentityServices};

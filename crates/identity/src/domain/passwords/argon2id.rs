@@ -14,13 +14,16 @@ use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use super::pepper;
+
 /// The worker kind computing Argon2id; binaries that run identity serve it.
 pub const ARGON2_WORKER: WorkerKind = WorkerKind {
     name: "argon2",
     start: start_worker,
 };
 
-/// One Argon2id computation: the password, salt and cost; the pepper is the engine's.
+/// One Argon2id computation: the password, salt and cost; the keys are the engine's, and
+/// `params`' key id says which.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Argon2Job {
     pub memory_kib: u32,
@@ -29,6 +32,8 @@ pub(super) struct Argon2Job {
     pub salt: Vec<u8>,
     pub password: String,
     pub output_length: usize,
+    /// Hashed with the pepper itself, as before the derived key (a hash without a key id).
+    pub pepper_as_key: bool,
 }
 
 impl Argon2Job {
@@ -46,6 +51,33 @@ impl Argon2Job {
             salt: salt.to_vec(),
             password: password.expose_secret().to_owned(),
             output_length,
+            pepper_as_key: params.keyid().is_empty(),
+        }
+    }
+}
+
+/// The keys a hash may have been made with.
+#[derive(Debug)]
+pub(super) struct HashKeys {
+    /// The key derived for password hashing: new hashes.
+    derived: SecretKey,
+    /// The pepper: hashes made before the derivation.
+    pepper: SecretKey,
+}
+
+impl HashKeys {
+    pub(super) fn new(pepper: SecretKey) -> Self {
+        Self {
+            derived: pepper::password_key(&pepper),
+            pepper,
+        }
+    }
+
+    fn for_job(&self, job: &Argon2Job) -> &SecretKey {
+        if job.pepper_as_key {
+            &self.pepper
+        } else {
+            &self.derived
         }
     }
 }
@@ -62,10 +94,7 @@ pub(super) enum Engine {
     /// Worker processes, each in a scheduling group of its own; they hold the pepper.
     Processes(WorkerPool),
     /// Threads of this process at a lower nice value.
-    Threads {
-        pool: CpuPool,
-        pepper: Arc<SecretKey>,
-    },
+    Threads { pool: CpuPool, keys: Arc<HashKeys> },
 }
 
 impl Engine {
@@ -85,7 +114,7 @@ impl Engine {
             )),
             None => Self::Threads {
                 pool,
-                pepper: Arc::new(pepper),
+                keys: Arc::new(HashKeys::new(pepper)),
             },
         }
     }
@@ -97,9 +126,9 @@ impl Engine {
                 let request = Zeroizing::new(serde_json::to_vec(&job)?);
                 workers.run(&request).await
             }
-            Self::Threads { pool, pepper } => {
-                let pepper = Arc::clone(pepper);
-                pool.run(move || compute(&pepper, &job)).await?
+            Self::Threads { pool, keys } => {
+                let keys = Arc::clone(keys);
+                pool.run(move || compute(&keys, &job)).await?
             }
         }
     }
@@ -107,9 +136,10 @@ impl Engine {
 
 fn start_worker(pepper: Vec<u8>) -> anyhow::Result<Job> {
     let pepper = SecretKey::from_bytes(&pepper).context("the worker's pepper is not a key")?;
+    let keys = HashKeys::new(pepper);
     Ok(Box::new(move |request| {
         let job: Argon2Job = serde_json::from_slice(request).context("not an argon2 job")?;
-        compute(&pepper, &job)
+        compute(&keys, &job)
     }))
 }
 
@@ -120,12 +150,12 @@ thread_local! {
     static WORK_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Argon2id of the job, with `pepper`, in this thread's reused work memory.
-pub(super) fn compute(pepper: &SecretKey, job: &Argon2Job) -> anyhow::Result<Vec<u8>> {
+/// Argon2id of the job, with its key, in this thread's reused work memory.
+pub(super) fn compute(keys: &HashKeys, job: &Argon2Job) -> anyhow::Result<Vec<u8>> {
     let params = Params::new(job.memory_kib, job.iterations, job.parallelism, None)
         .map_err(|error| anyhow::anyhow!("invalid argon2 parameters: {error}"))?;
     let argon2 = Argon2::new_with_secret(
-        pepper.as_bytes(),
+        keys.for_job(job).as_bytes(),
         Algorithm::Argon2id,
         Version::V0x13,
         params.clone(),

@@ -3,13 +3,14 @@
 use std::path::PathBuf;
 
 use ::argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
-use ::argon2::{Algorithm, Params, Version};
+use ::argon2::{Algorithm, KeyId, Params, ParamsBuilder, Version};
 use anyhow::Context;
 use mi_platform::crypto::{SecretKey, constant_time_eq};
 use mi_workers::cpu::CpuPool;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::argon2id::{self, Argon2Job, Engine};
+use super::argon2id::{self, Argon2Job, Engine, HashKeys};
+use super::pepper::PASSWORD_KEY_ID;
 use super::{Argon2Settings, PasswordPolicy};
 
 /// Why a new password is refused; the text is shown to the person.
@@ -64,19 +65,22 @@ impl PasswordHasher {
         threads: Option<usize>,
         workers: Option<PathBuf>,
     ) -> anyhow::Result<Self> {
-        let params = Params::new(
-            argon2.memory_kib,
-            argon2.iterations,
-            argon2.parallelism,
-            None,
-        )
-        .map_err(|error| anyhow::anyhow!("invalid argon2 parameters: {error}"))?;
+        // The key id marks hashes made with the derived key (`pepper.rs`).
+        let key_id = KeyId::new(PASSWORD_KEY_ID)
+            .map_err(|error| anyhow::anyhow!("invalid argon2 key id: {error}"))?;
+        let params = ParamsBuilder::new()
+            .m_cost(argon2.memory_kib)
+            .t_cost(argon2.iterations)
+            .p_cost(argon2.parallelism)
+            .keyid(key_id)
+            .build()
+            .map_err(|error| anyhow::anyhow!("invalid argon2 parameters: {error}"))?;
         // Checked against when the identifier is unknown, so that answer takes as long as a
         // wrong password.
         let dummy_password = SecretString::from(uuid::Uuid::new_v4().to_string());
         let salt = SaltString::generate(&mut ::argon2::password_hash::rand_core::OsRng);
         let output = argon2id::compute(
-            &pepper,
+            &HashKeys::new(pepper.clone()),
             &Argon2Job::new(&params, &salt_bytes(&salt)?, &dummy_password, HASH_LENGTH),
         )?;
         let dummy_hash = phc_string(&params, &salt, &output)?;
@@ -115,7 +119,8 @@ impl PasswordHasher {
     }
 
     /// Checks a password against a stored hash (or, for an unknown account, the dummy hash,
-    /// always `Wrong`), rehashing when the parameters changed. A password longer than `policy`
+    /// always `Wrong`), rehashing when the parameters or the key changed: a hash without the
+    /// derived key's id was made with the pepper itself and is checked with it. A password longer than `policy`
     /// allows is `Wrong` without hashing, whoever's it is (as Django answers one over its cap):
     /// it cannot be right, and the workers' frames are bounded.
     pub async fn check(
@@ -146,11 +151,12 @@ impl PasswordHasher {
         if !(constant_time_eq(&output, expected.as_bytes()) && known) {
             return Ok(PasswordCheck::Wrong);
         }
-        let current = (used.m_cost(), used.t_cost(), used.p_cost())
+        let current = (used.m_cost(), used.t_cost(), used.p_cost(), used.keyid())
             == (
                 self.params.m_cost(),
                 self.params.t_cost(),
                 self.params.p_cost(),
+                self.params.keyid(),
             )
             && parsed.algorithm == Algorithm::Argon2id.ident();
         if current {
@@ -227,10 +233,11 @@ mod tests {
             .await
             .expect("hash")
             .expect("strong password");
-        // A standard PHC string: argon2's own verifier accepts it.
+        // A standard PHC string: argon2's own verifier accepts it, with the derived key.
         let parsed = PasswordHash::new(&stored.0).expect("phc string");
+        let derived = super::super::pepper::password_key(&pepper);
         let standard = Argon2::new_with_secret(
-            pepper.as_bytes(),
+            derived.as_bytes(),
             Algorithm::Argon2id,
             Version::V0x13,
             Params::new(8 * 1024, 1, 1, None).expect("params"),
@@ -295,5 +302,44 @@ mod tests {
                 .expect("check"),
             PasswordCheck::Right
         );
+    }
+
+    #[tokio::test]
+    async fn hashes_made_with_the_pepper_itself_still_check_and_move_to_the_derived_key() {
+        let pepper = SecretKey::generate();
+        let params = Params::new(8 * 1024, 1, 1, None).expect("params");
+        let before = Argon2::new_with_secret(
+            pepper.as_bytes(),
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params,
+        )
+        .expect("argon2");
+        let salt = SaltString::generate(&mut ::argon2::password_hash::rand_core::OsRng);
+        let old = ::argon2::password_hash::PasswordHasher::hash_password(
+            &before,
+            b"Tangerine-Orbit-47",
+            &salt,
+        )
+        .expect("hash");
+        let old = StoredHash(old.to_string());
+        assert!(!old.0.contains("keyid"), "{}", old.0);
+        let cheap = Argon2Settings {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let hasher = PasswordHasher::new(&cheap, pepper, Some(1), None).expect("hasher");
+        let wrong = SecretString::from("Tangerine-Orbit-48");
+        let refused = hasher.check(&policy(), &wrong, Some(&old)).await;
+        assert_eq!(refused.expect("check"), PasswordCheck::Wrong);
+        let password = SecretString::from("Tangerine-Orbit-47");
+        let right = hasher.check(&policy(), &password, Some(&old)).await;
+        let Ok(PasswordCheck::RightRehashed(new_hash)) = right else {
+            panic!("expected a rehash with the derived key: {right:?}");
+        };
+        assert!(new_hash.0.contains("keyid="), "{}", new_hash.0);
+        let again = hasher.check(&policy(), &password, Some(&new_hash)).await;
+        assert_eq!(again.expect("check"), PasswordCheck::Right);
     }
 }

@@ -4,9 +4,11 @@
 //! other families check passwords through (`guard.rs`).
 
 mod argon2id;
+mod breached;
 mod guard;
 mod hasher;
 mod lockout;
+mod pepper;
 mod policy;
 mod settings;
 mod store;
@@ -22,8 +24,9 @@ pub use self::argon2id::ARGON2_WORKER;
 pub use self::guard::{CurrentPasswordRefusal, PasswordGuard};
 pub use self::hasher::{PasswordCheck, PasswordHasher, PasswordProblem, StoredHash};
 pub use self::lockout::{Blocked, Lockout, LockoutSettings};
+pub use self::pepper::recovery_code_key;
 pub use self::policy::PasswordPolicy;
-pub use self::settings::{Argon2Settings, PasswordSettings};
+pub use self::settings::{Argon2Settings, OWASP_ARGON2_MINIMUMS, PasswordSettings};
 pub use self::store::{PasswordStore, SetPasswordOutcome};
 use super::events;
 use super::{Account, AccountLookup, Caller, Identifier, VerificationTokens};

@@ -1,7 +1,16 @@
-//! The policy a new password must meet: length, character mix, no personal words, and a
-//! zxcvbn strength score.
+//! The policy a new password must meet: length, no personal words, not on the breached list,
+//! and a zxcvbn strength score; character-mix rules only when configured (NIST SP 800-63B-4
+//! advises against them, so they are off by default).
 
-use super::{PasswordProblem, PasswordSettings};
+use super::{PasswordProblem, PasswordSettings, breached};
+
+/// Advice added to every refusal: the character mix is advice, not a rule, by default.
+const GUIDANCE: &str = "a long phrase, or a mix of letters, digits and symbols, that is not a common password is hard to guess";
+
+/// A refusal for breaking `rule`, with the advice.
+fn refusal(rule: &str) -> PasswordProblem {
+    PasswordProblem(format!("{rule}; {GUIDANCE}"))
+}
 
 /// The rules a new password must meet.
 #[derive(Debug, Clone)]
@@ -28,7 +37,7 @@ impl PasswordPolicy {
         let settings = &self.settings;
         let length = password.chars().count();
         if length < settings.min_length || length > settings.max_length {
-            return Err(PasswordProblem(format!(
+            return Err(refusal(&format!(
                 "must be {} to {} characters long",
                 settings.min_length, settings.max_length
             )));
@@ -37,12 +46,10 @@ impl PasswordPolicy {
             && !(password.chars().any(char::is_lowercase)
                 && password.chars().any(char::is_uppercase))
         {
-            return Err(PasswordProblem(
-                "must mix upper-case and lower-case letters".into(),
-            ));
+            return Err(refusal("must mix upper-case and lower-case letters"));
         }
         if settings.require_digit_or_symbol && password.chars().all(char::is_alphabetic) {
-            return Err(PasswordProblem("must contain a digit or a symbol".into()));
+            return Err(refusal("must contain a digit or a symbol"));
         }
         let lowered = password.to_lowercase();
         let personal_parts = personal_words(personal);
@@ -50,8 +57,13 @@ impl PasswordPolicy {
             .iter()
             .any(|part| lowered.contains(part.as_str()))
         {
-            return Err(PasswordProblem(
-                "must not contain your phone number, email address or name".into(),
+            return Err(refusal(
+                "must not contain your phone number, email address or name",
+            ));
+        }
+        if breached::is_breached(password) {
+            return Err(refusal(
+                "appears in lists of passwords exposed in data breaches",
             ));
         }
         let inputs: Vec<&str> = personal_parts.iter().map(String::as_str).collect();
@@ -62,7 +74,7 @@ impl PasswordPolicy {
                 .feedback()
                 .and_then(|feedback| feedback.warning().map(|warning| warning.to_string()))
                 .unwrap_or_else(|| "add more words or characters that are hard to guess".into());
-            return Err(PasswordProblem(format!("is too easy to guess: {hint}")));
+            return Err(refusal(&format!("is too easy to guess: {hint}")));
         }
         Ok(())
     }
@@ -92,18 +104,20 @@ fn personal_words(personal: &[&str]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn policy() -> PasswordPolicy {
-        PasswordPolicy::new(PasswordSettings::default())
+    const PERSONAL: [&str; 3] = ["+8613800138000", "jane.doe@example.com", "Jane Doe"];
+
+    /// The policy with the composition rules switched on, as a deployment may configure.
+    fn with_composition_rules() -> PasswordPolicy {
+        PasswordPolicy::new(PasswordSettings {
+            require_mixed_case: true,
+            require_digit_or_symbol: true,
+            ..PasswordSettings::default()
+        })
     }
 
     #[test]
     fn the_policy_explains_each_refusal() {
-        let check = |password: &str| {
-            policy().check(
-                password,
-                &["+8613800138000", "jane.doe@example.com", "Jane Doe"],
-            )
-        };
+        let check = |password: &str| with_composition_rules().check(password, &PERSONAL);
         assert!(check("Short1!").expect_err("short").0.contains("8 to 128"));
         assert!(
             check("alllowercase-1234")
@@ -136,5 +150,23 @@ mod tests {
                 .contains("guess")
         );
         check("Tangerine-Orbit-47").expect("strong");
+    }
+
+    #[test]
+    fn by_default_length_strength_and_the_breached_list_decide_not_the_character_mix() {
+        let policy = PasswordPolicy::new(PasswordSettings::default());
+        let check = |password: &str| policy.check(password, &PERSONAL);
+        check("tangerine orbit comet").expect("no upper case, digit or symbol needed");
+        check("TANGERINE-ORBIT-COMET").expect("no lower case needed");
+        for breached in ["password1", "qwertyuiop", "iloveyou123", "Password1"] {
+            let problem = check(breached).expect_err(breached).0;
+            assert!(problem.contains("data breaches"), "{breached}: {problem}");
+            assert!(problem.contains("letters, digits and symbols"), "{problem}");
+        }
+        let short = check("Ab3-xyz").expect_err("short").0;
+        assert!(short.contains("8 to 128"), "{short}");
+        assert!(short.contains("letters, digits and symbols"), "{short}");
+        let guessable = check("Password123!").expect_err("guessable").0;
+        assert!(guessable.contains("guess"), "{guessable}");
     }
 }

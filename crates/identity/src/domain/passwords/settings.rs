@@ -12,9 +12,11 @@ pub struct PasswordSettings {
     pub min_length: usize,
     /// Longest password accepted (bounds hashing work).
     pub max_length: usize,
-    /// Require both lower-case and upper-case letters.
+    /// Require both lower-case and upper-case letters. Off by default: NIST SP 800-63B-4
+    /// (3.1.1.2) says not to impose composition rules; the length, strength and breach checks
+    /// do their work.
     pub require_mixed_case: bool,
-    /// Require a digit or a symbol.
+    /// Require a digit or a symbol (off by default, as `require_mixed_case`).
     pub require_digit_or_symbol: bool,
     /// Lowest zxcvbn score accepted (0 to 4).
     pub min_strength_score: u8,
@@ -35,8 +37,8 @@ impl Default for PasswordSettings {
         Self {
             min_length: 8,
             max_length: 128,
-            require_mixed_case: true,
-            require_digit_or_symbol: true,
+            require_mixed_case: false,
+            require_digit_or_symbol: false,
             min_strength_score: 3,
             pepper: None,
             argon2: Argon2Settings::default(),
@@ -45,6 +47,16 @@ impl Default for PasswordSettings {
         }
     }
 }
+
+/// OWASP's Argon2id minimums (Password Storage Cheat Sheet) as pairs of memory (KiB) and
+/// passes, each as strong as the others against attackers; a cost meets one pair or is refused.
+pub const OWASP_ARGON2_MINIMUMS: [(u32, u32); 5] = [
+    (46 * 1024, 1),
+    (19 * 1024, 2),
+    (12 * 1024, 3),
+    (9 * 1024, 4),
+    (7 * 1024, 5),
+];
 
 /// Argon2id parameters; defaults are OWASP's (19 MiB, 2 iterations, 1 lane).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -65,5 +77,17 @@ impl Default for Argon2Settings {
             iterations: 2,
             parallelism: 1,
         }
+    }
+}
+
+impl Argon2Settings {
+    /// Whether the cost meets one of OWASP's minimum pairs, with at least one lane.
+    pub fn meets_owasp_minimum(&self) -> bool {
+        self.parallelism >= 1
+            && OWASP_ARGON2_MINIMUMS
+                .iter()
+                .any(|&(memory_kib, iterations)| {
+                    self.memory_kib >= memory_kib && self.iterations >= iterations
+                })
     }
 }

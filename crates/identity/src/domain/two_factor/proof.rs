@@ -187,8 +187,14 @@ impl ProofChecker {
                 })
             }
             SecondFactorProof::RecoveryCode(code) => {
-                let hash = self.recovery_codes.hash(code);
-                if !self.store.use_recovery_code(account.mi_id, &hash).await? {
+                // Codes made before the derived key match only their pepper-keyed form.
+                let [current, before] = self.recovery_codes.hashes(code);
+                let used = self
+                    .store
+                    .use_recovery_code(account.mi_id, &current)
+                    .await?
+                    || self.store.use_recovery_code(account.mi_id, &before).await?;
+                if !used {
                     return Err(FactorRefusal::Wrong);
                 }
                 tracing::info!(mi_id = %account.mi_id, "recovery code used");
