@@ -42,14 +42,14 @@ fn device(device: Option<&api::DeviceInfo>) -> [Field<'_>; 4] {
     ]
 }
 
-/// A second-factor proof's one field, under `prefix`; none when the proof is missing.
-fn proof(prefix: Prefix, proof: Option<&api::SecondFactorProof>) -> Option<Field<'_>> {
+/// A second-factor proof's one field, named by `paths`; none when the proof is missing.
+fn proof(paths: ProofPaths, proof: Option<&api::SecondFactorProof>) -> Option<Field<'_>> {
     use api::second_factor_proof::Proof;
     Some(match proof?.proof.as_ref()? {
-        Proof::TotpCode(code) => (prefix.totp_code, code.as_str(), MAX_CODE_CHARS),
-        Proof::RecoveryCode(code) => (prefix.recovery_code, code.as_str(), MAX_RECOVERY_CODE_CHARS),
+        Proof::TotpCode(code) => (paths.totp_code, code.as_str(), MAX_CODE_CHARS),
+        Proof::RecoveryCode(code) => (paths.recovery_code, code.as_str(), MAX_RECOVERY_CODE_CHARS),
         Proof::VerificationToken(token) => (
-            prefix.verification_token,
+            paths.verification_token,
             token.as_str(),
             MAX_VERIFICATION_TOKEN_CHARS,
         ),
@@ -58,19 +58,21 @@ fn proof(prefix: Prefix, proof: Option<&api::SecondFactorProof>) -> Option<Field
 
 /// The paths of a proof's fields in one request message.
 #[derive(Clone, Copy)]
-struct Prefix {
+struct ProofPaths {
     totp_code: &'static str,
     recovery_code: &'static str,
     verification_token: &'static str,
 }
 
-const PROOF: Prefix = Prefix {
+/// CompleteSignIn's `proof`.
+const PROOF: ProofPaths = ProofPaths {
     totp_code: "proof.totp_code",
     recovery_code: "proof.recovery_code",
     verification_token: "proof.verification_token",
 };
 
-const SECOND_FACTOR: Prefix = Prefix {
+/// Reauthenticate's `second_factor`.
+const SECOND_FACTOR: ProofPaths = ProofPaths {
     totp_code: "second_factor.totp_code",
     recovery_code: "second_factor.recovery_code",
     verification_token: "second_factor.verification_token",
