@@ -28,6 +28,7 @@ mod fuzz;
 mod health_and_reflection;
 mod identity_alerts;
 mod identity_contacts;
+mod identity_field_limits;
 mod identity_passwords;
 mod identity_profile;
 mod identity_sessions;

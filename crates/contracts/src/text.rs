@@ -8,6 +8,12 @@ use std::fmt;
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
+/// Ids the platform hands out are UUIDs (36 characters); room for other forms.
+pub const MAX_ID_CHARS: usize = 64;
+
+/// Codes are 6 digits; room for spaces a person types.
+pub const MAX_CODE_CHARS: usize = 16;
+
 /// Free-text fields longer than their maxima, each with the problem, as field violations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TooLong(pub Vec<(&'static str, String)>);
@@ -32,6 +38,18 @@ pub fn check_lengths(fields: &[(&'static str, &str, usize)]) -> Result<(), TooLo
         Ok(())
     } else {
         Err(TooLong(too_long))
+    }
+}
+
+/// Checks a repeated field's item count: each item costs work, so a list is bounded too.
+pub fn check_items(field: &'static str, items: usize, max_items: usize) -> Result<(), TooLong> {
+    if items > max_items {
+        Err(TooLong(vec![(
+            field,
+            format!("must have at most {max_items} items"),
+        )]))
+    } else {
+        Ok(())
     }
 }
 
@@ -84,6 +102,15 @@ mod tests {
         assert_eq!(
             check_lengths(&[("name", "李雷", 2), ("empty", "", 0)]),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn a_repeated_field_over_its_item_count_is_named() {
+        assert_eq!(check_items("paths", 3, 3), Ok(()));
+        assert_eq!(
+            check_items("paths", 4, 3),
+            Err(TooLong(vec![("paths", "must have at most 3 items".into())]))
         );
     }
 

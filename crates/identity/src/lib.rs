@@ -48,6 +48,7 @@ impl Service for IdentityService {
     async fn build(settings: Settings, host: &mut ServiceHost) -> anyhow::Result<GrpcServices> {
         let platform = host.platform();
         let proxy_trust = settings.proxy_trust();
+        let max_password_chars = settings.password.max_length;
         let keys = keys::ServiceKeys::load(&platform.config, &settings)?;
         keys.write_jwks(&platform.config, &settings);
         let hasher = PasswordHasher::new(
@@ -88,7 +89,7 @@ impl Service for IdentityService {
                 recent_auth_window: settings.recent_auth_window,
             },
         );
-        let handler = grpc::IdentityHandler::new(services, proxy_trust)?;
+        let handler = grpc::IdentityHandler::new(services, proxy_trust, max_password_chars)?;
         Ok(GrpcServices::new(IdentityServiceServer::new(handler)))
     }
 }

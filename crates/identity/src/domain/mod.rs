@@ -30,7 +30,9 @@ pub use self::passwords::{
     PasswordPolicy, PasswordProblem, PasswordSettings, PasswordStore, Passwords,
     SetPasswordOutcome, StoredHash,
 };
-pub use self::profile::{Profile, ProfileError, ProfileStore, ProfileUpdate};
+pub use self::profile::{
+    MAX_DISPLAY_NAME_CHARS, Profile, ProfileError, ProfileStore, ProfileUpdate,
+};
 pub use self::services::{IdentityParts, IdentityServices};
 pub use self::sessions::{
     CallerError, IssuedTokens, NewSession, RefreshError, RevokeScope, RotateOutcome, SessionError,

@@ -9,7 +9,7 @@ use mi_proto::identity::v1 as api;
 use tonic::{Request, Response, Status};
 
 use super::caller::Callers;
-use super::{convert, status};
+use super::{convert, limits, status};
 use crate::domain::{Contacts, ContactsError};
 
 /// The contacts family's RPCs.
@@ -24,6 +24,7 @@ impl ContactRpcs {
         &self,
         request: Request<api::AddRecoveryContactRequest>,
     ) -> Result<Response<api::Account>, Status> {
+        limits::add_recovery_contact(request.get_ref()).map_err(ServiceError::from)?;
         let caller = self.callers.caller(&request).await?;
         let token = request.into_inner().verification_token;
         let added = self.service.add_recovery_contact(&caller, &token).await;
@@ -36,6 +37,7 @@ impl ContactRpcs {
         &self,
         request: Request<api::RemoveRecoveryContactRequest>,
     ) -> Result<Response<api::Account>, Status> {
+        limits::contact_value(&request.get_ref().value).map_err(ServiceError::from)?;
         let caller = self.callers.caller(&request).await?;
         let value = request.into_inner().value;
         let removed = self.service.remove_recovery_contact(&caller, &value).await;
@@ -48,6 +50,7 @@ impl ContactRpcs {
         &self,
         request: Request<api::SetPrimaryContactRequest>,
     ) -> Result<Response<api::Account>, Status> {
+        limits::contact_value(&request.get_ref().value).map_err(ServiceError::from)?;
         let caller = self.callers.caller(&request).await?;
         let value = request.into_inner().value;
         let promoted = self.service.set_primary_contact(&caller, &value).await;

@@ -1,11 +1,13 @@
 //! The gRPC face of the identity service: one file per RPC family maps the wire onto that
 //! family's domain service and its error enum onto `Status` — `sign_up.rs`, `sign_in.rs`
 //! (with Reauthenticate), `sessions.rs` (with ListSigningKeys), `contacts.rs`, `passwords.rs`,
-//! `two_factor.rs` and `profile.rs`. The trait below only routes each RPC to its family.
+//! `two_factor.rs` and `profile.rs`; each first checks its request's fields against their
+//! documented maxima (`limits.rs`). The trait below only routes each RPC to its family.
 
 mod caller;
 mod contacts;
 mod convert;
+mod limits;
 mod passwords;
 mod profile;
 mod sessions;
@@ -44,17 +46,24 @@ pub(crate) struct IdentityHandler {
 }
 
 impl IdentityHandler {
-    /// A handler over the families' services; `proxy_trust` says where the client address is.
-    pub(crate) fn new(services: IdentityServices, proxy_trust: ProxyTrust) -> anyhow::Result<Self> {
+    /// A handler over the families' services; `proxy_trust` says where the client address is,
+    /// `max_password_chars` is the password policy's maximum, every password field's.
+    pub(crate) fn new(
+        services: IdentityServices,
+        proxy_trust: ProxyTrust,
+        max_password_chars: usize,
+    ) -> anyhow::Result<Self> {
         let callers = Arc::new(Callers::new(services.sessions.clone(), proxy_trust)?);
         Ok(Self {
             sign_up: SignUpRpcs {
                 service: services.sign_up,
                 callers: Arc::clone(&callers),
+                max_password_chars,
             },
             sign_in: SignInRpcs {
                 service: services.sign_in,
                 callers: Arc::clone(&callers),
+                max_password_chars,
             },
             sessions: SessionRpcs {
                 service: services.sessions,
@@ -67,6 +76,7 @@ impl IdentityHandler {
             passwords: PasswordRpcs {
                 service: services.passwords,
                 callers: Arc::clone(&callers),
+                max_password_chars,
             },
             two_factor: TwoFactorRpcs {
                 service: services.two_factor,

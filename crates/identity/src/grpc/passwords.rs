@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use tonic::{Request, Response, Status};
 
 use super::caller::Callers;
-use super::status;
+use super::{limits, status};
 use crate::domain::{PasswordError, Passwords};
 
 /// The passwords family's RPCs.
@@ -17,6 +17,8 @@ use crate::domain::{PasswordError, Passwords};
 pub(super) struct PasswordRpcs {
     pub(super) service: Passwords,
     pub(super) callers: Arc<Callers>,
+    /// The password policy's maximum.
+    pub(super) max_password_chars: usize,
 }
 
 impl PasswordRpcs {
@@ -25,6 +27,7 @@ impl PasswordRpcs {
         request: Request<api::ResetPasswordRequest>,
     ) -> Result<Response<api::ResetPasswordResponse>, Status> {
         let request = request.into_inner();
+        limits::reset_password(&request, self.max_password_chars).map_err(ServiceError::from)?;
         let mi_id = self
             .service
             .reset_password(
@@ -42,6 +45,8 @@ impl PasswordRpcs {
         &self,
         request: Request<api::ChangePasswordRequest>,
     ) -> Result<Response<api::ChangePasswordResponse>, Status> {
+        limits::change_password(request.get_ref(), self.max_password_chars)
+            .map_err(ServiceError::from)?;
         let caller = self.callers.caller(&request).await?;
         // The address only counts failures here, so it goes in as the key they are counted by.
         let client_key = limit_key(&self.callers.client(&request));

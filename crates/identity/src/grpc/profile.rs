@@ -8,7 +8,7 @@ use mi_proto::identity::v1 as api;
 use tonic::{Request, Response, Status};
 
 use super::caller::Callers;
-use super::{convert, status};
+use super::{convert, limits, status};
 use crate::domain::{Profile, ProfileError, ProfileUpdate};
 
 /// The profile family's RPCs.
@@ -36,6 +36,7 @@ impl ProfileRpcs {
         &self,
         request: Request<api::UpdateProfileRequest>,
     ) -> Result<Response<api::Account>, Status> {
+        limits::update_profile(request.get_ref()).map_err(ServiceError::from)?;
         let caller = self.callers.caller(&request).await?;
         let request = request.into_inner();
         let paths = request

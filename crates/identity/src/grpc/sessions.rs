@@ -11,7 +11,7 @@ use mi_proto::identity::v1 as api;
 use tonic::{Request, Response, Status};
 
 use super::caller::Callers;
-use super::convert;
+use super::{convert, limits};
 use crate::domain::{CallerError, RefreshError, SessionError, Sessions};
 
 /// The sessions family's RPCs.
@@ -26,9 +26,11 @@ impl SessionRpcs {
         &self,
         request: Request<api::RefreshSessionRequest>,
     ) -> Result<Response<api::SessionTokens>, Status> {
+        let request = request.into_inner();
+        limits::refresh_session(&request).map_err(ServiceError::from)?;
         let tokens = self
             .service
-            .refresh(&request.into_inner().refresh_token)
+            .refresh(&request.refresh_token)
             .await
             .map_err(refresh_status)?;
         Ok(Response::new(convert::tokens(tokens)))
@@ -56,6 +58,7 @@ impl SessionRpcs {
         &self,
         request: Request<api::RevokeSessionRequest>,
     ) -> Result<Response<api::RevokeSessionResponse>, Status> {
+        limits::revoke_session(request.get_ref()).map_err(ServiceError::from)?;
         let caller = self.callers.caller(&request).await?;
         self.service
             .revoke_session(&caller, &request.into_inner().session_id)

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use tonic::{Request, Response, Status};
 
 use super::caller::Callers;
-use super::{convert, status};
+use super::{convert, limits, status};
 use crate::domain::{
     AccountGone, ReauthenticateError, Reauthentication, SignIn, SignInError, SignInOutcome,
     SignInRequest,
@@ -22,6 +22,8 @@ use crate::wire::device_from_wire;
 pub(super) struct SignInRpcs {
     pub(super) service: SignIn,
     pub(super) callers: Arc<Callers>,
+    /// The password policy's maximum.
+    pub(super) max_password_chars: usize,
 }
 
 impl SignInRpcs {
@@ -29,6 +31,7 @@ impl SignInRpcs {
         &self,
         request: Request<api::SignInRequest>,
     ) -> Result<Response<api::SignInResponse>, Status> {
+        limits::sign_in(request.get_ref(), self.max_password_chars).map_err(ServiceError::from)?;
         let client_address = self.callers.client(&request);
         let request = request.into_inner();
         let outcome = self
@@ -49,6 +52,7 @@ impl SignInRpcs {
         request: Request<api::CompleteSignInRequest>,
     ) -> Result<Response<api::SignInResponse>, Status> {
         let request = request.into_inner();
+        limits::complete_sign_in(&request).map_err(ServiceError::from)?;
         let proof = convert::proof_from_wire(request.proof)?;
         let tokens = self
             .service
@@ -63,6 +67,8 @@ impl SignInRpcs {
         &self,
         request: Request<api::ReauthenticateRequest>,
     ) -> Result<Response<api::ReauthenticateResponse>, Status> {
+        limits::reauthenticate(request.get_ref(), self.max_password_chars)
+            .map_err(ServiceError::from)?;
         let caller = self.callers.caller(&request).await?;
         let client_address = self.callers.client(&request);
         let proof = match request.into_inner().proof {

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use tonic::{Request, Response, Status};
 
 use super::caller::Callers;
-use super::{convert, status};
+use super::{convert, limits, status};
 use crate::domain::{SignInOutcome, SignUp, SignUpError, SignUpRequest};
 use crate::wire::device_from_wire;
 
@@ -18,6 +18,8 @@ use crate::wire::device_from_wire;
 pub(super) struct SignUpRpcs {
     pub(super) service: SignUp,
     pub(super) callers: Arc<Callers>,
+    /// The password policy's maximum.
+    pub(super) max_password_chars: usize,
 }
 
 impl SignUpRpcs {
@@ -25,6 +27,7 @@ impl SignUpRpcs {
         &self,
         request: Request<api::SignUpRequest>,
     ) -> Result<Response<api::SignInResponse>, Status> {
+        limits::sign_up(request.get_ref(), self.max_password_chars).map_err(ServiceError::from)?;
         let client_address = self.callers.client(&request);
         let request = request.into_inner();
         let tokens = self

@@ -9,7 +9,7 @@ use mi_proto::identity::v1 as api;
 use tonic::{Request, Response, Status};
 
 use super::caller::Callers;
-use super::{convert, status};
+use super::{convert, limits, status};
 use crate::domain::{TwoFactor, TwoFactorError};
 
 /// The two-factor family's RPCs.
@@ -41,6 +41,7 @@ impl TwoFactorRpcs {
         &self,
         request: Request<api::ConfirmTotpRequest>,
     ) -> Result<Response<api::ConfirmTotpResponse>, Status> {
+        limits::confirm_totp(request.get_ref()).map_err(ServiceError::from)?;
         let caller = self.callers.caller(&request).await?;
         let recovery_codes = self
             .service

@@ -3,14 +3,10 @@
 //! INVALID_ARGUMENT and changes nothing.
 
 use mi_contracts::MAX_LOCALE_LEN;
-use mi_contracts::text::{self, TooLong};
+use mi_contracts::text::{self, MAX_CODE_CHARS, MAX_ID_CHARS, TooLong};
 use mi_platform::contact::MAX_CONTACT_CHARS;
 use mi_proto::verification::v1 as api;
 
-/// Ids this service hands out are UUIDs (36 characters).
-const MAX_ID_CHARS: usize = 64;
-/// Codes are 6 digits; room for spaces a person types.
-const MAX_CODE_CHARS: usize = 16;
 /// Built-in CAPTCHA answers are at most 8 characters.
 const MAX_CAPTCHA_ANSWER_CHARS: usize = 16;
 /// Third-party tokens run to a few kilobytes (Turnstile's to 2048 characters, hCaptcha's

@@ -1,6 +1,9 @@
 //! The profile fields and their rules; SignUp checks the same ones.
 
-use mi_contracts::text;
+use mi_contracts::{Locale, text};
+
+/// The most characters a display name may have.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 
 /// Which profile fields to change, with their new values (already checked).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,8 +44,11 @@ impl ProfileUpdate {
                         Some(parse_region(region).map_err(|problem| ("region", problem))?)
                 }
                 "locale" => {
-                    update.locale =
-                        Some(parse_locale(locale).map_err(|problem| ("locale", problem))?)
+                    update.locale = Some(
+                        Locale::parse(locale)
+                            .map(Locale::into_string)
+                            .map_err(|problem| ("locale", problem.to_string()))?,
+                    )
                 }
                 other => {
                     return Err((
@@ -65,29 +71,14 @@ pub fn parse_region(raw: &str) -> Result<String, String> {
     Ok(region)
 }
 
-/// A BCP 47 language tag such as `en` or `zh-CN`: a 2–3 letter language, then subtags of 2–8
-/// letters or digits.
-pub fn parse_locale(raw: &str) -> Result<String, String> {
-    let locale = raw.trim().replace('_', "-");
-    let mut subtags = locale.split('-');
-    let language = subtags.next().unwrap_or_default();
-    let language_ok =
-        (2..=3).contains(&language.len()) && language.chars().all(|c| c.is_ascii_alphabetic());
-    let rest_ok = subtags.all(|subtag| {
-        (2..=8).contains(&subtag.len()) && subtag.chars().all(|c| c.is_ascii_alphanumeric())
-    });
-    if !language_ok || !rest_ok {
-        return Err("must be a BCP 47 language tag such as en or zh-CN".into());
-    }
-    Ok(locale)
-}
-
-/// A display name: trimmed, at most 64 characters, no control or hidden format characters; may
-/// be empty.
+/// A display name: trimmed, at most [`MAX_DISPLAY_NAME_CHARS`] characters, no control or hidden
+/// format characters; may be empty.
 pub fn parse_display_name(raw: &str) -> Result<String, String> {
     let name = raw.trim();
-    if name.chars().count() > 64 {
-        return Err("must be at most 64 characters".into());
+    if name.chars().count() > MAX_DISPLAY_NAME_CHARS {
+        return Err(format!(
+            "must be at most {MAX_DISPLAY_NAME_CHARS} characters"
+        ));
     }
     text::check_displayed(name)?;
     Ok(name.to_owned())
@@ -101,11 +92,13 @@ mod tests {
     fn profile_fields_are_checked() {
         assert_eq!(parse_region(" in ").expect("region"), "IN");
         assert!(parse_region("India").is_err());
-        assert_eq!(parse_locale("zh_CN").expect("locale"), "zh-CN");
-        assert!(parse_locale("english!").is_err());
         assert!(parse_display_name(&"x".repeat(65)).is_err());
-        let update = ProfileUpdate::parse(&["locale".into()], "ignored", "??", "en").expect("mask");
-        assert_eq!(update.locale.as_deref(), Some("en"));
+        let update =
+            ProfileUpdate::parse(&["locale".into()], "ignored", "??", "zh_cn").expect("mask");
+        assert_eq!(update.locale.as_deref(), Some("zh-CN"));
+        for refused in ["english!", "fr", "en-GB-oxendict"] {
+            assert!(ProfileUpdate::parse(&["locale".into()], "", "", refused).is_err());
+        }
         assert_eq!(update.region, None);
         assert!(ProfileUpdate::parse(&[], "", "", "").is_err());
         assert!(ProfileUpdate::parse(&["email".into()], "", "", "").is_err());

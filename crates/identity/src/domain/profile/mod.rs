@@ -8,7 +8,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use self::fields::{ProfileUpdate, parse_display_name, parse_locale, parse_region};
+pub use self::fields::{MAX_DISPLAY_NAME_CHARS, ProfileUpdate, parse_display_name, parse_region};
 pub use self::store::ProfileStore;
 use super::events;
 use super::{Account, AccountLookup, Caller};

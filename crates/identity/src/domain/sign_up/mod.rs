@@ -6,12 +6,12 @@ mod tests;
 
 use std::sync::Arc;
 
-use mi_contracts::{MiId, Purpose, UnixMillis};
+use mi_contracts::{Locale, MiId, Purpose, UnixMillis};
 use secrecy::SecretString;
 
 pub use self::store::{CreateAccountOutcome, SignUpStore};
 use super::events;
-use super::profile::{parse_display_name, parse_locale, parse_region};
+use super::profile::{parse_display_name, parse_region};
 use super::{
     Account, Consent, Contact, DeviceInfo, PasswordGuard, PasswordProblem, SessionTokens,
     TokenIssuer, TwoFactorStatus, VerificationTokens,
@@ -101,8 +101,9 @@ impl SignUp {
         let region = parse_region(&request.region)
             .map_err(|problem| problems.push(("region", problem)))
             .ok();
-        let locale = parse_locale(&request.locale)
-            .map_err(|problem| problems.push(("locale", problem)))
+        let locale = Locale::parse(&request.locale)
+            .map(Locale::into_string)
+            .map_err(|problem| problems.push(("locale", problem.to_string())))
             .ok();
         let display_name = parse_display_name(&request.display_name)
             .map_err(|problem| problems.push(("display_name", problem)))

@@ -82,13 +82,17 @@ pub struct DeviceInfo {
 }
 
 impl DeviceInfo {
+    /// The most characters each field may have.
+    pub const MAX_FIELD_CHARS: usize = 128;
+
     /// Trims and bounds each field, refusing hidden characters (the name, model and OS are
     /// shown in alerts and device lists); a device id is required.
     pub fn parse(device: Self) -> Result<Self, (&'static str, String)> {
         let field = |name: &'static str, value: String| -> Result<String, (&'static str, String)> {
             let value = value.trim().to_owned();
-            if value.chars().count() > 128 {
-                return Err((name, "must be at most 128 characters".into()));
+            if value.chars().count() > Self::MAX_FIELD_CHARS {
+                let problem = format!("must be at most {} characters", Self::MAX_FIELD_CHARS);
+                return Err((name, problem));
             }
             text::check_displayed(&value).map_err(|problem| (name, problem.to_owned()))?;
             Ok(value)
