@@ -56,12 +56,7 @@ impl EphemeralStore for MemoryEphemeralStore {
         Ok(())
     }
 
-    async fn put_if_absent(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-    ) -> anyhow::Result<bool> {
+    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<bool> {
         let now = Instant::now();
         let mut values = self.values()?;
         sweep(&mut values, now);

@@ -25,8 +25,7 @@ pub trait EphemeralStore: Send + Sync + Debug {
     /// Stores `value` under `key` for `ttl` unless the key holds an unexpired value; true if
     /// it was stored. Atomic across callers and replicas, so exactly one of several racing
     /// callers wins (a token spent once, an alert sent once per period).
-    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration)
-    -> anyhow::Result<bool>;
+    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<bool>;
 
     /// Removes and returns the value, if it is there and has not expired.
     async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>>;

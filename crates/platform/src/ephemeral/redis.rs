@@ -69,12 +69,7 @@ impl EphemeralStore for RedisEphemeralStore {
             .context("redis SET failed")
     }
 
-    async fn put_if_absent(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-    ) -> anyhow::Result<bool> {
+    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<bool> {
         let mut connection = self.connection.clone();
         // `SET ... NX` answers OK when it stored the value and nil when the key existed.
         let stored: Option<String> = redis::cmd("SET")
