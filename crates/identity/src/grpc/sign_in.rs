@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use mi_contracts::Reason;
+use mi_contracts::text;
 use mi_platform::{ErrorCode, ServiceError};
 use mi_proto::identity::v1 as api;
 use secrecy::SecretString;
@@ -16,6 +17,9 @@ use crate::domain::{
     SignInRequest,
 };
 use crate::wire::device_from_wire;
+
+/// A CAPTCHA pass is a JWT of about 500 characters.
+const MAX_CAPTCHA_PASS_CHARS: usize = 2048;
 
 /// The sign-in family's RPCs.
 #[derive(Debug)]
@@ -31,6 +35,12 @@ impl SignInRpcs {
     ) -> Result<Response<api::SignInResponse>, Status> {
         let client_address = self.callers.client(&request);
         let request = request.into_inner();
+        text::check_lengths(&[(
+            "captcha_pass",
+            &request.captcha_pass,
+            MAX_CAPTCHA_PASS_CHARS,
+        )])
+        .map_err(ServiceError::from)?;
         let outcome = self
             .service
             .sign_in(SignInRequest {
@@ -38,6 +48,8 @@ impl SignInRpcs {
                 password: SecretString::from(request.password),
                 device: device_from_wire(request.device),
                 client_address,
+                captcha_pass: (!request.captcha_pass.is_empty())
+                    .then(|| SecretString::from(request.captcha_pass)),
             })
             .await
             .map_err(sign_in_status)?;
@@ -104,7 +116,18 @@ fn sign_in_status(error: SignInError) -> Status {
         SignInError::InvalidCredentials => {
             ServiceError::unauthenticated(Reason::InvalidCredentials, "wrong account or password")
         }
-        SignInError::AccountLocked { retry_after } => status::locked(retry_after),
+        SignInError::CaptchaRequired { answered } => ServiceError::failed_precondition(
+            Reason::CaptchaRequired,
+            "captcha_pass",
+            if answered {
+                "the CAPTCHA pass is invalid, expired, used or for another identifier; solve a \
+                 new CAPTCHA (VerificationService/PassCaptcha)"
+            } else {
+                "too many failed sign-ins with this identifier: solve a CAPTCHA, get a pass for \
+                 the identifier (VerificationService/PassCaptcha) and send it in captcha_pass"
+            },
+        ),
+        SignInError::PasswordDelayed { retry_after } => status::password_delayed(retry_after),
         SignInError::ClientBlocked { retry_after } => ServiceError::rate_limited(
             "client failed sign-ins per hour",
             "too many failed sign-ins from this address; try again later",
@@ -147,7 +170,9 @@ fn reauthenticate_status(error: ReauthenticateError) -> Status {
     let service_error = match error {
         ReauthenticateError::AccountGone => status::account_gone(),
         ReauthenticateError::WrongPassword => status::wrong_password("password"),
-        ReauthenticateError::AccountLocked { retry_after } => status::locked(retry_after),
+        ReauthenticateError::PasswordDelayed { retry_after } => {
+            status::password_delayed(retry_after)
+        }
         ReauthenticateError::WrongSecondFactor => {
             ServiceError::invalid_field("second_factor", "is wrong or was used already")
                 .with_reason(Reason::SecondFactorInvalid)

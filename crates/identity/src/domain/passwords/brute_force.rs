@@ -1,85 +1,110 @@
-//! Brute-force protection of password sign-in: consecutive failures per account lock its
-//! password sign-in for a doubling time; failures per client address are capped per hour.
+//! Brute-force protection of passwords, counted per sign-in identifier (a Mi ID, phone number
+//! or email address in its canonical form) whether or not it names an account, so that an
+//! unknown identifier and an existing one answer alike, and nobody can lock an owner out:
+//!
+//! - after `captcha_after` wrong passwords in a row, every sign-in with the identifier needs a
+//!   solved CAPTCHA first, right password or wrong (as Google and Ory Kratos ask for one after
+//!   failures, rather than Keycloak's temporary lockout, which refuses the owner's right
+//!   password too and lets anyone keep an account locked with a few failures an hour);
+//! - after `delay_after`, each further attempt waits a doubling delay, refused unchecked until
+//!   then (NIST SP 800-63B §5.2.2), against CAPTCHA-solving farms;
+//! - a right password clears the counts of all the account's identifiers;
+//! - failures from one client address are capped per hour, across identifiers.
+//!
 //! Counters live in Redis (in memory in embedded mode), shared by every replica.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use mi_contracts::{MiId, UnixMillis};
+use mi_platform::backoff::Backoff;
 use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::limiter::{Limit, RateLimiter};
 use serde::Deserialize;
 
 const CLIENT_WINDOW: Duration = Duration::from_secs(3600);
+/// How long past its expiry a spent pass is remembered: the verifier's leeway.
+const PASS_LEEWAY: Duration = Duration::from_secs(5);
 
-/// Brute-force protection: after `max_failures` consecutive wrong passwords the account's
-/// password sign-in is refused for `base_duration`, doubling with each further failure up to
-/// `max_duration`.
+/// Brute-force protection of passwords (`identity.brute_force`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
-pub struct LockoutSettings {
+pub struct BruteForceSettings {
     /// Off only for load tests.
     pub enabled: bool,
-    /// Consecutive failures that lock the account.
-    pub max_failures: u32,
-    /// The first lock's length.
+    /// Wrong passwords in a row for an identifier from which its sign-ins need a CAPTCHA; the
+    /// owner is alerted when it is reached.
+    pub captcha_after: u32,
+    /// Wrong passwords in a row from which each attempt also waits.
+    pub delay_after: u32,
+    /// The first wait, doubling with each further failure.
     #[serde(with = "humantime_serde")]
-    pub base_duration: Duration,
-    /// The longest lock.
+    pub base_delay: Duration,
+    /// The longest wait.
     #[serde(with = "humantime_serde")]
-    pub max_duration: Duration,
+    pub max_delay: Duration,
     /// How long failures are remembered without a new one.
     #[serde(with = "humantime_serde")]
     pub failure_memory: Duration,
-    /// Failed sign-ins allowed from one client address per hour, across accounts.
+    /// Failed sign-ins allowed from one client address per hour, across identifiers.
     pub client_failures_per_hour: u32,
+    /// At most one alert per account in this period, however often its identifiers reach the
+    /// CAPTCHA threshold.
+    #[serde(with = "humantime_serde")]
+    pub alert_period: Duration,
 }
 
-impl Default for LockoutSettings {
+impl Default for BruteForceSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            max_failures: 5,
-            base_duration: Duration::from_secs(60),
-            max_duration: Duration::from_secs(15 * 60),
+            captcha_after: 5,
+            delay_after: 20,
+            base_delay: Duration::from_secs(60),
+            max_delay: Duration::from_secs(15 * 60),
             failure_memory: Duration::from_secs(24 * 3600),
             client_failures_per_hour: 100,
+            alert_period: Duration::from_secs(24 * 3600),
         }
     }
 }
 
-/// Why a password sign-in is refused before the password is even checked.
+/// Where an identifier stands before a password is checked for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blocked {
-    /// The account is locked for this long.
-    Account(Duration),
-    /// This client address failed too often.
-    Client(Duration),
+pub enum Standing {
+    /// Check the password.
+    Open,
+    /// Check it only with a CAPTCHA pass for the identifier.
+    CaptchaRequired,
+    /// Check nothing for this long.
+    Delayed(Duration),
+    /// This client address failed too often: check nothing for this long.
+    ClientBlocked(Duration),
 }
 
-/// A lock that a failure just set.
+/// A wrong password, counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NewLock {
-    /// Consecutive failures so far.
+pub struct FailureCounted {
+    /// Wrong passwords in a row for the identifier so far.
     pub failures: u32,
-    /// When the lock ends.
-    pub locked_until: UnixMillis,
+    /// Its sign-ins need a CAPTCHA from now on.
+    pub captcha_required: bool,
 }
 
-/// Counts failures and decides locks.
+/// Counts wrong passwords per identifier and per client, and decides what a sign-in needs.
 #[derive(Debug, Clone)]
-pub struct Lockout {
+pub struct BruteForce {
     counters: Arc<dyn EphemeralStore>,
     limiter: Arc<dyn RateLimiter>,
-    settings: LockoutSettings,
+    settings: BruteForceSettings,
 }
 
-impl Lockout {
-    /// Lockout over the shared counters and limiter.
+impl BruteForce {
+    /// Brute-force protection over the shared counters and limiter.
     pub fn new(
         counters: Arc<dyn EphemeralStore>,
         limiter: Arc<dyn RateLimiter>,
-        settings: LockoutSettings,
+        settings: BruteForceSettings,
     ) -> Self {
         Self {
             counters,
@@ -88,44 +113,49 @@ impl Lockout {
         }
     }
 
-    /// Whether a sign-in must be refused now without checking the password.
-    pub async fn blocked(
-        &self,
-        mi_id: Option<MiId>,
-        client: &str,
-    ) -> anyhow::Result<Option<Blocked>> {
+    /// What a password check for `identifier` from `client` needs now.
+    pub async fn standing(&self, identifier: &str, client: &str) -> anyhow::Result<Standing> {
         if !self.settings.enabled {
-            return Ok(None);
-        }
-        if let Some(mi_id) = mi_id
-            && let Some(until) = self.counters.get(&lock_key(mi_id)).await?
-        {
-            let until =
-                UnixMillis::from_i64(String::from_utf8_lossy(&until).parse().unwrap_or_default());
-            let left = until.duration_since(UnixMillis::now());
-            if !left.is_zero() {
-                return Ok(Some(Blocked::Account(left)));
-            }
+            return Ok(Standing::Open);
         }
         let client_failures = self
             .limiter
             .usage(&[&client_key(client)], CLIENT_WINDOW)
             .await?;
         if client_failures >= self.settings.client_failures_per_hour {
-            return Ok(Some(Blocked::Client(CLIENT_WINDOW)));
+            return Ok(Standing::ClientBlocked(CLIENT_WINDOW));
         }
-        Ok(None)
+        if let Some(until) = self.counters.get(&wait_key(identifier)).await? {
+            let until =
+                UnixMillis::from_i64(String::from_utf8_lossy(&until).parse().unwrap_or_default());
+            let left = until.duration_since(UnixMillis::now());
+            if !left.is_zero() {
+                return Ok(Standing::Delayed(left));
+            }
+        }
+        let failures = self
+            .counters
+            .get(&failures_key(identifier))
+            .await?
+            .and_then(|count| String::from_utf8_lossy(&count).parse::<u32>().ok())
+            .unwrap_or(0);
+        if failures >= self.settings.captcha_after {
+            return Ok(Standing::CaptchaRequired);
+        }
+        Ok(Standing::Open)
     }
 
-    /// Counts a wrong password (for an account, if the identifier named one); returns the lock
-    /// it set, if this failure locked the account.
+    /// Counts a wrong password for `identifier` from `client`, and sets the wait it earns.
     pub async fn record_failure(
         &self,
-        mi_id: Option<MiId>,
+        identifier: &str,
         client: &str,
-    ) -> anyhow::Result<Option<NewLock>> {
+    ) -> anyhow::Result<FailureCounted> {
         if !self.settings.enabled {
-            return Ok(None);
+            return Ok(FailureCounted {
+                failures: 0,
+                captcha_required: false,
+            });
         }
         let client_limit = Limit::new(
             client_key(client),
@@ -135,58 +165,81 @@ impl Lockout {
         self.limiter
             .acquire(std::slice::from_ref(&client_limit))
             .await?;
-        let Some(mi_id) = mi_id else {
-            return Ok(None);
-        };
         let failures = self
             .counters
-            .increment(&failures_key(mi_id), self.settings.failure_memory)
+            .increment(&failures_key(identifier), self.settings.failure_memory)
             .await?;
         let failures = u32::try_from(failures).unwrap_or(u32::MAX);
-        let Some(duration) = self.lock_duration(failures) else {
-            return Ok(None);
-        };
-        let locked_until = UnixMillis::now().saturating_add(duration);
-        self.counters
-            .put(
-                &lock_key(mi_id),
-                locked_until.as_i64().to_string().as_bytes(),
-                duration,
-            )
-            .await?;
-        Ok(Some(NewLock {
+        if let Some(delay) = self.delay(failures) {
+            let until = UnixMillis::now().saturating_add(delay);
+            self.counters
+                .put(
+                    &wait_key(identifier),
+                    until.as_i64().to_string().as_bytes(),
+                    delay,
+                )
+                .await?;
+        }
+        Ok(FailureCounted {
             failures,
-            locked_until,
-        }))
+            captcha_required: failures >= self.settings.captcha_after,
+        })
     }
 
-    /// Forgets the failures and any lock (after a right password or a reset).
-    pub async fn clear(&self, mi_id: MiId) -> anyhow::Result<()> {
+    /// Forgets the failures and waits of `identifiers` (after a right password or a reset).
+    pub async fn clear(&self, identifiers: &[String]) -> anyhow::Result<()> {
+        let keys: Vec<String> = identifiers
+            .iter()
+            .flat_map(|identifier| [failures_key(identifier), wait_key(identifier)])
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.counters.delete(&keys).await
+    }
+
+    /// Whether the account's owner may be alerted now: true once per `alert_period`.
+    pub async fn first_alert_in_period(&self, mi_id: MiId) -> anyhow::Result<bool> {
         self.counters
-            .delete(&[&failures_key(mi_id), &lock_key(mi_id)])
+            .put_if_absent(
+                &format!("signin:alerted:{mi_id}"),
+                b"1",
+                self.settings.alert_period,
+            )
             .await
     }
 
-    /// How long `failures` consecutive failures lock the account: the base time at the
-    /// threshold, doubling per further failure, capped.
-    fn lock_duration(&self, failures: u32) -> Option<Duration> {
-        let beyond = failures.checked_sub(self.settings.max_failures)?;
-        let factor = 1u32 << beyond.min(16);
-        Some(
-            self.settings
-                .base_duration
-                .saturating_mul(factor)
-                .min(self.settings.max_duration),
-        )
+    /// Spends the CAPTCHA pass `pass_id`, valid until `expires_at`; false if it was spent
+    /// before. It is remembered until no verifier would accept it any more.
+    pub async fn spend_captcha_pass(
+        &self,
+        pass_id: &str,
+        expires_at: UnixMillis,
+    ) -> anyhow::Result<bool> {
+        let remembered = expires_at
+            .duration_since(UnixMillis::now())
+            .saturating_add(PASS_LEEWAY);
+        self.counters
+            .put_if_absent(&format!("signin:captcha-pass:{pass_id}"), b"1", remembered)
+            .await
+    }
+
+    /// The wait after `failures` wrong passwords in a row: the base delay at `delay_after`,
+    /// doubling per further failure, capped.
+    fn delay(&self, failures: u32) -> Option<Duration> {
+        let beyond = failures.checked_sub(self.settings.delay_after)?;
+        let backoff = Backoff {
+            first: self.settings.base_delay,
+            max: self.settings.max_delay,
+        };
+        Some(backoff.after(beyond + 1))
     }
 }
 
-fn failures_key(mi_id: MiId) -> String {
-    format!("signin:failures:{mi_id}")
+fn failures_key(identifier: &str) -> String {
+    format!("signin:failures:{identifier}")
 }
 
-fn lock_key(mi_id: MiId) -> String {
-    format!("signin:lock:{mi_id}")
+fn wait_key(identifier: &str) -> String {
+    format!("signin:wait:{identifier}")
 }
 
 fn client_key(client: &str) -> String {
@@ -200,19 +253,111 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn locks_double_from_the_threshold_up_to_the_cap() {
-        let lockout = Lockout::new(
+    fn brute_force(settings: BruteForceSettings) -> BruteForce {
+        BruteForce::new(
             Arc::new(MemoryEphemeralStore::new()),
             Arc::new(MemoryRateLimiter::new()),
-            LockoutSettings::default(),
+            settings,
+        )
+    }
+
+    #[test]
+    fn delays_double_from_their_threshold_up_to_the_cap() {
+        let brute_force = brute_force(BruteForceSettings::default());
+        let minutes = |failures| brute_force.delay(failures).map(|d| d.as_secs() / 60);
+        assert_eq!(minutes(19), None);
+        assert_eq!(minutes(20), Some(1));
+        assert_eq!(minutes(21), Some(2));
+        assert_eq!(minutes(23), Some(8));
+        assert_eq!(minutes(24), Some(15));
+        assert_eq!(minutes(400), Some(15));
+    }
+
+    #[tokio::test]
+    async fn an_identifier_needs_a_captcha_then_waits_until_cleared() {
+        let brute_force = brute_force(BruteForceSettings {
+            captcha_after: 2,
+            delay_after: 3,
+            ..BruteForceSettings::default()
+        });
+        let (identifier, other, client) = ("alice@example.com", "4071234567", "192.0.2.1");
+        let standing = || brute_force.standing(identifier, client);
+        assert_eq!(standing().await.unwrap(), Standing::Open);
+        assert!(
+            !brute_force
+                .record_failure(identifier, client)
+                .await
+                .unwrap()
+                .captcha_required
         );
-        let minutes = |failures| lockout.lock_duration(failures).map(|d| d.as_secs() / 60);
-        assert_eq!(minutes(4), None);
-        assert_eq!(minutes(5), Some(1));
-        assert_eq!(minutes(6), Some(2));
-        assert_eq!(minutes(8), Some(8));
-        assert_eq!(minutes(9), Some(15));
-        assert_eq!(minutes(40), Some(15));
+        assert_eq!(standing().await.unwrap(), Standing::Open);
+        let second = brute_force
+            .record_failure(identifier, client)
+            .await
+            .unwrap();
+        assert!(
+            second.captcha_required && second.failures == 2,
+            "{second:?}"
+        );
+        assert_eq!(standing().await.unwrap(), Standing::CaptchaRequired);
+        assert_eq!(
+            brute_force.standing(other, client).await.unwrap(),
+            Standing::Open,
+            "another identifier counts apart"
+        );
+        brute_force
+            .record_failure(identifier, client)
+            .await
+            .unwrap();
+        assert!(
+            matches!(standing().await.unwrap(), Standing::Delayed(wait) if wait > Duration::from_secs(55)),
+            "{:?}",
+            standing().await
+        );
+        brute_force
+            .clear(&[other.to_owned(), identifier.to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(standing().await.unwrap(), Standing::Open);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_fails_too_often_is_blocked_across_identifiers() {
+        let brute_force = brute_force(BruteForceSettings {
+            client_failures_per_hour: 3,
+            ..BruteForceSettings::default()
+        });
+        for identifier in ["1000000001", "1000000002", "1000000003"] {
+            brute_force
+                .record_failure(identifier, "192.0.2.1")
+                .await
+                .unwrap();
+        }
+        assert!(matches!(
+            brute_force
+                .standing("1000000004", "192.0.2.1")
+                .await
+                .unwrap(),
+            Standing::ClientBlocked(_)
+        ));
+        assert_eq!(
+            brute_force
+                .standing("1000000004", "192.0.2.2")
+                .await
+                .unwrap(),
+            Standing::Open
+        );
+    }
+
+    #[tokio::test]
+    async fn passes_are_spent_once_and_alerts_sent_once_per_period() {
+        let brute_force = brute_force(BruteForceSettings::default());
+        let until = UnixMillis::now().saturating_add(Duration::from_secs(120));
+        assert!(brute_force.spend_captcha_pass("p1", until).await.unwrap());
+        assert!(!brute_force.spend_captcha_pass("p1", until).await.unwrap());
+        assert!(brute_force.spend_captcha_pass("p2", until).await.unwrap());
+        let mi_id = MiId::new(4_071_234_567).unwrap();
+        assert!(brute_force.first_alert_in_period(mi_id).await.unwrap());
+        assert!(!brute_force.first_alert_in_period(mi_id).await.unwrap());
     }
 }
