@@ -1,5 +1,6 @@
 //! Security alerts over gRPC: a new recovery contact, a password change, two-factor turned on
-//! and a locked account each reach every contact of the account once, in its locale.
+//! and wrong passwords that make a CAPTCHA necessary each reach every contact of the account
+//! once, in its locale.
 
 use std::time::Duration;
 
@@ -97,7 +98,7 @@ async fn security_alerts(backends: Backends) {
     wait_for_alert(&platform, &email, email_before, mi_id, "turned on").await;
 
     let (phone_before, email_before) = counts().await;
-    platform.lock_account(&phone, &new_password).await;
+    platform.fail_until_captcha(&phone, &new_password).await;
     wait_for_alert(&platform, &phone, phone_before, mi_id, "in a row").await;
     wait_for_alert(&platform, &email, email_before, mi_id, "in a row").await;
 

@@ -1,11 +1,11 @@
 //! Passwords over gRPC: a forgotten password reset with a PASSWORD_RESET token (which ends
-//! every session and clears the lockout, but leaves two-factor authentication on), and
+//! every session and clears the counts of wrong passwords, but leaves two-factor
+//! authentication on), and
 //! ChangePassword (which needs the current password and ends every other session).
 
 use crate::support::{
-    Backends, TestConfig, TestPlatform, WRONG_PASSWORD, expect_refusal, expect_tokens,
-    field_violations, in_both_modes, offers_method, strong_password, test_device, unique_email,
-    unique_phone_number,
+    Backends, TestPlatform, WRONG_PASSWORD, expect_refusal, expect_tokens, field_violations,
+    in_both_modes, offers_method, strong_password, test_device, unique_email, unique_phone_number,
 };
 use mi_contracts::Reason;
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
@@ -36,19 +36,16 @@ async fn reset_password(
 }
 
 /// ResetPassword with a PASSWORD_RESET token: the new password works, the old one and every
-/// session end, the lockout is cleared; a weak password changes nothing; an unknown contact is
-/// NOT_FOUND.
+/// session end, the counts of wrong passwords are cleared (no CAPTCHA needed); a weak password
+/// changes nothing; an unknown contact is NOT_FOUND.
 async fn forgot_password(backends: Backends) {
-    let config = TestConfig::new(backends)
-        .with_repeatable_codes()
-        .with_value("identity.lockout.base_duration", "60s");
-    let platform = TestPlatform::start_with(config).await;
+    let platform = TestPlatform::start_for_identity(backends).await;
     let phone = unique_phone_number();
     let (first, old_password) = platform.create_account(&phone, CodeChannel::Sms).await;
     let second = platform
         .sign_in_for_tokens(&phone, &old_password, test_device("tablet-1"))
         .await;
-    platform.lock_account(&phone, &old_password).await;
+    platform.fail_until_captcha(&phone, &old_password).await;
 
     // A weak new password is refused and changes nothing.
     let weak_token = platform
@@ -73,9 +70,9 @@ async fn forgot_password(backends: Backends) {
         platform
             .sign_in(&phone, &old_password, test_device("phone-1"))
             .await,
-        Code::ResourceExhausted,
-        Some(Reason::AccountLocked),
-        "a refused reset leaves the lockout",
+        Code::FailedPrecondition,
+        Some(Reason::CaptchaRequired),
+        "a refused reset leaves the CAPTCHA requirement",
     );
 
     let token = platform
@@ -87,7 +84,7 @@ async fn forgot_password(backends: Backends) {
         .unwrap();
     assert_eq!(mi_id, first.mi_id);
 
-    // The lockout is gone: the new password signs in at once; the old one is wrong.
+    // The counts are gone: the new password signs in at once, no CAPTCHA; the old one is wrong.
     let after = platform
         .sign_in_for_tokens(&phone, &new_password, test_device("phone-1"))
         .await;

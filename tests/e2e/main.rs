@@ -40,5 +40,6 @@ mod proxy_header;
 mod second_factor_delays;
 mod security_alerts;
 mod session_lifetime;
+mod sign_in_captcha;
 mod thin_flow;
 mod toll_fraud;

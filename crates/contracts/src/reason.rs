@@ -22,9 +22,8 @@ pub const ERROR_DOMAIN: &str = "mi-account";
 pub enum Reason {
     /// An account already uses this phone number or email.
     AccountExists,
-    /// Too many failed sign-ins: the account is locked for a while.
-    AccountLocked,
-    /// The request needs a CAPTCHA answer first.
+    /// The request needs a solved CAPTCHA first: an answer (SendCode, ResendCode) or a CAPTCHA
+    /// pass from PassCaptcha (SignIn, after failed sign-ins for the identifier).
     CaptchaRequired,
     /// The sign-in challenge is past its lifetime: sign in again.
     ChallengeExpired,
@@ -46,6 +45,9 @@ pub enum Reason {
     MethodNotAllowed,
     /// No access token was sent.
     MissingAccessToken,
+    /// Too many wrong passwords for this identifier: no password is checked for it until the
+    /// retry delay is over (the same for an identifier that names no account).
+    PasswordDelayed,
     /// The new password does not meet the policy.
     PasswordPolicy,
     /// The account's primary contact cannot be removed.

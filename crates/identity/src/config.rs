@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::domain::SessionLifetimes;
 pub use crate::domain::{
-    Argon2Settings, ChallengeSettings, LockoutSettings, OWASP_ARGON2_MINIMUMS, PasswordSettings,
+    Argon2Settings, BruteForceSettings, ChallengeSettings, OWASP_ARGON2_MINIMUMS, PasswordSettings,
 };
 
 /// Settings of the identity service (`MI_IDENTITY__...`).
@@ -39,8 +39,8 @@ pub struct Settings {
     pub totp_encryption_key: Option<SecretString>,
     /// Passwords: policy and hashing.
     pub password: PasswordSettings,
-    /// Brute-force protection of password sign-in.
-    pub lockout: LockoutSettings,
+    /// Brute-force protection of passwords: CAPTCHA, delays, alerts.
+    pub brute_force: BruteForceSettings,
     /// Second-factor challenges.
     pub second_factor: ChallengeSettings,
     /// Access and refresh tokens.
@@ -57,7 +57,7 @@ impl Default for Settings {
             recent_auth_window: Duration::from_secs(300),
             totp_encryption_key: None,
             password: PasswordSettings::default(),
-            lockout: LockoutSettings::default(),
+            brute_force: BruteForceSettings::default(),
             second_factor: ChallengeSettings::default(),
             tokens: TokenSettings::default(),
         }
@@ -96,11 +96,13 @@ impl ServiceSettings for Settings {
              and iterations must reach one of {OWASP_ARGON2_MINIMUMS:?} (KiB, passes), with \
              parallelism at least 1"
         );
+        let brute_force = &self.brute_force;
         anyhow::ensure!(
-            self.lockout.max_failures >= 1
-                && !self.lockout.base_duration.is_zero()
-                && self.lockout.base_duration <= self.lockout.max_duration,
-            "invalid configuration: identity.lockout needs max_failures >= 1 and 0 < base_duration <= max_duration"
+            brute_force.captcha_after >= 1
+                && brute_force.captcha_after <= brute_force.delay_after
+                && !brute_force.base_delay.is_zero()
+                && brute_force.base_delay <= brute_force.max_delay,
+            "invalid configuration: identity.brute_force needs 1 <= captcha_after <= delay_after and 0 < base_delay <= max_delay"
         );
         anyhow::ensure!(
             self.second_factor.max_attempts >= 1 && !self.second_factor.challenge_ttl.is_zero(),

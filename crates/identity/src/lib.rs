@@ -30,7 +30,7 @@ use sqlx::migrate::Migrator;
 
 use crate::config::Settings;
 use crate::domain::{
-    ARGON2_WORKER, FactorFailures, IdentityParts, IdentityServices, Lockout, PasswordHasher,
+    ARGON2_WORKER, BruteForce, FactorFailures, IdentityParts, IdentityServices, PasswordHasher,
     RecoveryCodes, TotpSecrets, VerificationTokens,
 };
 use crate::storage::SqlIdentityStore;
@@ -61,10 +61,10 @@ impl Service for IdentityService {
                 .then(|| worker::this_executable_serving(ARGON2_WORKER.name))
                 .flatten(),
         )?;
-        let lockout = Lockout::new(
+        let brute_force = BruteForce::new(
             Arc::clone(&platform.ephemeral),
             Arc::clone(&platform.limiter),
-            settings.lockout.clone(),
+            settings.brute_force.clone(),
         );
         let factor_failures = FactorFailures::new(
             Arc::clone(&platform.ephemeral),
@@ -79,7 +79,7 @@ impl Service for IdentityService {
             IdentityParts {
                 hasher,
                 password: settings.password,
-                lockout,
+                brute_force,
                 factor_failures,
                 issuer: keys.issuer,
                 verification_tokens: VerificationTokens::new(&keys.verification_keys)?,

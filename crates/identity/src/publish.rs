@@ -49,16 +49,14 @@ pub(crate) async fn enqueue(
             };
             outbox.enqueue(connection, &key, &payload).await
         }
-        IdentityEvent::AccountLocked {
+        IdentityEvent::PasswordFailures {
             mi_id,
             failures,
-            locked_until,
             audience,
         } => {
-            let payload = events::AccountLocked {
+            let payload = events::PasswordFailures {
                 mi_id: mi_id.get(),
                 failures,
-                locked_until: Some(locked_until.to_timestamp()),
                 audience: Some(alert_audience(audience)),
             };
             outbox.enqueue(connection, &key, &payload).await

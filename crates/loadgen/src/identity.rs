@@ -222,6 +222,7 @@ pub(crate) async fn prepare_sessions(
                     identifier: account.identifier.clone(),
                     password: account.password.clone(),
                     device: Some(device(worker)),
+                    ..SignInRequest::default()
                 },
                 worker,
                 None,
@@ -251,6 +252,7 @@ pub(crate) async fn sign_in(
                         identifier: account.identifier,
                         password: account.password,
                         device: Some(device(worker)),
+                        ..SignInRequest::default()
                     },
                     worker,
                     None,

@@ -1,6 +1,6 @@
-//! The two kinds of signed token, each written once: access tokens (identity signs them, any
-//! service checks them offline) and verification tokens (verification signs them, identity
-//! checks them offline).
+//! The kinds of signed token, each written once: access tokens (identity signs them, any
+//! service checks them offline), and verification tokens and CAPTCHA passes (verification signs
+//! them, identity checks them offline).
 //!
 //! A client sends `authorization: Bearer <access token>`; a service verifies the EdDSA
 //! signature against identity's published keys, the token type, the issuer, the audience and
@@ -26,6 +26,9 @@ pub const VERIFICATION_TOKEN_ISSUER: &str = "mi-verification";
 pub const VERIFICATION_TOKEN_AUDIENCE: &str = "mi-account";
 /// The header `typ` of verification tokens.
 pub const VERIFICATION_TOKEN_TYPE: &str = "mi-verification+jwt";
+/// The header `typ` of CAPTCHA passes (issued by verification with the same key, issuer and
+/// audience as verification tokens; the type alone keeps one from passing for the other).
+pub const CAPTCHA_PASS_TYPE: &str = "mi-captcha+jwt";
 
 /// What an access token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +92,30 @@ impl TokenKind for VerificationClaims {
     const TYP: &'static str = VERIFICATION_TOKEN_TYPE;
 }
 
-/// Verifies verification tokens offline against the verification service's public keys.
+/// What a CAPTCHA pass says: someone solved a CAPTCHA to sign in as `sub`, a moment ago.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptchaPassClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// The sign-in identifier it was solved for, in its canonical form
+    /// ([`crate::contact::canonical_identifier`]).
+    pub sub: String,
+    /// Unique pass id; a consumer spends it once.
+    pub jti: String,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Expires at, seconds since the epoch.
+    pub exp: i64,
+}
+
+impl TokenKind for CaptchaPassClaims {
+    const TYP: &'static str = CAPTCHA_PASS_TYPE;
+}
+
+/// Verifies what the verification service signs, offline against its public keys:
+/// verification tokens and CAPTCHA passes.
 #[derive(Debug, Clone)]
 pub struct VerificationTokenVerifier {
     verifier: TokenVerifier,
@@ -109,6 +135,11 @@ impl VerificationTokenVerifier {
 
     /// The claims of a valid verification token.
     pub fn verify(&self, token: &str) -> Result<VerificationClaims, TokenError> {
+        self.verifier.verify(token)
+    }
+
+    /// The claims of a valid CAPTCHA pass.
+    pub fn verify_captcha_pass(&self, token: &str) -> Result<CaptchaPassClaims, TokenError> {
         self.verifier.verify(token)
     }
 }
@@ -269,6 +300,43 @@ mod tests {
             .sign(&verification_claims(later - 1200))
             .expect("sign");
         assert!(verifier.verify(&expired).is_err());
+    }
+
+    #[test]
+    fn captcha_passes_and_verification_tokens_are_never_taken_for_each_other() {
+        let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
+        let verifier =
+            VerificationTokenVerifier::new(&[signer.public_key().clone()]).expect("verifier");
+        let later = mi_contracts::UnixMillis::now().as_i64() / 1000 + 120;
+        let pass = CaptchaPassClaims {
+            iss: VERIFICATION_TOKEN_ISSUER.into(),
+            aud: VERIFICATION_TOKEN_AUDIENCE.into(),
+            sub: "alice@example.com".into(),
+            jti: "p".into(),
+            iat: 0,
+            exp: later,
+        };
+        let signed_pass = signer.sign(&pass).expect("sign");
+        assert_eq!(
+            verifier.verify_captcha_pass(&signed_pass).expect("valid"),
+            pass
+        );
+        assert!(
+            verifier.verify(&signed_pass).is_err(),
+            "a pass is no verification token"
+        );
+        let token = signer.sign(&verification_claims(later)).expect("sign");
+        assert!(
+            verifier.verify_captcha_pass(&token).is_err(),
+            "a verification token is no pass"
+        );
+        let expired = signer
+            .sign(&CaptchaPassClaims {
+                exp: later - 600,
+                ..pass
+            })
+            .expect("sign");
+        assert!(verifier.verify_captcha_pass(&expired).is_err());
     }
 
     #[test]

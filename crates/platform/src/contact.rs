@@ -2,6 +2,7 @@
 //! compares them (verification signs them into tokens, identity looks accounts up by them).
 
 use email_address::{EmailAddress, Options};
+use mi_contracts::MiId;
 use phonenumber::{Mode, Type as PhoneNumberType};
 
 /// The most characters a phone number or email address may be written with, before
@@ -83,6 +84,29 @@ pub fn canonical(normalized: &str) -> String {
     normalized.to_lowercase()
 }
 
+/// A sign-in identifier as typed (a Mi ID, a phone number with its country code, or an email
+/// address) in the one form every service compares it in: the Mi ID's digits without leading
+/// zeros, the number's E.164, the address's [`canonical`] form. Identity counts failed
+/// sign-ins and looks accounts up under it; verification signs it into CAPTCHA passes, so a
+/// pass solved for `Alice@example.com` is good for `alice@example.com` and for nobody else.
+pub fn canonical_identifier(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if !raw.is_empty() && raw.bytes().all(|byte| byte.is_ascii_digit()) {
+        return raw
+            .parse::<MiId>()
+            .map(|mi_id| mi_id.to_string())
+            .map_err(|invalid| invalid.to_string());
+    }
+    let contact = if raw.starts_with('+') {
+        parse_phone_number(raw).map(|number| number.e164)
+    } else {
+        parse_email(raw).map(|address| canonical(&address))
+    };
+    contact.map_err(|_| {
+        "must be a Mi ID, a phone number with its country code, or an email address".to_owned()
+    })
+}
+
 /// The ISO 3166-1 alpha-2 country of an E.164 number.
 pub fn phone_country(e164: &str) -> Option<String> {
     let number = phonenumber::parse(None, e164).ok()?;
@@ -161,6 +185,21 @@ mod mask_tests {
         );
         let phone = parse_phone_number("+86 138 0013 8000").expect("valid").e164;
         assert_eq!(canonical(&phone), "+8613800138000");
+    }
+
+    #[test]
+    fn identifiers_have_one_form_whatever_was_typed() {
+        for (typed, form) in [
+            (" 1234567890 ", "1234567890"),
+            ("001234567890", "1234567890"),
+            ("+86 138 0013 8000", "+8613800138000"),
+            ("Alice@Example.COM", "alice@example.com"),
+        ] {
+            assert_eq!(canonical_identifier(typed).as_deref(), Ok(form), "{typed}");
+        }
+        for refused in ["", "0", "99999999999999999999", "nobody", "8613800138000@"] {
+            assert!(canonical_identifier(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]

@@ -97,6 +97,51 @@ async fn run_contract(store: Arc<dyn EphemeralStore>) {
         "get does not see an expired value"
     );
 
+    // `put_if_absent` stores only where nothing unexpired is; racing callers: one wins.
+    assert!(
+        store
+            .put_if_absent("mark", b"first", Duration::from_millis(200))
+            .await
+            .expect("put_if_absent")
+    );
+    assert!(
+        !store
+            .put_if_absent("mark", b"second", Duration::from_secs(60))
+            .await
+            .expect("put_if_absent"),
+        "a present key is kept"
+    );
+    assert_eq!(
+        store.get("mark").await.expect("get").as_deref(),
+        Some(&b"first"[..])
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(
+        store
+            .put_if_absent("mark", b"third", Duration::from_secs(60))
+            .await
+            .expect("put_if_absent"),
+        "an expired key is replaced, and its ttl does not grow meanwhile"
+    );
+    let markers: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .put_if_absent("contended-mark", b"1", Duration::from_secs(60))
+                    .await
+                    .expect("put_if_absent")
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for marker in markers {
+        if marker.await.expect("join") {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 1);
+
     // Counters count from 1 and read back as decimal ASCII.
     for expected in 1..=3 {
         assert_eq!(

@@ -76,7 +76,7 @@ event_payloads!(
     NotificationFailed,
     AccountCreated,
     SignedIn,
-    AccountLocked,
+    PasswordFailures,
     SecondFactorFailures,
     SessionRevoked,
     PasswordChanged,

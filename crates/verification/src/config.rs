@@ -90,8 +90,8 @@ impl ServiceSettings for Settings {
             "invalid configuration: verification.captcha.length must be 4 to 8"
         );
         anyhow::ensure!(
-            !self.token.ttl.is_zero(),
-            "invalid configuration: verification.token.ttl must be positive"
+            !self.token.ttl.is_zero() && !self.captcha.pass_ttl.is_zero(),
+            "invalid configuration: verification.token.ttl and verification.captcha.pass_ttl must be positive"
         );
         if let Some(provider) = &self.captcha.provider {
             anyhow::ensure!(
@@ -137,6 +137,10 @@ pub struct CaptchaSettings {
     pub risk_threshold: u32,
     /// A third-party CAPTCHA accepted beside the image one; unset accepts images only.
     pub provider: Option<CaptchaProviderSettings>,
+    /// How long a CAPTCHA pass (PassCaptcha) is good for: long enough to send the sign-in it
+    /// is for, as reCAPTCHA's tokens last two minutes.
+    #[serde(with = "humantime_serde")]
+    pub pass_ttl: Duration,
 }
 
 impl Default for CaptchaSettings {
@@ -146,6 +150,7 @@ impl Default for CaptchaSettings {
             length: 5,
             risk_threshold: 3,
             provider: None,
+            pass_ttl: Duration::from_secs(120),
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The verification service: sends one-time codes and checks them.
 //!
 //! Following one request, each step at most three hops from the last:
-//! - `SendCode`, `ResendCode`, `CheckCode` (`proto/mi/verification/v1/verification.proto`) →
+//! - `SendCode`, `ResendCode`, `CheckCode`, `PassCaptcha`
+//!   (`proto/mi/verification/v1/verification.proto`) →
 //!   `grpc/mod.rs` (wire ↔ domain; each operation's errors to a status in `grpc/errors.rs`)
-//! - → `domain/send_code.rs`, `domain/resend_code.rs`, `domain/check_code.rs` (the rules,
+//! - → `domain/send_code.rs`, `domain/resend_code.rs`, `domain/check_code.rs`,
+//!   `domain/pass_captcha.rs` (the rules,
 //!   with `domain/guard.rs` for rate limits and CAPTCHAs, `domain/captcha.rs` and
 //!   `siteverify.rs` for a third-party CAPTCHA's tokens), which record a domain event from
 //!   `domain/events.rs` through the [`domain::VerificationStore`] trait (`domain/store.rs`)
@@ -72,6 +74,7 @@ impl Service for VerificationService {
             TokenSigner::from_seed(&token_seed, settings.token.key_id.as_deref())?,
             previous_keys,
             settings.token.ttl,
+            settings.captcha.pass_ttl,
         );
         let mut captchas = Captchas::new(
             Arc::clone(&platform.ephemeral),

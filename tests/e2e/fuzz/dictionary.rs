@@ -101,11 +101,13 @@ pub(super) async fn gather(platform: &TestPlatform) -> (Dictionary, Account) {
         &["verification_id"],
         &[&verification.verification_id],
     );
+    let captcha_pass = platform.captcha_pass(&email).await;
+    add(&mut dictionary, &["captcha_pass"], &[&captcha_pass]);
     add(&mut dictionary, &["captcha_id"], &[&captcha.captcha_id]);
     add(&mut dictionary, &["answer"], &[&captcha.answer]);
     add(
         &mut dictionary,
-        &["identifier", "destination", "value"],
+        &["identifier", "destination", "value", "subject"],
         &[&email, &phone, &mi_id.to_string(), &unique_email()],
     );
     let other_password = strong_password();

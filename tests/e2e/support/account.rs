@@ -1,7 +1,6 @@
 //! Helpers for account-security tests: recovery contacts, password changes, profile updates,
-//! an authenticator app turned on with the harness's own RFC 6238 codes, and a locked account.
-
-use std::time::Duration;
+//! an authenticator app turned on with the harness's own RFC 6238 codes, and an identifier that
+//! failed until it needs a CAPTCHA.
 
 use mi_contracts::Reason;
 use mi_proto::identity::v1::{
@@ -12,8 +11,7 @@ use mi_proto::identity::v1::{
 use tonic::{Code, Status};
 
 use crate::support::{
-    TestPlatform, authed, base32_decode, expect_refusal, reason, retry_after, test_device,
-    totp_at_step, unix_now,
+    TestPlatform, authed, base32_decode, expect_refusal, test_device, totp_at_step, unix_now,
 };
 
 /// A wrong password that meets no account's password.
@@ -114,41 +112,25 @@ impl TestPlatform {
         }
     }
 
-    /// Signs in with a wrong password until the account locks (`identity.lockout.max_failures`,
-    /// default 5); asserts a locked account refuses even the right password.
-    pub(crate) async fn lock_account(&self, identifier: &str, password: &str) {
+    /// Signs in with a wrong password until the identifier needs a CAPTCHA
+    /// (`identity.brute_force.captcha_after`, default 5); asserts the right password is then
+    /// refused without a CAPTCHA pass.
+    pub(crate) async fn fail_until_captcha(&self, identifier: &str, password: &str) {
         for attempt in 1..=5 {
-            let status = self
-                .sign_in(identifier, WRONG_PASSWORD, test_device("phone-1"))
-                .await
-                .unwrap_err();
-            if attempt < 5 {
-                assert_eq!(
-                    (status.code(), reason(&status)),
-                    (Code::Unauthenticated, Some(Reason::InvalidCredentials)),
-                    "wrong password {attempt}: {status:?}"
-                );
-            } else {
-                assert!(
-                    matches!(
-                        status.code(),
-                        Code::Unauthenticated | Code::ResourceExhausted
-                    ),
-                    "wrong password {attempt}: {status:?}"
-                );
-            }
+            expect_refusal(
+                self.sign_in(identifier, WRONG_PASSWORD, test_device("phone-1"))
+                    .await,
+                Code::Unauthenticated,
+                Some(Reason::InvalidCredentials),
+                &format!("wrong password {attempt}"),
+            );
         }
-        let locked = expect_refusal(
+        expect_refusal(
             self.sign_in(identifier, password, test_device("phone-1"))
                 .await,
-            Code::ResourceExhausted,
-            Some(Reason::AccountLocked),
-            "the right password on a locked account",
-        );
-        let retry = retry_after(&locked).expect("ACCOUNT_LOCKED carries retry info");
-        assert!(
-            retry > Duration::ZERO && retry <= Duration::from_secs(60),
-            "locked for {retry:?}"
+            Code::FailedPrecondition,
+            Some(Reason::CaptchaRequired),
+            "the right password without a CAPTCHA after 5 wrong ones",
         );
     }
 }

@@ -24,7 +24,7 @@ use mi_proto::identity::v1::{
     SessionTokens, SignInRequest, SignInResponse, SignUpRequest,
 };
 use mi_proto::notification::v1::InboxMessage;
-use mi_proto::verification::v1::SendCodeRequest;
+use mi_proto::verification::v1::{PassCaptchaRequest, SendCodeRequest};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
@@ -126,12 +126,41 @@ impl TestPlatform {
         password: &str,
         device: DeviceInfo,
     ) -> Result<SignInResponse, Status> {
+        self.sign_in_with_pass(identifier, password, device, "")
+            .await
+    }
+
+    /// SignIn with a CAPTCHA pass too (empty: none).
+    pub(crate) async fn sign_in_with_pass(
+        &self,
+        identifier: &str,
+        password: &str,
+        device: DeviceInfo,
+        captcha_pass: &str,
+    ) -> Result<SignInResponse, Status> {
         let request = SignInRequest {
             identifier: identifier.to_owned(),
             password: password.to_owned(),
             device: Some(device),
+            captcha_pass: captcha_pass.to_owned(),
         };
         Ok(self.identity().await.sign_in(request).await?.into_inner())
+    }
+
+    /// A CAPTCHA pass for `subject` (a sign-in identifier as typed), the way a client gets one:
+    /// a solved CAPTCHA traded with PassCaptcha.
+    pub(crate) async fn captcha_pass(&self, subject: &str) -> String {
+        let request = PassCaptchaRequest {
+            captcha: Some(self.solved_captcha().await),
+            subject: subject.to_owned(),
+        };
+        self.verification()
+            .await
+            .pass_captcha(request)
+            .await
+            .unwrap_or_else(|status| panic!("PassCaptcha for {subject} refused: {status:?}"))
+            .into_inner()
+            .captcha_pass
     }
 
     /// SignIn that must succeed at once; returns its tokens (panics on a refusal or challenge).

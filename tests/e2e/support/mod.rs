@@ -68,6 +68,8 @@ pub(crate) struct TestConfig {
     pub code_encryption_key: SecretKey,
     /// The Ed25519 seed identity signs access tokens with (to forge expired or odd tokens).
     pub identity_signing_key: SecretKey,
+    /// The Ed25519 seed verification signs its tokens and CAPTCHA passes with (likewise).
+    pub verification_signing_key: SecretKey,
     /// Deleted when the last clone of the config is dropped.
     _data_dir: Arc<tempfile::TempDir>,
 }
@@ -136,6 +138,7 @@ impl TestConfig {
             run_id,
             code_encryption_key,
             identity_signing_key,
+            verification_signing_key: verification_seed,
             _data_dir: data_dir,
         }
     }

@@ -2,7 +2,7 @@
 //! with the change they describe, written in the same transaction. `publish.rs` is the one
 //! place that turns them into the protobuf payloads other services read.
 
-use mi_contracts::{MiId, UnixMillis};
+use mi_contracts::MiId;
 
 use super::{Account, ContactValue, Session};
 
@@ -76,14 +76,13 @@ pub enum IdentityEvent {
         /// Who hears of it.
         audience: Audience,
     },
-    /// Password sign-in locked after too many wrong passwords.
-    AccountLocked {
+    /// Wrong passwords for one of the account's identifiers made a CAPTCHA necessary (at most
+    /// once per alert period).
+    PasswordFailures {
         /// Whose password.
         mi_id: MiId,
-        /// Consecutive failures so far.
+        /// Wrong passwords in a row for that identifier so far.
         failures: u32,
-        /// When the lock ends.
-        locked_until: UnixMillis,
         /// Who hears of it.
         audience: Audience,
     },
@@ -176,12 +175,11 @@ pub fn signed_in(account: &Account, session: &Session, new_device: bool) -> Iden
     }
 }
 
-/// Password sign-in locked.
-pub fn account_locked(account: &Account, failures: u32, locked_until: UnixMillis) -> IdentityEvent {
-    IdentityEvent::AccountLocked {
+/// Wrong passwords made a CAPTCHA necessary.
+pub fn password_failures(account: &Account, failures: u32) -> IdentityEvent {
+    IdentityEvent::PasswordFailures {
         mi_id: account.mi_id,
         failures,
-        locked_until,
         audience: Audience::of(account),
     }
 }

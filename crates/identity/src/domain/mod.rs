@@ -25,10 +25,10 @@ pub mod verification_token;
 pub use self::caller::Caller;
 pub use self::contacts::{AddContactOutcome, ContactStore, Contacts, ContactsError};
 pub use self::passwords::{
-    ARGON2_WORKER, Argon2Settings, Blocked, CurrentPasswordRefusal, Lockout, LockoutSettings,
-    OWASP_ARGON2_MINIMUMS, PasswordCheck, PasswordError, PasswordGuard, PasswordHasher,
-    PasswordPolicy, PasswordProblem, PasswordSettings, PasswordStore, Passwords,
-    SetPasswordOutcome, StoredHash,
+    ARGON2_WORKER, Argon2Settings, BruteForce, BruteForceSettings, CurrentPasswordRefusal,
+    FailureCounted, NotChecked, OWASP_ARGON2_MINIMUMS, PasswordCheck, PasswordError, PasswordGuard,
+    PasswordHasher, PasswordPolicy, PasswordProblem, PasswordSettings, PasswordStore, Passwords,
+    SetPasswordOutcome, Standing, StoredHash,
 };
 pub use self::profile::{
     MAX_DISPLAY_NAME_CHARS, Profile, ProfileError, ProfileStore, ProfileUpdate,
@@ -54,4 +54,6 @@ pub use self::types::{
     Account, Consent, Contact, ContactKind, ContactValue, DeviceInfo, Identifier, Session,
     TwoFactorStatus,
 };
-pub use self::verification_token::{TokenProblem, VerificationTokens, VerifiedContact};
+pub use self::verification_token::{
+    CaptchaPassId, TokenProblem, VerificationTokens, VerifiedContact,
+};

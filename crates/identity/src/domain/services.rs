@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    ChallengeSettings, Contacts, FactorFailures, IdentityStore, Lockout, PasswordGuard,
+    BruteForce, ChallengeSettings, Contacts, FactorFailures, IdentityStore, PasswordGuard,
     PasswordHasher, PasswordPolicy, PasswordSettings, Passwords, Profile, ProofChecker,
     RecoveryCodes, Sessions, SignIn, SignUp, TokenIssuer, TotpSecrets, TwoFactor,
     VerificationTokens, sign_in::SignInParts,
@@ -18,8 +18,8 @@ pub struct IdentityParts {
     pub hasher: PasswordHasher,
     /// The policy a new password must meet.
     pub password: PasswordSettings,
-    /// Brute-force protection.
-    pub lockout: Lockout,
+    /// Brute-force protection of passwords.
+    pub brute_force: BruteForce,
     /// Brute-force protection of second factors.
     pub factor_failures: FactorFailures,
     /// Signs access tokens.
@@ -63,7 +63,8 @@ impl IdentityServices {
             store.clone(),
             parts.hasher,
             PasswordPolicy::new(parts.password),
-            parts.lockout,
+            parts.brute_force,
+            parts.verification_tokens.clone(),
         ));
         let proofs = Arc::new(ProofChecker::new(
             store.clone(),

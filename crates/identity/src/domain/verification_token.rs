@@ -1,5 +1,6 @@
-//! Verification tokens from the verification service, checked offline: signature, type,
-//! issuer, audience, expiry and purpose. Spending one (once) is the store's job.
+//! Verification tokens and CAPTCHA passes from the verification service, checked offline:
+//! signature, type, issuer, audience, expiry, and the purpose or identifier. Spending one
+//! (once) is the store's job for tokens, brute-force protection's for passes.
 
 use mi_contracts::{Purpose, UnixMillis};
 use mi_platform::auth::VerificationTokenVerifier;
@@ -15,6 +16,15 @@ pub struct VerifiedContact {
     /// The token's unique id.
     pub token_id: String,
     /// When the token expires (its spent record may go then).
+    pub expires_at: UnixMillis,
+}
+
+/// A CAPTCHA pass that checked out, with what is needed to spend it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptchaPassId {
+    /// The pass's unique id.
+    pub pass_id: String,
+    /// When it expires.
     pub expires_at: UnixMillis,
 }
 
@@ -53,6 +63,25 @@ impl VerificationTokens {
         Ok(VerifiedContact {
             contact,
             token_id: claims.jti,
+            expires_at: UnixMillis::from_i64(claims.exp.saturating_mul(1000)),
+        })
+    }
+
+    /// A CAPTCHA pass, if it was issued for `identifier` (canonical, as the pass carries it).
+    pub fn verify_captcha_pass(
+        &self,
+        pass: &str,
+        identifier: &str,
+    ) -> Result<CaptchaPassId, TokenProblem> {
+        let claims = self
+            .verifier
+            .verify_captcha_pass(pass.trim())
+            .map_err(|_| TokenProblem::Invalid)?;
+        if claims.sub != identifier || claims.jti.is_empty() {
+            return Err(TokenProblem::Invalid);
+        }
+        Ok(CaptchaPassId {
+            pass_id: claims.jti,
             expires_at: UnixMillis::from_i64(claims.exp.saturating_mul(1000)),
         })
     }

@@ -14,6 +14,8 @@ use crate::domain::{DeviceInfo, MAX_DISPLAY_NAME_CHARS};
 /// Verification tokens are EdDSA JWTs of at most about 800 characters (the subject, a contact,
 /// is the longest claim).
 const MAX_VERIFICATION_TOKEN_CHARS: usize = 2048;
+/// CAPTCHA passes are EdDSA JWTs like verification tokens, with an identifier as subject.
+const MAX_CAPTCHA_PASS_CHARS: usize = 2048;
 /// Refresh tokens are `<session id>.<43 base64url characters>`, 80 characters.
 const MAX_REFRESH_TOKEN_CHARS: usize = 256;
 /// Recovery codes are `xxxxx-xxxxx`; room for spaces a person types.
@@ -120,6 +122,7 @@ pub(super) fn sign_in(
     let mut fields = vec![
         ("identifier", request.identifier.as_str(), MAX_CONTACT_CHARS),
         ("password", &request.password, max_password_chars),
+        ("captcha_pass", &request.captcha_pass, MAX_CAPTCHA_PASS_CHARS),
     ];
     fields.extend(device(request.device.as_ref()));
     text::check_lengths(&fields)

@@ -77,7 +77,7 @@ fn password_status(error: PasswordError) -> Status {
             "no account uses this phone number or email",
         ),
         PasswordError::AccountGone => status::account_gone(),
-        PasswordError::AccountLocked { retry_after } => status::locked(retry_after),
+        PasswordError::PasswordDelayed { retry_after } => status::password_delayed(retry_after),
         PasswordError::WrongPassword => status::wrong_password("current_password"),
         PasswordError::WeakPassword(problem) => status::weak_password("new_password", &problem.0),
         PasswordError::Unexpected(error) => ServiceError::internal(&error),

@@ -41,6 +41,8 @@ impl SignInRpcs {
                 password: SecretString::from(request.password),
                 device: device_from_wire(request.device),
                 client_address,
+                captcha_pass: (!request.captcha_pass.is_empty())
+                    .then(|| SecretString::from(request.captcha_pass)),
             })
             .await
             .map_err(sign_in_status)?;
@@ -110,7 +112,18 @@ fn sign_in_status(error: SignInError) -> Status {
         SignInError::InvalidCredentials => {
             ServiceError::unauthenticated(Reason::InvalidCredentials, "wrong account or password")
         }
-        SignInError::AccountLocked { retry_after } => status::locked(retry_after),
+        SignInError::CaptchaRequired { answered } => ServiceError::failed_precondition(
+            Reason::CaptchaRequired,
+            "captcha_pass",
+            if answered {
+                "the CAPTCHA pass is invalid, expired, used or for another identifier; solve a \
+                 new CAPTCHA (VerificationService/PassCaptcha)"
+            } else {
+                "too many failed sign-ins with this identifier: solve a CAPTCHA, get a pass for \
+                 the identifier (VerificationService/PassCaptcha) and send it in captcha_pass"
+            },
+        ),
+        SignInError::PasswordDelayed { retry_after } => status::password_delayed(retry_after),
         SignInError::ClientBlocked { retry_after } => ServiceError::rate_limited(
             "client failed sign-ins per hour",
             "too many failed sign-ins from this address; try again later",
@@ -153,7 +166,9 @@ fn reauthenticate_status(error: ReauthenticateError) -> Status {
     let service_error = match error {
         ReauthenticateError::AccountGone => status::account_gone(),
         ReauthenticateError::WrongPassword => status::wrong_password("password"),
-        ReauthenticateError::AccountLocked { retry_after } => status::locked(retry_after),
+        ReauthenticateError::PasswordDelayed { retry_after } => {
+            status::password_delayed(retry_after)
+        }
         ReauthenticateError::WrongSecondFactor => {
             ServiceError::invalid_field("second_factor", "is wrong or was used already")
                 .with_reason(Reason::SecondFactorInvalid)

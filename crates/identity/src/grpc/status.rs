@@ -24,11 +24,11 @@ pub(super) fn token_used() -> ServiceError {
     )
 }
 
-/// Password sign-in locked after too many wrong passwords.
-pub(super) fn locked(retry_after: Duration) -> ServiceError {
+/// Too many wrong passwords for the identifier: the next one waits, unchecked.
+pub(super) fn password_delayed(retry_after: Duration) -> ServiceError {
     too_many(
-        Reason::AccountLocked,
-        "account password sign-in",
+        Reason::PasswordDelayed,
+        "identifier password attempts",
         ("too many wrong passwords", " or reset the password"),
         retry_after,
     )

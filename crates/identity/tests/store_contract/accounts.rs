@@ -316,12 +316,12 @@ pub(crate) async fn tokens_events_profile_and_authentication_times(fixture: Fixt
     assert_eq!(successes(&spent), 1);
 
     // Events without a state change.
-    let locked = events::account_locked(&signed_up.account, 5, shifted(now, 60_000));
-    store.record_events(id, &[locked]).await.expect("record");
+    let alert = events::password_failures(&signed_up.account, 5);
+    store.record_events(id, &[alert]).await.expect("record");
     let expected = types(&[
         wire::AccountCreated::EVENT_TYPE,
         wire::SignedIn::EVENT_TYPE,
-        wire::AccountLocked::EVENT_TYPE,
+        wire::PasswordFailures::EVENT_TYPE,
     ]);
     assert_eq!(event_types(database, id).await, expected);
 
@@ -343,7 +343,7 @@ pub(crate) async fn tokens_events_profile_and_authentication_times(fixture: Fixt
     let expected = types(&[
         wire::AccountCreated::EVENT_TYPE,
         wire::SignedIn::EVENT_TYPE,
-        wire::AccountLocked::EVENT_TYPE,
+        wire::PasswordFailures::EVENT_TYPE,
         wire::ProfileUpdated::EVENT_TYPE,
     ]);
     assert_eq!(event_types(database, id).await, expected);

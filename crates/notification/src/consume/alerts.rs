@@ -2,10 +2,10 @@
 //! [`AlertAudience`]. Other identity events are not the owner's concern.
 
 use anyhow::Context;
-use mi_contracts::{MiId, UnixMillis};
+use mi_contracts::MiId;
 use mi_proto::EventPayload;
 use mi_proto::events::v1::{
-    self as wire, AccountLocked, EventEnvelope, PasswordChanged, RecoveryContactAdded,
+    self as wire, EventEnvelope, PasswordChanged, PasswordFailures, RecoveryContactAdded,
     RecoveryContactRemoved, SecondFactorFailures, SignedIn, TwoFactorDisabled, TwoFactorEnabled,
 };
 
@@ -35,13 +35,12 @@ fn security_alert(event: &EventEnvelope) -> anyhow::Result<Option<(SecurityAlert
             };
             (changed.mi_id, kind, changed.audience)
         }
-        AccountLocked::EVENT_TYPE => {
-            let locked: AccountLocked = decode(event)?;
-            let kind = AlertKind::AccountLocked {
-                failures: locked.failures,
-                minutes: lock_minutes(event, &locked)?,
+        PasswordFailures::EVENT_TYPE => {
+            let failed: PasswordFailures = decode(event)?;
+            let kind = AlertKind::PasswordFailures {
+                failures: failed.failures,
             };
-            (locked.mi_id, kind, locked.audience)
+            (failed.mi_id, kind, failed.audience)
         }
         SecondFactorFailures::EVENT_TYPE => {
             let failed: SecondFactorFailures = decode(event)?;
@@ -103,20 +102,4 @@ fn security_alert(event: &EventEnvelope) -> anyhow::Result<Option<(SecurityAlert
 
 fn decode<P: EventPayload>(event: &EventEnvelope) -> anyhow::Result<P> {
     P::decode(event.payload.as_slice()).with_context(|| format!("undecodable {}", P::EVENT_TYPE))
-}
-
-/// How long the lock lasts, counted from when it happened and rounded up to whole minutes: the
-/// same however late, or however often, the event is handled.
-fn lock_minutes(event: &EventEnvelope, locked: &AccountLocked) -> anyhow::Result<u64> {
-    let until = locked
-        .locked_until
-        .as_ref()
-        .map(UnixMillis::from_timestamp)
-        .context("AccountLocked has no locked_until")?;
-    let since = event
-        .occurred_at
-        .as_ref()
-        .map_or_else(UnixMillis::now, UnixMillis::from_timestamp);
-    let length_ms = u64::try_from(until.duration_since(since).as_millis()).unwrap_or(u64::MAX);
-    Ok(length_ms.div_ceil(60_000).max(1))
 }

@@ -22,12 +22,11 @@ pub(crate) enum AlertKind {
         /// Reset through "forgot password" rather than changed.
         reset: bool,
     },
-    /// Too many wrong passwords blocked password sign-in for a while.
-    AccountLocked {
+    /// Wrong passwords in a row for one of the account's identifiers: signing in with it now
+    /// asks for a CAPTCHA.
+    PasswordFailures {
         /// Wrong passwords in a row.
         failures: u32,
-        /// How long password sign-in stays blocked, rounded up.
-        minutes: u64,
     },
     /// Wrong second-factor proofs after a right password: further proofs are slowed down.
     SecondFactorFailures {
@@ -136,10 +135,7 @@ mod tests {
     fn locked() -> SecurityAlert {
         SecurityAlert {
             mi_id: MiId::new(7).expect("Mi ID"),
-            kind: AlertKind::AccountLocked {
-                failures: 5,
-                minutes: 15,
-            },
+            kind: AlertKind::PasswordFailures { failures: 5 },
         }
     }
 

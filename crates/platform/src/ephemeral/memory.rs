@@ -56,6 +56,20 @@ impl EphemeralStore for MemoryEphemeralStore {
         Ok(())
     }
 
+    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<bool> {
+        let now = Instant::now();
+        let mut values = self.values()?;
+        sweep(&mut values, now);
+        if values
+            .get(key)
+            .is_some_and(|(_, expires_at)| *expires_at > now)
+        {
+            return Ok(false);
+        }
+        values.insert(key.to_owned(), (value.to_vec(), now + ttl));
+        Ok(true)
+    }
+
     async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let mut values = self.values()?;
         Ok(values

@@ -1,5 +1,5 @@
-//! Short-lived values read at most once (CAPTCHA answers) and expiring counters (brute-force
-//! lockouts), in Redis or in memory. Both implementations pass `tests/ephemeral_contract.rs`.
+//! Short-lived values read at most once (CAPTCHA answers), marks set at most once (spent
+//! tokens, alerts sent) and expiring counters (brute-force protection), in Redis or in memory. Both implementations pass `tests/ephemeral_contract.rs`.
 //!
 //! Values and counters share one key space. A counter is kept as its count in decimal ASCII
 //! (3 is `b"3"`), which is how Redis stores an `INCR`ed key, so `get` returns the same bytes
@@ -21,6 +21,11 @@ pub use self::redis::RedisEphemeralStore;
 pub trait EphemeralStore: Send + Sync + Debug {
     /// Stores `value` under `key` for `ttl`, replacing any earlier value.
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()>;
+
+    /// Stores `value` under `key` for `ttl` unless the key holds an unexpired value; true if
+    /// it was stored. Atomic across callers and replicas, so exactly one of several racing
+    /// callers wins (a token spent once, an alert sent once per period).
+    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<bool>;
 
     /// Removes and returns the value, if it is there and has not expired.
     async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>>;

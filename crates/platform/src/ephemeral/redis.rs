@@ -1,4 +1,4 @@
-//! The Redis store: `SET ... PX` and `GETDEL`, so a value is read at most once across replicas,
+//! The Redis store: `SET ... PX` (with `NX` to set only once) and `GETDEL`, so a value is read at most once across replicas,
 //! and `INCR` with `PEXPIRE` in one Lua script, so a count is atomic across replicas.
 
 use std::time::Duration;
@@ -67,6 +67,21 @@ impl EphemeralStore for RedisEphemeralStore {
             .query_async::<()>(&mut connection)
             .await
             .context("redis SET failed")
+    }
+
+    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<bool> {
+        let mut connection = self.connection.clone();
+        // `SET ... NX` answers OK when it stored the value and nil when the key existed.
+        let stored: Option<String> = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut connection)
+            .await
+            .context("redis SET NX failed")?;
+        Ok(stored.is_some())
     }
 
     async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {

@@ -1,6 +1,7 @@
 //! The rules of verification, free of gRPC and SQL: the bottom layer.
 //!
-//! One module per operation (`send_code`, `resend_code`, `check_code`, `create_captcha`),
+//! One module per operation (`send_code`, `resend_code`, `check_code`, `create_captcha`,
+//! `pass_captcha`),
 //! each with its error enum; `guard` holds the checks every send passes; `captcha` the
 //! challenges and the third-party [`CaptchaProvider`]; `store` is what the operations need
 //! from storage and `events` what they tell others.
@@ -12,6 +13,7 @@ mod create_captcha;
 mod destination;
 mod events;
 mod guard;
+mod pass_captcha;
 mod policy;
 mod resend_code;
 mod send_code;
@@ -28,6 +30,7 @@ pub use create_captcha::CreateCaptchaError;
 pub use destination::Destination;
 pub use events::{CodeIssued, VerificationApproved, VerificationLocked};
 pub use guard::{ClientAddress, SendRefusal};
+pub use pass_captcha::{CaptchaPass, PassCaptchaError};
 pub use policy::{CountrySettings, LimitSettings, Policy};
 pub use resend_code::{ResendCodeError, ResendCodeRequest};
 pub use send_code::{SendCodeError, SendCodeRequest, SentCode};

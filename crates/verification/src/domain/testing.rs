@@ -196,7 +196,7 @@ impl Fixture {
             captchas: Captchas::new(Arc::new(MemoryEphemeralStore::new()), ten_minutes, 5),
             hasher: CodeHasher::new(&SecretKey::generate()),
             cipher: cipher.clone(),
-            tokens: VerificationTokens::new(signer, Vec::new(), ten_minutes),
+            tokens: VerificationTokens::new(signer, Vec::new(), ten_minutes, ten_minutes),
             policy: Policy {
                 code_ttl: ten_minutes,
                 max_check_attempts: MAX_CHECK_ATTEMPTS,

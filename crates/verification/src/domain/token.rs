@@ -1,30 +1,40 @@
-//! Verification tokens: the signed proof that a destination was verified for a purpose.
+//! Verification tokens, the signed proof that a destination was verified for a purpose, and
+//! CAPTCHA passes, the signed proof that a CAPTCHA was solved to sign in as someone: one key
+//! signs both, each kind under its own header `typ`.
 
 use std::time::Duration;
 
 use mi_contracts::UnixMillis;
 use mi_platform::auth::{
-    VERIFICATION_TOKEN_AUDIENCE, VERIFICATION_TOKEN_ISSUER, VerificationClaims,
+    CaptchaPassClaims, VERIFICATION_TOKEN_AUDIENCE, VERIFICATION_TOKEN_ISSUER, VerificationClaims,
 };
 use mi_platform::tokens::{PublicKey, TokenSigner};
 
 use super::Verification;
 
-/// Issues tokens and lists the keys that verify them.
+/// Issues tokens and passes and lists the keys that verify them.
 #[derive(Debug, Clone)]
 pub struct VerificationTokens {
     signer: TokenSigner,
     previous_keys: Vec<PublicKey>,
     ttl: Duration,
+    pass_ttl: Duration,
 }
 
 impl VerificationTokens {
-    /// Tokens signed by `signer`, valid for `ttl`; `previous_keys` stay published for rotation.
-    pub fn new(signer: TokenSigner, previous_keys: Vec<PublicKey>, ttl: Duration) -> Self {
+    /// Tokens signed by `signer`, valid for `ttl`, and CAPTCHA passes valid for `pass_ttl`;
+    /// `previous_keys` stay published for rotation.
+    pub fn new(
+        signer: TokenSigner,
+        previous_keys: Vec<PublicKey>,
+        ttl: Duration,
+        pass_ttl: Duration,
+    ) -> Self {
         Self {
             signer,
             previous_keys,
             ttl,
+            pass_ttl,
         }
     }
 
@@ -45,6 +55,24 @@ impl VerificationTokens {
             vid: verification.verification_id.clone(),
             channel: verification.channel,
             purpose: verification.purpose,
+        };
+        Ok((self.signer.sign(&claims)?, expires_at))
+    }
+
+    /// A CAPTCHA pass for a canonical sign-in identifier, with its expiry.
+    pub fn issue_captcha_pass(
+        &self,
+        subject: &str,
+        now: UnixMillis,
+    ) -> anyhow::Result<(String, UnixMillis)> {
+        let expires_at = now.saturating_add(self.pass_ttl);
+        let claims = CaptchaPassClaims {
+            iss: VERIFICATION_TOKEN_ISSUER.to_owned(),
+            aud: VERIFICATION_TOKEN_AUDIENCE.to_owned(),
+            sub: subject.to_owned(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now.as_i64() / 1000,
+            exp: expires_at.as_i64() / 1000,
         };
         Ok((self.signer.sign(&claims)?, expires_at))
     }

@@ -5,7 +5,8 @@ use mi_platform::{ErrorCode, ServiceError};
 use tonic::Status;
 
 use crate::domain::{
-    CheckCodeError, CreateCaptchaError, ResendCodeError, SendCodeError, SendRefusal,
+    CheckCodeError, CreateCaptchaError, PassCaptchaError, ResendCodeError, SendCodeError,
+    SendRefusal,
 };
 
 fn refusal(refusal: SendRefusal) -> ServiceError {
@@ -15,31 +16,57 @@ fn refusal(refusal: SendRefusal) -> ServiceError {
             "destination",
             format!("codes are not sent to phone numbers in {country}"),
         ),
-        SendRefusal::CaptchaRequired { answered } => ServiceError::failed_precondition(
-            Reason::CaptchaRequired,
-            "captcha",
+        SendRefusal::CaptchaRequired { answered } => {
             if answered {
-                "the CAPTCHA answer is wrong or expired; solve a new CAPTCHA"
+                wrong_captcha()
             } else {
-                "solve a CAPTCHA (CreateCaptcha) and send its answer"
-            },
-        ),
+                ServiceError::failed_precondition(
+                    Reason::CaptchaRequired,
+                    "captcha",
+                    "solve a CAPTCHA (CreateCaptcha) and send its answer",
+                )
+            }
+        }
         SendRefusal::RateLimited { limit, retry_after } => ServiceError::rate_limited(
             limit,
             format!("too many codes ({limit}); try again later"),
             retry_after,
         ),
-        SendRefusal::Unavailable(error) => {
-            tracing::error!(
-                error = format!("{error:#}"),
-                "rate limiter or captcha store unavailable"
-            );
-            ServiceError::new(
-                ErrorCode::Unavailable,
-                "cannot send codes right now; try again shortly",
-            )
-        }
+        SendRefusal::Unavailable(error) => unavailable(&error, "cannot send codes right now"),
     }
+}
+
+/// A wrong, expired or spent CAPTCHA answer.
+fn wrong_captcha() -> ServiceError {
+    ServiceError::failed_precondition(
+        Reason::CaptchaRequired,
+        "captcha",
+        "the CAPTCHA answer is wrong or expired; solve a new CAPTCHA",
+    )
+}
+
+/// The rate limiter, CAPTCHA store or CAPTCHA provider cannot be reached.
+fn unavailable(error: &anyhow::Error, what: &str) -> ServiceError {
+    tracing::error!(
+        error = format!("{error:#}"),
+        "rate limiter or captcha store unavailable"
+    );
+    ServiceError::new(ErrorCode::Unavailable, format!("{what}; try again shortly"))
+}
+
+/// PassCaptcha's errors.
+pub(super) fn pass_captcha(error: PassCaptchaError) -> Status {
+    let service_error = match error {
+        PassCaptchaError::InvalidRequest { field, problem } => {
+            ServiceError::invalid_field(field, problem)
+        }
+        PassCaptchaError::WrongAnswer => wrong_captcha(),
+        PassCaptchaError::Unavailable(error) => {
+            unavailable(&error, "cannot check CAPTCHAs right now")
+        }
+        PassCaptchaError::Unexpected(error) => ServiceError::internal(&error),
+    };
+    service_error.into()
 }
 
 /// CreateCaptcha's errors.

@@ -57,6 +57,17 @@ pub(super) fn resend_code(request: &api::ResendCodeRequest) -> Result<(), TooLon
     ])
 }
 
+/// PassCaptcha's free-text fields.
+pub(super) fn pass_captcha(request: &api::PassCaptchaRequest) -> Result<(), TooLong> {
+    let [captcha_id, answer, token] = captcha(request.captcha.as_ref());
+    text::check_lengths(&[
+        ("subject", &request.subject, MAX_CONTACT_CHARS),
+        captcha_id,
+        answer,
+        token,
+    ])
+}
+
 /// CheckCode's free-text fields.
 pub(super) fn check_code(request: &api::CheckCodeRequest) -> Result<(), TooLong> {
     text::check_lengths(&[

@@ -138,6 +138,28 @@ impl VerificationService for VerificationHandler {
         }))
     }
 
+    async fn pass_captcha(
+        &self,
+        request: Request<api::PassCaptchaRequest>,
+    ) -> Result<Response<api::PassCaptchaResponse>, Status> {
+        let client = self.client(&request);
+        let request = request.into_inner();
+        limits::pass_captcha(&request).map_err(ServiceError::from)?;
+        let pass = self
+            .verifier
+            .pass_captcha(
+                captcha_from_wire(request.captcha).as_ref(),
+                &request.subject,
+                &client,
+            )
+            .await
+            .map_err(errors::pass_captcha)?;
+        Ok(Response::new(api::PassCaptchaResponse {
+            captcha_pass: pass.token,
+            expire_time: Some(pass.expires_at.to_timestamp()),
+        }))
+    }
+
     async fn list_verification_keys(
         &self,
         _request: Request<api::ListVerificationKeysRequest>,

@@ -4,22 +4,49 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mi_contracts::MiId;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
-use super::lockout::Blocked;
 use super::{
-    Lockout, PasswordCheck, PasswordHasher, PasswordPolicy, PasswordProblem, PasswordStore,
+    BruteForce, PasswordCheck, PasswordHasher, PasswordPolicy, PasswordProblem, PasswordStore,
+    Standing,
 };
 use crate::domain::events;
-use crate::domain::{Account, StoredHash};
+use crate::domain::{Account, Identifier, StoredHash, VerificationTokens};
+
+/// Why a password was not even checked (the same for an identifier that names no account).
+#[derive(Debug, thiserror::Error)]
+pub enum NotChecked {
+    /// The identifier failed too often: a CAPTCHA pass for it is needed; `answered` tells an
+    /// invalid, expired, spent or foreign pass from a missing one.
+    #[error("a CAPTCHA is required")]
+    CaptchaRequired {
+        /// Whether a pass was sent (and refused).
+        answered: bool,
+    },
+    /// The identifier failed very often: nothing is checked until the wait is over.
+    #[error("password delayed")]
+    Delayed {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// This client address failed too often.
+    #[error("client blocked")]
+    ClientBlocked {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
 
 /// Why the current password of a signed-in account was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum CurrentPasswordRefusal {
-    /// Password sign-in is locked after too many wrong passwords.
-    #[error("account locked")]
-    Locked {
+    /// Too many wrong passwords for the account's Mi ID, or from this client address: nothing
+    /// is checked until the wait is over.
+    #[error("password delayed")]
+    Delayed {
         /// When to try again.
         retry_after: Duration,
     },
@@ -37,32 +64,61 @@ pub struct PasswordGuard {
     store: Arc<dyn PasswordStore>,
     hasher: PasswordHasher,
     policy: PasswordPolicy,
-    lockout: Lockout,
+    brute_force: BruteForce,
+    captcha_passes: VerificationTokens,
 }
 
 impl PasswordGuard {
-    /// A guard over the stored hashes, hashing with `hasher` under `policy`.
+    /// A guard over the stored hashes, hashing with `hasher` under `policy`, counting
+    /// failures in `brute_force` and checking CAPTCHA passes with `captcha_passes`.
     pub fn new(
         store: Arc<dyn PasswordStore>,
         hasher: PasswordHasher,
         policy: PasswordPolicy,
-        lockout: Lockout,
+        brute_force: BruteForce,
+        captcha_passes: VerificationTokens,
     ) -> Self {
         Self {
             store,
             hasher,
             policy,
-            lockout,
+            brute_force,
+            captcha_passes,
         }
     }
 
-    /// Whether a sign-in must be refused now without checking the password.
-    pub async fn blocked(
+    /// Whether a password may be checked now for `identifier` (canonical) from `client`: a
+    /// CAPTCHA pass for it is spent here when its failures ask for one.
+    pub async fn admit(
         &self,
-        mi_id: Option<MiId>,
+        identifier: &str,
+        captcha_pass: Option<&SecretString>,
         client: &str,
-    ) -> anyhow::Result<Option<Blocked>> {
-        self.lockout.blocked(mi_id, client).await
+    ) -> Result<(), NotChecked> {
+        match self.brute_force.standing(identifier, client).await? {
+            Standing::Open => Ok(()),
+            Standing::Delayed(retry_after) => Err(NotChecked::Delayed { retry_after }),
+            Standing::ClientBlocked(retry_after) => Err(NotChecked::ClientBlocked { retry_after }),
+            Standing::CaptchaRequired => {
+                let Some(pass) = captcha_pass else {
+                    return Err(NotChecked::CaptchaRequired { answered: false });
+                };
+                let Ok(pass) = self
+                    .captcha_passes
+                    .verify_captcha_pass(pass.expose_secret(), identifier)
+                else {
+                    return Err(NotChecked::CaptchaRequired { answered: true });
+                };
+                if !self
+                    .brute_force
+                    .spend_captcha_pass(&pass.pass_id, pass.expires_at)
+                    .await?
+                {
+                    return Err(NotChecked::CaptchaRequired { answered: true });
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Checks a password against a stored hash (`None`: an unknown account, always wrong,
@@ -75,53 +131,75 @@ impl PasswordGuard {
         self.hasher.check(&self.policy, password, stored).await
     }
 
-    /// Counts a wrong password for an identifier that named no account.
-    pub async fn unknown_account_failed(&self, client: &str) -> anyhow::Result<()> {
-        self.lockout.record_failure(None, client).await.map(|_| ())
-    }
-
-    /// Counts a wrong password of `account` and, if that locked it, announces it.
-    pub async fn failed(&self, account: &Account, client: &str) -> anyhow::Result<()> {
-        let Some(lock) = self
-            .lockout
-            .record_failure(Some(account.mi_id), client)
-            .await?
-        else {
+    /// Counts a wrong password for `identifier` (canonical), which names `account` or none;
+    /// the owner hears of it when it makes a CAPTCHA necessary, at most once per alert period.
+    pub async fn failed(
+        &self,
+        identifier: &str,
+        account: Option<&Account>,
+        client: &str,
+    ) -> anyhow::Result<()> {
+        let counted = self.brute_force.record_failure(identifier, client).await?;
+        let Some(account) = account.filter(|_| counted.captcha_required) else {
             return Ok(());
         };
-        tracing::warn!(mi_id = %account.mi_id, failures = lock.failures, "account locked");
-        let locked = events::account_locked(account, lock.failures, lock.locked_until);
-        // The lock holds whether or not its alert is written: log rather than fail the caller.
-        if let Err(error) = self.store.record_events(account.mi_id, &[locked]).await {
+        if !self
+            .brute_force
+            .first_alert_in_period(account.mi_id)
+            .await?
+        {
+            return Ok(());
+        }
+        tracing::warn!(mi_id = %account.mi_id, failures = counted.failures, "wrong passwords: captcha required");
+        let alert = events::password_failures(account, counted.failures);
+        // The CAPTCHA is required whether or not its alert is written: log rather than fail.
+        if let Err(error) = self.store.record_events(account.mi_id, &[alert]).await {
             tracing::error!(mi_id = %account.mi_id, error = format!("{error:#}"), "cannot record event");
         }
         Ok(())
     }
 
-    /// Forgets the failures and any lock (after a right password or a reset).
-    pub async fn clear(&self, mi_id: MiId) -> anyhow::Result<()> {
-        self.lockout.clear(mi_id).await
+    /// Forgets the failures of every identifier of the account (after a right password or a
+    /// reset), as NIST SP 800-63B §5.2.2 and Keycloak do after a success.
+    pub async fn clear(&self, account: &Account) -> anyhow::Result<()> {
+        let identifiers: Vec<String> = std::iter::once(Identifier::MiId(account.mi_id))
+            .chain(
+                account
+                    .contacts
+                    .iter()
+                    .map(|contact| Identifier::Contact(contact.value.clone())),
+            )
+            .map(|identifier| identifier.canonical())
+            .collect();
+        self.brute_force.clear(&identifiers).await
     }
 
-    /// Checks the password of a signed-in account: refused while locked, and a wrong one
-    /// counts towards the lock.
+    /// Checks the password of a signed-in account, counted under its Mi ID: refused during a
+    /// wait, and a wrong one counts. No CAPTCHA is asked: the session stands for the person.
     pub async fn check_current(
         &self,
         account: &Account,
         password: &SecretString,
         client_address: &str,
     ) -> Result<(), CurrentPasswordRefusal> {
-        if let Some(Blocked::Account(retry_after) | Blocked::Client(retry_after)) =
-            self.blocked(Some(account.mi_id), client_address).await?
+        let identifier = Identifier::MiId(account.mi_id).canonical();
+        match self
+            .brute_force
+            .standing(&identifier, client_address)
+            .await?
         {
-            return Err(CurrentPasswordRefusal::Locked { retry_after });
+            Standing::Delayed(retry_after) | Standing::ClientBlocked(retry_after) => {
+                return Err(CurrentPasswordRefusal::Delayed { retry_after });
+            }
+            Standing::Open | Standing::CaptchaRequired => {}
         }
         let stored = self.store.password_hash(account.mi_id).await?;
         if self.check(password, stored.as_ref()).await?.is_right() {
-            self.clear(account.mi_id).await?;
+            self.clear(account).await?;
             return Ok(());
         }
-        self.failed(account, client_address).await?;
+        self.failed(&identifier, Some(account), client_address)
+            .await?;
         Err(CurrentPasswordRefusal::Wrong)
     }
 

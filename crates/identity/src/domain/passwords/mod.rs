@@ -1,13 +1,13 @@
 //! Passwords: ResetPassword (forgotten, with a verification token) and ChangePassword (with
 //! the current one); the policy a new one must meet (`policy.rs`), Argon2id hashing
-//! (`hasher.rs`, `argon2id.rs`), brute-force protection (`lockout.rs`), and the guard the
+//! (`hasher.rs`, `argon2id.rs`), brute-force protection (`brute_force.rs`), and the guard the
 //! other families check passwords through (`guard.rs`).
 
 mod argon2id;
 mod breached;
+mod brute_force;
 mod guard;
 mod hasher;
-mod lockout;
 mod pepper;
 mod policy;
 mod settings;
@@ -21,9 +21,9 @@ use mi_contracts::{MiId, Purpose};
 use secrecy::SecretString;
 
 pub use self::argon2id::ARGON2_WORKER;
-pub use self::guard::{CurrentPasswordRefusal, PasswordGuard};
+pub use self::brute_force::{BruteForce, BruteForceSettings, FailureCounted, Standing};
+pub use self::guard::{CurrentPasswordRefusal, NotChecked, PasswordGuard};
 pub use self::hasher::{PasswordCheck, PasswordHasher, PasswordProblem, StoredHash};
-pub use self::lockout::{Blocked, Lockout, LockoutSettings};
 pub use self::pepper::recovery_code_key;
 pub use self::policy::PasswordPolicy;
 pub use self::settings::{Argon2Settings, OWASP_ARGON2_MINIMUMS, PasswordSettings};
@@ -46,9 +46,9 @@ pub enum PasswordError {
     /// ChangePassword: the caller's account no longer exists.
     #[error("account gone")]
     AccountGone,
-    /// ChangePassword: password sign-in is locked after too many wrong passwords.
-    #[error("account locked")]
-    AccountLocked {
+    /// ChangePassword: too many wrong passwords; nothing is checked until the wait is over.
+    #[error("password delayed")]
+    PasswordDelayed {
         /// When to try again.
         retry_after: std::time::Duration,
     },
@@ -66,7 +66,9 @@ pub enum PasswordError {
 impl From<CurrentPasswordRefusal> for PasswordError {
     fn from(refusal: CurrentPasswordRefusal) -> Self {
         match refusal {
-            CurrentPasswordRefusal::Locked { retry_after } => Self::AccountLocked { retry_after },
+            CurrentPasswordRefusal::Delayed { retry_after } => {
+                Self::PasswordDelayed { retry_after }
+            }
             CurrentPasswordRefusal::Wrong => Self::WrongPassword,
             CurrentPasswordRefusal::Unexpected(error) => Self::Unexpected(error),
         }
@@ -99,7 +101,7 @@ impl Passwords {
     }
 
     /// Resets a forgotten password with a token for one of the account's contacts: every
-    /// session ends and the lockout is cleared.
+    /// session ends and the failures of the account's identifiers are forgotten.
     pub async fn reset_password(
         &self,
         verification_token: &str,
@@ -137,7 +139,7 @@ impl Passwords {
             SetPasswordOutcome::TokenSpent => return Err(PasswordError::TokenUsed),
             SetPasswordOutcome::NoAccount => return Err(PasswordError::NoAccountForContact),
         }
-        self.guard.clear(mi_id).await?;
+        self.guard.clear(&account).await?;
         tracing::info!(%mi_id, "password reset");
         Ok(mi_id)
     }

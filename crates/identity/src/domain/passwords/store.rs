@@ -39,6 +39,6 @@ pub trait PasswordStore: Send + Sync + std::fmt::Debug {
         events: &[IdentityEvent],
     ) -> anyhow::Result<SetPasswordOutcome>;
 
-    /// Writes events that go with no state change here (`AccountLocked`).
+    /// Writes events that go with no state change here (`PasswordFailures`).
     async fn record_events(&self, mi_id: MiId, events: &[IdentityEvent]) -> anyhow::Result<()>;
 }

@@ -109,6 +109,7 @@ async fn a_reset_needs_a_token_for_a_contact_of_an_account() {
         password: new_password,
         device: crate::domain::testing::device("device-1"),
         client_address: "203.0.113.9".into(),
+        captcha_pass: None,
     };
     world
         .services

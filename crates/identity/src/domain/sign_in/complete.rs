@@ -85,7 +85,7 @@ impl SignIn {
             CompleteOutcome::NotPending => return Err(SignInError::ChallengeExpired),
             CompleteOutcome::TokenSpent => return Err(SignInError::TokenUsed),
         }
-        self.passwords.clear(account.mi_id).await?;
+        self.passwords.clear(&account).await?;
         tracing::info!(mi_id = %account.mi_id, session_id = %session.session.session_id, "signed in with a second factor");
         Ok(self.issuer.tokens_for(session, &refresh)?)
     }

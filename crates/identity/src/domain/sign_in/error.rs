@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::domain::NotChecked;
+
 /// Why a sign-in was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
@@ -16,9 +18,16 @@ pub enum SignInError {
     /// Unknown identifier or wrong password: deliberately the same.
     #[error("wrong account or password")]
     InvalidCredentials,
-    /// Too many wrong passwords for this account.
-    #[error("account locked")]
-    AccountLocked {
+    /// The identifier failed too often: a CAPTCHA pass for it is needed first (the same for
+    /// an identifier that names no account).
+    #[error("captcha required")]
+    CaptchaRequired {
+        /// Whether a pass was sent (and was invalid, expired, spent or for another identifier).
+        answered: bool,
+    },
+    /// The identifier failed very often: no password is checked until the wait is over.
+    #[error("password delayed")]
+    PasswordDelayed {
         /// When to try again.
         retry_after: Duration,
     },
@@ -62,4 +71,15 @@ pub enum SignInError {
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl From<NotChecked> for SignInError {
+    fn from(refusal: NotChecked) -> Self {
+        match refusal {
+            NotChecked::CaptchaRequired { answered } => Self::CaptchaRequired { answered },
+            NotChecked::Delayed { retry_after } => Self::PasswordDelayed { retry_after },
+            NotChecked::ClientBlocked { retry_after } => Self::ClientBlocked { retry_after },
+            NotChecked::Unexpected(error) => Self::Unexpected(error),
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! Sign-in and challenges: SignIn (the password, the lockout, and the second-factor
-//! challenge it may issue), CompleteSignIn (`complete.rs`) and Reauthenticate
+//! Sign-in and challenges: SignIn (the password under brute-force protection, and the
+//! second-factor challenge it may issue), CompleteSignIn (`complete.rs`) and Reauthenticate
 //! (`reauthenticate.rs`).
 
 mod challenge;
@@ -23,8 +23,8 @@ pub use self::reauthenticate::{ReauthenticateError, Reauthentication};
 pub use self::store::{CompleteOutcome, SignInCandidate, SignInStore};
 use super::events;
 use super::{
-    Account, AccountLookup, Blocked, DeviceInfo, Identifier, PasswordCheck, PasswordGuard,
-    ProofChecker, SecondFactorMethod, SessionStore, SessionTokens, TokenIssuer,
+    Account, AccountLookup, DeviceInfo, Identifier, PasswordCheck, PasswordGuard, ProofChecker,
+    SecondFactorMethod, SessionStore, SessionTokens, TokenIssuer,
 };
 
 /// Signed in, or asked for a second factor.
@@ -52,6 +52,8 @@ pub struct SignInRequest {
     pub device: DeviceInfo,
     /// The client address.
     pub client_address: String,
+    /// A CAPTCHA pass for the identifier, needed after failed sign-ins.
+    pub captcha_pass: Option<SecretString>,
 }
 
 /// What [`SignIn`] is built from.
@@ -113,22 +115,17 @@ impl SignIn {
         })?;
         let device = DeviceInfo::parse(request.device)
             .map_err(|(field, problem)| SignInError::InvalidRequest { field, problem })?;
+        let client = request.client_address.as_str();
+        let client_key = limit_key(client);
+        // Failures count per identifier, known or not, so both answer alike.
+        let counted_as = identifier.canonical();
+        self.passwords
+            .admit(&counted_as, request.captcha_pass.as_ref(), &client_key)
+            .await?;
         let candidate = self
             .store
             .sign_in_candidate(&identifier, &device.device_id)
             .await?;
-        let mi_id = candidate.as_ref().map(|candidate| candidate.account.mi_id);
-        let client = request.client_address.as_str();
-        let client_key = limit_key(client);
-        match self.passwords.blocked(mi_id, &client_key).await? {
-            Some(Blocked::Account(retry_after)) => {
-                return Err(SignInError::AccountLocked { retry_after });
-            }
-            Some(Blocked::Client(retry_after)) => {
-                return Err(SignInError::ClientBlocked { retry_after });
-            }
-            None => {}
-        }
         let checked = self
             .passwords
             .check(
@@ -142,15 +139,19 @@ impl SignIn {
             known_device,
         }) = candidate
         else {
-            self.passwords.unknown_account_failed(&client_key).await?;
+            self.passwords
+                .failed(&counted_as, None, &client_key)
+                .await?;
             return Err(SignInError::InvalidCredentials);
         };
         if !checked.is_right() {
-            self.passwords.failed(&account, &client_key).await?;
+            self.passwords
+                .failed(&counted_as, Some(&account), &client_key)
+                .await?;
             return Err(SignInError::InvalidCredentials);
         }
         let mi_id = account.mi_id;
-        self.passwords.clear(mi_id).await?;
+        self.passwords.clear(&account).await?;
         if let PasswordCheck::RightRehashed(new_hash) = &checked {
             self.store
                 .upgrade_password_hash(mi_id, &stored, new_hash)

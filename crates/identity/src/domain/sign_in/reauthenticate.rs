@@ -28,9 +28,9 @@ pub enum ReauthenticateError {
     /// The password is wrong.
     #[error("wrong password")]
     WrongPassword,
-    /// Password sign-in is locked after too many wrong passwords.
-    #[error("account locked")]
-    AccountLocked {
+    /// Too many wrong passwords: nothing is checked until the wait is over.
+    #[error("password delayed")]
+    PasswordDelayed {
         /// When to try again.
         retry_after: Duration,
     },
@@ -73,8 +73,8 @@ impl SignIn {
                     .check_current(&account, &password, &limit_key(client_address))
                     .await
                     .map_err(|refusal| match refusal {
-                        CurrentPasswordRefusal::Locked { retry_after } => {
-                            ReauthenticateError::AccountLocked { retry_after }
+                        CurrentPasswordRefusal::Delayed { retry_after } => {
+                            ReauthenticateError::PasswordDelayed { retry_after }
                         }
                         CurrentPasswordRefusal::Wrong => ReauthenticateError::WrongPassword,
                         CurrentPasswordRefusal::Unexpected(error) => error.into(),

@@ -17,7 +17,13 @@ fn request(identifier: &str, password: &str, device_id: &str) -> SignInRequest {
         password: SecretString::from(password),
         device: device(device_id),
         client_address: "203.0.113.9".into(),
+        captcha_pass: None,
     }
+}
+
+fn with_pass(mut request: SignInRequest, pass: SecretString) -> SignInRequest {
+    request.captcha_pass = Some(pass);
+    request
 }
 
 #[test]
@@ -32,42 +38,114 @@ fn challenge_reasons_keep_their_stored_names() {
 }
 
 #[tokio::test]
-async fn wrong_passwords_lock_the_account_and_announce_it_once() {
+async fn wrong_passwords_ask_known_and_unknown_identifiers_alike_for_a_captcha() {
     let world = World::new();
-    world.signed_up().await;
+    let mi_id = world.signed_up().await.session.mi_id.to_string();
     world.clear_events();
     let sign_in = &world.services.sign_in;
+    let unknown = "+8613900139000";
+    for _ in 0..5 {
+        for identifier in [PHONE, unknown] {
+            let wrong = sign_in
+                .sign_in(request(identifier, "Wrong-Password-1", "device-1"))
+                .await;
+            assert!(
+                matches!(wrong, Err(SignInError::InvalidCredentials)),
+                "{wrong:?}"
+            );
+        }
+    }
+    // Right password or wrong, known or not: a CAPTCHA first.
+    for (identifier, password) in [(PHONE, STRONG_PASSWORD), (unknown, STRONG_PASSWORD)] {
+        let refused = sign_in
+            .sign_in(request(identifier, password, "device-1"))
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(SignInError::CaptchaRequired { answered: false })
+            ),
+            "{identifier}: {refused:?}"
+        );
+        let foreign = world.captcha_pass("+8613700137000");
+        let refused = sign_in
+            .sign_in(with_pass(
+                request(identifier, password, "device-1"),
+                foreign,
+            ))
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(SignInError::CaptchaRequired { answered: true })
+            ),
+            "a pass for another identifier: {refused:?}"
+        );
+    }
+    // A pass is spent by the sign-in it comes with, right password or wrong.
+    let pass = world.captcha_pass(PHONE);
+    let wrong = sign_in
+        .sign_in(with_pass(
+            request(PHONE, "Wrong-Password-1", "device-1"),
+            pass.clone(),
+        ))
+        .await;
+    assert!(
+        matches!(wrong, Err(SignInError::InvalidCredentials)),
+        "{wrong:?}"
+    );
+    let reused = sign_in
+        .sign_in(with_pass(request(PHONE, STRONG_PASSWORD, "device-1"), pass))
+        .await;
+    assert!(
+        matches!(reused, Err(SignInError::CaptchaRequired { answered: true })),
+        "{reused:?}"
+    );
+    let signed_in = sign_in
+        .sign_in(with_pass(
+            request(PHONE, STRONG_PASSWORD, "device-1"),
+            world.captcha_pass(PHONE),
+        ))
+        .await;
+    assert!(
+        matches!(signed_in, Ok(SignInOutcome::SignedIn(_))),
+        "{signed_in:?}"
+    );
+    let events = world.events();
+    assert!(
+        matches!(
+            &events[..],
+            [
+                IdentityEvent::PasswordFailures { failures: 5, .. },
+                IdentityEvent::SignedIn { .. }
+            ]
+        ),
+        "one alert: {events:?}"
+    );
+
+    // The right password cleared the count; reaching the threshold again, by another of the
+    // account's identifiers, alerts nobody within the period.
+    world.clear_events();
     for _ in 0..5 {
         let wrong = sign_in
-            .sign_in(request(PHONE, "Wrong-Password-1", "device-1"))
+            .sign_in(request(&mi_id, "Wrong-Password-1", "device-1"))
             .await;
         assert!(
             matches!(wrong, Err(SignInError::InvalidCredentials)),
             "{wrong:?}"
         );
     }
-    let locked = sign_in
-        .sign_in(request(PHONE, STRONG_PASSWORD, "device-1"))
+    let refused = sign_in
+        .sign_in(request(&mi_id, STRONG_PASSWORD, "device-1"))
         .await;
-    assert!(
-        matches!(locked, Err(SignInError::AccountLocked { .. })),
-        "{locked:?}"
-    );
-    let events = world.events();
     assert!(
         matches!(
-            &events[..],
-            [IdentityEvent::AccountLocked { failures: 5, .. }]
+            refused,
+            Err(SignInError::CaptchaRequired { answered: false })
         ),
-        "{events:?}"
+        "{refused:?}"
     );
-    let unknown = sign_in
-        .sign_in(request("+8613900139000", STRONG_PASSWORD, "device-1"))
-        .await;
-    assert!(
-        matches!(unknown, Err(SignInError::InvalidCredentials)),
-        "{unknown:?}"
-    );
+    assert_eq!(world.events(), [], "one alert per period");
 }
 
 #[tokio::test]
@@ -128,10 +206,32 @@ async fn reauthentication_counts_wrong_passwords_and_spends_tokens_once() {
     let caller = world.stale_caller(&tokens);
     let sign_in = &world.services.sign_in;
     let wrong = Reauthentication::Password(SecretString::from("Wrong-Password-1"));
-    let refused = sign_in.reauthenticate(&caller, wrong, "203.0.113.9").await;
+    for _ in 0..20 {
+        let refused = sign_in
+            .reauthenticate(&caller, wrong.clone(), "203.0.113.9")
+            .await;
+        assert!(
+            matches!(refused, Err(ReauthenticateError::WrongPassword)),
+            "{refused:?}"
+        );
+    }
+    // Counted under the Mi ID: its sign-ins need a CAPTCHA, and the next password waits.
+    let by_mi_id = sign_in
+        .sign_in(request(
+            &caller.mi_id.to_string(),
+            STRONG_PASSWORD,
+            "device-1",
+        ))
+        .await;
     assert!(
-        matches!(refused, Err(ReauthenticateError::WrongPassword)),
-        "{refused:?}"
+        matches!(by_mi_id, Err(SignInError::PasswordDelayed { .. })),
+        "{by_mi_id:?}"
+    );
+    let right = Reauthentication::Password(SecretString::from(STRONG_PASSWORD));
+    let delayed = sign_in.reauthenticate(&caller, right, "203.0.113.9").await;
+    assert!(
+        matches!(delayed, Err(ReauthenticateError::PasswordDelayed { retry_after }) if !retry_after.is_zero()),
+        "{delayed:?}"
     );
 
     let token = world.verification_token(PHONE, Purpose::SignInSecondFactor);

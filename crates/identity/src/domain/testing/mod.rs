@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use mi_contracts::{Channel, Purpose, UnixMillis};
 use mi_platform::auth::{
-    VERIFICATION_TOKEN_AUDIENCE, VERIFICATION_TOKEN_ISSUER, VerificationClaims,
+    CaptchaPassClaims, VERIFICATION_TOKEN_AUDIENCE, VERIFICATION_TOKEN_ISSUER, VerificationClaims,
 };
 use mi_platform::crypto::{CodeCipher, SecretKey};
 use mi_platform::ephemeral::MemoryEphemeralStore;
@@ -23,10 +23,10 @@ use secrecy::SecretString;
 pub(crate) use self::store::FakeStore;
 use super::events::IdentityEvent;
 use super::{
-    Argon2Settings, Caller, ChallengeSettings, DeviceInfo, FactorFailures, IdentityParts,
-    IdentityServices, Lockout, LockoutSettings, PasswordHasher, PasswordSettings, RecoveryCodes,
-    SessionLifetimes, SessionTokens, SignInOutcome, SignInRequest, SignUpRequest, TokenIssuer,
-    TotpSecrets, VerificationTokens,
+    Argon2Settings, BruteForce, BruteForceSettings, Caller, ChallengeSettings, DeviceInfo,
+    FactorFailures, IdentityParts, IdentityServices, PasswordHasher, PasswordSettings,
+    RecoveryCodes, SessionLifetimes, SessionTokens, SignInOutcome, SignInRequest, SignUpRequest,
+    TokenIssuer, TotpSecrets, VerificationTokens,
 };
 
 /// A password the policy accepts.
@@ -73,10 +73,10 @@ impl World {
         let parts = IdentityParts {
             hasher,
             password: PasswordSettings::default(),
-            lockout: Lockout::new(
+            brute_force: BruteForce::new(
                 Arc::new(MemoryEphemeralStore::new()),
                 Arc::new(MemoryRateLimiter::new()),
-                LockoutSettings::default(),
+                BruteForceSettings::default(),
             ),
             factor_failures: FactorFailures::new(
                 Arc::new(MemoryEphemeralStore::new()),
@@ -127,6 +127,21 @@ impl World {
         self.verification_signer.sign(&claims).expect("sign")
     }
 
+    /// A CAPTCHA pass for the canonical identifier `subject`, as the verification service
+    /// signs it.
+    pub(crate) fn captcha_pass(&self, subject: &str) -> SecretString {
+        let now_seconds = UnixMillis::now().as_i64() / 1000;
+        let claims = CaptchaPassClaims {
+            iss: VERIFICATION_TOKEN_ISSUER.into(),
+            aud: VERIFICATION_TOKEN_AUDIENCE.into(),
+            sub: subject.into(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now_seconds,
+            exp: now_seconds + 120,
+        };
+        SecretString::from(self.verification_signer.sign(&claims).expect("sign"))
+    }
+
     /// What SignUp gets for `contact` with the strong password on `device-1`.
     pub(crate) fn sign_up_request(&self, token: String) -> SignUpRequest {
         SignUpRequest {
@@ -159,6 +174,7 @@ impl World {
             password: SecretString::from(STRONG_PASSWORD),
             device: device(device_id),
             client_address: "203.0.113.8".into(),
+            captcha_pass: None,
         };
         match self.services.sign_in.sign_in(request).await {
             Ok(SignInOutcome::SignedIn(tokens)) => tokens,

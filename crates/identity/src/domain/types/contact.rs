@@ -103,18 +103,31 @@ pub enum Identifier {
 }
 
 impl Identifier {
-    /// Reads digits as a Mi ID, anything else as a contact.
+    /// Reads digits as a Mi ID, anything else as a contact, in the canonical form every
+    /// service shares ([`contact::canonical_identifier`]).
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if !raw.is_empty() && raw.chars().all(|c| c.is_ascii_digit()) {
-            let number: u64 = raw.parse().map_err(|_| "is not a Mi ID".to_owned())?;
-            return MiId::new(number)
-                .map(Self::MiId)
-                .map_err(|invalid| invalid.to_string());
+        let canonical = contact::canonical_identifier(raw)?;
+        // Only a Mi ID's canonical form is all digits (`u64` would read `+86…` too).
+        if canonical.bytes().all(|byte| byte.is_ascii_digit()) {
+            let mi_id = canonical
+                .parse::<MiId>()
+                .map_err(|invalid| invalid.to_string())?;
+            return Ok(Self::MiId(mi_id));
         }
-        ContactValue::parse(raw).map(Self::Contact).map_err(|_| {
-            "must be a Mi ID, a phone number with its country code, or an email address".into()
-        })
+        let kind = if canonical.starts_with('+') {
+            ContactKind::Phone
+        } else {
+            ContactKind::Email
+        };
+        Ok(Self::Contact(ContactValue::from_stored(kind, canonical)))
+    }
+
+    /// The canonical text: what failed sign-ins are counted under and CAPTCHA passes name.
+    pub fn canonical(&self) -> String {
+        match self {
+            Self::MiId(mi_id) => mi_id.to_string(),
+            Self::Contact(contact) => contact.as_str().to_owned(),
+        }
     }
 }
 
@@ -157,5 +170,15 @@ mod tests {
         ));
         assert!(Identifier::parse("0").is_err());
         assert!(Identifier::parse("nobody").is_err());
+        for (typed, canonical) in [
+            ("0001234567890", "1234567890"),
+            (" +86 138 0013 8000", "+8613800138000"),
+            ("Jane.Doe@Example.COM", "jane.doe@example.com"),
+            ("1Jane@Example.com", "1jane@example.com"),
+        ] {
+            let identifier = Identifier::parse(typed).expect("identifier");
+            assert_eq!(identifier.canonical(), canonical);
+            assert_eq!(Identifier::parse(canonical), Ok(identifier), "{typed}");
+        }
     }
 }

@@ -26,7 +26,7 @@ pub(super) struct AlertCatalog {
     two_factor_methods: HashMap<String, String>,
     password_changed: AlertText,
     password_reset: AlertText,
-    account_locked: AlertText,
+    password_failures: AlertText,
     second_factor_failures: AlertText,
     two_factor_enabled: AlertText,
     two_factor_disabled: AlertText,
@@ -83,10 +83,9 @@ impl Templates {
             AlertKind::PasswordChanged { reset: true } => {
                 (&catalog.password_reset, context! { mi_id })
             }
-            AlertKind::AccountLocked { failures, minutes } => (
-                &catalog.account_locked,
-                context! { mi_id, failures, minutes },
-            ),
+            AlertKind::PasswordFailures { failures } => {
+                (&catalog.password_failures, context! { mi_id, failures })
+            }
             AlertKind::SecondFactorFailures { failures } => (
                 &catalog.second_factor_failures,
                 context! { mi_id, failures },
@@ -167,10 +166,7 @@ mod tests {
         vec![
             AlertKind::PasswordChanged { reset: false },
             AlertKind::PasswordChanged { reset: true },
-            AlertKind::AccountLocked {
-                failures: 5,
-                minutes: 15,
-            },
+            AlertKind::PasswordFailures { failures: 5 },
             AlertKind::SecondFactorFailures { failures: 10 },
             AlertKind::TwoFactorEnabled {
                 method: "totp".into(),
@@ -265,16 +261,13 @@ mod tests {
     }
 
     #[test]
-    fn lock_says_how_long_and_two_factor_names_the_method() {
-        let locked = AlertKind::AccountLocked {
-            failures: 5,
-            minutes: 15,
-        };
-        let english = render("en", EMAIL, locked.clone());
+    fn password_failures_say_how_many_and_two_factor_names_the_method() {
+        let failures = AlertKind::PasswordFailures { failures: 5 };
+        let english = render("en", EMAIL, failures.clone());
         assert!(english.body.contains("5 times"), "{}", english.body);
-        assert!(english.body.contains("15 minutes"), "{}", english.body);
-        let chinese = render("zh-CN", PHONE, locked);
-        assert!(chinese.body.contains("15 分钟"), "{}", chinese.body);
+        assert!(english.body.contains("CAPTCHA"), "{}", english.body);
+        let chinese = render("zh-CN", PHONE, failures);
+        assert!(chinese.body.contains("5 次"), "{}", chinese.body);
 
         let enabled = AlertKind::TwoFactorEnabled {
             method: "totp".into(),
