@@ -125,7 +125,10 @@ fn signed_in(reply: mi_proto::identity::v1::SignInResponse) -> Result<SessionTok
     match reply.result {
         Some(sign_in_response::Result::Tokens(tokens)) => Ok(tokens),
         Some(sign_in_response::Result::Challenge(challenge)) => {
-            Err(format!("asked for a second factor ({})", challenge.reason))
+            Err(format!(
+                "asked for a second factor ({:?})",
+                challenge.reason()
+            ))
         }
         None => Err("empty SignInResponse".into()),
     }

@@ -95,6 +95,7 @@ impl Service for VerificationService {
             captchas,
             hasher: CodeHasher::new(&hash_key),
             cipher,
+            send_tokens: platform.send_token_sealer()?,
             tokens,
             policy: settings.policy(),
         });

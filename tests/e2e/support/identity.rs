@@ -24,6 +24,7 @@ use mi_proto::identity::v1::{
     SessionTokens, SignInRequest, SignInResponse, SignUpRequest,
 };
 use mi_proto::notification::v1::InboxMessage;
+use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::SendCodeRequest;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -54,7 +55,7 @@ impl TestPlatform {
     ) -> String {
         let before = self.inbox(destination).await.len();
         let request = SendCodeRequest {
-            destination: destination.to_owned(),
+            target: Some(Target::Destination(destination.to_owned())),
             channel: channel.into(),
             purpose: purpose.into(),
             locale: "en".into(),
