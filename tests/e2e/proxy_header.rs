@@ -3,8 +3,8 @@
 //! client is one client per /64.
 
 use mi_proto::common::v1::{Channel, Purpose};
-use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::SendCodeRequest;
+use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
 use tonic::Code;
 use tonic::transport::Channel as Connection;

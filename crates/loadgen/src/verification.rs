@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::notification::v1::ListInboxMessagesRequest;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
 use mi_proto::verification::v1::{CheckCodeRequest, SendCodeRequest};
-use mi_proto::verification::v1::send_code_request::Target;
 use rand::Rng;
 use tonic::transport::Channel;
 

@@ -138,7 +138,10 @@ mod tests {
         let now = UnixMillis::now();
         let sealed = claims(now.saturating_add(Duration::from_secs(300)));
         let token = sealer.seal(&sealed).expect("seal");
-        assert!(!token.contains("8613800138000"), "the number is not readable");
+        assert!(
+            !token.contains("8613800138000"),
+            "the number is not readable"
+        );
         assert!(token.len() <= MAX_SEND_TOKEN_CHARS);
         assert_eq!(sealer.open(&token, now), Ok(sealed));
 
@@ -175,10 +178,7 @@ mod tests {
         let json = serde_json::to_vec(&genuine).expect("json");
         let sealed = CodeCipher::new(&key).seal("verification-1", &json);
         let other_use = BASE64URL.encode(sealed.expect("seal"));
-        assert_eq!(
-            sealer.open(&other_use, now),
-            Err(SendTokenRefusal::Invalid)
-        );
+        assert_eq!(sealer.open(&other_use, now), Err(SendTokenRefusal::Invalid));
     }
 
     #[test]

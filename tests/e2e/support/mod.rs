@@ -4,6 +4,7 @@
 
 pub(crate) mod account;
 pub(crate) mod authenticator;
+pub(crate) mod challenge;
 pub(crate) mod identity;
 pub(crate) mod inbox;
 pub(crate) mod modes;
@@ -13,6 +14,7 @@ pub(crate) mod values;
 
 pub(crate) use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update};
 pub(crate) use authenticator::{base32_decode, rfc6238_code, totp_at_step, wrong_totp_code};
+pub(crate) use challenge::contact_request;
 pub(crate) use identity::{
     CONSENT_VERSION, access_claims_for, authed, expect_challenge, expect_tokens, offers_method,
     sign_up_request, strong_password, test_device, unix_now,

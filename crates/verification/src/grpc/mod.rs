@@ -11,8 +11,8 @@ use mi_proto::verification::v1::verification_service_server::VerificationService
 use tonic::{Request, Response, Status};
 
 use crate::domain::{
-    CaptchaAnswer, ChallengeContact, ClientAddress, ResendCodeRequest, SendCodeRequest,
-    SendTarget, Verifier,
+    CaptchaAnswer, ChallengeContact, ClientAddress, ResendCodeRequest, SendCodeRequest, SendTarget,
+    Verifier,
 };
 
 /// Serves `mi.verification.v1.VerificationService`.
@@ -173,13 +173,11 @@ fn target_from_wire(target: Option<api::send_code_request::Target>) -> SendTarge
     use api::send_code_request::Target;
     match target {
         Some(Target::Destination(destination)) => SendTarget::Destination(destination),
-        Some(Target::ChallengeContact(contact)) => {
-            SendTarget::ChallengeContact(ChallengeContact {
-                challenge_id: contact.challenge_id,
-                contact_id: contact.contact_id,
-                send_token: contact.send_token,
-            })
-        }
+        Some(Target::ChallengeContact(contact)) => SendTarget::ChallengeContact(ChallengeContact {
+            challenge_id: contact.challenge_id,
+            contact_id: contact.contact_id,
+            send_token: contact.send_token,
+        }),
         None => SendTarget::Destination(String::new()),
     }
 }

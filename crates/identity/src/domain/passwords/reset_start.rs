@@ -97,7 +97,8 @@ impl Passwords {
         identifier: &str,
         client_address: &str,
     ) -> Result<StartedReset, StartResetError> {
-        let identifier = Identifier::parse(identifier).map_err(StartResetError::InvalidIdentifier)?;
+        let identifier =
+            Identifier::parse(identifier).map_err(StartResetError::InvalidIdentifier)?;
         let starts = &self.resets;
         let limit = Limit::new(
             format!("reset-start:client-hour:{}", limit_key(client_address)),

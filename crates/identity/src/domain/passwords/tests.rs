@@ -136,7 +136,11 @@ async fn a_reset_started_from_a_mi_id_offers_its_contacts_and_an_unknown_one_non
         .open(&contact.send_token, UnixMillis::now())
         .expect("opens");
     assert_eq!(
-        (claims.challenge_id, claims.destination.as_str(), claims.purpose),
+        (
+            claims.challenge_id,
+            claims.destination.as_str(),
+            claims.purpose
+        ),
         (started.challenge_id.clone(), PHONE, Purpose::PasswordReset)
     );
     assert_eq!(claims.expires_at, started.expires_at);

@@ -7,8 +7,8 @@ use strum::IntoEnumIterator;
 use crate::domain::events::IdentityEvent;
 use crate::domain::testing::{PHONE, STRONG_PASSWORD, World, device};
 use crate::domain::{
-    ChallengeReason, ChallengeSettings, ContactKind, ReauthenticateError, Reauthentication, SecondFactorMethod,
-    SecondFactorProof, SignInError, SignInOutcome, SignInRequest,
+    ChallengeReason, ChallengeSettings, ContactKind, ReauthenticateError, Reauthentication,
+    SecondFactorMethod, SecondFactorProof, SignInError, SignInOutcome, SignInRequest,
 };
 
 fn request(identifier: &str, password: &str, device_id: &str) -> SignInRequest {
@@ -97,7 +97,11 @@ async fn a_new_device_is_challenged_and_a_verification_code_answers_once() {
         panic!("one contact expected: {contacts:?}");
     };
     assert_eq!(
-        (contact.contact_id.as_str(), contact.kind, contact.masked.as_str()),
+        (
+            contact.contact_id.as_str(),
+            contact.kind,
+            contact.masked.as_str()
+        ),
         ("1", ContactKind::Phone, "+86 138****8000")
     );
     // The send token names the number only for verification, and only for this challenge.

@@ -45,7 +45,8 @@ impl AccountLookup for SqlIdentityStore {
                     .await?
             }
             Identifier::Contact(contact) => {
-                let owner = "accounts.mi_id = (SELECT mi_id FROM contacts WHERE contact_value = $1)";
+                let owner =
+                    "accounts.mi_id = (SELECT mi_id FROM contacts WHERE contact_value = $1)";
                 sqlx::query(&account_query(owner, ""))
                     .bind(contact.as_str())
                     .fetch_all(pool)
