@@ -90,7 +90,8 @@ impl ResetStarts {
 
 impl Passwords {
     /// Starts a reset for whoever `identifier` names. An identifier no account has gets the
-    /// same reply, after the same one read, with no contacts; the per-client limit bounds how
+    /// same reply, after the same one read and the work of offering one contact (as for an
+    /// account with one contact, the usual case), with no contacts; the per-client limit bounds how
     /// fast anyone can tell the two apart.
     pub async fn start_reset(
         &self,
@@ -123,7 +124,14 @@ impl Passwords {
                     expires_at,
                 )?
             }
-            None => Vec::new(),
+            None => {
+                starts.send_tokens.offer_none_as_slowly(
+                    &challenge_id,
+                    Purpose::PasswordReset,
+                    expires_at,
+                )?;
+                Vec::new()
+            }
         };
         Ok(StartedReset {
             challenge_id,
