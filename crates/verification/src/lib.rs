@@ -5,7 +5,8 @@
 //!   `grpc/mod.rs` (wire ↔ domain; each operation's errors to a status in `grpc/errors.rs`)
 //! - → `domain/send_code.rs`, `domain/resend_code.rs`, `domain/check_code.rs` (the rules,
 //!   with `domain/guard.rs` for rate limits and CAPTCHAs, `domain/captcha.rs` and
-//!   `siteverify.rs` for a third-party CAPTCHA's tokens), which record a domain event from
+//!   `siteverify.rs` for a third-party CAPTCHA's tokens, `domain/challenge_contact.rs` for a
+//!   contact identity showed masked and sealed a send token for), which record a domain event from
 //!   `domain/events.rs` through the [`domain::VerificationStore`] trait (`domain/store.rs`)
 //! - → `storage/sql.rs`, which writes the verification row and its event in one transaction,
 //!   the event turned into protobuf by `publish.rs` and enqueued in the outbox
