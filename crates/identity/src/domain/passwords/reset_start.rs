@@ -90,9 +90,9 @@ impl ResetStarts {
 
 impl Passwords {
     /// Starts a reset for whoever `identifier` names. An identifier no account has gets the
-    /// same reply, after the same one read and the work of offering one contact (as for an
-    /// account with one contact, the usual case), with no contacts; the per-client limit bounds how
-    /// fast anyone can tell the two apart.
+    /// same reply, with no contacts, after the same one read and the work of offering one
+    /// contact (as for an account with one contact, the usual case); the per-client limit
+    /// bounds how fast anyone can tell the two apart.
     pub async fn start_reset(
         &self,
         identifier: &str,
