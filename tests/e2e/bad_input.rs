@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use crate::support::{Backends, TestPlatform, unique_phone_number};
 use mi_proto::common::v1::{Channel, Purpose};
+use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::{CheckCodeRequest, SendCodeRequest};
 use tonic::Code;
 use tonic_types::StatusExt;
 
 pub(crate) fn request(destination: &str, channel: i32, purpose: i32) -> SendCodeRequest {
     SendCodeRequest {
-        destination: destination.to_owned(),
+        target: Some(Target::Destination(destination.to_owned())),
         channel,
         purpose,
         locale: String::new(),

@@ -10,6 +10,7 @@ use mi_contracts::Reason;
 use mi_platform::auth::VerificationClaims as TokenClaims;
 use mi_platform::tokens::{PublicKey, TokenVerifier};
 use mi_proto::common::v1::{Channel, Purpose};
+use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::{
     CaptchaAnswer, CreateCaptchaRequest, ListVerificationKeysRequest, ResendCodeRequest,
     SendCodeRequest,
@@ -19,7 +20,7 @@ use tonic_types::StatusExt;
 
 pub(crate) fn request(destination: &str, channel: Channel, purpose: Purpose) -> SendCodeRequest {
     SendCodeRequest {
-        destination: destination.to_owned(),
+        target: Some(Target::Destination(destination.to_owned())),
         channel: channel.into(),
         purpose: purpose.into(),
         locale: "en".into(),

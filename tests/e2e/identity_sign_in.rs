@@ -11,7 +11,9 @@ use mi_platform::events;
 use mi_proto::common::v1::{Channel, Purpose};
 use mi_proto::events::v1::SignedIn;
 use mi_proto::identity::v1::second_factor_proof::Proof;
-use mi_proto::identity::v1::{CompleteSignInRequest, SecondFactorMethod, SecondFactorProof};
+use mi_proto::identity::v1::{
+    ChallengeReason, CompleteSignInRequest, SecondFactorMethod, SecondFactorProof,
+};
 use tonic::Code;
 
 in_both_modes!(
@@ -144,7 +146,7 @@ async fn a_new_device_answers_a_code_challenge(backends: Backends) {
             .await
             .unwrap(),
     );
-    assert_eq!(challenge.reason, "new_device");
+    assert_eq!(challenge.reason(), ChallengeReason::NewDevice);
     assert!(!challenge.challenge_id.is_empty());
     let now = i64::try_from(crate::support::unix_now()).unwrap();
     assert!(challenge.expire_time.unwrap().seconds > now);
@@ -154,8 +156,8 @@ async fn a_new_device_answers_a_code_challenge(backends: Backends) {
             .contains(&i32::from(SecondFactorMethod::VerificationCode)),
         "{challenge:?}"
     );
-    assert_eq!(challenge.masked_contacts.len(), 1, "{challenge:?}");
-    let masked = &challenge.masked_contacts[0];
+    assert_eq!(challenge.contacts.len(), 1, "{challenge:?}");
+    let masked = &challenge.contacts[0].masked;
     assert!(masked.contains('*'), "{masked}");
     assert!(masked.ends_with(&phone[phone.len() - 4..]), "{masked}");
     let shown_digits = masked.chars().filter(char::is_ascii_digit).count();

@@ -12,7 +12,8 @@ use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::events::v1::{TwoFactorDisabled, TwoFactorEnabled};
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::{
-    ConfirmTotpRequest, DisableTotpRequest, SecondFactorMethod, SetCodeSecondFactorRequest,
+    ChallengeReason, ConfirmTotpRequest, ContactKind, DisableTotpRequest, SecondFactorMethod,
+    SetCodeSecondFactorRequest,
 };
 use tonic::Code;
 
@@ -99,7 +100,8 @@ async fn totp(backends: Backends) {
         offers_method(&challenge, SecondFactorMethod::RecoveryCode),
         "{challenge:?}"
     );
-    assert_eq!(challenge.reason, "two_factor");
+    assert_eq!(challenge.reason(), ChallengeReason::TwoFactor);
+    assert!(challenge.contacts.is_empty(), "no code answers it");
     assert!(!challenge.challenge_id.is_empty());
     let expire = challenge.expire_time.unwrap().seconds;
     assert!(
@@ -279,8 +281,9 @@ async fn code_second_factor(backends: Backends) {
         offers_method(&challenge, SecondFactorMethod::VerificationCode),
         "{challenge:?}"
     );
-    assert_eq!(challenge.masked_contacts.len(), 1, "{challenge:?}");
-    let masked = &challenge.masked_contacts[0];
+    assert_eq!(challenge.contacts.len(), 1, "{challenge:?}");
+    assert_eq!(challenge.contacts[0].kind(), ContactKind::Phone);
+    let masked = &challenge.contacts[0].masked;
     assert!(
         masked.contains('*') && !masked.contains(&phone[3..]),
         "{masked} is not masked"

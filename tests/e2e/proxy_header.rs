@@ -4,6 +4,7 @@
 
 use mi_proto::common::v1::{Channel, Purpose};
 use mi_proto::verification::v1::SendCodeRequest;
+use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
 use tonic::Code;
 use tonic::transport::Channel as Connection;
@@ -23,7 +24,7 @@ fn config(backends: Backends, per_hour: u32) -> TestConfig {
 /// Whether a send with these `x-forwarded-for` lines passes the per-client limit.
 async fn allowed(client: &mut VerificationServiceClient<Connection>, lines: &[&str]) -> bool {
     let mut request = tonic::Request::new(SendCodeRequest {
-        destination: unique_phone_number(),
+        target: Some(Target::Destination(unique_phone_number())),
         channel: Channel::Sms.into(),
         purpose: Purpose::PasswordReset.into(),
         locale: "en".into(),

@@ -1,11 +1,13 @@
 //! No code, token, CAPTCHA answer or key ever appears in a log line or a span field (the
 //! fields become trace attributes), even at TRACE level.
 
-use crate::support::{Backends, TestConfig, TestPlatform, code_in, unique_phone_number};
+use crate::support::{
+    Backends, TestConfig, TestPlatform, code_in, contact_request, unique_phone_number,
+};
 use mi_platform::Platform;
 use mi_platform::config::ConfigLoader;
 use mi_platform::db::Database;
-use mi_proto::common::v1::Channel;
+use mi_proto::common::v1::{Channel, Purpose};
 use mi_proto::verification::v1::CheckCodeRequest;
 use mi_test_support::CapturedLogs;
 use secrecy::ExposeSecret;
@@ -28,7 +30,8 @@ async fn codes_tokens_and_keys_never_reach_logs_or_spans() {
         .to_base64()
         .expose_secret()
         .to_owned();
-    let platform = TestPlatform::start_with(config).await;
+    let send_token_key = config.send_token_key.to_base64().expose_secret().to_owned();
+    let platform = TestPlatform::start_with(config.with_repeatable_codes()).await;
     let destination = unique_phone_number();
     let request = platform.sign_up_request(&destination, Channel::Sms).await;
     let captcha_answer = request.captcha.clone().unwrap().answer;
@@ -50,6 +53,21 @@ async fn codes_tokens_and_keys_never_reach_logs_or_spans() {
         .await
         .unwrap()
         .into_inner();
+    // A code to a contact shown masked: its send token is a secret too.
+    let account_phone = unique_phone_number();
+    let (account, _) = platform.create_account(&account_phone, Channel::Sms).await;
+    let reset = platform
+        .start_reset(&account.mi_id.to_string())
+        .await
+        .unwrap();
+    let send_token = reset.contacts[0].send_token.clone();
+    let to_contact = contact_request(
+        &reset.challenge_id,
+        &reset.contacts[0],
+        Channel::Sms,
+        Purpose::PasswordReset,
+    );
+    platform.code_via_contact(to_contact, &account_phone).await;
     platform.stop().await;
     let server_passwords = connection_errors_are_logged_without_passwords().await;
 
@@ -67,6 +85,8 @@ async fn codes_tokens_and_keys_never_reach_logs_or_spans() {
         ),
         (captcha_answer.as_str(), "the captcha answer"),
         (encryption_key.as_str(), "the code encryption key"),
+        (send_token.as_str(), "a send token"),
+        (send_token_key.as_str(), "the send token key"),
         (server_passwords[0], "the Redis password"),
         (server_passwords[1], "the PostgreSQL password"),
     ] {

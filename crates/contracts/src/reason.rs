@@ -62,6 +62,12 @@ pub enum Reason {
     SecondFactorDelayed,
     /// The second-factor proof is wrong.
     SecondFactorInvalid,
+    /// The send token of a challenge contact is past its time (the challenge's): sign in, or
+    /// start the password reset, again.
+    SendTokenExpired,
+    /// The send token of a challenge contact is forged or altered, or was used with another
+    /// challenge, contact or purpose than it was issued for.
+    SendTokenInvalid,
     /// The session reached its maximum lifetime (`identity.tokens.session_max_lifetime`):
     /// sign in again.
     SessionExpired,

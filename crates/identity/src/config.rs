@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use crate::domain::SessionLifetimes;
 pub use crate::domain::{
-    Argon2Settings, BruteForceSettings, ChallengeSettings, OWASP_ARGON2_MINIMUMS, PasswordSettings,
+    Argon2Settings, BruteForceSettings, ChallengeSettings, OWASP_ARGON2_MINIMUMS,
+    PasswordResetSettings, PasswordSettings,
 };
 
 /// Settings of the identity service (`MI_IDENTITY__...`).
@@ -43,6 +44,8 @@ pub struct Settings {
     pub brute_force: BruteForceSettings,
     /// Second-factor challenges.
     pub second_factor: ChallengeSettings,
+    /// Password resets started from an identifier (StartPasswordReset).
+    pub password_reset: PasswordResetSettings,
     /// Access and refresh tokens.
     pub tokens: TokenSettings,
 }
@@ -59,6 +62,7 @@ impl Default for Settings {
             password: PasswordSettings::default(),
             brute_force: BruteForceSettings::default(),
             second_factor: ChallengeSettings::default(),
+            password_reset: PasswordResetSettings::default(),
             tokens: TokenSettings::default(),
         }
     }
@@ -107,6 +111,11 @@ impl ServiceSettings for Settings {
         anyhow::ensure!(
             self.second_factor.max_attempts >= 1 && !self.second_factor.challenge_ttl.is_zero(),
             "invalid configuration: identity.second_factor needs max_attempts >= 1 and a positive challenge_ttl"
+        );
+        anyhow::ensure!(
+            self.password_reset.starts_per_client_per_hour >= 1
+                && !self.password_reset.ttl.is_zero(),
+            "invalid configuration: identity.password_reset needs starts_per_client_per_hour >= 1 and a positive ttl"
         );
         let delays = &self.second_factor.delays;
         anyhow::ensure!(

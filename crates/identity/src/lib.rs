@@ -31,7 +31,7 @@ use sqlx::migrate::Migrator;
 use crate::config::Settings;
 use crate::domain::{
     ARGON2_WORKER, BruteForce, FactorFailures, IdentityParts, IdentityServices, PasswordHasher,
-    RecoveryCodes, TotpSecrets, VerificationTokens,
+    RecoveryCodes, ResetStarts, SendTokens, TotpSecrets, VerificationTokens,
 };
 use crate::storage::SqlIdentityStore;
 
@@ -70,6 +70,12 @@ impl Service for IdentityService {
             Arc::clone(&platform.ephemeral),
             settings.second_factor.delays.clone(),
         );
+        let send_tokens = SendTokens::new(platform.send_token_sealer()?);
+        let resets = ResetStarts::new(
+            send_tokens.clone(),
+            Arc::clone(&platform.limiter),
+            settings.password_reset.clone(),
+        );
         host.spawn_retention(storage::expiries(&settings));
         let services = IdentityServices::new(
             Arc::new(SqlIdentityStore::new(
@@ -83,6 +89,8 @@ impl Service for IdentityService {
                 factor_failures,
                 issuer: keys.issuer,
                 verification_tokens: VerificationTokens::new(&keys.verification_keys)?,
+                send_tokens,
+                resets,
                 totp: TotpSecrets::new(CodeCipher::new(&keys.totp_key)),
                 recovery_codes: RecoveryCodes::new(keys.pepper.clone()),
                 challenges: settings.second_factor,

@@ -124,9 +124,10 @@ fn client(channels: &[Channel], worker: usize) -> IdentityServiceClient<Channel>
 fn signed_in(reply: mi_proto::identity::v1::SignInResponse) -> Result<SessionTokens, String> {
     match reply.result {
         Some(sign_in_response::Result::Tokens(tokens)) => Ok(tokens),
-        Some(sign_in_response::Result::Challenge(challenge)) => {
-            Err(format!("asked for a second factor ({})", challenge.reason))
-        }
+        Some(sign_in_response::Result::Challenge(challenge)) => Err(format!(
+            "asked for a second factor ({:?})",
+            challenge.reason()
+        )),
         None => Err("empty SignInResponse".into()),
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::notification::v1::ListInboxMessagesRequest;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
 use mi_proto::verification::v1::{CheckCodeRequest, SendCodeRequest};
 use rand::Rng;
@@ -23,7 +24,7 @@ fn destination(run: u32, iteration: u64) -> String {
 /// A SendCode request from its own client address (the trusted proxy header).
 fn send_request(destination: &str, iteration: u64) -> tonic::Request<SendCodeRequest> {
     let mut request = tonic::Request::new(SendCodeRequest {
-        destination: destination.to_owned(),
+        target: Some(Target::Destination(destination.to_owned())),
         channel: CodeChannel::Sms.into(),
         purpose: Purpose::PasswordReset.into(),
         locale: "en".into(),

@@ -24,6 +24,7 @@ pub(crate) mod redact;
 pub mod redis_connection;
 pub mod retention;
 pub(crate) mod runtime;
+pub mod send_token;
 pub mod server;
 pub mod service;
 pub mod telemetry;

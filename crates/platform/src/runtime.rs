@@ -8,6 +8,7 @@ use crate::config::InfraConfig;
 use crate::crypto::{CodeCipher, SecretKey};
 use crate::ephemeral::{EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore};
 use crate::limiter::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
+use crate::send_token::SendTokenSealer;
 
 /// The shared infrastructure handed to every service in a process.
 #[derive(Debug, Clone)]
@@ -83,6 +84,17 @@ impl Platform {
             "code_encryption_key",
         )?;
         Ok(CodeCipher::new(&key))
+    }
+
+    /// The sealer of send tokens, shared by identity (seals) and verification (opens): the
+    /// configured key, or in embedded mode the data directory's development key.
+    pub fn send_token_sealer(&self) -> anyhow::Result<SendTokenSealer> {
+        let key = SecretKey::configured_or_dev(
+            self.config.send_token_key.as_ref(),
+            self.config.dev_key_file("send-token").as_deref(),
+            "send_token_key",
+        )?;
+        Ok(SendTokenSealer::new(&key))
     }
 }
 

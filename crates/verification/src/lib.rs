@@ -7,7 +7,8 @@
 //! - → `domain/send_code.rs`, `domain/resend_code.rs`, `domain/check_code.rs`,
 //!   `domain/pass_captcha.rs` (the rules,
 //!   with `domain/guard.rs` for rate limits and CAPTCHAs, `domain/captcha.rs` and
-//!   `siteverify.rs` for a third-party CAPTCHA's tokens), which record a domain event from
+//!   `siteverify.rs` for a third-party CAPTCHA's tokens, `domain/challenge_contact.rs` for a
+//!   contact identity showed masked and sealed a send token for), which record a domain event from
 //!   `domain/events.rs` through the [`domain::VerificationStore`] trait (`domain/store.rs`)
 //! - → `storage/sql.rs`, which writes the verification row and its event in one transaction,
 //!   the event turned into protobuf by `publish.rs` and enqueued in the outbox
@@ -98,6 +99,7 @@ impl Service for VerificationService {
             captchas,
             hasher: CodeHasher::new(&hash_key),
             cipher,
+            send_tokens: platform.send_token_sealer()?,
             tokens,
             policy: settings.policy(),
         });

@@ -18,6 +18,8 @@ fn verification(id: &str, expires_at: UnixMillis) -> Verification {
     Verification {
         verification_id: id.to_owned(),
         destination: Destination::parse("+8613800138000", Channel::Sms).expect("destination"),
+        // Read back as stored: a send to a challenge contact.
+        destination_hidden: true,
         channel: Channel::Sms,
         purpose: Purpose::SignUp,
         code_hash: vec![1, 2, 3],

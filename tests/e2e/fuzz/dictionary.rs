@@ -83,6 +83,8 @@ pub(super) async fn gather(platform: &TestPlatform) -> (Dictionary, Account) {
         .await;
     let captcha = platform.solved_captcha().await;
     let verification = platform.sign_up(&unique_email(), CodeChannel::Email).await;
+    let reset = platform.start_reset(&email).await.unwrap();
+    let contact = &reset.contacts[0];
 
     let mut dictionary = Dictionary::default();
     let add = |dictionary: &mut Dictionary, fields: &[&'static str], values: &[&str]| {
@@ -104,6 +106,9 @@ pub(super) async fn gather(platform: &TestPlatform) -> (Dictionary, Account) {
     let captcha_pass = platform.captcha_pass(&email).await;
     add(&mut dictionary, &["captcha_pass"], &[&captcha_pass]);
     add(&mut dictionary, &["captcha_id"], &[&captcha.captcha_id]);
+    add(&mut dictionary, &["challenge_id"], &[&reset.challenge_id]);
+    add(&mut dictionary, &["contact_id"], &[&contact.contact_id]);
+    add(&mut dictionary, &["send_token"], &[&contact.send_token]);
     add(&mut dictionary, &["answer"], &[&captcha.answer]);
     add(
         &mut dictionary,

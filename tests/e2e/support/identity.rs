@@ -24,6 +24,7 @@ use mi_proto::identity::v1::{
     SessionTokens, SignInRequest, SignInResponse, SignUpRequest,
 };
 use mi_proto::notification::v1::InboxMessage;
+use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::{PassCaptchaRequest, SendCodeRequest};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -36,7 +37,7 @@ use crate::support::{
 pub(crate) const CONSENT_VERSION: &str = "2024-01";
 
 /// What the English code messages say just before the code.
-const CODE_MARKER: &str = "verification code is";
+pub(crate) const CODE_MARKER: &str = "verification code is";
 
 impl TestPlatform {
     pub(crate) async fn identity(&self) -> IdentityServiceClient<Channel> {
@@ -54,7 +55,7 @@ impl TestPlatform {
     ) -> String {
         let before = self.inbox(destination).await.len();
         let request = SendCodeRequest {
-            destination: destination.to_owned(),
+            target: Some(Target::Destination(destination.to_owned())),
             channel: channel.into(),
             purpose: purpose.into(),
             locale: "en".into(),
@@ -79,7 +80,11 @@ impl TestPlatform {
 
     /// The first code message for `destination` after the first `before` messages (security
     /// alerts to the same destination are skipped).
-    async fn wait_for_new_code_message(&self, destination: &str, before: usize) -> InboxMessage {
+    pub(crate) async fn wait_for_new_code_message(
+        &self,
+        destination: &str,
+        before: usize,
+    ) -> InboxMessage {
         let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
         loop {
             let messages = self.inbox(destination).await;

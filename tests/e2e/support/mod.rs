@@ -4,6 +4,7 @@
 
 pub(crate) mod account;
 pub(crate) mod authenticator;
+pub(crate) mod challenge;
 pub(crate) mod identity;
 pub(crate) mod inbox;
 pub(crate) mod modes;
@@ -13,6 +14,7 @@ pub(crate) mod values;
 
 pub(crate) use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_update};
 pub(crate) use authenticator::{base32_decode, rfc6238_code, totp_at_step, wrong_totp_code};
+pub(crate) use challenge::contact_request;
 pub(crate) use identity::{
     CONSENT_VERSION, access_claims_for, authed, expect_challenge, expect_tokens, offers_method,
     sign_up_request, strong_password, test_device, unix_now,
@@ -36,6 +38,7 @@ use mi_platform::tokens::TokenSigner;
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::events::v1::EventEnvelope;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
 use mi_proto::verification::v1::{
     CaptchaAnswer, CheckCodeRequest, CheckCodeResponse, CreateCaptchaRequest, SendCodeRequest,
@@ -66,6 +69,8 @@ pub(crate) struct TestConfig {
     pub loader: ConfigLoader,
     pub run_id: String,
     pub code_encryption_key: SecretKey,
+    /// The key identity and verification seal send tokens with (to forge odd ones).
+    pub send_token_key: SecretKey,
     /// The Ed25519 seed identity signs access tokens with (to forge expired or odd tokens).
     pub identity_signing_key: SecretKey,
     /// The Ed25519 seed verification signs its tokens and CAPTCHA passes with (likewise).
@@ -80,6 +85,7 @@ impl TestConfig {
         let run_id = testing::unique_name("");
         let data_dir = Arc::new(tempfile::tempdir().unwrap());
         let code_encryption_key = SecretKey::generate();
+        let send_token_key = SecretKey::generate();
         let verification_seed = SecretKey::generate();
         let identity_signing_key = SecretKey::generate();
         let mut loader = ConfigLoader::from_figment(figment::Figment::new())
@@ -88,6 +94,7 @@ impl TestConfig {
                 "code_encryption_key",
                 code_encryption_key.to_base64().expose_secret(),
             )
+            .with_value("send_token_key", send_token_key.to_base64().expose_secret())
             .with_value("verification.code_hash_key", random_key())
             .with_value(
                 "verification.token.signing_key",
@@ -137,6 +144,7 @@ impl TestConfig {
             loader,
             run_id,
             code_encryption_key,
+            send_token_key,
             identity_signing_key,
             verification_signing_key: verification_seed,
             _data_dir: data_dir,
@@ -306,7 +314,7 @@ impl TestPlatform {
         channel: CodeChannel,
     ) -> SendCodeRequest {
         SendCodeRequest {
-            destination: destination.to_owned(),
+            target: Some(Target::Destination(destination.to_owned())),
             channel: channel.into(),
             purpose: Purpose::SignUp.into(),
             locale: "en".into(),

@@ -3,14 +3,15 @@
 //! One module per RPC family, each with its service, its error enum and its store trait:
 //! [`sign_up`], [`sign_in`] (and challenges, and Reauthenticate), [`sessions`] (and tokens),
 //! [`contacts`], [`passwords`], [`two_factor`] and [`profile`]. The plain types they share are
-//! in [`types`], the events they record in [`events`], and [`services`] builds them all over
-//! one [`IdentityStore`].
+//! in [`types`], the events they record in [`events`], the contacts a challenge or reset offers
+//! masked in [`send_tokens`], and [`services`] builds them all over one [`IdentityStore`].
 
 pub mod caller;
 pub mod contacts;
 pub mod events;
 pub mod passwords;
 pub mod profile;
+pub mod send_tokens;
 pub mod services;
 pub mod sessions;
 pub mod sign_in;
@@ -27,12 +28,14 @@ pub use self::contacts::{AddContactOutcome, ContactStore, Contacts, ContactsErro
 pub use self::passwords::{
     ARGON2_WORKER, Argon2Settings, BruteForce, BruteForceSettings, CurrentPasswordRefusal,
     FailureCounted, NotChecked, OWASP_ARGON2_MINIMUMS, PasswordCheck, PasswordError, PasswordGuard,
-    PasswordHasher, PasswordPolicy, PasswordProblem, PasswordSettings, PasswordStore, Passwords,
-    SetPasswordOutcome, Standing, StoredHash,
+    PasswordHasher, PasswordPolicy, PasswordProblem, PasswordResetSettings, PasswordSettings,
+    PasswordStore, Passwords, ResetStarts, SetPasswordOutcome, Standing, StartResetError,
+    StartedReset, StoredHash,
 };
 pub use self::profile::{
     MAX_DISPLAY_NAME_CHARS, Profile, ProfileError, ProfileStore, ProfileUpdate,
 };
+pub use self::send_tokens::{MaskedContact, SendTokens};
 pub use self::services::{IdentityParts, IdentityServices};
 pub use self::sessions::{
     CallerError, IssuedTokens, NewSession, RefreshError, RevokeScope, RotateOutcome, SessionError,

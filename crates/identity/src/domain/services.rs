@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::{
     BruteForce, ChallengeSettings, Contacts, FactorFailures, IdentityStore, PasswordGuard,
     PasswordHasher, PasswordPolicy, PasswordSettings, Passwords, Profile, ProofChecker,
-    RecoveryCodes, Sessions, SignIn, SignUp, TokenIssuer, TotpSecrets, TwoFactor,
-    VerificationTokens, sign_in::SignInParts,
+    RecoveryCodes, ResetStarts, SendTokens, Sessions, SignIn, SignUp, TokenIssuer, TotpSecrets,
+    TwoFactor, VerificationTokens, sign_in::SignInParts,
 };
 
 /// What the services are built from, besides the store.
@@ -26,6 +26,10 @@ pub struct IdentityParts {
     pub issuer: TokenIssuer,
     /// Checks verification tokens.
     pub verification_tokens: VerificationTokens,
+    /// Seals the send tokens of a challenge's contacts.
+    pub send_tokens: SendTokens,
+    /// Starts password resets from an identifier.
+    pub resets: ResetStarts,
     /// Seals and checks TOTP secrets.
     pub totp: TotpSecrets,
     /// Makes and hashes recovery codes.
@@ -47,7 +51,7 @@ pub struct IdentityServices {
     pub sessions: Sessions,
     /// AddRecoveryContact, RemoveRecoveryContact, SetPrimaryContact.
     pub contacts: Contacts,
-    /// ResetPassword, ChangePassword.
+    /// StartPasswordReset, ResetPassword, ChangePassword.
     pub passwords: Passwords,
     /// EnrollTotp, ConfirmTotp, DisableTotp, SetCodeSecondFactor, RegenerateRecoveryCodes.
     pub two_factor: TwoFactor,
@@ -88,6 +92,7 @@ impl IdentityServices {
                 passwords: Arc::clone(&guard),
                 proofs,
                 issuer: Arc::clone(&issuer),
+                send_tokens: parts.send_tokens,
                 challenges: parts.challenges,
                 recent_auth_window: window,
             }),
@@ -103,6 +108,7 @@ impl IdentityServices {
                 store.clone(),
                 guard,
                 parts.verification_tokens,
+                parts.resets,
             ),
             two_factor: TwoFactor::new(
                 store.clone(),

@@ -28,6 +28,10 @@ pub trait AccountLookup: Send + Sync + std::fmt::Debug {
 
     /// The account a Mi ID or contact names, if any.
     async fn find_account(&self, identifier: &Identifier) -> anyhow::Result<Option<MiId>>;
+
+    /// The account a Mi ID or contact names, with its contacts, in one read whether or not
+    /// there is one (StartPasswordReset answers both alike).
+    async fn account_named(&self, identifier: &Identifier) -> anyhow::Result<Option<Account>>;
 }
 
 /// Every store identity needs, in one object.

@@ -5,8 +5,8 @@ use mi_proto::identity::v1 as api;
 use tonic::Status;
 
 use crate::domain::{
-    Account, Challenge, SecondFactorMethod, SecondFactorProof, Session, SessionTokens,
-    SignInOutcome,
+    Account, Challenge, ChallengeReason, MaskedContact, SecondFactorMethod, SecondFactorProof,
+    Session, SessionTokens, SignInOutcome,
 };
 use crate::wire;
 
@@ -58,8 +58,12 @@ pub(super) fn tokens(session_tokens: SessionTokens) -> api::SessionTokens {
 /// A challenge as SignIn returns it.
 pub(super) fn challenge(
     challenge: Challenge,
-    masked_contacts: Vec<String>,
+    contacts: Vec<MaskedContact>,
 ) -> api::SecondFactorChallenge {
+    let reason = match challenge.reason {
+        ChallengeReason::TwoFactor => api::ChallengeReason::TwoFactor,
+        ChallengeReason::NewDevice => api::ChallengeReason::NewDevice,
+    };
     api::SecondFactorChallenge {
         challenge_id: challenge.challenge_id,
         expire_time: Some(challenge.expires_at.to_timestamp()),
@@ -68,9 +72,22 @@ pub(super) fn challenge(
             .iter()
             .map(|method| i32::from(method_to_wire(*method)))
             .collect(),
-        masked_contacts,
-        reason: challenge.reason.as_str().to_owned(),
+        contacts: masked_contacts(contacts),
+        reason: reason.into(),
     }
+}
+
+/// Contacts offered masked, with their send tokens (a challenge's, a password reset's).
+pub(super) fn masked_contacts(contacts: Vec<MaskedContact>) -> Vec<api::MaskedContact> {
+    contacts
+        .into_iter()
+        .map(|contact| api::MaskedContact {
+            contact_id: contact.contact_id,
+            kind: wire::contact_kind(contact.kind).into(),
+            masked: contact.masked,
+            send_token: contact.send_token,
+        })
+        .collect()
 }
 
 fn method_to_wire(method: SecondFactorMethod) -> api::SecondFactorMethod {
@@ -118,8 +135,8 @@ pub(super) fn sign_in_response(outcome: SignInOutcome) -> api::SignInResponse {
         }
         SignInOutcome::Challenged {
             challenge: issued,
-            masked_contacts,
-        } => api::sign_in_response::Result::Challenge(challenge(issued, masked_contacts)),
+            contacts,
+        } => api::sign_in_response::Result::Challenge(challenge(issued, contacts)),
     };
     api::SignInResponse {
         result: Some(result),

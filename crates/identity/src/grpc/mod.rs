@@ -190,6 +190,13 @@ impl IdentityService for IdentityHandler {
         self.contacts.set_primary_contact(request).await
     }
 
+    async fn start_password_reset(
+        &self,
+        request: Request<api::StartPasswordResetRequest>,
+    ) -> Result<Response<api::StartPasswordResetResponse>, Status> {
+        self.passwords.start_password_reset(request).await
+    }
+
     async fn reset_password(
         &self,
         request: Request<api::ResetPasswordRequest>,

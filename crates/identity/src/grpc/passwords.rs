@@ -1,4 +1,5 @@
-//! ResetPassword and ChangePassword on the wire, and [`PasswordError`] as the client sees it.
+//! StartPasswordReset, ResetPassword and ChangePassword on the wire, and [`StartResetError`]
+//! and [`PasswordError`] as the client sees them.
 
 use std::sync::Arc;
 
@@ -9,8 +10,8 @@ use secrecy::SecretString;
 use tonic::{Request, Response, Status};
 
 use super::caller::Callers;
-use super::{limits, status};
-use crate::domain::{PasswordError, Passwords};
+use super::{convert, limits, status};
+use crate::domain::{PasswordError, Passwords, StartResetError};
 
 /// The passwords family's RPCs.
 #[derive(Debug)]
@@ -22,6 +23,24 @@ pub(super) struct PasswordRpcs {
 }
 
 impl PasswordRpcs {
+    pub(super) async fn start_password_reset(
+        &self,
+        request: Request<api::StartPasswordResetRequest>,
+    ) -> Result<Response<api::StartPasswordResetResponse>, Status> {
+        let client_address = self.callers.client(&request);
+        let request = request.into_inner();
+        let started = self
+            .service
+            .start_reset(&request.identifier, &client_address)
+            .await
+            .map_err(start_reset_status)?;
+        Ok(Response::new(api::StartPasswordResetResponse {
+            challenge_id: started.challenge_id,
+            expire_time: Some(started.expires_at.to_timestamp()),
+            contacts: convert::masked_contacts(started.contacts),
+        }))
+    }
+
     pub(super) async fn reset_password(
         &self,
         request: Request<api::ResetPasswordRequest>,
@@ -65,6 +84,22 @@ impl PasswordRpcs {
             sessions_revoked,
         }))
     }
+}
+
+/// StartPasswordReset's errors.
+fn start_reset_status(error: StartResetError) -> Status {
+    let service_error = match error {
+        StartResetError::InvalidIdentifier(problem) => {
+            ServiceError::invalid_field("identifier", problem)
+        }
+        StartResetError::RateLimited { retry_after } => ServiceError::rate_limited(
+            "client password resets started per hour",
+            "too many password resets started from this address; try again later",
+            retry_after,
+        ),
+        StartResetError::Unexpected(error) => ServiceError::internal(&error),
+    };
+    service_error.into()
 }
 
 /// The passwords family's errors.

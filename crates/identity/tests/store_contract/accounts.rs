@@ -14,7 +14,7 @@ use mi_proto::events::v1 as wire;
 use crate::support::{
     ACCOUNT_TABLES, DAY, EMAIL_A, EMAIL_B, Fixture, PHONE_A, PHONE_B, PHONE_C, SignUp, account,
     account_of, active, add_contact, all_rows, assert_no_rows, candidate, confirm_totp, contact,
-    create_challenge, delete, event_types, find, ids_in_order, is_known, mi_id, new_account,
+    create_challenge, delete, event_types, find, ids_in_order, is_known, mi_id, named, new_account,
     new_challenge, outbox_len, pairs, password, password_of, pend_totp, race, random_hash,
     recovery, revoked_events, rotate_first, rows, session_ids, sessions, shifted, sign_up, spend,
     start, successes, token, types, used_tokens_of,
@@ -78,6 +78,16 @@ pub(crate) async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
     assert_eq!(find(store, "1000000009").await, None);
     assert_eq!(find(store, PHONE_B).await, None);
     assert_eq!(account(store, mi_id(1_000_000_009)).await, None);
+    // The same, with the account, in one read (StartPasswordReset).
+    for identifier in ["1000000001", PHONE_A, "+86 138 0013 8000"] {
+        assert_eq!(
+            named(store, identifier).await.as_ref(),
+            Some(&first.account),
+            "{identifier}"
+        );
+    }
+    assert_eq!(named(store, "1000000009").await, None);
+    assert_eq!(named(store, PHONE_B).await, None);
     assert_eq!(password_of(store, mi_id(1_000_000_009)).await, None);
 
     // A contact of another account: nothing written, the token not spent.

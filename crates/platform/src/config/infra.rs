@@ -30,6 +30,9 @@ pub struct InfraConfig {
     pub retention: RetentionConfig,
     /// Seals codes inside events; held by verification and notification only (base64, 32 bytes).
     pub code_encryption_key: Option<SecretString>,
+    /// Seals the send tokens of contacts shown masked; held by identity (seals) and
+    /// verification (opens) only (base64, 32 bytes).
+    pub send_token_key: Option<SecretString>,
     /// Switches that let server mode run in ways fit for development only.
     pub dev: DevConfig,
     /// TLS of the gRPC ports; plaintext when unset.
@@ -48,6 +51,7 @@ impl Default for InfraConfig {
             consumer: ConsumerConfig::default(),
             retention: RetentionConfig::default(),
             code_encryption_key: None,
+            send_token_key: None,
             dev: DevConfig::default(),
             tls: TlsConfig::default(),
         }

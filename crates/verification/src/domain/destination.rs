@@ -40,6 +40,11 @@ impl Destination {
         &self.0
     }
 
+    /// The destination with most of it hidden, for "code sent to …": `+86 138****8000`.
+    pub fn masked(&self) -> String {
+        contact::mask(&self.0)
+    }
+
     /// Who the destination is, whatever its case: the key of its limits and CAPTCHA risk, and
     /// the subject of its tokens (`mi_platform::contact::canonical`, as identity compares).
     pub fn canonical(&self) -> String {

@@ -80,11 +80,20 @@ impl Verifier {
         }
 
         let limits = &self.policy.limits;
+        // The cooldown is per purpose: it keeps one flow from re-sending its code faster than
+        // a person could read it, and a person who leaves a sign-in code unused to reset the
+        // password expects that code at once. The hourly and daily budgets stay shared by
+        // every purpose: they bound what one number costs and receives (toll fraud, SMS
+        // bombing), whatever the flows.
         let mut checks = vec![
             (
                 "destination per minute",
                 Limit::new(
-                    format!("send:destination-cooldown:{}", destination.canonical()),
+                    format!(
+                        "send:destination-cooldown:{}:{}",
+                        purpose.as_str(),
+                        destination.canonical()
+                    ),
                     1,
                     limits.send_cooldown,
                 ),
@@ -175,7 +184,7 @@ mod tests {
     use mi_contracts::Channel;
 
     use super::super::testing::Fixture;
-    use super::super::{LimitSettings, SendCodeError};
+    use super::super::{LimitSettings, SendCodeError, SendCodeRequest};
     use super::*;
 
     #[tokio::test]
@@ -205,5 +214,47 @@ mod tests {
         );
         // Email costs nothing per message: the phone budget does not hold it back.
         send("a@example.com", Channel::Email).await.expect("email");
+    }
+
+    #[tokio::test]
+    async fn the_cooldown_is_per_purpose_and_the_hourly_budget_shared() {
+        let fixture = Fixture::with_limits(LimitSettings {
+            destination_per_hour: 3,
+            ..LimitSettings::default()
+        });
+        let send = |purpose| {
+            fixture.verifier.send_code(SendCodeRequest {
+                purpose: Some(purpose),
+                ..Fixture::request("+8613800138000", Channel::Sms)
+            })
+        };
+        send(Purpose::SignInSecondFactor).await.expect("sign-in");
+        // A password reset right after a sign-in code does not wait for its cooldown...
+        send(Purpose::PasswordReset).await.expect("reset");
+        // ...but a second reset code does.
+        let again = send(Purpose::PasswordReset).await;
+        assert!(
+            matches!(
+                again,
+                Err(SendCodeError::Refused(SendRefusal::RateLimited {
+                    limit: "destination per minute",
+                    ..
+                }))
+            ),
+            "{again:?}"
+        );
+        send(Purpose::AddRecoveryContact).await.expect("third");
+        // Every purpose counts against the destination's hourly budget.
+        let over_budget = send(Purpose::DeviceAction).await;
+        assert!(
+            matches!(
+                over_budget,
+                Err(SendCodeError::Refused(SendRefusal::RateLimited {
+                    limit: "destination per hour",
+                    ..
+                }))
+            ),
+            "{over_budget:?}"
+        );
     }
 }

@@ -3,10 +3,12 @@
 //! One module per operation (`send_code`, `resend_code`, `check_code`, `create_captcha`,
 //! `pass_captcha`),
 //! each with its error enum; `guard` holds the checks every send passes; `captcha` the
-//! challenges and the third-party [`CaptchaProvider`]; `store` is what the operations need
+//! challenges and the third-party [`CaptchaProvider`]; `challenge_contact` a send to a contact
+//! identity showed masked; `store` is what the operations need
 //! from storage and `events` what they tell others.
 
 mod captcha;
+mod challenge_contact;
 mod check_code;
 mod code;
 mod create_captcha;
@@ -24,6 +26,7 @@ mod token;
 mod verifier;
 
 pub use captcha::{CaptchaAnswer, CaptchaProvider, Captchas, NewCaptcha};
+pub use challenge_contact::{ChallengeContact, SendTarget, SendTokenProblem};
 pub use check_code::{CheckCodeError, CheckedVerification};
 pub use code::{CodeHasher, VerificationCode};
 pub use create_captcha::CreateCaptchaError;
@@ -68,6 +71,9 @@ pub struct Verification {
     pub verification_id: String,
     /// The normalized destination.
     pub destination: Destination,
+    /// The client named a challenge contact and knows the destination only masked: CheckCode
+    /// shows it masked too.
+    pub destination_hidden: bool,
     /// The channel the code was sent through.
     pub channel: Channel,
     /// What the code proves.

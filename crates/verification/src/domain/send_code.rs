@@ -3,16 +3,17 @@
 
 use mi_contracts::{Channel, Locale, Purpose, UnixMillis};
 
+use super::challenge_contact::contact_destination;
 use super::{
-    CaptchaAnswer, ClientAddress, CodeIssued, Destination, SendRefusal, Status, Verification,
-    VerificationCode, Verifier,
+    CaptchaAnswer, ClientAddress, CodeIssued, Destination, SendRefusal, SendTarget,
+    SendTokenProblem, Status, Verification, VerificationCode, Verifier,
 };
 
 /// A send request, already mapped from the wire but not yet validated.
 #[derive(Debug, Clone)]
 pub struct SendCodeRequest {
-    /// As typed by the person.
-    pub destination: String,
+    /// Where the code goes.
+    pub target: SendTarget,
     /// `None` when the client sent an unknown or unspecified channel.
     pub channel: Option<Channel>,
     /// `None` when the client sent an unknown or unspecified purpose.
@@ -38,6 +39,8 @@ pub struct SentCode {
     pub resend_at: UnixMillis,
     /// How many more codes ResendCode may send for this verification.
     pub resends_left: u32,
+    /// Where it went, masked for display.
+    pub masked_destination: String,
 }
 
 /// Why a code was not sent.
@@ -46,6 +49,9 @@ pub enum SendCodeError {
     /// Fields that are missing or malformed, with what is wrong with each.
     #[error("invalid request")]
     InvalidRequest(Vec<(&'static str, String)>),
+    /// A challenge contact's send token does not hold.
+    #[error(transparent)]
+    SendToken(#[from] SendTokenProblem),
     /// A guard refused: country, CAPTCHA or rate limit.
     #[error(transparent)]
     Refused(#[from] SendRefusal),
@@ -59,10 +65,11 @@ impl Verifier {
     pub async fn send_code(&self, request: SendCodeRequest) -> Result<SentCode, SendCodeError> {
         let Valid {
             destination,
+            destination_hidden,
             channel,
             purpose,
             locale,
-        } = validate(&request)?;
+        } = self.validate(&request)?;
         self.guard_send(
             &destination,
             purpose,
@@ -78,6 +85,7 @@ impl Verifier {
             code_hash: self.hasher.hash(&verification_id, &code),
             verification_id,
             destination,
+            destination_hidden,
             channel,
             purpose,
             status: Status::Pending,
@@ -92,7 +100,7 @@ impl Verifier {
             .seal(&verification.verification_id, code.expose().as_bytes())?;
         let event = CodeIssued::new(&verification, sealed_code);
         self.store.insert(&verification, &event).await?;
-        tracing::info!(verification_id = %verification.verification_id, channel = channel.as_str(), purpose = purpose.as_str(), "code sent");
+        tracing::info!(verification_id = %verification.verification_id, channel = channel.as_str(), purpose = purpose.as_str(), to_challenge_contact = destination_hidden, "code sent");
         Ok(self.sent(&verification, now))
     }
 
@@ -107,6 +115,67 @@ impl Verifier {
                 .policy
                 .max_sends_per_verification
                 .saturating_sub(verification.send_count),
+            masked_destination: verification.destination.masked(),
+        }
+    }
+
+    /// Checks every field and reports all problems at once; a challenge contact's token that
+    /// does not hold is refused on its own, before the other fields.
+    fn validate(&self, request: &SendCodeRequest) -> Result<Valid, SendCodeError> {
+        let mut violations = Vec::new();
+        if request.channel.is_none() {
+            violations.push((
+                "channel",
+                "must be CHANNEL_SMS, CHANNEL_VOICE or CHANNEL_EMAIL".to_owned(),
+            ));
+        }
+        if request.purpose.is_none() {
+            violations.push((
+                "purpose",
+                "must be one of the PURPOSE_ values other than UNSPECIFIED".to_owned(),
+            ));
+        }
+        let destination_hidden = matches!(request.target, SendTarget::ChallengeContact(_));
+        let destination = match (&request.target, request.channel) {
+            (SendTarget::Destination(typed), Some(channel)) => Destination::parse(typed, channel)
+                .map_err(|problem| violations.push(("destination", problem)))
+                .ok(),
+            (SendTarget::Destination(typed), None) => {
+                if typed.trim().is_empty() {
+                    violations.push(("destination", "must not be empty".to_owned()));
+                }
+                None
+            }
+            (SendTarget::ChallengeContact(contact), channel) => {
+                let sealed =
+                    contact.destination(&self.send_tokens, request.purpose, UnixMillis::now())?;
+                channel.and_then(|channel| {
+                    contact_destination(&sealed, channel)
+                        .map_err(|problem| violations.push(("channel", problem)))
+                        .ok()
+                })
+            }
+        };
+        // Empty means English, as the API says.
+        let locale = match request.locale.trim() {
+            "" => Some(Locale::english()),
+            raw => Locale::parse(raw)
+                .map_err(|problem| violations.push(("locale", problem.to_string())))
+                .ok(),
+        };
+        match (destination, request.channel, request.purpose, locale) {
+            (Some(destination), Some(channel), Some(purpose), Some(locale))
+                if violations.is_empty() =>
+            {
+                Ok(Valid {
+                    destination,
+                    destination_hidden,
+                    channel,
+                    purpose,
+                    locale,
+                })
+            }
+            _ => Err(SendCodeError::InvalidRequest(violations)),
         }
     }
 }
@@ -114,56 +183,11 @@ impl Verifier {
 /// A request's fields, checked.
 struct Valid {
     destination: Destination,
+    /// The client knows the destination only masked (a challenge contact).
+    destination_hidden: bool,
     channel: Channel,
     purpose: Purpose,
     locale: Locale,
-}
-
-/// Checks every field and reports all problems at once.
-fn validate(request: &SendCodeRequest) -> Result<Valid, SendCodeError> {
-    let mut violations = Vec::new();
-    if request.channel.is_none() {
-        violations.push((
-            "channel",
-            "must be CHANNEL_SMS, CHANNEL_VOICE or CHANNEL_EMAIL".to_owned(),
-        ));
-    }
-    if request.purpose.is_none() {
-        violations.push((
-            "purpose",
-            "must be one of the PURPOSE_ values other than UNSPECIFIED".to_owned(),
-        ));
-    }
-    let destination = match request.channel {
-        Some(channel) => Destination::parse(&request.destination, channel)
-            .map_err(|problem| violations.push(("destination", problem)))
-            .ok(),
-        None if request.destination.trim().is_empty() => {
-            violations.push(("destination", "must not be empty".to_owned()));
-            None
-        }
-        None => None,
-    };
-    // Empty means English, as the API says.
-    let locale = match request.locale.trim() {
-        "" => Some(Locale::english()),
-        raw => Locale::parse(raw)
-            .map_err(|problem| violations.push(("locale", problem.to_string())))
-            .ok(),
-    };
-    match (destination, request.channel, request.purpose, locale) {
-        (Some(destination), Some(channel), Some(purpose), Some(locale))
-            if violations.is_empty() =>
-        {
-            Ok(Valid {
-                destination,
-                channel,
-                purpose,
-                locale,
-            })
-        }
-        _ => Err(SendCodeError::InvalidRequest(violations)),
-    }
 }
 
 #[cfg(test)]
@@ -193,6 +217,54 @@ mod tests {
         let published = fixture.store.published();
         assert!(matches!(published.as_slice(), [Published::Issued(issued)]
             if issued.expires_at == stored.expires_at && issued.purpose == Purpose::PasswordReset));
+    }
+
+    #[tokio::test]
+    async fn a_challenge_contact_gets_its_code_and_its_destination_stays_hidden() {
+        use mi_contracts::MiId;
+        use mi_platform::send_token::{SendTokenClaims, SendTokenRefusal};
+
+        use crate::domain::ChallengeContact;
+
+        let fixture = Fixture::new();
+        let token = fixture
+            .send_tokens
+            .seal(&SendTokenClaims {
+                challenge_id: "challenge-1".into(),
+                contact_id: "1".into(),
+                destination: "+8613800138000".into(),
+                purpose: Purpose::PasswordReset,
+                mi_id: MiId::new(4_071_234_567).expect("mi id"),
+                expires_at: UnixMillis::now().saturating_add(std::time::Duration::from_secs(60)),
+            })
+            .expect("seal");
+        let to_contact = |contact_id: &str| SendCodeRequest {
+            target: SendTarget::ChallengeContact(ChallengeContact {
+                challenge_id: "challenge-1".into(),
+                contact_id: contact_id.into(),
+                send_token: token.clone(),
+            }),
+            ..Fixture::request("", Channel::Voice)
+        };
+        let refused = fixture.verifier.send_code(to_contact("2")).await;
+        assert!(
+            matches!(&refused, Err(SendCodeError::SendToken(problem))
+                if problem.field == "challenge_contact.contact_id"
+                    && problem.refusal == SendTokenRefusal::Invalid),
+            "{refused:?}"
+        );
+        assert!(fixture.store.published().is_empty(), "nothing was sent");
+
+        let sent = fixture
+            .verifier
+            .send_code(to_contact("1"))
+            .await
+            .expect("sent");
+        assert_eq!(sent.masked_destination, "+86 138****8000");
+        let stored = fixture.store.stored(&sent.verification_id).expect("stored");
+        assert_eq!(stored.destination.as_str(), "+8613800138000");
+        assert!(stored.destination_hidden);
+        assert_eq!(stored.channel, Channel::Voice);
     }
 
     #[tokio::test]

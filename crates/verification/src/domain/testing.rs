@@ -10,11 +10,12 @@ use mi_contracts::{Channel, Purpose, UnixMillis};
 use mi_platform::crypto::{CodeCipher, SecretKey};
 use mi_platform::ephemeral::MemoryEphemeralStore;
 use mi_platform::limiter::MemoryRateLimiter;
+use mi_platform::send_token::SendTokenSealer;
 use mi_platform::tokens::TokenSigner;
 
 use super::{
     Captchas, ClientAddress, CodeHasher, CodeIssued, CountrySettings, LimitSettings, Policy,
-    SendCodeRequest, Status, Verification, VerificationApproved, VerificationLocked,
+    SendCodeRequest, SendTarget, Status, Verification, VerificationApproved, VerificationLocked,
     VerificationStore, VerificationTokens, Verifier, VerifierParts,
 };
 
@@ -168,6 +169,8 @@ impl VerificationStore for MemoryVerificationStore {
 pub(super) struct Fixture {
     pub(super) verifier: Verifier,
     pub(super) store: Arc<MemoryVerificationStore>,
+    /// Seals send tokens as identity would.
+    pub(super) send_tokens: SendTokenSealer,
     cipher: CodeCipher,
 }
 
@@ -188,6 +191,7 @@ impl Fixture {
     pub(super) fn with_limits(limits: LimitSettings) -> Self {
         let store = Arc::new(MemoryVerificationStore::default());
         let cipher = CodeCipher::new(&SecretKey::generate());
+        let send_tokens = SendTokenSealer::new(&SecretKey::generate());
         let signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
         let ten_minutes = Duration::from_secs(600);
         let verifier = Verifier::new(VerifierParts {
@@ -196,6 +200,7 @@ impl Fixture {
             captchas: Captchas::new(Arc::new(MemoryEphemeralStore::new()), ten_minutes, 5),
             hasher: CodeHasher::new(&SecretKey::generate()),
             cipher: cipher.clone(),
+            send_tokens: send_tokens.clone(),
             tokens: VerificationTokens::new(signer, Vec::new(), ten_minutes, ten_minutes),
             policy: Policy {
                 code_ttl: ten_minutes,
@@ -209,6 +214,7 @@ impl Fixture {
         Self {
             verifier,
             store,
+            send_tokens,
             cipher,
         }
     }
@@ -216,7 +222,7 @@ impl Fixture {
     /// A password-reset code request (no CAPTCHA needed) to `destination`.
     pub(super) fn request(destination: &str, channel: Channel) -> SendCodeRequest {
         SendCodeRequest {
-            destination: destination.to_owned(),
+            target: SendTarget::Destination(destination.to_owned()),
             channel: Some(channel),
             purpose: Some(Purpose::PasswordReset),
             locale: "en".into(),

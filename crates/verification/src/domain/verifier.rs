@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use mi_platform::crypto::CodeCipher;
 use mi_platform::limiter::RateLimiter;
+use mi_platform::send_token::SendTokenSealer;
 
 use super::{Captchas, CodeHasher, Policy, VerificationStore, VerificationTokens};
 
@@ -16,6 +17,7 @@ pub struct Verifier {
     pub(super) captchas: Captchas,
     pub(super) hasher: CodeHasher,
     pub(super) cipher: CodeCipher,
+    pub(super) send_tokens: SendTokenSealer,
     pub(super) tokens: VerificationTokens,
     pub(super) policy: Policy,
 }
@@ -33,6 +35,8 @@ pub struct VerifierParts {
     pub hasher: CodeHasher,
     /// Seals codes into events.
     pub cipher: CodeCipher,
+    /// Opens the send tokens of challenge contacts, which identity seals.
+    pub send_tokens: SendTokenSealer,
     /// Signs verification tokens.
     pub tokens: VerificationTokens,
     /// The limits it enforces.
@@ -48,6 +52,7 @@ impl Verifier {
             captchas,
             hasher,
             cipher,
+            send_tokens,
             tokens,
             policy,
         } = parts;
@@ -57,6 +62,7 @@ impl Verifier {
             captchas,
             hasher,
             cipher,
+            send_tokens,
             tokens,
             policy,
         }

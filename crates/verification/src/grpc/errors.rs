@@ -4,9 +4,11 @@ use mi_contracts::Reason;
 use mi_platform::{ErrorCode, ServiceError};
 use tonic::Status;
 
+use mi_platform::send_token::SendTokenRefusal;
+
 use crate::domain::{
     CheckCodeError, CreateCaptchaError, PassCaptchaError, ResendCodeError, SendCodeError,
-    SendRefusal,
+    SendRefusal, SendTokenProblem,
 };
 
 fn refusal(refusal: SendRefusal) -> ServiceError {
@@ -89,10 +91,29 @@ pub(super) fn send_code(error: SendCodeError) -> Status {
             ServiceError::new(ErrorCode::InvalidArgument, "invalid SendCode request"),
             |error, (field, problem)| error.with_field_violation(field, problem),
         ),
+        SendCodeError::SendToken(problem) => send_token(&problem),
         SendCodeError::Refused(refused) => refusal(refused),
         SendCodeError::Unexpected(error) => ServiceError::internal(&error),
     };
     service_error.into()
+}
+
+/// A challenge contact's token that does not hold: a bad token or ids are the request's fault
+/// (INVALID_ARGUMENT); an expired one is the challenge's state (FAILED_PRECONDITION).
+fn send_token(problem: &SendTokenProblem) -> ServiceError {
+    match problem.refusal {
+        SendTokenRefusal::Invalid => ServiceError::invalid_field(
+            problem.field,
+            "is not what the send token was issued for, or the token was forged or altered; \
+             pass one contact's challenge_id, contact_id and send_token unchanged, with its purpose",
+        )
+        .with_reason(Reason::SendTokenInvalid),
+        SendTokenRefusal::Expired => ServiceError::failed_precondition(
+            Reason::SendTokenExpired,
+            problem.field,
+            "the challenge this contact belongs to has expired; sign in or start the reset again",
+        ),
+    }
 }
 
 /// ResendCode's errors.

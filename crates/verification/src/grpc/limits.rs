@@ -5,6 +5,7 @@
 use mi_contracts::MAX_LOCALE_LEN;
 use mi_contracts::text::{self, MAX_CODE_CHARS, MAX_ID_CHARS, TooLong};
 use mi_platform::contact::MAX_CONTACT_CHARS;
+use mi_platform::send_token::MAX_SEND_TOKEN_CHARS;
 use mi_proto::verification::v1 as api;
 
 /// Built-in CAPTCHA answers are at most 8 characters.
@@ -35,9 +36,30 @@ fn captcha(answer: Option<&api::CaptchaAnswer>) -> [(&'static str, &str, usize);
 
 /// SendCode's free-text fields.
 pub(super) fn send_code(request: &api::SendCodeRequest) -> Result<(), TooLong> {
+    use api::send_code_request::Target;
     let [captcha_id, answer, token] = captcha(request.captcha.as_ref());
+    let (destination, contact) = match &request.target {
+        Some(Target::Destination(destination)) => (destination.as_str(), None),
+        Some(Target::ChallengeContact(contact)) => ("", Some(contact)),
+        None => ("", None),
+    };
     text::check_lengths(&[
-        ("destination", &request.destination, MAX_CONTACT_CHARS),
+        ("destination", destination, MAX_CONTACT_CHARS),
+        (
+            "challenge_contact.challenge_id",
+            contact.map_or("", |contact| contact.challenge_id.as_str()),
+            MAX_ID_CHARS,
+        ),
+        (
+            "challenge_contact.contact_id",
+            contact.map_or("", |contact| contact.contact_id.as_str()),
+            MAX_ID_CHARS,
+        ),
+        (
+            "challenge_contact.send_token",
+            contact.map_or("", |contact| contact.send_token.as_str()),
+            MAX_SEND_TOKEN_CHARS,
+        ),
         ("locale", &request.locale, MAX_LOCALE_LEN),
         captcha_id,
         answer,

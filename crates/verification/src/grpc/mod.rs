@@ -10,7 +10,10 @@ use mi_proto::verification::v1 as api;
 use mi_proto::verification::v1::verification_service_server::VerificationService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{CaptchaAnswer, ClientAddress, ResendCodeRequest, SendCodeRequest, Verifier};
+use crate::domain::{
+    CaptchaAnswer, ChallengeContact, ClientAddress, ResendCodeRequest, SendCodeRequest, SendTarget,
+    Verifier,
+};
 
 /// Serves `mi.verification.v1.VerificationService`.
 #[derive(Debug)]
@@ -61,7 +64,7 @@ impl VerificationService for VerificationHandler {
         let sent = self
             .verifier
             .send_code(SendCodeRequest {
-                destination: request.destination,
+                target: target_from_wire(request.target),
                 channel: channel_from_wire(request.channel).ok(),
                 purpose: purpose_from_wire(request.purpose).ok(),
                 locale: request.locale,
@@ -75,6 +78,7 @@ impl VerificationService for VerificationHandler {
             expire_time: Some(sent.expires_at.to_timestamp()),
             resend_time: Some(sent.resend_at.to_timestamp()),
             resends_left: i32::try_from(sent.resends_left).unwrap_or(i32::MAX),
+            masked_destination: sent.masked_destination,
         }))
     }
 
@@ -127,9 +131,16 @@ impl VerificationService for VerificationHandler {
             .await
             .map_err(errors::check_code)?;
         let verification = checked.verification;
+        // A challenge contact's client knows the destination only masked; so it stays.
+        let destination = if verification.destination_hidden {
+            String::new()
+        } else {
+            verification.destination.as_str().to_owned()
+        };
         Ok(Response::new(api::CheckCodeResponse {
+            masked_destination: verification.destination.masked(),
             verification_id: verification.verification_id,
-            destination: verification.destination.as_str().to_owned(),
+            destination,
             channel: channel_to_wire(verification.channel),
             purpose: purpose_to_wire(verification.purpose),
             approve_time: Some(checked.approved_at.to_timestamp()),
@@ -176,6 +187,20 @@ impl VerificationService for VerificationHandler {
                 })
                 .collect(),
         }))
+    }
+}
+
+/// Where a code goes; no target is an empty destination, refused as such.
+fn target_from_wire(target: Option<api::send_code_request::Target>) -> SendTarget {
+    use api::send_code_request::Target;
+    match target {
+        Some(Target::Destination(destination)) => SendTarget::Destination(destination),
+        Some(Target::ChallengeContact(contact)) => SendTarget::ChallengeContact(ChallengeContact {
+            challenge_id: contact.challenge_id,
+            contact_id: contact.contact_id,
+            send_token: contact.send_token,
+        }),
+        None => SendTarget::Destination(String::new()),
     }
 }
 

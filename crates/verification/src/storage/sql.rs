@@ -16,8 +16,8 @@ use crate::domain::{
 };
 use crate::publish;
 
-const COLUMNS: &str = "verification_id, destination, channel, purpose, code_hash, status, attempts, \
-     send_count, locale, expires_at, created_at";
+const COLUMNS: &str = "verification_id, destination, destination_hidden, channel, purpose, code_hash, \
+     status, attempts, send_count, locale, expires_at, created_at";
 
 /// Verifications in the service's own database, events in its outbox.
 #[derive(Debug, Clone)]
@@ -60,8 +60,8 @@ impl VerificationStore for SqlVerificationStore {
     async fn insert(&self, verification: &Verification, event: &CodeIssued) -> anyhow::Result<()> {
         let insert = sqlx::query(
             "INSERT INTO verifications (verification_id, destination, channel, purpose, code_hash, status, \
-             attempts, send_count, locale, expires_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+             attempts, send_count, locale, expires_at, created_at, updated_at, destination_hidden) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
         )
         .bind(&verification.verification_id)
         .bind(verification.destination.as_str())
@@ -73,7 +73,8 @@ impl VerificationStore for SqlVerificationStore {
         .bind(i64::from(verification.send_count))
         .bind(&verification.locale)
         .bind(verification.expires_at.as_i64())
-        .bind(verification.created_at.as_i64());
+        .bind(verification.created_at.as_i64())
+        .bind(i64::from(verification.destination_hidden));
         anyhow::ensure!(
             self.apply(
                 insert,
@@ -191,9 +192,11 @@ fn from_row(row: &AnyRow) -> anyhow::Result<Verification> {
     let status: String = row.try_get("status")?;
     let attempts: i64 = row.try_get("attempts")?;
     let send_count: i64 = row.try_get("send_count")?;
+    let destination_hidden: i64 = row.try_get("destination_hidden")?;
     Ok(Verification {
         verification_id: row.try_get("verification_id")?,
         destination: Destination::from_stored(row.try_get("destination")?),
+        destination_hidden: destination_hidden != 0,
         channel: channel
             .parse::<Channel>()
             .with_context(|| format!("unknown stored channel {channel}"))?,

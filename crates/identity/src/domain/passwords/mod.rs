@@ -1,4 +1,5 @@
-//! Passwords: ResetPassword (forgotten, with a verification token) and ChangePassword (with
+//! Passwords: StartPasswordReset (`reset_start.rs`: the contacts a reset code may go to,
+//! masked), ResetPassword (forgotten, with a verification token) and ChangePassword (with
 //! the current one); the policy a new one must meet (`policy.rs`), Argon2id hashing
 //! (`hasher.rs`, `argon2id.rs`), brute-force protection (`brute_force.rs`), and the guard the
 //! other families check passwords through (`guard.rs`).
@@ -10,6 +11,7 @@ mod guard;
 mod hasher;
 mod pepper;
 mod policy;
+mod reset_start;
 mod settings;
 mod store;
 #[cfg(test)]
@@ -26,6 +28,7 @@ pub use self::guard::{CurrentPasswordRefusal, NotChecked, PasswordGuard};
 pub use self::hasher::{PasswordCheck, PasswordHasher, PasswordProblem, StoredHash};
 pub use self::pepper::recovery_code_key;
 pub use self::policy::PasswordPolicy;
+pub use self::reset_start::{PasswordResetSettings, ResetStarts, StartResetError, StartedReset};
 pub use self::settings::{Argon2Settings, OWASP_ARGON2_MINIMUMS, PasswordSettings};
 pub use self::store::{PasswordStore, SetPasswordOutcome};
 use super::events;
@@ -82,21 +85,24 @@ pub struct Passwords {
     accounts: Arc<dyn AccountLookup>,
     guard: Arc<PasswordGuard>,
     verification_tokens: VerificationTokens,
+    resets: ResetStarts,
 }
 
 impl Passwords {
-    /// Passwords in `store`, checked and hashed by `guard`.
+    /// Passwords in `store`, checked and hashed by `guard`; resets started by `resets`.
     pub fn new(
         store: Arc<dyn PasswordStore>,
         accounts: Arc<dyn AccountLookup>,
         guard: Arc<PasswordGuard>,
         verification_tokens: VerificationTokens,
+        resets: ResetStarts,
     ) -> Self {
         Self {
             store,
             accounts,
             guard,
             verification_tokens,
+            resets,
         }
     }
 

@@ -5,7 +5,7 @@ use secrecy::SecretString;
 
 use crate::domain::events::IdentityEvent;
 use crate::domain::testing::{PHONE, STRONG_PASSWORD, World};
-use crate::domain::{PasswordError, SessionStore, SignInRequest};
+use crate::domain::{PasswordError, SessionStore, SignInRequest, StartResetError};
 
 const NEW_PASSWORD: &str = "Marmalade-Comet-93";
 
@@ -117,4 +117,58 @@ async fn a_reset_needs_a_token_for_a_contact_of_an_account() {
         .sign_in(request)
         .await
         .expect("the new password signs in");
+}
+
+#[tokio::test]
+async fn a_reset_started_from_a_mi_id_offers_its_contacts_and_an_unknown_one_none() {
+    let world = World::new();
+    let mi_id = world.signed_up().await.session.mi_id;
+    let passwords = &world.services.passwords;
+    let started = passwords
+        .start_reset(&mi_id.to_string(), "203.0.113.9")
+        .await
+        .expect("started");
+    let [contact] = started.contacts.as_slice() else {
+        panic!("one contact expected: {:?}", started.contacts);
+    };
+    assert_eq!(contact.masked, "+86 138****8000");
+    let claims = world
+        .send_tokens
+        .open(&contact.send_token, UnixMillis::now())
+        .expect("opens");
+    assert_eq!(
+        (
+            claims.challenge_id,
+            claims.destination.as_str(),
+            claims.purpose
+        ),
+        (started.challenge_id.clone(), PHONE, Purpose::PasswordReset)
+    );
+    assert_eq!(claims.expires_at, started.expires_at);
+
+    // The phone number names the same account; a Mi ID no account has gets the same reply,
+    // without contacts.
+    let by_phone = passwords.start_reset(PHONE, "203.0.113.9").await;
+    assert_eq!(by_phone.expect("started").contacts.len(), 1);
+    let unknown = passwords
+        .start_reset("9999999999", "203.0.113.9")
+        .await
+        .expect("same shape");
+    assert!(unknown.contacts.is_empty() && !unknown.challenge_id.is_empty());
+
+    // Three starts an hour from one address in this world; another address is not held back.
+    let limited = passwords.start_reset(PHONE, "203.0.113.9").await;
+    assert!(
+        matches!(limited, Err(StartResetError::RateLimited { .. })),
+        "{limited:?}"
+    );
+    passwords
+        .start_reset(PHONE, "203.0.113.10")
+        .await
+        .expect("another client");
+    let malformed = passwords.start_reset("not a contact", "203.0.113.10").await;
+    assert!(
+        matches!(malformed, Err(StartResetError::InvalidIdentifier(_))),
+        "{malformed:?}"
+    );
 }

@@ -13,7 +13,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mi_contracts::UnixMillis;
+use mi_contracts::{Purpose, UnixMillis};
 use mi_platform::client::limit_key;
 use secrecy::SecretString;
 
@@ -23,8 +23,8 @@ pub use self::reauthenticate::{ReauthenticateError, Reauthentication};
 pub use self::store::{CompleteOutcome, SignInCandidate, SignInStore};
 use super::events;
 use super::{
-    Account, AccountLookup, DeviceInfo, Identifier, PasswordCheck, PasswordGuard, ProofChecker,
-    SecondFactorMethod, SessionStore, SessionTokens, TokenIssuer,
+    Account, AccountLookup, DeviceInfo, Identifier, MaskedContact, PasswordCheck, PasswordGuard,
+    ProofChecker, SecondFactorMethod, SendTokens, SessionStore, SessionTokens, TokenIssuer,
 };
 
 /// Signed in, or asked for a second factor.
@@ -32,12 +32,12 @@ use super::{
 pub enum SignInOutcome {
     /// Tokens for a new session.
     SignedIn(SessionTokens),
-    /// A challenge, with the masked contacts a code may go to.
+    /// A challenge, with the contacts a code may go to.
     Challenged {
         /// The challenge.
         challenge: Challenge,
-        /// E.g. `+86 138****8000`.
-        masked_contacts: Vec<String>,
+        /// Masked, each with its send token; empty unless a code answers the challenge.
+        contacts: Vec<MaskedContact>,
     },
 }
 
@@ -71,6 +71,8 @@ pub struct SignInParts {
     pub proofs: Arc<ProofChecker>,
     /// Signs session tokens.
     pub issuer: Arc<TokenIssuer>,
+    /// Seals the send tokens of a challenge's contacts.
+    pub send_tokens: SendTokens,
     /// When and how sign-ins are challenged.
     pub challenges: ChallengeSettings,
     /// How long a password or second factor proven by Reauthenticate counts as recent.
@@ -86,6 +88,7 @@ pub struct SignIn {
     passwords: Arc<PasswordGuard>,
     proofs: Arc<ProofChecker>,
     issuer: Arc<TokenIssuer>,
+    send_tokens: SendTokens,
     challenges: ChallengeSettings,
     recent_auth_window: Duration,
 }
@@ -100,6 +103,7 @@ impl SignIn {
             passwords: parts.passwords,
             proofs: parts.proofs,
             issuer: parts.issuer,
+            send_tokens: parts.send_tokens,
             challenges: parts.challenges,
             recent_auth_window: parts.recent_auth_window,
         }
@@ -214,22 +218,23 @@ impl SignIn {
             expires_at: now.saturating_add(self.challenges.challenge_ttl),
             completed: false,
         };
-        self.store.create_challenge(&challenge).await?;
-        let masked_contacts = if challenge
+        let contacts = if challenge
             .methods
             .contains(&SecondFactorMethod::VerificationCode)
         {
-            account
-                .contacts
-                .iter()
-                .map(|contact| contact.value.masked())
-                .collect()
+            self.send_tokens.offer(
+                account,
+                &challenge.challenge_id,
+                Purpose::SignInSecondFactor,
+                challenge.expires_at,
+            )?
         } else {
             Vec::new()
         };
+        self.store.create_challenge(&challenge).await?;
         Ok(Some(SignInOutcome::Challenged {
             challenge,
-            masked_contacts,
+            contacts,
         }))
     }
 

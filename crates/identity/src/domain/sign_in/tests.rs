@@ -1,14 +1,14 @@
 //! Unit tests of the sign-in family against the in-memory store.
 
-use mi_contracts::Purpose;
+use mi_contracts::{Purpose, UnixMillis};
 use secrecy::SecretString;
 use strum::IntoEnumIterator;
 
 use crate::domain::events::IdentityEvent;
 use crate::domain::testing::{PHONE, STRONG_PASSWORD, World, device};
 use crate::domain::{
-    ChallengeReason, ChallengeSettings, ReauthenticateError, Reauthentication, SecondFactorMethod,
-    SecondFactorProof, SignInError, SignInOutcome, SignInRequest,
+    ChallengeReason, ChallengeSettings, ContactKind, ReauthenticateError, Reauthentication,
+    SecondFactorMethod, SecondFactorProof, SignInError, SignInOutcome, SignInRequest,
 };
 
 fn request(identifier: &str, password: &str, device_id: &str) -> SignInRequest {
@@ -163,7 +163,7 @@ async fn a_new_device_is_challenged_and_a_verification_code_answers_once() {
 
     let Ok(SignInOutcome::Challenged {
         challenge,
-        masked_contacts,
+        contacts,
     }) = sign_in
         .sign_in(request(PHONE, STRONG_PASSWORD, "device-2"))
         .await
@@ -171,7 +171,38 @@ async fn a_new_device_is_challenged_and_a_verification_code_answers_once() {
         panic!("expected a challenge");
     };
     assert_eq!(challenge.methods, [SecondFactorMethod::VerificationCode]);
-    assert_eq!(masked_contacts, ["+86 138****8000"]);
+    let [contact] = contacts.as_slice() else {
+        panic!("one contact expected: {contacts:?}");
+    };
+    assert_eq!(
+        (
+            contact.contact_id.as_str(),
+            contact.kind,
+            contact.masked.as_str()
+        ),
+        ("1", ContactKind::Phone, "+86 138****8000")
+    );
+    // The send token names the number only for verification, and only for this challenge.
+    let claims = world
+        .send_tokens
+        .open(&contact.send_token, UnixMillis::now())
+        .expect("opens");
+    assert_eq!(
+        (
+            claims.challenge_id.as_str(),
+            claims.contact_id.as_str(),
+            claims.destination.as_str(),
+            claims.purpose,
+            claims.expires_at
+        ),
+        (
+            challenge.challenge_id.as_str(),
+            "1",
+            PHONE,
+            Purpose::SignInSecondFactor,
+            challenge.expires_at
+        )
+    );
     let by_totp = sign_in
         .complete_sign_in(
             &challenge.challenge_id,

@@ -17,6 +17,7 @@ use mi_platform::auth::{
 use mi_platform::crypto::{CodeCipher, SecretKey};
 use mi_platform::ephemeral::MemoryEphemeralStore;
 use mi_platform::limiter::MemoryRateLimiter;
+use mi_platform::send_token::SendTokenSealer;
 use mi_platform::tokens::TokenSigner;
 use secrecy::SecretString;
 
@@ -24,9 +25,9 @@ pub(crate) use self::store::FakeStore;
 use super::events::IdentityEvent;
 use super::{
     Argon2Settings, BruteForce, BruteForceSettings, Caller, ChallengeSettings, DeviceInfo,
-    FactorFailures, IdentityParts, IdentityServices, PasswordHasher, PasswordSettings,
-    RecoveryCodes, SessionLifetimes, SessionTokens, SignInOutcome, SignInRequest, SignUpRequest,
-    TokenIssuer, TotpSecrets, VerificationTokens,
+    FactorFailures, IdentityParts, IdentityServices, PasswordHasher, PasswordResetSettings,
+    PasswordSettings, RecoveryCodes, ResetStarts, SendTokens, SessionLifetimes, SessionTokens,
+    SignInOutcome, SignInRequest, SignUpRequest, TokenIssuer, TotpSecrets, VerificationTokens,
 };
 
 /// A password the policy accepts.
@@ -38,6 +39,8 @@ pub(crate) const PHONE: &str = "+8613800138000";
 pub(crate) struct World {
     pub(crate) store: Arc<FakeStore>,
     pub(crate) services: IdentityServices,
+    /// Opens the send tokens the services seal, as verification does.
+    pub(crate) send_tokens: SendTokenSealer,
     verification_signer: TokenSigner,
 }
 
@@ -70,6 +73,8 @@ impl World {
         let access_signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
         let verification_signer =
             TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
+        let send_tokens = SendTokenSealer::new(&SecretKey::generate());
+        let offers = SendTokens::new(send_tokens.clone());
         let parts = IdentityParts {
             hasher,
             password: PasswordSettings::default(),
@@ -97,6 +102,15 @@ impl World {
                 .public_key()
                 .clone()])
             .expect("verifier"),
+            send_tokens: offers.clone(),
+            resets: ResetStarts::new(
+                offers,
+                Arc::new(MemoryRateLimiter::new()),
+                PasswordResetSettings {
+                    starts_per_client_per_hour: 3,
+                    ..PasswordResetSettings::default()
+                },
+            ),
             totp: TotpSecrets::new(CodeCipher::new(&SecretKey::generate())),
             recovery_codes: RecoveryCodes::new(pepper),
             challenges,
@@ -105,6 +119,7 @@ impl World {
         Self {
             services: IdentityServices::new(Arc::clone(&store), parts),
             store,
+            send_tokens,
             verification_signer,
         }
     }

@@ -152,6 +152,13 @@ impl AccountLookup for FakeStore {
     async fn find_account(&self, identifier: &Identifier) -> anyhow::Result<Option<MiId>> {
         Ok(self.state().find(identifier))
     }
+
+    async fn account_named(&self, identifier: &Identifier) -> anyhow::Result<Option<Account>> {
+        let state = self.state();
+        Ok(state
+            .find(identifier)
+            .and_then(|mi_id| state.account(mi_id)))
+    }
 }
 
 #[async_trait]

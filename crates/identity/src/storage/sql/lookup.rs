@@ -34,4 +34,25 @@ impl AccountLookup for SqlIdentityStore {
         };
         row.map(|row| mi_id_at(&row, "mi_id")).transpose()
     }
+
+    async fn account_named(&self, identifier: &Identifier) -> anyhow::Result<Option<Account>> {
+        let pool = self.database.pool();
+        let rows = match identifier {
+            Identifier::MiId(mi_id) => {
+                sqlx::query(&account_query("accounts.mi_id = $1", ""))
+                    .bind(mi_id.as_i64())
+                    .fetch_all(pool)
+                    .await?
+            }
+            Identifier::Contact(contact) => {
+                let owner =
+                    "accounts.mi_id = (SELECT mi_id FROM contacts WHERE contact_value = $1)";
+                sqlx::query(&account_query(owner, ""))
+                    .bind(contact.as_str())
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        account_from_rows(&rows)
+    }
 }

@@ -151,6 +151,15 @@ pub(crate) async fn find(store: &SqlIdentityStore, raw: &str) -> Option<MiId> {
     store.find_account(&identifier).await.expect("find")
 }
 
+/// The account an identifier names, read in one go.
+pub(crate) async fn named(store: &SqlIdentityStore, raw: &str) -> Option<Account> {
+    let identifier = Identifier::parse(raw).expect("identifier");
+    store
+        .account_named(&identifier)
+        .await
+        .expect("account named")
+}
+
 pub(crate) async fn account(store: &SqlIdentityStore, mi_id: MiId) -> Option<Account> {
     store.account(mi_id).await.expect("account")
 }
