@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files: Vec<PathBuf> = [
         "mi/common/v1/common.proto",
+        "mi/common/v1/device.proto",
         "mi/verification/v1/verification.proto",
         "mi/notification/v1/notification.proto",
         "mi/identity/v1/identity.proto",
@@ -16,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "mi/events/v1/verification_events.proto",
         "mi/events/v1/notification_events.proto",
         "mi/events/v1/identity_events.proto",
+        "mi/events/v1/device_events.proto",
     ]
     .iter()
     .map(|file| proto_root.join(file))

@@ -9,9 +9,10 @@ use crate::support::{
     unique_phone_number,
 };
 use mi_proto::common::v1::Channel as CodeChannel;
+use mi_proto::common::v1::DeviceInfo;
 use mi_proto::device::v1::device_registry_service_client::DeviceRegistryServiceClient;
 use mi_proto::device::v1::{Device, ListDevicesRequest};
-use mi_proto::identity::v1::{DeleteAccountRequest, DeviceInfo};
+use mi_proto::identity::v1::DeleteAccountRequest;
 
 /// The devices of the account `access_token` belongs to.
 pub(crate) async fn devices(platform: &TestPlatform, access_token: &str) -> Vec<Device> {
@@ -22,6 +23,14 @@ pub(crate) async fn devices(platform: &TestPlatform, access_token: &str) -> Vec<
         .unwrap()
         .into_inner()
         .devices
+}
+
+/// The id of a listed device.
+pub(crate) fn device_id(device: &Device) -> &str {
+    device
+        .info
+        .as_ref()
+        .map_or("", |info| info.device_id.as_str())
 }
 
 /// Polls the device list of `mi_id`, signed in with `access_token`, until `done` accepts it.
@@ -61,19 +70,16 @@ async fn sign_ins_link_devices_and_deletion_unlinks_them(backends: Backends) {
 
     let caller = (created.mi_id, signed_in.access_token.as_str());
     let linked = wait_for_devices(&platform, caller, |listed| listed.len() == 2).await;
-    let ids: Vec<&str> = linked
-        .iter()
-        .map(|device| device.device_id.as_str())
-        .collect();
+    let ids: Vec<&str> = linked.iter().map(device_id).collect();
     assert!(
         ids.contains(&"phone-1") && ids.contains(&"tablet-1"),
         "{ids:?}"
     );
     let tablet_entry = linked
         .iter()
-        .find(|device| device.device_id == "tablet-1")
+        .find(|device| device_id(device) == "tablet-1")
         .unwrap();
-    assert_eq!(tablet_entry.model, "Xiaomi Pad 6");
+    assert_eq!(tablet_entry.info.as_ref().unwrap().model, "Xiaomi Pad 6");
 
     // Signing in again on a known device links nothing new.
     platform

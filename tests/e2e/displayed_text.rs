@@ -7,7 +7,7 @@ use crate::support::{
     unique_phone_number,
 };
 use mi_proto::common::v1::Channel as CodeChannel;
-use mi_proto::identity::v1::DeviceInfo;
+use mi_proto::common::v1::DeviceInfo;
 use tonic::{Code, Status};
 
 in_both_modes!(hidden_characters_are_refused_and_alerts_quote_the_device);

@@ -7,12 +7,13 @@
 
 use mi_contracts::Reason;
 use mi_proto::common::v1::Channel as CodeChannel;
+use mi_proto::common::v1::DeviceInfo;
 use mi_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use mi_proto::identity::v1::reauthenticate_request::Proof as ReauthProof;
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::{
     AddRecoveryContactRequest, ChangePasswordRequest, CompleteSignInRequest, ConfirmTotpRequest,
-    DeviceInfo, ReauthenticateRequest, RefreshSessionRequest, RemoveRecoveryContactRequest,
+    ReauthenticateRequest, RefreshSessionRequest, RemoveRecoveryContactRequest,
     ResetPasswordRequest, RevokeSessionRequest, SecondFactorProof, SetPrimaryContactRequest,
     SignInRequest, SignUpRequest, UpdateProfileRequest,
 };

@@ -10,8 +10,8 @@ use mi_platform::bus::BusMessage;
 use mi_platform::events::{self, EVENT_TYPE_HEADER};
 use mi_proto::EventPayload;
 use mi_proto::common::v1::Channel;
+use mi_proto::common::v1::DeviceInfo;
 use mi_proto::events::v1::{AlertAudience, EventEnvelope, PasswordChanged, SignedIn};
-use mi_proto::identity::v1::DeviceInfo;
 use mi_proto::notification::v1::InboxMessage;
 use prost::Message;
 
@@ -60,6 +60,7 @@ fn signed_in(model: &str, new_device: bool, contacts: &[&str]) -> SignedIn {
             model: model.to_owned(),
             os: "HyperOS 2.0".into(),
             name: "Lei's phone".into(),
+            ..DeviceInfo::default()
         }),
         client_address: "203.0.113.7".into(),
         new_device,

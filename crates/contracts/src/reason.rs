@@ -37,6 +37,9 @@ pub enum Reason {
     ContactInUse,
     /// Codes cannot be sent to this country.
     CountryNotSupported,
+    /// The device token is malformed, not signed by the enrolled key of that account's device,
+    /// expired, too long-lived or replayed.
+    DeviceTokenInvalid,
     /// The access token is invalid, expired or of another kind.
     InvalidAccessToken,
     /// The identifier or password is wrong.

@@ -1,6 +1,7 @@
 //! The `device` config section.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use mi_platform::service::ServiceSettings;
 use serde::Deserialize;
@@ -16,6 +17,10 @@ pub struct Settings {
     /// tokens (`MI_DEVICE__ACCESS_TOKEN_KEYS`, or `..._FILE`). Required with PostgreSQL; in
     /// embedded mode, by default, the public half of identity's development key.
     pub access_token_keys: Vec<String>,
+    /// How long after a password or second factor (the access token's `auth_time`) the owner
+    /// may enroll or remove a device; as identity's `recent_auth_window`.
+    #[serde(with = "humantime_serde")]
+    pub recent_auth_window: Duration,
 }
 
 impl Default for Settings {
@@ -23,6 +28,7 @@ impl Default for Settings {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 50054)),
             access_token_keys: Vec::new(),
+            recent_auth_window: Duration::from_secs(300),
         }
     }
 }

@@ -5,16 +5,23 @@
 //!   from its access token, verified offline by `mi_platform::auth`; wire ↔ domain, paging by
 //!   `mi_platform::paging`) → `domain/listing.rs` → the [`domain::DeviceStore`] trait in
 //!   `domain/store.rs` → its SQL in `storage/sql.rs`.
+//! - `RemoveDevice` → `grpc/owner.rs` (the owner from the access token, its `auth_time` for
+//!   the recent-authentication rule) → `domain/removal.rs` → `storage/sql.rs`, which deletes
+//!   the row and records `DeviceRemoved` in one transaction → `publish.rs` (the event as an
+//!   `mi.events.v1` payload in the outbox) → the device topic, which identity consumes to
+//!   revoke the device's sessions.
+//! - `ReportDeviceStatus` → `grpc/device_side.rs` (the device token from the metadata) →
+//!   `domain/device_calls.rs` (the token checked against the device's enrolled key, its `jti`
+//!   spent once) → `storage/sql.rs`.
 //! - Identity's `SignedIn` and `AccountDeleted` (the identity topic) → `consume/mod.rs`
 //!   (protobuf → domain) → `domain/linking.rs` → `storage/sql.rs`, which applies each event
 //!   once.
-//! - Nothing is published yet, so there is no `publish.rs`: the relay creates the device topic
-//!   now, and Find Device adds its events there through the outbox, mapped in a `publish.rs`.
 
 pub(crate) mod config;
 pub(crate) mod consume;
 pub(crate) mod domain;
 pub(crate) mod grpc;
+pub(crate) mod publish;
 pub(crate) mod storage;
 
 use std::sync::Arc;
@@ -53,11 +60,15 @@ impl Service for DeviceRegistryService {
             "device.access_token_keys",
         )?;
         let access_tokens = AccessTokenVerifier::new(&keys)?;
-        // The relay creates the device topic now; device events arrive with Find Device.
-        let registry = DeviceRegistry::new(Arc::new(SqlDeviceStore::new(
-            host.database().clone(),
-            host.consumer_group(),
-        )));
+        let registry = DeviceRegistry::new(
+            Arc::new(SqlDeviceStore::new(
+                host.database().clone(),
+                host.outbox().clone(),
+                host.consumer_group(),
+            )),
+            settings.recent_auth_window,
+        );
+        host.spawn_retention(storage::expiries());
         host.spawn_consumer(
             &["identity"],
             Arc::new(consume::IdentityEventsHandler::new(registry.clone())),

@@ -9,9 +9,12 @@
 //! `domain/two_factor/store.rs`, the event from `domain/events.rs`) →
 //! `storage/sql/two_factor.rs` (the rows and the event in one transaction) → `publish.rs`
 //! (the event as an `mi.events.v1` payload in the outbox) → the identity topic, which the
-//! notification service consumes to send security alerts.
+//! notification service consumes to send security alerts. The other way, the device
+//! registry's `DeviceRemoved` (the device topic) → `consume/mod.rs` →
+//! `domain/sessions/mod.rs` ends the removed device's sessions.
 
 pub mod config;
+pub(crate) mod consume;
 pub mod domain;
 pub(crate) mod grpc;
 pub(crate) mod keys;
@@ -96,6 +99,10 @@ impl Service for IdentityService {
                 challenges: settings.second_factor,
                 recent_auth_window: settings.recent_auth_window,
             },
+        );
+        host.spawn_consumer(
+            &["device"],
+            Arc::new(consume::DeviceEventsHandler::new(services.sessions.clone())),
         );
         let handler = grpc::IdentityHandler::new(services, proxy_trust, max_password_chars)?;
         Ok(GrpcServices::new(IdentityServiceServer::new(handler)))

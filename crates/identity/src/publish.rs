@@ -5,11 +5,12 @@
 
 use mi_contracts::MiId;
 use mi_platform::outbox::Outbox;
+use mi_proto::contracts::device_to_wire;
 use mi_proto::events::v1 as events;
 use sqlx::AnyConnection;
 
 use crate::domain::events::{Audience, IdentityEvent};
-use crate::wire::{contact_kind, device};
+use crate::wire::contact_kind;
 
 /// Writes `event` to the outbox inside the caller's transaction, keyed by `mi_id`.
 pub(crate) async fn enqueue(
@@ -41,7 +42,7 @@ pub(crate) async fn enqueue(
             let payload = events::SignedIn {
                 mi_id: mi_id.get(),
                 session_id: session.session_id,
-                device: Some(device(&session.device)),
+                device: Some(device_to_wire(&session.device)),
                 client_address: session.client_address,
                 new_device,
                 methods: session.methods,

@@ -1,6 +1,7 @@
 //! Domain values as the protobuf messages both the gRPC answers (`grpc/`) and the published
 //! events (`publish.rs`) carry them in.
 
+use mi_platform::ServiceError;
 use mi_proto::identity::v1 as api;
 
 use crate::domain::{ContactKind, DeviceInfo};
@@ -13,23 +14,11 @@ pub(crate) fn contact_kind(kind: ContactKind) -> api::ContactKind {
     }
 }
 
-/// The wire form of a device.
-pub(crate) fn device(device: &DeviceInfo) -> api::DeviceInfo {
-    api::DeviceInfo {
-        device_id: device.device_id.clone(),
-        model: device.model.clone(),
-        os: device.os.clone(),
-        name: device.name.clone(),
-    }
-}
-
-/// The domain form of a device as the client sent it (checked later by the domain).
-pub(crate) fn device_from_wire(device: Option<api::DeviceInfo>) -> DeviceInfo {
-    let device = device.unwrap_or_default();
-    DeviceInfo {
-        device_id: device.device_id,
-        model: device.model,
-        os: device.os,
-        name: device.name,
-    }
+/// The domain form of a device as the client sent it (its fields checked later by the
+/// domain); an unknown capability or key algorithm is refused here.
+pub(crate) fn device_from_wire(
+    device: Option<mi_proto::common::v1::DeviceInfo>,
+) -> Result<DeviceInfo, ServiceError> {
+    mi_proto::contracts::device_from_wire(device)
+        .map_err(|(field, problem)| ServiceError::invalid_field(field, problem))
 }

@@ -13,10 +13,11 @@ use mi_platform::auth::{
 };
 use mi_platform::crypto::SecretKey;
 use mi_platform::tokens::TokenSigner;
+use mi_proto::common::v1::DeviceInfo;
 use mi_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use mi_proto::identity::v1::{
-    DeviceInfo, GetAccountRequest, RefreshSessionRequest, SessionTokens, SignInRequest,
-    SignUpRequest, sign_in_response,
+    GetAccountRequest, RefreshSessionRequest, SessionTokens, SignInRequest, SignUpRequest,
+    sign_in_response,
 };
 use secrecy::SecretString;
 use tokio::sync::Mutex;
@@ -98,6 +99,7 @@ fn device(worker: usize) -> DeviceInfo {
         model: "Redmi Note 13".into(),
         os: "HyperOS 2.0".into(),
         name: format!("Load generator {worker}"),
+        ..DeviceInfo::default()
     }
 }
 

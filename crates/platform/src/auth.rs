@@ -1,12 +1,13 @@
 //! The kinds of signed token, each written once: access tokens (identity signs them, any
-//! service checks them offline), and verification tokens and CAPTCHA passes (verification signs
-//! them, identity checks them offline).
+//! service checks them offline), verification tokens and CAPTCHA passes (verification signs
+//! them, identity checks them offline), and device tokens (a device signs them with the key it
+//! enrolled, the device registry checks them against that key).
 //!
 //! A client sends `authorization: Bearer <access token>`; a service verifies the EdDSA
 //! signature against identity's published keys, the token type, the issuer, the audience and
 //! the expiry. Each kind has its own header `typ`, so one is never accepted as the other.
 
-use mi_contracts::{Channel, Purpose, Reason};
+use mi_contracts::{Channel, DeviceCredential, DeviceKeyAlgorithm, Purpose, Reason};
 use serde::{Deserialize, Serialize};
 use tonic::metadata::MetadataMap;
 
@@ -29,6 +30,15 @@ pub const VERIFICATION_TOKEN_TYPE: &str = "mi-verification+jwt";
 /// The header `typ` of CAPTCHA passes (issued by verification with the same key, issuer and
 /// audience as verification tokens; the type alone keeps one from passing for the other).
 pub const CAPTCHA_PASS_TYPE: &str = "mi-captcha+jwt";
+
+/// The audience of device tokens: the device registry.
+pub const DEVICE_TOKEN_AUDIENCE: &str = "mi-device-registry";
+/// The header `typ` of device tokens.
+pub const DEVICE_TOKEN_TYPE: &str = "mi-device+jwt";
+/// The longest a device token may live, from `iat` to `exp`: a stolen one is of little use.
+pub const DEVICE_TOKEN_MAX_LIFETIME_SECS: i64 = 300;
+/// The longest `jti` of a device token; the registry remembers each one until it expires.
+pub const DEVICE_TOKEN_MAX_ID_CHARS: usize = 64;
 
 /// What an access token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +67,14 @@ impl AccessClaims {
     /// The Mi ID the token is for.
     pub fn mi_id(&self) -> Option<u64> {
         self.sub.parse().ok()
+    }
+
+    /// Whether the person proved a password or second factor within `window` of now:
+    /// sensitive changes ask for it.
+    pub fn authenticated_within(&self, window: std::time::Duration) -> bool {
+        let window_secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+        let now_secs = mi_contracts::UnixMillis::now().as_i64() / 1000;
+        self.auth_time.saturating_add(window_secs) > now_secs
     }
 }
 
@@ -112,6 +130,97 @@ pub struct CaptchaPassClaims {
 
 impl TokenKind for CaptchaPassClaims {
     const TYP: &'static str = CAPTCHA_PASS_TYPE;
+}
+
+/// What a device token says: a device of an account, signing with the key it enrolled, asks
+/// the device registry for one call. Like a JWT client assertion (RFC 7523 §3) it is short-lived
+/// and its `jti` is accepted once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceClaims {
+    /// Audience: [`DEVICE_TOKEN_AUDIENCE`].
+    pub aud: String,
+    /// The device id.
+    pub sub: String,
+    /// The account the device is linked to: device ids are the client's choice, so only the
+    /// pair names one device.
+    pub mi_id: u64,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Expires at, seconds since the epoch; at most [`DEVICE_TOKEN_MAX_LIFETIME_SECS`] after
+    /// `iat`.
+    pub exp: i64,
+    /// Unique token id, at most [`DEVICE_TOKEN_MAX_ID_CHARS`] characters.
+    pub jti: String,
+}
+
+impl TokenKind for DeviceClaims {
+    const TYP: &'static str = DEVICE_TOKEN_TYPE;
+}
+
+impl DeviceClaims {
+    /// Which device a token claims to come from, before anything about it is trusted: the
+    /// registry needs it to find the key that must have signed it ([`Self::verify`]).
+    pub fn claimed(token: &str) -> Result<Self, TokenError> {
+        jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|error| TokenError::Invalid(error.to_string()))
+    }
+
+    /// The claims of `token` if the device's `credential` signed it, it is a device token for
+    /// the device registry, and it is live and short-lived at `now_secs`. The `jti` is not
+    /// spent here: the caller remembers it.
+    pub fn verify(
+        token: &str,
+        credential: &DeviceCredential,
+        now_secs: i64,
+    ) -> Result<Self, TokenError> {
+        let key = match credential.algorithm {
+            DeviceKeyAlgorithm::Ed25519 => {
+                jsonwebtoken::DecodingKey::from_ed_der(&credential.public_key)
+            }
+        };
+        let claims: Self = crate::tokens::verify_with_key(token, &key, DEVICE_TOKEN_AUDIENCE)?;
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        if !(0..=DEVICE_TOKEN_MAX_LIFETIME_SECS).contains(&lifetime) {
+            return Err(TokenError::Invalid(format!(
+                "a device token lives at most {DEVICE_TOKEN_MAX_LIFETIME_SECS} s"
+            )));
+        }
+        // A token from the future would outlive its lifetime cap; allow the usual clock skew.
+        if claims.iat > now_secs.saturating_add(crate::tokens::LEEWAY_SECS) {
+            return Err(TokenError::Invalid("issued in the future".into()));
+        }
+        if claims.jti.is_empty() || claims.jti.chars().count() > DEVICE_TOKEN_MAX_ID_CHARS {
+            return Err(TokenError::Invalid(format!(
+                "jti is required, at most {DEVICE_TOKEN_MAX_ID_CHARS} characters"
+            )));
+        }
+        Ok(claims)
+    }
+}
+
+/// Whether `credential`'s public key is one a device could sign with: a valid curve point,
+/// not of small order (which would let anyone forge signatures).
+pub fn check_device_key(credential: &DeviceCredential) -> Result<(), &'static str> {
+    match credential.algorithm {
+        DeviceKeyAlgorithm::Ed25519 => {
+            let bytes: [u8; 32] = credential
+                .public_key
+                .as_slice()
+                .try_into()
+                .map_err(|_| "an Ed25519 public key is 32 bytes")?;
+            let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map_err(|_| "is not an Ed25519 public key")?;
+            if key.is_weak() {
+                return Err("is a weak Ed25519 key");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The bearer token of `metadata`, unverified: device-side calls carry a device token there.
+pub fn bearer_token_of(metadata: &MetadataMap) -> Result<&str, ServiceError> {
+    bearer_token(metadata)
 }
 
 /// Verifies what the verification service signs, offline against its public keys:

@@ -138,6 +138,17 @@ impl ServiceError {
         error.with_reason(reason)
     }
 
+    /// A sensitive change without a recent password or second factor: the client calls
+    /// identity's Reauthenticate (then RefreshSession, for an access token that says so) and
+    /// retries.
+    pub fn reauthentication_required() -> Self {
+        Self::failed_precondition(
+            Reason::ReauthenticationRequired,
+            "session",
+            "confirm your password or second factor first (Reauthenticate)",
+        )
+    }
+
     /// UNAUTHENTICATED with a machine-readable reason, e.g. `INVALID_ACCESS_TOKEN`.
     pub fn unauthenticated(reason: Reason, description: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unauthenticated, description).with_reason(reason)

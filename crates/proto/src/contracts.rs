@@ -10,7 +10,10 @@
 
 use std::fmt;
 
-use mi_contracts::{Channel, Purpose};
+use mi_contracts::{
+    Channel, DeviceCapability, DeviceCredential, DeviceInfo, DeviceKeyAlgorithm, DeviceProblem,
+    Purpose,
+};
 
 use crate::common::v1 as wire;
 
@@ -101,6 +104,114 @@ pub fn purpose_to_wire(purpose: Purpose) -> i32 {
     wire::Purpose::from(purpose).into()
 }
 
+/// The maxima of a device description's free-text fields under `device.`, for
+/// `mi_contracts::text::check_lengths` at the edge, before anything else reads the request.
+pub fn device_length_limits(device: Option<&wire::DeviceInfo>) -> Vec<(&'static str, &str, usize)> {
+    let Some(device) = device else {
+        return Vec::new();
+    };
+    let max = DeviceInfo::MAX_FIELD_CHARS;
+    let mut limits = vec![
+        ("device.device_id", device.device_id.as_str(), max),
+        ("device.model", &device.model, max),
+        ("device.os", &device.os, max),
+        ("device.name", &device.name, max),
+        ("device.hardware_id", &device.hardware_id, max),
+    ];
+    if let Some(credential) = &device.credential {
+        limits.push((
+            "device.credential.push_token",
+            &credential.push_token,
+            DeviceCredential::MAX_PUSH_TOKEN_CHARS,
+        ));
+    }
+    limits
+}
+
+/// The domain form of a device description as a request or event carries it (its form is
+/// checked by [`DeviceInfo::parse`]); an unknown capability or key algorithm is refused.
+pub fn device_from_wire(device: Option<wire::DeviceInfo>) -> Result<DeviceInfo, DeviceProblem> {
+    let device = device.unwrap_or_default();
+    let capabilities = device
+        .capabilities
+        .iter()
+        .map(|&value| match wire::DeviceCapability::try_from(value) {
+            Ok(wire::DeviceCapability::Locate) => Ok(DeviceCapability::Locate),
+            Ok(wire::DeviceCapability::Ring) => Ok(DeviceCapability::Ring),
+            Ok(wire::DeviceCapability::Lock) => Ok(DeviceCapability::Lock),
+            Ok(wire::DeviceCapability::Erase) => Ok(DeviceCapability::Erase),
+            Ok(wire::DeviceCapability::Unspecified) | Err(_) => Err((
+                "device.capabilities",
+                "must list only known capabilities".to_owned(),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let credential = device
+        .credential
+        .map(|credential| {
+            let algorithm = match wire::DeviceKeyAlgorithm::try_from(credential.algorithm) {
+                Ok(wire::DeviceKeyAlgorithm::Ed25519) => DeviceKeyAlgorithm::Ed25519,
+                Ok(wire::DeviceKeyAlgorithm::Unspecified) | Err(_) => {
+                    return Err((
+                        "device.credential.algorithm",
+                        "must be a supported key algorithm (ED25519)".to_owned(),
+                    ));
+                }
+            };
+            Ok(DeviceCredential {
+                algorithm,
+                public_key: credential.public_key,
+                push_token: credential.push_token,
+            })
+        })
+        .transpose()?;
+    Ok(DeviceInfo {
+        device_id: device.device_id,
+        model: device.model,
+        os: device.os,
+        name: device.name,
+        hardware_id: device.hardware_id,
+        capabilities,
+        credential,
+    })
+}
+
+/// The wire form of a device description, credential included when it has one.
+pub fn device_to_wire(device: &DeviceInfo) -> wire::DeviceInfo {
+    let capabilities = device
+        .capabilities
+        .iter()
+        .map(|capability| {
+            let capability = match capability {
+                DeviceCapability::Locate => wire::DeviceCapability::Locate,
+                DeviceCapability::Ring => wire::DeviceCapability::Ring,
+                DeviceCapability::Lock => wire::DeviceCapability::Lock,
+                DeviceCapability::Erase => wire::DeviceCapability::Erase,
+            };
+            i32::from(capability)
+        })
+        .collect();
+    let credential = device
+        .credential
+        .as_ref()
+        .map(|credential| wire::DeviceCredential {
+            algorithm: match credential.algorithm {
+                DeviceKeyAlgorithm::Ed25519 => wire::DeviceKeyAlgorithm::Ed25519.into(),
+            },
+            public_key: credential.public_key.clone(),
+            push_token: credential.push_token.clone(),
+        });
+    wire::DeviceInfo {
+        device_id: device.device_id.clone(),
+        model: device.model.clone(),
+        os: device.os.clone(),
+        name: device.name.clone(),
+        hardware_id: device.hardware_id.clone(),
+        capabilities,
+        credential,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use strum::IntoEnumIterator;
@@ -121,5 +232,38 @@ mod tests {
         }
         assert_eq!(channel_to_wire(Channel::Voice), 3);
         assert_eq!(purpose_to_wire(Purpose::SignUp), 1);
+    }
+
+    #[test]
+    fn a_device_round_trips_and_unknown_enums_are_refused() {
+        let device = DeviceInfo {
+            device_id: "phone-1".into(),
+            capabilities: DeviceCapability::iter().collect(),
+            credential: Some(DeviceCredential {
+                algorithm: DeviceKeyAlgorithm::Ed25519,
+                public_key: vec![9; 32],
+                push_token: "token".into(),
+            }),
+            ..DeviceInfo::default()
+        };
+        let wire_device = device_to_wire(&device);
+        assert_eq!(device_from_wire(Some(wire_device.clone())), Ok(device));
+
+        let unknown_capability = wire::DeviceInfo {
+            capabilities: vec![0],
+            ..wire_device.clone()
+        };
+        assert_eq!(
+            device_from_wire(Some(unknown_capability)).map_err(|problem| problem.0),
+            Err("device.capabilities")
+        );
+        let mut unknown_algorithm = wire_device;
+        if let Some(credential) = unknown_algorithm.credential.as_mut() {
+            credential.algorithm = 42;
+        }
+        assert_eq!(
+            device_from_wire(Some(unknown_algorithm)).map_err(|problem| problem.0),
+            Err("device.credential.algorithm")
+        );
     }
 }

@@ -86,4 +86,6 @@ event_payloads!(
     TwoFactorDisabled,
     ProfileUpdated,
     AccountDeleted,
+    DeviceLinked,
+    DeviceRemoved,
 );

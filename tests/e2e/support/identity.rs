@@ -14,12 +14,13 @@ use mi_platform::auth::{AccessClaims, AccessTokenVerifier};
 use mi_platform::events;
 use mi_platform::tokens::PublicKey;
 use mi_proto::EventPayload;
+use mi_proto::common::v1::DeviceInfo;
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::sign_in_response::Result as SignInResult;
 use mi_proto::identity::v1::{
-    Account, CompleteSignInRequest, DeviceInfo, GetAccountRequest, ListSigningKeysRequest,
+    Account, CompleteSignInRequest, GetAccountRequest, ListSigningKeysRequest,
     RefreshSessionRequest, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
     SessionTokens, SignInRequest, SignInResponse, SignUpRequest,
 };
@@ -369,6 +370,7 @@ pub(crate) fn test_device(id: &str) -> DeviceInfo {
         model: "Redmi Note 13".into(),
         os: "HyperOS 2.0".into(),
         name: format!("Test {id}"),
+        ..DeviceInfo::default()
     }
 }
 

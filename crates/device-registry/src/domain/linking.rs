@@ -1,18 +1,88 @@
-//! Linking: a sign-in links its device to the account, an account deletion unlinks every
-//! device of the account. Both are driven by identity's events, each applied once.
+//! Linking: a sign-in links its device to the account (identity's `SignedIn`), EnrollDevice
+//! links the calling device with the key it made, an account deletion unlinks every device of
+//! the account.
 
-use mi_contracts::MiId;
+use mi_contracts::{DeviceInfo, MiId, UnixMillis};
+use mi_platform::auth::check_device_key;
 
-use super::{Device, DeviceRegistry};
+use super::{Device, DeviceRegistry, LinkOutcome, Owner};
+
+/// Why EnrollDevice was refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum EnrollError {
+    /// A field of the description is wrong: its path and the problem.
+    #[error("invalid {field}: {problem}")]
+    InvalidDevice {
+        /// The proto path, e.g. `device.credential.public_key`.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The access token's authentication is not recent: a stolen token must not be able to
+    /// put its own key on a device.
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
 
 impl DeviceRegistry {
-    /// Links `device` because of event `event_id`; false if that event was applied before.
-    pub(crate) async fn link(&self, event_id: &str, device: Device) -> anyhow::Result<bool> {
-        let linked = self.store.link(event_id, &device).await?;
-        if linked {
-            tracing::info!(mi_id = %device.mi_id, device_id = %device.device_id, "device linked");
+    /// Links the device of a sign-in (event `event_id`) linked at `linked_at`; a credential it
+    /// brings that is no usable key is left out (identity checked only its shape), so the
+    /// device is linked without one. Returns how it went.
+    pub(crate) async fn link(
+        &self,
+        event_id: &str,
+        mi_id: MiId,
+        info: DeviceInfo,
+        linked_at: UnixMillis,
+    ) -> anyhow::Result<LinkOutcome> {
+        let mut info = info;
+        if let Some(credential) = &info.credential
+            && let Err(problem) = check_device_key(credential)
+        {
+            tracing::warn!(%mi_id, device_id = %info.device_id, problem, "sign-in device key refused");
+            info.credential = None;
         }
-        Ok(linked)
+        let outcome = self
+            .store
+            .link(Some(event_id), mi_id, &info, linked_at)
+            .await?;
+        if let LinkOutcome::Linked { new_device } = outcome {
+            tracing::info!(%mi_id, device_id = %info.device_id, new_device, "device linked");
+        }
+        Ok(outcome)
+    }
+
+    /// EnrollDevice: links the owner's calling device with the key it made (replacing the one
+    /// it had) and its push token.
+    pub(crate) async fn enroll(
+        &self,
+        owner: &Owner,
+        info: DeviceInfo,
+    ) -> Result<Device, EnrollError> {
+        let invalid = |(field, problem): (&'static str, String)| EnrollError::InvalidDevice {
+            field,
+            problem,
+        };
+        let info = DeviceInfo::parse(info).map_err(invalid)?;
+        let Some(credential) = &info.credential else {
+            return Err(invalid(("device.credential", "is required".into())));
+        };
+        check_device_key(credential)
+            .map_err(|problem| invalid(("device.credential.public_key", problem.into())))?;
+        if !self.is_recent(owner) {
+            return Err(EnrollError::ReauthenticationRequired);
+        }
+        self.store
+            .link(None, owner.mi_id, &info, UnixMillis::now())
+            .await?;
+        tracing::info!(mi_id = %owner.mi_id, device_id = %info.device_id, "device enrolled");
+        self.store
+            .get(owner.mi_id, &info.device_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("an enrolled device is missing").into())
     }
 
     /// Unlinks every device of account `mi_id` because of event `event_id`; false if that event
@@ -23,76 +93,5 @@ impl DeviceRegistry {
             tracing::info!(%mi_id, "devices of a deleted account unlinked");
         }
         Ok(unlinked)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use mi_contracts::UnixMillis;
-
-    use super::super::testing::{MemoryDeviceStore, device, mi_id};
-    use super::*;
-
-    #[tokio::test]
-    async fn a_relink_keeps_the_first_link_time_and_deletion_unlinks_once() {
-        let registry = DeviceRegistry::new(Arc::new(MemoryDeviceStore::default()));
-        assert!(
-            registry
-                .link("e1", device(7, "phone", 10))
-                .await
-                .expect("link")
-        );
-        assert!(
-            !registry
-                .link("e1", device(7, "phone", 10))
-                .await
-                .expect("again")
-        );
-        let renamed = Device {
-            name: "renamed".into(),
-            ..device(7, "phone", 50)
-        };
-        assert!(registry.link("e2", renamed).await.expect("relink"));
-        registry
-            .link("e3", device(8, "other", 20))
-            .await
-            .expect("link");
-
-        let listed = registry.list_devices(7, None, 10).await.expect("list");
-        assert_eq!(listed.len(), 1);
-        assert_eq!(
-            (listed[0].name.as_str(), listed[0].linked_at),
-            ("renamed", UnixMillis::from_i64(10))
-        );
-
-        assert!(
-            registry
-                .unlink_account("e4", mi_id(7))
-                .await
-                .expect("unlink")
-        );
-        assert!(
-            !registry
-                .unlink_account("e4", mi_id(7))
-                .await
-                .expect("again")
-        );
-        assert!(
-            registry
-                .list_devices(7, None, 10)
-                .await
-                .expect("list")
-                .is_empty()
-        );
-        assert_eq!(
-            registry
-                .list_devices(8, None, 10)
-                .await
-                .expect("list")
-                .len(),
-            1
-        );
     }
 }

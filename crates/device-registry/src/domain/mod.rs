@@ -1,36 +1,68 @@
-//! Devices, free of gRPC and SQL: the bottom layer. `linking` links and unlinks devices as
-//! accounts sign in and go away; `listing` lists an account's devices; `store` is what both
-//! need from storage.
+//! Devices, free of gRPC and SQL: the bottom layer. `linking` links devices as accounts sign
+//! in or enroll them, and unlinks them as accounts go away; `listing` reads an account's
+//! devices; `removal` is the owner unlinking one; `device_calls` authenticates a device's own
+//! calls by the key it enrolled; `store` is what they need from storage and `events` what they
+//! record.
 
+mod device_calls;
+pub(crate) mod events;
 mod linking;
 mod listing;
+mod removal;
 mod store;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use mi_contracts::{MiId, UnixMillis};
+use mi_contracts::{DeviceInfo, MiId, UnixMillis};
 use serde::{Deserialize, Serialize};
 
-pub(crate) use listing::ListDevicesError;
-pub(crate) use store::DeviceStore;
+pub(crate) use device_calls::{DeviceAuthError, DeviceCaller, StatusReport};
+pub(crate) use linking::EnrollError;
+pub(crate) use listing::GetDeviceError;
+pub(crate) use removal::RemoveDeviceError;
+pub(crate) use store::{DeviceStore, LinkOutcome};
 
 /// A device linked to an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Device {
-    /// The id the device reports for itself.
-    pub device_id: String,
     /// The account it is linked to.
     pub mi_id: MiId,
-    /// E.g. "Redmi Note 13".
-    pub model: String,
-    /// E.g. "HyperOS 2".
-    pub os: String,
-    /// The name the person gave it.
-    pub name: String,
+    /// How it describes itself, without its credential.
+    pub info: DeviceInfo,
     /// When it was first linked.
     pub linked_at: UnixMillis,
+    /// Whether it enrolled a key.
+    pub enrolled: bool,
+    /// What it last reported.
+    pub status: DeviceStatus,
+}
+
+/// What a device last reported about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct DeviceStatus {
+    /// When it last made a device-side call (the registry's clock).
+    pub last_seen_at: Option<UnixMillis>,
+    /// 0 to 100.
+    pub battery_percent: Option<u32>,
+    /// How it reaches the network.
+    pub network: Option<NetworkType>,
+}
+
+/// How a device reaches the network, stored by its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
+pub(crate) enum NetworkType {
+    /// Wi-Fi.
+    Wifi,
+    /// A mobile network.
+    Cellular,
+    /// A cable.
+    Ethernet,
 }
 
 impl Device {
@@ -38,7 +70,7 @@ impl Device {
     pub(crate) fn position(&self) -> DevicePosition {
         DevicePosition {
             linked_at: self.linked_at,
-            device_id: self.device_id.clone(),
+            device_id: self.info.device_id.clone(),
         }
     }
 }
@@ -53,16 +85,39 @@ pub(crate) struct DevicePosition {
     pub device_id: String,
 }
 
+/// The signed-in owner of an owner-side call, from the access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Owner {
+    /// Whose account.
+    pub mi_id: MiId,
+    /// The session of the access token.
+    pub session_id: String,
+    /// When the session last proved a password or second factor.
+    pub auth_time: UnixMillis,
+}
+
 /// The device registry's rules over its store; see [`DeviceRegistry::list_devices`],
-/// [`DeviceRegistry::link`] and [`DeviceRegistry::unlink_account`].
+/// [`DeviceRegistry::link`], [`DeviceRegistry::remove_device`] and
+/// [`DeviceRegistry::authenticate_device`].
 #[derive(Debug, Clone)]
 pub(crate) struct DeviceRegistry {
     store: Arc<dyn DeviceStore>,
+    recent_auth_window: Duration,
 }
 
 impl DeviceRegistry {
-    /// A registry over its store.
-    pub(crate) fn new(store: Arc<dyn DeviceStore>) -> Self {
-        Self { store }
+    /// A registry over its store; owner-side changes that need a recent authentication accept
+    /// one within `recent_auth_window`.
+    pub(crate) fn new(store: Arc<dyn DeviceStore>, recent_auth_window: Duration) -> Self {
+        Self {
+            store,
+            recent_auth_window,
+        }
+    }
+
+    /// Whether `owner` proved a password or second factor recently enough for a sensitive
+    /// change.
+    fn is_recent(&self, owner: &Owner) -> bool {
+        owner.auth_time.saturating_add(self.recent_auth_window) > UnixMillis::now()
     }
 }

@@ -1,15 +1,17 @@
 //! An in-memory [`DeviceStore`] for the domain's unit tests, with the SQL store's semantics:
-//! events applied once, relinks keeping the first link time, keyset order.
+//! events applied once, relinks keeping the first link time and the key, keyset order, events
+//! recorded with their change, tokens spent once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use mi_contracts::{MiId, UnixMillis};
+use mi_contracts::{DeviceCredential, DeviceInfo, MiId, UnixMillis};
 
-use super::{Device, DevicePosition, DeviceStore};
+use super::events::DeviceEvent;
+use super::{Device, DevicePosition, DeviceStatus, DeviceStore, LinkOutcome};
 
-/// Devices and applied event ids in memory.
+/// Devices, their keys, spent tokens, applied event ids and recorded events in memory.
 #[derive(Debug, Default)]
 pub(super) struct MemoryDeviceStore {
     state: Mutex<State>,
@@ -18,18 +20,16 @@ pub(super) struct MemoryDeviceStore {
 #[derive(Debug, Default)]
 struct State {
     devices: Vec<Device>,
+    credentials: HashMap<(MiId, String), DeviceCredential>,
+    spent_tokens: HashSet<(MiId, String, String)>,
     applied_events: HashSet<String>,
+    events: Vec<DeviceEvent>,
 }
 
 impl MemoryDeviceStore {
-    /// Runs `change` unless `event_id` was applied; false if it was.
-    fn once(&self, event_id: &str, change: impl FnOnce(&mut Vec<Device>)) -> bool {
-        let mut state = self.state.lock().expect("lock");
-        if !state.applied_events.insert(event_id.to_owned()) {
-            return false;
-        }
-        change(&mut state.devices);
-        true
+    /// The events recorded so far.
+    pub(super) fn events(&self) -> Vec<DeviceEvent> {
+        self.state.lock().expect("lock").events.clone()
     }
 }
 
@@ -38,15 +38,14 @@ pub(super) fn mi_id(raw: u64) -> MiId {
     MiId::new(raw).expect("Mi ID")
 }
 
-/// A device of account `raw_mi_id` linked at `linked_at` (milliseconds since the epoch).
-pub(super) fn device(raw_mi_id: u64, device_id: &str, linked_at: i64) -> Device {
-    Device {
+/// A device description with id `device_id`.
+pub(super) fn info(device_id: &str) -> DeviceInfo {
+    DeviceInfo {
         device_id: device_id.to_owned(),
-        mi_id: mi_id(raw_mi_id),
         model: "Redmi Note 13".into(),
         os: "HyperOS 2".into(),
         name: device_id.to_owned(),
-        linked_at: UnixMillis::from_i64(linked_at),
+        ..DeviceInfo::default()
     }
 }
 
@@ -74,26 +73,127 @@ impl DeviceStore for MemoryDeviceStore {
         Ok(devices)
     }
 
-    async fn link(&self, event_id: &str, device: &Device) -> anyhow::Result<bool> {
-        Ok(self.once(event_id, |devices| {
-            let known = devices
-                .iter_mut()
-                .find(|known| known.mi_id == device.mi_id && known.device_id == device.device_id);
-            match known {
-                Some(known) => {
-                    *known = Device {
-                        linked_at: known.linked_at,
-                        ..device.clone()
-                    }
-                }
-                None => devices.push(device.clone()),
+    async fn get(&self, mi_id: MiId, device_id: &str) -> anyhow::Result<Option<Device>> {
+        let state = self.state.lock().expect("lock");
+        Ok(state
+            .devices
+            .iter()
+            .find(|device| device.mi_id == mi_id && device.info.device_id == device_id)
+            .cloned())
+    }
+
+    async fn credential(
+        &self,
+        mi_id: MiId,
+        device_id: &str,
+    ) -> anyhow::Result<Option<DeviceCredential>> {
+        let state = self.state.lock().expect("lock");
+        Ok(state
+            .credentials
+            .get(&(mi_id, device_id.to_owned()))
+            .cloned())
+    }
+
+    async fn link(
+        &self,
+        event_id: Option<&str>,
+        mi_id: MiId,
+        info: &DeviceInfo,
+        linked_at: UnixMillis,
+    ) -> anyhow::Result<LinkOutcome> {
+        let mut state = self.state.lock().expect("lock");
+        if let Some(event_id) = event_id
+            && !state.applied_events.insert(event_id.to_owned())
+        {
+            return Ok(LinkOutcome::AlreadyApplied);
+        }
+        let key = (mi_id, info.device_id.clone());
+        if let Some(credential) = &info.credential {
+            state.credentials.insert(key.clone(), credential.clone());
+        }
+        let enrolled = state.credentials.contains_key(&key);
+        let known = state
+            .devices
+            .iter_mut()
+            .find(|known| known.mi_id == mi_id && known.info.device_id == info.device_id);
+        let new_device = known.is_none();
+        match known {
+            Some(known) => {
+                known.info = info.without_credential();
+                known.enrolled = enrolled;
             }
-        }))
+            None => state.devices.push(Device {
+                mi_id,
+                info: info.without_credential(),
+                linked_at,
+                enrolled,
+                status: DeviceStatus::default(),
+            }),
+        }
+        if new_device || info.credential.is_some() {
+            state.events.push(DeviceEvent::Linked {
+                mi_id,
+                info: info.without_credential(),
+                new_device,
+            });
+        }
+        Ok(LinkOutcome::Linked { new_device })
+    }
+
+    async fn remove(&self, mi_id: MiId, device_id: &str, session_id: &str) -> anyhow::Result<bool> {
+        let mut state = self.state.lock().expect("lock");
+        let before = state.devices.len();
+        state
+            .devices
+            .retain(|device| !(device.mi_id == mi_id && device.info.device_id == device_id));
+        if state.devices.len() == before {
+            return Ok(false);
+        }
+        state.credentials.remove(&(mi_id, device_id.to_owned()));
+        state.events.push(DeviceEvent::Removed {
+            mi_id,
+            device_id: device_id.to_owned(),
+            removed_by_session_id: session_id.to_owned(),
+        });
+        Ok(true)
     }
 
     async fn unlink_account(&self, event_id: &str, mi_id: MiId) -> anyhow::Result<bool> {
-        Ok(self.once(event_id, |devices| {
-            devices.retain(|device| device.mi_id != mi_id);
-        }))
+        let mut state = self.state.lock().expect("lock");
+        if !state.applied_events.insert(event_id.to_owned()) {
+            return Ok(false);
+        }
+        state.devices.retain(|device| device.mi_id != mi_id);
+        state.credentials.retain(|(owner, _), _| *owner != mi_id);
+        Ok(true)
+    }
+
+    async fn spend_token(
+        &self,
+        mi_id: MiId,
+        device_id: &str,
+        jti: &str,
+        _expires_at: UnixMillis,
+    ) -> anyhow::Result<bool> {
+        let mut state = self.state.lock().expect("lock");
+        Ok(state
+            .spent_tokens
+            .insert((mi_id, device_id.to_owned(), jti.to_owned())))
+    }
+
+    async fn report_status(
+        &self,
+        mi_id: MiId,
+        device_id: &str,
+        status: &DeviceStatus,
+    ) -> anyhow::Result<bool> {
+        let mut state = self.state.lock().expect("lock");
+        let device = state
+            .devices
+            .iter_mut()
+            .find(|device| device.mi_id == mi_id && device.info.device_id == device_id);
+        Ok(device
+            .map(|device| device.status = status.clone())
+            .is_some())
     }
 }

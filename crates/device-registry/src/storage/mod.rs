@@ -3,4 +3,4 @@
 
 mod sql;
 
-pub(crate) use sql::SqlDeviceStore;
+pub(crate) use sql::{SqlDeviceStore, expiries};

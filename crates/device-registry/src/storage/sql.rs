@@ -1,31 +1,114 @@
 //! The SQL device store.
 
 use async_trait::async_trait;
-use mi_contracts::{MiId, UnixMillis};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64_URL;
+use mi_contracts::{DeviceCapability, DeviceCredential, DeviceInfo, MiId, UnixMillis};
 use mi_platform::consumer::begin_once;
 use mi_platform::db::Database;
-use sqlx::Row;
+use mi_platform::outbox::Outbox;
+use mi_platform::retention::Expiry;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
-use crate::domain::{Device, DevicePosition, DeviceStore};
+use crate::domain::events::DeviceEvent;
+use crate::domain::{Device, DevicePosition, DeviceStatus, DeviceStore, LinkOutcome, NetworkType};
+use crate::publish;
 
-const LIST: &str = "SELECT device_id, model, os, name, linked_at FROM devices WHERE mi_id = $1";
+const COLUMNS: &str = "device_id, model, os, name, hardware_id, capabilities, linked_at, \
+                       key_algorithm, last_seen_at, battery_percent, network_type";
 const ORDER: &str = "ORDER BY linked_at DESC, device_id LIMIT $2";
+
+/// The rows the registry deletes once they are of no use (see `mi_platform::retention`):
+/// spent device tokens, once they have expired (a verifier's leeway is seconds).
+pub(crate) fn expiries() -> Vec<Expiry> {
+    vec![Expiry {
+        table: "spent_device_tokens",
+        key: "token_key",
+        time_column: "expires_at",
+        keep_for: std::time::Duration::from_secs(60),
+    }]
+}
 
 /// Devices in the device registry's database.
 #[derive(Debug, Clone)]
 pub(crate) struct SqlDeviceStore {
     database: Database,
+    outbox: Outbox,
     consumer_group: String,
 }
 
 impl SqlDeviceStore {
-    /// A store over a migrated database; `consumer_group` keys its processed-event records.
-    pub(crate) fn new(database: Database, consumer_group: String) -> Self {
+    /// A store over a migrated database, recording events in `outbox`; `consumer_group` keys
+    /// its processed-event records.
+    pub(crate) fn new(database: Database, outbox: Outbox, consumer_group: String) -> Self {
         Self {
             database,
+            outbox,
             consumer_group,
         }
     }
+
+    /// A transaction, once for `event_id` when an event drives the change; `None` if that
+    /// event was applied.
+    async fn begin(
+        &self,
+        event_id: Option<&str>,
+    ) -> anyhow::Result<Option<Transaction<'static, Any>>> {
+        match event_id {
+            Some(event_id) => begin_once(&self.database, &self.consumer_group, event_id).await,
+            None => Ok(Some(self.database.pool().begin().await?)),
+        }
+    }
+}
+
+fn device_from_row(mi_id: MiId, row: &AnyRow) -> anyhow::Result<Device> {
+    let capabilities: String = row.try_get("capabilities")?;
+    let capabilities = capabilities
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .map(str::parse::<DeviceCapability>)
+        .collect::<Result<Vec<_>, _>>()?;
+    let network: String = row.try_get("network_type")?;
+    let key_algorithm: String = row.try_get("key_algorithm")?;
+    let battery_percent: Option<i64> = row.try_get("battery_percent")?;
+    let last_seen_at: Option<i64> = row.try_get("last_seen_at")?;
+    Ok(Device {
+        mi_id,
+        info: DeviceInfo {
+            device_id: row.try_get("device_id")?,
+            model: row.try_get("model")?,
+            os: row.try_get("os")?,
+            name: row.try_get("name")?,
+            hardware_id: row.try_get("hardware_id")?,
+            capabilities,
+            credential: None,
+        },
+        linked_at: UnixMillis::from_i64(row.try_get("linked_at")?),
+        enrolled: !key_algorithm.is_empty(),
+        status: DeviceStatus {
+            last_seen_at: last_seen_at.map(UnixMillis::from_i64),
+            battery_percent: battery_percent.map(u32::try_from).transpose()?,
+            network: (!network.is_empty())
+                .then(|| network.parse::<NetworkType>())
+                .transpose()?,
+        },
+    })
+}
+
+fn capabilities_column(info: &DeviceInfo) -> String {
+    let names: Vec<&str> = info
+        .capabilities
+        .iter()
+        .map(|capability| capability.into())
+        .collect();
+    names.join(",")
+}
+
+/// The key of a spent token: the Mi ID, then the device id's length, so no device id and jti
+/// can pose as another pair.
+fn token_key(mi_id: MiId, device_id: &str, jti: &str) -> String {
+    format!("{mi_id}:{}:{device_id}:{jti}", device_id.len())
 }
 
 #[async_trait]
@@ -36,10 +119,11 @@ impl DeviceStore for SqlDeviceStore {
         after: Option<&DevicePosition>,
         limit: i64,
     ) -> anyhow::Result<Vec<Device>> {
-        let first_page = format!("{LIST} {ORDER}");
+        let list = format!("SELECT {COLUMNS} FROM devices WHERE mi_id = $1");
+        let first_page = format!("{list} {ORDER}");
         // Keyset paging: the devices after `after` in the list's order.
         let next_page =
-            format!("{LIST} AND (linked_at < $3 OR (linked_at = $3 AND device_id > $4)) {ORDER}");
+            format!("{list} AND (linked_at < $3 OR (linked_at = $3 AND device_id > $4)) {ORDER}");
         let query = match after {
             None => sqlx::query(&first_page).bind(mi_id.as_i64()).bind(limit),
             Some(after) => sqlx::query(&next_page)
@@ -49,40 +133,124 @@ impl DeviceStore for SqlDeviceStore {
                 .bind(&after.device_id),
         };
         let rows = query.fetch_all(self.database.pool()).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Device {
-                    device_id: row.try_get("device_id")?,
-                    mi_id,
-                    model: row.try_get("model")?,
-                    os: row.try_get("os")?,
-                    name: row.try_get("name")?,
-                    linked_at: UnixMillis::from_i64(row.try_get("linked_at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(|row| device_from_row(mi_id, row)).collect()
     }
 
-    async fn link(&self, event_id: &str, device: &Device) -> anyhow::Result<bool> {
-        let Some(mut transaction) =
-            begin_once(&self.database, &self.consumer_group, event_id).await?
-        else {
-            return Ok(false);
-        };
-        sqlx::query(
-            "INSERT INTO devices (device_id, mi_id, model, os, name, linked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (mi_id, device_id) \
-             DO UPDATE SET model = excluded.model, os = excluded.os, name = excluded.name",
+    async fn get(&self, mi_id: MiId, device_id: &str) -> anyhow::Result<Option<Device>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM devices WHERE mi_id = $1 AND device_id = $2"
+        ))
+        .bind(mi_id.as_i64())
+        .bind(device_id)
+        .fetch_optional(self.database.pool())
+        .await?;
+        row.map(|row| device_from_row(mi_id, &row)).transpose()
+    }
+
+    async fn credential(
+        &self,
+        mi_id: MiId,
+        device_id: &str,
+    ) -> anyhow::Result<Option<DeviceCredential>> {
+        let row = sqlx::query(
+            "SELECT key_algorithm, public_key, push_token FROM devices \
+             WHERE mi_id = $1 AND device_id = $2 AND key_algorithm <> ''",
         )
-        .bind(&device.device_id)
-        .bind(device.mi_id.as_i64())
-        .bind(&device.model)
-        .bind(&device.os)
-        .bind(&device.name)
-        .bind(device.linked_at.as_i64())
+        .bind(mi_id.as_i64())
+        .bind(device_id)
+        .fetch_optional(self.database.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let algorithm: String = row.try_get("key_algorithm")?;
+        let public_key: String = row.try_get("public_key")?;
+        Ok(Some(DeviceCredential {
+            algorithm: algorithm.parse()?,
+            public_key: BASE64_URL.decode(public_key)?,
+            push_token: row.try_get("push_token")?,
+        }))
+    }
+
+    async fn link(
+        &self,
+        event_id: Option<&str>,
+        mi_id: MiId,
+        info: &DeviceInfo,
+        linked_at: UnixMillis,
+    ) -> anyhow::Result<LinkOutcome> {
+        let Some(mut transaction) = self.begin(event_id).await? else {
+            return Ok(LinkOutcome::AlreadyApplied);
+        };
+        let known = sqlx::query("SELECT 1 FROM devices WHERE mi_id = $1 AND device_id = $2")
+            .bind(mi_id.as_i64())
+            .bind(&info.device_id)
+            .fetch_optional(&mut *transaction)
+            .await?
+            .is_some();
+        sqlx::query(
+            "INSERT INTO devices (device_id, mi_id, model, os, name, hardware_id, capabilities, \
+             linked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (mi_id, device_id) \
+             DO UPDATE SET model = excluded.model, os = excluded.os, name = excluded.name, \
+             hardware_id = excluded.hardware_id, capabilities = excluded.capabilities",
+        )
+        .bind(&info.device_id)
+        .bind(mi_id.as_i64())
+        .bind(&info.model)
+        .bind(&info.os)
+        .bind(&info.name)
+        .bind(&info.hardware_id)
+        .bind(capabilities_column(info))
+        .bind(linked_at.as_i64())
         .execute(&mut *transaction)
         .await?;
+        if let Some(credential) = &info.credential {
+            sqlx::query(
+                "UPDATE devices SET key_algorithm = $3, public_key = $4, push_token = $5 \
+                 WHERE mi_id = $1 AND device_id = $2",
+            )
+            .bind(mi_id.as_i64())
+            .bind(&info.device_id)
+            .bind(credential.algorithm.to_string())
+            .bind(BASE64_URL.encode(&credential.public_key))
+            .bind(&credential.push_token)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        let new_device = !known;
+        if new_device || info.credential.is_some() {
+            let linked = DeviceEvent::Linked {
+                mi_id,
+                info: info.without_credential(),
+                new_device,
+            };
+            publish::enqueue(&self.outbox, &mut transaction, &linked).await?;
+        }
         transaction.commit().await?;
+        self.outbox.notify_committed();
+        Ok(LinkOutcome::Linked { new_device })
+    }
+
+    async fn remove(&self, mi_id: MiId, device_id: &str, session_id: &str) -> anyhow::Result<bool> {
+        let mut transaction = self.database.pool().begin().await?;
+        let removed = sqlx::query("DELETE FROM devices WHERE mi_id = $1 AND device_id = $2")
+            .bind(mi_id.as_i64())
+            .bind(device_id)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+        if removed == 0 {
+            transaction.rollback().await?;
+            return Ok(false);
+        }
+        let event = DeviceEvent::Removed {
+            mi_id,
+            device_id: device_id.to_owned(),
+            removed_by_session_id: session_id.to_owned(),
+        };
+        publish::enqueue(&self.outbox, &mut transaction, &event).await?;
+        transaction.commit().await?;
+        self.outbox.notify_committed();
         Ok(true)
     }
 
@@ -98,5 +266,48 @@ impl DeviceStore for SqlDeviceStore {
             .await?;
         transaction.commit().await?;
         Ok(true)
+    }
+
+    async fn spend_token(
+        &self,
+        mi_id: MiId,
+        device_id: &str,
+        jti: &str,
+        expires_at: UnixMillis,
+    ) -> anyhow::Result<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO spent_device_tokens (token_key, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (token_key) DO NOTHING",
+        )
+        .bind(token_key(mi_id, device_id, jti))
+        .bind(expires_at.as_i64())
+        .execute(self.database.pool())
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn report_status(
+        &self,
+        mi_id: MiId,
+        device_id: &str,
+        status: &DeviceStatus,
+    ) -> anyhow::Result<bool> {
+        let updated = sqlx::query(
+            "UPDATE devices SET last_seen_at = $3, battery_percent = $4, network_type = $5 \
+             WHERE mi_id = $1 AND device_id = $2",
+        )
+        .bind(mi_id.as_i64())
+        .bind(device_id)
+        .bind(status.last_seen_at.map(UnixMillis::as_i64))
+        .bind(status.battery_percent.map(i64::from))
+        .bind(
+            status
+                .network
+                .map(|network| network.to_string())
+                .unwrap_or_default(),
+        )
+        .execute(self.database.pool())
+        .await?;
+        Ok(updated.rows_affected() == 1)
     }
 }

@@ -1,6 +1,7 @@
 //! Domain types onto the wire and back, for more than one family's handlers.
 
 use mi_platform::ServiceError;
+use mi_proto::contracts::device_to_wire;
 use mi_proto::identity::v1 as api;
 use tonic::Status;
 
@@ -102,7 +103,7 @@ fn method_to_wire(method: SecondFactorMethod) -> api::SecondFactorMethod {
 pub(super) fn session(session: Session, current_session_id: &str) -> api::Session {
     api::Session {
         current: session.session_id == current_session_id,
-        device: Some(wire::device(&session.device)),
+        device: Some(device_to_wire(&session.device.without_credential())),
         client_address: session.client_address,
         create_time: Some(session.created_at.to_timestamp()),
         last_used_time: Some(session.last_used_at.to_timestamp()),

@@ -7,9 +7,10 @@
 use mi_contracts::MAX_LOCALE_LEN;
 use mi_contracts::text::{self, MAX_CODE_CHARS, MAX_ID_CHARS, TooLong};
 use mi_platform::contact::MAX_CONTACT_CHARS;
+use mi_proto::contracts::device_length_limits;
 use mi_proto::identity::v1 as api;
 
-use crate::domain::{DeviceInfo, MAX_DISPLAY_NAME_CHARS};
+use crate::domain::MAX_DISPLAY_NAME_CHARS;
 
 /// Verification tokens are EdDSA JWTs of at most about 800 characters (the subject, a contact,
 /// is the longest claim).
@@ -31,18 +32,6 @@ const MAX_MASK_PATH_CHARS: usize = 32;
 
 /// One field: its proto path, its value and its maximum.
 type Field<'a> = (&'static str, &'a str, usize);
-
-/// A device's fields, under `device.`.
-fn device(device: Option<&api::DeviceInfo>) -> [Field<'_>; 4] {
-    let field = |value: fn(&api::DeviceInfo) -> &str| device.map_or("", value);
-    let max = DeviceInfo::MAX_FIELD_CHARS;
-    [
-        ("device.device_id", field(|device| &device.device_id), max),
-        ("device.model", field(|device| &device.model), max),
-        ("device.os", field(|device| &device.os), max),
-        ("device.name", field(|device| &device.name), max),
-    ]
-}
 
 /// A second-factor proof's one field, named by `paths`; none when the proof is missing.
 fn proof(paths: ProofPaths, proof: Option<&api::SecondFactorProof>) -> Option<Field<'_>> {
@@ -110,7 +99,7 @@ pub(super) fn sign_up(
             MAX_VERSION_CHARS,
         ),
     ];
-    fields.extend(device(request.device.as_ref()));
+    fields.extend(device_length_limits(request.device.as_ref()));
     text::check_lengths(&fields)
 }
 
@@ -124,7 +113,7 @@ pub(super) fn sign_in(
         ("password", &request.password, max_password_chars),
         ("captcha_pass", &request.captcha_pass, MAX_CAPTCHA_PASS_CHARS),
     ];
-    fields.extend(device(request.device.as_ref()));
+    fields.extend(device_length_limits(request.device.as_ref()));
     text::check_lengths(&fields)
 }
 

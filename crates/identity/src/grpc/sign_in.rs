@@ -39,7 +39,7 @@ impl SignInRpcs {
             .sign_in(SignInRequest {
                 identifier: request.identifier,
                 password: SecretString::from(request.password),
-                device: device_from_wire(request.device),
+                device: device_from_wire(request.device)?,
                 client_address,
                 captcha_pass: (!request.captcha_pass.is_empty())
                     .then(|| SecretString::from(request.captcha_pass)),

@@ -40,7 +40,7 @@ impl SignUpRpcs {
                 display_name: request.display_name,
                 terms_version: request.accepted_terms_version,
                 privacy_policy_version: request.accepted_privacy_policy_version,
-                device: device_from_wire(request.device),
+                device: device_from_wire(request.device)?,
                 client_address,
             })
             .await

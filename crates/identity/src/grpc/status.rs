@@ -73,9 +73,5 @@ pub(super) fn account_gone() -> ServiceError {
 
 /// A sensitive change without a recent password or second factor.
 pub(super) fn reauthentication_required() -> ServiceError {
-    ServiceError::failed_precondition(
-        Reason::ReauthenticationRequired,
-        "session",
-        "confirm your password or second factor first (Reauthenticate)",
-    )
+    ServiceError::reauthentication_required()
 }

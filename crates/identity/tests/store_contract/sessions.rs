@@ -27,7 +27,7 @@ pub(crate) async fn refresh_tokens_rotate_once_and_reuse_is_detected(fixture: Fi
         last_used_at: now,
         ..signed_up.session.session.clone()
     };
-    assert_eq!(rotated, RotateOutcome::Rotated(expected.clone()));
+    assert_eq!(rotated, RotateOutcome::Rotated(Box::new(expected.clone())));
     assert_eq!(active(store, session_id, now).await, Some(expected));
 
     // The traded-in token again: reuse, naming the account.

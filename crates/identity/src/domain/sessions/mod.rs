@@ -119,7 +119,7 @@ impl Sessions {
             )
             .await?;
         let session = match outcome {
-            RotateOutcome::Rotated(session) => session,
+            RotateOutcome::Rotated(session) => *session,
             RotateOutcome::Reused(mi_id) => {
                 let since = now.saturating_sub(self.issuer.reuse_grace());
                 let repeated = self
@@ -174,6 +174,26 @@ impl Sessions {
             return Err(SessionError::SessionNotFound);
         }
         Ok(())
+    }
+
+    /// Ends every session device `device_id` of account `mi_id` held when its owner removed
+    /// it at `removed_at` (the device registry's `DeviceRemoved`); returns how many. Applying
+    /// it again ends nothing new: a later sign-in on the device started after the removal.
+    pub async fn revoke_device_sessions(
+        &self,
+        mi_id: MiId,
+        device_id: &str,
+        removed_at: UnixMillis,
+    ) -> anyhow::Result<usize> {
+        let scope = RevokeScope::Device {
+            device_id,
+            started_until: removed_at,
+        };
+        let revoked = self
+            .store
+            .revoke_sessions(mi_id, scope, "device_removed")
+            .await?;
+        Ok(revoked.len())
     }
 
     /// Ends every session of the caller's account; returns how many.

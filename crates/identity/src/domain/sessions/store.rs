@@ -26,13 +26,21 @@ pub enum RevokeScope<'a> {
     One(&'a str),
     /// Every session but this one.
     AllExcept(&'a str),
+    /// Every session on a device that started at or before a time: the device was removed
+    /// then, and a later sign-in on it is a new link.
+    Device {
+        /// The device's id.
+        device_id: &'a str,
+        /// When it was removed.
+        started_until: UnixMillis,
+    },
 }
 
 /// How presenting a refresh token went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
     /// The token was current: it is replaced, and this is the session.
-    Rotated(Session),
+    Rotated(Box<Session>),
     /// The token was already traded in: the session (of this account) must be revoked.
     Reused(MiId),
     /// Unknown, expired or forged.

@@ -235,5 +235,6 @@ pub(crate) fn device(device_id: &str) -> DeviceInfo {
         model: "Redmi Note 13".into(),
         os: "HyperOS 2.0".into(),
         name: "Phone".into(),
+        ..DeviceInfo::default()
     }
 }

@@ -53,7 +53,7 @@ impl SessionStore for FakeStore {
             state
                 .used_refresh
                 .insert(old_hash.to_owned(), (session_id.to_owned(), now));
-            return Ok(RotateOutcome::Rotated(session));
+            return Ok(RotateOutcome::Rotated(Box::new(session)));
         }
         let reused = state
             .used_refresh

@@ -90,13 +90,18 @@ impl State {
         let revoked: Vec<String> = self
             .sessions
             .values()
-            .filter(|new| new.session.mi_id == mi_id)
-            .map(|new| new.session.session_id.clone())
-            .filter(|id| match scope {
+            .map(|new| &new.session)
+            .filter(|session| session.mi_id == mi_id)
+            .filter(|session| match scope {
                 RevokeScope::All => true,
-                RevokeScope::One(one) => id == one,
-                RevokeScope::AllExcept(kept) => id != kept,
+                RevokeScope::One(one) => session.session_id == one,
+                RevokeScope::AllExcept(kept) => session.session_id != kept,
+                RevokeScope::Device {
+                    device_id,
+                    started_until,
+                } => session.device.device_id == device_id && session.created_at <= started_until,
             })
+            .map(|session| session.session_id.clone())
             .collect();
         for session_id in &revoked {
             self.sessions.remove(session_id);

@@ -3,8 +3,7 @@
 
 mod contact;
 
-use mi_contracts::{MiId, UnixMillis, text};
-use serde::{Deserialize, Serialize};
+use mi_contracts::{MiId, UnixMillis};
 
 pub use self::contact::{Contact, ContactKind, ContactValue, Identifier};
 
@@ -68,47 +67,9 @@ impl Account {
     }
 }
 
-/// What the person signs in on, as the client describes it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceInfo {
-    /// A stable id chosen by the client.
-    pub device_id: String,
-    /// E.g. "Redmi Note 13".
-    pub model: String,
-    /// E.g. "HyperOS 2.0".
-    pub os: String,
-    /// The name the person gave it.
-    pub name: String,
-}
-
-impl DeviceInfo {
-    /// The most characters each field may have.
-    pub const MAX_FIELD_CHARS: usize = 128;
-
-    /// Trims and bounds each field, refusing hidden characters (the name, model and OS are
-    /// shown in alerts and device lists); a device id is required.
-    pub fn parse(device: Self) -> Result<Self, (&'static str, String)> {
-        let field = |name: &'static str, value: String| -> Result<String, (&'static str, String)> {
-            let value = value.trim().to_owned();
-            if value.chars().count() > Self::MAX_FIELD_CHARS {
-                let problem = format!("must be at most {} characters", Self::MAX_FIELD_CHARS);
-                return Err((name, problem));
-            }
-            text::check_displayed(&value).map_err(|problem| (name, problem.to_owned()))?;
-            Ok(value)
-        };
-        let parsed = Self {
-            device_id: field("device.device_id", device.device_id)?,
-            model: field("device.model", device.model)?,
-            os: field("device.os", device.os)?,
-            name: field("device.name", device.name)?,
-        };
-        if parsed.device_id.is_empty() {
-            return Err(("device.device_id", "is required".into()));
-        }
-        Ok(parsed)
-    }
-}
+/// What the person signs in on, as the client describes it: the description every service
+/// shares.
+pub use mi_contracts::DeviceInfo;
 
 /// A signed-in session.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,7 +24,7 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use crate::config::Settings;
 use crate::domain::events::{self, IdentityEvent};
-use crate::domain::{RevokeScope, VerifiedContact};
+use crate::domain::{DeviceInfo, RevokeScope, VerifiedContact};
 use crate::publish;
 
 /// Accounts, sessions and second factors in the service's own database, events in its outbox.
@@ -70,6 +70,32 @@ impl SqlIdentityStore {
         reason: &str,
     ) -> anyhow::Result<Vec<String>> {
         let (condition, session_id) = match scope {
+            RevokeScope::Device {
+                device_id,
+                started_until,
+            } => {
+                // The device is inside each session's JSON: find its sessions, then revoke
+                // each (an account has a handful).
+                let rows = sqlx::query(
+                    "SELECT session_id, device FROM sessions WHERE mi_id = $1 AND created_at <= $2",
+                )
+                .bind(mi_id.as_i64())
+                .bind(started_until.as_i64())
+                .fetch_all(&mut *connection)
+                .await?;
+                let mut revoked = Vec::new();
+                for row in &rows {
+                    let device: DeviceInfo = serde_json::from_str(row.try_get("device")?)?;
+                    if device.device_id == device_id {
+                        let session_id: String = row.try_get("session_id")?;
+                        let one = RevokeScope::One(&session_id);
+                        revoked.extend(
+                            Box::pin(self.revoke_in(connection, mi_id, one, reason)).await?,
+                        );
+                    }
+                }
+                return Ok(revoked);
+            }
             RevokeScope::All => ("", None),
             RevokeScope::One(session_id) => (" AND session_id = $2", Some(session_id)),
             RevokeScope::AllExcept(session_id) => (" AND session_id <> $2", Some(session_id)),

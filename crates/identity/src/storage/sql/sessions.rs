@@ -60,7 +60,7 @@ impl SessionStore for SqlIdentityStore {
             Backend::Sqlite => self.rotate_in_transaction(&rotation).await?,
         };
         if let Some(session) = rotated {
-            return Ok(RotateOutcome::Rotated(session));
+            return Ok(RotateOutcome::Rotated(Box::new(session)));
         }
         let reused = sqlx::query(
             "SELECT sessions.mi_id AS mi_id FROM used_refresh_tokens \
