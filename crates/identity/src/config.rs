@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mi_platform::client::{IpNet, ProxyTrust};
+use mi_platform::config::InfraConfig;
 use mi_platform::service::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::domain::SessionLifetimes;
 pub use crate::domain::{
-    Argon2Settings, ChallengeSettings, LockoutSettings, OWASP_ARGON2_MINIMUMS, PasswordSettings,
+    Argon2Settings, ChallengeSettings, DocumentSettings, LegalSettings, LockoutSettings,
+    OWASP_ARGON2_MINIMUMS, PasswordSettings,
 };
+use crate::domain::{DocumentKind, LegalDocuments, SessionLifetimes};
 
 /// Settings of the identity service (`MI_IDENTITY__...`).
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +47,8 @@ pub struct Settings {
     pub second_factor: ChallengeSettings,
     /// Access and refresh tokens.
     pub tokens: TokenSettings,
+    /// The terms of service and privacy policy a person accepts.
+    pub legal: LegalSettings,
 }
 
 impl Default for Settings {
@@ -60,6 +64,7 @@ impl Default for Settings {
             lockout: LockoutSettings::default(),
             second_factor: ChallengeSettings::default(),
             tokens: TokenSettings::default(),
+            legal: LegalSettings::default(),
         }
     }
 }
@@ -71,6 +76,35 @@ impl Settings {
             self.trusted_proxy_header.clone(),
             self.trusted_proxies.clone(),
         )
+    }
+
+    /// The current documents. In embedded mode an unset one is the placeholder; with
+    /// PostgreSQL each must be configured: people would otherwise accept, and be recorded as
+    /// accepting, documents that do not exist.
+    pub fn legal_documents(&self, infra: &InfraConfig) -> anyhow::Result<LegalDocuments> {
+        self.documents(infra.is_embedded())
+    }
+
+    /// The documents configured, the unset ones as placeholders if `placeholders` allows.
+    fn documents(&self, placeholders: bool) -> anyhow::Result<LegalDocuments> {
+        let document = |kind: DocumentKind, configured: &Option<DocumentSettings>| match configured
+        {
+            Some(settings) => Ok(settings.clone()),
+            None if placeholders => Ok(DocumentSettings::placeholder(kind)),
+            None => {
+                let key = kind.setting();
+                let variable = format!("MI_{}", key.to_ascii_uppercase().replace('.', "__"));
+                Err(anyhow::anyhow!(
+                    "invalid configuration: {key} is required with postgres.url set (its current \
+                     version and URLs), e.g. {variable}__VERSION=2025-06 and \
+                     {variable}__URLS__EN=https://… ({variable}__URLS__ZH_CN for zh-CN)"
+                ))
+            }
+        };
+        let terms = document(DocumentKind::TermsOfService, &self.legal.terms)?;
+        let privacy_policy = document(DocumentKind::PrivacyPolicy, &self.legal.privacy_policy)?;
+        LegalDocuments::new(&terms, &privacy_policy)
+            .map_err(|problem| anyhow::anyhow!("invalid configuration: {problem}"))
     }
 }
 
@@ -113,6 +147,13 @@ impl ServiceSettings for Settings {
                 && delays.base_delay <= delays.max_delay,
             "invalid configuration: identity.second_factor.delays needs free_failures >= 1 and 0 < base_delay <= max_delay"
         );
+        anyhow::ensure!(
+            !self.legal.consent_ttl.is_zero(),
+            "invalid configuration: identity.legal.consent_ttl must be positive"
+        );
+        // The documents that are configured are checked here; whether one may be left unset
+        // depends on the mode (`legal_documents`).
+        self.documents(true)?;
         anyhow::ensure!(
             !self.tokens.access_ttl.is_zero()
                 && !self.tokens.refresh_idle_ttl.is_zero()
@@ -216,6 +257,55 @@ mod tests {
             serde_json::from_value(serde_json::json!({ "verification_public_keys": ["k1:aaa"] }))
                 .expect("list");
         assert_eq!(from_list.verification_public_keys, ["k1:aaa"]);
+    }
+
+    #[test]
+    fn server_mode_must_name_its_documents_while_embedded_mode_has_placeholders() {
+        let embedded = InfraConfig::default();
+        let mut server = InfraConfig::default();
+        server.postgres.url = Some("postgres://db:5432".into());
+        let unset = Settings::default();
+        let placeholders = unset.legal_documents(&embedded).expect("embedded");
+        let english = mi_contracts::Locale::english();
+        assert!(
+            placeholders.in_locale(&english)[0]
+                .url
+                .starts_with("https://mi-account.example/")
+        );
+        let refused = unset.legal_documents(&server).expect_err("server mode");
+        assert!(
+            refused
+                .to_string()
+                .contains("identity.legal.terms is required")
+                && refused
+                    .to_string()
+                    .contains("MI_IDENTITY__LEGAL__TERMS__URLS__EN"),
+            "{refused}"
+        );
+
+        let configured: Settings = serde_json::from_value(serde_json::json!({ "legal": {
+            "terms": { "version": "2025-06", "urls": { "en": "https://legal.example/tos" } },
+            "privacy_policy": {
+                "version": "2025-03",
+                "urls": { "en": "https://legal.example/pp", "zh_cn": "https://legal.example/pp/zh" },
+            },
+        }}))
+        .expect("settings");
+        configured.validate().expect("valid");
+        let documents = configured.legal_documents(&server).expect("configured");
+        let chinese = mi_contracts::Locale::parse("zh-CN").expect("tag");
+        let views = documents.in_locale(&chinese);
+        assert_eq!(
+            (views[0].url.as_str(), views[1].url.as_str()),
+            ("https://legal.example/tos", "https://legal.example/pp/zh")
+        );
+
+        let mut no_english = configured;
+        if let Some(terms) = no_english.legal.terms.as_mut() {
+            terms.urls.clear();
+        }
+        let error = no_english.validate().expect_err("no en URL");
+        assert!(error.to_string().contains("needs an en URL"), "{error}");
     }
 
     #[test]

@@ -48,6 +48,7 @@ impl Service for IdentityService {
     async fn build(settings: Settings, host: &mut ServiceHost) -> anyhow::Result<GrpcServices> {
         let platform = host.platform();
         let proxy_trust = settings.proxy_trust();
+        let legal = settings.legal_documents(&platform.config)?;
         let keys = keys::ServiceKeys::load(&platform.config, &settings)?;
         keys.write_jwks(&platform.config, &settings);
         let hasher = PasswordHasher::new(
@@ -86,6 +87,8 @@ impl Service for IdentityService {
                 recovery_codes: RecoveryCodes::new(keys.pepper.clone()),
                 challenges: settings.second_factor,
                 recent_auth_window: settings.recent_auth_window,
+                legal,
+                consent_ttl: settings.legal.consent_ttl,
             },
         );
         let handler = grpc::IdentityHandler::new(services, proxy_trust)?;

@@ -85,5 +85,6 @@ event_payloads!(
     TwoFactorEnabled,
     TwoFactorDisabled,
     ProfileUpdated,
+    LegalDocumentsAccepted,
     AccountDeleted,
 );

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    ChallengeSettings, Contacts, FactorFailures, IdentityStore, Lockout, PasswordGuard,
-    PasswordHasher, PasswordPolicy, PasswordSettings, Passwords, Profile, ProofChecker,
-    RecoveryCodes, Sessions, SignIn, SignUp, TokenIssuer, TotpSecrets, TwoFactor,
+    ChallengeSettings, Contacts, FactorFailures, IdentityStore, LegalDocuments, Lockout,
+    PasswordGuard, PasswordHasher, PasswordPolicy, PasswordSettings, Passwords, Profile,
+    ProofChecker, RecoveryCodes, Sessions, SignIn, SignUp, TokenIssuer, TotpSecrets, TwoFactor,
     VerificationTokens, sign_in::SignInParts,
 };
 
@@ -34,6 +34,10 @@ pub struct IdentityParts {
     pub challenges: ChallengeSettings,
     /// How long a password or second factor counts as recent for sensitive changes.
     pub recent_auth_window: Duration,
+    /// The current terms of service and privacy policy.
+    pub legal: LegalDocuments,
+    /// How long a sign-in waits for the person to accept new versions of them.
+    pub consent_ttl: Duration,
 }
 
 /// One service per RPC family.
@@ -41,8 +45,10 @@ pub struct IdentityParts {
 pub struct IdentityServices {
     /// SignUp.
     pub sign_up: SignUp,
-    /// SignIn, CompleteSignIn, Reauthenticate.
+    /// SignIn, CompleteSignIn, AcceptLegalDocuments, Reauthenticate.
     pub sign_in: SignIn,
+    /// GetLegalDocuments.
+    pub legal: Arc<LegalDocuments>,
     /// RefreshSession, ListSessions, RevokeSession, RevokeAllSessions, ListSigningKeys.
     pub sessions: Sessions,
     /// AddRecoveryContact, RemoveRecoveryContact, SetPrimaryContact.
@@ -73,15 +79,18 @@ impl IdentityServices {
             parts.factor_failures,
         ));
         let window = parts.recent_auth_window;
+        let legal = Arc::new(parts.legal);
         Self {
             sign_up: SignUp::new(
                 store.clone(),
                 Arc::clone(&guard),
                 Arc::clone(&issuer),
                 parts.verification_tokens.clone(),
+                Arc::clone(&legal),
             ),
             sign_in: SignIn::new(SignInParts {
                 store: store.clone(),
+                consents: store.clone(),
                 sessions: store.clone(),
                 accounts: store.clone(),
                 passwords: Arc::clone(&guard),
@@ -89,7 +98,10 @@ impl IdentityServices {
                 issuer: Arc::clone(&issuer),
                 challenges: parts.challenges,
                 recent_auth_window: window,
+                legal: Arc::clone(&legal),
+                consent_ttl: parts.consent_ttl,
             }),
+            legal,
             sessions: Sessions::new(store.clone(), issuer),
             contacts: Contacts::new(
                 store.clone(),

@@ -1,11 +1,12 @@
 //! The gRPC face of the identity service: one file per RPC family maps the wire onto that
 //! family's domain service and its error enum onto `Status` — `sign_up.rs`, `sign_in.rs`
-//! (with Reauthenticate), `sessions.rs` (with ListSigningKeys), `contacts.rs`, `passwords.rs`,
+//! (with Reauthenticate), `legal.rs` (GetLegalDocuments, AcceptLegalDocuments), `sessions.rs` (with ListSigningKeys), `contacts.rs`, `passwords.rs`,
 //! `two_factor.rs` and `profile.rs`. The trait below only routes each RPC to its family.
 
 mod caller;
 mod contacts;
 mod convert;
+mod legal;
 mod passwords;
 mod profile;
 mod sessions;
@@ -23,6 +24,7 @@ use tonic::{Request, Response, Status};
 
 use self::caller::Callers;
 use self::contacts::ContactRpcs;
+use self::legal::LegalRpcs;
 use self::passwords::PasswordRpcs;
 use self::profile::ProfileRpcs;
 use self::sessions::SessionRpcs;
@@ -36,6 +38,7 @@ use crate::domain::IdentityServices;
 pub(crate) struct IdentityHandler {
     sign_up: SignUpRpcs,
     sign_in: SignInRpcs,
+    legal: LegalRpcs,
     sessions: SessionRpcs,
     contacts: ContactRpcs,
     passwords: PasswordRpcs,
@@ -50,6 +53,11 @@ impl IdentityHandler {
         Ok(Self {
             sign_up: SignUpRpcs {
                 service: services.sign_up,
+                callers: Arc::clone(&callers),
+            },
+            legal: LegalRpcs {
+                documents: services.legal,
+                sign_in: services.sign_in.clone(),
                 callers: Arc::clone(&callers),
             },
             sign_in: SignInRpcs {
@@ -82,6 +90,13 @@ impl IdentityHandler {
 
 #[tonic::async_trait]
 impl IdentityService for IdentityHandler {
+    async fn get_legal_documents(
+        &self,
+        request: Request<api::GetLegalDocumentsRequest>,
+    ) -> Result<Response<api::GetLegalDocumentsResponse>, Status> {
+        self.legal.get_legal_documents(request)
+    }
+
     async fn sign_up(
         &self,
         request: Request<api::SignUpRequest>,
@@ -101,6 +116,13 @@ impl IdentityService for IdentityHandler {
         request: Request<api::CompleteSignInRequest>,
     ) -> Result<Response<api::SignInResponse>, Status> {
         self.sign_in.complete_sign_in(request).await
+    }
+
+    async fn accept_legal_documents(
+        &self,
+        request: Request<api::AcceptLegalDocumentsRequest>,
+    ) -> Result<Response<api::AcceptLegalDocumentsResponse>, Status> {
+        self.legal.accept_legal_documents(request).await
     }
 
     async fn refresh_session(

@@ -12,8 +12,7 @@ use tonic::{Request, Response, Status};
 use super::caller::Callers;
 use super::{convert, status};
 use crate::domain::{
-    AccountGone, ReauthenticateError, Reauthentication, SignIn, SignInError, SignInOutcome,
-    SignInRequest,
+    AccountGone, ReauthenticateError, Reauthentication, SignIn, SignInError, SignInRequest,
 };
 use crate::wire::device_from_wire;
 
@@ -50,12 +49,11 @@ impl SignInRpcs {
     ) -> Result<Response<api::SignInResponse>, Status> {
         let request = request.into_inner();
         let proof = convert::proof_from_wire(request.proof)?;
-        let tokens = self
+        let outcome = self
             .service
             .complete_sign_in(&request.challenge_id, proof)
             .await
             .map_err(sign_in_status)?;
-        let outcome = SignInOutcome::SignedIn(tokens);
         Ok(Response::new(convert::sign_in_response(outcome)))
     }
 
