@@ -137,6 +137,9 @@ pub struct CaptchaSettings {
     pub risk_threshold: u32,
     /// A third-party CAPTCHA accepted beside the image one; unset accepts images only.
     pub provider: Option<CaptchaProviderSettings>,
+    /// Embedded mode only: every image CAPTCHA also accepts the documented answer
+    /// `test-captcha`, so that a program can drive sign-up; refused with PostgreSQL.
+    pub test_mode: bool,
 }
 
 impl Default for CaptchaSettings {
@@ -146,6 +149,7 @@ impl Default for CaptchaSettings {
             length: 5,
             risk_threshold: 3,
             provider: None,
+            test_mode: false,
         }
     }
 }

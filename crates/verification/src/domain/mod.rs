@@ -21,7 +21,7 @@ mod testing;
 mod token;
 mod verifier;
 
-pub use captcha::{CaptchaAnswer, CaptchaProvider, Captchas, NewCaptcha};
+pub use captcha::{CaptchaAnswer, CaptchaProvider, Captchas, NewCaptcha, TEST_ANSWER};
 pub use check_code::{CheckCodeError, CheckedVerification};
 pub use code::{CodeHasher, VerificationCode};
 pub use create_captcha::CreateCaptchaError;
