@@ -309,6 +309,35 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API
+    fn documents_are_set_by_environment_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MI_IDENTITY__LEGAL__TERMS__VERSION", "2025");
+            jail.set_env("MI_IDENTITY__LEGAL__TERMS__URLS__EN", "https://legal.example/tos");
+            jail.set_env("MI_IDENTITY__LEGAL__TERMS__URLS__ZH_CN", "https://legal.example/zh");
+            let loader = mi_platform::config::ConfigLoader::from_env().expect("load");
+            let settings: Settings = loader.section("identity").expect("identity");
+            let terms = settings.legal.terms.clone().expect("configured");
+            assert_eq!(terms.version, "2025", "a version that looks like a number");
+            let documents = settings
+                .legal_documents(&InfraConfig::default())
+                .expect("valid");
+            let chinese = mi_contracts::Locale::parse("zh-CN").expect("tag");
+            assert_eq!(documents.in_locale(&chinese)[0].url, "https://legal.example/zh");
+
+            jail.set_env("MI_IDENTITY__LEGAL__TERMS__VERSION", "2025.10");
+            let loader = mi_platform::config::ConfigLoader::from_env().expect("load");
+            let refused = loader.section::<Settings>("identity").expect_err("decimal");
+            assert!(format!("{refused:#}").contains("quote it"), "{refused:#}");
+            jail.set_env("MI_IDENTITY__LEGAL__TERMS__VERSION", "\"2025.10\"");
+            let loader = mi_platform::config::ConfigLoader::from_env().expect("load");
+            let settings: Settings = loader.section("identity").expect("quoted");
+            assert_eq!(settings.legal.terms.expect("set").version, "2025.10");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn argon2_costs_below_owasp_minimums_are_refused_at_start() {
         let with = |memory_kib: u32, iterations: u32, parallelism: u32| {
             let mut settings = Settings::default();

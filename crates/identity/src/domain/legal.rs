@@ -49,10 +49,44 @@ impl DocumentKind {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct DocumentSettings {
     /// The current version, e.g. `2025-06`: what SignUp and AcceptLegalDocuments must name.
+    #[serde(deserialize_with = "version_text")]
     pub version: String,
     /// Locale (BCP 47; `zh_CN` is taken for `zh-CN`, as environment variables need) → URL.
     /// `en` is required: it is the fallback for every other locale.
     pub urls: BTreeMap<String, String>,
+}
+
+/// A version as text, also when an environment variable's value reads as a whole number
+/// (`2025`); one that reads as a decimal (`2025.10`, which would lose its zero) is refused
+/// with how to quote it.
+fn version_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = String;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("a version such as 2025-06")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<String, E> {
+            Ok(text.to_owned())
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, number: u64) -> Result<String, E> {
+            Ok(number.to_string())
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, number: i64) -> Result<String, E> {
+            Ok(number.to_string())
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<String, E> {
+            Err(E::custom(format!(
+                "the version {number} reads as a number; quote it (e.g. '\"2025.10\"')"
+            )))
+        }
+    }
+    deserializer.deserialize_any(Text)
 }
 
 impl DocumentSettings {
