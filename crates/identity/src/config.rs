@@ -313,8 +313,14 @@ mod tests {
     fn documents_are_set_by_environment_variables() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("MI_IDENTITY__LEGAL__TERMS__VERSION", "2025");
-            jail.set_env("MI_IDENTITY__LEGAL__TERMS__URLS__EN", "https://legal.example/tos");
-            jail.set_env("MI_IDENTITY__LEGAL__TERMS__URLS__ZH_CN", "https://legal.example/zh");
+            jail.set_env(
+                "MI_IDENTITY__LEGAL__TERMS__URLS__EN",
+                "https://legal.example/tos",
+            );
+            jail.set_env(
+                "MI_IDENTITY__LEGAL__TERMS__URLS__ZH_CN",
+                "https://legal.example/zh",
+            );
             let loader = mi_platform::config::ConfigLoader::from_env().expect("load");
             let settings: Settings = loader.section("identity").expect("identity");
             let terms = settings.legal.terms.clone().expect("configured");
@@ -323,7 +329,10 @@ mod tests {
                 .legal_documents(&InfraConfig::default())
                 .expect("valid");
             let chinese = mi_contracts::Locale::parse("zh-CN").expect("tag");
-            assert_eq!(documents.in_locale(&chinese)[0].url, "https://legal.example/zh");
+            assert_eq!(
+                documents.in_locale(&chinese)[0].url,
+                "https://legal.example/zh"
+            );
 
             jail.set_env("MI_IDENTITY__LEGAL__TERMS__VERSION", "2025.10");
             let loader = mi_platform::config::ConfigLoader::from_env().expect("load");
