@@ -182,6 +182,13 @@ async fn a_new_version_is_accepted_at_the_next_sign_in_before_any_token(backends
         Some(Reason::TermsNotAccepted),
         "accepting without the new terms",
     );
+    let too_long = expect_refusal(
+        accept_documents(&platform, accept(id, &"9".repeat(65), "")).await,
+        Code::InvalidArgument,
+        None,
+        "a version over its 64 characters",
+    );
+    assert_eq!(field_violations(&too_long)[0].0, "accepted_terms_version");
     let unknown = uuid::Uuid::new_v4().to_string();
     expect_refusal(
         accept_documents(&platform, accept(&unknown, &terms.version, "")).await,
