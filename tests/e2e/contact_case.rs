@@ -4,8 +4,8 @@
 //! for identity's lookups.
 
 use crate::support::{
-    Backends, TestPlatform, expect_refusal, in_both_modes, sign_up_request, strong_password,
-    test_device, unique_email,
+    Backends, TestPlatform, expect_refusal, in_both_modes, strong_password, test_device,
+    unique_email,
 };
 use mi_contracts::Reason;
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
@@ -61,7 +61,11 @@ async fn a_token_for_an_address_in_any_case_proves_the_same_account(backends: Ba
         platform
             .identity()
             .await
-            .sign_up(sign_up_request(&shouted, &token, &strong_password()))
+            .sign_up(
+                platform
+                    .sign_up_form(&shouted, &token, &strong_password())
+                    .await,
+            )
             .await,
         Code::AlreadyExists,
         Some(Reason::AccountExists),

@@ -23,7 +23,7 @@ use tonic::{Code, Status};
 
 use crate::support::{
     Backends, TestPlatform, WRONG_PASSWORD, authed, field_violations, in_both_modes, reason,
-    sign_up_request, test_device, unique_phone_number,
+    test_device, unique_phone_number,
 };
 
 in_both_modes!(every_identity_field_is_refused_over_its_maximum_and_not_at_it);
@@ -75,13 +75,19 @@ fn text(length: usize) -> String {
     "é".repeat(length)
 }
 
-/// A sign-up that is well formed apart from its (unverifiable) token.
+/// A sign-up that is well formed apart from its (unverifiable) token. The document versions
+/// need not be current: lengths are checked before anything else.
 fn sign_up() -> SignUpRequest {
-    sign_up_request(
-        "+8613800138000",
-        "not-a-verification-token",
-        "Tangerine-Orbit-47",
-    )
+    SignUpRequest {
+        verification_token: "not-a-verification-token".into(),
+        password: "Tangerine-Orbit-47".into(),
+        region: "CN".into(),
+        locale: "en".into(),
+        display_name: String::new(),
+        accepted_terms_version: "2024-01".into(),
+        accepted_privacy_policy_version: "2024-01".into(),
+        device: Some(test_device("phone-1")),
+    }
 }
 
 fn sign_in() -> SignInRequest {

@@ -3,8 +3,8 @@
 //! creates nothing.
 
 use crate::support::{
-    Backends, CONSENT_VERSION, TestConfig, TestPlatform, field_violations, in_both_modes, reason,
-    sign_up_request, strong_password, unique_email, unique_phone_number,
+    Backends, TestConfig, TestPlatform, field_violations, in_both_modes, reason, strong_password,
+    unique_email, unique_phone_number,
 };
 use mi_contracts::Reason;
 use mi_platform::events;
@@ -60,11 +60,8 @@ async fn assert_new_account(
     assert!(contact.verify_time.is_some());
     let consent = account.consent.unwrap();
     assert_eq!(
-        (
-            consent.terms_version.as_str(),
-            consent.privacy_policy_version.as_str()
-        ),
-        (CONSENT_VERSION, CONSENT_VERSION)
+        (consent.terms_version, consent.privacy_policy_version),
+        platform.current_versions().await
     );
     assert!(consent.accept_time.is_some());
     let two_factor = account.two_factor.unwrap_or_default();
@@ -128,7 +125,11 @@ async fn sign_up_by_phone_creates_a_signed_in_account(backends: Backends) {
     assert_eq!(created.contact_kind, i32::from(ContactKind::Phone));
     assert_eq!(created.contact, phone);
     assert_eq!(created.region, "CN");
-    assert_eq!(created.terms_version, CONSENT_VERSION);
+    let (terms, privacy_policy) = platform.current_versions().await;
+    assert_eq!(
+        (created.terms_version, created.privacy_policy_version),
+        (terms, privacy_policy)
+    );
     platform.stop().await;
 }
 
@@ -161,7 +162,9 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
 
     let garbage = refused(
         &platform,
-        sign_up_request(&phone, "not-a-token", &strong_password()),
+        platform
+            .sign_up_form(&phone, "not-a-token", &strong_password())
+            .await,
     )
     .await;
     assert_eq!(garbage.code(), Code::FailedPrecondition, "{garbage:?}");
@@ -172,7 +175,9 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
         .await;
     let other_purpose = refused(
         &platform,
-        sign_up_request(&phone, &reset_token, &strong_password()),
+        platform
+            .sign_up_form(&phone, &reset_token, &strong_password())
+            .await,
     )
     .await;
     assert_eq!(
@@ -196,7 +201,9 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
         &platform,
         SignUpRequest {
             accepted_terms_version: String::new(),
-            ..sign_up_request(&phone, &phone_token, &strong_password())
+            ..platform
+                .sign_up_form(&phone, &phone_token, &strong_password())
+                .await
         },
     )
     .await;
@@ -206,7 +213,9 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
         &platform,
         SignUpRequest {
             accepted_privacy_policy_version: String::new(),
-            ..sign_up_request(&phone, &phone_token, &strong_password())
+            ..platform
+                .sign_up_form(&phone, &phone_token, &strong_password())
+                .await
         },
     )
     .await;
@@ -224,7 +233,11 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
         (&email, &email_token, format!("Kq-{email_local}-Orbit7")),
     ];
     for (destination, token, password) in &weak_passwords {
-        let status = refused(&platform, sign_up_request(destination, token, password)).await;
+        let status = refused(
+            &platform,
+            platform.sign_up_form(destination, token, password).await,
+        )
+        .await;
         assert_eq!(
             status.code(),
             Code::InvalidArgument,
@@ -243,7 +256,7 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
         let response = platform
             .identity()
             .await
-            .sign_up(sign_up_request(destination, token, &password))
+            .sign_up(platform.sign_up_form(destination, token, &password).await)
             .await
             .unwrap_or_else(|status| panic!("{destination}: {status:?}"))
             .into_inner();
@@ -255,7 +268,9 @@ async fn refused_sign_ups_create_nothing(backends: Backends) {
     // A spent token is refused, even though its contact now has an account.
     let replayed = refused(
         &platform,
-        sign_up_request(&phone, &phone_token, &strong_password()),
+        platform
+            .sign_up_form(&phone, &phone_token, &strong_password())
+            .await,
     )
     .await;
     assert_eq!(replayed.code(), Code::FailedPrecondition, "{replayed:?}");
@@ -273,7 +288,9 @@ async fn an_existing_contact_is_told_to_reset_the_password(backends: Backends) {
         .await;
     let exists = refused(
         &platform,
-        sign_up_request(&phone, &token, &strong_password()),
+        platform
+            .sign_up_form(&phone, &token, &strong_password())
+            .await,
     )
     .await;
     assert_eq!(exists.code(), Code::AlreadyExists, "{exists:?}");

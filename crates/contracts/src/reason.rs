@@ -33,6 +33,9 @@ pub enum Reason {
     ClientBlocked,
     /// The code is wrong (verification's CheckCode).
     CodeMismatch,
+    /// A terms-of-service or privacy-policy version that is not the current one (an old one,
+    /// or one that never existed): show the current documents (GetLegalDocuments), ask again.
+    ConsentVersionOutdated,
     /// The contact belongs to an account already.
     ContactInUse,
     /// Codes cannot be sent to this country.

@@ -6,15 +6,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mi_platform::client::{IpNet, ProxyTrust};
+use mi_platform::config::InfraConfig;
 use mi_platform::service::ServiceSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::domain::SessionLifetimes;
 pub use crate::domain::{
-    Argon2Settings, BruteForceSettings, ChallengeSettings, OWASP_ARGON2_MINIMUMS,
-    PasswordResetSettings, PasswordSettings,
+    Argon2Settings, BruteForceSettings, ChallengeSettings, DocumentSettings, LegalSettings,
+    OWASP_ARGON2_MINIMUMS, PasswordResetSettings, PasswordSettings,
 };
+use crate::domain::{DocumentKind, LegalDocuments, SessionLifetimes};
 
 /// Settings of the identity service (`MI_IDENTITY__...`).
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +49,8 @@ pub struct Settings {
     pub password_reset: PasswordResetSettings,
     /// Access and refresh tokens.
     pub tokens: TokenSettings,
+    /// The terms of service and privacy policy a person accepts.
+    pub legal: LegalSettings,
 }
 
 impl Default for Settings {
@@ -64,6 +67,7 @@ impl Default for Settings {
             second_factor: ChallengeSettings::default(),
             password_reset: PasswordResetSettings::default(),
             tokens: TokenSettings::default(),
+            legal: LegalSettings::default(),
         }
     }
 }
@@ -75,6 +79,35 @@ impl Settings {
             self.trusted_proxy_header.clone(),
             self.trusted_proxies.clone(),
         )
+    }
+
+    /// The current documents. In embedded mode an unset one is the placeholder; with
+    /// PostgreSQL each must be configured: people would otherwise accept, and be recorded as
+    /// accepting, documents that do not exist.
+    pub fn legal_documents(&self, infra: &InfraConfig) -> anyhow::Result<LegalDocuments> {
+        self.documents(infra.is_embedded())
+    }
+
+    /// The documents configured, the unset ones as placeholders if `placeholders` allows.
+    fn documents(&self, placeholders: bool) -> anyhow::Result<LegalDocuments> {
+        let document = |kind: DocumentKind, configured: &Option<DocumentSettings>| match configured
+        {
+            Some(settings) => Ok(settings.clone()),
+            None if placeholders => Ok(DocumentSettings::placeholder(kind)),
+            None => {
+                let key = kind.setting();
+                let variable = format!("MI_{}", key.to_ascii_uppercase().replace('.', "__"));
+                Err(anyhow::anyhow!(
+                    "invalid configuration: {key} is required with postgres.url set (its current \
+                     version and URLs), e.g. {variable}__VERSION=2025-06 and \
+                     {variable}__URLS__EN=https://… ({variable}__URLS__ZH_CN for zh-CN)"
+                ))
+            }
+        };
+        let terms = document(DocumentKind::TermsOfService, &self.legal.terms)?;
+        let privacy_policy = document(DocumentKind::PrivacyPolicy, &self.legal.privacy_policy)?;
+        LegalDocuments::new(&terms, &privacy_policy)
+            .map_err(|problem| anyhow::anyhow!("invalid configuration: {problem}"))
     }
 }
 
@@ -124,6 +157,13 @@ impl ServiceSettings for Settings {
                 && delays.base_delay <= delays.max_delay,
             "invalid configuration: identity.second_factor.delays needs free_failures >= 1 and 0 < base_delay <= max_delay"
         );
+        anyhow::ensure!(
+            !self.legal.consent_ttl.is_zero(),
+            "invalid configuration: identity.legal.consent_ttl must be positive"
+        );
+        // The documents that are configured are checked here; whether one may be left unset
+        // depends on the mode (`legal_documents`).
+        self.documents(true)?;
         anyhow::ensure!(
             !self.tokens.access_ttl.is_zero()
                 && !self.tokens.refresh_idle_ttl.is_zero()
@@ -227,6 +267,93 @@ mod tests {
             serde_json::from_value(serde_json::json!({ "verification_public_keys": ["k1:aaa"] }))
                 .expect("list");
         assert_eq!(from_list.verification_public_keys, ["k1:aaa"]);
+    }
+
+    #[test]
+    fn server_mode_must_name_its_documents_while_embedded_mode_has_placeholders() {
+        let embedded = InfraConfig::default();
+        let mut server = InfraConfig::default();
+        server.postgres.url = Some("postgres://db:5432".into());
+        let unset = Settings::default();
+        let placeholders = unset.legal_documents(&embedded).expect("embedded");
+        let english = mi_contracts::Locale::english();
+        assert!(
+            placeholders.in_locale(&english)[0]
+                .url
+                .starts_with("https://mi-account.example/")
+        );
+        let refused = unset.legal_documents(&server).expect_err("server mode");
+        assert!(
+            refused
+                .to_string()
+                .contains("identity.legal.terms is required")
+                && refused
+                    .to_string()
+                    .contains("MI_IDENTITY__LEGAL__TERMS__URLS__EN"),
+            "{refused}"
+        );
+
+        let configured: Settings = serde_json::from_value(serde_json::json!({ "legal": {
+            "terms": { "version": "2025-06", "urls": { "en": "https://legal.example/tos" } },
+            "privacy_policy": {
+                "version": "2025-03",
+                "urls": { "en": "https://legal.example/pp", "zh_cn": "https://legal.example/pp/zh" },
+            },
+        }}))
+        .expect("settings");
+        configured.validate().expect("valid");
+        let documents = configured.legal_documents(&server).expect("configured");
+        let chinese = mi_contracts::Locale::parse("zh-CN").expect("tag");
+        let views = documents.in_locale(&chinese);
+        assert_eq!(
+            (views[0].url.as_str(), views[1].url.as_str()),
+            ("https://legal.example/tos", "https://legal.example/pp/zh")
+        );
+
+        let mut no_english = configured;
+        if let Some(terms) = no_english.legal.terms.as_mut() {
+            terms.urls.clear();
+        }
+        let error = no_english.validate().expect_err("no en URL");
+        assert!(error.to_string().contains("needs an en URL"), "{error}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API
+    fn documents_are_set_by_environment_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MI_IDENTITY__LEGAL__TERMS__VERSION", "2025");
+            jail.set_env(
+                "MI_IDENTITY__LEGAL__TERMS__URLS__EN",
+                "https://legal.example/tos",
+            );
+            jail.set_env(
+                "MI_IDENTITY__LEGAL__TERMS__URLS__ZH_CN",
+                "https://legal.example/zh",
+            );
+            let loader = mi_platform::config::ConfigLoader::from_env().expect("load");
+            let settings: Settings = loader.section("identity").expect("identity");
+            let terms = settings.legal.terms.clone().expect("configured");
+            assert_eq!(terms.version, "2025", "a version that looks like a number");
+            let documents = settings
+                .legal_documents(&InfraConfig::default())
+                .expect("valid");
+            let chinese = mi_contracts::Locale::parse("zh-CN").expect("tag");
+            assert_eq!(
+                documents.in_locale(&chinese)[0].url,
+                "https://legal.example/zh"
+            );
+
+            jail.set_env("MI_IDENTITY__LEGAL__TERMS__VERSION", "2025.10");
+            let loader = mi_platform::config::ConfigLoader::from_env().expect("load");
+            let refused = loader.section::<Settings>("identity").expect_err("decimal");
+            assert!(format!("{refused:#}").contains("quote it"), "{refused:#}");
+            jail.set_env("MI_IDENTITY__LEGAL__TERMS__VERSION", "\"2025.10\"");
+            let loader = mi_platform::config::ConfigLoader::from_env().expect("load");
+            let settings: Settings = loader.section("identity").expect("quoted");
+            assert_eq!(settings.legal.terms.expect("set").version, "2025.10");
+            Ok(())
+        });
     }
 
     #[test]

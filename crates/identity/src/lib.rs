@@ -52,6 +52,7 @@ impl Service for IdentityService {
         let platform = host.platform();
         let proxy_trust = settings.proxy_trust();
         let max_password_chars = settings.password.max_length;
+        let legal = settings.legal_documents(&platform.config)?;
         let keys = keys::ServiceKeys::load(&platform.config, &settings)?;
         keys.write_jwks(&platform.config, &settings);
         let hasher = PasswordHasher::new(
@@ -98,6 +99,8 @@ impl Service for IdentityService {
                 recovery_codes: RecoveryCodes::new(keys.pepper.clone()),
                 challenges: settings.second_factor,
                 recent_auth_window: settings.recent_auth_window,
+                legal,
+                consent_ttl: settings.legal.consent_ttl,
             },
         );
         host.spawn_consumer(

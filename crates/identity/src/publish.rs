@@ -164,6 +164,15 @@ pub(crate) async fn enqueue(
             };
             outbox.enqueue(connection, &key, &payload).await
         }
+        IdentityEvent::LegalDocumentsAccepted { mi_id, consent } => {
+            let payload = events::LegalDocumentsAccepted {
+                mi_id: mi_id.get(),
+                terms_version: consent.terms_version,
+                privacy_policy_version: consent.privacy_policy_version,
+                accept_time: Some(consent.accepted_at.to_timestamp()),
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
         IdentityEvent::AccountDeleted { mi_id } => {
             let payload = events::AccountDeleted { mi_id: mi_id.get() };
             outbox.enqueue(connection, &key, &payload).await

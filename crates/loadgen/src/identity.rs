@@ -16,8 +16,8 @@ use mi_platform::tokens::TokenSigner;
 use mi_proto::common::v1::DeviceInfo;
 use mi_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use mi_proto::identity::v1::{
-    GetAccountRequest, RefreshSessionRequest, SessionTokens, SignInRequest, SignUpRequest,
-    sign_in_response,
+    GetAccountRequest, GetLegalDocumentsRequest, LegalDocumentKind, RefreshSessionRequest,
+    SessionTokens, SignInRequest, SignUpRequest, sign_in_response,
 };
 use secrecy::SecretString;
 use tokio::sync::Mutex;
@@ -122,7 +122,7 @@ fn client(channels: &[Channel], worker: usize) -> IdentityServiceClient<Channel>
     IdentityServiceClient::new(channels[worker % channels.len()].clone())
 }
 
-/// The tokens of a sign-in that did not ask for a second factor.
+/// The tokens of a sign-in that asked for nothing more.
 fn signed_in(reply: mi_proto::identity::v1::SignInResponse) -> Result<SessionTokens, String> {
     match reply.result {
         Some(sign_in_response::Result::Tokens(tokens)) => Ok(tokens),
@@ -130,8 +130,34 @@ fn signed_in(reply: mi_proto::identity::v1::SignInResponse) -> Result<SessionTok
             "asked for a second factor ({:?})",
             challenge.reason()
         )),
+        Some(sign_in_response::Result::ConsentRequired(_)) => {
+            Err("asked to accept new terms (the documents changed during the run)".into())
+        }
         None => Err("empty SignInResponse".into()),
     }
+}
+
+/// The current terms-of-service and privacy-policy versions, which sign-ups accept.
+async fn current_versions(
+    client: &mut IdentityServiceClient<Channel>,
+) -> anyhow::Result<(String, String)> {
+    let documents = client
+        .get_legal_documents(GetLegalDocumentsRequest::default())
+        .await
+        .context("GetLegalDocuments")?
+        .into_inner()
+        .documents;
+    let version = |kind: LegalDocumentKind| {
+        documents
+            .iter()
+            .find(|document| document.kind == i32::from(kind))
+            .map(|document| document.version.clone())
+            .with_context(|| format!("GetLegalDocuments lists no {kind:?}"))
+    };
+    Ok((
+        version(LegalDocumentKind::TermsOfService)?,
+        version(LegalDocumentKind::PrivacyPolicy)?,
+    ))
 }
 
 /// Creates `count` accounts (untimed), `concurrency` sign-ups at a time.
@@ -142,6 +168,7 @@ pub(crate) async fn prepare_accounts(
     concurrency: usize,
 ) -> anyhow::Result<Arc<Vec<Prepared>>> {
     let tag: u32 = rand::random();
+    let (terms, privacy_policy) = current_versions(&mut client(channels, 0)).await?;
     let made = Arc::new(Mutex::new(vec![None; count]));
     let (minter, recorder, channels) = (Arc::new(minter), Arc::clone(&made), Arc::clone(channels));
     let started = Instant::now();
@@ -152,6 +179,7 @@ pub(crate) async fn prepare_accounts(
         move |worker, iteration| {
             let mut client = client(&channels, worker);
             let (minter, recorder) = (Arc::clone(&minter), Arc::clone(&recorder));
+            let (terms, privacy_policy) = (terms.clone(), privacy_policy.clone());
             async move {
                 let start = Instant::now();
                 let index = usize::try_from(iteration).map_err(|error| error.to_string())?;
@@ -168,8 +196,8 @@ pub(crate) async fn prepare_accounts(
                             region: "CN".into(),
                             locale: "en".into(),
                             display_name: String::new(),
-                            accepted_terms_version: "2024-01".into(),
-                            accepted_privacy_policy_version: "2024-01".into(),
+                            accepted_terms_version: terms,
+                            accepted_privacy_policy_version: privacy_policy,
                             device: Some(device(index)),
                         },
                         index,

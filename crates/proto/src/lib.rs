@@ -85,6 +85,7 @@ event_payloads!(
     TwoFactorEnabled,
     TwoFactorDisabled,
     ProfileUpdated,
+    LegalDocumentsAccepted,
     AccountDeleted,
     DeviceLinked,
     DeviceRemoved,

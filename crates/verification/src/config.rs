@@ -141,6 +141,9 @@ pub struct CaptchaSettings {
     /// is for, as reCAPTCHA's tokens last two minutes.
     #[serde(with = "humantime_serde")]
     pub pass_ttl: Duration,
+    /// Embedded mode only: every image CAPTCHA also accepts the documented answer
+    /// `test-captcha`, so that a program can drive sign-up; refused with PostgreSQL.
+    pub test_mode: bool,
 }
 
 impl Default for CaptchaSettings {
@@ -151,6 +154,7 @@ impl Default for CaptchaSettings {
             risk_threshold: 3,
             provider: None,
             pass_ttl: Duration::from_secs(120),
+            test_mode: false,
         }
     }
 }

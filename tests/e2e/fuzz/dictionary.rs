@@ -10,8 +10,8 @@ use mi_proto::identity::v1::sign_in_response::Result as SignInResult;
 
 use super::values::Dictionary;
 use crate::support::{
-    Backends, CONSENT_VERSION, TestConfig, TestPlatform, access_claims_for, strong_password,
-    test_device, unique_email, unique_phone_number,
+    Backends, TestConfig, TestPlatform, access_claims_for, strong_password, test_device,
+    unique_email, unique_phone_number,
 };
 
 /// An embedded platform whose rate limits leave room for the fuzzer's requests, so they reach
@@ -85,6 +85,7 @@ pub(super) async fn gather(platform: &TestPlatform) -> (Dictionary, Account) {
     let verification = platform.sign_up(&unique_email(), CodeChannel::Email).await;
     let reset = platform.start_reset(&email).await.unwrap();
     let contact = &reset.contacts[0];
+    let (terms, privacy_policy) = platform.current_versions().await;
 
     let mut dictionary = Dictionary::default();
     let add = |dictionary: &mut Dictionary, fields: &[&'static str], values: &[&str]| {
@@ -126,13 +127,13 @@ pub(super) async fn gather(platform: &TestPlatform) -> (Dictionary, Account) {
     add(&mut dictionary, &["region"], &["CN", "US"]);
     add(
         &mut dictionary,
-        &["terms_version", "privacy_policy_version"],
-        &[CONSENT_VERSION],
+        &["terms_version", "accepted_terms_version"],
+        &[&terms],
     );
     add(
         &mut dictionary,
-        &["accepted_terms_version", "accepted_privacy_policy_version"],
-        &[CONSENT_VERSION],
+        &["privacy_policy_version", "accepted_privacy_policy_version"],
+        &[&privacy_policy],
     );
     add(
         &mut dictionary,

@@ -20,7 +20,8 @@ use mi_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::sign_in_response::Result as SignInResult;
 use mi_proto::identity::v1::{
-    Account, CompleteSignInRequest, GetAccountRequest, ListSigningKeysRequest,
+    Account, CompleteSignInRequest, ConsentRequired, GetAccountRequest, GetLegalDocumentsRequest,
+    LegalDocument, LegalDocumentKind, ListSigningKeysRequest,
     RefreshSessionRequest, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
     SessionTokens, SignInRequest, SignInResponse, SignUpRequest,
 };
@@ -33,9 +34,6 @@ use tonic::{Code, Status};
 use crate::support::{
     DELIVERY_TIMEOUT, TestConfig, TestPlatform, channel, code_in, expect_refusal,
 };
-
-/// The terms and privacy-policy version every test account accepts.
-pub(crate) const CONSENT_VERSION: &str = "2024-01";
 
 /// What the English code messages say just before the code.
 pub(crate) const CODE_MARKER: &str = "verification code is";
@@ -115,14 +113,75 @@ impl TestPlatform {
             .verification_token(destination, channel, Purpose::SignUp)
             .await;
         let password = strong_password();
+        let request = self
+            .sign_up_form(destination, &verification_token, &password)
+            .await;
         let response = self
             .identity()
             .await
-            .sign_up(sign_up_request(destination, &verification_token, &password))
+            .sign_up(request)
             .await
             .unwrap_or_else(|status| panic!("sign-up of {destination} refused: {status:?}"))
             .into_inner();
         (expect_tokens(response), password)
+    }
+
+    /// The current documents, read in `locale`: GetLegalDocuments.
+    pub(crate) async fn legal_documents(&self, locale: &str) -> Vec<LegalDocument> {
+        let request = GetLegalDocumentsRequest {
+            locale: locale.to_owned(),
+        };
+        let documents = self
+            .identity()
+            .await
+            .get_legal_documents(request)
+            .await
+            .unwrap_or_else(|status| panic!("GetLegalDocuments({locale}) refused: {status:?}"))
+            .into_inner()
+            .documents;
+        let kinds: Vec<i32> = documents.iter().map(|document| document.kind).collect();
+        let expected = [
+            LegalDocumentKind::TermsOfService,
+            LegalDocumentKind::PrivacyPolicy,
+        ];
+        assert_eq!(
+            kinds,
+            expected.map(i32::from),
+            "the terms, then the privacy policy"
+        );
+        documents
+    }
+
+    /// The current terms-of-service and privacy-policy versions, as a client learns them.
+    pub(crate) async fn current_versions(&self) -> (String, String) {
+        let documents = self.legal_documents("en").await;
+        (documents[0].version.clone(), documents[1].version.clone())
+    }
+
+    /// A complete sign-up request accepting the current documents: region CN for +86
+    /// numbers, else US; locale en; device [`test_device`]`("phone-1")`.
+    pub(crate) async fn sign_up_form(
+        &self,
+        destination: &str,
+        verification_token: &str,
+        password: &str,
+    ) -> SignUpRequest {
+        let (terms, privacy_policy) = self.current_versions().await;
+        let region = if destination.starts_with("+86") {
+            "CN"
+        } else {
+            "US"
+        };
+        SignUpRequest {
+            verification_token: verification_token.to_owned(),
+            password: password.to_owned(),
+            region: region.into(),
+            locale: "en".into(),
+            display_name: String::new(),
+            accepted_terms_version: terms,
+            accepted_privacy_policy_version: privacy_policy,
+            device: Some(test_device("phone-1")),
+        }
     }
 
     /// SignIn with an identifier (Mi ID, phone or email), a password and a device.
@@ -332,30 +391,6 @@ pub(crate) fn access_claims_for(mi_id: u64, session_id: &str) -> AccessClaims {
     }
 }
 
-/// A complete sign-up request: region CN for +86 numbers, else US; locale en; consent
-/// [`CONSENT_VERSION`]; device [`test_device`]`("phone-1")`.
-pub(crate) fn sign_up_request(
-    destination: &str,
-    verification_token: &str,
-    password: &str,
-) -> SignUpRequest {
-    let region = if destination.starts_with("+86") {
-        "CN"
-    } else {
-        "US"
-    };
-    SignUpRequest {
-        verification_token: verification_token.to_owned(),
-        password: password.to_owned(),
-        region: region.into(),
-        locale: "en".into(),
-        display_name: String::new(),
-        accepted_terms_version: CONSENT_VERSION.into(),
-        accepted_privacy_policy_version: CONSENT_VERSION.into(),
-        device: Some(test_device("phone-1")),
-    }
-}
-
 /// A password that meets the policy (zxcvbn score 4, mixed case, digits, symbols), different on
 /// every call and free of any test phone number or email local part.
 pub(crate) fn strong_password() -> String {
@@ -384,6 +419,14 @@ pub(crate) fn authed<T>(message: T, access_token: &str) -> tonic::Request<T> {
             .expect("an access token is ASCII"),
     );
     request
+}
+
+/// The consent step of a sign-in reply; panics on tokens or a second-factor challenge.
+pub(crate) fn expect_consent_required(response: SignInResponse) -> ConsentRequired {
+    match response.result {
+        Some(SignInResult::ConsentRequired(step)) => step,
+        other => panic!("expected consent_required, got {other:?}"),
+    }
 }
 
 /// The tokens of a sign-in reply; panics on a challenge.

@@ -16,8 +16,8 @@ pub(crate) use account::{EnabledTotp, WRONG_PASSWORD, account_contacts, profile_
 pub(crate) use authenticator::{base32_decode, rfc6238_code, totp_at_step, wrong_totp_code};
 pub(crate) use challenge::contact_request;
 pub(crate) use identity::{
-    CONSENT_VERSION, access_claims_for, authed, expect_challenge, expect_tokens, offers_method,
-    sign_up_request, strong_password, test_device, unix_now,
+    access_claims_for, authed, expect_challenge, expect_consent_required, expect_tokens,
+    offers_method, strong_password, test_device, unix_now,
 };
 pub(crate) use modes::in_both_modes;
 pub(crate) use refusals::{error_metadata, expect_refusal, field_violations, reason, retry_after};
@@ -140,7 +140,7 @@ impl TestConfig {
                 // The tests read codes from the dev inbox (`tests/e2e/dev_inbox.rs`).
                 .with_value("dev.allow_dev_inbox", true);
         }
-        Self {
+        let mut config = Self {
             loader,
             run_id,
             code_encryption_key,
@@ -148,7 +148,24 @@ impl TestConfig {
             identity_signing_key,
             verification_signing_key: verification_seed,
             _data_dir: data_dir,
+        };
+        if backends == Backends::Servers {
+            // Required with PostgreSQL; other versions than embedded mode's placeholders, so a
+            // test that types a version instead of asking GetLegalDocuments fails somewhere.
+            config = config
+                .with_documents("terms", "2025-06")
+                .with_documents("privacy_policy", "2025-03");
         }
+        config
+    }
+
+    /// Makes `version` the current one of `document` (`terms` or `privacy_policy`), at URLs
+    /// under `https://legal.example/` in English and Simplified Chinese.
+    pub(crate) fn with_documents(self, document: &str, version: &str) -> Self {
+        let url = |locale: &str| format!("https://legal.example/{document}/{version}/{locale}");
+        let urls = std::collections::BTreeMap::from([("en", url("en")), ("zh-CN", url("zh-CN"))]);
+        self.with_value(&format!("identity.legal.{document}.version"), version)
+            .with_value(&format!("identity.legal.{document}.urls"), urls)
     }
 
     /// A configuration for account tests: codes can be sent to one destination again right

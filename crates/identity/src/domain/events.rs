@@ -4,7 +4,7 @@
 
 use mi_contracts::MiId;
 
-use super::{Account, ContactValue, Session};
+use super::{Account, Consent, ContactValue, Session};
 
 /// The people a security alert about an account goes to: its verified contacts and locale,
 /// carried in the event so the notification service needs no copy of accounts.
@@ -150,6 +150,14 @@ pub enum IdentityEvent {
         /// The fields named in the update.
         changed_fields: Vec<String>,
     },
+    /// New versions of the documents were accepted at a sign-in that asked for them (those
+    /// accepted at sign-up travel in `AccountCreated`).
+    LegalDocumentsAccepted {
+        /// Whose consent.
+        mi_id: MiId,
+        /// The versions and when.
+        consent: Consent,
+    },
     /// The account is gone.
     AccountDeleted {
         /// Whose account.
@@ -244,6 +252,14 @@ pub fn profile_updated(account: &Account, changed_fields: Vec<String>) -> Identi
     IdentityEvent::ProfileUpdated {
         account: account.clone(),
         changed_fields,
+    }
+}
+
+/// The current documents were accepted.
+pub fn legal_documents_accepted(mi_id: MiId, consent: &Consent) -> IdentityEvent {
+    IdentityEvent::LegalDocumentsAccepted {
+        mi_id,
+        consent: consent.clone(),
     }
 }
 

@@ -1,14 +1,16 @@
 //! The rules of accounts, free of gRPC, SQL and protobuf: the bottom layer.
 //!
 //! One module per RPC family, each with its service, its error enum and its store trait:
-//! [`sign_up`], [`sign_in`] (and challenges, and Reauthenticate), [`sessions`] (and tokens),
-//! [`contacts`], [`passwords`], [`two_factor`] and [`profile`]. The plain types they share are
-//! in [`types`], the events they record in [`events`], the contacts a challenge or reset offers
-//! masked in [`send_tokens`], and [`services`] builds them all over one [`IdentityStore`].
+//! [`sign_up`], [`sign_in`] (and challenges, the consent step, and Reauthenticate),
+//! [`sessions`] (and tokens), [`contacts`], [`passwords`], [`two_factor`] and [`profile`]. The
+//! plain types they share are in [`types`], the current terms and privacy policy in [`legal`],
+//! the events they record in [`events`], the contacts a challenge or reset offers masked in
+//! [`send_tokens`], and [`services`] builds them all over one [`IdentityStore`].
 
 pub mod caller;
 pub mod contacts;
 pub mod events;
+pub mod legal;
 pub mod passwords;
 pub mod profile;
 pub mod send_tokens;
@@ -25,6 +27,9 @@ pub mod verification_token;
 
 pub use self::caller::Caller;
 pub use self::contacts::{AddContactOutcome, ContactStore, Contacts, ContactsError};
+pub use self::legal::{
+    DocumentKind, DocumentSettings, DocumentView, LegalDocuments, LegalSettings, OutdatedVersion,
+};
 pub use self::passwords::{
     ARGON2_WORKER, Argon2Settings, BruteForce, BruteForceSettings, CurrentPasswordRefusal,
     FailureCounted, NotChecked, OWASP_ARGON2_MINIMUMS, PasswordCheck, PasswordError, PasswordGuard,
@@ -42,9 +47,9 @@ pub use self::sessions::{
     SessionLifetimes, SessionStore, SessionTokens, Sessions, TokenIssuer,
 };
 pub use self::sign_in::{
-    Challenge, ChallengeReason, ChallengeSettings, CompleteOutcome, ReauthenticateError,
-    Reauthentication, SignIn, SignInCandidate, SignInError, SignInOutcome, SignInRequest,
-    SignInStore,
+    AcceptRequest, Challenge, ChallengeReason, ChallengeSettings, CompleteOutcome,
+    ConsentChallenge, ConsentError, ConsentStore, ReauthenticateError, Reauthentication, SignIn,
+    SignInCandidate, SignInError, SignInOutcome, SignInRequest, SignInStore,
 };
 pub use self::sign_up::{CreateAccountOutcome, SignUp, SignUpError, SignUpRequest, SignUpStore};
 pub use self::store::{AccountGone, AccountLookup, IdentityStore};

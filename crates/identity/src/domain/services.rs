@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    BruteForce, ChallengeSettings, Contacts, FactorFailures, IdentityStore, PasswordGuard,
-    PasswordHasher, PasswordPolicy, PasswordSettings, Passwords, Profile, ProofChecker,
-    RecoveryCodes, ResetStarts, SendTokens, Sessions, SignIn, SignUp, TokenIssuer, TotpSecrets,
-    TwoFactor, VerificationTokens, sign_in::SignInParts,
+    BruteForce, ChallengeSettings, Contacts, FactorFailures, IdentityStore, LegalDocuments,
+    PasswordGuard, PasswordHasher, PasswordPolicy, PasswordSettings, Passwords, Profile,
+    ProofChecker, RecoveryCodes, ResetStarts, SendTokens, Sessions, SignIn, SignUp, TokenIssuer,
+    TotpSecrets, TwoFactor, VerificationTokens, sign_in::SignInParts,
 };
 
 /// What the services are built from, besides the store.
@@ -38,6 +38,10 @@ pub struct IdentityParts {
     pub challenges: ChallengeSettings,
     /// How long a password or second factor counts as recent for sensitive changes.
     pub recent_auth_window: Duration,
+    /// The current terms of service and privacy policy.
+    pub legal: LegalDocuments,
+    /// How long a sign-in waits for the person to accept new versions of them.
+    pub consent_ttl: Duration,
 }
 
 /// One service per RPC family.
@@ -45,8 +49,10 @@ pub struct IdentityParts {
 pub struct IdentityServices {
     /// SignUp.
     pub sign_up: SignUp,
-    /// SignIn, CompleteSignIn, Reauthenticate.
+    /// SignIn, CompleteSignIn, AcceptLegalDocuments, Reauthenticate.
     pub sign_in: SignIn,
+    /// GetLegalDocuments.
+    pub legal: Arc<LegalDocuments>,
     /// RefreshSession, ListSessions, RevokeSession, RevokeAllSessions, ListSigningKeys.
     pub sessions: Sessions,
     /// AddRecoveryContact, RemoveRecoveryContact, SetPrimaryContact.
@@ -78,15 +84,18 @@ impl IdentityServices {
             parts.factor_failures,
         ));
         let window = parts.recent_auth_window;
+        let legal = Arc::new(parts.legal);
         Self {
             sign_up: SignUp::new(
                 store.clone(),
                 Arc::clone(&guard),
                 Arc::clone(&issuer),
                 parts.verification_tokens.clone(),
+                Arc::clone(&legal),
             ),
             sign_in: SignIn::new(SignInParts {
                 store: store.clone(),
+                consents: store.clone(),
                 sessions: store.clone(),
                 accounts: store.clone(),
                 passwords: Arc::clone(&guard),
@@ -95,7 +104,10 @@ impl IdentityServices {
                 send_tokens: parts.send_tokens,
                 challenges: parts.challenges,
                 recent_auth_window: window,
+                legal: Arc::clone(&legal),
+                consent_ttl: parts.consent_ttl,
             }),
+            legal,
             sessions: Sessions::new(store.clone(), issuer),
             contacts: Contacts::new(
                 store.clone(),

@@ -9,7 +9,7 @@ use super::contacts::ContactStore;
 use super::passwords::PasswordStore;
 use super::profile::ProfileStore;
 use super::sessions::SessionStore;
-use super::sign_in::SignInStore;
+use super::sign_in::{ConsentStore, SignInStore};
 use super::sign_up::SignUpStore;
 use super::two_factor::TwoFactorStore;
 use super::{Account, Identifier};
@@ -39,6 +39,7 @@ pub trait IdentityStore:
     AccountLookup
     + SignUpStore
     + SignInStore
+    + ConsentStore
     + SessionStore
     + ContactStore
     + PasswordStore
@@ -51,6 +52,7 @@ impl<T> IdentityStore for T where
     T: AccountLookup
         + SignUpStore
         + SignInStore
+        + ConsentStore
         + SessionStore
         + ContactStore
         + PasswordStore

@@ -6,8 +6,8 @@ use mi_proto::identity::v1 as api;
 use tonic::Status;
 
 use crate::domain::{
-    Account, Challenge, ChallengeReason, MaskedContact, SecondFactorMethod, SecondFactorProof,
-    Session, SessionTokens, SignInOutcome,
+    Account, Challenge, ChallengeReason, ConsentChallenge, DocumentKind, DocumentView,
+    MaskedContact, SecondFactorMethod, SecondFactorProof, Session, SessionTokens, SignInOutcome,
 };
 use crate::wire;
 
@@ -91,6 +91,32 @@ pub(super) fn masked_contacts(contacts: Vec<MaskedContact>) -> Vec<api::MaskedCo
         .collect()
 }
 
+/// A document as GetLegalDocuments and the consent step show it.
+pub(super) fn legal_document(view: DocumentView) -> api::LegalDocument {
+    let kind = match view.kind {
+        DocumentKind::TermsOfService => api::LegalDocumentKind::TermsOfService,
+        DocumentKind::PrivacyPolicy => api::LegalDocumentKind::PrivacyPolicy,
+    };
+    api::LegalDocument {
+        kind: kind.into(),
+        version: view.version,
+        url: view.url,
+        locale: view.locale,
+    }
+}
+
+/// The consent step as SignIn and CompleteSignIn return it.
+fn consent_required(
+    challenge: ConsentChallenge,
+    documents: Vec<DocumentView>,
+) -> api::ConsentRequired {
+    api::ConsentRequired {
+        challenge_id: challenge.challenge_id,
+        expire_time: Some(challenge.expires_at.to_timestamp()),
+        documents: documents.into_iter().map(legal_document).collect(),
+    }
+}
+
 fn method_to_wire(method: SecondFactorMethod) -> api::SecondFactorMethod {
     match method {
         SecondFactorMethod::Totp => api::SecondFactorMethod::Totp,
@@ -138,6 +164,10 @@ pub(super) fn sign_in_response(outcome: SignInOutcome) -> api::SignInResponse {
             challenge: issued,
             contacts,
         } => api::sign_in_response::Result::Challenge(challenge(issued, contacts)),
+        SignInOutcome::ConsentRequired {
+            challenge,
+            documents,
+        } => api::sign_in_response::Result::ConsentRequired(consent_required(challenge, documents)),
     };
     api::SignInResponse {
         result: Some(result),

@@ -1,12 +1,14 @@
 //! The gRPC face of the identity service: one file per RPC family maps the wire onto that
 //! family's domain service and its error enum onto `Status` — `sign_up.rs`, `sign_in.rs`
-//! (with Reauthenticate), `sessions.rs` (with ListSigningKeys), `contacts.rs`, `passwords.rs`,
-//! `two_factor.rs` and `profile.rs`; each first checks its request's fields against their
-//! documented maxima (`limits.rs`). The trait below only routes each RPC to its family.
+//! (with Reauthenticate), `legal.rs` (GetLegalDocuments, AcceptLegalDocuments), `sessions.rs`
+//! (with ListSigningKeys), `contacts.rs`, `passwords.rs`, `two_factor.rs` and `profile.rs`;
+//! each first checks its request's fields against their documented maxima (`limits.rs`). The
+//! trait below only routes each RPC to its family.
 
 mod caller;
 mod contacts;
 mod convert;
+mod legal;
 mod limits;
 mod passwords;
 mod profile;
@@ -25,6 +27,7 @@ use tonic::{Request, Response, Status};
 
 use self::caller::Callers;
 use self::contacts::ContactRpcs;
+use self::legal::LegalRpcs;
 use self::passwords::PasswordRpcs;
 use self::profile::ProfileRpcs;
 use self::sessions::SessionRpcs;
@@ -38,6 +41,7 @@ use crate::domain::IdentityServices;
 pub(crate) struct IdentityHandler {
     sign_up: SignUpRpcs,
     sign_in: SignInRpcs,
+    legal: LegalRpcs,
     sessions: SessionRpcs,
     contacts: ContactRpcs,
     passwords: PasswordRpcs,
@@ -59,6 +63,11 @@ impl IdentityHandler {
                 service: services.sign_up,
                 callers: Arc::clone(&callers),
                 max_password_chars,
+            },
+            legal: LegalRpcs {
+                documents: services.legal,
+                sign_in: services.sign_in.clone(),
+                callers: Arc::clone(&callers),
             },
             sign_in: SignInRpcs {
                 service: services.sign_in,
@@ -92,6 +101,13 @@ impl IdentityHandler {
 
 #[tonic::async_trait]
 impl IdentityService for IdentityHandler {
+    async fn get_legal_documents(
+        &self,
+        request: Request<api::GetLegalDocumentsRequest>,
+    ) -> Result<Response<api::GetLegalDocumentsResponse>, Status> {
+        self.legal.get_legal_documents(request)
+    }
+
     async fn sign_up(
         &self,
         request: Request<api::SignUpRequest>,
@@ -111,6 +127,13 @@ impl IdentityService for IdentityHandler {
         request: Request<api::CompleteSignInRequest>,
     ) -> Result<Response<api::SignInResponse>, Status> {
         self.sign_in.complete_sign_in(request).await
+    }
+
+    async fn accept_legal_documents(
+        &self,
+        request: Request<api::AcceptLegalDocumentsRequest>,
+    ) -> Result<Response<api::AcceptLegalDocumentsResponse>, Status> {
+        self.legal.accept_legal_documents(request).await
     }
 
     async fn refresh_session(

@@ -12,8 +12,7 @@ use tonic::{Request, Response, Status};
 use super::caller::Callers;
 use super::{convert, limits, status};
 use crate::domain::{
-    AccountGone, ReauthenticateError, Reauthentication, SignIn, SignInError, SignInOutcome,
-    SignInRequest,
+    AccountGone, ReauthenticateError, Reauthentication, SignIn, SignInError, SignInRequest,
 };
 use crate::wire::device_from_wire;
 
@@ -56,12 +55,11 @@ impl SignInRpcs {
         let request = request.into_inner();
         limits::complete_sign_in(&request).map_err(ServiceError::from)?;
         let proof = convert::proof_from_wire(request.proof)?;
-        let tokens = self
+        let outcome = self
             .service
             .complete_sign_in(&request.challenge_id, proof)
             .await
             .map_err(sign_in_status)?;
-        let outcome = SignInOutcome::SignedIn(tokens);
         Ok(Response::new(convert::sign_in_response(outcome)))
     }
 

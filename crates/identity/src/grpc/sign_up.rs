@@ -58,11 +58,8 @@ fn sign_up_status(error: SignUpError) -> Status {
             |error, (field, problem)| error.with_field_violation(field, problem),
         ),
         SignUpError::WeakPassword(problem) => status::weak_password("password", &problem.0),
-        SignUpError::TermsNotAccepted => ServiceError::failed_precondition(
-            Reason::TermsNotAccepted,
-            "accepted_terms_version",
-            "accept the terms of service and the privacy policy to create an account",
-        ),
+        SignUpError::TermsNotAccepted => status::terms_not_accepted(),
+        SignUpError::ConsentOutdated(outdated) => status::consent_outdated(&outdated),
         SignUpError::TokenInvalid => status::token_invalid(),
         SignUpError::TokenUsed => status::token_used(),
         SignUpError::AccountExists => ServiceError::new(

@@ -6,6 +6,8 @@ use std::time::Duration;
 use mi_contracts::Reason;
 use mi_platform::{ErrorCode, ServiceError};
 
+use crate::domain::OutdatedVersion;
+
 /// A verification token that is invalid, expired or for another purpose.
 pub(super) fn token_invalid() -> ServiceError {
     ServiceError::failed_precondition(
@@ -74,4 +76,35 @@ pub(super) fn account_gone() -> ServiceError {
 /// A sensitive change without a recent password or second factor.
 pub(super) fn reauthentication_required() -> ServiceError {
     ServiceError::reauthentication_required()
+}
+
+/// A document to accept that the request does not name.
+pub(super) fn terms_not_accepted() -> ServiceError {
+    ServiceError::failed_precondition(
+        Reason::TermsNotAccepted,
+        "accepted_terms_version",
+        "accept the terms of service and the privacy policy (GetLegalDocuments) to continue",
+    )
+}
+
+/// Document versions that are not the current ones, each a field violation naming the
+/// current version.
+pub(super) fn consent_outdated(outdated: &[OutdatedVersion]) -> ServiceError {
+    let first = outdated
+        .first()
+        .map_or("accepted_terms_version", |one| one.kind.field());
+    outdated
+        .iter()
+        .fold(
+            ServiceError::new(
+                ErrorCode::InvalidArgument,
+                "not the current terms of service or privacy policy; show the current ones (GetLegalDocuments)",
+            ),
+            |error, one| {
+                let problem = format!("is not the current version {}", one.current);
+                error.with_field_violation(one.kind.field(), problem)
+            },
+        )
+        .with_reason(Reason::ConsentVersionOutdated)
+        .with_metadata("field", first)
 }

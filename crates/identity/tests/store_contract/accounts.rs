@@ -14,10 +14,10 @@ use mi_proto::events::v1 as wire;
 use crate::support::{
     ACCOUNT_TABLES, DAY, EMAIL_A, EMAIL_B, Fixture, PHONE_A, PHONE_B, PHONE_C, SignUp, account,
     account_of, active, add_contact, all_rows, assert_no_rows, candidate, confirm_totp, contact,
-    create_challenge, delete, event_types, find, ids_in_order, is_known, mi_id, named, new_account,
-    new_challenge, outbox_len, pairs, password, password_of, pend_totp, race, random_hash,
-    recovery, revoked_events, rotate_first, rows, session_ids, sessions, shifted, sign_up, spend,
-    start, successes, token, types, used_tokens_of,
+    create_challenge, create_consent_challenge, delete, event_types, find, ids_in_order, is_known,
+    mi_id, named, new_account, new_challenge, new_consent_challenge, outbox_len, pairs, password,
+    password_of, pend_totp, race, random_hash, recovery, revoked_events, rotate_first, rows,
+    session_ids, sessions, shifted, sign_up, spend, start, successes, token, types, used_tokens_of,
 };
 
 pub(crate) async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
@@ -232,6 +232,7 @@ pub(crate) async fn deleting_an_account_removes_only_that_account(fixture: Fixtu
         .await;
         assert!(matches!(rotated, RotateOutcome::Rotated(_)));
         create_challenge(store, &new_challenge(id, shifted(now, 60_000))).await;
+        create_consent_challenge(store, &new_consent_challenge(id, shifted(now, 60_000))).await;
         pend_totp(store, id, b"secret").await;
         assert!(confirm_totp(store, id, b"secret", 10, &["code".to_owned()], &[]).await);
         accounts.push((signed_up, second));
@@ -248,6 +249,8 @@ pub(crate) async fn deleting_an_account_removes_only_that_account(fixture: Fixtu
         "sessions",
         "known_devices",
         "sign_in_challenges",
+        "consent_challenges",
+        "consents",
         "recovery_codes",
     ];
     let mut kept_counts = Vec::new();

@@ -2,11 +2,12 @@
 //! `sqlite::<scenario>` and `postgres::<scenario>`, each on a database of its own.
 //!
 //! The scenarios live by subject in [`accounts`], [`contacts`], [`passwords`], [`sessions`],
-//! [`retention`], [`challenges`] and [`two_factor`]; what they share (databases, builders, `race`, outbox
-//! readers) is in [`support`].
+//! [`retention`], [`challenges`], [`consent`] and [`two_factor`]; what they share (databases,
+//! builders, `race`, outbox readers) is in [`support`].
 
 mod accounts;
 mod challenges;
+mod consent;
 mod contacts;
 mod passwords;
 mod retention;
@@ -57,5 +58,9 @@ on_both_backends!(
     retention: [expired_rows_are_deleted_and_live_ones_kept],
     passwords: [password_changes_spend_the_token_and_revoke_other_sessions],
     challenges: [challenges_complete_once_while_pending],
+    consent: [
+        consent_steps_complete_once_and_record_the_consent,
+        a_second_factor_hands_over_to_the_consent_step,
+    ],
     two_factor: [totp_steps_and_recovery_codes_are_accepted_once],
 );

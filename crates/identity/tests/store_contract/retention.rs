@@ -7,9 +7,9 @@ use mi_identity::storage::expiries;
 use mi_platform::retention;
 
 use crate::support::{
-    DAY, Fixture, PHONE_A, contact, create_challenge, new_challenge, new_session, random_hash,
-    rotate, rotate_first, rows, session_ids, session_until, shifted, sign_up, spend, start_session,
-    token,
+    DAY, Fixture, PHONE_A, contact, create_challenge, create_consent_challenge, new_challenge,
+    new_consent_challenge, new_session, random_hash, rotate, rotate_first, rows, session_ids,
+    session_until, shifted, sign_up, spend, start_session, token,
 };
 
 pub(crate) async fn expired_rows_are_deleted_and_live_ones_kept(fixture: Fixture) {
@@ -58,15 +58,22 @@ pub(crate) async fn expired_rows_are_deleted_and_live_ones_kept(fixture: Fixture
     );
     create_challenge(store, &old_challenge).await;
     create_challenge(store, &open_challenge).await;
+    let (old_step, open_step) = (
+        new_consent_challenge(id, shifted(now, -60_000)),
+        new_consent_challenge(id, shifted(now, 300_000)),
+    );
+    create_consent_challenge(store, &old_step).await;
+    create_consent_challenge(store, &open_step).await;
 
     let settings = mi_identity::config::Settings::default();
     let deleted = retention::sweep(database, &expiries(&settings), now)
         .await
         .expect("sweep");
     assert_eq!(
-        deleted, 4,
-        "one used token, one session, one spent token, one challenge"
+        deleted, 5,
+        "one used token, one session, one spent token, one challenge, one consent step"
     );
+    assert_eq!(rows(database, "consent_challenges", id).await, 1);
 
     // The expired session is gone, the live ones stay.
     let remaining = session_ids(store, id).await;

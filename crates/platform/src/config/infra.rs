@@ -111,6 +111,23 @@ impl InfraConfig {
         self.is_embedded() || self.dev.allow_dev_inbox
     }
 
+    /// Allows a development convenience that server mode never runs (unlike the dev inbox,
+    /// no switch lets it): refused with PostgreSQL configured, naming `setting`, its variable
+    /// and `effect`; logged loudly at start in embedded mode, where it is allowed.
+    pub fn embedded_only(&self, setting: &str, effect: &str) -> anyhow::Result<()> {
+        let variable = super::env_variable(setting);
+        anyhow::ensure!(
+            self.is_embedded(),
+            "invalid configuration: {setting} ({variable}) is for embedded mode only and \
+             postgres.url is set: {effect}; unset it"
+        );
+        tracing::warn!(
+            setting,
+            "DEVELOPMENT ONLY: {setting} is on: {effect}; server mode refuses it"
+        );
+        Ok(())
+    }
+
     /// Where a development key is kept in embedded mode; `None` when a real key is required.
     pub fn dev_key_file(&self, name: &str) -> Option<PathBuf> {
         self.is_embedded()

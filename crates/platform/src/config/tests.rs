@@ -225,3 +225,28 @@ fn connection_security_settings_load_and_are_validated() {
         Ok(())
     });
 }
+
+#[test]
+fn embedded_only_conveniences_are_refused_in_server_mode_and_logged_otherwise() {
+    let embedded = InfraConfig::default();
+    let (allowed, logs) =
+        logged(|| embedded.embedded_only("verification.captcha.test_mode", "anyone passes"));
+    allowed.expect("allowed in embedded mode");
+    assert!(
+        logs.lines().any(|line| line.contains("WARN")
+            && line.contains("DEVELOPMENT ONLY: verification.captcha.test_mode is on")),
+        "{logs}"
+    );
+
+    let mut server = InfraConfig::default();
+    server.postgres.url = Some("postgres://db:5432".into());
+    let refused = server
+        .embedded_only("verification.captcha.test_mode", "anyone passes")
+        .expect_err("server mode")
+        .to_string();
+    assert!(
+        refused.contains("MI_VERIFICATION__CAPTCHA__TEST_MODE")
+            && refused.contains("embedded mode only"),
+        "{refused}"
+    );
+}

@@ -12,6 +12,11 @@ use mi_platform::ephemeral::EphemeralStore;
 
 use super::ClientAddress;
 
+/// The answer that passes every image CAPTCHA in test mode (`verification.captcha.test_mode`,
+/// embedded mode only), as reCAPTCHA, hCaptcha and Turnstile publish test keys: a program can
+/// drive sign-up. It has a `-`, which no drawn challenge does, so it never is a real answer.
+pub const TEST_ANSWER: &str = "test-captcha";
+
 /// A new challenge to show.
 #[derive(Debug, Clone)]
 pub struct NewCaptcha {
@@ -64,6 +69,7 @@ pub struct Captchas {
     ttl: Duration,
     length: u32,
     provider: Option<Arc<dyn CaptchaProvider>>,
+    test_mode: bool,
 }
 
 impl Captchas {
@@ -74,7 +80,14 @@ impl Captchas {
             ttl,
             length,
             provider: None,
+            test_mode: false,
         }
+    }
+
+    /// Also accepts [`TEST_ANSWER`] for every challenge (still spent once, as any answer).
+    pub fn with_test_answer(mut self) -> Self {
+        self.test_mode = true;
+        self
     }
 
     /// Also accepts tokens of a third-party CAPTCHA, checked by `provider`.
@@ -125,7 +138,8 @@ impl Captchas {
                 let Some(expected) = self.store.take(&key(captcha_id)).await? else {
                     return Ok(false);
                 };
-                Ok(expected == answer.trim().to_lowercase().as_bytes())
+                let typed = answer.trim().to_lowercase();
+                Ok(expected == typed.as_bytes() || (self.test_mode && typed == TEST_ANSWER))
             }
             CaptchaAnswer::ProviderToken(token) => match &self.provider {
                 Some(provider) => provider.verify(token, client).await,
@@ -154,6 +168,42 @@ mod tests {
         async fn verify(&self, token: &str, _client: &ClientAddress) -> anyhow::Result<bool> {
             Ok(token == "good")
         }
+    }
+
+    #[tokio::test]
+    async fn the_test_answer_passes_only_in_test_mode_and_spends_the_challenge() {
+        let store = Arc::new(MemoryEphemeralStore::new());
+        let normal = Captchas::new(store, Duration::from_secs(60), 5);
+        let test_mode = normal.clone().with_test_answer();
+        let client = ClientAddress("192.0.2.1".into());
+        let answered = |captcha_id: &str, answer: &str| CaptchaAnswer::Image {
+            captcha_id: captcha_id.into(),
+            answer: answer.into(),
+        };
+
+        let shown = normal.create().await.expect("created");
+        let test_answer = answered(&shown.captcha_id, TEST_ANSWER);
+        assert!(!normal.check(&test_answer, &client).await.expect("checked"));
+        let shown = test_mode.create().await.expect("created");
+        let test_answer = answered(&shown.captcha_id, " TEST-CAPTCHA ");
+        assert!(
+            test_mode
+                .check(&test_answer, &client)
+                .await
+                .expect("checked")
+        );
+        assert!(
+            !test_mode
+                .check(&test_answer, &client)
+                .await
+                .expect("checked"),
+            "spent once, like any answer"
+        );
+        let unknown = answered("no-such-captcha", TEST_ANSWER);
+        assert!(!test_mode.check(&unknown, &client).await.expect("checked"));
+        let shown = test_mode.create().await.expect("created");
+        let wrong = answered(&shown.captcha_id, "wrong");
+        assert!(!test_mode.check(&wrong, &client).await.expect("checked"));
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@ mod testing;
 mod token;
 mod verifier;
 
-pub use captcha::{CaptchaAnswer, CaptchaProvider, Captchas, NewCaptcha};
+pub use captcha::{CaptchaAnswer, CaptchaProvider, Captchas, NewCaptcha, TEST_ANSWER};
 pub use challenge_contact::{ChallengeContact, SendTarget, SendTokenProblem};
 pub use check_code::{CheckCodeError, CheckedVerification};
 pub use code::{CodeHasher, VerificationCode};

@@ -2,17 +2,19 @@
 
 use mi_contracts::UnixMillis;
 
-use super::{CompleteOutcome, SignIn, SignInError};
+use super::consent::Proven;
+use super::{CompleteOutcome, SignIn, SignInError, SignInOutcome};
 use crate::domain::events;
-use crate::domain::{FactorRefusal, SecondFactorProof, SessionTokens};
+use crate::domain::{Account, FactorRefusal, SecondFactorProof};
 
 impl SignIn {
-    /// Answers a challenge; on success the session starts.
+    /// Answers a challenge; on success the session starts, or the consent step when the
+    /// account has not accepted the current documents.
     pub async fn complete_sign_in(
         &self,
         challenge_id: &str,
         proof: SecondFactorProof,
-    ) -> Result<SessionTokens, SignInError> {
+    ) -> Result<SignInOutcome, SignInError> {
         let challenge_id = uuid::Uuid::parse_str(challenge_id.trim())
             .map_err(|_| SignInError::InvalidRequest {
                 field: "challenge_id",
@@ -62,31 +64,64 @@ impl SignIn {
             }
         };
         let methods = vec!["pwd".to_owned(), proven.method.to_owned(), "mfa".to_owned()];
+        let token = proven.token.as_ref();
+        let authenticated = Proven {
+            account: &account,
+            device: &challenge.device,
+            client_address: &challenge.client_address,
+            new_device: challenge.new_device,
+            methods,
+            at: now,
+        };
+        // The second factor first, then the documents: the challenge is spent either way.
+        if let Some((consent_challenge, documents)) = self.consent_step(&authenticated) {
+            let stored = self
+                .consents
+                .complete_challenge_for_consent(
+                    &challenge_id,
+                    max_attempts,
+                    token,
+                    &consent_challenge,
+                )
+                .await?;
+            self.challenge_completed(stored, &account).await?;
+            return Ok(SignInOutcome::ConsentRequired {
+                challenge: consent_challenge,
+                documents,
+            });
+        }
         let (session, refresh) = self.issuer.new_session(
             account.mi_id,
             challenge.device.clone(),
             &challenge.client_address,
-            methods,
+            authenticated.methods,
             now,
         );
         let signed_in = events::signed_in(&account, &session.session, challenge.new_device);
-        match self
+        let stored = self
             .store
-            .complete_challenge(
-                &challenge_id,
-                max_attempts,
-                proven.token.as_ref(),
-                &session,
-                &[signed_in],
-            )
-            .await?
-        {
+            .complete_challenge(&challenge_id, max_attempts, token, &session, &[signed_in])
+            .await?;
+        self.challenge_completed(stored, &account).await?;
+        tracing::info!(mi_id = %account.mi_id, session_id = %session.session.session_id, "signed in with a second factor");
+        Ok(SignInOutcome::SignedIn(
+            self.issuer.tokens_for(session, &refresh)?,
+        ))
+    }
+
+    /// A challenge's completion as stored: refused if it was not, else the password lockout
+    /// counts are cleared (the person proved both factors).
+    async fn challenge_completed(
+        &self,
+        stored: CompleteOutcome,
+        account: &Account,
+    ) -> Result<(), SignInError> {
+        match stored {
             CompleteOutcome::Completed => {}
             CompleteOutcome::NotPending => return Err(SignInError::ChallengeExpired),
             CompleteOutcome::TokenSpent => return Err(SignInError::TokenUsed),
         }
-        self.passwords.clear(&account).await?;
-        tracing::info!(mi_id = %account.mi_id, session_id = %session.session.session_id, "signed in with a second factor");
-        Ok(self.issuer.tokens_for(session, &refresh)?)
+        self.passwords.clear(account).await?;
+        Ok(())
     }
 }

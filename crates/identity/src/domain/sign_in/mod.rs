@@ -1,9 +1,10 @@
 //! Sign-in and challenges: SignIn (the password under brute-force protection, and the
-//! second-factor challenge it may issue), CompleteSignIn (`complete.rs`) and Reauthenticate
-//! (`reauthenticate.rs`).
+//! second-factor challenge it may issue), CompleteSignIn (`complete.rs`), the consent step and
+//! AcceptLegalDocuments (`consent.rs`), and Reauthenticate (`reauthenticate.rs`).
 
 mod challenge;
 mod complete;
+mod consent;
 mod error;
 mod reauthenticate;
 mod store;
@@ -18,16 +19,19 @@ use mi_platform::client::limit_key;
 use secrecy::SecretString;
 
 pub use self::challenge::{Challenge, ChallengeReason, ChallengeSettings};
+use self::consent::Proven;
+pub use self::consent::{AcceptRequest, ConsentChallenge, ConsentError};
 pub use self::error::SignInError;
 pub use self::reauthenticate::{ReauthenticateError, Reauthentication};
-pub use self::store::{CompleteOutcome, SignInCandidate, SignInStore};
+pub use self::store::{CompleteOutcome, ConsentStore, SignInCandidate, SignInStore};
 use super::events;
+use super::legal::{DocumentView, LegalDocuments};
 use super::{
     Account, AccountLookup, DeviceInfo, Identifier, MaskedContact, PasswordCheck, PasswordGuard,
     ProofChecker, SecondFactorMethod, SendTokens, SessionStore, SessionTokens, TokenIssuer,
 };
 
-/// Signed in, or asked for a second factor.
+/// Signed in, asked for a second factor, or asked to accept the current documents.
 #[derive(Debug, Clone)]
 pub enum SignInOutcome {
     /// Tokens for a new session.
@@ -38,6 +42,13 @@ pub enum SignInOutcome {
         challenge: Challenge,
         /// Masked, each with its send token; empty unless a code answers the challenge.
         contacts: Vec<MaskedContact>,
+    },
+    /// Proven, but the account has not accepted the current documents: AcceptLegalDocuments.
+    ConsentRequired {
+        /// The consent step.
+        challenge: ConsentChallenge,
+        /// The documents to accept, in the account's locale.
+        documents: Vec<DocumentView>,
     },
 }
 
@@ -61,6 +72,8 @@ pub struct SignInRequest {
 pub struct SignInParts {
     /// Candidates, challenges and spent tokens.
     pub store: Arc<dyn SignInStore>,
+    /// Consent steps and the consent that ends them.
+    pub consents: Arc<dyn ConsentStore>,
     /// Where sessions start and are marked authenticated.
     pub sessions: Arc<dyn SessionStore>,
     /// Accounts by Mi ID.
@@ -77,12 +90,17 @@ pub struct SignInParts {
     pub challenges: ChallengeSettings,
     /// How long a password or second factor proven by Reauthenticate counts as recent.
     pub recent_auth_window: Duration,
+    /// The current documents a sign-in must find accepted.
+    pub legal: Arc<LegalDocuments>,
+    /// How long a consent step waits.
+    pub consent_ttl: Duration,
 }
 
 /// Signs people in and proves them again.
 #[derive(Debug, Clone)]
 pub struct SignIn {
     store: Arc<dyn SignInStore>,
+    consents: Arc<dyn ConsentStore>,
     sessions: Arc<dyn SessionStore>,
     accounts: Arc<dyn AccountLookup>,
     passwords: Arc<PasswordGuard>,
@@ -91,6 +109,8 @@ pub struct SignIn {
     send_tokens: SendTokens,
     challenges: ChallengeSettings,
     recent_auth_window: Duration,
+    legal: Arc<LegalDocuments>,
+    consent_ttl: Duration,
 }
 
 impl SignIn {
@@ -98,6 +118,7 @@ impl SignIn {
     pub fn new(parts: SignInParts) -> Self {
         Self {
             store: parts.store,
+            consents: parts.consents,
             sessions: parts.sessions,
             accounts: parts.accounts,
             passwords: parts.passwords,
@@ -106,6 +127,8 @@ impl SignIn {
             send_tokens: parts.send_tokens,
             challenges: parts.challenges,
             recent_auth_window: parts.recent_auth_window,
+            legal: parts.legal,
+            consent_ttl: parts.consent_ttl,
         }
     }
 
@@ -167,6 +190,21 @@ impl SignIn {
             .await?
         {
             return Ok(outcome);
+        }
+        let proven = Proven {
+            account: &account,
+            device: &device,
+            client_address: client,
+            new_device,
+            methods: vec!["pwd".into()],
+            at: UnixMillis::now(),
+        };
+        if let Some((challenge, documents)) = self.consent_step(&proven) {
+            self.consents.create_consent_challenge(&challenge).await?;
+            return Ok(SignInOutcome::ConsentRequired {
+                challenge,
+                documents,
+            });
         }
         let tokens = self
             .start_session(&account, device, client, new_device)

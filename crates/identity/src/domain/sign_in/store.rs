@@ -1,12 +1,12 @@
-//! What the sign-in family needs stored: the account a sign-in names, its challenges, and
-//! spent verification tokens.
+//! What the sign-in family needs stored: the account a sign-in names, its challenges, spent
+//! verification tokens, and the consent step (`ConsentStore`).
 
 use async_trait::async_trait;
 use mi_contracts::{MiId, UnixMillis};
 
-use super::Challenge;
+use super::{Challenge, ConsentChallenge};
 use crate::domain::events::IdentityEvent;
-use crate::domain::{Account, Identifier, NewSession, StoredHash, VerifiedContact};
+use crate::domain::{Account, Consent, Identifier, NewSession, StoredHash, VerifiedContact};
 
 /// An account as a password sign-in finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct SignInCandidate {
 /// How answering a challenge ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompleteOutcome {
-    /// Completed; the session is stored.
+    /// Completed; what follows it (the session, or the consent step) is stored.
     Completed,
     /// Completed, expired or locked meanwhile.
     NotPending,
@@ -76,4 +76,40 @@ pub trait SignInStore: Send + Sync + std::fmt::Debug {
 
     /// Spends a verification token on its own (Reauthenticate); false if it was spent before.
     async fn spend_token(&self, token: &VerifiedContact) -> anyhow::Result<bool>;
+}
+
+/// The consent step of sign-ins: sign-ins waiting for the person to accept the current
+/// documents, and the consent that ends them.
+#[async_trait]
+pub trait ConsentStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new consent step of a password-only sign-in.
+    async fn create_consent_challenge(&self, challenge: &ConsentChallenge) -> anyhow::Result<()>;
+
+    /// A consent step by id.
+    async fn consent_challenge(
+        &self,
+        challenge_id: &str,
+    ) -> anyhow::Result<Option<ConsentChallenge>>;
+
+    /// Completes a pending second-factor challenge with fewer than `max_attempts` attempts,
+    /// spending `token` if given, and stores the consent step that follows it instead of a
+    /// session, in one transaction.
+    async fn complete_challenge_for_consent(
+        &self,
+        challenge_id: &str,
+        max_attempts: u32,
+        token: Option<&VerifiedContact>,
+        consent_challenge: &ConsentChallenge,
+    ) -> anyhow::Result<CompleteOutcome>;
+
+    /// Completes a pending consent step: records `consent` as the account's (with the client
+    /// address it came from) and starts the session, with the events, in one transaction.
+    async fn accept_consent(
+        &self,
+        challenge_id: &str,
+        consent: &Consent,
+        client_address: &str,
+        session: &NewSession,
+        events: &[IdentityEvent],
+    ) -> anyhow::Result<CompleteOutcome>;
 }

@@ -215,10 +215,12 @@ async fn a_new_device_is_challenged_and_a_verification_code_answers_once() {
     );
     let token = world.verification_token(PHONE, Purpose::SignInSecondFactor);
     let proof = SecondFactorProof::VerificationToken(token);
-    let tokens = sign_in
+    let Ok(SignInOutcome::SignedIn(tokens)) = sign_in
         .complete_sign_in(&challenge.challenge_id, proof.clone())
         .await
-        .expect("completed");
+    else {
+        panic!("expected tokens");
+    };
     assert_eq!(tokens.session.device.device_id, "device-2");
     assert_eq!(tokens.session.methods, ["pwd", "sms", "mfa"]);
     let again = sign_in

@@ -11,10 +11,11 @@ use secrecy::SecretString;
 
 pub use self::store::{CreateAccountOutcome, SignUpStore};
 use super::events;
+use super::legal::{ConsentRefusal, LegalDocuments, OutdatedVersion};
 use super::profile::{parse_display_name, parse_region};
 use super::{
-    Account, Consent, Contact, DeviceInfo, PasswordGuard, PasswordProblem, SessionTokens,
-    TokenIssuer, TwoFactorStatus, VerificationTokens,
+    Account, Contact, DeviceInfo, PasswordGuard, PasswordProblem, SessionTokens, TokenIssuer,
+    TwoFactorStatus, VerificationTokens,
 };
 
 /// Attempts at a free random Mi ID before giving up (a clash is one in millions).
@@ -55,6 +56,9 @@ pub enum SignUpError {
     /// Terms or privacy policy not accepted.
     #[error("terms not accepted")]
     TermsNotAccepted,
+    /// A version that is not the current one (old, or never published).
+    #[error("outdated document versions")]
+    ConsentOutdated(Vec<OutdatedVersion>),
     /// The token is invalid, expired or for another purpose.
     #[error("verification token invalid")]
     TokenInvalid,
@@ -76,22 +80,25 @@ pub struct SignUp {
     passwords: Arc<PasswordGuard>,
     issuer: Arc<TokenIssuer>,
     verification_tokens: VerificationTokens,
+    legal: Arc<LegalDocuments>,
 }
 
 impl SignUp {
-    /// Sign-up into `store`, hashing passwords with `passwords` and signing tokens with
-    /// `issuer`.
+    /// Sign-up into `store`, hashing passwords with `passwords`, signing tokens with
+    /// `issuer`, and asking for the consent to the current `legal` documents.
     pub fn new(
         store: Arc<dyn SignUpStore>,
         passwords: Arc<PasswordGuard>,
         issuer: Arc<TokenIssuer>,
         verification_tokens: VerificationTokens,
+        legal: Arc<LegalDocuments>,
     ) -> Self {
         Self {
             store,
             passwords,
             issuer,
             verification_tokens,
+            legal,
         }
     }
 
@@ -116,11 +123,19 @@ impl SignUp {
         else {
             return Err(SignUpError::InvalidRequest(problems));
         };
-        let terms_version = request.terms_version.trim();
-        let privacy_policy_version = request.privacy_policy_version.trim();
-        if terms_version.is_empty() || privacy_policy_version.is_empty() {
-            return Err(SignUpError::TermsNotAccepted);
-        }
+        let now = UnixMillis::now();
+        let consent = self
+            .legal
+            .consent(
+                &request.terms_version,
+                &request.privacy_policy_version,
+                None,
+                now,
+            )
+            .map_err(|refusal| match refusal {
+                ConsentRefusal::NotAccepted => SignUpError::TermsNotAccepted,
+                ConsentRefusal::Outdated(outdated) => SignUpError::ConsentOutdated(outdated),
+            })?;
         let verified = self
             .verification_tokens
             .verify(&request.verification_token, Purpose::SignUp)
@@ -132,7 +147,6 @@ impl SignUp {
             .await?
             .map_err(SignUpError::WeakPassword)?;
 
-        let now = UnixMillis::now();
         let contact = Contact {
             value: verified.contact.clone(),
             primary: true,
@@ -147,11 +161,7 @@ impl SignUp {
                 created_at: now,
                 contacts: vec![contact.clone()],
                 two_factor: TwoFactorStatus::default(),
-                consent: Consent {
-                    terms_version: terms_version.to_owned(),
-                    privacy_policy_version: privacy_policy_version.to_owned(),
-                    accepted_at: now,
-                },
+                consent: consent.clone(),
             };
             let (session, refresh) = self.issuer.new_session(
                 account.mi_id,

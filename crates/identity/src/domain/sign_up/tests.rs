@@ -1,8 +1,8 @@
 //! Unit tests of the sign-up family against the in-memory store.
 
 use crate::domain::events::IdentityEvent;
-use crate::domain::testing::{PHONE, World};
-use crate::domain::{AccountLookup, SignUpError};
+use crate::domain::testing::{PHONE, PRIVACY_VERSION, TERMS_VERSION, World};
+use crate::domain::{AccountLookup, SignUpError, SignUpRequest};
 use mi_contracts::Purpose;
 
 #[tokio::test]
@@ -81,4 +81,57 @@ async fn a_sign_up_is_refused_before_anything_is_stored() {
     let fields: Vec<&str> = problems.iter().map(|(field, _)| *field).collect();
     assert_eq!(fields, ["region", "locale"]);
     assert!(world.events().is_empty());
+}
+
+#[tokio::test]
+async fn only_the_current_document_versions_create_an_account_and_the_consent_is_recorded() {
+    let world = World::new();
+    let request = || world.sign_up_request(world.verification_token(PHONE, Purpose::SignUp));
+    for (terms, privacy) in [("banana", PRIVACY_VERSION), (TERMS_VERSION, "1999-01")] {
+        let refused = world
+            .services
+            .sign_up
+            .sign_up(SignUpRequest {
+                terms_version: terms.into(),
+                privacy_policy_version: privacy.into(),
+                ..request()
+            })
+            .await;
+        let Err(SignUpError::ConsentOutdated(outdated)) = refused else {
+            panic!("{terms}/{privacy} accepted: {refused:?}");
+        };
+        assert_eq!(outdated.len(), 1, "{outdated:?}");
+    }
+    let unnamed = world
+        .services
+        .sign_up
+        .sign_up(SignUpRequest {
+            privacy_policy_version: " ".into(),
+            ..request()
+        })
+        .await;
+    assert!(
+        matches!(unnamed, Err(SignUpError::TermsNotAccepted)),
+        "{unnamed:?}"
+    );
+    assert!(world.events().is_empty(), "nothing stored");
+
+    let tokens = world
+        .services
+        .sign_up
+        .sign_up(request())
+        .await
+        .expect("current");
+    let record = world.store.consents_of(tokens.session.mi_id);
+    assert_eq!(record.len(), 1, "{record:?}");
+    let (consent, client_address) = &record[0];
+    assert_eq!(
+        (
+            consent.terms_version.as_str(),
+            consent.privacy_policy_version.as_str()
+        ),
+        (TERMS_VERSION, PRIVACY_VERSION)
+    );
+    assert_eq!(consent.accepted_at, tokens.session.created_at);
+    assert_eq!(client_address, "203.0.113.7");
 }

@@ -1,9 +1,10 @@
 //! What the domain's unit tests stand on: [`FakeStore`], every store trait in memory
-//! (`store.rs` for reads, sign-up, sign-in and sessions; `changes.rs` for contacts,
-//! passwords, two-factor and profile), and [`World`], every family's service over one fake
+//! (`store.rs` for reads, sign-up, sign-in and sessions; `consent.rs` for the consent step;
+//! `changes.rs` for contacts, passwords, two-factor and profile), and [`World`], every family's service over one fake
 //! with cheap hashing and its own keys.
 
 mod changes;
+mod consent;
 mod sessions;
 mod store;
 
@@ -25,8 +26,9 @@ pub(crate) use self::store::FakeStore;
 use super::events::IdentityEvent;
 use super::{
     Argon2Settings, BruteForce, BruteForceSettings, Caller, ChallengeSettings, DeviceInfo,
-    FactorFailures, IdentityParts, IdentityServices, PasswordHasher, PasswordResetSettings,
-    PasswordSettings, RecoveryCodes, ResetStarts, SendTokens, SessionLifetimes, SessionTokens,
+    DocumentKind, DocumentSettings, FactorFailures, IdentityParts, IdentityServices,
+    LegalDocuments, PasswordHasher, PasswordResetSettings, PasswordSettings, RecoveryCodes,
+    ResetStarts, SendTokens, SessionLifetimes, SessionTokens,
     SignInOutcome, SignInRequest, SignUpRequest, TokenIssuer, TotpSecrets, VerificationTokens,
 };
 
@@ -34,6 +36,10 @@ use super::{
 pub(crate) const STRONG_PASSWORD: &str = "Tangerine-Orbit-47";
 /// The primary contact of [`World::signed_up`] accounts.
 pub(crate) const PHONE: &str = "+8613800138000";
+/// The current terms-of-service version of every world.
+pub(crate) const TERMS_VERSION: &str = "2025-01";
+/// The current privacy-policy version of every world.
+pub(crate) const PRIVACY_VERSION: &str = "2025-02";
 
 /// Every family's service over one [`FakeStore`].
 pub(crate) struct World {
@@ -115,6 +121,8 @@ impl World {
             recovery_codes: RecoveryCodes::new(pepper),
             challenges,
             recent_auth_window: Duration::from_secs(300),
+            legal: current_documents(),
+            consent_ttl: Duration::from_secs(1800),
         };
         Self {
             services: IdentityServices::new(Arc::clone(&store), parts),
@@ -165,8 +173,8 @@ impl World {
             region: "CN".into(),
             locale: "zh-CN".into(),
             display_name: "Jane".into(),
-            terms_version: "2025-01".into(),
-            privacy_policy_version: "2025-02".into(),
+            terms_version: TERMS_VERSION.into(),
+            privacy_policy_version: PRIVACY_VERSION.into(),
             device: device("device-1"),
             client_address: "203.0.113.7".into(),
         }
@@ -226,6 +234,19 @@ impl World {
     pub(crate) fn clear_events(&self) {
         self.store.clear_events();
     }
+}
+
+/// [`TERMS_VERSION`] and [`PRIVACY_VERSION`], at the placeholder URLs.
+fn current_documents() -> LegalDocuments {
+    let current = |kind, version: &str| DocumentSettings {
+        version: version.into(),
+        ..DocumentSettings::placeholder(kind)
+    };
+    LegalDocuments::new(
+        &current(DocumentKind::TermsOfService, TERMS_VERSION),
+        &current(DocumentKind::PrivacyPolicy, PRIVACY_VERSION),
+    )
+    .expect("valid documents")
 }
 
 /// A device as the client describes it.

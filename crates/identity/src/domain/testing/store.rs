@@ -9,9 +9,9 @@ use mi_contracts::{MiId, UnixMillis};
 
 use crate::domain::events::{self, IdentityEvent};
 use crate::domain::{
-    Account, AccountLookup, Challenge, CompleteOutcome, CreateAccountOutcome, Identifier,
-    NewSession, RevokeScope, SignInCandidate, SignInStore, SignUpStore, StoredHash, TotpState,
-    VerifiedContact,
+    Account, AccountLookup, Challenge, CompleteOutcome, Consent, ConsentChallenge,
+    CreateAccountOutcome, Identifier, NewSession, RevokeScope, SignInCandidate, SignInStore,
+    SignUpStore, StoredHash, TotpState, VerifiedContact,
 };
 
 /// An account with what the store keeps beside it.
@@ -33,6 +33,9 @@ pub(super) struct State {
     /// Refresh-token hashes traded in, with their session and when.
     pub(super) used_refresh: HashMap<String, (String, UnixMillis)>,
     pub(super) challenges: HashMap<String, Challenge>,
+    pub(super) consent_challenges: HashMap<String, ConsentChallenge>,
+    /// The record of consent: every acceptance with its account and client address.
+    pub(super) consents: Vec<(MiId, Consent, String)>,
     pub(super) spent_tokens: HashSet<String>,
     pub(super) known_devices: HashSet<(MiId, String)>,
     pub(super) events: Vec<IdentityEvent>,
@@ -65,6 +68,32 @@ impl State {
                 .any(|c| c.value.as_str() == contact);
             owns.then_some(stored.account.mi_id)
         })
+    }
+
+    /// Completes a pending second-factor challenge and spends `token`; the refusal if either
+    /// fails (then nothing changed).
+    pub(super) fn finish_challenge(
+        &mut self,
+        challenge_id: &str,
+        now: UnixMillis,
+        max_attempts: u32,
+        token: Option<&VerifiedContact>,
+    ) -> Option<CompleteOutcome> {
+        let pending = self.challenges.get(challenge_id).is_some_and(|challenge| {
+            !challenge.completed && challenge.expires_at > now && challenge.attempts < max_attempts
+        });
+        if !pending {
+            return Some(CompleteOutcome::NotPending);
+        }
+        if let Some(token) = token
+            && !self.spend(token)
+        {
+            return Some(CompleteOutcome::TokenSpent);
+        }
+        if let Some(challenge) = self.challenges.get_mut(challenge_id) {
+            challenge.completed = true;
+        }
+        None
     }
 
     /// Spends a token; false if it was spent before.
@@ -201,6 +230,10 @@ impl SignUpStore for FakeStore {
                 recovery_codes: Vec::new(),
             },
         );
+        let client_address = session.session.client_address.clone();
+        state
+            .consents
+            .push((account.mi_id, account.consent.clone(), client_address));
         state.start(session);
         state.events.extend_from_slice(events);
         Ok(CreateAccountOutcome::Created)
@@ -275,22 +308,8 @@ impl SignInStore for FakeStore {
     ) -> anyhow::Result<CompleteOutcome> {
         let mut state = self.state();
         let now = session.session.created_at;
-        let pending = state.challenges.get(challenge_id).is_some_and(|challenge| {
-            !challenge.completed && challenge.expires_at > now && challenge.attempts < max_attempts
-        });
-        if !pending {
-            return Ok(CompleteOutcome::NotPending);
-        }
-        if let Some(token) = token
-            && state.spent_tokens.contains(&token.token_id)
-        {
-            return Ok(CompleteOutcome::TokenSpent);
-        }
-        if let Some(token) = token {
-            state.spend(token);
-        }
-        if let Some(challenge) = state.challenges.get_mut(challenge_id) {
-            challenge.completed = true;
+        if let Some(refused) = state.finish_challenge(challenge_id, now, max_attempts, token) {
+            return Ok(refused);
         }
         state.start(session);
         state.events.extend_from_slice(events);

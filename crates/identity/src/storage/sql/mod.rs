@@ -1,9 +1,10 @@
 //! The SQL identity store: one file per store trait of the domain — `lookup.rs`
-//! ([`AccountLookup`](crate::domain::AccountLookup)), `sign_up.rs`, `sign_in.rs`,
+//! ([`AccountLookup`](crate::domain::AccountLookup)), `sign_up.rs`, `sign_in.rs`, `consent.rs`,
 //! `sessions.rs`, `contacts.rs`, `passwords.rs`, `two_factor.rs` and `profile.rs` — with the
 //! rows they share in `rows.rs`. Every change writes its events to the outbox in the same
 //! transaction, through `publish.rs`.
 
+mod consent;
 mod contacts;
 mod lookup;
 mod passwords;
@@ -150,6 +151,12 @@ pub fn expiries(settings: &Settings) -> Vec<Expiry> {
         },
         Expiry {
             table: "sign_in_challenges",
+            key: "challenge_id",
+            time_column: "expires_at",
+            keep_for: Duration::ZERO,
+        },
+        Expiry {
+            table: "consent_challenges",
             key: "challenge_id",
             time_column: "expires_at",
             keep_for: Duration::ZERO,

@@ -40,6 +40,8 @@ impl ProfileStore for SqlIdentityStore {
             "contacts",
             "known_devices",
             "sign_in_challenges",
+            "consent_challenges",
+            "consents",
             "recovery_codes",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE mi_id = $1"))

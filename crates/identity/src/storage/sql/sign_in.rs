@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use mi_contracts::{MiId, UnixMillis};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::rows::{account_from_rows, account_query, insert_session, mi_id_at, time_at};
 use super::{SqlIdentityStore, flag, spend};
@@ -151,24 +151,10 @@ impl SignInStore for SqlIdentityStore {
     ) -> anyhow::Result<CompleteOutcome> {
         let now = session.session.created_at;
         let mut transaction = self.begin().await?;
-        let completed = sqlx::query(
-            "UPDATE sign_in_challenges SET completed_at = $2 \
-             WHERE challenge_id = $1 AND completed_at IS NULL AND expires_at > $2 AND attempts < $3",
-        )
-        .bind(challenge_id)
-        .bind(now.as_i64())
-        .bind(i64::from(max_attempts))
-        .execute(&mut *transaction)
-        .await?;
-        if completed.rows_affected() == 0 {
+        let finished = finish_challenge(&mut transaction, challenge_id, now, max_attempts, token);
+        if let Some(refused) = finished.await? {
             transaction.rollback().await?;
-            return Ok(CompleteOutcome::NotPending);
-        }
-        if let Some(token) = token
-            && !spend(&mut transaction, token).await?
-        {
-            transaction.rollback().await?;
-            return Ok(CompleteOutcome::TokenSpent);
+            return Ok(refused);
         }
         insert_session(&mut transaction, session).await?;
         self.commit_with(transaction, session.session.mi_id, events)
@@ -180,4 +166,34 @@ impl SignInStore for SqlIdentityStore {
         let mut connection = self.database.pool().acquire().await?;
         spend(&mut connection, token).await
     }
+}
+
+/// Marks a pending second-factor challenge with fewer than `max_attempts` attempts completed
+/// and spends `token` if given, inside the caller's transaction; the refusal if either fails
+/// (the caller rolls back).
+pub(super) async fn finish_challenge(
+    connection: &mut AnyConnection,
+    challenge_id: &str,
+    now: UnixMillis,
+    max_attempts: u32,
+    token: Option<&VerifiedContact>,
+) -> anyhow::Result<Option<CompleteOutcome>> {
+    let completed = sqlx::query(
+        "UPDATE sign_in_challenges SET completed_at = $2 \
+         WHERE challenge_id = $1 AND completed_at IS NULL AND expires_at > $2 AND attempts < $3",
+    )
+    .bind(challenge_id)
+    .bind(now.as_i64())
+    .bind(i64::from(max_attempts))
+    .execute(&mut *connection)
+    .await?;
+    if completed.rows_affected() == 0 {
+        return Ok(Some(CompleteOutcome::NotPending));
+    }
+    if let Some(token) = token
+        && !spend(connection, token).await?
+    {
+        return Ok(Some(CompleteOutcome::TokenSpent));
+    }
+    Ok(None)
 }

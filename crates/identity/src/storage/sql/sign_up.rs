@@ -1,8 +1,9 @@
-//! [`SignUpStore`] in SQL: the account, its first contact and session, and the spent token,
-//! in one transaction.
+//! [`SignUpStore`] in SQL: the account, its first contact, consent and session, and the spent
+//! token, in one transaction.
 
 use async_trait::async_trait;
 
+use super::consent::record_consent;
 use super::rows::{insert_contact, insert_session};
 use super::{SqlIdentityStore, spend};
 use crate::domain::events::IdentityEvent;
@@ -51,6 +52,14 @@ impl SignUpStore for SqlIdentityStore {
                 return Ok(CreateAccountOutcome::ContactTaken);
             }
         }
+        let client_address = &session.session.client_address;
+        record_consent(
+            &mut transaction,
+            account.mi_id,
+            &account.consent,
+            client_address,
+        )
+        .await?;
         insert_session(&mut transaction, session).await?;
         self.commit_with(transaction, account.mi_id, events).await?;
         Ok(CreateAccountOutcome::Created)

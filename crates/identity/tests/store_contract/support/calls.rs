@@ -3,11 +3,13 @@
 use mi_contracts::{MiId, UnixMillis};
 use mi_identity::domain::events::IdentityEvent;
 use mi_identity::domain::{
-    Account, Challenge, Contact, Identifier, Session, StoredHash, TwoFactorStatus, VerifiedContact,
+    Account, Challenge, ConsentChallenge, Contact, Identifier, Session, StoredHash,
+    TwoFactorStatus, VerifiedContact,
 };
 use mi_identity::domain::{
-    AccountLookup, AddContactOutcome, ContactStore, NewSession, PasswordStore, ProfileStore,
-    RevokeScope, RotateOutcome, SessionStore, SignInCandidate, SignInStore, TwoFactorStore,
+    AccountLookup, AddContactOutcome, ConsentStore, ContactStore, NewSession, PasswordStore,
+    ProfileStore, RevokeScope, RotateOutcome, SessionStore, SignInCandidate, SignInStore,
+    TwoFactorStore,
 };
 use mi_identity::storage::SqlIdentityStore;
 
@@ -109,6 +111,17 @@ pub(crate) async fn revoke(
         .revoke_sessions(mi_id, scope, reason)
         .await
         .expect("revoke")
+}
+
+/// Creates a consent step as it is given.
+pub(crate) async fn create_consent_challenge(
+    store: &SqlIdentityStore,
+    challenge: &ConsentChallenge,
+) {
+    store
+        .create_consent_challenge(challenge)
+        .await
+        .expect("create");
 }
 
 /// Creates a challenge as it is given.

@@ -4,8 +4,8 @@
 use mi_contracts::{MiId, UnixMillis};
 use mi_identity::domain::events;
 use mi_identity::domain::{
-    Account, Challenge, ChallengeReason, Consent, Contact, ContactValue, DeviceInfo,
-    SecondFactorMethod, Session, StoredHash, TwoFactorStatus, VerifiedContact,
+    Account, Challenge, ChallengeReason, Consent, ConsentChallenge, Contact, ContactValue,
+    DeviceInfo, SecondFactorMethod, Session, StoredHash, TwoFactorStatus, VerifiedContact,
 };
 use mi_identity::domain::{CreateAccountOutcome, NewSession, SignUpStore};
 use mi_identity::storage::SqlIdentityStore;
@@ -131,6 +131,21 @@ pub(crate) fn new_challenge(mi_id: MiId, expires_at: UnixMillis) -> Challenge {
         methods: vec![SecondFactorMethod::Totp, SecondFactorMethod::RecoveryCode],
         new_device: true,
         attempts: 0,
+        expires_at,
+        completed: false,
+    }
+}
+
+/// A consent step of a sign-in on `device-2` that proved the password and a TOTP code now.
+pub(crate) fn new_consent_challenge(mi_id: MiId, expires_at: UnixMillis) -> ConsentChallenge {
+    ConsentChallenge {
+        challenge_id: uuid::Uuid::new_v4().to_string(),
+        mi_id,
+        device: device("device-2"),
+        client_address: "203.0.113.8".into(),
+        methods: vec!["pwd".into(), "otp".into(), "mfa".into()],
+        new_device: true,
+        authenticated_at: UnixMillis::now(),
         expires_at,
         completed: false,
     }

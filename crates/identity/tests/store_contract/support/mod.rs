@@ -29,7 +29,13 @@ pub(crate) const EMAIL_B: &str = "li.lei@example.com";
 pub(crate) const EMAIL_C: &str = "han.meimei@example.com";
 
 /// The tables that hold an account's own rows, keyed by its Mi ID.
-pub(crate) const ACCOUNT_TABLES: [&str; 4] = ["accounts", "contacts", "sessions", "known_devices"];
+pub(crate) const ACCOUNT_TABLES: [&str; 5] = [
+    "accounts",
+    "contacts",
+    "consents",
+    "sessions",
+    "known_devices",
+];
 
 /// `millis` milliseconds after `time` (before it, when negative).
 pub(crate) fn shifted(time: UnixMillis, millis: i64) -> UnixMillis {
