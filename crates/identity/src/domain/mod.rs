@@ -33,8 +33,8 @@ pub use self::passwords::{
 pub use self::profile::{Profile, ProfileError, ProfileStore, ProfileUpdate};
 pub use self::services::{IdentityParts, IdentityServices};
 pub use self::sessions::{
-    CallerError, IssuedTokens, NewSession, RefreshError, RevokeScope, RotateOutcome, SessionError,
-    SessionLifetimes, SessionStore, SessionTokens, Sessions, TokenIssuer,
+    ActiveSession, CallerError, IssuedTokens, NewSession, RefreshError, RevokeScope, RotateOutcome,
+    SessionError, SessionLifetimes, SessionStore, SessionTokens, Sessions, TokenIssuer,
 };
 pub use self::sign_in::{
     Challenge, ChallengeReason, ChallengeSettings, CompleteOutcome, ReauthenticateError,

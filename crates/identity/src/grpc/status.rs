@@ -76,6 +76,6 @@ pub(super) fn reauthentication_required() -> ServiceError {
     ServiceError::failed_precondition(
         Reason::ReauthenticationRequired,
         "session",
-        "confirm your password or second factor first (Reauthenticate)",
+        "this change needs a recent password or second-factor proof",
     )
 }

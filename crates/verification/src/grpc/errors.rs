@@ -21,7 +21,7 @@ fn refusal(refusal: SendRefusal) -> ServiceError {
             if answered {
                 "the CAPTCHA answer is wrong or expired; solve a new CAPTCHA"
             } else {
-                "solve a CAPTCHA (CreateCaptcha) and send its answer"
+                "a solved CAPTCHA is required"
             },
         ),
         SendRefusal::RateLimited { limit, retry_after } => ServiceError::rate_limited(
@@ -58,10 +58,7 @@ pub(super) fn create_captcha(error: CreateCaptchaError) -> Status {
 /// SendCode's errors.
 pub(super) fn send_code(error: SendCodeError) -> Status {
     let service_error = match error {
-        SendCodeError::InvalidRequest(violations) => violations.into_iter().fold(
-            ServiceError::new(ErrorCode::InvalidArgument, "invalid SendCode request"),
-            |error, (field, problem)| error.with_field_violation(field, problem),
-        ),
+        SendCodeError::InvalidRequest(violations) => ServiceError::invalid_fields(violations),
         SendCodeError::Refused(refused) => refusal(refused),
         SendCodeError::Unexpected(error) => ServiceError::internal(&error),
     };
@@ -82,7 +79,7 @@ pub(super) fn resend_code(error: ResendCodeError) -> Status {
         ResendCodeError::TooManySends => ServiceError::failed_precondition(
             Reason::TooManySends,
             "verification",
-            "this verification has sent all its codes; start a new one with SendCode",
+            "this verification has sent all its codes; start a new verification",
         ),
         ResendCodeError::Refused(refused) => refusal(refused),
         ResendCodeError::Unexpected(error) => ServiceError::internal(&error),

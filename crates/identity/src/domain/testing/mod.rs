@@ -172,6 +172,12 @@ impl World {
             mi_id: tokens.session.mi_id,
             session_id: tokens.session.session_id.clone(),
             auth_time: tokens.session.auth_time,
+            locale: self
+                .store
+                .state()
+                .account(tokens.session.mi_id)
+                .map(|account| account.locale)
+                .unwrap_or_default(),
         }
     }
 
