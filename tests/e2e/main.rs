@@ -34,6 +34,7 @@ mod identity_sessions;
 mod identity_sign_in;
 mod identity_sign_up;
 mod identity_two_factor;
+mod localized_errors;
 mod password_length;
 mod proxy_header;
 mod second_factor_delays;

@@ -11,15 +11,6 @@ pub(crate) struct InboxFilter<'a> {
     pub kind: Option<MessageKind>,
 }
 
-impl InboxFilter<'_> {
-    /// Whether `message` passes.
-    pub(crate) fn matches(&self, message: &InboxMessage) -> bool {
-        self.destination
-            .is_none_or(|destination| message.message.destination == destination)
-            && self.kind.is_none_or(|kind| message.kind == Some(kind))
-    }
-}
-
 impl Notifier {
     /// At most `limit` inbox messages that `filter` lets through, oldest first, after message
     /// `after_message_id`.

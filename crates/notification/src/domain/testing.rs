@@ -152,7 +152,12 @@ impl NotificationStore for MemoryNotificationStore {
         let mut listed: Vec<InboxMessage> = state
             .inbox
             .iter()
-            .filter(|m| filter.matches(m))
+            .filter(|m| {
+                filter
+                    .destination
+                    .is_none_or(|d| m.message.destination == d)
+            })
+            .filter(|m| filter.kind.is_none_or(|kind| m.kind == Some(kind)))
             .filter(|m| after_message_id.is_none_or(|after| m.message_id.as_str() > after))
             .cloned()
             .collect();
