@@ -280,7 +280,8 @@ mod tests {
         ]);
         for reason in Reason::iter() {
             let mut english = Vec::new();
-            let languages: [(&str, fn(&str) -> bool); 2] = [
+            type IsWrittenIn = fn(&str) -> bool;
+            let languages: [(&str, IsWrittenIn); 2] = [
                 ("en", |text| text.is_ascii()),
                 ("zh-CN", |text| {
                     text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
