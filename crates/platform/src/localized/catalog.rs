@@ -29,42 +29,18 @@ struct CatalogFile {
     reasons: BTreeMap<String, String>,
     fields: BTreeMap<String, String>,
     limits: BTreeMap<String, String>,
-    phrases: Phrases,
+    phrases: BTreeMap<String, String>,
 }
 
-/// The pieces of the values a text may use.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Phrases {
-    tries_left: String,
-    seconds: String,
-    minutes: String,
-    hours: String,
-    try_again_in: String,
-    try_again_later: String,
-}
-
+/// The `[phrases]` every catalog has: the pieces of the values a text may use.
 const PHRASES: [&str; 6] = [
-    "tries_left",
-    "seconds",
-    "minutes",
     "hours",
+    "minutes",
+    "seconds",
+    "tries_left",
     "try_again_in",
     "try_again_later",
 ];
-
-impl Phrases {
-    fn templates(self) -> [String; 6] {
-        [
-            self.tries_left,
-            self.seconds,
-            self.minutes,
-            self.hours,
-            self.try_again_in,
-            self.try_again_later,
-        ]
-    }
-}
 
 /// One language's labels; its texts are templates in [`ErrorMessages`]' environment, named
 /// `<locale>:<REASON>` and `<locale>:phrases.<name>`.
@@ -102,10 +78,13 @@ impl ErrorMessages {
             if !parsed.limits.contains_key(OTHER_LIMIT) {
                 bail!("error messages {file} have no [limits] {OTHER_LIMIT}");
             }
-            let phrases = PHRASES
-                .iter()
-                .map(|name| format!("phrases.{name}"))
-                .zip(parsed.phrases.templates());
+            if !parsed.phrases.keys().eq(PHRASES.iter()) {
+                bail!("error messages {file} must have exactly these [phrases]: {PHRASES:?}");
+            }
+            let phrases = parsed
+                .phrases
+                .into_iter()
+                .map(|(name, source)| (format!("phrases.{name}"), source));
             for (name, source) in parsed.reasons.into_iter().chain(phrases) {
                 let name = format!("{locale}:{name}");
                 templates
@@ -137,25 +116,31 @@ impl ErrorMessages {
             .unwrap_or(&self.catalogs[0])
     }
 
-    /// The text of an error with this `ErrorInfo` reason and metadata in `locale`'s catalog;
-    /// `None` for a reason no catalog knows (a newer service's) or a template that fails.
+    /// The text of an error with this `ErrorInfo` reason and metadata in `locale`'s catalog,
+    /// else in the fallback's (a reason not translated yet is still explained); `None` for a
+    /// reason no catalog knows (a newer service's) or a template that fails.
     pub(crate) fn localize(
         &self,
         locale: &Locale,
         reason: &str,
         metadata: &HashMap<String, String>,
     ) -> Option<Localized> {
-        let catalog = self.catalog(locale);
-        match self.render(catalog, reason, metadata) {
-            Ok(message) => Some(Localized {
-                locale: catalog.locale.to_string(),
-                message: message?,
-            }),
-            Err(error) => {
-                tracing::warn!(%reason, locale = %catalog.locale, error = format!("{error:#}"), "error message template failed");
-                None
+        for catalog in [self.catalog(locale), &self.catalogs[0]] {
+            match self.render(catalog, reason, metadata) {
+                Ok(None) => {}
+                Ok(Some(message)) => {
+                    return Some(Localized {
+                        locale: catalog.locale.to_string(),
+                        message,
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(%reason, locale = %catalog.locale, error = format!("{error:#}"), "error message template failed");
+                    return None;
+                }
             }
         }
+        None
     }
 
     fn render(
@@ -291,9 +276,9 @@ mod tests {
                 for values in [&HashMap::new(), &full] {
                     let localized = messages
                         .localize(&locale(tag), reason.as_str(), values)
-                        .unwrap_or_else(|| panic!("{tag} has no text for {reason}"));
+                        .unwrap_or_else(|| panic!("no text for {reason}"));
                     let text = localized.message;
-                    assert_eq!(localized.locale, tag);
+                    assert_eq!(localized.locale, tag, "{tag} has no text for {reason}");
                     assert!(
                         !text.is_empty()
                             && !text.contains("  ")
