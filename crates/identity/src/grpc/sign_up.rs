@@ -62,7 +62,7 @@ fn sign_up_status(error: SignUpError) -> Status {
         SignUpError::TokenUsed => status::token_used(),
         SignUpError::AccountExists => ServiceError::new(
             ErrorCode::AlreadyExists,
-            "an account already uses this phone number or email",
+            "an account already uses this phone number or email; sign in, or reset its password",
         )
         .with_reason(Reason::AccountExists),
         SignUpError::Unexpected(error) => ServiceError::internal(&error),
