@@ -88,6 +88,11 @@ impl Locale {
         Self("en".to_owned())
     }
 
+    /// The language subtag: `zh` of `zh-Hans-CN`.
+    pub fn language(&self) -> &str {
+        self.0.split('-').next().unwrap_or(&self.0)
+    }
+
     /// The canonical tag.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -127,6 +132,8 @@ mod tests {
                 Ok(canonical.into())
             );
         }
+        let chinese = Locale::parse("zh-Hans-CN").expect("supported");
+        assert_eq!(chinese.language(), "zh");
     }
 
     #[test]

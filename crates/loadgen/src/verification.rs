@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
-use mi_proto::notification::v1::ListInboxMessagesRequest;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use mi_proto::notification::v1::{ListInboxMessagesRequest, MessageKind};
 use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
 use mi_proto::verification::v1::{CheckCodeRequest, SendCodeRequest};
@@ -132,6 +132,7 @@ pub(crate) async fn scenario(args: &Args) -> anyhow::Result<driver::Report> {
                                 destination: destination.clone(),
                                 page_size: 1,
                                 page_token: String::new(),
+                                kind: MessageKind::Code.into(),
                             };
                             let messages = inbox
                                 .list_inbox_messages(request)
@@ -213,6 +214,7 @@ async fn prepare_codes(
                     destination: String::new(),
                     page_size: 500,
                     page_token,
+                    kind: MessageKind::Code.into(),
                 })
                 .await?
                 .into_inner();

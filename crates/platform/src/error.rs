@@ -105,6 +105,28 @@ impl ServiceError {
         .with_metadata("field", field)
     }
 
+    /// INVALID_ARGUMENT naming every bad field with its problem: "invalid locale: …; region:
+    /// …". With one field, its ErrorInfo names it as [`Self::invalid_field`]'s does.
+    pub fn invalid_fields(violations: Vec<(&'static str, String)>) -> Self {
+        if let [(field, problem)] = violations.as_slice() {
+            return Self::invalid_field(field, problem.clone());
+        }
+        let listed = violations
+            .iter()
+            .map(|(field, problem)| format!("{field}: {problem}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let message = if listed.is_empty() {
+            "invalid request".to_owned()
+        } else {
+            format!("invalid {listed}")
+        };
+        violations.into_iter().fold(
+            Self::new(ErrorCode::InvalidArgument, message),
+            |error, (field, problem)| error.with_field_violation(field, problem),
+        )
+    }
+
     /// RESOURCE_EXHAUSTED with the time after which a retry may succeed.
     pub fn rate_limited(
         subject: &str,
@@ -145,7 +167,7 @@ impl ServiceError {
         Self::failed_precondition(
             Reason::ReauthenticationRequired,
             "session",
-            "confirm your password or second factor first (Reauthenticate)",
+            "this change needs a recent password or second-factor proof",
         )
     }
 
@@ -183,10 +205,7 @@ impl ServiceError {
 impl From<TooLong> for ServiceError {
     fn from(too_long: TooLong) -> Self {
         let TooLong(violations) = too_long;
-        violations.into_iter().fold(
-            Self::new(ErrorCode::InvalidArgument, "request fields are too long"),
-            |error, (field, problem)| error.with_field_violation(field, problem),
-        )
+        Self::invalid_fields(violations)
     }
 }
 
@@ -248,5 +267,30 @@ mod tests {
         let (reason, metadata) = error_info(&status);
         assert_eq!(reason, "INVALID_ARGUMENT");
         assert_eq!(metadata["field"], "locale");
+    }
+
+    #[test]
+    fn several_bad_fields_are_each_named() {
+        let status = Status::from(ServiceError::invalid_fields(vec![
+            ("region", "unknown".into()),
+            ("locale", "not supported".into()),
+        ]));
+        assert_eq!(
+            status.message(),
+            "invalid region: unknown; locale: not supported"
+        );
+        let violations = status
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations
+            .len();
+        assert_eq!(violations, 2);
+        let one = Status::from(ServiceError::invalid_fields(vec![(
+            "region",
+            "unknown".into(),
+        )]));
+        assert_eq!(one.message(), "invalid region: unknown");
+        assert_eq!(error_info(&one).1["field"], "region");
     }
 }

@@ -18,6 +18,7 @@ pub(crate) mod error;
 pub mod events;
 pub mod host;
 pub mod limiter;
+pub mod localized;
 pub mod outbox;
 pub mod paging;
 pub(crate) mod redact;

@@ -1,5 +1,6 @@
 //! The gRPC server every service runs: its own services plus `grpc.health.v1`, server
-//! reflection, a request span continuing the caller's trace, and graceful shutdown.
+//! reflection, a request span continuing the caller's trace, each error's text for a person
+//! (`localized`), and graceful shutdown.
 
 use std::net::SocketAddr;
 
@@ -14,6 +15,7 @@ use tonic_health::ServingStatus;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::TlsConfig;
+use crate::localized::LocalizeErrorsLayer;
 use crate::telemetry::{self, HeaderExtractor};
 
 /// Binds a TCP listener, with the address in the error.
@@ -75,6 +77,7 @@ pub async fn serve(
     }
     builder
         .layer(trace_layer)
+        .layer(LocalizeErrorsLayer::built_in()?)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming(listener), health_on_shutdown)
         .await

@@ -21,9 +21,9 @@ use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::sign_in_response::Result as SignInResult;
 use mi_proto::identity::v1::{
     Account, CompleteSignInRequest, ConsentRequired, GetAccountRequest, GetLegalDocumentsRequest,
-    LegalDocument, LegalDocumentKind, ListSigningKeysRequest,
-    RefreshSessionRequest, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
-    SessionTokens, SignInRequest, SignInResponse, SignUpRequest,
+    LegalDocument, LegalDocumentKind, ListSigningKeysRequest, RefreshSessionRequest,
+    SecondFactorChallenge, SecondFactorMethod, SecondFactorProof, SessionTokens, SignInRequest,
+    SignInResponse, SignUpRequest,
 };
 use mi_proto::notification::v1::InboxMessage;
 use mi_proto::verification::v1::send_code_request::Target;

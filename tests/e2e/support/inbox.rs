@@ -2,17 +2,29 @@
 
 use std::time::Duration;
 
-use mi_proto::notification::v1::{InboxMessage, ListInboxMessagesRequest};
+use mi_proto::notification::v1::{InboxMessage, ListInboxMessagesRequest, MessageKind};
 
 use super::{DELIVERY_TIMEOUT, TestPlatform};
 
 impl TestPlatform {
     /// Every dev-inbox message for a destination, oldest first.
     pub(crate) async fn inbox(&self, destination: &str) -> Vec<InboxMessage> {
+        self.inbox_of_kind(destination, MessageKind::Unspecified)
+            .await
+    }
+
+    /// The dev-inbox messages of one kind for a destination (every kind for unspecified),
+    /// oldest first.
+    pub(crate) async fn inbox_of_kind(
+        &self,
+        destination: &str,
+        kind: MessageKind,
+    ) -> Vec<InboxMessage> {
         let request = ListInboxMessagesRequest {
             destination: destination.to_owned(),
             page_size: 100,
             page_token: String::new(),
+            kind: kind.into(),
         };
         self.notification()
             .await

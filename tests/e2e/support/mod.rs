@@ -20,7 +20,10 @@ pub(crate) use identity::{
     offers_method, strong_password, test_device, unix_now,
 };
 pub(crate) use modes::in_both_modes;
-pub(crate) use refusals::{error_metadata, expect_refusal, field_violations, reason, retry_after};
+pub(crate) use refusals::{
+    error_metadata, expect_refusal, field_violations, in_language, localized_message, reason,
+    retry_after,
+};
 pub(crate) use values::{code_in, unique_email, unique_phone_number};
 
 use std::sync::{Arc, OnceLock};

@@ -1,5 +1,5 @@
-//! What a refusal says: its code, its `ErrorInfo` reason and metadata, its retry delay and
-//! its field violations.
+//! What a refusal says: its code, its `ErrorInfo` reason and metadata, its retry delay, its
+//! field violations and its text for a person; and how a client asks for a language.
 
 use std::time::Duration;
 
@@ -53,6 +53,28 @@ pub(crate) fn error_metadata(status: &Status, key: &str) -> Option<String> {
         .get_error_details()
         .error_info()
         .and_then(|info| info.metadata.get(key).cloned())
+}
+
+/// A refusal's `LocalizedMessage` as (locale, message).
+pub(crate) fn localized_message(status: &Status) -> Option<(String, String)> {
+    status
+        .get_error_details()
+        .localized_message()
+        .map(|localized| (localized.locale.clone(), localized.message.clone()))
+}
+
+/// A request that asks for answers in `accept_language`, as a browser or app would.
+pub(crate) fn in_language<T>(
+    mut request: tonic::Request<T>,
+    accept_language: &str,
+) -> tonic::Request<T> {
+    request.metadata_mut().insert(
+        "accept-language",
+        accept_language
+            .parse()
+            .expect("an ASCII accept-language value"),
+    );
+    request
 }
 
 /// The RetryInfo delay of a refusal.

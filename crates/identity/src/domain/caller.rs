@@ -13,6 +13,8 @@ pub struct Caller {
     pub session_id: String,
     /// When the session last proved a password or second factor.
     pub auth_time: UnixMillis,
+    /// The account's locale, in which the caller's errors are written.
+    pub locale: String,
 }
 
 impl Caller {

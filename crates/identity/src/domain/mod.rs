@@ -43,8 +43,8 @@ pub use self::profile::{
 pub use self::send_tokens::{MaskedContact, SendTokens};
 pub use self::services::{IdentityParts, IdentityServices};
 pub use self::sessions::{
-    CallerError, IssuedTokens, NewSession, RefreshError, RevokeScope, RotateOutcome, SessionError,
-    SessionLifetimes, SessionStore, SessionTokens, Sessions, TokenIssuer,
+    ActiveSession, CallerError, IssuedTokens, NewSession, RefreshError, RevokeScope, RotateOutcome,
+    SessionError, SessionLifetimes, SessionStore, SessionTokens, Sessions, TokenIssuer,
 };
 pub use self::sign_in::{
     AcceptRequest, Challenge, ChallengeReason, ChallengeSettings, CompleteOutcome,

@@ -3,6 +3,7 @@
 
 use mi_platform::auth::AccessTokenVerifier;
 use mi_platform::client::ProxyTrust;
+use mi_platform::localized;
 use tonic::{Request, Status};
 
 use super::sessions;
@@ -31,12 +32,16 @@ impl Callers {
         self.proxy_trust.client_address(request)
     }
 
-    /// The caller of an authenticated RPC: a valid access token of an active session.
+    /// The caller of an authenticated RPC: a valid access token of an active session. The
+    /// request's errors are written in the account's locale from here on.
     pub(super) async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         let claims = self.access_tokens.authenticate(request.metadata())?;
-        self.sessions
+        let caller = self
+            .sessions
             .caller(&claims)
             .await
-            .map_err(sessions::caller_status)
+            .map_err(sessions::caller_status)?;
+        localized::prefer_account_locale(request, &caller.locale);
+        Ok(caller)
     }
 }

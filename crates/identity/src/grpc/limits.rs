@@ -111,7 +111,11 @@ pub(super) fn sign_in(
     let mut fields = vec![
         ("identifier", request.identifier.as_str(), MAX_CONTACT_CHARS),
         ("password", &request.password, max_password_chars),
-        ("captcha_pass", &request.captcha_pass, MAX_CAPTCHA_PASS_CHARS),
+        (
+            "captcha_pass",
+            &request.captcha_pass,
+            MAX_CAPTCHA_PASS_CHARS,
+        ),
     ];
     fields.extend(device_length_limits(request.device.as_ref()));
     text::check_lengths(&fields)

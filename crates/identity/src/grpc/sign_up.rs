@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use mi_contracts::Reason;
-use mi_platform::{ErrorCode, ServiceError};
+use mi_platform::{ErrorCode, ServiceError, localized};
 use mi_proto::identity::v1 as api;
 use secrecy::SecretString;
 use tonic::{Request, Response, Status};
@@ -29,6 +29,7 @@ impl SignUpRpcs {
     ) -> Result<Response<api::SignInResponse>, Status> {
         limits::sign_up(request.get_ref(), self.max_password_chars).map_err(ServiceError::from)?;
         let client_address = self.callers.client(&request);
+        localized::prefer_request_locale(&request, &request.get_ref().locale);
         let request = request.into_inner();
         let tokens = self
             .service
@@ -53,10 +54,7 @@ impl SignUpRpcs {
 /// SignUp's errors.
 fn sign_up_status(error: SignUpError) -> Status {
     let service_error = match error {
-        SignUpError::InvalidRequest(problems) => problems.into_iter().fold(
-            ServiceError::new(ErrorCode::InvalidArgument, "invalid SignUp request"),
-            |error, (field, problem)| error.with_field_violation(field, problem),
-        ),
+        SignUpError::InvalidRequest(problems) => ServiceError::invalid_fields(problems),
         SignUpError::WeakPassword(problem) => status::weak_password("password", &problem.0),
         SignUpError::TermsNotAccepted => status::terms_not_accepted(),
         SignUpError::ConsentOutdated(outdated) => status::consent_outdated(&outdated),
@@ -64,7 +62,7 @@ fn sign_up_status(error: SignUpError) -> Status {
         SignUpError::TokenUsed => status::token_used(),
         SignUpError::AccountExists => ServiceError::new(
             ErrorCode::AlreadyExists,
-            "an account already uses this phone number or email; sign in, or reset the password (ResetPassword) if you forgot it",
+            "an account already uses this phone number or email; sign in, or reset its password",
         )
         .with_reason(Reason::AccountExists),
         SignUpError::Unexpected(error) => ServiceError::internal(&error),

@@ -83,7 +83,7 @@ pub(super) fn terms_not_accepted() -> ServiceError {
     ServiceError::failed_precondition(
         Reason::TermsNotAccepted,
         "accepted_terms_version",
-        "accept the terms of service and the privacy policy (GetLegalDocuments) to continue",
+        "accept the terms of service and the privacy policy to continue",
     )
 }
 
@@ -98,7 +98,7 @@ pub(super) fn consent_outdated(outdated: &[OutdatedVersion]) -> ServiceError {
         .fold(
             ServiceError::new(
                 ErrorCode::InvalidArgument,
-                "not the current terms of service or privacy policy; show the current ones (GetLegalDocuments)",
+                "not the current terms of service or privacy policy",
             ),
             |error, one| {
                 let problem = format!("is not the current version {}", one.current);

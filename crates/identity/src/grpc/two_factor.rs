@@ -103,9 +103,11 @@ fn two_factor_status(error: TwoFactorError) -> Status {
             "totp",
             "an authenticator app is already on; disable it first",
         ),
-        TwoFactorError::TotpNotEnrolled => {
-            precondition(Reason::TotpNotEnrolled, "totp", "start with EnrollTotp")
-        }
+        TwoFactorError::TotpNotEnrolled => precondition(
+            Reason::TotpNotEnrolled,
+            "totp",
+            "TOTP enrollment was not started",
+        ),
         TwoFactorError::WrongCode => {
             ServiceError::invalid_field("code", "does not match the authenticator app")
                 .with_reason(Reason::WrongCode)

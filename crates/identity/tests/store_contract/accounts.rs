@@ -13,11 +13,12 @@ use mi_proto::events::v1 as wire;
 
 use crate::support::{
     ACCOUNT_TABLES, DAY, EMAIL_A, EMAIL_B, Fixture, PHONE_A, PHONE_B, PHONE_C, SignUp, account,
-    account_of, active, add_contact, all_rows, assert_no_rows, candidate, confirm_totp, contact,
-    create_challenge, create_consent_challenge, delete, event_types, find, ids_in_order, is_known,
-    mi_id, named, new_account, new_challenge, new_consent_challenge, outbox_len, pairs, password,
-    password_of, pend_totp, race, random_hash, recovery, revoked_events, rotate_first, rows,
-    session_ids, sessions, shifted, sign_up, spend, start, successes, token, types, used_tokens_of,
+    account_of, active, active_with_locale, add_contact, all_rows, assert_no_rows, candidate,
+    confirm_totp, contact, create_challenge, create_consent_challenge, delete, event_types, find,
+    ids_in_order, is_known, mi_id, named, new_account, new_challenge, new_consent_challenge,
+    outbox_len, pairs, password, password_of, pend_totp, race, random_hash, recovery,
+    revoked_events, rotate_first, rows, session_ids, sessions, shifted, sign_up, spend, start,
+    successes, token, types, used_tokens_of,
 };
 
 pub(crate) async fn sign_up_stores_everything_or_nothing(fixture: Fixture) {
@@ -338,7 +339,13 @@ pub(crate) async fn tokens_events_profile_and_authentication_times(fixture: Fixt
     ]);
     assert_eq!(event_types(database, id).await, expected);
 
-    // The profile changes, with its event; a gone account is reported.
+    // The profile changes, with its event (and the caller of a session now reads the new
+    // locale); a gone account is reported.
+    let before = active_with_locale(store, session_id, now).await;
+    assert_eq!(
+        before.map(|active| active.account_locale).as_deref(),
+        Some("zh-CN")
+    );
     let updated = Account {
         display_name: "Jane".into(),
         region: "SG".into(),
@@ -353,6 +360,11 @@ pub(crate) async fn tokens_events_profile_and_authentication_times(fixture: Fixt
             .expect("profile")
     );
     assert_eq!(account_of(store, id).await, updated);
+    let after = active_with_locale(store, session_id, now).await;
+    assert_eq!(
+        after.map(|active| active.account_locale).as_deref(),
+        Some("en")
+    );
     let expected = types(&[
         wire::AccountCreated::EVENT_TYPE,
         wire::SignedIn::EVENT_TYPE,

@@ -3,7 +3,7 @@
 
 use mi_contracts::{Channel, MiId};
 
-use super::Notifier;
+use super::{MessageKind, Notifier};
 
 /// A security event the account's owner is told about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +99,12 @@ impl Notifier {
             let idempotency_key = format!("{source_event_id}-{}", position + 1);
             if let Err(error) = self
                 .dispatcher
-                .deliver(source_event_id, &idempotency_key, &message)
+                .deliver(
+                    source_event_id,
+                    &idempotency_key,
+                    MessageKind::SecurityAlert,
+                    &message,
+                )
                 .await
             {
                 failures.push(error);

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use mi_contracts::{Channel, Purpose, UnixMillis};
 
-use super::Notifier;
+use super::{MessageKind, Notifier};
 
 /// A code verification issued, as the notification service needs it.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,7 +61,12 @@ impl Notifier {
         )?;
         // The event asks for this one message, so its id names the message to providers too.
         self.dispatcher
-            .deliver(source_event_id, source_event_id, &message)
+            .deliver(
+                source_event_id,
+                source_event_id,
+                MessageKind::Code,
+                &message,
+            )
             .await
     }
 }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    DeliveryStart, MessageDelivered, NotificationStore, OutgoingMessage, Transport, Transports,
+    DeliveryStart, MessageDelivered, MessageKind, NotificationStore, OutgoingMessage, Transport,
+    Transports,
 };
 
 /// Delivers messages and keeps their delivery records; codes and alerts both go through it.
@@ -20,14 +21,15 @@ impl Dispatcher {
         Self { store, transports }
     }
 
-    /// Delivers `message`, which `source_event_id` asked for, unless it was delivered or given
-    /// up on already. `idempotency_key` names the message to external providers, so that they
-    /// recognize a retry after a lost answer; it must be the same on every attempt and differ
-    /// between the messages of one event.
+    /// Delivers `message`, a message of `kind` which `source_event_id` asked for, unless it was
+    /// delivered or given up on already. `idempotency_key` names the message to external
+    /// providers, so that they recognize a retry after a lost answer; it must be the same on
+    /// every attempt and differ between the messages of one event.
     pub(crate) async fn deliver(
         &self,
         source_event_id: &str,
         idempotency_key: &str,
+        kind: MessageKind,
         message: &OutgoingMessage,
     ) -> anyhow::Result<()> {
         let transport = self.transports.for_channel(message.channel);
@@ -67,6 +69,7 @@ impl Dispatcher {
             source_event_id: source_event_id.to_owned(),
             destination: message.destination.clone(),
             transport: transport.name().to_owned(),
+            kind,
         };
         let to_dev_inbox = matches!(transport, Transport::DevInbox);
         self.store

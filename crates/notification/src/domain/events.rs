@@ -1,6 +1,8 @@
 //! What the notification service tells others, as domain values. The store publishes each
 //! with its delivery record; `publish.rs` is the one place that turns them into protobuf.
 
+use super::MessageKind;
+
 /// A message left through its transport (or reached the dev inbox).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MessageDelivered {
@@ -12,6 +14,8 @@ pub(crate) struct MessageDelivered {
     pub destination: String,
     /// The transport's name, e.g. `smtp`.
     pub transport: String,
+    /// What was delivered (kept in the dev inbox; not part of the published event).
+    pub kind: MessageKind,
 }
 
 /// A message was given up on after its event failed for good.

@@ -26,6 +26,7 @@ pub(crate) use alerts::{AlertAudience, AlertKind, SecurityAlert};
 pub(crate) use codes::IssuedCode;
 pub(crate) use dispatcher::Dispatcher;
 pub(crate) use events::{DeliveryFailed, MessageDelivered};
+pub(crate) use inbox::InboxFilter;
 pub(crate) use render::Templates;
 pub(crate) use store::{DeliveryStart, DeliveryStatus, NotificationStore};
 pub(crate) use transport::{ExternalTransport, Transport, Transports};
@@ -53,6 +54,23 @@ impl std::fmt::Debug for OutgoingMessage {
     }
 }
 
+/// What a message is for, stored by its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
+pub(crate) enum MessageKind {
+    /// A one-time verification code.
+    Code,
+    /// A security alert to an account's contacts.
+    SecurityAlert,
+}
+
+impl MessageKind {
+    /// The name stored in the database.
+    pub(crate) fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// A message as delivered to the dev inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct InboxMessage {
@@ -60,6 +78,8 @@ pub(crate) struct InboxMessage {
     pub message_id: String,
     /// The event that caused it.
     pub source_event_id: String,
+    /// What it is; `None` for a message stored before kinds were recorded.
+    pub kind: Option<MessageKind>,
     /// The message.
     pub message: OutgoingMessage,
     /// When it was delivered.

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{InboxMessage, MessageDelivered, OutgoingMessage};
+use super::{InboxFilter, InboxMessage, MessageDelivered, OutgoingMessage};
 
 /// Where a delivery stands when an event (perhaps again) asks for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +70,11 @@ pub(crate) trait NotificationStore: Send + Sync + std::fmt::Debug {
     /// `DeliveryFailed` each; returns how many there were.
     async fn fail(&self, source_event_id: &str, reason: &str) -> anyhow::Result<usize>;
 
-    /// At most `limit` inbox messages oldest first, optionally for one destination, after
+    /// At most `limit` inbox messages that `filter` lets through, oldest first, after
     /// `after_message_id`.
     async fn list_inbox(
         &self,
-        destination: Option<&str>,
+        filter: &InboxFilter<'_>,
         after_message_id: Option<&str>,
         limit: i64,
     ) -> anyhow::Result<Vec<InboxMessage>>;

@@ -11,9 +11,9 @@ use mi_contracts::UnixMillis;
 use mi_platform::crypto::{CodeCipher, SecretKey};
 
 use super::{
-    DeliveryFailed, DeliveryStart, DeliveryStatus as Status, ExternalTransport, InboxMessage,
-    MessageDelivered, NotificationStore, Notifier, OutgoingMessage, Templates, Transport,
-    Transports,
+    DeliveryFailed, DeliveryStart, DeliveryStatus as Status, ExternalTransport, InboxFilter,
+    InboxMessage, MessageDelivered, NotificationStore, Notifier, OutgoingMessage, Templates,
+    Transport, Transports,
 };
 
 #[derive(Debug)]
@@ -114,6 +114,7 @@ impl NotificationStore for MemoryNotificationStore {
             state.inbox.push(InboxMessage {
                 message_id: delivered.message_id.clone(),
                 source_event_id: delivered.source_event_id.clone(),
+                kind: Some(delivered.kind),
                 message: message.clone(),
                 created_at: UnixMillis::EPOCH,
             });
@@ -143,7 +144,7 @@ impl NotificationStore for MemoryNotificationStore {
 
     async fn list_inbox(
         &self,
-        destination: Option<&str>,
+        filter: &InboxFilter<'_>,
         after_message_id: Option<&str>,
         limit: i64,
     ) -> anyhow::Result<Vec<InboxMessage>> {
@@ -151,7 +152,12 @@ impl NotificationStore for MemoryNotificationStore {
         let mut listed: Vec<InboxMessage> = state
             .inbox
             .iter()
-            .filter(|m| destination.is_none_or(|d| m.message.destination == d))
+            .filter(|m| {
+                filter
+                    .destination
+                    .is_none_or(|d| m.message.destination == d)
+            })
+            .filter(|m| filter.kind.is_none_or(|kind| m.kind == Some(kind)))
             .filter(|m| after_message_id.is_none_or(|after| m.message_id.as_str() > after))
             .cloned()
             .collect();

@@ -11,7 +11,7 @@ use mi_proto::notification::v1 as api;
 use mi_proto::notification::v1::notification_service_server::NotificationService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{InboxMessage, Notifier};
+use crate::domain::{InboxFilter, InboxMessage, MessageKind, Notifier};
 
 /// Serves `mi.notification.v1.NotificationService`.
 #[derive(Debug)]
@@ -45,15 +45,15 @@ impl NotificationService for NotificationHandler {
         let request = request.into_inner();
         text::check_lengths(&[("destination", &request.destination, MAX_CONTACT_CHARS)])
             .map_err(ServiceError::from)?;
+        let filter = InboxFilter {
+            destination: (!request.destination.is_empty()).then_some(request.destination.as_str()),
+            kind: kind_from_wire(request.kind)?,
+        };
         // The page key is a message id; message ids are UUIDv7s, which sort by time.
         let page = PageRequest::<String>::from_wire(request.page_size, &request.page_token)?;
         let messages = self
             .notifier
-            .list_inbox(
-                &request.destination,
-                page.after.as_deref(),
-                page.fetch_limit(),
-            )
+            .list_inbox(&filter, page.after.as_deref(), page.fetch_limit())
             .await
             .map_err(|error| ServiceError::internal(&error))?;
         let page = page.page(messages, |message| message.message_id.clone());
@@ -61,6 +61,27 @@ impl NotificationService for NotificationHandler {
             messages: page.items.into_iter().map(to_wire).collect(),
             next_page_token: page.next_page_token,
         }))
+    }
+}
+
+/// The kind a request filters on; unspecified filters on none.
+fn kind_from_wire(value: i32) -> Result<Option<MessageKind>, ServiceError> {
+    match api::MessageKind::try_from(value) {
+        Ok(api::MessageKind::Unspecified) => Ok(None),
+        Ok(api::MessageKind::Code) => Ok(Some(MessageKind::Code)),
+        Ok(api::MessageKind::SecurityAlert) => Ok(Some(MessageKind::SecurityAlert)),
+        Err(_) => Err(ServiceError::invalid_field(
+            "kind",
+            "must be MESSAGE_KIND_CODE, MESSAGE_KIND_SECURITY_ALERT or unspecified",
+        )),
+    }
+}
+
+fn kind_to_wire(kind: Option<MessageKind>) -> api::MessageKind {
+    match kind {
+        None => api::MessageKind::Unspecified,
+        Some(MessageKind::Code) => api::MessageKind::Code,
+        Some(MessageKind::SecurityAlert) => api::MessageKind::SecurityAlert,
     }
 }
 
@@ -73,5 +94,6 @@ fn to_wire(message: InboxMessage) -> api::InboxMessage {
         body: message.message.body,
         create_time: Some(message.created_at.to_timestamp()),
         source_event_id: message.source_event_id,
+        kind: kind_to_wire(message.kind).into(),
     }
 }

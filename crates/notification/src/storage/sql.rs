@@ -9,8 +9,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::{
-    DeliveryFailed, DeliveryStart, DeliveryStatus, InboxMessage, MessageDelivered,
-    NotificationStore, OutgoingMessage,
+    DeliveryFailed, DeliveryStart, DeliveryStatus, InboxFilter, InboxMessage, MessageDelivered,
+    MessageKind, NotificationStore, OutgoingMessage,
 };
 use crate::publish;
 
@@ -121,8 +121,8 @@ impl NotificationStore for SqlNotificationStore {
         let message_id = delivered.message_id.as_str();
         if to_dev_inbox {
             sqlx::query(
-                "INSERT INTO inbox_messages (message_id, source_event_id, destination, channel, subject, body, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO inbox_messages (message_id, source_event_id, destination, channel, subject, body, created_at, kind) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(message_id)
             .bind(source_event_id)
@@ -131,6 +131,7 @@ impl NotificationStore for SqlNotificationStore {
             .bind(&message.subject)
             .bind(&message.body)
             .bind(now)
+            .bind(delivered.kind.as_str())
             .execute(&mut *transaction)
             .await?;
         }
@@ -199,17 +200,18 @@ impl NotificationStore for SqlNotificationStore {
 
     async fn list_inbox(
         &self,
-        destination: Option<&str>,
+        filter: &InboxFilter<'_>,
         after_message_id: Option<&str>,
         limit: i64,
     ) -> anyhow::Result<Vec<InboxMessage>> {
         // Empty strings stand for "no filter" so one statement serves every combination.
         let rows = sqlx::query(
-            "SELECT message_id, source_event_id, destination, channel, subject, body, created_at \
-             FROM inbox_messages WHERE ($1 = '' OR destination = $1) AND message_id > $2 \
-             ORDER BY message_id LIMIT $3",
+            "SELECT message_id, source_event_id, destination, channel, subject, body, created_at, kind \
+             FROM inbox_messages WHERE ($1 = '' OR destination = $1) AND ($2 = '' OR kind = $2) \
+             AND message_id > $3 ORDER BY message_id LIMIT $4",
         )
-        .bind(destination.unwrap_or_default())
+        .bind(filter.destination.unwrap_or_default())
+        .bind(filter.kind.map(MessageKind::as_str).unwrap_or_default())
         .bind(after_message_id.unwrap_or_default())
         .bind(limit)
         .fetch_all(self.database.pool())
@@ -220,9 +222,19 @@ impl NotificationStore for SqlNotificationStore {
 
 fn from_row(row: &AnyRow) -> anyhow::Result<InboxMessage> {
     let channel: String = row.try_get("channel")?;
+    let kind: String = row.try_get("kind")?;
     Ok(InboxMessage {
         message_id: row.try_get("message_id")?,
         source_event_id: row.try_get("source_event_id")?,
+        // Empty for messages stored before kinds were recorded (migration 1004).
+        kind: match kind.as_str() {
+            "" => None,
+            stored => Some(
+                stored
+                    .parse::<MessageKind>()
+                    .with_context(|| format!("unknown stored message kind {stored}"))?,
+            ),
+        },
         message: OutgoingMessage {
             destination: row.try_get("destination")?,
             channel: channel

@@ -82,7 +82,7 @@ impl Verifier {
         let verification_id = uuid::Uuid::parse_str(verification_id.trim())
             .map_err(|_| CheckCodeError::InvalidRequest {
                 field: "verification_id",
-                problem: "must be the id SendCode returned".into(),
+                problem: "must be a verification id this service returned".into(),
             })?
             .to_string();
         let code =

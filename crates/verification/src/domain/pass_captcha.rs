@@ -65,7 +65,7 @@ impl Verifier {
         })?;
         let answer = answer.ok_or_else(|| PassCaptchaError::InvalidRequest {
             field: "captcha",
-            problem: "solve a CAPTCHA (CreateCaptcha) and send its answer".into(),
+            problem: "a solved CAPTCHA is required".into(),
         })?;
         if !self
             .captchas

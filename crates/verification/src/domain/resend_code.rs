@@ -63,7 +63,7 @@ impl Verifier {
         let verification_id = uuid::Uuid::parse_str(request.verification_id.trim())
             .map_err(|_| ResendCodeError::InvalidRequest {
                 field: "verification_id",
-                problem: "must be the id SendCode returned".into(),
+                problem: "must be a verification id this service returned".into(),
             })?
             .to_string();
         let current = self

@@ -25,7 +25,7 @@ fn refusal(refusal: SendRefusal) -> ServiceError {
                 ServiceError::failed_precondition(
                     Reason::CaptchaRequired,
                     "captcha",
-                    "solve a CAPTCHA (CreateCaptcha) and send its answer",
+                    "a solved CAPTCHA is required",
                 )
             }
         }
@@ -87,10 +87,7 @@ pub(super) fn create_captcha(error: CreateCaptchaError) -> Status {
 /// SendCode's errors.
 pub(super) fn send_code(error: SendCodeError) -> Status {
     let service_error = match error {
-        SendCodeError::InvalidRequest(violations) => violations.into_iter().fold(
-            ServiceError::new(ErrorCode::InvalidArgument, "invalid SendCode request"),
-            |error, (field, problem)| error.with_field_violation(field, problem),
-        ),
+        SendCodeError::InvalidRequest(violations) => ServiceError::invalid_fields(violations),
         SendCodeError::SendToken(problem) => send_token(&problem),
         SendCodeError::Refused(refused) => refusal(refused),
         SendCodeError::Unexpected(error) => ServiceError::internal(&error),
@@ -130,7 +127,7 @@ pub(super) fn resend_code(error: ResendCodeError) -> Status {
         ResendCodeError::TooManySends => ServiceError::failed_precondition(
             Reason::TooManySends,
             "verification",
-            "this verification has sent all its codes; start a new one with SendCode",
+            "this verification has sent all its codes; start a new verification",
         ),
         ResendCodeError::Refused(refused) => refusal(refused),
         ResendCodeError::Unexpected(error) => ServiceError::internal(&error),

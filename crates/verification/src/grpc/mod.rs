@@ -5,6 +5,7 @@ mod limits;
 
 use mi_platform::ServiceError;
 use mi_platform::client::ProxyTrust;
+use mi_platform::localized;
 use mi_proto::contracts::{channel_from_wire, channel_to_wire, purpose_from_wire, purpose_to_wire};
 use mi_proto::verification::v1 as api;
 use mi_proto::verification::v1::verification_service_server::VerificationService;
@@ -59,6 +60,7 @@ impl VerificationService for VerificationHandler {
         request: Request<api::SendCodeRequest>,
     ) -> Result<Response<api::SendCodeResponse>, Status> {
         let client = self.client(&request);
+        localized::prefer_request_locale(&request, &request.get_ref().locale);
         let request = request.into_inner();
         limits::send_code(&request).map_err(ServiceError::from)?;
         let sent = self
@@ -87,6 +89,7 @@ impl VerificationService for VerificationHandler {
         request: Request<api::ResendCodeRequest>,
     ) -> Result<Response<api::ResendCodeResponse>, Status> {
         let client = self.client(&request);
+        localized::prefer_request_locale(&request, &request.get_ref().locale);
         let request = request.into_inner();
         limits::resend_code(&request).map_err(ServiceError::from)?;
         let channel = match request.channel {

@@ -13,7 +13,7 @@ use mi_contracts::{MiId, UnixMillis};
 use mi_platform::auth::AccessClaims;
 use mi_platform::tokens::PublicKey;
 
-pub use self::store::{NewSession, RevokeScope, RotateOutcome, SessionStore};
+pub use self::store::{ActiveSession, NewSession, RevokeScope, RotateOutcome, SessionStore};
 pub use self::tokens::{IssuedTokens, RefreshToken, SessionLifetimes, SessionTokens, TokenIssuer};
 use super::{Caller, Session};
 
@@ -80,16 +80,20 @@ impl Sessions {
             .mi_id()
             .and_then(|raw| MiId::new(raw).ok())
             .ok_or(CallerError::SessionRevoked)?;
-        let session = self
+        let ActiveSession {
+            session,
+            account_locale,
+        } = self
             .store
             .active_session(&claims.sid, UnixMillis::now())
             .await?
-            .filter(|session| session.mi_id == mi_id)
+            .filter(|active| active.session.mi_id == mi_id)
             .ok_or(CallerError::SessionRevoked)?;
         Ok(Caller {
             mi_id,
             session_id: session.session_id,
             auth_time: session.auth_time,
+            locale: account_locale,
         })
     }
 

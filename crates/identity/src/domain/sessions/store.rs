@@ -17,6 +17,16 @@ pub struct NewSession {
     pub refresh_expires_at: UnixMillis,
 }
 
+/// An active session, with what its caller's requests need from the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveSession {
+    /// The session.
+    pub session: Session,
+    /// The account's locale, in which the caller's errors are written (empty if the account
+    /// was deleted meanwhile).
+    pub account_locale: String,
+}
+
 /// Which sessions of an account to revoke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RevokeScope<'a> {
@@ -62,7 +72,7 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         &self,
         session_id: &str,
         now: UnixMillis,
-    ) -> anyhow::Result<Option<Session>>;
+    ) -> anyhow::Result<Option<ActiveSession>>;
 
     /// Trades the refresh token hashed `old_hash` for `new_hash` in one step.
     async fn rotate_refresh(

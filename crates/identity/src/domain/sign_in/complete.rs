@@ -18,7 +18,7 @@ impl SignIn {
         let challenge_id = uuid::Uuid::parse_str(challenge_id.trim())
             .map_err(|_| SignInError::InvalidRequest {
                 field: "challenge_id",
-                problem: "must be the id SignIn returned".into(),
+                problem: "must be a challenge id this service returned".into(),
             })?
             .to_string();
         let max_attempts = self.challenges.max_attempts;

@@ -28,8 +28,8 @@ use super::{
     Argon2Settings, BruteForce, BruteForceSettings, Caller, ChallengeSettings, DeviceInfo,
     DocumentKind, DocumentSettings, FactorFailures, IdentityParts, IdentityServices,
     LegalDocuments, PasswordHasher, PasswordResetSettings, PasswordSettings, RecoveryCodes,
-    ResetStarts, SendTokens, SessionLifetimes, SessionTokens,
-    SignInOutcome, SignInRequest, SignUpRequest, TokenIssuer, TotpSecrets, VerificationTokens,
+    ResetStarts, SendTokens, SessionLifetimes, SessionTokens, SignInOutcome, SignInRequest,
+    SignUpRequest, TokenIssuer, TotpSecrets, VerificationTokens,
 };
 
 /// A password the policy accepts.
@@ -211,6 +211,12 @@ impl World {
             mi_id: tokens.session.mi_id,
             session_id: tokens.session.session_id.clone(),
             auth_time: tokens.session.auth_time,
+            locale: self
+                .store
+                .state()
+                .account(tokens.session.mi_id)
+                .map(|account| account.locale)
+                .unwrap_or_default(),
         }
     }
 

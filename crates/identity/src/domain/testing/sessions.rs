@@ -5,7 +5,7 @@ use mi_contracts::{MiId, UnixMillis};
 
 use super::FakeStore;
 use crate::domain::events::IdentityEvent;
-use crate::domain::{NewSession, RevokeScope, RotateOutcome, Session, SessionStore};
+use crate::domain::{ActiveSession, NewSession, RevokeScope, RotateOutcome, Session, SessionStore};
 
 #[async_trait]
 impl SessionStore for FakeStore {
@@ -24,13 +24,19 @@ impl SessionStore for FakeStore {
         &self,
         session_id: &str,
         now: UnixMillis,
-    ) -> anyhow::Result<Option<Session>> {
+    ) -> anyhow::Result<Option<ActiveSession>> {
         let state = self.state();
         let live = state
             .sessions
             .get(session_id)
             .filter(|new| new.refresh_expires_at > now);
-        Ok(live.map(|new| new.session.clone()))
+        Ok(live.map(|new| ActiveSession {
+            session: new.session.clone(),
+            account_locale: state
+                .account(new.session.mi_id)
+                .map(|account| account.locale)
+                .unwrap_or_default(),
+        }))
     }
 
     async fn rotate_refresh(

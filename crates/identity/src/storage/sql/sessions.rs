@@ -10,7 +10,7 @@ use sqlx::{Any, Row};
 use super::SqlIdentityStore;
 use super::rows::{SESSION_COLUMNS, insert_session, mi_id_at, session_from_row};
 use crate::domain::events::IdentityEvent;
-use crate::domain::{NewSession, RevokeScope, RotateOutcome, Session, SessionStore};
+use crate::domain::{ActiveSession, NewSession, RevokeScope, RotateOutcome, Session, SessionStore};
 
 #[async_trait]
 impl SessionStore for SqlIdentityStore {
@@ -29,15 +29,25 @@ impl SessionStore for SqlIdentityStore {
         &self,
         session_id: &str,
         now: UnixMillis,
-    ) -> anyhow::Result<Option<Session>> {
+    ) -> anyhow::Result<Option<ActiveSession>> {
         let row = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = $1 AND refresh_expires_at > $2"
+            "SELECT {SESSION_COLUMNS}, \
+             (SELECT locale FROM accounts WHERE accounts.mi_id = sessions.mi_id) AS account_locale \
+             FROM sessions WHERE session_id = $1 AND refresh_expires_at > $2"
         ))
         .bind(session_id)
         .bind(now.as_i64())
         .fetch_optional(self.database.pool())
         .await?;
-        row.as_ref().map(session_from_row).transpose()
+        row.map(|row| {
+            Ok(ActiveSession {
+                session: session_from_row(&row)?,
+                account_locale: row
+                    .try_get::<Option<String>, _>("account_locale")?
+                    .unwrap_or_default(),
+            })
+        })
+        .transpose()
     }
 
     async fn rotate_refresh(

@@ -7,9 +7,9 @@ use mi_identity::domain::{
     TwoFactorStatus, VerifiedContact,
 };
 use mi_identity::domain::{
-    AccountLookup, AddContactOutcome, ConsentStore, ContactStore, NewSession, PasswordStore,
-    ProfileStore, RevokeScope, RotateOutcome, SessionStore, SignInCandidate, SignInStore,
-    TwoFactorStore,
+    AccountLookup, ActiveSession, AddContactOutcome, ConsentStore, ContactStore, NewSession,
+    PasswordStore, ProfileStore, RevokeScope, RotateOutcome, SessionStore, SignInCandidate,
+    SignInStore, TwoFactorStore,
 };
 use mi_identity::storage::SqlIdentityStore;
 
@@ -209,6 +209,17 @@ pub(crate) async fn active(
     session_id: &str,
     now: UnixMillis,
 ) -> Option<Session> {
+    active_with_locale(store, session_id, now)
+        .await
+        .map(|active| active.session)
+}
+
+/// An active session with its account's locale, as the caller of its tokens is found.
+pub(crate) async fn active_with_locale(
+    store: &SqlIdentityStore,
+    session_id: &str,
+    now: UnixMillis,
+) -> Option<ActiveSession> {
     store.active_session(session_id, now).await.expect("active")
 }
 
