@@ -16,6 +16,7 @@ mod backbone;
 mod bad_input;
 mod captcha_guard;
 mod challenge_contacts;
+mod client_walk;
 mod code_cooldown;
 mod code_limits;
 mod codes;
