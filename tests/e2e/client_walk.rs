@@ -3,7 +3,8 @@
 //! GetLegalDocuments, the Mi ID from SignUp, the contacts a code can go to from the challenge
 //! or the password reset, masked; the person types the phone number once, at sign-up, and the
 //! recovery email once, when adding it. [`Client::outgoing`] checks every request after that
-//! carries neither in full. The dev inbox stands in for the person's phone and mailbox: the
+//! carries neither in full, and [`Client::incoming`] that no reply shows them (verification
+//! tokens aside: JWTs whose subject is the destination). The dev inbox stands in for the person's phone and mailbox: the
 //! test reads codes there as the person would, the client never sends what it read there but
 //! the code.
 //!
@@ -62,14 +63,27 @@ impl Client<'_> {
     /// Passes `request` on unchanged after asserting it carries no value typed once already.
     #[track_caller]
     fn outgoing<T: Debug>(&self, what: &str, request: T) -> T {
-        let shown = format!("{request:?}");
+        self.assert_masked(what, &request);
+        request
+    }
+
+    /// Passes `reply` on unchanged after asserting it shows no value typed once in full: the
+    /// client is given contacts masked only.
+    #[track_caller]
+    fn incoming<T: Debug>(&self, what: &str, reply: T) -> T {
+        self.assert_masked(what, &reply);
+        reply
+    }
+
+    #[track_caller]
+    fn assert_masked(&self, what: &str, message: &impl Debug) {
+        let shown = format!("{message:?}");
         for value in &self.typed_once {
             assert!(
                 !shown.contains(value.as_str()),
                 "{what} carries {value}, which the client was only given masked: {shown}"
             );
         }
-        request
     }
 
     /// From now on no request may carry `value` (the national digits of a phone number, or an
@@ -123,7 +137,7 @@ impl Client<'_> {
                     .unwrap_or_else(|status| panic!("{what} refused: {status:?}"))
             }
         };
-        let sent = sent.into_inner();
+        let sent = self.incoming(&what, sent.into_inner());
         assert!(!sent.masked_destination.is_empty(), "{what}: {sent:?}");
         sent.verification_id
     }
@@ -137,13 +151,21 @@ impl Client<'_> {
                 code,
             },
         );
-        self.platform
+        let checked = self
+            .platform
             .verification()
             .await
             .check_code(request)
             .await
             .unwrap_or_else(|status| panic!("CheckCode refused: {status:?}"))
-            .into_inner()
+            .into_inner();
+        // Its verification token is left out: a JWT whose subject is the destination.
+        let shown = CheckCodeResponse {
+            verification_token: String::new(),
+            ..checked.clone()
+        };
+        self.incoming("CheckCode", shown);
+        checked
     }
 
     /// A code sent to a contact the client knows only masked (a challenge's or a password
@@ -197,13 +219,8 @@ impl Client<'_> {
                 captcha_pass: String::new(),
             },
         );
-        Ok(self
-            .platform
-            .identity()
-            .await
-            .sign_in(request)
-            .await?
-            .into_inner())
+        let reply = self.platform.identity().await.sign_in(request).await?;
+        Ok(self.incoming("SignIn", reply.into_inner()))
     }
 
     /// The challenge of a sign-in answered with a code to the challenge's contact of `kind`.
@@ -263,7 +280,7 @@ impl Client<'_> {
             .await
             .unwrap()
             .into_inner();
-        sessions_of(listed)
+        sessions_of(self.incoming("ListSessions", listed))
     }
 }
 
@@ -342,10 +359,14 @@ async fn a_client_walks_every_flow_from_the_replies_alone(backends: Backends) {
         ))
     );
     let verification_id = client.send_code(sign_up_send).await;
-    // Typed once: from here on the client has the number only masked.
-    client.forget(&person.phone[3..]);
     let code = read_code(&platform, &person.phone, 0).await;
     let checked = client.check_code(&verification_id, code).await;
+    assert_eq!(
+        checked.destination, person.phone,
+        "the number as typed, normalized"
+    );
+    // Typed once: from here on the client has the number only masked.
+    client.forget(&person.phone[3..]);
     let password = strong_password();
     let sign_up = client.outgoing(
         "SignUp",
@@ -392,9 +413,9 @@ async fn a_client_walks_every_flow_from_the_replies_alone(backends: Backends) {
             captcha: None,
         })
         .await;
-    client.forget(&person.email);
     let code = read_code(&platform, &person.email, 0).await;
     let checked = client.check_code(&verification_id, code).await;
+    client.forget(&person.email);
     let add_contact = client.outgoing(
         "AddRecoveryContact",
         AddRecoveryContactRequest {
@@ -478,13 +499,16 @@ async fn a_client_walks_every_flow_from_the_replies_alone(backends: Backends) {
             identifier: mi_id.to_string(),
         },
     );
-    let reset = platform
-        .identity()
-        .await
-        .start_password_reset(start)
-        .await
-        .unwrap()
-        .into_inner();
+    let reset = client.incoming(
+        "StartPasswordReset",
+        platform
+            .identity()
+            .await
+            .start_password_reset(start)
+            .await
+            .unwrap()
+            .into_inner(),
+    );
     let email_contact = reset
         .contacts
         .iter()
