@@ -200,6 +200,12 @@ impl Client<'_> {
         let code = read_code(self.platform, device, before).await;
         let checked = self.check_code(&verification_id, code).await;
         assert_eq!(checked.masked_destination, contact.masked);
+        // A signed token is readable by whoever holds it: its claims must not show the
+        // contact either.
+        self.assert_masked(
+            "CheckCode's verification token",
+            &token_claims(&checked.verification_token),
+        );
         checked.verification_token
     }
 
@@ -611,4 +617,14 @@ fn account_of(response: Account) -> Account {
 /// The sessions of ListSessions' reply (one page: an account here has two at most).
 fn sessions_of(response: ListSessionsResponse) -> Vec<Session> {
     response.sessions
+}
+
+/// The claims of a JWT as text, read without checking the signature, as any client can.
+fn token_claims(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    String::from_utf8(claims).expect("JSON claims")
 }

@@ -74,7 +74,8 @@ impl Service for IdentityService {
             Arc::clone(&platform.ephemeral),
             settings.second_factor.delays.clone(),
         );
-        let send_tokens = SendTokens::new(platform.send_token_sealer()?);
+        let sealer = platform.send_token_sealer()?;
+        let send_tokens = SendTokens::new(sealer.clone());
         let resets = ResetStarts::new(
             send_tokens.clone(),
             Arc::clone(&platform.limiter),
@@ -92,7 +93,7 @@ impl Service for IdentityService {
                 brute_force,
                 factor_failures,
                 issuer: keys.issuer,
-                verification_tokens: VerificationTokens::new(&keys.verification_keys)?,
+                verification_tokens: VerificationTokens::new(&keys.verification_keys, sealer)?,
                 send_tokens,
                 resets,
                 totp: TotpSecrets::new(CodeCipher::new(&keys.totp_key)),

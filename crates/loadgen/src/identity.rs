@@ -70,6 +70,7 @@ impl TokenMinter {
             iss: VERIFICATION_TOKEN_ISSUER.to_owned(),
             aud: VERIFICATION_TOKEN_AUDIENCE.to_owned(),
             sub: email.to_owned(),
+            sealed_sub: None,
             jti: uuid::Uuid::new_v4().to_string(),
             iat: now,
             exp: now + 600,

@@ -90,8 +90,13 @@ pub struct VerificationClaims {
     pub iss: String,
     /// Audience.
     pub aud: String,
-    /// The verified destination.
+    /// The verified destination; for a code sent to a contact the client saw only masked, the
+    /// verification id instead, with the destination in `sealed_sub`.
     pub sub: String,
+    /// The destination sealed under the send-token key
+    /// ([`crate::send_token::SendTokenSealer::seal_subject`]), when the client must not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_sub: Option<String>,
     /// Unique token id; a consumer spends it once.
     pub jti: String,
     /// Issued at, seconds since the epoch.
@@ -331,6 +336,7 @@ mod tests {
             iss: VERIFICATION_TOKEN_ISSUER.into(),
             aud: VERIFICATION_TOKEN_AUDIENCE.into(),
             sub: "+8613800138000".into(),
+            sealed_sub: None,
             jti: "j".into(),
             iat: 0,
             exp,

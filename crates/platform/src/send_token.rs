@@ -21,6 +21,9 @@ use crate::crypto::{CodeCipher, SecretKey};
 /// the same key never opens as a send token.
 const CONTEXT: &str = "mi-account send token v1";
 
+/// The associated data of a destination sealed into a verification token's `sealed_sub`.
+const SUBJECT_CONTEXT: &str = "mi-account sealed subject v1";
+
 /// The most characters a send token may have (a sealed token of the longest destination is
 /// about 600); the gRPC edge refuses longer ones before opening anything.
 pub const MAX_SEND_TOKEN_CHARS: usize = 1024;
@@ -113,6 +116,23 @@ impl SendTokenSealer {
         }
         Ok(claims)
     }
+
+    /// `destination` sealed for the verification token of a code sent to a contact the client
+    /// saw only masked: a signed token is readable by whoever holds it, so its subject must
+    /// not give the number away (verification seals, identity opens).
+    pub fn seal_subject(&self, destination: &str) -> anyhow::Result<String> {
+        Ok(BASE64URL.encode(self.cipher.seal(SUBJECT_CONTEXT, destination.as_bytes())?))
+    }
+
+    /// The destination [`Self::seal_subject`] sealed, if this key sealed it.
+    pub fn open_subject(&self, sealed: &str) -> Option<String> {
+        if sealed.len() > MAX_SEND_TOKEN_CHARS {
+            return None;
+        }
+        let sealed = BASE64URL.decode(sealed).ok()?;
+        let plaintext = self.cipher.open(SUBJECT_CONTEXT, &sealed).ok()?;
+        String::from_utf8(plaintext).ok()
+    }
 }
 
 #[cfg(test)]
@@ -130,6 +150,23 @@ mod tests {
             mi_id: MiId::new(4_071_234_567).expect("mi id"),
             expires_at,
         }
+    }
+
+    #[test]
+    fn a_sealed_subject_opens_only_with_its_key_and_never_as_a_send_token() {
+        let sealer = SendTokenSealer::new(&SecretKey::generate());
+        let sealed = sealer.seal_subject("+8613800138000").expect("seal");
+        assert!(!sealed.contains("138"), "{sealed}");
+        assert_eq!(
+            sealer.open_subject(&sealed).as_deref(),
+            Some("+8613800138000")
+        );
+        let other = SendTokenSealer::new(&SecretKey::generate());
+        assert_eq!(other.open_subject(&sealed), None);
+        assert_eq!(
+            sealer.open(&sealed, UnixMillis::now()),
+            Err(SendTokenRefusal::Invalid)
+        );
     }
 
     #[test]

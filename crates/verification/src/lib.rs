@@ -78,6 +78,7 @@ impl Service for VerificationService {
             previous_keys,
             settings.token.ttl,
             settings.captcha.pass_ttl,
+            platform.send_token_sealer()?,
         );
         let mut captchas = Captchas::new(
             Arc::clone(&platform.ephemeral),

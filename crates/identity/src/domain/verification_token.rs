@@ -4,6 +4,7 @@
 
 use mi_contracts::{Purpose, UnixMillis};
 use mi_platform::auth::VerificationTokenVerifier;
+use mi_platform::send_token::SendTokenSealer;
 use mi_platform::tokens::PublicKey;
 
 use super::ContactValue;
@@ -40,13 +41,16 @@ pub enum TokenProblem {
 #[derive(Debug, Clone)]
 pub struct VerificationTokens {
     verifier: VerificationTokenVerifier,
+    /// Opens the sealed subject of a token for a contact the client saw only masked.
+    subjects: SendTokenSealer,
 }
 
 impl VerificationTokens {
-    /// Trusts tokens signed by `keys`.
-    pub fn new(keys: &[PublicKey]) -> anyhow::Result<Self> {
+    /// Trusts tokens signed by `keys`, whose sealed subjects `subjects` opens.
+    pub fn new(keys: &[PublicKey], subjects: SendTokenSealer) -> anyhow::Result<Self> {
         Ok(Self {
             verifier: VerificationTokenVerifier::new(keys)?,
+            subjects,
         })
     }
 
@@ -59,7 +63,14 @@ impl VerificationTokens {
         if claims.purpose != purpose || claims.jti.is_empty() {
             return Err(TokenProblem::Invalid);
         }
-        let contact = ContactValue::parse(&claims.sub).map_err(|_| TokenProblem::Invalid)?;
+        let subject = match &claims.sealed_sub {
+            Some(sealed) => self
+                .subjects
+                .open_subject(sealed)
+                .ok_or(TokenProblem::Invalid)?,
+            None => claims.sub,
+        };
+        let contact = ContactValue::parse(&subject).map_err(|_| TokenProblem::Invalid)?;
         Ok(VerifiedContact {
             contact,
             token_id: claims.jti,

@@ -201,7 +201,13 @@ impl Fixture {
             hasher: CodeHasher::new(&SecretKey::generate()),
             cipher: cipher.clone(),
             send_tokens: send_tokens.clone(),
-            tokens: VerificationTokens::new(signer, Vec::new(), ten_minutes, ten_minutes),
+            tokens: VerificationTokens::new(
+                signer,
+                Vec::new(),
+                ten_minutes,
+                ten_minutes,
+                send_tokens.clone(),
+            ),
             policy: Policy {
                 code_ttl: ten_minutes,
                 max_check_attempts: MAX_CHECK_ATTEMPTS,

@@ -8,6 +8,7 @@ use mi_contracts::UnixMillis;
 use mi_platform::auth::{
     CaptchaPassClaims, VERIFICATION_TOKEN_AUDIENCE, VERIFICATION_TOKEN_ISSUER, VerificationClaims,
 };
+use mi_platform::send_token::SendTokenSealer;
 use mi_platform::tokens::{PublicKey, TokenSigner};
 
 use super::Verification;
@@ -19,6 +20,8 @@ pub struct VerificationTokens {
     previous_keys: Vec<PublicKey>,
     ttl: Duration,
     pass_ttl: Duration,
+    /// Seals the subject of a token for a destination the client saw only masked.
+    subjects: SendTokenSealer,
 }
 
 impl VerificationTokens {
@@ -29,12 +32,14 @@ impl VerificationTokens {
         previous_keys: Vec<PublicKey>,
         ttl: Duration,
         pass_ttl: Duration,
+        subjects: SendTokenSealer,
     ) -> Self {
         Self {
             signer,
             previous_keys,
             ttl,
             pass_ttl,
+            subjects,
         }
     }
 
@@ -45,10 +50,20 @@ impl VerificationTokens {
         now: UnixMillis,
     ) -> anyhow::Result<(String, UnixMillis)> {
         let expires_at = now.saturating_add(self.ttl);
+        let destination = verification.destination.canonical();
+        // A client that asked through a challenge contact holds only the masked form; the
+        // token it carries to identity must not tell it more.
+        let (sub, sealed_sub) = if verification.destination_hidden {
+            let sealed = self.subjects.seal_subject(&destination)?;
+            (verification.verification_id.clone(), Some(sealed))
+        } else {
+            (destination, None)
+        };
         let claims = VerificationClaims {
             iss: VERIFICATION_TOKEN_ISSUER.to_owned(),
             aud: VERIFICATION_TOKEN_AUDIENCE.to_owned(),
-            sub: verification.destination.canonical(),
+            sub,
+            sealed_sub,
             jti: uuid::Uuid::new_v4().to_string(),
             iat: now.as_i64() / 1000,
             exp: expires_at.as_i64() / 1000,

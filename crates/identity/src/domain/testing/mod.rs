@@ -104,9 +104,10 @@ impl World {
                 },
                 SecretKey::generate(),
             ),
-            verification_tokens: VerificationTokens::new(&[verification_signer
-                .public_key()
-                .clone()])
+            verification_tokens: VerificationTokens::new(
+                &[verification_signer.public_key().clone()],
+                send_tokens.clone(),
+            )
             .expect("verifier"),
             send_tokens: offers.clone(),
             resets: ResetStarts::new(
@@ -140,6 +141,7 @@ impl World {
             iss: VERIFICATION_TOKEN_ISSUER.into(),
             aud: VERIFICATION_TOKEN_AUDIENCE.into(),
             sub: contact.into(),
+            sealed_sub: None,
             jti: uuid::Uuid::new_v4().to_string(),
             iat: now_seconds,
             exp: now_seconds + 600,
