@@ -9,6 +9,7 @@
 
 pub mod caller;
 pub mod contacts;
+pub mod delayed_count;
 pub mod events;
 pub mod legal;
 pub mod passwords;

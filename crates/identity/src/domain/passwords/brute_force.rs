@@ -17,10 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mi_contracts::{MiId, UnixMillis};
-use mi_platform::backoff::Backoff;
 use mi_platform::ephemeral::EphemeralStore;
 use mi_platform::limiter::{Limit, RateLimiter};
 use serde::Deserialize;
+
+use crate::domain::delayed_count::DelayedCount;
 
 const CLIENT_WINDOW: Duration = Duration::from_secs(3600);
 /// How long past its expiry a spent pass is remembered: the verifier's leeway.
@@ -94,7 +95,10 @@ pub struct FailureCounted {
 /// Counts wrong passwords per identifier and per client, and decides what a sign-in needs.
 #[derive(Debug, Clone)]
 pub struct BruteForce {
+    /// Spent passes and alert marks.
     counters: Arc<dyn EphemeralStore>,
+    /// Wrong passwords per identifier, and their waits.
+    failures: DelayedCount,
     limiter: Arc<dyn RateLimiter>,
     settings: BruteForceSettings,
 }
@@ -106,8 +110,16 @@ impl BruteForce {
         limiter: Arc<dyn RateLimiter>,
         settings: BruteForceSettings,
     ) -> Self {
+        let failures = DelayedCount::new(
+            Arc::clone(&counters),
+            "signin",
+            settings.delay_after,
+            (settings.base_delay, settings.max_delay),
+            settings.failure_memory,
+        );
         Self {
             counters,
+            failures,
             limiter,
             settings,
         }
@@ -125,21 +137,10 @@ impl BruteForce {
         if client_failures >= self.settings.client_failures_per_hour {
             return Ok(Standing::ClientBlocked(CLIENT_WINDOW));
         }
-        if let Some(until) = self.counters.get(&wait_key(identifier)).await? {
-            let until =
-                UnixMillis::from_i64(String::from_utf8_lossy(&until).parse().unwrap_or_default());
-            let left = until.duration_since(UnixMillis::now());
-            if !left.is_zero() {
-                return Ok(Standing::Delayed(left));
-            }
+        if let Some(left) = self.failures.wait(identifier).await? {
+            return Ok(Standing::Delayed(left));
         }
-        let failures = self
-            .counters
-            .get(&failures_key(identifier))
-            .await?
-            .and_then(|count| String::from_utf8_lossy(&count).parse::<u32>().ok())
-            .unwrap_or(0);
-        if failures >= self.settings.captcha_after {
+        if self.failures.failures(identifier).await? >= self.settings.captcha_after {
             return Ok(Standing::CaptchaRequired);
         }
         Ok(Standing::Open)
@@ -165,21 +166,7 @@ impl BruteForce {
         self.limiter
             .acquire(std::slice::from_ref(&client_limit))
             .await?;
-        let failures = self
-            .counters
-            .increment(&failures_key(identifier), self.settings.failure_memory)
-            .await?;
-        let failures = u32::try_from(failures).unwrap_or(u32::MAX);
-        if let Some(delay) = self.delay(failures) {
-            let until = UnixMillis::now().saturating_add(delay);
-            self.counters
-                .put(
-                    &wait_key(identifier),
-                    until.as_i64().to_string().as_bytes(),
-                    delay,
-                )
-                .await?;
-        }
+        let failures = self.failures.record(identifier).await?;
         Ok(FailureCounted {
             failures,
             captcha_required: failures >= self.settings.captcha_after,
@@ -188,12 +175,7 @@ impl BruteForce {
 
     /// Forgets the failures and waits of `identifiers` (after a right password or a reset).
     pub async fn clear(&self, identifiers: &[String]) -> anyhow::Result<()> {
-        let keys: Vec<String> = identifiers
-            .iter()
-            .flat_map(|identifier| [failures_key(identifier), wait_key(identifier)])
-            .collect();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        self.counters.delete(&keys).await
+        self.failures.clear(identifiers).await
     }
 
     /// Whether the account's owner may be alerted now: true once per `alert_period`.
@@ -222,24 +204,6 @@ impl BruteForce {
             .await
     }
 
-    /// The wait after `failures` wrong passwords in a row: the base delay at `delay_after`,
-    /// doubling per further failure, capped.
-    fn delay(&self, failures: u32) -> Option<Duration> {
-        let beyond = failures.checked_sub(self.settings.delay_after)?;
-        let backoff = Backoff {
-            first: self.settings.base_delay,
-            max: self.settings.max_delay,
-        };
-        Some(backoff.after(beyond + 1))
-    }
-}
-
-fn failures_key(identifier: &str) -> String {
-    format!("signin:failures:{identifier}")
-}
-
-fn wait_key(identifier: &str) -> String {
-    format!("signin:wait:{identifier}")
 }
 
 fn client_key(client: &str) -> String {
@@ -264,7 +228,7 @@ mod tests {
     #[test]
     fn delays_double_from_their_threshold_up_to_the_cap() {
         let brute_force = brute_force(BruteForceSettings::default());
-        let minutes = |failures| brute_force.delay(failures).map(|d| d.as_secs() / 60);
+        let minutes = |failures| brute_force.failures.delay(failures).map(|d| d.as_secs() / 60);
         assert_eq!(minutes(19), None);
         assert_eq!(minutes(20), Some(1));
         assert_eq!(minutes(21), Some(2));

@@ -8,10 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mi_contracts::{MiId, UnixMillis};
-use mi_platform::backoff::Backoff;
+use mi_contracts::MiId;
 use mi_platform::ephemeral::EphemeralStore;
 use serde::Deserialize;
+
+use crate::domain::delayed_count::DelayedCount;
 
 /// Delays after wrong second-factor proofs (`identity.second_factor.delays`).
 #[derive(Debug, Clone, Deserialize)]
@@ -53,44 +54,31 @@ pub struct FailureCounted {
 /// Counts wrong second-factor proofs per account and decides the wait before the next one.
 #[derive(Debug, Clone)]
 pub struct FactorFailures {
-    counters: Arc<dyn EphemeralStore>,
+    failures: DelayedCount,
     settings: FactorDelaySettings,
 }
 
 impl FactorFailures {
     /// Failure counts over the shared counters.
     pub fn new(counters: Arc<dyn EphemeralStore>, settings: FactorDelaySettings) -> Self {
-        Self { counters, settings }
+        let failures = DelayedCount::new(
+            counters,
+            "second-factor",
+            settings.free_failures,
+            (settings.base_delay, settings.max_delay),
+            settings.failure_memory,
+        );
+        Self { failures, settings }
     }
 
     /// How long the account must still wait before a proof is checked; `None`: check it now.
     pub async fn wait(&self, mi_id: MiId) -> anyhow::Result<Option<Duration>> {
-        let Some(until) = self.counters.get(&wait_key(mi_id)).await? else {
-            return Ok(None);
-        };
-        let until =
-            UnixMillis::from_i64(String::from_utf8_lossy(&until).parse().unwrap_or_default());
-        let left = until.duration_since(UnixMillis::now());
-        Ok((!left.is_zero()).then_some(left))
+        self.failures.wait(&mi_id.to_string()).await
     }
 
     /// Counts a wrong proof and sets the wait it earns.
     pub async fn record(&self, mi_id: MiId) -> anyhow::Result<FailureCounted> {
-        let failures = self
-            .counters
-            .increment(&failures_key(mi_id), self.settings.failure_memory)
-            .await?;
-        let failures = u32::try_from(failures).unwrap_or(u32::MAX);
-        if let Some(delay) = self.delay(failures) {
-            let until = UnixMillis::now().saturating_add(delay);
-            self.counters
-                .put(
-                    &wait_key(mi_id),
-                    until.as_i64().to_string().as_bytes(),
-                    delay,
-                )
-                .await?;
-        }
+        let failures = self.failures.record(&mi_id.to_string()).await?;
         Ok(FailureCounted {
             failures,
             alert: failures == self.settings.free_failures,
@@ -99,29 +87,8 @@ impl FactorFailures {
 
     /// Forgets the failures and any wait (after a right proof).
     pub async fn clear(&self, mi_id: MiId) -> anyhow::Result<()> {
-        self.counters
-            .delete(&[&failures_key(mi_id), &wait_key(mi_id)])
-            .await
+        self.failures.clear(&[mi_id.to_string()]).await
     }
-
-    /// The wait after `failures` wrong proofs in a row: the base delay once the free ones are
-    /// used up, doubling per further failure, capped.
-    fn delay(&self, failures: u32) -> Option<Duration> {
-        let beyond = failures.checked_sub(self.settings.free_failures)?;
-        let backoff = Backoff {
-            first: self.settings.base_delay,
-            max: self.settings.max_delay,
-        };
-        Some(backoff.after(beyond + 1))
-    }
-}
-
-fn failures_key(mi_id: MiId) -> String {
-    format!("second-factor:failures:{mi_id}")
-}
-
-fn wait_key(mi_id: MiId) -> String {
-    format!("second-factor:wait:{mi_id}")
 }
 
 #[cfg(test)]
@@ -137,7 +104,7 @@ mod tests {
     #[test]
     fn delays_double_after_the_free_failures_up_to_the_cap() {
         let failures = failures(FactorDelaySettings::default());
-        let seconds = |count| failures.delay(count).map(|delay| delay.as_secs());
+        let seconds = |count| failures.failures.delay(count).map(|delay| delay.as_secs());
         assert_eq!(seconds(9), None);
         assert_eq!(seconds(10), Some(30));
         assert_eq!(seconds(11), Some(60));
