@@ -72,7 +72,9 @@ async fn recovery_contacts(backends: Backends) {
         ))
         .await
         .unwrap()
-        .into_inner();
+        .into_inner()
+        .account
+        .expect("SetPrimaryContact returns the account");
     assert_eq!(
         account_contacts(&email_primary),
         vec![
@@ -99,7 +101,9 @@ async fn recovery_contacts(backends: Backends) {
         .remove_recovery_contact(remove(&phone))
         .await
         .unwrap()
-        .into_inner();
+        .into_inner()
+        .account
+        .expect("RemoveRecoveryContact returns the account");
     assert_eq!(
         account_contacts(&phone_removed),
         vec![(ContactKind::Email, email.clone(), true)]

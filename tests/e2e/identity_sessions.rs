@@ -80,7 +80,7 @@ async fn list_sessions(platform: &TestPlatform, access_token: &str) -> Vec<Sessi
     platform
         .identity()
         .await
-        .list_sessions(authed(ListSessionsRequest {}, access_token))
+        .list_sessions(authed(ListSessionsRequest::default(), access_token))
         .await
         .unwrap()
         .into_inner()

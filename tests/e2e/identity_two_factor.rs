@@ -265,7 +265,9 @@ async fn code_second_factor(backends: Backends) {
         .set_code_second_factor(set(true))
         .await
         .unwrap()
-        .into_inner();
+        .into_inner()
+        .account
+        .expect("SetCodeSecondFactor returns the account");
     let two_factor = account.two_factor.unwrap_or_default();
     assert!(
         two_factor.enabled && two_factor.code_enabled,
@@ -353,7 +355,9 @@ async fn code_second_factor(backends: Backends) {
         .set_code_second_factor(set(false))
         .await
         .unwrap()
-        .into_inner();
+        .into_inner()
+        .account
+        .expect("SetCodeSecondFactor returns the account");
     let two_factor = account.two_factor.unwrap_or_default();
     assert!(
         !two_factor.enabled && !two_factor.code_enabled,

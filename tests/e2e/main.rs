@@ -47,6 +47,7 @@ mod proxy_header;
 mod second_factor_delays;
 mod security_alerts;
 mod session_lifetime;
+mod session_paging;
 mod sign_in_captcha;
 mod test_captcha;
 mod thin_flow;

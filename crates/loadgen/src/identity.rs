@@ -206,7 +206,10 @@ pub(crate) async fn prepare_accounts(
                     ))
                     .await
                     .map_err(|status| status.to_string())?;
-                let tokens = signed_in(reply.into_inner())?;
+                let tokens = reply
+                    .into_inner()
+                    .tokens
+                    .ok_or("SignUp returned no tokens")?;
                 recorder.lock().await[index] = Some(Prepared {
                     identifier,
                     password,

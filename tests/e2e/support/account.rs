@@ -32,7 +32,9 @@ impl TestPlatform {
             .await
             .add_recovery_contact(authed(request, access_token))
             .await?
-            .into_inner())
+            .into_inner()
+            .account
+            .expect("AddRecoveryContact returns the account"))
     }
 
     /// ChangePassword from `current` to `new`.

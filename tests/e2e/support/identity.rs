@@ -16,14 +16,15 @@ use mi_platform::tokens::PublicKey;
 use mi_proto::EventPayload;
 use mi_proto::common::v1::DeviceInfo;
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
+use mi_proto::identity::v1::complete_sign_in_response::Result as CompleteSignInResult;
 use mi_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::sign_in_response::Result as SignInResult;
 use mi_proto::identity::v1::{
-    Account, CompleteSignInRequest, ConsentRequired, GetAccountRequest, GetLegalDocumentsRequest,
-    LegalDocument, LegalDocumentKind, ListSigningKeysRequest, RefreshSessionRequest,
-    SecondFactorChallenge, SecondFactorMethod, SecondFactorProof, SessionTokens, SignInRequest,
-    SignInResponse, SignUpRequest,
+    Account, CompleteSignInRequest, CompleteSignInResponse, ConsentRequired, GetAccountRequest,
+    GetLegalDocumentsRequest, LegalDocument, LegalDocumentKind, ListSigningKeysRequest,
+    RefreshSessionRequest, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
+    SessionTokens, SignInRequest, SignInResponse, SignUpRequest, SignUpResponse,
 };
 use mi_proto::notification::v1::InboxMessage;
 use mi_proto::verification::v1::send_code_request::Target;
@@ -275,7 +276,7 @@ impl TestPlatform {
         &self,
         challenge_id: &str,
         proof: Proof,
-    ) -> Result<SignInResponse, Status> {
+    ) -> Result<CompleteSignInResponse, Status> {
         let request = CompleteSignInRequest {
             challenge_id: challenge_id.to_owned(),
             proof: Some(SecondFactorProof { proof: Some(proof) }),
@@ -421,25 +422,53 @@ pub(crate) fn authed<T>(message: T, access_token: &str) -> tonic::Request<T> {
     request
 }
 
+/// A reply that signs in or asks for a next step. SignUp, SignIn and CompleteSignIn each have
+/// their own message; tests read them alike, as SignIn's steps.
+pub(crate) trait SignInReply {
+    /// The reply's step, in SignIn's terms.
+    fn step(self) -> Option<SignInResult>;
+}
+
+impl SignInReply for SignInResponse {
+    fn step(self) -> Option<SignInResult> {
+        self.result
+    }
+}
+
+impl SignInReply for CompleteSignInResponse {
+    fn step(self) -> Option<SignInResult> {
+        self.result.map(|result| match result {
+            CompleteSignInResult::Tokens(tokens) => SignInResult::Tokens(tokens),
+            CompleteSignInResult::ConsentRequired(step) => SignInResult::ConsentRequired(step),
+        })
+    }
+}
+
+impl SignInReply for SignUpResponse {
+    fn step(self) -> Option<SignInResult> {
+        self.tokens.map(SignInResult::Tokens)
+    }
+}
+
 /// The consent step of a sign-in reply; panics on tokens or a second-factor challenge.
-pub(crate) fn expect_consent_required(response: SignInResponse) -> ConsentRequired {
-    match response.result {
+pub(crate) fn expect_consent_required(response: impl SignInReply) -> ConsentRequired {
+    match response.step() {
         Some(SignInResult::ConsentRequired(step)) => step,
         other => panic!("expected consent_required, got {other:?}"),
     }
 }
 
 /// The tokens of a sign-in reply; panics on a challenge.
-pub(crate) fn expect_tokens(response: SignInResponse) -> SessionTokens {
-    match response.result {
+pub(crate) fn expect_tokens(response: impl SignInReply) -> SessionTokens {
+    match response.step() {
         Some(SignInResult::Tokens(tokens)) => tokens,
         other => panic!("expected tokens, got {other:?}"),
     }
 }
 
 /// The challenge of a sign-in reply; panics on tokens.
-pub(crate) fn expect_challenge(response: SignInResponse) -> SecondFactorChallenge {
-    match response.result {
+pub(crate) fn expect_challenge(response: impl SignInReply) -> SecondFactorChallenge {
+    match response.step() {
         Some(SignInResult::Challenge(challenge)) => challenge,
         other => panic!("expected a second-factor challenge, got {other:?}"),
     }

@@ -49,8 +49,9 @@ pub use self::sessions::{
 };
 pub use self::sign_in::{
     AcceptRequest, Challenge, ChallengeReason, ChallengeSettings, CompleteOutcome,
-    ConsentChallenge, ConsentError, ConsentStore, ReauthenticateError, Reauthentication, SignIn,
-    SignInCandidate, SignInError, SignInOutcome, SignInRequest, SignInStore,
+    CompleteSignInOutcome, ConsentChallenge, ConsentError, ConsentStore, ReauthenticateError,
+    Reauthentication, SignIn, SignInCandidate, SignInError, SignInOutcome, SignInRequest,
+    SignInStore,
 };
 pub use self::sign_up::{CreateAccountOutcome, SignUp, SignUpError, SignUpRequest, SignUpStore};
 pub use self::store::{AccountGone, AccountLookup, IdentityStore};
@@ -61,7 +62,7 @@ pub use self::two_factor::{
 };
 pub use self::types::{
     Account, Consent, Contact, ContactKind, ContactValue, DeviceInfo, Identifier, Session,
-    TwoFactorStatus,
+    SessionPosition, TwoFactorStatus,
 };
 pub use self::verification_token::{
     CaptchaPassId, TokenProblem, VerificationTokens, VerifiedContact,

@@ -23,40 +23,40 @@ impl ContactRpcs {
     pub(super) async fn add_recovery_contact(
         &self,
         request: Request<api::AddRecoveryContactRequest>,
-    ) -> Result<Response<api::Account>, Status> {
+    ) -> Result<Response<api::AddRecoveryContactResponse>, Status> {
         limits::add_recovery_contact(request.get_ref()).map_err(ServiceError::from)?;
         let caller = self.callers.caller(&request).await?;
         let token = request.into_inner().verification_token;
         let added = self.service.add_recovery_contact(&caller, &token).await;
-        Ok(Response::new(convert::account(
-            added.map_err(contacts_status)?,
-        )))
+        Ok(Response::new(api::AddRecoveryContactResponse {
+            account: Some(convert::account(added.map_err(contacts_status)?)),
+        }))
     }
 
     pub(super) async fn remove_recovery_contact(
         &self,
         request: Request<api::RemoveRecoveryContactRequest>,
-    ) -> Result<Response<api::Account>, Status> {
+    ) -> Result<Response<api::RemoveRecoveryContactResponse>, Status> {
         limits::contact_value(&request.get_ref().value).map_err(ServiceError::from)?;
         let caller = self.callers.caller(&request).await?;
         let value = request.into_inner().value;
         let removed = self.service.remove_recovery_contact(&caller, &value).await;
-        Ok(Response::new(convert::account(
-            removed.map_err(contacts_status)?,
-        )))
+        Ok(Response::new(api::RemoveRecoveryContactResponse {
+            account: Some(convert::account(removed.map_err(contacts_status)?)),
+        }))
     }
 
     pub(super) async fn set_primary_contact(
         &self,
         request: Request<api::SetPrimaryContactRequest>,
-    ) -> Result<Response<api::Account>, Status> {
+    ) -> Result<Response<api::SetPrimaryContactResponse>, Status> {
         limits::contact_value(&request.get_ref().value).map_err(ServiceError::from)?;
         let caller = self.callers.caller(&request).await?;
         let value = request.into_inner().value;
         let promoted = self.service.set_primary_contact(&caller, &value).await;
-        Ok(Response::new(convert::account(
-            promoted.map_err(contacts_status)?,
-        )))
+        Ok(Response::new(api::SetPrimaryContactResponse {
+            account: Some(convert::account(promoted.map_err(contacts_status)?)),
+        }))
     }
 }
 

@@ -6,8 +6,9 @@ use mi_proto::identity::v1 as api;
 use tonic::Status;
 
 use crate::domain::{
-    Account, Challenge, ChallengeReason, ConsentChallenge, DocumentKind, DocumentView,
-    MaskedContact, SecondFactorMethod, SecondFactorProof, Session, SessionTokens, SignInOutcome,
+    Account, Challenge, ChallengeReason, CompleteSignInOutcome, ConsentChallenge, DocumentKind,
+    DocumentView, MaskedContact, SecondFactorMethod, SecondFactorProof, Session, SessionTokens,
+    SignInOutcome,
 };
 use crate::wire;
 
@@ -154,7 +155,7 @@ pub(super) fn proof_from_wire(
     }
 }
 
-/// What SignUp, SignIn and CompleteSignIn answer.
+/// What SignIn answers.
 pub(super) fn sign_in_response(outcome: SignInOutcome) -> api::SignInResponse {
     let result = match outcome {
         SignInOutcome::SignedIn(session_tokens) => {
@@ -170,6 +171,26 @@ pub(super) fn sign_in_response(outcome: SignInOutcome) -> api::SignInResponse {
         } => api::sign_in_response::Result::ConsentRequired(consent_required(challenge, documents)),
     };
     api::SignInResponse {
+        result: Some(result),
+    }
+}
+
+/// What CompleteSignIn answers.
+pub(super) fn complete_sign_in_response(
+    outcome: CompleteSignInOutcome,
+) -> api::CompleteSignInResponse {
+    let result = match outcome {
+        CompleteSignInOutcome::SignedIn(session_tokens) => {
+            api::complete_sign_in_response::Result::Tokens(tokens(session_tokens))
+        }
+        CompleteSignInOutcome::ConsentRequired {
+            challenge,
+            documents,
+        } => api::complete_sign_in_response::Result::ConsentRequired(consent_required(
+            challenge, documents,
+        )),
+    };
+    api::CompleteSignInResponse {
         result: Some(result),
     }
 }

@@ -111,7 +111,7 @@ impl IdentityService for IdentityHandler {
     async fn sign_up(
         &self,
         request: Request<api::SignUpRequest>,
-    ) -> Result<Response<api::SignInResponse>, Status> {
+    ) -> Result<Response<api::SignUpResponse>, Status> {
         self.sign_up.sign_up(request).await
     }
 
@@ -125,7 +125,7 @@ impl IdentityService for IdentityHandler {
     async fn complete_sign_in(
         &self,
         request: Request<api::CompleteSignInRequest>,
-    ) -> Result<Response<api::SignInResponse>, Status> {
+    ) -> Result<Response<api::CompleteSignInResponse>, Status> {
         self.sign_in.complete_sign_in(request).await
     }
 
@@ -195,21 +195,21 @@ impl IdentityService for IdentityHandler {
     async fn add_recovery_contact(
         &self,
         request: Request<api::AddRecoveryContactRequest>,
-    ) -> Result<Response<api::Account>, Status> {
+    ) -> Result<Response<api::AddRecoveryContactResponse>, Status> {
         self.contacts.add_recovery_contact(request).await
     }
 
     async fn remove_recovery_contact(
         &self,
         request: Request<api::RemoveRecoveryContactRequest>,
-    ) -> Result<Response<api::Account>, Status> {
+    ) -> Result<Response<api::RemoveRecoveryContactResponse>, Status> {
         self.contacts.remove_recovery_contact(request).await
     }
 
     async fn set_primary_contact(
         &self,
         request: Request<api::SetPrimaryContactRequest>,
-    ) -> Result<Response<api::Account>, Status> {
+    ) -> Result<Response<api::SetPrimaryContactResponse>, Status> {
         self.contacts.set_primary_contact(request).await
     }
 
@@ -258,7 +258,7 @@ impl IdentityService for IdentityHandler {
     async fn set_code_second_factor(
         &self,
         request: Request<api::SetCodeSecondFactorRequest>,
-    ) -> Result<Response<api::Account>, Status> {
+    ) -> Result<Response<api::SetCodeSecondFactorResponse>, Status> {
         self.two_factor.set_code_second_factor(request).await
     }
 

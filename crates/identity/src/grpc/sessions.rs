@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use mi_contracts::Reason;
+use mi_platform::paging::PageRequest;
 use mi_platform::tokens::jwk_set_json;
 use mi_platform::{ErrorCode, ServiceError};
 use mi_proto::identity::v1 as api;
@@ -12,7 +13,7 @@ use tonic::{Request, Response, Status};
 
 use super::caller::Callers;
 use super::{convert, limits};
-use crate::domain::{CallerError, RefreshError, SessionError, Sessions};
+use crate::domain::{CallerError, RefreshError, Session, SessionError, SessionPosition, Sessions};
 
 /// The sessions family's RPCs.
 #[derive(Debug)]
@@ -41,16 +42,22 @@ impl SessionRpcs {
         request: Request<api::ListSessionsRequest>,
     ) -> Result<Response<api::ListSessionsResponse>, Status> {
         let caller = self.callers.caller(&request).await?;
+        let request = request.into_inner();
+        let page =
+            PageRequest::<SessionPosition>::from_wire(request.page_size, &request.page_token)?;
         let sessions = self
             .service
-            .list_sessions(&caller)
+            .list_sessions(&caller, page.after.as_ref(), page.fetch_limit())
             .await
             .map_err(session_status)?;
+        let page = page.page(sessions, Session::position);
         Ok(Response::new(api::ListSessionsResponse {
-            sessions: sessions
+            sessions: page
+                .items
                 .into_iter()
                 .map(|session| convert::session(session, &caller.session_id))
                 .collect(),
+            next_page_token: page.next_page_token,
         }))
     }
 

@@ -51,7 +51,7 @@ impl SignInRpcs {
     pub(super) async fn complete_sign_in(
         &self,
         request: Request<api::CompleteSignInRequest>,
-    ) -> Result<Response<api::SignInResponse>, Status> {
+    ) -> Result<Response<api::CompleteSignInResponse>, Status> {
         let request = request.into_inner();
         limits::complete_sign_in(&request).map_err(ServiceError::from)?;
         let proof = convert::proof_from_wire(request.proof)?;
@@ -60,7 +60,7 @@ impl SignInRpcs {
             .complete_sign_in(&request.challenge_id, proof)
             .await
             .map_err(sign_in_status)?;
-        Ok(Response::new(convert::sign_in_response(outcome)))
+        Ok(Response::new(convert::complete_sign_in_response(outcome)))
     }
 
     pub(super) async fn reauthenticate(

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use super::caller::Callers;
 use super::{convert, limits, status};
-use crate::domain::{SignInOutcome, SignUp, SignUpError, SignUpRequest};
+use crate::domain::{SignUp, SignUpError, SignUpRequest};
 use crate::wire::device_from_wire;
 
 /// The sign-up family's RPCs.
@@ -26,7 +26,7 @@ impl SignUpRpcs {
     pub(super) async fn sign_up(
         &self,
         request: Request<api::SignUpRequest>,
-    ) -> Result<Response<api::SignInResponse>, Status> {
+    ) -> Result<Response<api::SignUpResponse>, Status> {
         limits::sign_up(request.get_ref(), self.max_password_chars).map_err(ServiceError::from)?;
         let client_address = self.callers.client(&request);
         localized::prefer_request_locale(&request, &request.get_ref().locale);
@@ -46,8 +46,9 @@ impl SignUpRpcs {
             })
             .await
             .map_err(sign_up_status)?;
-        let outcome = SignInOutcome::SignedIn(tokens);
-        Ok(Response::new(convert::sign_in_response(outcome)))
+        Ok(Response::new(api::SignUpResponse {
+            tokens: Some(convert::tokens(tokens)),
+        }))
     }
 }
 

@@ -66,14 +66,16 @@ impl TwoFactorRpcs {
     pub(super) async fn set_code_second_factor(
         &self,
         request: Request<api::SetCodeSecondFactorRequest>,
-    ) -> Result<Response<api::Account>, Status> {
+    ) -> Result<Response<api::SetCodeSecondFactorResponse>, Status> {
         let caller = self.callers.caller(&request).await?;
         let account = self
             .service
             .set_code_second_factor(&caller, request.into_inner().enabled)
             .await
             .map_err(two_factor_status)?;
-        Ok(Response::new(convert::account(account)))
+        Ok(Response::new(api::SetCodeSecondFactorResponse {
+            account: Some(convert::account(account)),
+        }))
     }
 
     pub(super) async fn regenerate_recovery_codes(

@@ -54,6 +54,7 @@ on_both_backends!(
         concurrent_rotations_of_one_token_rotate_once,
         revoking_sessions_follows_the_scope,
         concurrent_authentications_keep_every_method,
+        sessions_are_paged_newest_first_through_equal_times,
     ],
     retention: [expired_rows_are_deleted_and_live_ones_kept],
     passwords: [password_changes_spend_the_token_and_revoke_other_sessions],

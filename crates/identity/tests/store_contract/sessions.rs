@@ -2,7 +2,7 @@
 //! authentication methods a session gathers (also raced).
 
 use mi_contracts::UnixMillis;
-use mi_identity::domain::{RevokeScope, RotateOutcome, Session, SessionStore};
+use mi_identity::domain::{RevokeScope, RotateOutcome, Session, SessionPosition, SessionStore};
 
 use crate::support::{
     DAY, Fixture, PHONE_A, active, ids, ids_in_order, pairs, race, random_hash, revoke,
@@ -314,4 +314,51 @@ pub(crate) async fn concurrent_authentications_keep_every_method(fixture: Fixtur
             "round {round}: both methods are recorded, got {methods:?}"
         );
     }
+}
+
+pub(crate) async fn sessions_are_paged_newest_first_through_equal_times(fixture: Fixture) {
+    let store = &fixture.store;
+    let (signed_up, other) = two_accounts(store).await;
+    let id = signed_up.mi_id();
+    let now = UnixMillis::now();
+    // Four sessions of one millisecond, so the session id alone orders them, and a newer one.
+    let mut started = vec![signed_up.session.session.clone()];
+    for device in ["tie-1", "tie-2", "tie-3", "tie-4"] {
+        started.push(start(store, id, device, shifted(now, 10)).await.session);
+    }
+    started.push(start(store, id, "newest", shifted(now, 20)).await.session);
+    start(store, other.mi_id(), "other", shifted(now, 30)).await;
+    // Already expired: never listed.
+    start_session(store, session_until(id, "gone", now, now)).await;
+    started.sort_by_key(|session| {
+        (
+            std::cmp::Reverse(session.created_at),
+            std::cmp::Reverse(session.session_id.clone()),
+        )
+    });
+    let expected: Vec<String> = started
+        .into_iter()
+        .map(|session| session.session_id)
+        .collect();
+
+    let mut listed = Vec::new();
+    let mut after: Option<SessionPosition> = None;
+    loop {
+        let page = store
+            .list_sessions(id, shifted(now, 1), after.as_ref(), 2)
+            .await
+            .expect("list");
+        assert!(page.len() <= 2, "{page:?}");
+        let Some(last) = page.last() else { break };
+        after = Some(last.position());
+        listed.extend(page.into_iter().map(|session| session.session_id));
+        assert!(
+            listed.len() <= expected.len(),
+            "the pages never end: {listed:?}"
+        );
+    }
+    assert_eq!(
+        listed, expected,
+        "each once, newest first, then by session id"
+    );
 }

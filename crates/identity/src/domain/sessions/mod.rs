@@ -15,7 +15,7 @@ use mi_platform::tokens::PublicKey;
 
 pub use self::store::{ActiveSession, NewSession, RevokeScope, RotateOutcome, SessionStore};
 pub use self::tokens::{IssuedTokens, RefreshToken, SessionLifetimes, SessionTokens, TokenIssuer};
-use super::{Caller, Session};
+use super::{Caller, Session, SessionPosition};
 
 /// Why RefreshSession was refused.
 #[derive(Debug, thiserror::Error)]
@@ -151,11 +151,16 @@ impl Sessions {
         Ok(SessionTokens { session, tokens })
     }
 
-    /// The caller's sessions, newest first.
-    pub async fn list_sessions(&self, caller: &Caller) -> Result<Vec<Session>, SessionError> {
+    /// The caller's sessions, newest first: at most `limit`, those after `after`.
+    pub async fn list_sessions(
+        &self,
+        caller: &Caller,
+        after: Option<&SessionPosition>,
+        limit: i64,
+    ) -> Result<Vec<Session>, SessionError> {
         Ok(self
             .store
-            .list_sessions(caller.mi_id, UnixMillis::now())
+            .list_sessions(caller.mi_id, UnixMillis::now(), after, limit)
             .await?)
     }
 

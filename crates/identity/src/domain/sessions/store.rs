@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use mi_contracts::{MiId, UnixMillis};
 
-use crate::domain::Session;
 use crate::domain::events::IdentityEvent;
+use crate::domain::{Session, SessionPosition};
 
 /// A session to store, with the hash of its first refresh token.
 #[derive(Debug, Clone)]
@@ -104,8 +104,15 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         reason: &str,
     ) -> anyhow::Result<Vec<String>>;
 
-    /// The account's sessions still live at `now`, newest first.
-    async fn list_sessions(&self, mi_id: MiId, now: UnixMillis) -> anyhow::Result<Vec<Session>>;
+    /// The account's sessions still live at `now`, newest first (then by session id,
+    /// descending): at most `limit` of them, those after `after` in that order.
+    async fn list_sessions(
+        &self,
+        mi_id: MiId,
+        now: UnixMillis,
+        after: Option<&SessionPosition>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Session>>;
 
     /// Records that the session proved a password or second factor (`method`) at `now`.
     async fn mark_authenticated(

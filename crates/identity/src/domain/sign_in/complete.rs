@@ -3,7 +3,7 @@
 use mi_contracts::UnixMillis;
 
 use super::consent::Proven;
-use super::{CompleteOutcome, SignIn, SignInError, SignInOutcome};
+use super::{CompleteOutcome, CompleteSignInOutcome, SignIn, SignInError};
 use crate::domain::events;
 use crate::domain::{Account, FactorRefusal, SecondFactorProof};
 
@@ -14,7 +14,7 @@ impl SignIn {
         &self,
         challenge_id: &str,
         proof: SecondFactorProof,
-    ) -> Result<SignInOutcome, SignInError> {
+    ) -> Result<CompleteSignInOutcome, SignInError> {
         let challenge_id = uuid::Uuid::parse_str(challenge_id.trim())
             .map_err(|_| SignInError::InvalidRequest {
                 field: "challenge_id",
@@ -85,7 +85,7 @@ impl SignIn {
                 )
                 .await?;
             self.challenge_completed(stored, &account).await?;
-            return Ok(SignInOutcome::ConsentRequired {
+            return Ok(CompleteSignInOutcome::ConsentRequired {
                 challenge: consent_challenge,
                 documents,
             });
@@ -104,7 +104,7 @@ impl SignIn {
             .await?;
         self.challenge_completed(stored, &account).await?;
         tracing::info!(mi_id = %account.mi_id, session_id = %session.session.session_id, "signed in with a second factor");
-        Ok(SignInOutcome::SignedIn(
+        Ok(CompleteSignInOutcome::SignedIn(
             self.issuer.tokens_for(session, &refresh)?,
         ))
     }

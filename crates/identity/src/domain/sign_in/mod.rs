@@ -52,6 +52,20 @@ pub enum SignInOutcome {
     },
 }
 
+/// What answering a challenge gives: the second factor is proven, so never another challenge.
+#[derive(Debug, Clone)]
+pub enum CompleteSignInOutcome {
+    /// Tokens for a new session.
+    SignedIn(SessionTokens),
+    /// The account has not accepted the current documents: AcceptLegalDocuments.
+    ConsentRequired {
+        /// The consent step.
+        challenge: ConsentChallenge,
+        /// The documents to accept, in the account's locale.
+        documents: Vec<DocumentView>,
+    },
+}
+
 /// What a sign-in carries.
 #[derive(Debug, Clone)]
 pub struct SignInRequest {

@@ -7,8 +7,9 @@ use strum::IntoEnumIterator;
 use crate::domain::events::IdentityEvent;
 use crate::domain::testing::{PHONE, STRONG_PASSWORD, World, device};
 use crate::domain::{
-    ChallengeReason, ChallengeSettings, ContactKind, ReauthenticateError, Reauthentication,
-    SecondFactorMethod, SecondFactorProof, SignInError, SignInOutcome, SignInRequest,
+    ChallengeReason, ChallengeSettings, CompleteSignInOutcome, ContactKind, ReauthenticateError,
+    Reauthentication, SecondFactorMethod, SecondFactorProof, SignInError, SignInOutcome,
+    SignInRequest,
 };
 
 fn request(identifier: &str, password: &str, device_id: &str) -> SignInRequest {
@@ -215,7 +216,7 @@ async fn a_new_device_is_challenged_and_a_verification_code_answers_once() {
     );
     let token = world.verification_token(PHONE, Purpose::SignInSecondFactor);
     let proof = SecondFactorProof::VerificationToken(token);
-    let Ok(SignInOutcome::SignedIn(tokens)) = sign_in
+    let Ok(CompleteSignInOutcome::SignedIn(tokens)) = sign_in
         .complete_sign_in(&challenge.challenge_id, proof.clone())
         .await
     else {

@@ -5,7 +5,9 @@ use mi_contracts::{MiId, UnixMillis};
 
 use super::FakeStore;
 use crate::domain::events::IdentityEvent;
-use crate::domain::{ActiveSession, NewSession, RevokeScope, RotateOutcome, Session, SessionStore};
+use crate::domain::{
+    ActiveSession, NewSession, RevokeScope, RotateOutcome, Session, SessionPosition, SessionStore,
+};
 
 #[async_trait]
 impl SessionStore for FakeStore {
@@ -102,15 +104,32 @@ impl SessionStore for FakeStore {
         Ok(self.state().revoke(mi_id, scope, reason))
     }
 
-    async fn list_sessions(&self, mi_id: MiId, now: UnixMillis) -> anyhow::Result<Vec<Session>> {
+    async fn list_sessions(
+        &self,
+        mi_id: MiId,
+        now: UnixMillis,
+        after: Option<&SessionPosition>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Session>> {
         let state = self.state();
+        // The list's order, newest first, as a key that sorts ascending.
+        let sort_key = |position: &SessionPosition| {
+            (
+                std::cmp::Reverse(position.created_at),
+                std::cmp::Reverse(position.session_id.clone()),
+            )
+        };
         let mut live: Vec<Session> = state
             .sessions
             .values()
             .filter(|new| new.session.mi_id == mi_id && new.refresh_expires_at > now)
+            .filter(|new| {
+                after.is_none_or(|after| sort_key(&new.session.position()) > sort_key(after))
+            })
             .map(|new| new.session.clone())
             .collect();
-        live.sort_by_key(|session| std::cmp::Reverse(session.created_at));
+        live.sort_by_key(|session| sort_key(&session.position()));
+        live.truncate(usize::try_from(limit).unwrap_or(0));
         Ok(live)
     }
 

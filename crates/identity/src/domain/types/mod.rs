@@ -4,6 +4,7 @@
 mod contact;
 
 use mi_contracts::{MiId, UnixMillis};
+use serde::{Deserialize, Serialize};
 
 pub use self::contact::{Contact, ContactKind, ContactValue, Identifier};
 
@@ -90,4 +91,25 @@ pub struct Session {
     pub last_used_at: UnixMillis,
     /// When a password or second factor was last proven.
     pub auth_time: UnixMillis,
+}
+
+impl Session {
+    /// Where the session stands in the account's list.
+    pub fn position(&self) -> SessionPosition {
+        SessionPosition {
+            created_at: self.created_at,
+            session_id: self.session_id.clone(),
+        }
+    }
+}
+
+/// A place in an account's session list, which is ordered newest first, then by session id
+/// (descending, so two sessions of one millisecond keep one order). Serialized into page
+/// tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionPosition {
+    /// The creation time of the session at this place.
+    pub created_at: UnixMillis,
+    /// Its session id.
+    pub session_id: String,
 }

@@ -10,7 +10,9 @@ use sqlx::{Any, Row};
 use super::SqlIdentityStore;
 use super::rows::{SESSION_COLUMNS, insert_session, mi_id_at, session_from_row};
 use crate::domain::events::IdentityEvent;
-use crate::domain::{ActiveSession, NewSession, RevokeScope, RotateOutcome, Session, SessionStore};
+use crate::domain::{
+    ActiveSession, NewSession, RevokeScope, RotateOutcome, Session, SessionPosition, SessionStore,
+};
 
 #[async_trait]
 impl SessionStore for SqlIdentityStore {
@@ -128,18 +130,40 @@ impl SessionStore for SqlIdentityStore {
         Ok(revoked)
     }
 
-    async fn list_sessions(&self, mi_id: MiId, now: UnixMillis) -> anyhow::Result<Vec<Session>> {
-        sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE mi_id = $1 AND refresh_expires_at > $2 \
-             ORDER BY created_at DESC"
-        ))
-        .bind(mi_id.as_i64())
-        .bind(now.as_i64())
-        .fetch_all(self.database.pool())
-        .await?
-        .iter()
-        .map(session_from_row)
-        .collect()
+    async fn list_sessions(
+        &self,
+        mi_id: MiId,
+        now: UnixMillis,
+        after: Option<&SessionPosition>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Session>> {
+        let list = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE mi_id = $1 AND refresh_expires_at > $2"
+        );
+        let order = "ORDER BY created_at DESC, session_id DESC LIMIT $3";
+        let first_page = format!("{list} {order}");
+        // Keyset paging: the sessions after `after` in the list's order.
+        let next_page = format!(
+            "{list} AND (created_at < $4 OR (created_at = $4 AND session_id < $5)) {order}"
+        );
+        let query = match after {
+            None => sqlx::query(&first_page)
+                .bind(mi_id.as_i64())
+                .bind(now.as_i64())
+                .bind(limit),
+            Some(after) => sqlx::query(&next_page)
+                .bind(mi_id.as_i64())
+                .bind(now.as_i64())
+                .bind(limit)
+                .bind(after.created_at.as_i64())
+                .bind(&after.session_id),
+        };
+        query
+            .fetch_all(self.database.pool())
+            .await?
+            .iter()
+            .map(session_from_row)
+            .collect()
     }
 
     async fn mark_authenticated(

@@ -191,7 +191,7 @@ pub(crate) async fn password_of(store: &SqlIdentityStore, mi_id: MiId) -> Option
 
 pub(crate) async fn sessions(store: &SqlIdentityStore, mi_id: MiId) -> Vec<Session> {
     store
-        .list_sessions(mi_id, UnixMillis::now())
+        .list_sessions(mi_id, UnixMillis::now(), None, i64::MAX)
         .await
         .expect("list")
 }

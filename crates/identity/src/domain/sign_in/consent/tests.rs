@@ -10,8 +10,8 @@ use crate::domain::testing::{
     PHONE, PRIVACY_VERSION, STRONG_PASSWORD, TERMS_VERSION, World, device,
 };
 use crate::domain::{
-    AccountLookup, ChallengeSettings, ConsentChallenge, ConsentError, DocumentKind,
-    SecondFactorProof, SignInOutcome, SignInRequest,
+    AccountLookup, ChallengeSettings, CompleteSignInOutcome, ConsentChallenge, ConsentError,
+    DocumentKind, SecondFactorProof, SignInOutcome, SignInRequest,
 };
 
 fn sign_in_on(device_id: &str) -> SignInRequest {
@@ -150,7 +150,17 @@ async fn the_second_factor_comes_first_then_the_documents() {
         .complete_sign_in(&challenge.challenge_id, proof.clone())
         .await
         .expect("the right code");
-    let consent_step = expect_consent_step(outcome);
+    let CompleteSignInOutcome::ConsentRequired {
+        challenge: step,
+        documents,
+    } = outcome
+    else {
+        panic!("the documents are asked after the second factor: {outcome:?}");
+    };
+    let consent_step = expect_consent_step(SignInOutcome::ConsentRequired {
+        challenge: step,
+        documents,
+    });
     assert_eq!(consent_step.methods, ["pwd", "sms", "mfa"]);
     let spent = sign_in
         .complete_sign_in(&challenge.challenge_id, proof)
