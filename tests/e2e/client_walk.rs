@@ -16,16 +16,17 @@ use std::fmt::Debug;
 use mi_contracts::Reason;
 use mi_proto::common::v1::{Channel as CodeChannel, DeviceInfo, Purpose};
 use mi_proto::device::v1::Device;
+use mi_proto::identity::v1::complete_sign_in_response::Result as CompletedResult;
 use mi_proto::identity::v1::reauthenticate_request::Proof as ReauthProof;
 use mi_proto::identity::v1::second_factor_proof::Proof;
 use mi_proto::identity::v1::sign_in_response::Result as SignInResult;
 use mi_proto::identity::v1::{
-    Account, AddRecoveryContactRequest, ChallengeReason, CompleteSignInRequest, ContactKind,
-    DeleteAccountRequest, GetLegalDocumentsRequest, LegalDocumentKind, ListSessionsRequest,
-    ListSessionsResponse, MaskedContact, ReauthenticateRequest, ResetPasswordRequest,
-    RevokeSessionRequest, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof, Session,
-    SessionTokens, SetCodeSecondFactorRequest, SignInRequest, SignInResponse, SignUpRequest,
-    StartPasswordResetRequest,
+    Account, AddRecoveryContactRequest, ChallengeReason, CompleteSignInRequest,
+    CompleteSignInResponse, ContactKind, DeleteAccountRequest, GetLegalDocumentsRequest,
+    LegalDocumentKind, ListSessionsRequest, ListSessionsResponse, MaskedContact,
+    ReauthenticateRequest, ResetPasswordRequest, RevokeSessionRequest, SecondFactorChallenge,
+    SecondFactorMethod, SecondFactorProof, Session, SessionTokens, SetCodeSecondFactorRequest,
+    SignInRequest, SignInResponse, SignUpRequest, SignUpResponse, StartPasswordResetRequest,
 };
 use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::{
@@ -435,7 +436,7 @@ async fn a_client_walks_every_flow_from_the_replies_alone(backends: Backends) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(account_of(added).contacts.len(), 2);
+    assert_eq!(account_of(added.account).contacts.len(), 2);
     let second_factor = client.outgoing(
         "SetCodeSecondFactor",
         SetCodeSecondFactorRequest { enabled: true },
@@ -447,7 +448,12 @@ async fn a_client_walks_every_flow_from_the_replies_alone(backends: Backends) {
         .await
         .unwrap()
         .into_inner();
-    assert!(account_of(turned_on).two_factor.unwrap().code_enabled);
+    assert!(
+        account_of(turned_on.account)
+            .two_factor
+            .unwrap()
+            .code_enabled
+    );
 
     // Sign-in by Mi ID on a tablet: the code goes to the phone the challenge shows masked.
     let tablet = DeviceInfo {
@@ -588,15 +594,15 @@ async fn a_client_walks_every_flow_from_the_replies_alone(backends: Backends) {
 }
 
 /// The Mi ID and the first session from SignUp's reply.
-fn signed_up_of(response: SignInResponse) -> (u64, SessionTokens) {
-    let tokens = tokens_of_completed_sign_in(response);
+fn signed_up_of(response: SignUpResponse) -> (u64, SessionTokens) {
+    let tokens = response.tokens.expect("SignUp signs the person in");
     (tokens.mi_id, tokens)
 }
 
-/// The tokens of a sign-in that is complete (SignUp, CompleteSignIn).
-fn tokens_of_completed_sign_in(response: SignInResponse) -> SessionTokens {
+/// The tokens of a completed sign-in (the documents are current: no consent step).
+fn tokens_of_completed_sign_in(response: CompleteSignInResponse) -> SessionTokens {
     match response.result {
-        Some(SignInResult::Tokens(tokens)) => tokens,
+        Some(CompletedResult::Tokens(tokens)) => tokens,
         other => panic!("expected tokens, got {other:?}"),
     }
 }
@@ -609,9 +615,9 @@ fn challenge_of(response: SignInResponse) -> SecondFactorChallenge {
     }
 }
 
-/// The account an account-changing RPC returns.
-fn account_of(response: Account) -> Account {
-    response
+/// The account an account-changing RPC's reply carries.
+fn account_of(account: Option<Account>) -> Account {
+    account.expect("the reply carries the account")
 }
 
 /// The sessions of ListSessions' reply (one page: an account here has two at most).

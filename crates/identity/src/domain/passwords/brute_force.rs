@@ -203,7 +203,6 @@ impl BruteForce {
             .put_if_absent(&format!("signin:captcha-pass:{pass_id}"), b"1", remembered)
             .await
     }
-
 }
 
 fn client_key(client: &str) -> String {
@@ -228,7 +227,12 @@ mod tests {
     #[test]
     fn delays_double_from_their_threshold_up_to_the_cap() {
         let brute_force = brute_force(BruteForceSettings::default());
-        let minutes = |failures| brute_force.failures.delay(failures).map(|d| d.as_secs() / 60);
+        let minutes = |failures| {
+            brute_force
+                .failures
+                .delay(failures)
+                .map(|d| d.as_secs() / 60)
+        };
         assert_eq!(minutes(19), None);
         assert_eq!(minutes(20), Some(1));
         assert_eq!(minutes(21), Some(2));
