@@ -304,7 +304,7 @@ pub async fn begin_once(
     consumer_group: &str,
     event_id: &str,
 ) -> anyhow::Result<Option<Transaction<'static, Any>>> {
-    let mut transaction = database.pool().begin().await?;
+    let mut transaction = database.begin_write().await?;
     let inserted = sqlx::query(
         "INSERT INTO processed_events (consumer_group, event_id, processed_at) VALUES ($1, $2, $3) \
          ON CONFLICT (consumer_group, event_id) DO NOTHING",

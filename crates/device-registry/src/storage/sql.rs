@@ -57,7 +57,7 @@ impl SqlDeviceStore {
     ) -> anyhow::Result<Option<Transaction<'static, Any>>> {
         match event_id {
             Some(event_id) => begin_once(&self.database, &self.consumer_group, event_id).await,
-            None => Ok(Some(self.database.pool().begin().await?)),
+            None => Ok(Some(self.database.begin_write().await?)),
         }
     }
 }
@@ -232,7 +232,7 @@ impl DeviceStore for SqlDeviceStore {
     }
 
     async fn remove(&self, mi_id: MiId, device_id: &str, session_id: &str) -> anyhow::Result<bool> {
-        let mut transaction = self.database.pool().begin().await?;
+        let mut transaction = self.database.begin_write().await?;
         let removed = sqlx::query("DELETE FROM devices WHERE mi_id = $1 AND device_id = $2")
             .bind(mi_id.as_i64())
             .bind(device_id)

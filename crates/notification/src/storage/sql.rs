@@ -89,7 +89,7 @@ impl NotificationStore for SqlNotificationStore {
     ) -> anyhow::Result<bool> {
         let source_event_id = delivered.source_event_id.as_str();
         let transport = delivered.transport.as_str();
-        let mut transaction = self.database.pool().begin().await?;
+        let mut transaction = self.database.begin_write().await?;
         let now = UnixMillis::now().as_i64();
         // An upsert: external deliveries have their record from start_delivery; dev-inbox ones
         // are recorded here, in their only transaction. Only a new or pending record changes,
@@ -155,7 +155,7 @@ impl NotificationStore for SqlNotificationStore {
     }
 
     async fn fail(&self, source_event_id: &str, reason: &str) -> anyhow::Result<usize> {
-        let mut transaction = self.database.pool().begin().await?;
+        let mut transaction = self.database.begin_write().await?;
         let failed = sqlx::query(
             "UPDATE deliveries SET status = $1, last_error = $2, updated_at = $3 \
              WHERE source_event_id = $4 AND status = $5 RETURNING destination, transport, attempts",

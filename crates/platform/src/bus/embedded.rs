@@ -114,7 +114,7 @@ impl EventBus for EmbeddedBus {
 impl EmbeddedBus {
     /// Appends messages to their topics in one transaction.
     async fn append(&self, messages: impl Iterator<Item = &BusMessage>) -> anyhow::Result<()> {
-        let mut transaction = self.database.pool().begin().await?;
+        let mut transaction = self.database.begin_write().await?;
         for message in messages {
             // One statement checks the topic, computes the next sequence number and appends:
             // a transaction that starts by writing never has to upgrade a SQLite read lock.

@@ -28,7 +28,7 @@ pub(super) async fn park(
     error: &anyhow::Error,
 ) -> anyhow::Result<()> {
     let error_text = format!("{error:#}");
-    let mut transaction = database.pool().begin().await?;
+    let mut transaction = database.begin_write().await?;
     sqlx::query(
         "INSERT INTO outbox_dead_letters \
          (event_id, topic, message_key, event_type, headers, payload, created_at, attempts, error, parked_at) \

@@ -41,7 +41,7 @@ impl SqlVerificationStore {
         verification_id: &str,
         event: &P,
     ) -> anyhow::Result<bool> {
-        let mut transaction = self.database.pool().begin().await?;
+        let mut transaction = self.database.begin_write().await?;
         if change.execute(&mut *transaction).await?.rows_affected() == 0 {
             transaction.rollback().await?;
             return Ok(false);

@@ -42,7 +42,7 @@ impl SqlIdentityStore {
     }
 
     async fn begin(&self) -> anyhow::Result<Transaction<'static, Any>> {
-        Ok(self.database.pool().begin().await?)
+        Ok(self.database.begin_write().await?)
     }
 
     /// Enqueues the events and commits.
