@@ -7,8 +7,6 @@ use crate::support::{
     Backends, TestConfig, TestPlatform, error_metadata, expect_refusal, in_both_modes,
     strong_password, unique_email,
 };
-use mi_account::BoundServices;
-use mi_platform::Platform;
 use mi_proto::common::v1::Channel as CodeChannel;
 use mi_proto::notification::v1::{ListInboxMessagesRequest, MessageKind};
 use mi_test_support::capture_logs;
@@ -16,15 +14,9 @@ use mi_test_support::capture_logs;
 #[tokio::test]
 async fn server_mode_refuses_the_dev_inbox_without_the_switch() {
     let config = TestConfig::new(Backends::Servers).with_value("dev.allow_dev_inbox", false);
-    let platform = Platform::connect(config.loader.infra().unwrap())
-        .await
-        .unwrap();
-    let services = BoundServices::bind(&config.loader).await.unwrap();
-    let error = services
-        .run(platform, tokio_util::sync::CancellationToken::new())
-        .await
-        .expect_err("the dev inbox must be refused with PostgreSQL");
-    let message = format!("{error:#}");
+    let message =
+        TestPlatform::refusal_to_start(config, "the dev inbox must be refused with PostgreSQL")
+            .await;
     assert!(
         message.contains("notification.email_transport")
             && message.contains("MI_DEV__ALLOW_DEV_INBOX=true"),

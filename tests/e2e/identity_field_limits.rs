@@ -15,7 +15,7 @@ use mi_proto::identity::v1::{
     AddRecoveryContactRequest, ChangePasswordRequest, CompleteSignInRequest, ConfirmTotpRequest,
     ReauthenticateRequest, RefreshSessionRequest, RemoveRecoveryContactRequest,
     ResetPasswordRequest, RevokeSessionRequest, SecondFactorProof, SetPrimaryContactRequest,
-    SignInRequest, SignUpRequest, UpdateProfileRequest,
+    SignInRequest, SignUpRequest, StartPasswordResetRequest, UpdateProfileRequest,
 };
 use prost_types::FieldMask;
 use tonic::transport::Channel;
@@ -57,6 +57,7 @@ enum Call {
     AddRecoveryContact(AddRecoveryContactRequest),
     RemoveRecoveryContact(RemoveRecoveryContactRequest),
     SetPrimaryContact(SetPrimaryContactRequest),
+    StartPasswordReset(StartPasswordResetRequest),
     ResetPassword(ResetPasswordRequest),
     ChangePassword(ChangePasswordRequest),
     ConfirmTotp(ConfirmTotpRequest),
@@ -219,6 +220,11 @@ fn cases() -> Vec<Case> {
             Call::SignIn(SignInRequest {
                 identifier: text(n),
                 ..sign_in()
+            })
+        }),
+        case("identifier", CONTACT, |n| {
+            Call::StartPasswordReset(StartPasswordResetRequest {
+                identifier: text(n),
             })
         }),
         case("password", PASSWORD, |n| {
@@ -393,6 +399,7 @@ async fn send(
             .set_primary_contact(authed(request, access))
             .await
             .map(drop),
+        Call::StartPasswordReset(request) => client.start_password_reset(request).await.map(drop),
         Call::ResetPassword(request) => client
             .reset_password(authed(request, access))
             .await
@@ -418,6 +425,7 @@ impl Call {
             Self::AddRecoveryContact(_) => "AddRecoveryContact",
             Self::RemoveRecoveryContact(_) => "RemoveRecoveryContact",
             Self::SetPrimaryContact(_) => "SetPrimaryContact",
+            Self::StartPasswordReset(_) => "StartPasswordReset",
             Self::ResetPassword(_) => "ResetPassword",
             Self::ChangePassword(_) => "ChangePassword",
             Self::ConfirmTotp(_) => "ConfirmTotp",

@@ -3,9 +3,7 @@
 //! drive sign-up from its own integration tests; the switch is logged loudly, without it the
 //! answer is just wrong, and server mode refuses to start with it.
 
-use mi_account::BoundServices;
 use mi_contracts::Reason;
-use mi_platform::Platform;
 use mi_proto::common::v1::{Channel, Purpose};
 use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::{CaptchaAnswer, CreateCaptchaRequest, SendCodeRequest};
@@ -76,15 +74,9 @@ async fn without_the_switch_the_test_answer_is_wrong() {
 async fn server_mode_refuses_to_start_with_the_switch() {
     let config =
         TestConfig::new(Backends::Servers).with_value("verification.captcha.test_mode", true);
-    let platform = Platform::connect(config.loader.infra().unwrap())
-        .await
-        .unwrap();
-    let services = BoundServices::bind(&config.loader).await.unwrap();
-    let error = services
-        .run(platform, tokio_util::sync::CancellationToken::new())
-        .await
-        .expect_err("the test CAPTCHA must be refused with PostgreSQL");
-    let message = format!("{error:#}");
+    let message =
+        TestPlatform::refusal_to_start(config, "the test CAPTCHA must be refused with PostgreSQL")
+            .await;
     assert!(
         message.contains("MI_VERIFICATION__CAPTCHA__TEST_MODE")
             && message.contains("embedded mode only"),

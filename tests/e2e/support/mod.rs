@@ -280,6 +280,21 @@ impl TestPlatform {
         }
     }
 
+    /// Why the platform refuses to start with `config` (the whole error chain); fails the test
+    /// if it starts.
+    pub(crate) async fn refusal_to_start(config: TestConfig, what: &str) -> String {
+        init_telemetry();
+        let platform = Platform::connect(config.loader.infra().unwrap())
+            .await
+            .unwrap();
+        let services = BoundServices::bind(&config.loader).await.unwrap();
+        let error = services
+            .run(platform, CancellationToken::new())
+            .await
+            .expect_err(what);
+        format!("{error:#}")
+    }
+
     /// Stops every service and waits for them; returns the configuration for a restart.
     pub(crate) async fn stop(self) -> TestConfig {
         self.shutdown.cancel();

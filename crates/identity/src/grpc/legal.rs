@@ -3,19 +3,14 @@
 
 use std::sync::Arc;
 
-use mi_contracts::text::{self, TooLong};
 use mi_contracts::{Locale, Reason};
 use mi_platform::{ErrorCode, ServiceError};
 use mi_proto::identity::v1 as api;
 use tonic::{Request, Response, Status};
 
 use super::caller::Callers;
-use super::{convert, status};
-use crate::domain::legal::MAX_VERSION_CHARS;
+use super::{convert, limits, status};
 use crate::domain::{AcceptRequest, AccountGone, ConsentError, LegalDocuments, SignIn};
-
-/// Ids this service hands out are UUIDs (36 characters).
-const MAX_ID_CHARS: usize = 64;
 
 /// The legal documents' RPCs.
 #[derive(Debug)]
@@ -49,7 +44,7 @@ impl LegalRpcs {
     ) -> Result<Response<api::AcceptLegalDocumentsResponse>, Status> {
         let client_address = self.callers.client(&request);
         let request = request.into_inner();
-        check_lengths(&request).map_err(ServiceError::from)?;
+        limits::accept_legal_documents(&request).map_err(ServiceError::from)?;
         let tokens = self
             .sign_in
             .accept_legal_documents(AcceptRequest {
@@ -64,23 +59,6 @@ impl LegalRpcs {
             tokens: Some(convert::tokens(tokens)),
         }))
     }
-}
-
-/// AcceptLegalDocuments' free-text fields, within their documented maxima.
-fn check_lengths(request: &api::AcceptLegalDocumentsRequest) -> Result<(), TooLong> {
-    text::check_lengths(&[
-        ("challenge_id", &request.challenge_id, MAX_ID_CHARS),
-        (
-            "accepted_terms_version",
-            &request.accepted_terms_version,
-            MAX_VERSION_CHARS,
-        ),
-        (
-            "accepted_privacy_policy_version",
-            &request.accepted_privacy_policy_version,
-            MAX_VERSION_CHARS,
-        ),
-    ])
 }
 
 /// AcceptLegalDocuments' errors.

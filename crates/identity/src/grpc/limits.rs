@@ -11,6 +11,7 @@ use mi_proto::contracts::device_length_limits;
 use mi_proto::identity::v1 as api;
 
 use crate::domain::MAX_DISPLAY_NAME_CHARS;
+use crate::domain::legal::MAX_VERSION_CHARS;
 
 /// Verification tokens are EdDSA JWTs of at most about 800 characters (the subject, a contact,
 /// is the longest claim).
@@ -23,8 +24,6 @@ const MAX_REFRESH_TOKEN_CHARS: usize = 256;
 const MAX_RECOVERY_CODE_CHARS: usize = 32;
 /// ISO 3166-1 alpha-2.
 const MAX_REGION_CHARS: usize = 2;
-/// Terms and privacy-policy versions, e.g. `2024-01`.
-const MAX_VERSION_CHARS: usize = 64;
 /// An update mask names each of the three profile fields at most once.
 const MAX_MASK_PATHS: usize = 3;
 /// The longest profile path is 12 characters.
@@ -196,6 +195,32 @@ pub(super) fn add_recovery_contact(
 /// RemoveRecoveryContact's and SetPrimaryContact's one field, the contact's value.
 pub(super) fn contact_value(value: &str) -> Result<(), TooLong> {
     text::check_lengths(&[("value", value, MAX_CONTACT_CHARS)])
+}
+
+/// StartPasswordReset's one field.
+pub(super) fn start_password_reset(
+    request: &api::StartPasswordResetRequest,
+) -> Result<(), TooLong> {
+    text::check_lengths(&[("identifier", &request.identifier, MAX_CONTACT_CHARS)])
+}
+
+/// AcceptLegalDocuments' fields.
+pub(super) fn accept_legal_documents(
+    request: &api::AcceptLegalDocumentsRequest,
+) -> Result<(), TooLong> {
+    text::check_lengths(&[
+        ("challenge_id", &request.challenge_id, MAX_ID_CHARS),
+        (
+            "accepted_terms_version",
+            &request.accepted_terms_version,
+            MAX_VERSION_CHARS,
+        ),
+        (
+            "accepted_privacy_policy_version",
+            &request.accepted_privacy_policy_version,
+            MAX_VERSION_CHARS,
+        ),
+    ])
 }
 
 /// ResetPassword's fields.

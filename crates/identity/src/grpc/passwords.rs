@@ -27,6 +27,7 @@ impl PasswordRpcs {
         &self,
         request: Request<api::StartPasswordResetRequest>,
     ) -> Result<Response<api::StartPasswordResetResponse>, Status> {
+        limits::start_password_reset(request.get_ref()).map_err(ServiceError::from)?;
         let client_address = self.callers.client(&request);
         let request = request.into_inner();
         let started = self
