@@ -87,17 +87,11 @@ pub(super) fn sign_up(
             &request.display_name,
             MAX_DISPLAY_NAME_CHARS,
         ),
-        (
-            "accepted_terms_version",
-            &request.accepted_terms_version,
-            MAX_VERSION_CHARS,
-        ),
-        (
-            "accepted_privacy_policy_version",
-            &request.accepted_privacy_policy_version,
-            MAX_VERSION_CHARS,
-        ),
     ];
+    fields.extend(versions(
+        &request.accepted_terms_version,
+        &request.accepted_privacy_policy_version,
+    ));
     fields.extend(device_length_limits(request.device.as_ref()));
     text::check_lengths(&fields)
 }
@@ -208,19 +202,24 @@ pub(super) fn start_password_reset(
 pub(super) fn accept_legal_documents(
     request: &api::AcceptLegalDocumentsRequest,
 ) -> Result<(), TooLong> {
-    text::check_lengths(&[
-        ("challenge_id", &request.challenge_id, MAX_ID_CHARS),
-        (
-            "accepted_terms_version",
-            &request.accepted_terms_version,
-            MAX_VERSION_CHARS,
-        ),
+    let mut fields = vec![("challenge_id", request.challenge_id.as_str(), MAX_ID_CHARS)];
+    fields.extend(versions(
+        &request.accepted_terms_version,
+        &request.accepted_privacy_policy_version,
+    ));
+    text::check_lengths(&fields)
+}
+
+/// The accepted document versions, named as SignUp and AcceptLegalDocuments name them.
+fn versions<'a>(terms: &'a str, privacy_policy: &'a str) -> [(&'static str, &'a str, usize); 2] {
+    [
+        ("accepted_terms_version", terms, MAX_VERSION_CHARS),
         (
             "accepted_privacy_policy_version",
-            &request.accepted_privacy_policy_version,
+            privacy_policy,
             MAX_VERSION_CHARS,
         ),
-    ])
+    ]
 }
 
 /// ResetPassword's fields.
