@@ -151,7 +151,8 @@ pub fn device_from_wire(device: Option<wire::DeviceInfo>) -> Result<DeviceInfo, 
         .map(|credential| {
             let algorithm = match wire::DeviceKeyAlgorithm::try_from(credential.algorithm) {
                 Ok(wire::DeviceKeyAlgorithm::Ed25519) => DeviceKeyAlgorithm::Ed25519,
-                Ok(wire::DeviceKeyAlgorithm::Unspecified) | Err(_) => {
+                Ok(wire::DeviceKeyAlgorithm::Unspecified | wire::DeviceKeyAlgorithm::P256)
+                | Err(_) => {
                     return Err((
                         "device.credential.algorithm",
                         "must be a supported key algorithm (ED25519)".to_owned(),

@@ -89,4 +89,11 @@ event_payloads!(
     AccountDeleted,
     DeviceLinked,
     DeviceRemoved,
+    FindDeviceEnabled,
+    FindDeviceDisabled,
+    DeviceCommandIssued,
+    DeviceCommandCompleted,
+    LostModeChanged,
+    DeviceErased,
+    SyncSettingsChanged,
 );

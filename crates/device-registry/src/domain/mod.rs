@@ -28,7 +28,7 @@ pub(crate) use removal::RemoveDeviceError;
 pub(crate) use store::{DeviceStore, LinkOutcome};
 
 /// A device linked to an account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Device {
     /// The account it is linked to.
     pub mi_id: MiId,
@@ -40,6 +40,66 @@ pub(crate) struct Device {
     pub enrolled: bool,
     /// What it last reported.
     pub status: DeviceStatus,
+    /// Find Device on it: the switch, Lost Mode, erase, its last location and queue.
+    pub find_device: FindDeviceState,
+}
+
+/// A device's Find Device state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FindDeviceState {
+    /// Whether Find Device is on.
+    pub enabled: bool,
+    /// Lost Mode as the device last confirmed it; `None` when off.
+    pub lost_mode: Option<LostMode>,
+    /// When the device acknowledged an erase; its hardware id stays bound to the account
+    /// (reactivation lock) until the owner removes it.
+    pub erased_at: Option<UnixMillis>,
+    /// The last location it reported while Find Device was on.
+    pub last_location: Option<Location>,
+    /// Commands queued or delivered and not yet finished.
+    pub pending_commands: u32,
+}
+
+/// Lost Mode: the screen locked with a message for whoever finds the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LostMode {
+    /// Shown on the lock screen.
+    pub message: String,
+    /// A number to call; may be empty.
+    pub phone_number: String,
+    /// Smaller text under the message; may be empty.
+    pub footnote: String,
+    /// When the device confirmed it; `None` in a command not yet acknowledged.
+    pub since: Option<UnixMillis>,
+}
+
+/// Where a device was, as it measured it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Location {
+    /// -90 to 90.
+    pub latitude: f64,
+    /// -180 to 180.
+    pub longitude: f64,
+    /// Radius of 68% confidence, metres.
+    pub accuracy_meters: f64,
+    /// When the device measured it.
+    pub measured_at: UnixMillis,
+    /// How.
+    pub source: Option<LocationSource>,
+    /// 0 to 100, when known.
+    pub battery_percent: Option<u32>,
+}
+
+/// How a device measured a location, stored by its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
+pub(crate) enum LocationSource {
+    /// Satellites.
+    Gps,
+    /// The mobile network.
+    Network,
+    /// Nearby Wi-Fi networks.
+    Wifi,
 }
 
 /// What a device last reported about itself.

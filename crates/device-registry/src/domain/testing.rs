@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use mi_contracts::{DeviceCredential, DeviceInfo, MiId, UnixMillis};
 
-use super::events::DeviceEvent;
-use super::{Device, DevicePosition, DeviceStatus, DeviceStore, LinkOutcome};
+use super::events::{Actor, Audience, DeviceEvent};
+use super::{Device, DevicePosition, DeviceStatus, DeviceStore, FindDeviceState, LinkOutcome};
 
 /// Devices, their keys, spent tokens, applied event ids and recorded events in memory.
 #[derive(Debug, Default)]
@@ -128,6 +128,7 @@ impl DeviceStore for MemoryDeviceStore {
                 linked_at,
                 enrolled,
                 status: DeviceStatus::default(),
+                find_device: FindDeviceState::default(),
             }),
         }
         if new_device || info.credential.is_some() {
@@ -135,6 +136,8 @@ impl DeviceStore for MemoryDeviceStore {
                 mi_id,
                 info: info.without_credential(),
                 new_device,
+                actor: Actor::Registry,
+                audience: Audience::default(),
             });
         }
         Ok(LinkOutcome::Linked { new_device })
@@ -142,18 +145,24 @@ impl DeviceStore for MemoryDeviceStore {
 
     async fn remove(&self, mi_id: MiId, device_id: &str, session_id: &str) -> anyhow::Result<bool> {
         let mut state = self.state.lock().expect("lock");
-        let before = state.devices.len();
-        state
+        let Some(position) = state
             .devices
-            .retain(|device| !(device.mi_id == mi_id && device.info.device_id == device_id));
-        if state.devices.len() == before {
+            .iter()
+            .position(|device| device.mi_id == mi_id && device.info.device_id == device_id)
+        else {
             return Ok(false);
-        }
+        };
+        let removed = state.devices.remove(position);
         state.credentials.remove(&(mi_id, device_id.to_owned()));
         state.events.push(DeviceEvent::Removed {
             mi_id,
             device_id: device_id.to_owned(),
-            removed_by_session_id: session_id.to_owned(),
+            hardware_id: removed.info.hardware_id,
+            actor: Actor::Owner {
+                session_id: session_id.to_owned(),
+                client_address: String::new(),
+            },
+            audience: Audience::default(),
         });
         Ok(true)
     }

@@ -11,7 +11,7 @@ use mi_platform::auth::{DEVICE_TOKEN_AUDIENCE, DeviceClaims};
 use mi_platform::crypto::SecretKey;
 use mi_platform::tokens::TokenSigner;
 
-use super::events::DeviceEvent;
+use super::events::{Actor, DeviceEvent};
 use super::testing::{MemoryDeviceStore, info, mi_id};
 use super::*;
 
@@ -310,8 +310,8 @@ async fn removal_needs_a_recent_authentication_and_ends_the_key() {
         .expect("removed");
     assert!(matches!(
         store.events().last(),
-        Some(DeviceEvent::Removed { device_id, removed_by_session_id, .. })
-            if device_id == "phone" && removed_by_session_id == "session-1"
+        Some(DeviceEvent::Removed { device_id, actor: Actor::Owner { session_id, .. }, .. })
+            if device_id == "phone" && session_id == "session-1"
     ));
     let token = key.token(7, "phone", "j1", (0, 60));
     assert!(matches!(

@@ -3,7 +3,7 @@
 use mi_proto::contracts::device_to_wire;
 use mi_proto::device::v1 as api;
 
-use crate::domain::{Device, NetworkType};
+use crate::domain::{Device, Location, LocationSource, LostMode, NetworkType};
 
 /// A device as the owner sees it, without its credential.
 pub(super) fn device(device: Device) -> api::Device {
@@ -18,6 +18,42 @@ pub(super) fn device(device: Device) -> api::Device {
             .map(|seen_at| seen_at.to_timestamp()),
         battery_percent: device.status.battery_percent,
         network_type: network_to_wire(device.status.network).into(),
+        find_device_enabled: device.find_device.enabled,
+        lost_mode: device.find_device.lost_mode.as_ref().map(lost_mode),
+        last_location: device.find_device.last_location.as_ref().map(location),
+        pending_commands: device.find_device.pending_commands,
+        erased_time: device
+            .find_device
+            .erased_at
+            .map(|erased_at| erased_at.to_timestamp()),
+    }
+}
+
+/// Lost Mode as the wire shows it.
+pub(super) fn lost_mode(lost_mode: &LostMode) -> api::LostMode {
+    api::LostMode {
+        message: lost_mode.message.clone(),
+        phone_number: lost_mode.phone_number.clone(),
+        footnote: lost_mode.footnote.clone(),
+        since_time: lost_mode.since.map(|since| since.to_timestamp()),
+    }
+}
+
+/// A location as the wire shows it.
+pub(super) fn location(location: &Location) -> api::Location {
+    api::Location {
+        latitude: location.latitude,
+        longitude: location.longitude,
+        accuracy_meters: location.accuracy_meters,
+        time: Some(location.measured_at.to_timestamp()),
+        source: match location.source {
+            None => api::LocationSource::Unspecified,
+            Some(LocationSource::Gps) => api::LocationSource::Gps,
+            Some(LocationSource::Network) => api::LocationSource::Network,
+            Some(LocationSource::Wifi) => api::LocationSource::Wifi,
+        }
+        .into(),
+        battery_percent: location.battery_percent,
     }
 }
 

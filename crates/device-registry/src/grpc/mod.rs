@@ -12,6 +12,10 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::DeviceRegistry;
 
+/// A server stream of one message type, as the streaming calls answer.
+pub(crate) type ReplyStream<T> =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
 /// Serves `mi.device.v1.DeviceRegistryService`.
 #[derive(Debug)]
 pub(crate) struct DeviceRegistryHandler {
@@ -64,5 +68,114 @@ impl DeviceRegistryService for DeviceRegistryHandler {
         request: Request<api::ReportDeviceStatusRequest>,
     ) -> Result<Response<api::ReportDeviceStatusResponse>, Status> {
         self.report_status(request).await
+    }
+
+    async fn issue_command(
+        &self,
+        _request: Request<api::IssueCommandRequest>,
+    ) -> Result<Response<api::Command>, Status> {
+        Err(Status::unimplemented("issue_command: not yet"))
+    }
+
+    async fn get_command(
+        &self,
+        _request: Request<api::GetCommandRequest>,
+    ) -> Result<Response<api::Command>, Status> {
+        Err(Status::unimplemented("get_command: not yet"))
+    }
+
+    async fn list_commands(
+        &self,
+        _request: Request<api::ListCommandsRequest>,
+    ) -> Result<Response<api::ListCommandsResponse>, Status> {
+        Err(Status::unimplemented("list_commands: not yet"))
+    }
+
+    async fn cancel_command(
+        &self,
+        _request: Request<api::CancelCommandRequest>,
+    ) -> Result<Response<api::Command>, Status> {
+        Err(Status::unimplemented("cancel_command: not yet"))
+    }
+
+    async fn list_locations(
+        &self,
+        _request: Request<api::ListLocationsRequest>,
+    ) -> Result<Response<api::ListLocationsResponse>, Status> {
+        Err(Status::unimplemented("list_locations: not yet"))
+    }
+
+    async fn list_audit_entries(
+        &self,
+        _request: Request<api::ListAuditEntriesRequest>,
+    ) -> Result<Response<api::ListAuditEntriesResponse>, Status> {
+        Err(Status::unimplemented("list_audit_entries: not yet"))
+    }
+
+    async fn get_sync_settings(
+        &self,
+        _request: Request<api::GetSyncSettingsRequest>,
+    ) -> Result<Response<api::SyncSettings>, Status> {
+        Err(Status::unimplemented("get_sync_settings: not yet"))
+    }
+
+    async fn update_sync_settings(
+        &self,
+        _request: Request<api::UpdateSyncSettingsRequest>,
+    ) -> Result<Response<api::SyncSettings>, Status> {
+        Err(Status::unimplemented("update_sync_settings: not yet"))
+    }
+
+    async fn acknowledge_command(
+        &self,
+        _request: Request<api::AcknowledgeCommandRequest>,
+    ) -> Result<Response<api::Command>, Status> {
+        Err(Status::unimplemented("acknowledge_command: not yet"))
+    }
+
+    async fn report_locations(
+        &self,
+        _request: Request<api::ReportLocationsRequest>,
+    ) -> Result<Response<api::ReportLocationsResponse>, Status> {
+        Err(Status::unimplemented("report_locations: not yet"))
+    }
+
+    async fn set_find_device(
+        &self,
+        _request: Request<api::SetFindDeviceRequest>,
+    ) -> Result<Response<api::Device>, Status> {
+        Err(Status::unimplemented("set_find_device: not yet"))
+    }
+
+    async fn get_own_sync_settings(
+        &self,
+        _request: Request<api::GetOwnSyncSettingsRequest>,
+    ) -> Result<Response<api::SyncSettings>, Status> {
+        Err(Status::unimplemented("get_own_sync_settings: not yet"))
+    }
+
+    async fn update_own_sync_settings(
+        &self,
+        _request: Request<api::UpdateOwnSyncSettingsRequest>,
+    ) -> Result<Response<api::SyncSettings>, Status> {
+        Err(Status::unimplemented("update_own_sync_settings: not yet"))
+    }
+
+    type WatchCommandStream = ReplyStream<api::Command>;
+
+    async fn watch_command(
+        &self,
+        _request: Request<api::WatchCommandRequest>,
+    ) -> Result<Response<Self::WatchCommandStream>, Status> {
+        Err(Status::unimplemented("watch_command: not yet"))
+    }
+
+    type OpenCommandChannelStream = ReplyStream<api::ChannelMessage>;
+
+    async fn open_command_channel(
+        &self,
+        _request: Request<api::OpenCommandChannelRequest>,
+    ) -> Result<Response<Self::OpenCommandChannelStream>, Status> {
+        Err(Status::unimplemented("open_command_channel: not yet"))
     }
 }

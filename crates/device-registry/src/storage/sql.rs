@@ -11,12 +11,19 @@ use mi_platform::retention::Expiry;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::domain::events::DeviceEvent;
-use crate::domain::{Device, DevicePosition, DeviceStatus, DeviceStore, LinkOutcome, NetworkType};
+use crate::domain::events::{Actor, Audience, DeviceEvent};
+use crate::domain::{
+    Device, DevicePosition, DeviceStatus, DeviceStore, FindDeviceState, LinkOutcome, Location,
+    LocationSource, LostMode, NetworkType,
+};
 use crate::publish;
 
 const COLUMNS: &str = "device_id, model, os, name, hardware_id, capabilities, linked_at, \
-                       key_algorithm, last_seen_at, battery_percent, network_type";
+                       key_algorithm, last_seen_at, battery_percent, network_type, \
+                       find_device_enabled, lost_mode_message, lost_mode_phone_number, \
+                       lost_mode_footnote, lost_mode_since, erased_at, last_latitude, \
+                       last_longitude, last_accuracy_meters, last_located_at, \
+                       last_location_source, last_location_battery";
 const ORDER: &str = "ORDER BY linked_at DESC, device_id LIMIT $2";
 
 /// The rows the registry deletes once they are of no use (see `mi_platform::retention`):
@@ -93,6 +100,48 @@ fn device_from_row(mi_id: MiId, row: &AnyRow) -> anyhow::Result<Device> {
                 .then(|| network.parse::<NetworkType>())
                 .transpose()?,
         },
+        find_device: find_device_from_row(row)?,
+    })
+}
+
+fn find_device_from_row(row: &AnyRow) -> anyhow::Result<FindDeviceState> {
+    let enabled: i64 = row.try_get("find_device_enabled")?;
+    let lost_mode_since: Option<i64> = row.try_get("lost_mode_since")?;
+    let lost_mode = match lost_mode_since {
+        None => None,
+        Some(since) => Some(LostMode {
+            message: row.try_get("lost_mode_message")?,
+            phone_number: row.try_get("lost_mode_phone_number")?,
+            footnote: row.try_get("lost_mode_footnote")?,
+            since: Some(UnixMillis::from_i64(since)),
+        }),
+    };
+    let erased_at: Option<i64> = row.try_get("erased_at")?;
+    let located_at: Option<i64> = row.try_get("last_located_at")?;
+    let last_location = match located_at {
+        None => None,
+        Some(located_at) => {
+            let source: String = row.try_get("last_location_source")?;
+            let battery: Option<i64> = row.try_get("last_location_battery")?;
+            Some(Location {
+                latitude: row.try_get("last_latitude")?,
+                longitude: row.try_get("last_longitude")?,
+                accuracy_meters: row.try_get("last_accuracy_meters")?,
+                measured_at: UnixMillis::from_i64(located_at),
+                source: (!source.is_empty())
+                    .then(|| source.parse::<LocationSource>())
+                    .transpose()?,
+                battery_percent: battery.map(u32::try_from).transpose()?,
+            })
+        }
+    };
+    Ok(FindDeviceState {
+        enabled: enabled != 0,
+        lost_mode,
+        erased_at: erased_at.map(UnixMillis::from_i64),
+        last_location,
+        // Counted by the command queue, not stored on the device's row.
+        pending_commands: 0,
     })
 }
 
@@ -223,6 +272,8 @@ impl DeviceStore for SqlDeviceStore {
                 mi_id,
                 info: info.without_credential(),
                 new_device,
+                actor: Actor::Registry,
+                audience: Audience::default(),
             };
             publish::enqueue(&self.outbox, &mut transaction, &linked).await?;
         }
@@ -233,20 +284,26 @@ impl DeviceStore for SqlDeviceStore {
 
     async fn remove(&self, mi_id: MiId, device_id: &str, session_id: &str) -> anyhow::Result<bool> {
         let mut transaction = self.database.begin_write().await?;
-        let removed = sqlx::query("DELETE FROM devices WHERE mi_id = $1 AND device_id = $2")
-            .bind(mi_id.as_i64())
-            .bind(device_id)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
-        if removed == 0 {
+        let removed = sqlx::query(
+            "DELETE FROM devices WHERE mi_id = $1 AND device_id = $2 RETURNING hardware_id",
+        )
+        .bind(mi_id.as_i64())
+        .bind(device_id)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let Some(removed) = removed else {
             transaction.rollback().await?;
             return Ok(false);
-        }
+        };
         let event = DeviceEvent::Removed {
             mi_id,
             device_id: device_id.to_owned(),
-            removed_by_session_id: session_id.to_owned(),
+            hardware_id: removed.try_get("hardware_id")?,
+            actor: Actor::Owner {
+                session_id: session_id.to_owned(),
+                client_address: String::new(),
+            },
+            audience: Audience::default(),
         };
         publish::enqueue(&self.outbox, &mut transaction, &event).await?;
         transaction.commit().await?;
