@@ -14,6 +14,8 @@ mod phone;
 mod run;
 mod session;
 mod state;
+#[cfg(test)]
+mod testing;
 
 pub use agent::{Agent, Endpoints, PhoneDescription, Walk};
 pub use did::{ActionKind, Did};

@@ -217,30 +217,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-
-    pub(crate) fn sample_state() -> AgentState {
-        AgentState {
-            mi_id: 4_070_000_001,
-            session_id: "s-1".into(),
-            refresh_token: "refresh-secret".into(),
-            device: DeviceProfile {
-                device_id: "phone-1".into(),
-                model: "Redmi Note 13".into(),
-                os: "HyperOS 2.0".into(),
-                name: "Alice's phone".into(),
-                hardware_id: String::new(),
-                push_token: String::new(),
-            },
-            device_key: "key-secret".into(),
-            acknowledged: VecDeque::new(),
-            position: Some(Position {
-                latitude: 39.9,
-                longitude: 116.4,
-                accuracy_meters: 12.0,
-            }),
-            sync_settings: None,
-        }
-    }
+    use crate::testing::sample_state;
 
     #[test]
     fn the_state_round_trips_in_a_file_only_its_owner_can_read() {
@@ -272,9 +249,11 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_key_and_the_refresh_token() {
-        let printed = format!("{:?}", sample_state());
+        let state = sample_state();
+        let printed = format!("{state:?}");
         assert!(printed.contains("phone-1"), "{printed}");
-        assert!(!printed.contains("secret"), "{printed}");
+        assert!(!printed.contains(&state.device_key), "{printed}");
+        assert!(!printed.contains(&state.refresh_token), "{printed}");
     }
 
     #[test]
