@@ -24,6 +24,7 @@ mod contact_case;
 mod delivery;
 mod dev_inbox;
 mod device_access;
+mod device_agent;
 mod device_credentials;
 mod device_linking;
 mod displayed_text;
