@@ -139,7 +139,7 @@ impl std::fmt::Display for Did {
             ),
             Self::Rang { command_id } => write!(
                 formatter,
-                "[{command_id}] RINGING at full volume for 5 minutes (stop: Ctrl-C)"
+                "[{command_id}] RINGING at full volume for 5 minutes (stop: Ctrl-C or `stop-ring`)"
             ),
             Self::ShowedLostMode {
                 command_id,

@@ -2,6 +2,7 @@
 //! line over [`mi_device_agent::Agent`]; `--help` lists the commands.
 
 mod prompt;
+mod screen;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -293,12 +294,8 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
         }
         Command::Run { not_now } => {
-            let (did, mut done) = tokio::sync::mpsc::unbounded_channel::<mi_device_agent::Did>();
-            let printer = tokio::spawn(async move {
-                while let Some(did) = done.recv().await {
-                    say(&did.to_string());
-                }
-            });
+            let (did, done) = tokio::sync::mpsc::unbounded_channel::<mi_device_agent::Did>();
+            let printer = tokio::spawn(screen::show(done));
             let options = RunOptions {
                 not_now,
                 ..RunOptions::default()

@@ -25,6 +25,10 @@ pub struct RunOptions {
     pub backoff: Backoff,
     /// Kinds of command to answer "not now" once each (to see the registry retry them).
     pub not_now: Vec<ActionKind>,
+    /// How long the channel may stay silent before the agent takes it for dead and connects
+    /// again: the registry sends a heartbeat every 30 s, and a connection that died without a
+    /// word (a NAT that forgot it) would otherwise be waited on forever.
+    pub silence_limit: Duration,
 }
 
 impl Default for RunOptions {
@@ -36,6 +40,7 @@ impl Default for RunOptions {
                 max: Duration::from_secs(60),
             },
             not_now: Vec::new(),
+            silence_limit: Duration::from_secs(75),
         }
     }
 }
@@ -68,7 +73,8 @@ pub(crate) async fn run_until<L: CommandLink>(
     let mut stop = std::pin::pin!(stop);
     let mut failures = 0_u32;
     loop {
-        let error = match session(link, &mut phone, &mut failures, stop.as_mut()).await? {
+        let ended = session(link, &mut phone, options, &mut failures, stop.as_mut()).await?;
+        let error = match ended {
             Session::Stopped => return Ok(RunEnd::Stopped),
             Session::Erased => return Ok(RunEnd::Erased),
             Session::Broke(error) => error,
@@ -93,6 +99,7 @@ pub(crate) async fn run_until<L: CommandLink>(
 async fn session<L: CommandLink>(
     link: &mut L,
     phone: &mut Phone<'_>,
+    options: &RunOptions,
     failures: &mut u32,
     mut stop: Pin<&mut impl Future<Output = ()>>,
 ) -> anyhow::Result<Session> {
@@ -109,7 +116,13 @@ async fn session<L: CommandLink>(
     loop {
         let next = tokio::select! {
             () = stop.as_mut() => return Ok(Session::Stopped),
-            next = messages.next() => next,
+            next = tokio::time::timeout(options.silence_limit, messages.next()) => next,
+        };
+        let Ok(next) = next else {
+            let silent_for = options.silence_limit.as_secs_f64();
+            return Ok(Session::Broke(format!(
+                "no message nor heartbeat for {silent_for} s"
+            )));
         };
         let command = match next {
             None => return Ok(Session::Broke("the registry closed the channel".into())),

@@ -55,7 +55,7 @@ async fn an_unreachable_registry_is_retried_with_growing_waits() {
             first: Duration::from_millis(20),
             max: Duration::from_millis(80),
         },
-        not_now: Vec::new(),
+        ..RunOptions::default()
     };
     let (did, mut done) = tokio::sync::mpsc::unbounded_channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -111,6 +111,7 @@ fn fast() -> RunOptions {
             max: Duration::from_millis(40),
         },
         not_now: Vec::new(),
+        silence_limit: Duration::from_secs(5),
     }
 }
 
@@ -518,4 +519,22 @@ async fn a_stop_while_connected_ends_the_run() {
     assert_eq!(end, RunEnd::Stopped);
     assert_eq!(did, [Did::Connected]);
     assert!(file.path().exists());
+}
+
+#[tokio::test]
+async fn a_channel_silent_past_the_limit_is_taken_for_dead_and_opened_again() {
+    let (_directory, file) = signed_in();
+    // No openings scripted: every channel opens and then says nothing at all.
+    let mut registry = FakeRegistry::new(&file, vec![]);
+    let options = RunOptions {
+        silence_limit: Duration::from_millis(50),
+        ..fast()
+    };
+    let (_, did) = run_for(&mut registry, &file, &options, 3).await;
+    assert_eq!(did[0], Did::Connected);
+    assert!(
+        matches!(&did[1], Did::Disconnected { attempt: 1, error, .. } if error.contains("heartbeat")),
+        "{did:?}"
+    );
+    assert_eq!(did[2], Did::Connected, "opened again");
 }
