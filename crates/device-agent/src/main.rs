@@ -130,7 +130,7 @@ enum Command {
         #[arg(long, allow_hyphen_values = true)]
         to_lon: f64,
         /// How many reports.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
         steps: u32,
         /// Seconds between two reports.
         #[arg(long, default_value_t = 5)]

@@ -108,3 +108,12 @@ fn commands_of_a_phone_that_never_signed_in_say_to_sign_in() {
         assert!(error.contains("sign in first"), "{args:?}: {error}");
     }
 }
+
+#[test]
+fn a_walk_takes_at_least_one_step() {
+    let output = agent(&[
+        "--state", "x", "walk", "--to-lat", "1", "--to-lon", "2", "--steps", "0",
+    ]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("--steps"), "{output:?}");
+}
