@@ -26,6 +26,7 @@ mod dev_inbox;
 mod device_access;
 mod device_credentials;
 mod device_linking;
+mod device_notifications;
 mod displayed_text;
 mod field_limits;
 mod fuzz;
