@@ -110,7 +110,7 @@ fn device_notices(event: &EventEnvelope) -> anyhow::Result<Option<DeviceNotices>
                     push_token: issued.push_token.trim().to_owned(),
                 });
             }
-            let kind = (issued.action == ERASE).then(|| AlertKind::EraseIssued {
+            let kind = (issued.action == ERASE).then_some(AlertKind::EraseIssued {
                 device_name: issued.device_name,
             });
             (issued.mi_id, kind, issued.audience)
