@@ -4,8 +4,11 @@
 //! push provider shaped like FCM's, and alert the owner's contacts about remote actions in
 //! their locale. A push token is never a channel for codes.
 
+use mi_platform::events;
 use mi_proto::EventPayload;
 use mi_proto::common::v1::{Channel, Purpose};
+use mi_proto::device::v1::RemoveDeviceRequest;
+use mi_proto::device::v1::device_registry_service_client::DeviceRegistryServiceClient;
 use mi_proto::events::v1::{
     AlertAudience, DeviceCommandIssued, DeviceRemoved, FindDeviceDisabled, LostModeChanged,
 };
@@ -15,10 +18,11 @@ use serde_json::json;
 use tonic::Code;
 
 use crate::codes::request as code_request;
+use crate::device_linking::wait_for_devices;
 use crate::support::providers::{ProviderBehavior, ProviderRequest, SmsProvider};
 use crate::support::{
-    Backends, TestConfig, TestPlatform, expect_refusal, field_violations, in_both_modes,
-    unique_email, unique_phone_number,
+    Backends, TestConfig, TestPlatform, authed, expect_refusal, field_violations, in_both_modes,
+    test_device, unique_email, unique_phone_number,
 };
 
 const MI_ID: u64 = 1_234_567_890;
@@ -30,6 +34,7 @@ in_both_modes!(
     a_push_leaves_once_through_the_provider_in_fcm_shape,
     a_lost_push_answer_is_retried_under_the_same_key,
     push_is_no_channel_for_codes,
+    a_real_removal_names_the_device_and_alerts_nobody_without_an_audience,
 );
 
 /// A device event as the registry publishes it (keyed `<mi_id>/<device_id>`), published now;
@@ -378,5 +383,64 @@ async fn push_is_no_channel_for_codes(backends: Backends) {
         1,
         "only the SMS code went out"
     );
+    platform.stop().await;
+}
+
+/// The registry's own event, end to end: RemoveDevice publishes `DeviceRemoved` naming the
+/// device for the alert; its audience is empty until the registry learns the account's
+/// contacts, so the notification service handles it and sends nothing.
+async fn a_real_removal_names_the_device_and_alerts_nobody_without_an_audience(backends: Backends) {
+    let platform = TestPlatform::start(backends).await;
+    let phone = unique_phone_number();
+    let (owner, password) = platform.create_account(&phone, Channel::Sms).await;
+    let tablet = test_device("tablet-9");
+    platform
+        .sign_in_for_tokens(&owner.mi_id.to_string(), &password, tablet.clone())
+        .await;
+    wait_for_devices(&platform, (owner.mi_id, &owner.access_token), |listed| {
+        listed.len() == 2
+    })
+    .await;
+    let mut registry =
+        DeviceRegistryServiceClient::new(crate::support::channel(platform.addresses.device).await);
+    let request = RemoveDeviceRequest {
+        device_id: "tablet-9".into(),
+    };
+    registry
+        .remove_device(authed(request, &owner.access_token))
+        .await
+        .unwrap();
+
+    let event = platform
+        .first_event("device.events", |event| {
+            event.event_type == DeviceRemoved::EVENT_TYPE
+        })
+        .await;
+    let removed: DeviceRemoved = events::payload(&event).unwrap().unwrap();
+    assert_eq!(
+        (removed.mi_id, removed.device_id.as_str()),
+        (owner.mi_id, "tablet-9")
+    );
+    assert_eq!(removed.device_name, tablet.name);
+    // With one partition, the removal is handled once a later device event's alert is in.
+    let marker = unique_email();
+    let disabled = FindDeviceDisabled {
+        mi_id: owner.mi_id,
+        device_id: "phone-1".into(),
+        device_name: "marker".into(),
+        audience: audience(&[&marker], "en"),
+    };
+    publish(&platform, &disabled).await;
+    platform
+        .wait_for_text(&marker, "Find Device was turned off")
+        .await;
+    let database = platform.config.database("notification").await;
+    let deliveries: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE source_event_id = $1")
+            .bind(&event.event_id)
+            .fetch_one(database.pool())
+            .await
+            .unwrap();
+    assert_eq!(deliveries, 0, "nobody to tell");
     platform.stop().await;
 }
