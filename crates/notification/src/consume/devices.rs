@@ -17,7 +17,7 @@ use crate::domain::{AlertAudience, AlertKind, SecurityAlert, WakeUp};
 const ERASE: &str = "erase";
 
 /// What one device event asks for: a push to the device, an alert to its owner, or both.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 struct DeviceNotices {
     wake_up: Option<WakeUp>,
     alert: Option<(SecurityAlert, AlertAudience)>,
