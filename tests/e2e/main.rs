@@ -27,6 +27,7 @@ mod device_access;
 mod device_agent;
 mod device_credentials;
 mod device_linking;
+mod device_notifications;
 mod displayed_text;
 mod field_limits;
 mod fuzz;

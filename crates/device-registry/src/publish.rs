@@ -35,6 +35,7 @@ pub(crate) async fn enqueue(
         DeviceEvent::Removed {
             mi_id,
             device_id,
+            device_name,
             hardware_id,
             actor,
             audience,
@@ -48,6 +49,7 @@ pub(crate) async fn enqueue(
                 },
                 hardware_id: hardware_id.clone(),
                 audience: Some(audience_to_wire(audience)),
+                device_name: device_name.clone(),
             };
             outbox
                 .enqueue(connection, &format!("{mi_id}/{device_id}"), &payload)

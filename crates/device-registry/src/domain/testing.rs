@@ -157,6 +157,7 @@ impl DeviceStore for MemoryDeviceStore {
         state.events.push(DeviceEvent::Removed {
             mi_id,
             device_id: device_id.to_owned(),
+            device_name: removed.info.name,
             hardware_id: removed.info.hardware_id,
             actor: Actor::Owner {
                 session_id: session_id.to_owned(),

@@ -285,7 +285,7 @@ impl DeviceStore for SqlDeviceStore {
     async fn remove(&self, mi_id: MiId, device_id: &str, session_id: &str) -> anyhow::Result<bool> {
         let mut transaction = self.database.begin_write().await?;
         let removed = sqlx::query(
-            "DELETE FROM devices WHERE mi_id = $1 AND device_id = $2 RETURNING hardware_id",
+            "DELETE FROM devices WHERE mi_id = $1 AND device_id = $2 RETURNING hardware_id, name",
         )
         .bind(mi_id.as_i64())
         .bind(device_id)
@@ -298,6 +298,7 @@ impl DeviceStore for SqlDeviceStore {
         let event = DeviceEvent::Removed {
             mi_id,
             device_id: device_id.to_owned(),
+            device_name: removed.try_get("name")?,
             hardware_id: removed.try_get("hardware_id")?,
             actor: Actor::Owner {
                 session_id: session_id.to_owned(),
