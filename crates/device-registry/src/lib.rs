@@ -68,10 +68,7 @@ impl Service for DeviceRegistryService {
             host.consumer_group(),
             wake.clone(),
         ));
-        let registry = DeviceRegistry::new(
-            Arc::clone(&devices) as _,
-            settings.recent_auth_window,
-        );
+        let registry = DeviceRegistry::new(Arc::clone(&devices) as _, settings.recent_auth_window);
         let commands = CommandQueue::new(
             Arc::new(SqlCommandStore::new(
                 host.database().clone(),
@@ -133,7 +130,9 @@ async fn sweep_expired_commands(
         match queue.expire_due().await {
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "commands expired"),
-            Err(error) => tracing::warn!(error = format!("{error:#}"), "command expiry sweep failed"),
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "command expiry sweep failed")
+            }
         }
     }
 }

@@ -181,15 +181,16 @@ mod tests {
         // Signalled between the subscription and the wait: not lost.
         wake.committed("device-1");
         let started = tokio::time::Instant::now();
-        waiter
-            .wait(started + Duration::from_secs(10))
-            .await;
+        waiter.wait(started + Duration::from_secs(10)).await;
         assert!(started.elapsed() < Duration::from_secs(1));
 
         wake.committed("device-2");
         let started = tokio::time::Instant::now();
         waiter.wait(started + Duration::from_millis(200)).await;
-        assert!(started.elapsed() >= Duration::from_millis(200), "another key woke it");
+        assert!(
+            started.elapsed() >= Duration::from_millis(200),
+            "another key woke it"
+        );
     }
 
     #[tokio::test]

@@ -99,11 +99,18 @@ impl Channel {
         let mut sent: HashSet<(String, u32)> = HashSet::new();
         let mut next_heartbeat = Instant::now();
         loop {
-            match self.queue.channel_alive(&self.device, &self.channel_id).await {
+            match self
+                .queue
+                .channel_alive(&self.device, &self.channel_id)
+                .await
+            {
                 Ok(()) => {}
                 Err(ChannelError::Replaced) => break,
                 Err(ChannelError::Unexpected(error)) => {
-                    let _ = self.sender.send(Err(ServiceError::internal(&error).into())).await;
+                    let _ = self
+                        .sender
+                        .send(Err(ServiceError::internal(&error).into()))
+                        .await;
                     break;
                 }
             }
@@ -116,7 +123,10 @@ impl Channel {
             {
                 Ok(due) => due,
                 Err(error) => {
-                    let _ = self.sender.send(Err(ServiceError::internal(&error).into())).await;
+                    let _ = self
+                        .sender
+                        .send(Err(ServiceError::internal(&error).into()))
+                        .await;
                     break;
                 }
             };
@@ -139,9 +149,9 @@ impl Channel {
                 }
                 next_heartbeat = Instant::now() + self.heartbeat;
             }
-            let until = due
-                .next_due
-                .map_or(next_heartbeat, |next_due| next_heartbeat.min(instant_of(next_due)));
+            let until = due.next_due.map_or(next_heartbeat, |next_due| {
+                next_heartbeat.min(instant_of(next_due))
+            });
             tokio::select! {
                 () = changes.wait(until) => {}
                 () = self.sender.closed() => break,
@@ -158,8 +168,15 @@ impl Channel {
     }
 
     async fn close(&self) {
-        if let Err(error) = self.queue.close_channel(&self.device, &self.channel_id).await {
-            tracing::warn!(error = format!("{error:#}"), "command channel not forgotten");
+        if let Err(error) = self
+            .queue
+            .close_channel(&self.device, &self.channel_id)
+            .await
+        {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "command channel not forgotten"
+            );
         }
     }
 }
@@ -185,7 +202,11 @@ fn acknowledgement(
         Some(Outcome::Failed(failed)) => {
             if let Err(too_long) = text::check_lengths(&[
                 ("failed.error_code", &failed.error_code, MAX_ERROR_CHARS),
-                ("failed.error_message", &failed.error_message, MAX_ERROR_CHARS),
+                (
+                    "failed.error_message",
+                    &failed.error_message,
+                    MAX_ERROR_CHARS,
+                ),
             ]) {
                 problems.extend(too_long.0);
             }
@@ -215,9 +236,7 @@ fn acknowledgement(
 }
 
 /// A location a device acknowledged a Locate with, or what is wrong with it, field by field.
-fn location_from_wire(
-    location: &api::Location,
-) -> Result<Location, Vec<(&'static str, String)>> {
+fn location_from_wire(location: &api::Location) -> Result<Location, Vec<(&'static str, String)>> {
     let mut problems: Vec<(&'static str, String)> = Vec::new();
     // `contains` is false for NaN, so a NaN is refused too.
     if !(-90.0..=90.0).contains(&location.latitude) {
@@ -227,7 +246,10 @@ fn location_from_wire(
         problems.push(("done.location.longitude", "must be -180 to 180".into()));
     }
     if !(0.0..=100_000.0).contains(&location.accuracy_meters) {
-        problems.push(("done.location.accuracy_meters", "must be 0 to 100000".into()));
+        problems.push((
+            "done.location.accuracy_meters",
+            "must be 0 to 100000".into(),
+        ));
     }
     let measured_at = location.time.as_ref().map(UnixMillis::from_timestamp);
     match measured_at {
@@ -250,7 +272,10 @@ fn location_from_wire(
             None
         }
     };
-    if location.battery_percent.is_some_and(|percent| percent > 100) {
+    if location
+        .battery_percent
+        .is_some_and(|percent| percent > 100)
+    {
         problems.push(("done.location.battery_percent", "must be 0 to 100".into()));
     }
     match measured_at {

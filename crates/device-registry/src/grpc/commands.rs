@@ -142,8 +142,7 @@ impl DeviceRegistryHandler {
                 .into());
             }
         };
-        let deadline =
-            tokio::time::Instant::now() + std::time::Duration::from_secs(seconds.into());
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds.into());
         // Subscribed before the first read: no change after it is missed.
         let mut changes = self
             .wake
@@ -224,7 +223,11 @@ fn issue_request(request: &api::IssueCommandRequest) -> Result<(String, Action),
     if let Some(problem) = command_id_problem(&request.command_id) {
         problems.push(("command_id", problem));
     }
-    let action = match request.action.as_ref().and_then(|action| action.action.as_ref()) {
+    let action = match request
+        .action
+        .as_ref()
+        .and_then(|action| action.action.as_ref())
+    {
         None => {
             problems.push(("action", "is required: one of the known actions".into()));
             None

@@ -158,18 +158,24 @@ async fn device_names(
     mi_id: MiId,
     device_id: &str,
 ) -> anyhow::Result<(String, String)> {
-    let row = sqlx::query("SELECT name, hardware_id FROM devices WHERE mi_id = $1 AND device_id = $2")
-        .bind(mi_id.as_i64())
-        .bind(device_id)
-        .fetch_optional(&mut *connection)
-        .await?;
+    let row =
+        sqlx::query("SELECT name, hardware_id FROM devices WHERE mi_id = $1 AND device_id = $2")
+            .bind(mi_id.as_i64())
+            .bind(device_id)
+            .fetch_optional(&mut *connection)
+            .await?;
     Ok(match row {
         Some(row) => (row.try_get("name")?, row.try_get("hardware_id")?),
         None => (String::new(), String::new()),
     })
 }
 
-fn completed(command: &Command, device_name: &str, outcome: CommandOutcome, actor: &Actor) -> DeviceEvent {
+fn completed(
+    command: &Command,
+    device_name: &str,
+    outcome: CommandOutcome,
+    actor: &Actor,
+) -> DeviceEvent {
     DeviceEvent::CommandCompleted {
         mi_id: command.mi_id,
         device_id: command.device_id.clone(),
@@ -237,7 +243,12 @@ async fn apply_effect(
             .bind(location.longitude)
             .bind(location.accuracy_meters)
             .bind(location.measured_at.as_i64())
-            .bind(location.source.map(|source| source.to_string()).unwrap_or_default())
+            .bind(
+                location
+                    .source
+                    .map(|source| source.to_string())
+                    .unwrap_or_default(),
+            )
             .bind(location.battery_percent.map(i64::from))
             .execute(&mut *connection)
             .await?;
@@ -421,12 +432,14 @@ impl CommandStore for SqlCommandStore {
         device_id: &str,
         command_id: &str,
     ) -> anyhow::Result<Option<Command>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM device_commands WHERE {ONE}"))
-            .bind(mi_id.as_i64())
-            .bind(device_id)
-            .bind(command_id)
-            .fetch_optional(self.database.pool())
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM device_commands WHERE {ONE}"
+        ))
+        .bind(mi_id.as_i64())
+        .bind(device_id)
+        .bind(command_id)
+        .fetch_optional(self.database.pool())
+        .await?;
         row.as_ref().map(command_from_row).transpose()
     }
 
@@ -494,8 +507,13 @@ impl CommandStore for SqlCommandStore {
         }
         let (device_name, hardware_id) =
             device_names(&mut transaction, command.mi_id, &command.device_id).await?;
-        let effect_event =
-            apply_effect(&mut transaction, command, finish, (&device_name, &hardware_id)).await?;
+        let effect_event = apply_effect(
+            &mut transaction,
+            command,
+            finish,
+            (&device_name, &hardware_id),
+        )
+        .await?;
         let event = completed(command, &device_name, outcome, actor);
         publish::enqueue(&self.outbox, &mut transaction, &event).await?;
         if let Some(effect_event) = effect_event {

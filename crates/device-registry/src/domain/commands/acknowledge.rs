@@ -78,12 +78,20 @@ impl CommandQueue {
                     .await?
             }
             Acknowledgement::Done { location } => {
-                self.finish_by_device(&command, finish_of(&command.action, Ok(location), now)?, client_address)
-                    .await?
+                self.finish_by_device(
+                    &command,
+                    finish_of(&command.action, Ok(location), now)?,
+                    client_address,
+                )
+                .await?
             }
             Acknowledgement::Failed { code, message } => {
-                self.finish_by_device(&command, finish_of(&command.action, Err((code, message)), now)?, client_address)
-                    .await?
+                self.finish_by_device(
+                    &command,
+                    finish_of(&command.action, Err((code, message)), now)?,
+                    client_address,
+                )
+                .await?
             }
         };
         if applied {
@@ -101,10 +109,10 @@ impl CommandQueue {
         finish: Finish,
         client_address: &str,
     ) -> anyhow::Result<bool> {
-                let actor = Actor::Device {
-                    client_address: client_address.to_owned(),
-                };
-                self.commands.finish(command, &finish, &actor).await
+        let actor = Actor::Device {
+            client_address: client_address.to_owned(),
+        };
+        self.commands.finish(command, &finish, &actor).await
     }
 }
 

@@ -13,6 +13,8 @@ mod issue;
 mod read;
 mod store;
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DeviceStore, Location, LostMode};
 
-pub(crate) use acknowledge::{Acknowledgement, AcknowledgeError};
+pub(crate) use acknowledge::{AcknowledgeError, Acknowledgement};
 pub(crate) use cancel::CancelCommandError;
 pub(crate) use channel::ChannelError;
 pub(crate) use issue::IssueCommandError;

@@ -82,8 +82,12 @@ pub(crate) trait CommandStore: Send + Sync + std::fmt::Debug {
 
     /// Finishes `command` if it is unfinished, with its effect, `CommandCompleted` by `actor`
     /// and the effect's event; false if it had finished.
-    async fn finish(&self, command: &Command, finish: &Finish, actor: &Actor)
-    -> anyhow::Result<bool>;
+    async fn finish(
+        &self,
+        command: &Command,
+        finish: &Finish,
+        actor: &Actor,
+    ) -> anyhow::Result<bool>;
 
     /// Records a not-now of an unfinished command: due again at `next_attempt_at`; false if it
     /// had finished.
