@@ -28,6 +28,7 @@ mod device_credentials;
 mod device_linking;
 mod displayed_text;
 mod field_limits;
+mod find_device_commands;
 mod fuzz;
 mod health_and_reflection;
 mod identity_alerts;
