@@ -605,12 +605,12 @@ async fn refusals_change_nothing(backends: Backends) {
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&platform, &mut registry, owner, "phone-1").await;
+    let phone = enrolled_phone(&platform, &mut registry, owner, "alice-phone").await;
 
     // Another account's device, and its commands, are NOT_FOUND.
     registry
         .issue_command(authed(
-            issue("phone-1", "ring-1", Action::Ring(Ring {})),
+            issue("alice-phone", "ring-1", Action::Ring(Ring {})),
             owner.1,
         ))
         .await
@@ -618,7 +618,7 @@ async fn refusals_change_nothing(backends: Backends) {
     expect_refusal(
         registry
             .issue_command(authed(
-                issue("phone-1", "", Action::Ring(Ring {})),
+                issue("alice-phone", "", Action::Ring(Ring {})),
                 &bob.access_token,
             ))
             .await,
@@ -630,7 +630,7 @@ async fn refusals_change_nothing(backends: Backends) {
         registry
             .get_command(authed(
                 GetCommandRequest {
-                    device_id: "phone-1".into(),
+                    device_id: "alice-phone".into(),
                     command_id: "ring-1".into(),
                 },
                 &bob.access_token,
@@ -643,7 +643,10 @@ async fn refusals_change_nothing(backends: Backends) {
     // A forged device token, or another account's key, opens no channel.
     let bob_key = DeviceKey::new();
     for (what, token) in [
-        ("another key", bob_key.token(alice.mi_id, "phone-1", FRESH)),
+        (
+            "another key",
+            bob_key.token(alice.mi_id, "alice-phone", FRESH),
+        ),
         ("an access token", alice.access_token.clone()),
     ] {
         expect_refusal(
@@ -662,7 +665,7 @@ async fn refusals_change_nothing(backends: Backends) {
             "no action",
             IssueCommandRequest {
                 action: None,
-                ..issue("phone-1", "", Action::Ring(Ring {}))
+                ..issue("alice-phone", "", Action::Ring(Ring {}))
             },
             vec!["action"],
         ),
@@ -670,19 +673,19 @@ async fn refusals_change_nothing(backends: Backends) {
             "an unknown action (a newer client's)",
             IssueCommandRequest {
                 action: Some(CommandAction { action: None }),
-                ..issue("phone-1", "", Action::Ring(Ring {}))
+                ..issue("alice-phone", "", Action::Ring(Ring {}))
             },
             vec!["action"],
         ),
         (
             "a bad command id and an oversized message",
-            issue("phone-1", "no spaces!", lost_mode(&"m".repeat(201))),
+            issue("alice-phone", "no spaces!", lost_mode(&"m".repeat(201))),
             vec!["command_id", "action.enable_lost_mode.message"],
         ),
         (
             "a bidi override and a phone number with letters",
             issue(
-                "phone-1",
+                "alice-phone",
                 "",
                 Action::EnableLostMode(LostMode {
                     message: "call \u{202e}me".into(),
@@ -697,13 +700,13 @@ async fn refusals_change_nothing(backends: Backends) {
         ),
         (
             "an empty message",
-            issue("phone-1", "", lost_mode("")),
+            issue("alice-phone", "", lost_mode("")),
             vec!["action.enable_lost_mode.message"],
         ),
         (
             "sync settings as a command",
             issue(
-                "phone-1",
+                "alice-phone",
                 "",
                 Action::ApplySyncSettings(mi_proto::device::v1::SyncSettings::default()),
             ),
@@ -726,7 +729,7 @@ async fn refusals_change_nothing(backends: Backends) {
     let mut channel = phone.open_channel(&mut registry).await;
     let locate = registry
         .issue_command(authed(
-            issue("phone-1", "locate-1", Action::Locate(Locate {})),
+            issue("alice-phone", "locate-1", Action::Locate(Locate {})),
             owner.1,
         ))
         .await
@@ -770,7 +773,7 @@ async fn refusals_change_nothing(backends: Backends) {
     let unchanged = registry
         .get_command(authed(
             GetCommandRequest {
-                device_id: "phone-1".into(),
+                device_id: "alice-phone".into(),
                 command_id: "locate-1".into(),
             },
             owner.1,
@@ -781,7 +784,7 @@ async fn refusals_change_nothing(backends: Backends) {
     assert_eq!(unchanged.state(), CommandState::Delivered);
     assert_eq!(unchanged.create_time, locate.create_time);
     assert_eq!(
-        get_device(&mut registry, owner.1, "phone-1")
+        get_device(&mut registry, owner.1, "alice-phone")
             .await
             .pending_commands,
         2

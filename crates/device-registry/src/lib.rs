@@ -91,6 +91,7 @@ impl Service for DeviceRegistryService {
                 registry,
                 access_tokens,
                 (commands, wake, settings.channel_heartbeat),
+                host.shutdown_token(),
             ),
         )))
     }

@@ -123,6 +123,12 @@ impl ServiceHost {
         Ok(wake)
     }
 
+    /// Cancelled when the service stops: long-lived streams end with it, so they do not hold
+    /// a graceful shutdown up.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
     /// Runs `task` beside the gRPC server until shutdown, which it is given to watch.
     pub fn spawn_task<F>(&mut self, task: impl FnOnce(CancellationToken) -> F)
     where

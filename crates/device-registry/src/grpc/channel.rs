@@ -12,6 +12,7 @@ use mi_proto::device::v1::acknowledge_command_request::Outcome;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::commands::{client_address, command_id_problem, command_not_found, instant_of};
@@ -49,6 +50,7 @@ impl DeviceRegistryHandler {
             channel_id,
             heartbeat: self.channel_heartbeat,
             sender,
+            shutdown: self.shutdown.clone(),
         };
         tokio::spawn(channel.run(changes));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
@@ -88,6 +90,8 @@ struct Channel {
     channel_id: String,
     heartbeat: Duration,
     sender: ChannelSender,
+    /// The server's: an open channel must not hold a graceful shutdown up.
+    shutdown: CancellationToken,
 }
 
 impl Channel {
@@ -114,6 +118,19 @@ impl Channel {
                     break;
                 }
             }
+            // First, so a device knows its channel is open before any command.
+            if Instant::now() >= next_heartbeat {
+                let heartbeat = api::Heartbeat {
+                    time: Some(UnixMillis::now().to_timestamp()),
+                };
+                if !self
+                    .send(api::channel_message::Message::Heartbeat(heartbeat))
+                    .await
+                {
+                    return self.close().await;
+                }
+                next_heartbeat = Instant::now() + self.heartbeat;
+            }
             let due = match self
                 .queue
                 .deliver_due(&self.device, |command| {
@@ -137,24 +154,13 @@ impl Channel {
                     return self.close().await;
                 }
             }
-            if Instant::now() >= next_heartbeat {
-                let heartbeat = api::Heartbeat {
-                    time: Some(UnixMillis::now().to_timestamp()),
-                };
-                if !self
-                    .send(api::channel_message::Message::Heartbeat(heartbeat))
-                    .await
-                {
-                    return self.close().await;
-                }
-                next_heartbeat = Instant::now() + self.heartbeat;
-            }
             let until = due.next_due.map_or(next_heartbeat, |next_due| {
                 next_heartbeat.min(instant_of(next_due))
             });
             tokio::select! {
                 () = changes.wait(until) => {}
                 () = self.sender.closed() => break,
+                () = self.shutdown.cancelled() => break,
             }
         }
         self.close().await;

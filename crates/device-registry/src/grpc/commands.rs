@@ -155,6 +155,7 @@ impl DeviceRegistryHandler {
         };
         let first = read().await.map_err(get_error)?;
         let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             let mut command = first;
             let mut sent: Option<api::Command> = None;
@@ -173,6 +174,7 @@ impl DeviceRegistryHandler {
                 tokio::select! {
                     () = changes.wait(deadline) => {}
                     () = sender.closed() => return,
+                    () = shutdown.cancelled() => return,
                 }
                 command = match read().await {
                     Ok(command) => command,

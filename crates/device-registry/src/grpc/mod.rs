@@ -14,6 +14,7 @@ use mi_platform::auth::AccessTokenVerifier;
 use mi_platform::wake::Wake;
 use mi_proto::device::v1 as api;
 use mi_proto::device::v1::device_registry_service_server::DeviceRegistryService;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::domain::DeviceRegistry;
@@ -33,16 +34,19 @@ pub(crate) struct DeviceRegistryHandler {
     wake: Wake,
     /// How often an open command channel sends a heartbeat.
     channel_heartbeat: Duration,
+    /// The server's shutdown: streams end with it.
+    shutdown: CancellationToken,
 }
 
 impl DeviceRegistryHandler {
     /// A handler over the registry and its command queue, trusting access tokens
     /// `access_tokens` verifies; command channels wait on `wake` and send a heartbeat every
-    /// `channel_heartbeat`.
+    /// `channel_heartbeat`; streams end at `shutdown`.
     pub(crate) fn new(
         registry: DeviceRegistry,
         access_tokens: AccessTokenVerifier,
         (commands, wake, channel_heartbeat): (CommandQueue, Wake, Duration),
+        shutdown: CancellationToken,
     ) -> Self {
         Self {
             registry,
@@ -50,6 +54,7 @@ impl DeviceRegistryHandler {
             commands,
             wake,
             channel_heartbeat,
+            shutdown,
         }
     }
 }
