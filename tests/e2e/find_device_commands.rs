@@ -91,7 +91,9 @@ async fn next_command(channel: &mut Streaming<ChannelMessage>) -> Command {
     }
 }
 
-/// A device with every capability, enrolled by `owner` with its own key, Find Device on.
+/// A device with every capability, enrolled by `owner` with its own key, Find Device on. Not
+/// the sign-up's device (`phone-1`): identity's SignedIn links that one when it arrives, which
+/// on the servers may be after the enrollment.
 async fn enrolled_phone(
     platform: &TestPlatform,
     registry: &mut Registry,
@@ -204,13 +206,13 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&platform, &mut registry, owner, "phone-1").await;
+    let phone = enrolled_phone(&platform, &mut registry, owner, "lost-phone").await;
     let mut channel = phone.open_channel(&mut registry).await;
 
     // Locate: issued, received on the channel, acknowledged with a location.
     let issued = registry
         .issue_command(authed(
-            issue("phone-1", "", Action::Locate(Locate {})),
+            issue("lost-phone", "", Action::Locate(Locate {})),
             owner.1,
         ))
         .await
@@ -223,7 +225,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
     assert_eq!(received.command_id, issued.command_id);
     assert_eq!(received.state(), CommandState::Delivered);
     assert_eq!(
-        get_device(&mut registry, owner.1, "phone-1")
+        get_device(&mut registry, owner.1, "lost-phone")
             .await
             .pending_commands,
         1
@@ -237,7 +239,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
     let read = registry
         .get_command(authed(
             GetCommandRequest {
-                device_id: "phone-1".into(),
+                device_id: "lost-phone".into(),
                 command_id: issued.command_id.clone(),
             },
             owner.1,
@@ -247,7 +249,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
         .into_inner();
     assert_eq!(read, acknowledged);
     assert_eq!(read.location.as_ref().unwrap().latitude, location.latitude);
-    let device = get_device(&mut registry, owner.1, "phone-1").await;
+    let device = get_device(&mut registry, owner.1, "lost-phone").await;
     assert_eq!(device.last_location.unwrap().longitude, location.longitude);
     assert_eq!(device.pending_commands, 0);
     // Acknowledged again (a device that lost the answer): unchanged.
@@ -267,7 +269,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
     // Ring, watched by the owner until the device finishes it; an idempotent retry.
     let ring = registry
         .issue_command(authed(
-            issue("phone-1", "ring-1", Action::Ring(Ring {})),
+            issue("lost-phone", "ring-1", Action::Ring(Ring {})),
             owner.1,
         ))
         .await
@@ -275,7 +277,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
         .into_inner();
     let retried = registry
         .issue_command(authed(
-            issue("phone-1", "ring-1", Action::Ring(Ring {})),
+            issue("lost-phone", "ring-1", Action::Ring(Ring {})),
             owner.1,
         ))
         .await
@@ -286,7 +288,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
     expect_refusal(
         registry
             .issue_command(authed(
-                issue("phone-1", "ring-1", Action::Locate(Locate {})),
+                issue("lost-phone", "ring-1", Action::Locate(Locate {})),
                 owner.1,
             ))
             .await,
@@ -297,7 +299,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
     let mut watch = registry
         .watch_command(authed(
             WatchCommandRequest {
-                device_id: "phone-1".into(),
+                device_id: "lost-phone".into(),
                 command_id: "ring-1".into(),
                 timeout_seconds: 30,
             },
@@ -328,7 +330,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
     // Lost Mode on, then off: GetDevice shows it.
     registry
         .issue_command(authed(
-            issue("phone-1", "lost-1", lost_mode("Please call me")),
+            issue("lost-phone", "lost-1", lost_mode("Please call me")),
             owner.1,
         ))
         .await
@@ -341,7 +343,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
         .acknowledge(&mut registry, "lost-1", done(None))
         .await
         .unwrap();
-    let shown = get_device(&mut registry, owner.1, "phone-1")
+    let shown = get_device(&mut registry, owner.1, "lost-phone")
         .await
         .lost_mode
         .unwrap();
@@ -351,7 +353,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
     registry
         .issue_command(authed(
             issue(
-                "phone-1",
+                "lost-phone",
                 "found-1",
                 Action::DisableLostMode(DisableLostMode {}),
             ),
@@ -365,7 +367,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
         .await
         .unwrap();
     assert_eq!(
-        get_device(&mut registry, owner.1, "phone-1")
+        get_device(&mut registry, owner.1, "lost-phone")
             .await
             .lost_mode,
         None
@@ -374,7 +376,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
     let listed = registry
         .list_commands(authed(
             ListCommandsRequest {
-                device_id: "phone-1".into(),
+                device_id: "lost-phone".into(),
                 page_size: 3,
                 page_token: String::new(),
             },
@@ -392,7 +394,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
     let rest = registry
         .list_commands(authed(
             ListCommandsRequest {
-                device_id: "phone-1".into(),
+                device_id: "lost-phone".into(),
                 page_size: 3,
                 page_token: listed.next_page_token,
             },
@@ -414,7 +416,7 @@ async fn an_erase_needs_recent_authentication_and_happens_once(backends: Backend
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&platform, &mut registry, owner, "phone-1").await;
+    let phone = enrolled_phone(&platform, &mut registry, owner, "lost-phone").await;
     let claims = platform.access_claims(owner.1).await;
     let stale = platform
         .config
@@ -425,7 +427,7 @@ async fn an_erase_needs_recent_authentication_and_happens_once(backends: Backend
     expect_refusal(
         registry
             .issue_command(authed(
-                issue("phone-1", "erase-1", Action::Erase(Erase {})),
+                issue("lost-phone", "erase-1", Action::Erase(Erase {})),
                 &stale,
             ))
             .await,
@@ -435,7 +437,7 @@ async fn an_erase_needs_recent_authentication_and_happens_once(backends: Backend
     );
     let erase = registry
         .issue_command(authed(
-            issue("phone-1", "erase-1", Action::Erase(Erase {})),
+            issue("lost-phone", "erase-1", Action::Erase(Erase {})),
             owner.1,
         ))
         .await
@@ -448,7 +450,7 @@ async fn an_erase_needs_recent_authentication_and_happens_once(backends: Backend
     expect_refusal(
         registry
             .issue_command(authed(
-                issue("phone-1", "erase-2", Action::Erase(Erase {})),
+                issue("lost-phone", "erase-2", Action::Erase(Erase {})),
                 owner.1,
             ))
             .await,
@@ -463,12 +465,12 @@ async fn an_erase_needs_recent_authentication_and_happens_once(backends: Backend
         .acknowledge(&mut registry, "erase-1", done(None))
         .await
         .unwrap();
-    let device = get_device(&mut registry, owner.1, "phone-1").await;
+    let device = get_device(&mut registry, owner.1, "lost-phone").await;
     assert!(device.erased_time.is_some());
     expect_refusal(
         registry
             .issue_command(authed(
-                issue("phone-1", "erase-3", Action::Erase(Erase {})),
+                issue("lost-phone", "erase-3", Action::Erase(Erase {})),
                 owner.1,
             ))
             .await,
@@ -490,12 +492,12 @@ async fn not_now_is_delivered_again_and_commands_expire_or_are_canceled(backends
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&platform, &mut registry, owner, "phone-1").await;
+    let phone = enrolled_phone(&platform, &mut registry, owner, "lost-phone").await;
     let mut channel = phone.open_channel(&mut registry).await;
 
     registry
         .issue_command(authed(
-            issue("phone-1", "locate-1", Action::Locate(Locate {})),
+            issue("lost-phone", "locate-1", Action::Locate(Locate {})),
             owner.1,
         ))
         .await
@@ -523,7 +525,7 @@ async fn not_now_is_delivered_again_and_commands_expire_or_are_canceled(backends
     // Canceled: finished for the owner; a device acknowledging it later changes nothing.
     registry
         .issue_command(authed(
-            issue("phone-1", "ring-1", Action::Ring(Ring {})),
+            issue("lost-phone", "ring-1", Action::Ring(Ring {})),
             owner.1,
         ))
         .await
@@ -532,7 +534,7 @@ async fn not_now_is_delivered_again_and_commands_expire_or_are_canceled(backends
     let cancel = |command_id: &str| {
         authed(
             CancelCommandRequest {
-                device_id: "phone-1".into(),
+                device_id: "lost-phone".into(),
                 command_id: command_id.into(),
             },
             owner.1,
@@ -570,7 +572,7 @@ async fn not_now_is_delivered_again_and_commands_expire_or_are_canceled(backends
     drop(channel);
     registry
         .issue_command(authed(
-            issue("phone-1", "ring-2", Action::Ring(Ring {})),
+            issue("lost-phone", "ring-2", Action::Ring(Ring {})),
             owner.1,
         ))
         .await
@@ -578,7 +580,7 @@ async fn not_now_is_delivered_again_and_commands_expire_or_are_canceled(backends
     let mut watch = registry
         .watch_command(authed(
             WatchCommandRequest {
-                device_id: "phone-1".into(),
+                device_id: "lost-phone".into(),
                 command_id: "ring-2".into(),
                 timeout_seconds: 20,
             },
@@ -834,11 +836,11 @@ async fn removing_a_device_cancels_its_commands_and_ends_its_channel(backends: B
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&platform, &mut registry, owner, "phone-1").await;
+    let phone = enrolled_phone(&platform, &mut registry, owner, "lost-phone").await;
     let mut channel = phone.open_channel(&mut registry).await;
     registry
         .issue_command(authed(
-            issue("phone-1", "ring-1", Action::Ring(Ring {})),
+            issue("lost-phone", "ring-1", Action::Ring(Ring {})),
             owner.1,
         ))
         .await
@@ -847,7 +849,7 @@ async fn removing_a_device_cancels_its_commands_and_ends_its_channel(backends: B
     let mut watch = registry
         .watch_command(authed(
             WatchCommandRequest {
-                device_id: "phone-1".into(),
+                device_id: "lost-phone".into(),
                 command_id: "ring-1".into(),
                 timeout_seconds: 0,
             },
@@ -859,7 +861,7 @@ async fn removing_a_device_cancels_its_commands_and_ends_its_channel(backends: B
     registry
         .remove_device(authed(
             mi_proto::device::v1::RemoveDeviceRequest {
-                device_id: "phone-1".into(),
+                device_id: "lost-phone".into(),
             },
             owner.1,
         ))
@@ -903,14 +905,14 @@ async fn servers_a_command_issued_on_one_replica_reaches_a_device_on_the_other()
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&first, &mut on_first, owner, "phone-1").await;
+    let phone = enrolled_phone(&first, &mut on_first, owner, "lost-phone").await;
     let mut channel = phone.open_channel(&mut on_first).await;
     for round in 0..3 {
         let command_id = format!("ring-{round}");
         let issued_at = tokio::time::Instant::now();
         on_second
             .issue_command(authed(
-                issue("phone-1", &command_id, Action::Ring(Ring {})),
+                issue("lost-phone", &command_id, Action::Ring(Ring {})),
                 owner.1,
             ))
             .await
