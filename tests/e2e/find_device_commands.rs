@@ -10,6 +10,7 @@ use crate::support::{
     field_violations, in_both_modes, unique_phone_number,
 };
 use mi_contracts::Reason;
+use mi_platform::events;
 use mi_proto::common::v1::{Channel as CodeChannel, DeviceCapability, DeviceInfo};
 use mi_proto::device::v1::acknowledge_command_request::Outcome;
 use mi_proto::device::v1::channel_message::Message;
@@ -21,6 +22,7 @@ use mi_proto::device::v1::{
     GetCommandRequest, GetDeviceRequest, IssueCommandRequest, ListCommandsRequest, Locate,
     Location, LocationSource, LostMode, OpenCommandChannelRequest, Ring, WatchCommandRequest,
 };
+use mi_proto::events::v1::{DeviceCommandIssued, EventEnvelope};
 use tonic::transport::Channel;
 use tonic::{Code, Status, Streaming};
 
@@ -148,6 +150,16 @@ async fn turn_find_device_on(platform: &TestPlatform, mi_id: u64, device_id: &st
     assert_eq!(updated.rows_affected(), 1);
 }
 
+/// The DeviceCommandIssued event of command `command_id`.
+async fn command_issued(platform: &TestPlatform, command_id: &str) -> DeviceCommandIssued {
+    let is_it = |envelope: &EventEnvelope| {
+        events::payload::<DeviceCommandIssued>(envelope)
+            .is_some_and(|issued| issued.is_ok_and(|issued| issued.command_id == command_id))
+    };
+    let envelope = platform.first_event("device.events", is_it).await;
+    events::payload(&envelope).unwrap().unwrap()
+}
+
 fn issue(device_id: &str, command_id: &str, action: Action) -> IssueCommandRequest {
     IssueCommandRequest {
         device_id: device_id.into(),
@@ -229,6 +241,11 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
             .await
             .pending_commands,
         1
+    );
+    let event = command_issued(&platform, &issued.command_id).await;
+    assert_eq!(
+        event.push_token, "",
+        "a device with an open channel needs no push"
     );
     let location = here();
     let acknowledged = phone
@@ -457,6 +474,12 @@ async fn an_erase_needs_recent_authentication_and_happens_once(backends: Backend
         Code::FailedPrecondition,
         Some(Reason::ErasePending),
         "a second erase while one waits",
+    );
+    // Offline: the event asks to wake it with its push token.
+    let issued = command_issued(&platform, "erase-1").await;
+    assert_eq!(
+        (issued.action.as_str(), issued.push_token.as_str()),
+        ("erase", "fcm-token-1")
     );
     // The device comes online later and receives it.
     let mut channel = phone.open_channel(&mut registry).await;
