@@ -852,7 +852,9 @@ async fn refusals_change_nothing(backends: Backends) {
     platform.stop().await;
 }
 
-async fn removing_a_device_cancels_its_commands_and_ends_its_channel(backends: Backends) {
+async fn a_newer_channel_or_removing_the_device_ends_a_channel_and_removal_cancels(
+    backends: Backends,
+) {
     let platform = TestPlatform::start(backends).await;
     let mut registry = registry(&platform).await;
     let (alice, _) = platform
@@ -860,7 +862,14 @@ async fn removing_a_device_cancels_its_commands_and_ends_its_channel(backends: B
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
     let phone = enrolled_phone(&platform, &mut registry, owner, "lost-phone").await;
+    // A second channel of the device ends the first.
+    let mut replaced = phone.open_channel(&mut registry).await;
     let mut channel = phone.open_channel(&mut registry).await;
+    let ended = tokio::time::timeout(RECEIVE_TIMEOUT, async {
+        while replaced.message().await.ok().flatten().is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the replaced channel ends");
     registry
         .issue_command(authed(
             issue("lost-phone", "ring-1", Action::Ring(Ring {})),
@@ -912,7 +921,7 @@ in_both_modes!(
     an_erase_needs_recent_authentication_and_happens_once,
     not_now_is_delivered_again_and_commands_expire_or_are_canceled,
     refusals_change_nothing,
-    removing_a_device_cancels_its_commands_and_ends_its_channel,
+    a_newer_channel_or_removing_the_device_ends_a_channel_and_removal_cancels,
 );
 
 /// Two replicas of the whole platform on the same PostgreSQL and broker: a device connected

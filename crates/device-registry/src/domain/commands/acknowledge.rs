@@ -103,6 +103,7 @@ impl CommandQueue {
             .await?)
     }
 
+    /// Finishes `command` as its device answered; false if it had finished meanwhile.
     async fn finish_by_device(
         &self,
         command: &Command,
