@@ -30,6 +30,7 @@ mod device_linking;
 mod device_notifications;
 mod displayed_text;
 mod field_limits;
+mod find_device_commands;
 mod fuzz;
 mod health_and_reflection;
 mod identity_alerts;

@@ -1,9 +1,10 @@
 //! Devices, free of gRPC and SQL: the bottom layer. `linking` links devices as accounts sign
 //! in or enroll them, and unlinks them as accounts go away; `listing` reads an account's
 //! devices; `removal` is the owner unlinking one; `device_calls` authenticates a device's own
-//! calls by the key it enrolled; `store` is what they need from storage and `events` what they
-//! record.
+//! calls by the key it enrolled; `commands` is the Find Device command queue; `store` is what
+//! they need from storage and `events` what they record.
 
+pub(crate) mod commands;
 mod device_calls;
 pub(crate) mod events;
 mod linking;
@@ -154,6 +155,15 @@ pub(crate) struct Owner {
     pub session_id: String,
     /// When the session last proved a password or second factor.
     pub auth_time: UnixMillis,
+    /// How (RFC 8176 methods, e.g. `pwd`, `otp`, `mfa`), from the access token's `amr`.
+    pub amr: Vec<String>,
+}
+
+impl Owner {
+    /// Whether the owner proved a password or second factor within `window` of now.
+    pub(crate) fn authenticated_within(&self, window: Duration) -> bool {
+        self.auth_time.saturating_add(window) > UnixMillis::now()
+    }
 }
 
 /// The device registry's rules over its store; see [`DeviceRegistry::list_devices`],
@@ -178,6 +188,6 @@ impl DeviceRegistry {
     /// Whether `owner` proved a password or second factor recently enough for a sensitive
     /// change.
     fn is_recent(&self, owner: &Owner) -> bool {
-        owner.auth_time.saturating_add(self.recent_auth_window) > UnixMillis::now()
+        owner.authenticated_within(self.recent_auth_window)
     }
 }

@@ -207,3 +207,16 @@ impl DeviceStore for MemoryDeviceStore {
             .is_some())
     }
 }
+
+// --- For the command queue's tests (domain/commands/tests.rs) ---
+
+impl MemoryDeviceStore {
+    /// Links `device` as it is, Find Device state and all.
+    pub(super) fn put(&self, device: Device) {
+        let mut state = self.state.lock().expect("lock");
+        state.devices.retain(|known| {
+            (known.mi_id, &known.info.device_id) != (device.mi_id, &device.info.device_id)
+        });
+        state.devices.push(device);
+    }
+}

@@ -27,6 +27,7 @@ fn owner(raw_mi_id: u64, auth_age: Duration) -> Owner {
         mi_id: mi_id(raw_mi_id),
         session_id: "session-1".into(),
         auth_time: UnixMillis::now().saturating_sub(auth_age),
+        amr: vec!["pwd".into()],
     }
 }
 
