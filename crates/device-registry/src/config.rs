@@ -6,6 +6,8 @@ use std::time::Duration;
 use mi_platform::service::ServiceSettings;
 use serde::Deserialize;
 
+use crate::storage::GroupCommitSettings;
+
 /// Settings of the device registry (`MI_DEVICE__...`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -21,6 +23,44 @@ pub struct Settings {
     /// may enroll or remove a device; as identity's `recent_auth_window`.
     #[serde(with = "humantime_serde")]
     pub recent_auth_window: Duration,
+    /// How long reported locations are kept (ListLocations shows this much; the retention
+    /// job deletes older ones), and how old a reported location may be.
+    #[serde(with = "humantime_serde")]
+    pub location_history: Duration,
+    /// How location reports are written: concurrent calls share one transaction.
+    pub location_writes: LocationWrites,
+}
+
+/// The group commit of location reports (`MI_DEVICE__LOCATION_WRITES__...`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default)]
+pub struct LocationWrites {
+    /// The most calls one transaction writes (each up to 100 locations).
+    pub max_calls: usize,
+    /// Calls waiting for a writer beyond which new calls wait to be queued.
+    pub queue: usize,
+    /// Transactions written at once.
+    pub writers: usize,
+}
+
+impl Default for LocationWrites {
+    fn default() -> Self {
+        Self {
+            max_calls: 256,
+            queue: 10_000,
+            writers: 2,
+        }
+    }
+}
+
+impl From<LocationWrites> for GroupCommitSettings {
+    fn from(writes: LocationWrites) -> Self {
+        Self {
+            max_calls: writes.max_calls,
+            queue: writes.queue,
+            writers: writes.writers,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -29,6 +69,8 @@ impl Default for Settings {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 50054)),
             access_token_keys: Vec::new(),
             recent_auth_window: Duration::from_secs(300),
+            location_history: Duration::from_secs(24 * 60 * 60),
+            location_writes: LocationWrites::default(),
         }
     }
 }

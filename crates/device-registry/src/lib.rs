@@ -13,6 +13,14 @@
 //! - `ReportDeviceStatus` → `grpc/device_side.rs` (the device token from the metadata) →
 //!   `domain/device_calls.rs` (the token checked against the device's enrolled key, its `jti`
 //!   spent once) → `storage/sql.rs`.
+//! - `ReportLocations` → `grpc/locations.rs` → `domain/locations/` (each location checked,
+//!   nothing kept while Find Device is off) → `storage/sql_locations.rs`, whose writes of
+//!   concurrent calls share one transaction (`storage/group_commit.rs`). `ListLocations` the
+//!   same way back.
+//! - `GetSyncSettings` / `UpdateSyncSettings` (owner) and `GetOwnSyncSettings` /
+//!   `UpdateOwnSyncSettings` (device) → `grpc/sync_settings.rs` → `domain/sync_settings/`
+//!   (the version rule) → `storage/sql_sync.rs` (compare-and-set, `SyncSettingsChanged` in the
+//!   same transaction).
 //! - Identity's `SignedIn` and `AccountDeleted` (the identity topic) → `consume/mod.rs`
 //!   (protobuf → domain) → `domain/linking.rs` → `storage/sql.rs`, which applies each event
 //!   once.
@@ -35,7 +43,7 @@ use sqlx::migrate::Migrator;
 
 use crate::config::Settings;
 use crate::domain::DeviceRegistry;
-use crate::storage::SqlDeviceStore;
+use crate::storage::{SqlDeviceStore, SqlLocationStore, SqlSyncSettingsStore};
 
 /// The device registry, as the platform runs it.
 #[derive(Debug)]
@@ -66,9 +74,18 @@ impl Service for DeviceRegistryService {
                 host.outbox().clone(),
                 host.consumer_group(),
             )),
+            Arc::new(SqlLocationStore::new(
+                host.database().clone(),
+                settings.location_writes.into(),
+            )),
+            Arc::new(SqlSyncSettingsStore::new(
+                host.database().clone(),
+                host.outbox().clone(),
+            )),
             settings.recent_auth_window,
+            settings.location_history,
         );
-        host.spawn_retention(storage::expiries());
+        host.spawn_retention(storage::expiries(settings.location_history));
         host.spawn_consumer(
             &["identity"],
             Arc::new(consume::IdentityEventsHandler::new(registry.clone())),

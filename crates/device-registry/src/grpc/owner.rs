@@ -17,7 +17,7 @@ use crate::domain::{
 
 impl DeviceRegistryHandler {
     /// The owner of an owner-side call, from its access token.
-    fn owner<T>(&self, request: &Request<T>) -> Result<Owner, ServiceError> {
+    pub(super) fn owner<T>(&self, request: &Request<T>) -> Result<Owner, ServiceError> {
         let claims = self.access_tokens.authenticate(request.metadata())?;
         owner_of(&claims)
     }
@@ -124,11 +124,11 @@ fn owner_of(claims: &AccessClaims) -> Result<Owner, ServiceError> {
 }
 
 /// A device id in a request: at most as long as a device id may be.
-fn check_device_id(device_id: &str) -> Result<(), ServiceError> {
+pub(super) fn check_device_id(device_id: &str) -> Result<(), ServiceError> {
     text::check_lengths(&[("device_id", device_id, DeviceInfo::MAX_FIELD_CHARS)])?;
     Ok(())
 }
 
-fn not_found() -> ServiceError {
+pub(super) fn not_found() -> ServiceError {
     ServiceError::new(ErrorCode::NotFound, "the account has no such device")
 }
