@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) use device_calls::{DeviceAuthError, DeviceCaller, StatusReport};
 pub(crate) use linking::EnrollError;
 pub(crate) use listing::GetDeviceError;
-pub(crate) use removal::RemoveDeviceError;
 pub(crate) use locations::LocationStore;
+pub(crate) use removal::RemoveDeviceError;
 pub(crate) use store::{DeviceStore, LinkOutcome};
 pub(crate) use sync_settings::SyncSettingsStore;
 

@@ -1,13 +1,13 @@
 //! ReportLocations (device side) and ListLocations (owner side): wire ↔ domain locations.
 
 use mi_contracts::UnixMillis;
-use mi_platform::paging::PageRequest;
 use mi_platform::ServiceError;
+use mi_platform::paging::PageRequest;
 use mi_proto::device::v1 as api;
 use tonic::{Request, Response, Status};
 
-use super::owner::{check_device_id, not_found};
 use super::device_side::device_auth_error;
+use super::owner::{check_device_id, not_found};
 use super::{DeviceRegistryHandler, convert};
 use crate::domain::locations::{InvalidReport, ListLocationsError, ReportLocationsError};
 use crate::domain::{DeviceAuthError, Location, LocationSource};

@@ -11,12 +11,12 @@ use mi_platform::retention::Expiry;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::sql_locations;
 use crate::domain::events::{Actor, Audience, DeviceEvent};
 use crate::domain::{
     Device, DevicePosition, DeviceStatus, DeviceStore, FindDeviceState, LinkOutcome, Location,
     LocationSource, LostMode, NetworkType,
 };
-use super::sql_locations;
 use crate::publish;
 
 const COLUMNS: &str = "device_id, model, os, name, hardware_id, capabilities, linked_at, \

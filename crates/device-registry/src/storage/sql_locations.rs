@@ -166,7 +166,10 @@ async fn write_batch(database: &Database, reports: Vec<Report>) -> anyhow::Resul
     let mut transaction = database.begin_write().await?;
     for ((mi_id, device_id), indexes) in by_device {
         let locations = indexes.iter().flat_map(|index| &reports[*index].locations);
-        let Some(newest) = locations.clone().max_by_key(|location| location.measured_at) else {
+        let Some(newest) = locations
+            .clone()
+            .max_by_key(|location| location.measured_at)
+        else {
             continue;
         };
         let find_device_on = move_last_location(&mut transaction, mi_id, device_id, newest).await?;

@@ -8,11 +8,11 @@ use mi_platform::outbox::Outbox;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use crate::domain::SyncSettingsStore;
 use crate::domain::events::DeviceEvent;
 use crate::domain::sync_settings::{
     DataTypes, SyncChange, SyncChoices, SyncSettings, SyncSide, SyncUpdate,
 };
-use crate::domain::SyncSettingsStore;
 use crate::publish;
 
 const SYNC_COLUMNS: &str = "sync_version, sync_enabled, sync_wifi_only, sync_gallery, \
@@ -58,8 +58,8 @@ impl SyncSettingsStore for SqlSyncSettingsStore {
         change: &SyncChange,
     ) -> anyhow::Result<SyncUpdate> {
         let mut transaction = self.database.begin_write().await?;
-        let update = write_sync_settings(&mut transaction, &self.outbox, mi_id, device_id, change)
-            .await?;
+        let update =
+            write_sync_settings(&mut transaction, &self.outbox, mi_id, device_id, change).await?;
         if !matches!(update, SyncUpdate::Updated(_)) {
             transaction.rollback().await?;
             return Ok(update);

@@ -99,7 +99,8 @@ impl Location {
         now: UnixMillis,
         window: Duration,
     ) -> Vec<(&'static str, &'static str)> {
-        let within = |value: f64, bound: f64| value.is_finite() && (-bound..=bound).contains(&value);
+        let within =
+            |value: f64, bound: f64| value.is_finite() && (-bound..=bound).contains(&value);
         let mut problems = Vec::new();
         if !within(self.latitude, 90.0) {
             problems.push(("latitude", "must be -90 to 90"));
@@ -113,7 +114,10 @@ impl Location {
             problems.push(("accuracy_meters", "must be 0 to 100000"));
         }
         if self.measured_at > now.saturating_add(MAX_CLOCK_AHEAD) {
-            problems.push(("time", "must not be more than 5 minutes ahead of the registry"));
+            problems.push((
+                "time",
+                "must not be more than 5 minutes ahead of the registry",
+            ));
         } else if self.measured_at < now.saturating_sub(window) {
             problems.push(("time", "is older than the location history keeps"));
         }

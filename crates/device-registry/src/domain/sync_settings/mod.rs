@@ -137,8 +137,11 @@ pub(crate) enum SyncUpdate {
 pub(crate) trait SyncSettingsStore: Send + Sync + std::fmt::Debug {
     /// A device's settings (the defaults at version 0 if it never set them); `None` if the
     /// account has no such device.
-    async fn sync_settings(&self, mi_id: MiId, device_id: &str)
-    -> anyhow::Result<Option<SyncSettings>>;
+    async fn sync_settings(
+        &self,
+        mi_id: MiId,
+        device_id: &str,
+    ) -> anyhow::Result<Option<SyncSettings>>;
 
     /// Applies `change` if the device's settings are at `change.from_version`: the version goes
     /// up by one, and `SyncSettingsChanged` is recorded in the same transaction.
@@ -247,8 +250,14 @@ impl DeviceRegistry {
         let editor = SyncEditor::Device {
             client_address: client_address.to_owned(),
         };
-        self.update_sync_settings(device.mi_id, &device.device_id, from_version, choices, editor)
-            .await
+        self.update_sync_settings(
+            device.mi_id,
+            &device.device_id,
+            from_version,
+            choices,
+            editor,
+        )
+        .await
     }
 
     async fn update_sync_settings(
