@@ -23,6 +23,8 @@ pub(crate) struct GroupCommitSettings {
 }
 
 type Reply<R> = oneshot::Sender<Result<R, String>>;
+/// The queue's receiving end, shared by the writers.
+type Queue<J, R> = Arc<Mutex<mpsc::Receiver<(J, Reply<R>)>>>;
 
 /// Submits jobs of type `J` to writers that write them in batches and answer each with an `R`.
 #[derive(Debug)]
@@ -65,7 +67,7 @@ impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
 }
 
 async fn run_writer<J, R, W, F>(
-    receiver: Arc<Mutex<mpsc::Receiver<(J, Reply<R>)>>>,
+    receiver: Queue<J, R>,
     max_calls: usize,
     write: W,
 ) where

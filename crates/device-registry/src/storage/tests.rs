@@ -325,8 +325,10 @@ async fn sync_settings_change_by_version_with_their_event(stores: Stores) {
     assert_eq!((defaults.version, defaults.updated), (0, None));
     assert_eq!(defaults.choices, SyncChoices::default());
 
-    let mut choices = SyncChoices::default();
-    choices.wifi_only = false;
+    let mut choices = SyncChoices {
+        wifi_only: false,
+        ..SyncChoices::default()
+    };
     choices.data_types.messages = false;
     let owner = SyncEditor::Owner {
         session_id: "s-1".into(),
