@@ -66,11 +66,8 @@ impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
     }
 }
 
-async fn run_writer<J, R, W, F>(
-    receiver: Queue<J, R>,
-    max_calls: usize,
-    write: W,
-) where
+async fn run_writer<J, R, W, F>(receiver: Queue<J, R>, max_calls: usize, write: W)
+where
     W: Fn(Vec<J>) -> F,
     F: Future<Output = anyhow::Result<Vec<R>>>,
 {

@@ -2,22 +2,22 @@
 //! transaction per batch of concurrent calls, which moves each device's last location and
 //! appends the history rows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use mi_contracts::{MiId, UnixMillis};
 use mi_platform::db::Database;
 use mi_platform::retention::Expiry;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
 use super::group_commit::{GroupCommit, GroupCommitSettings};
 use super::sql::last_location_from_row;
 use crate::domain::locations::Appended;
 use crate::domain::{Location, LocationSource, LocationStore};
 
-/// Rows per INSERT statement: 9 parameters each stays far below both backends' limits.
-const ROWS_PER_INSERT: usize = 200;
+/// Rows per statement: at most 9 parameters each stays far below both backends' limits.
+const ROWS_PER_CHUNK: usize = 200;
 const LOCATION_COLUMNS: &str =
     "measured_at, latitude, longitude, accuracy_meters, source, battery_percent";
 /// The history's columns under the names of the device's last location, which
@@ -37,13 +37,24 @@ pub(crate) fn expiry(location_history: Duration) -> Expiry {
     }
 }
 
-/// Deletes every location of a device, in the caller's transaction: when it is removed, and
-/// when Find Device is turned off on it.
+/// Deletes every location of a device, its history and its last location, in the caller's
+/// transaction: when it is removed, and when Find Device is turned off on it (after the
+/// change to its row, so that a batch of reports writing meanwhile is waited for, see
+/// [`move_last_locations`]).
 pub(crate) async fn delete_locations_in(
     connection: &mut AnyConnection,
     mi_id: MiId,
     device_id: &str,
 ) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE devices SET last_latitude = NULL, last_longitude = NULL, \
+         last_accuracy_meters = NULL, last_located_at = NULL, last_location_source = '', \
+         last_location_battery = NULL WHERE mi_id = $1 AND device_id = $2",
+    )
+    .bind(mi_id.as_i64())
+    .bind(device_id)
+    .execute(&mut *connection)
+    .await?;
     sqlx::query("DELETE FROM device_locations WHERE mi_id = $1 AND device_id = $2")
         .bind(mi_id.as_i64())
         .bind(device_id)
@@ -150,10 +161,10 @@ impl LocationStore for SqlLocationStore {
     }
 }
 
-/// Writes one batch of reports in one transaction; the outcome of each, in order.
+/// Writes one batch of reports in one transaction; the outcome of each, in order. A few
+/// statements per batch, not per call: one UPDATE moves the last location of every device of
+/// the batch, one INSERT (per [`ROWS_PER_CHUNK`] rows) appends the history.
 async fn write_batch(database: &Database, reports: Vec<Report>) -> anyhow::Result<Vec<Appended>> {
-    // Reports grouped by device, in key order: every batch locks device rows in the same
-    // order, so two batches written at once (another writer, another replica) never deadlock.
     let mut by_device: BTreeMap<(MiId, &str), Vec<usize>> = BTreeMap::new();
     for (index, report) in reports.iter().enumerate() {
         by_device
@@ -161,96 +172,144 @@ async fn write_batch(database: &Database, reports: Vec<Report>) -> anyhow::Resul
             .or_default()
             .push(index);
     }
+    let newest: Vec<(MiId, &str, &Location)> = by_device
+        .iter()
+        .filter_map(|(&(mi_id, device_id), indexes)| {
+            let locations = indexes.iter().flat_map(|index| &reports[*index].locations);
+            let newest = locations.max_by_key(|location| location.measured_at)?;
+            Some((mi_id, device_id, newest))
+        })
+        .collect();
+    let mut transaction = database.begin_write().await?;
+    let mut on = HashSet::new();
+    for devices in newest.chunks(ROWS_PER_CHUNK) {
+        on.extend(move_last_locations(&mut transaction, devices).await?);
+    }
     let mut outcomes = vec![Appended::NoDevice; reports.len()];
     let mut kept: Vec<(MiId, &str, &Location)> = Vec::new();
-    let mut transaction = database.begin_write().await?;
-    for ((mi_id, device_id), indexes) in by_device {
-        let locations = indexes.iter().flat_map(|index| &reports[*index].locations);
-        let Some(newest) = locations
-            .clone()
-            .max_by_key(|location| location.measured_at)
-        else {
-            continue;
+    for (&(mi_id, device_id), indexes) in &by_device {
+        let find_device_on = if on.contains(&(mi_id, device_id.to_owned())) {
+            Some(true)
+        } else {
+            find_device_state(&mut transaction, mi_id, device_id).await?
         };
-        let find_device_on = move_last_location(&mut transaction, mi_id, device_id, newest).await?;
-        if find_device_on == Some(true) {
-            kept.extend(locations.map(|location| (mi_id, device_id, location)));
-        }
-        for index in indexes {
-            let count = reports[index].locations.len();
+        for &index in indexes {
+            let report = &reports[index];
             outcomes[index] = match find_device_on {
-                Some(true) => Appended::Kept(u32::try_from(count).unwrap_or(u32::MAX)),
+                Some(true) => {
+                    kept.extend(
+                        report
+                            .locations
+                            .iter()
+                            .map(|location| (mi_id, device_id, location)),
+                    );
+                    Appended::Kept(u32::try_from(report.locations.len()).unwrap_or(u32::MAX))
+                }
                 Some(false) => Appended::FindDeviceOff,
                 None => Appended::NoDevice,
             };
         }
     }
-    for rows in kept.chunks(ROWS_PER_INSERT) {
+    for rows in kept.chunks(ROWS_PER_CHUNK) {
         insert_locations(&mut transaction, rows).await?;
     }
     transaction.commit().await?;
     Ok(outcomes)
 }
 
-/// Makes `newest` the device's last location unless it has a newer one, while Find Device is
-/// on. Returns whether Find Device is on, `None` if the account has no such device.
+/// Makes each given location its device's last location unless the device has a newer one,
+/// for the devices with Find Device on; returns those devices.
 ///
-/// The UPDATE runs whenever Find Device is on, newer or not: on PostgreSQL it locks the
-/// device's row until the batch commits, so turning Find Device off or removing the device
+/// Every device of the batch with Find Device on is updated, newer or not: on PostgreSQL that
+/// locks its row until the batch commits, so turning Find Device off or removing the device
 /// (which update or delete that row first, then delete its locations) waits for this batch
 /// and then deletes what it wrote, and a batch after them finds Find Device off.
-async fn move_last_location(
+async fn move_last_locations(
+    connection: &mut AnyConnection,
+    newest: &[(MiId, &str, &Location)],
+) -> anyhow::Result<Vec<(MiId, String)>> {
+    const COLUMNS: [&str; 8] = [
+        "mi_id",
+        "device_id",
+        "measured_at",
+        "latitude",
+        "longitude",
+        "accuracy_meters",
+        "source",
+        "battery_percent",
+    ];
+    // A SELECT per device rather than VALUES, whose columns SQLite cannot name.
+    let reported: Vec<String> = placeholder_rows(newest.len(), COLUMNS.len())
+        .map(|row| {
+            let columns: Vec<String> = row
+                .iter()
+                .zip(COLUMNS)
+                .map(|(placeholder, column)| format!("{placeholder} AS {column}"))
+                .collect();
+            format!("SELECT {}", columns.join(", "))
+        })
+        .collect();
+    // Every right-hand side sees the row as it was, so each column tests the old time.
+    let newer = "devices.last_located_at IS NULL \
+                 OR devices.last_located_at < reported.measured_at";
+    let set = |column: &str, value: &str| {
+        format!("{column} = CASE WHEN {newer} THEN reported.{value} ELSE devices.{column} END")
+    };
+    let statement = format!(
+        "UPDATE devices SET {}, {}, {}, {}, {}, {} FROM ({}) AS reported \
+         WHERE devices.mi_id = reported.mi_id AND devices.device_id = reported.device_id \
+         AND devices.find_device_enabled = 1 RETURNING devices.mi_id, devices.device_id",
+        set("last_latitude", "latitude"),
+        set("last_longitude", "longitude"),
+        set("last_accuracy_meters", "accuracy_meters"),
+        set("last_location_source", "source"),
+        set("last_location_battery", "battery_percent"),
+        set("last_located_at", "measured_at"),
+        reported.join(" UNION ALL "),
+    );
+    let mut query = sqlx::query(&statement);
+    for (mi_id, device_id, location) in newest {
+        query = query
+            .bind(mi_id.as_i64())
+            .bind(*device_id)
+            .bind(location.measured_at.as_i64())
+            .bind(location.latitude)
+            .bind(location.longitude)
+            .bind(location.accuracy_meters)
+            .bind(source_column(location.source))
+            .bind(location.battery_percent.map(i64::from));
+    }
+    let rows = query.fetch_all(connection).await?;
+    rows.iter()
+        .map(|row| {
+            let mi_id = MiId::new(u64::try_from(row.try_get::<i64, _>(0)?)?)?;
+            Ok((mi_id, row.try_get::<String, _>(1)?))
+        })
+        .collect()
+}
+
+/// Whether a device has Find Device on; `None` if the account has no such device.
+async fn find_device_state(
     connection: &mut AnyConnection,
     mi_id: MiId,
     device_id: &str,
-    newest: &Location,
 ) -> anyhow::Result<Option<bool>> {
-    // Every right-hand side sees the row as it was, so each column tests the old time.
-    let newer = "last_located_at IS NULL OR last_located_at < $3";
-    let updated = sqlx::query(&format!(
-        "UPDATE devices SET \
-         last_latitude = CASE WHEN {newer} THEN $4 ELSE last_latitude END, \
-         last_longitude = CASE WHEN {newer} THEN $5 ELSE last_longitude END, \
-         last_accuracy_meters = CASE WHEN {newer} THEN $6 ELSE last_accuracy_meters END, \
-         last_location_source = CASE WHEN {newer} THEN $7 ELSE last_location_source END, \
-         last_location_battery = CASE WHEN {newer} THEN $8 ELSE last_location_battery END, \
-         last_located_at = CASE WHEN {newer} THEN $3 ELSE last_located_at END \
-         WHERE mi_id = $1 AND device_id = $2 AND find_device_enabled = 1"
-    ))
-    .bind(mi_id.as_i64())
-    .bind(device_id)
-    .bind(newest.measured_at.as_i64())
-    .bind(newest.latitude)
-    .bind(newest.longitude)
-    .bind(newest.accuracy_meters)
-    .bind(source_column(newest.source))
-    .bind(newest.battery_percent.map(i64::from))
-    .execute(&mut *connection)
-    .await?;
-    if updated.rows_affected() == 1 {
-        return Ok(Some(true));
-    }
-    let known = sqlx::query("SELECT 1 FROM devices WHERE mi_id = $1 AND device_id = $2")
-        .bind(mi_id.as_i64())
-        .bind(device_id)
-        .fetch_optional(connection)
-        .await?;
-    Ok(known.map(|_| false))
+    let row =
+        sqlx::query("SELECT find_device_enabled FROM devices WHERE mi_id = $1 AND device_id = $2")
+            .bind(mi_id.as_i64())
+            .bind(device_id)
+            .fetch_optional(connection)
+            .await?;
+    row.map(|row| Ok(row.try_get::<i64, _>(0)? != 0))
+        .transpose()
 }
 
 async fn insert_locations(
     connection: &mut AnyConnection,
     rows: &[(MiId, &str, &Location)],
 ) -> anyhow::Result<()> {
-    const COLUMNS_PER_ROW: usize = 9;
-    let values: Vec<String> = (0..rows.len())
-        .map(|row| {
-            let first = row * COLUMNS_PER_ROW + 1;
-            let placeholders: Vec<String> = (first..first + COLUMNS_PER_ROW)
-                .map(|number| format!("${number}"))
-                .collect();
-            format!("({})", placeholders.join(", "))
-        })
+    let values: Vec<String> = placeholder_rows(rows.len(), 9)
+        .map(|row| format!("({})", row.join(", ")))
         .collect();
     let statement = format!(
         "INSERT INTO device_locations (location_key, mi_id, device_id, {LOCATION_COLUMNS}) \
@@ -272,6 +331,16 @@ async fn insert_locations(
     }
     query.execute(connection).await?;
     Ok(())
+}
+
+/// The placeholders `$1`, `$2`, ... of `rows` rows of `columns` parameters each, row by row.
+fn placeholder_rows(rows: usize, columns: usize) -> impl Iterator<Item = Vec<String>> {
+    (0..rows).map(move |row| {
+        let first = row * columns + 1;
+        (first..first + columns)
+            .map(|number| format!("${number}"))
+            .collect()
+    })
 }
 
 /// The key of a device's location at one time: the Mi ID, then the device id's length, so no

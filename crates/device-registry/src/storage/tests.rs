@@ -152,7 +152,13 @@ fn at(minutes_ago: i64, latitude: f64) -> Location {
 
 async fn reports_fill_the_history_and_move_the_last_location_only_forward(stores: Stores) {
     stores.device(1001, "phone-1", true).await;
-    let (older, newer) = (at(10, 1.0), at(5, 2.0));
+    let older = at(10, 1.0);
+    // Without a battery level nor a source: NULL and empty through the batch statements.
+    let newer = Location {
+        battery_percent: None,
+        source: None,
+        ..at(5, 2.0)
+    };
     let appended = stores
         .locations
         .append(mi_id(1001), "phone-1", &[older, newer])
@@ -279,13 +285,16 @@ async fn locations_go_with_their_device_their_account_and_their_age(stores: Stor
     );
     assert_eq!(stores.count(count).await, 2);
 
-    // The Find Device switch's change deletes a device's locations in its own transaction.
+    // The Find Device switch's change deletes a device's locations, the last one too, in its
+    // own transaction.
+    assert!(stores.last_location(2002, "phone-2").await.is_some());
     let mut transaction = stores.database.begin_write().await.unwrap();
     super::sql_locations::delete_locations_in(&mut transaction, mi_id(2002), "phone-2")
         .await
         .unwrap();
     transaction.commit().await.unwrap();
     assert_eq!(stores.count(count).await, 0);
+    assert_eq!(stores.last_location(2002, "phone-2").await, None);
 
     // The retention job: history older than the window goes, the rest stays.
     stores
