@@ -165,6 +165,10 @@ impl LocationStore for SqlLocationStore {
 /// statements per batch, not per call: one UPDATE moves the last location of every device of
 /// the batch, one INSERT (per [`ROWS_PER_CHUNK`] rows) appends the history.
 async fn write_batch(database: &Database, reports: Vec<Report>) -> anyhow::Result<Vec<Appended>> {
+    // One row per device, in key order: batches written at once (another writer, another
+    // replica) then reach the rows they share in the same order, which keeps PostgreSQL's row
+    // locks from deadlocking in practice (a deadlock it detects fails that batch's calls,
+    // which the devices retry).
     let mut by_device: BTreeMap<(MiId, &str), Vec<usize>> = BTreeMap::new();
     for (index, report) in reports.iter().enumerate() {
         by_device
