@@ -58,7 +58,7 @@ fn status_report(request: &api::ReportDeviceStatusRequest) -> Result<StatusRepor
     })
 }
 
-fn device_auth_error(error: DeviceAuthError) -> ServiceError {
+pub(super) fn device_auth_error(error: DeviceAuthError) -> ServiceError {
     match error {
         DeviceAuthError::Invalid(why) => {
             tracing::debug!(why, "device token refused");

@@ -12,6 +12,7 @@ use mi_platform::wake::Wake;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::sql_locations;
 use crate::domain::events::{Actor, Audience, DeviceEvent};
 use crate::domain::{
     Device, DevicePosition, DeviceStatus, DeviceStore, FindDeviceState, LinkOutcome, Location,
@@ -32,14 +33,18 @@ const COLUMNS: &str = "device_id, model, os, name, hardware_id, capabilities, li
 const ORDER: &str = "ORDER BY linked_at DESC, device_id LIMIT $2";
 
 /// The rows the registry deletes once they are of no use (see `mi_platform::retention`):
-/// spent device tokens, once they have expired (a verifier's leeway is seconds).
-pub(crate) fn expiries() -> Vec<Expiry> {
-    vec![Expiry {
-        table: "spent_device_tokens",
-        key: "token_key",
-        time_column: "expires_at",
-        keep_for: std::time::Duration::from_secs(60),
-    }]
+/// spent device tokens, once they have expired (a verifier's leeway is seconds), and location
+/// history older than `location_history`.
+pub(crate) fn expiries(location_history: std::time::Duration) -> Vec<Expiry> {
+    vec![
+        Expiry {
+            table: "spent_device_tokens",
+            key: "token_key",
+            time_column: "expires_at",
+            keep_for: std::time::Duration::from_secs(60),
+        },
+        sql_locations::expiry(location_history),
+    ]
 }
 
 /// Devices in the device registry's database.
@@ -130,8 +135,19 @@ fn find_device_from_row(row: &AnyRow) -> anyhow::Result<FindDeviceState> {
         }),
     };
     let erased_at: Option<i64> = row.try_get("erased_at")?;
+    Ok(FindDeviceState {
+        enabled: enabled != 0,
+        lost_mode,
+        erased_at: erased_at.map(UnixMillis::from_i64),
+        last_location: last_location_from_row(row)?,
+        pending_commands: u32::try_from(row.try_get::<i64, _>("pending_commands")?)?,
+    })
+}
+
+/// The device's last location from the `last_*` columns; `None` if it has none.
+pub(super) fn last_location_from_row(row: &AnyRow) -> anyhow::Result<Option<Location>> {
     let located_at: Option<i64> = row.try_get("last_located_at")?;
-    let last_location = match located_at {
+    let location = match located_at {
         None => None,
         Some(located_at) => {
             let source: String = row.try_get("last_location_source")?;
@@ -148,13 +164,7 @@ fn find_device_from_row(row: &AnyRow) -> anyhow::Result<FindDeviceState> {
             })
         }
     };
-    Ok(FindDeviceState {
-        enabled: enabled != 0,
-        lost_mode,
-        erased_at: erased_at.map(UnixMillis::from_i64),
-        last_location,
-        pending_commands: u32::try_from(row.try_get::<i64, _>("pending_commands")?)?,
-    })
+    Ok(location)
 }
 
 fn capabilities_column(info: &DeviceInfo) -> String {
@@ -320,6 +330,7 @@ impl DeviceStore for SqlDeviceStore {
             &actor,
         )
         .await?;
+        sql_locations::delete_locations_in(&mut transaction, mi_id, device_id).await?;
         let event = DeviceEvent::Removed {
             mi_id,
             device_id: device_id.to_owned(),
@@ -350,6 +361,7 @@ impl DeviceStore for SqlDeviceStore {
                 .execute(&mut *transaction)
                 .await?;
         }
+        sql_locations::delete_account_locations(&mut transaction, mi_id).await?;
         transaction.commit().await?;
         Ok(true)
     }
