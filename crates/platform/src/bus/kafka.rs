@@ -11,9 +11,10 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use rdkafka::util::Timeout;
 
+use super::producer::RenewableProducer;
 use super::{BusMessage, Delivery, EventBus, MessageRefused, Subscription};
 use crate::config::KafkaConfig;
 
@@ -21,7 +22,7 @@ use crate::config::KafkaConfig;
 pub struct KafkaBus {
     brokers: String,
     config: KafkaConfig,
-    producer: FutureProducer,
+    producer: RenewableProducer,
     admin: AdminClient<DefaultClientContext>,
 }
 
@@ -38,15 +39,16 @@ impl KafkaBus {
     /// Creates the producer and admin clients; they connect lazily, so a broker that is down
     /// now does not stop the service from starting.
     pub fn new(brokers: &str, config: &KafkaConfig) -> anyhow::Result<Self> {
-        let producer = client_config(brokers, config)
+        let mut producer_settings = client_config(brokers, config);
+        producer_settings
             .set("acks", "all")
             .set("enable.idempotence", config.idempotent_producer.to_string())
             .set(
                 "message.timeout.ms",
                 config.message_timeout.as_millis().to_string(),
             )
-            .set("linger.ms", "2")
-            .create()
+            .set("linger.ms", "2");
+        let producer = RenewableProducer::new(producer_settings)
             .context("cannot create the Kafka producer")?;
         let admin = client_config(brokers, config)
             .create()
@@ -96,8 +98,10 @@ impl EventBus for KafkaBus {
     }
 
     async fn publish_each(&self, messages: &[BusMessage]) -> Vec<anyhow::Result<()>> {
+        let producer = self.producer.current();
         // All sends are in flight at once (librdkafka batches them); each has its own result.
         let sends = messages.iter().map(|message| {
+            let producer = &producer;
             let headers =
                 message
                     .headers
@@ -113,14 +117,24 @@ impl EventBus for KafkaBus {
                 .payload(&message.payload)
                 .headers(headers);
             async move {
-                self.producer
+                producer
                     .send(record, Timeout::Never)
                     .await
                     .map(|_| ())
-                    .map_err(|(error, _)| publish_error(error, &message.topic))
+                    .map_err(|(error, _)| error)
             }
         });
-        join_all(sends).await
+        let results = join_all(sends).await;
+        let errors = results.iter().filter_map(|result| result.as_ref().err());
+        if self.producer.renew_if_stuck(&producer, errors) {
+            // The old producer flushes and joins its thread when dropped: not on a worker.
+            tokio::task::spawn_blocking(move || drop(producer));
+        }
+        results
+            .into_iter()
+            .zip(messages)
+            .map(|(result, message)| result.map_err(|error| publish_error(error, &message.topic)))
+            .collect()
     }
 
     async fn subscribe(

@@ -7,6 +7,7 @@
 mod embedded;
 mod kafka;
 mod kafka_security;
+mod producer;
 
 use std::fmt::Debug;
 
