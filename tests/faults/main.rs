@@ -8,4 +8,5 @@
 #![cfg(test)]
 
 mod broker_restart;
+mod member_kill;
 mod tansu;
