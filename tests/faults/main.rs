@@ -7,6 +7,13 @@
 
 #![cfg(test)]
 
+// The e2e suite's harness (platform, clients, helpers); this binary uses a part of it.
+#[allow(dead_code, unused_imports, unused_macros)]
+#[path = "../e2e/support/mod.rs"]
+mod support;
+
 mod broker_restart;
 mod member_kill;
+mod outages;
+mod proxy;
 mod tansu;

@@ -19,6 +19,7 @@ pub mod events;
 pub mod host;
 pub mod limiter;
 pub mod localized;
+pub mod outage;
 pub mod outbox;
 pub mod paging;
 pub(crate) mod redact;
