@@ -19,7 +19,7 @@ use crate::config::ConsumerConfig;
 use crate::db::Database;
 use crate::telemetry::{self, PairExtractor};
 
-pub use self::starved::starved_groups;
+pub use self::starved::{HEALTH_SERVICE, report_in_health, starved_groups};
 
 /// Header on a dead-lettered message: why it could not be processed.
 pub const DEAD_LETTER_ERROR_HEADER: &str = "mi-dead-letter-error";

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Gauge;
+use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
 
 use crate::bus::Subscription;
 
@@ -36,6 +39,26 @@ pub fn starved_groups() -> BTreeMap<String, i64> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone()
+}
+
+/// The `grpc.health.v1` entry that reports this process's consumers: NOT_SERVING while one of
+/// them holds no partitions though its group has messages waiting, SERVING otherwise.
+pub const HEALTH_SERVICE: &str = "mi.consumers";
+
+/// Keeps [`HEALTH_SERVICE`] in `reporter` in step with [`starved_groups`] until `shutdown`.
+pub async fn report_in_health(reporter: HealthReporter, shutdown: CancellationToken) {
+    loop {
+        let status = if starved_groups().is_empty() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        reporter.set_service_status(HEALTH_SERVICE, status).await;
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(CHECK_EVERY) => {}
+        }
+    }
 }
 
 /// Asks `subscription` whether it starves and records the answer.
@@ -73,5 +96,44 @@ pub(super) async fn check(subscription: &mut dyn Subscription, group: &str) {
         None => {
             starved.remove(group);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::bus::Delivery;
+
+    /// A subscription that reports a fixed lag without partitions.
+    struct Lagging(Option<i64>);
+
+    #[async_trait]
+    impl Subscription for Lagging {
+        async fn next(&mut self) -> anyhow::Result<Delivery> {
+            std::future::pending().await
+        }
+
+        async fn commit(&mut self, _delivery: &Delivery) -> anyhow::Result<()> {
+            Ok(())
+        }
+
+        async fn lag_without_partitions(&mut self) -> anyhow::Result<Option<i64>> {
+            Ok(self.0)
+        }
+
+        async fn close(self: Box<Self>) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_starving_member_is_listed_until_it_gets_partitions() {
+        let group = "starved-test.group";
+        check(&mut Lagging(Some(42)), group).await;
+        assert_eq!(starved_groups().get(group), Some(&42));
+        check(&mut Lagging(None), group).await;
+        assert_eq!(starved_groups().get(group), None);
     }
 }
