@@ -1,11 +1,12 @@
 //! Fault 2 of issue 13: a consumer is SIGKILLed and its replacement must get the partitions.
 //!
 //! tansu 0.6.0 expires a member that stopped heartbeating only when another member's request
-//! notices it, and a replacement that joins as a new member can be left with nothing; with
-//! static membership (`group.instance.id`, on by default) the restarted replica joins under
-//! its old identity and takes its partitions straight back. The killed member runs in a child
-//! process (this test binary again, running [`hold_partitions`]), so that it dies as a crashed
-//! service does: no leave, no commit, no last heartbeat.
+//! notices it; with librdkafka's 45 s session timeout the replacement got nothing for minutes,
+//! with the platform's shorter one it consumes after one session timeout. The restarted
+//! replica here rejoins under its old `group.instance.id` (static membership, which this test
+//! turns on). The killed member runs in a child process (this test binary again, running
+//! [`hold_partitions`]), so that it dies as a crashed service does: no leave, no commit, no
+//! last heartbeat.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -40,8 +40,10 @@ pub struct KafkaConfig {
     pub partition_assignment: String,
     /// Static membership (`group.instance.id`): a replica that restarts under the same id takes
     /// its partitions straight back, without a rebalance and without waiting for the broker to
-    /// expire its old self. Unset: the host name (a Kubernetes pod's name) and the consumer
-    /// group; empty: off. Two replicas on one host must each set their own.
+    /// expire its old self. Unset or empty: off (on tansu 0.6.0 a static member that was joining
+    /// when the broker restarted never consumed again; see the README); `auto`: the host name
+    /// (a Kubernetes pod's name) and the consumer group; anything else: that id. Two replicas
+    /// on one host must each have their own.
     pub group_instance_id: Option<String>,
     /// librdkafka debug contexts, e.g. `cgrp,fetch`, logged under the `librdkafka` target.
     pub debug: Option<String>,
@@ -87,9 +89,9 @@ impl KafkaConfig {
     /// membership.
     pub fn group_instance_id(&self, group: &str) -> Option<String> {
         match self.group_instance_id.as_deref() {
-            Some("") => None,
+            None | Some("") => None,
+            Some("auto") => Some(format!("{}.{group}", host_name())),
             Some(id) => Some(id.to_owned()),
-            None => Some(format!("{}.{group}", host_name())),
         }
     }
 
