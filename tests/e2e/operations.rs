@@ -56,7 +56,7 @@ async fn an_open_watch_does_not_hold_the_shutdown(backends: Backends) {
 async fn metrics_show_each_rpc_and_pass_promtool(backends: Backends) {
     let config = TestConfig::new(backends)
         .with_value("metrics.listen_addr", "127.0.0.1:0")
-        .with_value("lifecycle.readiness_interval", "100ms");
+        .with_value("lifecycle.readiness_interval", "250ms");
     let platform = TestPlatform::start_with(config).await;
     let address = platform.metrics_address.expect("metrics are on");
     let sent = platform.sign_up(&unique_phone_number(), Channel::Sms).await;
