@@ -21,8 +21,10 @@ use tonic_health::pb::health_server::Health as HealthApi;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tonic_health::server::{HealthReporter, HealthService, WatchStream};
 
-/// The health of one gRPC port: its own services and the server as a whole (`""`, what a
-/// probe without a service name asks).
+/// The health of one gRPC port. Its own services are SERVING while their dependencies answer
+/// (readiness); the server as a whole (`""`, what a probe without a service name asks) is
+/// SERVING until shutdown whatever they do (liveness: restarting a process does not bring a
+/// database back).
 #[derive(Debug, Clone)]
 pub struct PortHealth {
     reporter: HealthReporter,
@@ -36,11 +38,8 @@ impl PortHealth {
     /// Health for a port serving `service_names`, all SERVING, and the service answering it.
     pub async fn new(service_names: &[&str]) -> (Self, EndingHealth) {
         let reporter = HealthReporter::new();
-        let names: Vec<String> = std::iter::once("")
-            .chain(service_names.iter().copied())
-            .map(str::to_owned)
-            .collect();
-        for name in &names {
+        let names: Vec<String> = service_names.iter().copied().map(str::to_owned).collect();
+        for name in names.iter().map(String::as_str).chain([LIVENESS]) {
             reporter
                 .set_service_status(name, ServingStatus::Serving)
                 .await;
@@ -59,28 +58,34 @@ impl PortHealth {
         (health, service)
     }
 
-    /// Reports whether the service can serve; ignored once shutdown has started.
+    /// Reports whether the port's services can serve; ignored once shutdown has started.
     pub async fn set_ready(&self, ready: bool) {
         let stopping = self.stopping.lock().await;
         if !*stopping {
-            self.set_all(serving_status(ready)).await;
+            for name in &self.names {
+                self.reporter
+                    .set_service_status(name, serving_status(ready))
+                    .await;
+            }
         }
     }
 
-    /// Reports NOT_SERVING for good and ends every open `Watch` stream once it has sent it.
+    /// Reports NOT_SERVING for good, for the services and the server, and ends every open
+    /// `Watch` stream once it has sent it.
     pub async fn stop_serving(&self) {
         let mut stopping = self.stopping.lock().await;
         *stopping = true;
-        self.set_all(ServingStatus::NotServing).await;
+        for name in self.names.iter().map(String::as_str).chain([LIVENESS]) {
+            self.reporter
+                .set_service_status(name, ServingStatus::NotServing)
+                .await;
+        }
         self.watches_end.cancel();
     }
-
-    async fn set_all(&self, status: ServingStatus) {
-        for name in &self.names {
-            self.reporter.set_service_status(name, status).await;
-        }
-    }
 }
+
+/// The name under which the server as a whole reports: the empty one.
+const LIVENESS: &str = "";
 
 fn serving_status(ready: bool) -> ServingStatus {
     match ready {
@@ -217,9 +222,7 @@ mod tests {
 
     async fn becomes(service: &EndingHealth, wanted: ServingStatus) {
         for _ in 0..200 {
-            if status(service, NAME).await == i32::from(wanted)
-                && status(service, "").await == i32::from(wanted)
-            {
+            if status(service, NAME).await == i32::from(wanted) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -250,15 +253,21 @@ mod tests {
         becomes(&service, ServingStatus::Serving).await;
         reachable.store(false, Ordering::SeqCst);
         becomes(&service, ServingStatus::NotServing).await;
+        let alive = status(&service, "").await;
+        assert_eq!(
+            alive,
+            i32::from(ServingStatus::Serving),
+            "liveness follows no dependency"
+        );
         reachable.store(true, Ordering::SeqCst);
         becomes(&service, ServingStatus::Serving).await;
 
         health.stop_serving().await;
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(
-            status(&service, NAME).await,
-            i32::from(ServingStatus::NotServing)
-        );
+        for name in [NAME, ""] {
+            let stopped = status(&service, name).await;
+            assert_eq!(stopped, i32::from(ServingStatus::NotServing), "{name:?}");
+        }
         shutdown.cancel();
         readiness.await.unwrap().unwrap();
     }
