@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The metrics the platform serves (`crates/platform/src/metrics`), and the consumers' lag and
-/// dead letters, which the alerts and the dashboard expect from `crates/platform/src/consumer.rs`.
-const SERVED: [&str; 11] = [
+/// The metrics the platform serves (`crates/platform/src/metrics`; consumer lag, consumer dead
+/// letters and deliveries through its `events` functions).
+const SERVED: [&str; 12] = [
     "grpc_server_handled_total",
     "grpc_server_handling_seconds_bucket",
     "mi_outbox_rows",
@@ -24,6 +24,7 @@ const SERVED: [&str; 11] = [
     "mi_worker_jobs",
     "mi_consumer_lag_messages",
     "mi_consumer_dead_letters_total",
+    "mi_deliveries_total",
     "up",
 ];
 
@@ -122,7 +123,7 @@ fn the_dashboard_queries_are_valid_promql_over_served_metrics() {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let mut found = Vec::new();
     expressions(&dashboard["panels"], &mut found);
-    assert!(found.len() >= 10, "{found:?}");
+    assert!(found.len() >= 11, "{found:?}");
     for expr in &found {
         for name in metric_names(expr) {
             assert!(

@@ -8,9 +8,11 @@
 //! - `mi_outbox_rows`, `mi_outbox_oldest_age_seconds`, `mi_outbox_dead_letters`,
 //!   `mi_db_pool_connections{state}`, `mi_db_pool_max_connections`: sampled per service
 //!   (`sample.rs`);
-//! - `mi_worker_jobs{pool, state}`: password hashing waiting and running (`mi_workers`).
+//! - `mi_worker_jobs{pool, state}`: password hashing waiting and running (`mi_workers`);
+//! - consumer lag, consumer dead letters and delivery results, recorded through `events.rs`.
 
 mod endpoint;
+pub mod events;
 mod rpc;
 mod sample;
 
@@ -73,6 +75,18 @@ fn describe() {
     metrics::describe_gauge!(
         "mi_db_pool_connections",
         "connections of the service's database pool, in use or idle"
+    );
+    metrics::describe_gauge!(
+        "mi_consumer_lag_messages",
+        "messages a consumer group is behind the end of a partition"
+    );
+    metrics::describe_counter!(
+        "mi_consumer_dead_letters_total",
+        "events a consumer group gave up on and sent to its dead-letter topic"
+    );
+    metrics::describe_counter!(
+        "mi_deliveries_total",
+        "messages handed to a provider, by channel, provider and result"
     );
     metrics::describe_gauge!(
         "mi_worker_jobs",
