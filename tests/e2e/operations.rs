@@ -22,7 +22,10 @@ use crate::support::{
 const GRACE: Duration = Duration::from_secs(10);
 
 async fn an_open_watch_does_not_hold_the_shutdown(backends: Backends) {
-    let platform = TestPlatform::start(backends).await;
+    // Readiness checked once at start only: a check slowed past its interval by a loaded
+    // machine would send the watcher a NOT_SERVING of its own.
+    let config = TestConfig::new(backends).with_value("lifecycle.readiness_interval", "1h");
+    let platform = TestPlatform::start_with(config).await;
     let mut health = HealthClient::new(channel(platform.addresses.verification).await);
     let mut watch = health
         .watch(HealthCheckRequest {

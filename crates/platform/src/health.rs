@@ -157,8 +157,9 @@ impl Stream for EndingWatch {
 /// Something a service needs to answer, checked for readiness: its database, the broker.
 pub type ReadinessCheck = Box<dyn Fn() -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
 
-/// Checks every `interval` that each of `checks` answers within it, and reports the port
-/// SERVING only while all do; logs each change. Ends at `shutdown`.
+/// Checks every `interval` that each of `checks` answers within it, and reports the port's
+/// services SERVING only while all do (they start SERVING); logs each change. Ends at
+/// `shutdown`.
 pub async fn watch_readiness(
     service: &'static str,
     health: PortHealth,
@@ -185,14 +186,16 @@ pub async fn watch_readiness(
             }
         }
         let ready = failed.is_empty();
+        // Only changes: every status set is sent to every `Watch` stream, and the protocol
+        // sends a watcher a status when it changes.
         if ready != was_ready {
             match ready {
                 true => tracing::info!(service, "ready again: its dependencies answer"),
                 false => tracing::warn!(service, failed = failed.join("; "), "not ready"),
             }
+            health.set_ready(ready).await;
             was_ready = ready;
         }
-        health.set_ready(ready).await;
     }
 }
 
@@ -251,6 +254,17 @@ mod tests {
             shutdown.clone(),
         ));
         becomes(&service, ServingStatus::Serving).await;
+        let request = Request::new(HealthCheckRequest {
+            service: NAME.into(),
+        });
+        let mut watch = service.watch(request).await.unwrap().into_inner();
+        let first = watch.next().await.unwrap().unwrap();
+        assert_eq!(first.status, i32::from(ServingStatus::Serving));
+        let repeated = tokio::time::timeout(Duration::from_millis(100), watch.next()).await;
+        assert!(
+            repeated.is_err(),
+            "a status sent again unchanged: {repeated:?}"
+        );
         reachable.store(false, Ordering::SeqCst);
         becomes(&service, ServingStatus::NotServing).await;
         let alive = status(&service, "").await;
