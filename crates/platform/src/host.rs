@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::migrate::Migrator;
@@ -213,7 +212,7 @@ impl ServiceHost {
 async fn within_grace<T>(
     work: impl Future<Output = T>,
     shutdown: &CancellationToken,
-    grace: Duration,
+    grace: std::time::Duration,
 ) -> Option<T> {
     let deadline = async {
         shutdown.cancelled().await;
