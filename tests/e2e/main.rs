@@ -45,6 +45,7 @@ mod identity_sign_up;
 mod identity_two_factor;
 mod legal_documents;
 mod localized_errors;
+mod operations;
 mod password_length;
 mod password_reset_start;
 mod proxy_header;

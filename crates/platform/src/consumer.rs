@@ -262,6 +262,7 @@ async fn dead_letter(
     shutdown: &CancellationToken,
 ) -> bool {
     tracing::error!(dead_letter_topic = %spec.dead_letter_topic, reason, "dead-lettering event");
+    crate::metrics::events::consumer_dead_lettered(&spec.group);
     let mut headers = message.headers.clone();
     headers.push((DEAD_LETTER_ERROR_HEADER.to_owned(), reason.to_owned()));
     headers.push((DEAD_LETTER_TOPIC_HEADER.to_owned(), message.topic.clone()));

@@ -1,5 +1,6 @@
 //! The running parts of one service: its database, its outbox and the relay that publishes it,
-//! its consumers and its retention, all stopped together when its gRPC server stops.
+//! its consumers and its retention, all stopped together when its gRPC server stops, within the
+//! shutdown grace; and what reports on them: readiness and the service's gauges.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::Platform;
 use crate::consumer::{self, ConsumerSpec, EventHandler};
 use crate::db::Database;
+use crate::health::{self, PortHealth, ReadinessCheck};
+use crate::metrics;
 use crate::outbox::Outbox;
 use crate::retention::{self, Expiry};
 use crate::service::GrpcServices;
@@ -142,8 +145,32 @@ impl ServiceHost {
         self.platform.config.topic(self.name)
     }
 
-    /// Serves gRPC until shutdown, then waits for the background tasks to finish.
+    /// Serves gRPC until shutdown, then waits for the background tasks to finish; all of it
+    /// within `lifecycle.shutdown_grace` of the shutdown, after which what still runs is
+    /// dropped so that the process can exit.
     pub(crate) async fn serve(
+        self,
+        listener: TcpListener,
+        grpc: GrpcServices,
+    ) -> anyhow::Result<()> {
+        let shutdown = self.shutdown.clone();
+        let grace = self.platform.config.lifecycle.shutdown_grace;
+        let name = self.name;
+        let stopped = self.serve_then_stop(listener, grpc);
+        match within_grace(stopped, &shutdown, grace).await {
+            Some(outcome) => outcome,
+            None => {
+                tracing::warn!(
+                    service = name,
+                    grace_ms = grace.as_millis() as u64,
+                    "did not stop within the shutdown grace; dropping what still runs"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    async fn serve_then_stop(
         mut self,
         listener: TcpListener,
         grpc: GrpcServices,
@@ -151,9 +178,12 @@ impl ServiceHost {
         let address: SocketAddr = listener.local_addr()?;
         tracing::info!(service = self.name, %address, "listening");
         let (routes, names) = grpc.into_parts();
+        let health = PortHealth::new(&names).await;
+        self.spawn_observers(&health.0);
         let tls = &self.platform.config.tls;
         let served =
-            crate::server::serve(listener, routes, &names, tls, self.shutdown.clone()).await;
+            crate::server::serve(listener, routes, &names, health, tls, self.shutdown.clone())
+                .await;
         self.shutdown.cancel();
         while let Some(joined) = self.tasks.join_next().await {
             joined
@@ -162,9 +192,111 @@ impl ServiceHost {
         }
         served
     }
+
+    /// Starts readiness (the database and the bus answer) and, when metrics are served, the
+    /// sampling of this service's gauges.
+    fn spawn_observers(&mut self, health: &PortHealth) {
+        let interval = self.platform.config.lifecycle.readiness_interval;
+        let database = self.database.clone();
+        let bus = Arc::clone(&self.platform.bus);
+        let topic = vec![events_topic(&self.platform, self.name)];
+        let checks: Vec<(&'static str, ReadinessCheck)> = vec![
+            (
+                "database",
+                Box::new(move || {
+                    let database = database.clone();
+                    Box::pin(async move {
+                        sqlx::query("SELECT 1").execute(database.pool()).await?;
+                        Ok(())
+                    })
+                }),
+            ),
+            // Creating a topic that exists is a round trip to the broker that changes nothing.
+            (
+                "bus",
+                Box::new(move || {
+                    let bus = Arc::clone(&bus);
+                    let topic = topic.clone();
+                    Box::pin(async move { bus.create_topics(&topic).await })
+                }),
+            ),
+        ];
+        self.tasks.spawn(health::watch_readiness(
+            self.name,
+            health.clone(),
+            checks,
+            interval,
+            self.shutdown.clone(),
+        ));
+        if self.platform.config.metrics.listen_addr.is_some() {
+            self.tasks.spawn(metrics::sample_service(
+                self.name,
+                self.database.clone(),
+                interval,
+                self.shutdown.clone(),
+            ));
+        }
+    }
+}
+
+/// Runs `work` to its end, unless it is still running `grace` after `shutdown`: then `None`.
+async fn within_grace<T>(
+    work: impl Future<Output = T>,
+    shutdown: &CancellationToken,
+    grace: std::time::Duration,
+) -> Option<T> {
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        outcome = work => Some(outcome),
+        () = deadline => None,
+    }
 }
 
 /// The events topic of a service (this one's or another's).
 fn events_topic(platform: &Platform, service: &str) -> String {
     platform.config.topic(&format!("{service}.events"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::within_grace;
+
+    #[tokio::test]
+    async fn work_still_running_after_the_grace_is_dropped() {
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let started = tokio::time::Instant::now();
+        let outcome = within_grace(
+            std::future::pending::<()>(),
+            &shutdown,
+            Duration::from_millis(50),
+        )
+        .await;
+        assert_eq!(outcome, None);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn the_grace_counts_from_the_shutdown_and_lets_work_finish() {
+        let shutdown = CancellationToken::new();
+        let work = async {
+            // Longer than the grace, but finished within the grace after the shutdown.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            "done"
+        };
+        let cancel = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            cancel.cancel();
+        });
+        let outcome = within_grace(work, &shutdown, Duration::from_millis(250)).await;
+        assert_eq!(outcome, Some("done"));
+    }
 }

@@ -1,6 +1,7 @@
 //! The infrastructure one process shares between its services: the bus and the limiter,
 //! chosen from configuration (Kafka or embedded, Redis or in-memory).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::bus::{EmbeddedBus, EventBus, KafkaBus};
@@ -21,6 +22,8 @@ pub struct Platform {
     pub limiter: Arc<dyn RateLimiter>,
     /// Redis, or an in-memory map: short-lived values such as CAPTCHA answers.
     pub ephemeral: Arc<dyn EphemeralStore>,
+    /// Where this process serves its Prometheus metrics, when `metrics.listen_addr` is set.
+    pub metrics_address: Option<SocketAddr>,
 }
 
 impl Platform {
@@ -51,6 +54,10 @@ impl Platform {
                     Arc::new(MemoryEphemeralStore::new()),
                 ),
             };
+        let metrics_address = match config.metrics.listen_addr {
+            Some(address) => Some(crate::metrics::serve_endpoint(address).await?),
+            None => None,
+        };
         tracing::info!(
             database = if config.postgres.url.is_some() {
                 "postgresql"
@@ -74,6 +81,7 @@ impl Platform {
             bus,
             limiter,
             ephemeral,
+            metrics_address,
         })
     }
 

@@ -1,6 +1,6 @@
 //! The gRPC server every service runs: its own services plus `grpc.health.v1`, server
-//! reflection, a request span continuing the caller's trace, each error's text for a person
-//! (`localized`), and graceful shutdown.
+//! reflection, a request span continuing the caller's trace, RED metrics per RPC, each error's
+//! text for a person (`localized`), and graceful shutdown.
 
 use std::net::SocketAddr;
 
@@ -11,11 +11,13 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
-use tonic_health::ServingStatus;
+use tonic_health::pb::health_server::HealthServer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::TlsConfig;
+use crate::health::{EndingHealth, PortHealth};
 use crate::localized::LocalizeErrorsLayer;
+use crate::metrics::RpcObserverLayer;
 use crate::telemetry::{self, HeaderExtractor};
 
 /// Binds a TCP listener, with the address in the error.
@@ -25,24 +27,21 @@ pub async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {address}"))
 }
 
-/// Serves `routes` on `listener` until `shutdown`, marking `service_names` SERVING in health;
-/// over TLS when `tls` names a certificate.
+/// Serves `routes` on `listener` with `health` until `shutdown`; over TLS when `tls` names a
+/// certificate. At shutdown, health turns NOT_SERVING (and its `Watch` streams end), new
+/// connections are refused, and the calls in flight finish.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     service_names: &[&str],
+    health: (PortHealth, EndingHealth),
     tls: &TlsConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    for name in service_names {
-        health_reporter
-            .set_service_status(*name, ServingStatus::Serving)
-            .await;
-    }
+    let (health, health_service) = health;
     // Readiness detail: whether this process's consumers hold partitions (consumer::starved).
     tokio::spawn(crate::consumer::report_in_health(
-        health_reporter.clone(),
+        health.reporter(),
         shutdown.clone(),
     ));
     let reflection_v1 = reflection(service_names)
@@ -52,7 +51,7 @@ pub async fn serve(
         .build_v1alpha()
         .context("cannot build the v1alpha reflection service")?;
     let routes = routes
-        .add_service(health_service)
+        .add_service(HealthServer::new(health_service))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
@@ -60,19 +59,14 @@ pub async fn serve(
     // where they happen, so failed responses are only worth a debug line here.
     let trace_layer = TraceLayer::new_for_grpc()
         .make_span_with(|request: &http::Request<_>| {
-            let span = tracing::info_span!("grpc", method = %request.uri().path());
+            let span = rpc_span(request.uri().path());
             telemetry::set_remote_parent(&span, &HeaderExtractor(request.headers()));
             span
         })
         .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
-    let shutting_down = shutdown.clone();
     let health_on_shutdown = async move {
-        shutting_down.cancelled().await;
-        for name in service_names {
-            health_reporter
-                .set_service_status(*name, ServingStatus::NotServing)
-                .await;
-        }
+        shutdown.cancelled().await;
+        health.stop_serving().await;
     };
     let mut builder = Server::builder();
     if let Some(tls) = server_tls(tls) {
@@ -82,11 +76,29 @@ pub async fn serve(
     }
     builder
         .layer(trace_layer)
+        .layer(RpcObserverLayer)
         .layer(LocalizeErrorsLayer::built_in()?)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming(listener), health_on_shutdown)
         .await
         .context("grpc server failed")
+}
+
+/// A gRPC server span by OpenTelemetry's RPC conventions: named `package.Service/Method`, with
+/// `rpc.system`, `rpc.service` and `rpc.method`; the status code is recorded when the call
+/// ends (`crate::metrics`).
+fn rpc_span(path: &str) -> tracing::Span {
+    let (service, method) = crate::metrics::split_rpc_path(path);
+    tracing::info_span!(
+        "grpc",
+        otel.name = %path.trim_start_matches('/'),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+        rpc.grpc.status_code = tracing::field::Empty,
+    )
 }
 
 /// The TLS settings of the server; `None` for plaintext.

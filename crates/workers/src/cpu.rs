@@ -11,6 +11,11 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use tokio::sync::{Semaphore, oneshot};
 
+use crate::jobs_gauge::CountedJob;
+
+/// The `pool` label of this pool's jobs in `mi_worker_jobs`.
+const POOL_NAME: &str = "cpu";
+
 /// The nice value of the pool's threads: below the async workers, above idle.
 const POOL_NICENESS: i32 = 10;
 
@@ -59,15 +64,19 @@ impl CpuPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
+        let waiting = CountedJob::new(POOL_NAME, "waiting");
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .context("cpu pool is closed")?;
+        drop(waiting);
+        let running = CountedJob::new(POOL_NAME, "running");
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
             // Held until the job is done, not until the caller stops waiting: a caller that
             // goes away (a cancelled RPC) must not free a slot its job still takes.
             let _permit = permit;
+            let _running = running;
             // The caller may have gone away; then nobody needs the result.
             let _ = done.send(job());
         });

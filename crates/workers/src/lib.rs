@@ -6,4 +6,5 @@
 //! group of its own; `cpu` runs them on low-priority threads of this process.
 
 pub mod cpu;
+mod jobs_gauge;
 pub mod worker;

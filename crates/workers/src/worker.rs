@@ -23,6 +23,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Semaphore;
 
+use crate::jobs_gauge::CountedJob;
+
 /// The environment variable naming the job kind a worker process serves.
 const WORKER_ENV: &str = "MI_CPU_WORKER";
 /// Frames larger than this are refused (jobs exchange a few hundred bytes).
@@ -213,12 +215,15 @@ impl WorkerPool {
     /// Runs one request on a free worker; a worker that fails mid-request is replaced and the
     /// request tried once more on a fresh one.
     pub async fn run(&self, request: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let waiting = CountedJob::new(&self.inner.kind, "waiting");
         let _permit = self
             .inner
             .permits
             .acquire()
             .await
             .context("worker pool is closed")?;
+        drop(waiting);
+        let _running = CountedJob::new(&self.inner.kind, "running");
         let (worker, reply) = match self.take_idle() {
             Some(worker) => match self.exchange(worker, request).await {
                 Ok(done) => done,

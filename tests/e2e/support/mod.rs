@@ -265,6 +265,8 @@ fn init_telemetry() {
 pub(crate) struct TestPlatform {
     pub config: TestConfig,
     pub addresses: Addresses,
+    /// The Prometheus endpoint, when the test set `metrics.listen_addr`.
+    pub metrics_address: Option<std::net::SocketAddr>,
     ephemeral: Arc<dyn EphemeralStore>,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
@@ -288,6 +290,7 @@ impl TestPlatform {
             .await
             .unwrap();
         let ephemeral = Arc::clone(&platform.ephemeral);
+        let metrics_address = platform.metrics_address;
         let services = BoundServices::bind(&config.loader).await.unwrap();
         let addresses = services.addresses().unwrap();
         let shutdown = CancellationToken::new();
@@ -295,6 +298,7 @@ impl TestPlatform {
         Self {
             config,
             addresses,
+            metrics_address,
             ephemeral,
             shutdown,
             task,

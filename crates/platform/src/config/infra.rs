@@ -1,5 +1,6 @@
 //! The shared infrastructure settings: the top level of the configuration.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -37,6 +38,10 @@ pub struct InfraConfig {
     pub dev: DevConfig,
     /// TLS of the gRPC ports; plaintext when unset.
     pub tls: TlsConfig,
+    /// Health reporting and the shutdown grace.
+    pub lifecycle: LifecycleConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
 }
 
 impl Default for InfraConfig {
@@ -54,6 +59,8 @@ impl Default for InfraConfig {
             send_token_key: None,
             dev: DevConfig::default(),
             tls: TlsConfig::default(),
+            lifecycle: LifecycleConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -92,6 +99,9 @@ impl InfraConfig {
             anyhow::bail!("invalid configuration: redis.url must start with redis:// or rediss://");
         }
         self.tls.validate()?;
+        if self.lifecycle.readiness_interval.is_zero() {
+            anyhow::bail!("invalid configuration: lifecycle.readiness_interval must not be 0");
+        }
         if self.consumer.max_attempts < 1 || self.outbox.batch_size < 1 {
             anyhow::bail!(
                 "invalid configuration: consumer.max_attempts and outbox.batch_size must be at least 1"
@@ -374,4 +384,38 @@ impl Default for ConsumerConfig {
             max_backoff: Duration::from_secs(10),
         }
     }
+}
+
+/// How a service reports its health and how long it may take to stop.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LifecycleConfig {
+    /// From SIGTERM to exit at most: health turns NOT_SERVING, in-flight RPCs finish, consumers
+    /// commit and the relay stops within it; what is still running then is dropped. Keep
+    /// Kubernetes' `terminationGracePeriodSeconds` above it plus the `preStop` sleep.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// How often readiness checks that the database (and Kafka, in server mode) answer; a check
+    /// that takes longer than this counts as a failure.
+    #[serde(with = "humantime_serde")]
+    pub readiness_interval: Duration,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        Self {
+            shutdown_grace: Duration::from_secs(10),
+            readiness_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The Prometheus scrape endpoint (`GET /metrics`). Off unless an address is set: an embedded
+/// development process exposes nothing it was not asked to, and in server mode each service
+/// process gets its own port (the manifests use 9464).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// E.g. `0.0.0.0:9464`; one endpoint per process, covering every service it runs.
+    pub listen_addr: Option<SocketAddr>,
 }

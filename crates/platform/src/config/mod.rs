@@ -21,8 +21,8 @@ use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::de::DeserializeOwned;
 
 pub use self::infra::{
-    ConsumerConfig, DevConfig, InfraConfig, OutboxConfig, PostgresConfig, RedisConfig,
-    RetentionConfig, TelemetryConfig, TlsConfig,
+    ConsumerConfig, DevConfig, InfraConfig, LifecycleConfig, MetricsConfig, OutboxConfig,
+    PostgresConfig, RedisConfig, RetentionConfig, TelemetryConfig, TlsConfig,
 };
 pub use self::kafka::{KafkaConfig, KafkaSecurityProtocol, SaslMechanism};
 use self::unknown_keys::{UnknownKey, unknown_keys};

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use mi_platform::config::TlsConfig;
+use mi_platform::health::PortHealth;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -26,7 +27,9 @@ impl Served {
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            let served = mi_platform::server::serve(listener, Routes::default(), &[], &tls, stop);
+            let health = PortHealth::new(&[]).await;
+            let served =
+                mi_platform::server::serve(listener, Routes::default(), &[], health, &tls, stop);
             if let Err(error) = served.await {
                 panic!("server failed: {error:#}");
             }
