@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use mi_platform::metrics::events::delivery as delivery_metric;
+
 use super::{
     DeliveryStart, MessageDelivered, MessageKind, NotificationStore, OutgoingMessage, Transport,
     Transports,
@@ -61,6 +63,7 @@ impl Dispatcher {
                 self.store
                     .record_failure(source_event_id, &message.destination, &format!("{error:#}"))
                     .await?;
+                delivery_metric(channel, external.name(), "failed");
                 return Err(error);
             }
         }
@@ -75,6 +78,7 @@ impl Dispatcher {
         self.store
             .complete(message, &delivered, to_dev_inbox)
             .await?;
+        delivery_metric(channel, transport.name(), "delivered");
         Ok(())
     }
 
