@@ -13,9 +13,15 @@
 //! - `ReportDeviceStatus` → `grpc/device_side.rs` (the device token from the metadata) →
 //!   `domain/device_calls.rs` (the token checked against the device's enrolled key, its `jti`
 //!   spent once) → `storage/sql.rs`.
+//! - `SetFindDevice` → `grpc/find_device.rs` (the device token; to turn it off, the owner's
+//!   access token in the request, verified like any) → `domain/find_device.rs` (same account,
+//!   recent, second factor if the account has one) → `storage/sql.rs`.
+//! - `ListAuditEntries` → `grpc/audit.rs` → `domain/audit.rs` → `storage/audit.rs`; the
+//!   entries are written by `publish.rs` with each device event.
 //! - Identity's `SignedIn` and `AccountDeleted` (the identity topic) → `consume/mod.rs`
 //!   (protobuf → domain) → `domain/linking.rs` → `storage/sql.rs`, which applies each event
-//!   once.
+//!   once; every identity event with an alert audience → `domain/accounts.rs` →
+//!   `storage/accounts.rs` (the audience device events carry, the second-factor flag).
 
 pub(crate) mod config;
 pub(crate) mod consume;
@@ -68,7 +74,7 @@ impl Service for DeviceRegistryService {
             )),
             settings.recent_auth_window,
         );
-        host.spawn_retention(storage::expiries());
+        host.spawn_retention(storage::expiries(settings.audit_retention));
         host.spawn_consumer(
             &["identity"],
             Arc::new(consume::IdentityEventsHandler::new(registry.clone())),

@@ -1,11 +1,16 @@
 //! Devices, free of gRPC and SQL: the bottom layer. `linking` links devices as accounts sign
-//! in or enroll them, and unlinks them as accounts go away; `listing` reads an account's
-//! devices; `removal` is the owner unlinking one; `device_calls` authenticates a device's own
-//! calls by the key it enrolled; `store` is what they need from storage and `events` what they
-//! record.
+//! in or enroll them (the reactivation lock refusing an erased device to another account), and
+//! unlinks them as accounts go away; `listing` reads an account's devices; `removal` is the
+//! owner unlinking one; `device_calls` authenticates a device's own calls by the key it
+//! enrolled; `find_device` is the device's Find Device switch; `accounts` what identity's
+//! events say about accounts; `audit` the owner's trail; `store` is what they need from
+//! storage and `events` what they record.
 
+mod accounts;
+mod audit;
 mod device_calls;
 pub(crate) mod events;
+mod find_device;
 mod linking;
 mod listing;
 mod removal;
@@ -21,11 +26,14 @@ use std::time::Duration;
 use mi_contracts::{DeviceInfo, MiId, UnixMillis};
 use serde::{Deserialize, Serialize};
 
+pub(crate) use accounts::AccountNews;
+pub(crate) use audit::{AuditEntry, AuditPosition};
 pub(crate) use device_calls::{DeviceAuthError, DeviceCaller, StatusReport};
+pub(crate) use find_device::{OwnerProof, SetFindDeviceError};
 pub(crate) use linking::EnrollError;
 pub(crate) use listing::GetDeviceError;
 pub(crate) use removal::RemoveDeviceError;
-pub(crate) use store::{DeviceStore, LinkOutcome};
+pub(crate) use store::{DeviceStore, LinkOutcome, NewLink};
 
 /// A device linked to an account.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,6 +162,18 @@ pub(crate) struct Owner {
     pub session_id: String,
     /// When the session last proved a password or second factor.
     pub auth_time: UnixMillis,
+    /// The caller's address, for the audit trail; empty if unknown.
+    pub client_address: String,
+}
+
+impl Owner {
+    /// The owner as the actor of a change it makes.
+    pub(crate) fn actor(&self) -> events::Actor {
+        events::Actor::Owner {
+            session_id: self.session_id.clone(),
+            client_address: self.client_address.clone(),
+        }
+    }
 }
 
 /// The device registry's rules over its store; see [`DeviceRegistry::list_devices`],
@@ -178,6 +198,12 @@ impl DeviceRegistry {
     /// Whether `owner` proved a password or second factor recently enough for a sensitive
     /// change.
     fn is_recent(&self, owner: &Owner) -> bool {
-        owner.auth_time.saturating_add(self.recent_auth_window) > UnixMillis::now()
+        self.authenticated_recently(owner.auth_time)
+    }
+
+    /// Whether a password or second factor proven at `auth_time` is recent enough for a
+    /// sensitive change.
+    fn authenticated_recently(&self, auth_time: UnixMillis) -> bool {
+        auth_time.saturating_add(self.recent_auth_window) > UnixMillis::now()
     }
 }

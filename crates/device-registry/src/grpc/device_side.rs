@@ -13,7 +13,7 @@ use crate::domain::{DeviceAuthError, DeviceCaller, StatusReport};
 
 impl DeviceRegistryHandler {
     /// The device of a device-side call.
-    async fn device<T>(&self, request: &Request<T>) -> Result<DeviceCaller, ServiceError> {
+    pub(super) async fn device<T>(&self, request: &Request<T>) -> Result<DeviceCaller, ServiceError> {
         let token = bearer_token_of(request.metadata())?;
         self.registry
             .authenticate_device(token)
@@ -55,7 +55,7 @@ fn status_report(request: &api::ReportDeviceStatusRequest) -> Result<StatusRepor
     })
 }
 
-fn device_auth_error(error: DeviceAuthError) -> ServiceError {
+pub(super) fn device_auth_error(error: DeviceAuthError) -> ServiceError {
     match error {
         DeviceAuthError::Invalid(why) => {
             tracing::debug!(why, "device token refused");

@@ -1,8 +1,11 @@
 //! The gRPC face of the device registry: wire ↔ domain. `owner` serves the owner-side calls
-//! (access token), `device_side` the device's own (device token), `convert` the messages.
+//! (access token), `device_side` the device's own (device token), `find_device` the device's
+//! Find Device switch, `audit` the owner's audit trail, `convert` the messages.
 
+mod audit;
 mod convert;
 mod device_side;
+mod find_device;
 mod owner;
 
 use mi_platform::auth::AccessTokenVerifier;
@@ -15,6 +18,14 @@ use crate::domain::DeviceRegistry;
 /// A server stream of one message type, as the streaming calls answer.
 pub(crate) type ReplyStream<T> =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The caller's address as the registry saw it, for the audit trail; empty if unknown.
+fn client_address<T>(request: &Request<T>) -> String {
+    request
+        .remote_addr()
+        .map(|address| address.ip().to_canonical().to_string())
+        .unwrap_or_default()
+}
 
 /// Serves `mi.device.v1.DeviceRegistryService`.
 #[derive(Debug)]
@@ -107,9 +118,9 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
     async fn list_audit_entries(
         &self,
-        _request: Request<api::ListAuditEntriesRequest>,
+        request: Request<api::ListAuditEntriesRequest>,
     ) -> Result<Response<api::ListAuditEntriesResponse>, Status> {
-        Err(Status::unimplemented("list_audit_entries: not yet"))
+        self.list_audit(request).await
     }
 
     async fn get_sync_settings(
@@ -142,9 +153,9 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
     async fn set_find_device(
         &self,
-        _request: Request<api::SetFindDeviceRequest>,
+        request: Request<api::SetFindDeviceRequest>,
     ) -> Result<Response<api::Device>, Status> {
-        Err(Status::unimplemented("set_find_device: not yet"))
+        self.switch_find_device(request).await
     }
 
     async fn get_own_sync_settings(

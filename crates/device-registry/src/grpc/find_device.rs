@@ -1,0 +1,86 @@
+//! SetFindDevice: the device's own switch. Turning it off carries the owner's access token in
+//! the request, verified as any access token is; the domain decides whether it is proof
+//! enough.
+
+use mi_contracts::{MiId, Reason, UnixMillis, text};
+use mi_platform::{ErrorCode, ServiceError};
+use mi_proto::device::v1 as api;
+use tonic::{Request, Response, Status};
+
+use super::device_side::device_auth_error;
+use super::{DeviceRegistryHandler, client_address, convert};
+use crate::domain::{DeviceAuthError, OwnerProof, SetFindDeviceError};
+
+/// The longest `owner_access_token` accepted (the proto's maximum).
+const MAX_OWNER_TOKEN_CHARS: usize = 4096;
+
+impl DeviceRegistryHandler {
+    pub(super) async fn switch_find_device(
+        &self,
+        request: Request<api::SetFindDeviceRequest>,
+    ) -> Result<Response<api::Device>, Status> {
+        // Bad input is refused before the device token's jti is spent.
+        let owner_token = request.get_ref().owner_access_token.trim().to_owned();
+        text::check_lengths(&[(
+            "owner_access_token",
+            owner_token.as_str(),
+            MAX_OWNER_TOKEN_CHARS,
+        )])
+        .map_err(ServiceError::from)?;
+        let device = self.device(&request).await?;
+        let enabled = request.get_ref().enabled;
+        // Turning it on needs no proof: the token is ignored then, as the proto says.
+        let proof = match (enabled, owner_token.as_str()) {
+            (false, token) if !token.is_empty() => Some(self.owner_proof(token)?),
+            _ => None,
+        };
+        let device = self
+            .registry
+            .set_find_device(&device, enabled, proof, &client_address(&request))
+            .await
+            .map_err(set_find_device_error)?;
+        Ok(Response::new(convert::device(device)))
+    }
+
+    /// The owner's proof an access token carries.
+    fn owner_proof(&self, token: &str) -> Result<OwnerProof, ServiceError> {
+        let claims = self.access_tokens.verify(token).map_err(|_| {
+            ServiceError::unauthenticated(
+                Reason::InvalidAccessToken,
+                "the owner_access_token is invalid or expired; refresh it",
+            )
+        })?;
+        let mi_id = claims
+            .mi_id()
+            .and_then(|mi_id| MiId::new(mi_id).ok())
+            .ok_or_else(|| {
+                ServiceError::unauthenticated(
+                    Reason::InvalidAccessToken,
+                    "the owner_access_token names no account",
+                )
+            })?;
+        Ok(OwnerProof {
+            mi_id,
+            auth_time: UnixMillis::from_i64(claims.auth_time.saturating_mul(1000)),
+            methods: claims.amr,
+        })
+    }
+}
+
+fn set_find_device_error(error: SetFindDeviceError) -> ServiceError {
+    match error {
+        SetFindDeviceError::ProofRequired => ServiceError::invalid_field(
+            "owner_access_token",
+            "is required to turn Find Device off: an access token of the device's account",
+        ),
+        SetFindDeviceError::NotTheOwner => ServiceError::new(
+            ErrorCode::PermissionDenied,
+            "the owner_access_token is not of the account this device belongs to",
+        ),
+        SetFindDeviceError::ReauthenticationRequired => ServiceError::reauthentication_required(),
+        SetFindDeviceError::DeviceGone => {
+            device_auth_error(DeviceAuthError::Invalid("no enrolled key"))
+        }
+        SetFindDeviceError::Unexpected(error) => ServiceError::internal(&error),
+    }
+}
