@@ -97,9 +97,21 @@ fn account_news(event: &EventEnvelope) -> anyhow::Result<Option<(u64, AccountNew
         news(event, |e: PasswordFailures| (e.mi_id, e.audience), None)?,
         news(event, |e: SecondFactorFailures| (e.mi_id, e.audience), None)?,
         news(event, |e: RecoveryContactAdded| (e.mi_id, e.audience), None)?,
-        news(event, |e: RecoveryContactRemoved| (e.mi_id, e.audience), None)?,
-        news(event, |e: TwoFactorEnabled| (e.mi_id, e.audience), Some(true))?,
-        news(event, |e: TwoFactorDisabled| (e.mi_id, e.audience), Some(false))?,
+        news(
+            event,
+            |e: RecoveryContactRemoved| (e.mi_id, e.audience),
+            None,
+        )?,
+        news(
+            event,
+            |e: TwoFactorEnabled| (e.mi_id, e.audience),
+            Some(true),
+        )?,
+        news(
+            event,
+            |e: TwoFactorDisabled| (e.mi_id, e.audience),
+            Some(false),
+        )?,
     ];
     Ok(found.into_iter().flatten().next())
 }

@@ -11,6 +11,8 @@ mod audit;
 mod device_calls;
 pub(crate) mod events;
 mod find_device;
+#[cfg(test)]
+mod find_device_tests;
 mod linking;
 mod listing;
 mod removal;

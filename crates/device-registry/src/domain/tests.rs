@@ -76,7 +76,9 @@ fn enrolled(device_id: &str, key: &DeviceKey) -> DeviceInfo {
 async fn a_relink_keeps_the_first_link_time_and_deletion_unlinks_once() {
     let (registry, _) = registry();
     let at = UnixMillis::from_i64;
-    let linked = registry.link("e1", mi_id(7), info("phone"), at(10), &Audience::default()).await;
+    let linked = registry
+        .link("e1", mi_id(7), info("phone"), at(10), &Audience::default())
+        .await;
     assert_eq!(
         linked.expect("link"),
         LinkOutcome::Linked {
@@ -84,13 +86,17 @@ async fn a_relink_keeps_the_first_link_time_and_deletion_unlinks_once() {
             lost_mode_restored: false
         }
     );
-    let again = registry.link("e1", mi_id(7), info("phone"), at(10), &Audience::default()).await;
+    let again = registry
+        .link("e1", mi_id(7), info("phone"), at(10), &Audience::default())
+        .await;
     assert_eq!(again.expect("again"), LinkOutcome::AlreadyApplied);
     let renamed = DeviceInfo {
         name: "renamed".into(),
         ..info("phone")
     };
-    let relinked = registry.link("e2", mi_id(7), renamed, at(50), &Audience::default()).await;
+    let relinked = registry
+        .link("e2", mi_id(7), renamed, at(50), &Audience::default())
+        .await;
     assert_eq!(
         relinked.expect("relink"),
         LinkOutcome::Linked {

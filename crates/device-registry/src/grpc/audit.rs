@@ -15,8 +15,7 @@ impl DeviceRegistryHandler {
     ) -> Result<Response<api::ListAuditEntriesResponse>, Status> {
         let owner = self.owner(&request)?;
         let request = request.into_inner();
-        let page =
-            PageRequest::<AuditPosition>::from_wire(request.page_size, &request.page_token)?;
+        let page = PageRequest::<AuditPosition>::from_wire(request.page_size, &request.page_token)?;
         let entries = self
             .registry
             .list_audit_entries(owner.mi_id, page.after.as_ref(), page.fetch_limit())

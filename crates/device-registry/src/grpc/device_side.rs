@@ -13,7 +13,10 @@ use crate::domain::{DeviceAuthError, DeviceCaller, StatusReport};
 
 impl DeviceRegistryHandler {
     /// The device of a device-side call.
-    pub(super) async fn device<T>(&self, request: &Request<T>) -> Result<DeviceCaller, ServiceError> {
+    pub(super) async fn device<T>(
+        &self,
+        request: &Request<T>,
+    ) -> Result<DeviceCaller, ServiceError> {
         let token = bearer_token_of(request.metadata())?;
         self.registry
             .authenticate_device(token)

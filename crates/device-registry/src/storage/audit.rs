@@ -12,7 +12,10 @@ const COLUMNS: &str = "entry_id, recorded_at, action, device_id, command_id, act
 const ORDER: &str = "ORDER BY recorded_at DESC, entry_id DESC LIMIT $2";
 
 /// Writes `entry` inside the caller's transaction.
-pub(crate) async fn insert(connection: &mut AnyConnection, entry: &AuditEntry) -> anyhow::Result<()> {
+pub(crate) async fn insert(
+    connection: &mut AnyConnection,
+    entry: &AuditEntry,
+) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO audit_entries (entry_id, mi_id, recorded_at, action, device_id, command_id, \
          actor, session_id, client_address, result) \
@@ -43,9 +46,8 @@ pub(crate) async fn list(
     let list = format!("SELECT {COLUMNS} FROM audit_entries WHERE mi_id = $1");
     let first_page = format!("{list} {ORDER}");
     // Keyset paging: the entries after `after` in the trail's order.
-    let next_page = format!(
-        "{list} AND (recorded_at < $3 OR (recorded_at = $3 AND entry_id < $4)) {ORDER}"
-    );
+    let next_page =
+        format!("{list} AND (recorded_at < $3 OR (recorded_at = $3 AND entry_id < $4)) {ORDER}");
     let query = match after {
         None => sqlx::query(&first_page).bind(mi_id.as_i64()).bind(limit),
         Some(after) => sqlx::query(&next_page)

@@ -326,11 +326,12 @@ impl DeviceStore for SqlDeviceStore {
             transaction.commit().await?;
             return Ok(LinkOutcome::ReactivationLocked);
         }
-        let known = sqlx::query("SELECT erased_at FROM devices WHERE mi_id = $1 AND device_id = $2")
-            .bind(mi_id.as_i64())
-            .bind(&info.device_id)
-            .fetch_optional(&mut *transaction)
-            .await?;
+        let known =
+            sqlx::query("SELECT erased_at FROM devices WHERE mi_id = $1 AND device_id = $2")
+                .bind(mi_id.as_i64())
+                .bind(&info.device_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
         let new_device = known.is_none();
         sqlx::query(
             "INSERT INTO devices (device_id, mi_id, model, os, name, hardware_id, capabilities, \
@@ -365,7 +366,8 @@ impl DeviceStore for SqlDeviceStore {
             // An erased device linking again keeps the Lost Mode on its row.
             Some(known) => {
                 let erased_at: Option<i64> = known.try_get("erased_at")?;
-                erased_at.is_some() && has_lost_mode(&mut transaction, mi_id, &info.device_id).await?
+                erased_at.is_some()
+                    && has_lost_mode(&mut transaction, mi_id, &info.device_id).await?
             }
             None => restore_lost_mode(&mut transaction, mi_id, info).await?,
         };
