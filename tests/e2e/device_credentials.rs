@@ -26,10 +26,10 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 /// A key a device made; its private half never leaves the test.
-struct DeviceKey(TokenSigner);
+pub(crate) struct DeviceKey(TokenSigner);
 
 impl DeviceKey {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(TokenSigner::from_seed(&SecretKey::generate(), None).unwrap())
     }
 
@@ -41,7 +41,7 @@ impl DeviceKey {
     }
 
     /// Device `device_id` of `mi_id` with this key and every capability.
-    fn device(&self, device_id: &str) -> DeviceInfo {
+    pub(crate) fn device(&self, device_id: &str) -> DeviceInfo {
         DeviceInfo {
             hardware_id: format!("sha256:{device_id}"),
             capabilities: vec![
@@ -58,7 +58,7 @@ impl DeviceKey {
     }
 
     /// A device token issued `age_secs` ago that lives `lifetime_secs`.
-    fn token(&self, mi_id: u64, device_id: &str, (age_secs, lifetime_secs): (i64, i64)) -> String {
+    pub(crate) fn token(&self, mi_id: u64, device_id: &str, (age_secs, lifetime_secs): (i64, i64)) -> String {
         let iat = i64::try_from(unix_now()).unwrap() - age_secs;
         self.0
             .sign(&DeviceClaims {
@@ -73,13 +73,13 @@ impl DeviceKey {
     }
 }
 
-const FRESH: (i64, i64) = (0, 120);
+pub(crate) const FRESH: (i64, i64) = (0, 120);
 
-async fn registry(platform: &TestPlatform) -> DeviceRegistryServiceClient<Channel> {
+pub(crate) async fn registry(platform: &TestPlatform) -> DeviceRegistryServiceClient<Channel> {
     DeviceRegistryServiceClient::new(crate::support::channel(platform.addresses.device).await)
 }
 
-fn status_report() -> ReportDeviceStatusRequest {
+pub(crate) fn status_report() -> ReportDeviceStatusRequest {
     ReportDeviceStatusRequest {
         battery_percent: Some(57),
         network_type: NetworkType::Wifi.into(),
