@@ -58,7 +58,12 @@ impl DeviceKey {
     }
 
     /// A device token issued `age_secs` ago that lives `lifetime_secs`.
-    pub(crate) fn token(&self, mi_id: u64, device_id: &str, (age_secs, lifetime_secs): (i64, i64)) -> String {
+    pub(crate) fn token(
+        &self,
+        mi_id: u64,
+        device_id: &str,
+        (age_secs, lifetime_secs): (i64, i64),
+    ) -> String {
         let iat = i64::try_from(unix_now()).unwrap() - age_secs;
         self.0
             .sign(&DeviceClaims {

@@ -154,7 +154,10 @@ async fn find_device_goes_off_only_with_the_owners_fresh_proof(backends: Backend
     // The device token alone, without the owner, is not enough either way round.
     expect_refusal(
         registry
-            .set_find_device(authed(switch(false, &alice.access_token), &bob.access_token))
+            .set_find_device(authed(
+                switch(false, &alice.access_token),
+                &bob.access_token,
+            ))
             .await,
         Code::Unauthenticated,
         Some(Reason::DeviceTokenInvalid),
@@ -244,7 +247,8 @@ async fn the_audit_trail_says_who_acted_from_where_to_the_owner_only(backends: B
         .collect();
     let owner = ("owner", session.as_str(), "127.0.0.1", "ok");
     let device = ("device", "", "127.0.0.1", "ok");
-    let with = |action, (actor, session, address, result)| (action, actor, session, address, result);
+    let with =
+        |action, (actor, session, address, result)| (action, actor, session, address, result);
     assert_eq!(
         trail,
         [
@@ -264,7 +268,9 @@ async fn the_audit_trail_says_who_acted_from_where_to_the_owner_only(backends: B
     let bobs = audit_entries(&mut registry, &bob.access_token).await;
     assert!(
         bobs.iter().all(|entry| entry.device_id != "alice-phone"
-            && entries.iter().all(|alices| alices.entry_id != entry.entry_id)),
+            && entries
+                .iter()
+                .all(|alices| alices.entry_id != entry.entry_id)),
         "another account's trail: {bobs:?}"
     );
     expect_refusal(

@@ -46,6 +46,7 @@ mod p256_device_keys;
 mod password_length;
 mod password_reset_start;
 mod proxy_header;
+mod reactivation_lock;
 mod second_factor_delays;
 mod security_alerts;
 mod session_lifetime;
