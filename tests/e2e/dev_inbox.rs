@@ -19,6 +19,7 @@ async fn server_mode_refuses_the_dev_inbox_without_the_switch() {
             .await;
     assert!(
         message.contains("notification.email_transport")
+            && message.contains("notification.push_transport")
             && message.contains("MI_DEV__ALLOW_DEV_INBOX=true"),
         "{message}"
     );
@@ -52,6 +53,11 @@ async fn server_mode_with_real_transports_does_not_serve_the_inbox() {
         .with_value(
             "notification.http_provider.url",
             "http://127.0.0.1:9/messages",
+        )
+        .with_value("notification.push_transport", "http")
+        .with_value(
+            "notification.push_provider.url",
+            "http://127.0.0.1:9/pushes",
         );
     let platform = TestPlatform::start_with(config).await;
     let refused = platform

@@ -7,13 +7,11 @@ use crate::support::{
     Backends, DELIVERY_TIMEOUT, TestConfig, TestPlatform, unique_email, unique_phone_number,
 };
 use mi_platform::bus::BusMessage;
-use mi_platform::events::{self, EVENT_TYPE_HEADER};
 use mi_proto::EventPayload;
 use mi_proto::common::v1::Channel;
 use mi_proto::common::v1::DeviceInfo;
 use mi_proto::events::v1::{AlertAudience, EventEnvelope, PasswordChanged, SignedIn};
 use mi_proto::notification::v1::InboxMessage;
-use prost::Message;
 
 const MI_ID: u64 = 1_234_567_890;
 
@@ -22,15 +20,7 @@ fn identity_event<P: EventPayload>(
     config: &TestConfig,
     payload: &P,
 ) -> (BusMessage, EventEnvelope) {
-    let aggregate_id = MI_ID.to_string();
-    let envelope = events::envelope("identity", &aggregate_id, payload);
-    let message = BusMessage {
-        topic: config.topic("identity.events"),
-        key: aggregate_id,
-        headers: vec![(EVENT_TYPE_HEADER.to_owned(), P::EVENT_TYPE.to_owned())],
-        payload: envelope.encode_to_vec(),
-    };
-    (message, envelope)
+    config.event_message("identity", &MI_ID.to_string(), payload)
 }
 
 fn audience(contacts: &[&str], locale: &str) -> Option<AlertAudience> {

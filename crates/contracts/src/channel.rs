@@ -26,6 +26,9 @@ pub enum Channel {
     Email,
     /// A phone call that reads the code out.
     Voice,
+    /// A push notification to a device app; the destination is the device's push token. It
+    /// wakes a device for its Find Device commands and never carries a code.
+    Push,
 }
 
 impl Channel {
@@ -34,9 +37,16 @@ impl Channel {
         self.into()
     }
 
-    /// Whether a code sent one way may be resent the other way (SMS and voice reach phones).
+    /// Whether a code sent one way may be resent the other way: SMS and voice reach the same
+    /// phone; email and push each reach only their own kind of destination.
     pub fn same_family(self, other: Self) -> bool {
-        self.is_phone() == other.is_phone()
+        self == other || (self.is_phone() && other.is_phone())
+    }
+
+    /// Whether verification codes may travel this way (every channel but push, whose
+    /// destination is an app install, not a person's contact).
+    pub fn carries_codes(self) -> bool {
+        self != Self::Push
     }
 
     /// Whether the destination is a phone number.
@@ -74,6 +84,14 @@ mod tests {
     fn phone_channels_are_one_family() {
         assert!(Channel::Sms.same_family(Channel::Voice));
         assert!(!Channel::Sms.same_family(Channel::Email));
+        assert!(Channel::Email.same_family(Channel::Email));
+        for other in [Channel::Sms, Channel::Voice, Channel::Email] {
+            assert!(!Channel::Push.same_family(other), "{other}");
+            assert!(!other.same_family(Channel::Push), "{other}");
+        }
+        assert!(!Channel::Push.is_phone());
+        assert!(!Channel::Push.carries_codes());
+        assert_eq!(Channel::Push.as_str(), "push");
         assert_eq!(Channel::for_contact("+8613800138000"), Channel::Sms);
         assert_eq!(Channel::for_contact("a@example.com"), Channel::Email);
     }

@@ -40,6 +40,17 @@ pub enum Reason {
     ContactInUse,
     /// Codes cannot be sent to this country.
     CountryNotSupported,
+    /// The device does not support this Find Device command (e.g. it cannot ring).
+    CapabilityUnsupported,
+    /// The Find Device command finished already (done, failed or expired): it can no longer be
+    /// canceled.
+    CommandFinished,
+    /// The device acknowledged an erase already: it cannot be erased again.
+    DeviceErased,
+    /// An erase of the device is waiting for it already.
+    ErasePending,
+    /// Find Device is off on the device: turn it on on the device first.
+    FindDeviceOff,
     /// The device token is malformed, not signed by the enrolled key of that account's device,
     /// expired, too long-lived or replayed.
     DeviceTokenInvalid,

@@ -25,6 +25,54 @@ pub struct Settings {
     /// retention job deletes older ones. 400 days: a year of history, and then some.
     #[serde(with = "humantime_serde")]
     pub audit_retention: Duration,
+    /// How often an open command channel sends a heartbeat (and marks itself alive; a channel
+    /// silent for two heartbeats counts as closed, and its device is woken by push).
+    #[serde(with = "humantime_serde")]
+    pub channel_heartbeat: Duration,
+    /// How long each kind of Find Device command waits for its device; erase waits until it
+    /// is done or canceled.
+    pub command_expiry: CommandExpirySettings,
+    /// After a device answers not now: the first wait before the command is delivered again,
+    /// doubling with each not-now up to `not_now_backoff_max`.
+    #[serde(with = "humantime_serde")]
+    pub not_now_backoff: Duration,
+    /// The longest wait after a not-now.
+    #[serde(with = "humantime_serde")]
+    pub not_now_backoff_max: Duration,
+    /// How often command channels and watchers look for changes they were not woken for
+    /// (a missed wake-up), and how often expired commands are swept.
+    #[serde(with = "humantime_serde")]
+    pub command_poll: Duration,
+}
+
+/// `device.command_expiry`: how long each kind of command waits for its device.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default)]
+pub struct CommandExpirySettings {
+    /// Locate (10 minutes: an old location is of no use).
+    #[serde(with = "humantime_serde")]
+    pub locate: Duration,
+    /// Ring (10 minutes).
+    #[serde(with = "humantime_serde")]
+    pub ring: Duration,
+    /// Lost Mode on (7 days).
+    #[serde(with = "humantime_serde")]
+    pub enable_lost_mode: Duration,
+    /// Lost Mode off (7 days).
+    #[serde(with = "humantime_serde")]
+    pub disable_lost_mode: Duration,
+}
+
+impl Default for CommandExpirySettings {
+    fn default() -> Self {
+        const DAY: Duration = Duration::from_secs(24 * 3600);
+        Self {
+            locate: Duration::from_secs(600),
+            ring: Duration::from_secs(600),
+            enable_lost_mode: DAY.saturating_mul(7),
+            disable_lost_mode: DAY.saturating_mul(7),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -34,6 +82,11 @@ impl Default for Settings {
             access_token_keys: Vec::new(),
             recent_auth_window: Duration::from_secs(300),
             audit_retention: Duration::from_secs(400 * 24 * 3600),
+            channel_heartbeat: Duration::from_secs(30),
+            command_expiry: CommandExpirySettings::default(),
+            not_now_backoff: Duration::from_secs(30),
+            not_now_backoff_max: Duration::from_secs(600),
+            command_poll: Duration::from_secs(5),
         }
     }
 }

@@ -41,7 +41,8 @@ use sqlx::migrate::Migrator;
 
 use crate::config::Settings;
 use crate::domain::DeviceRegistry;
-use crate::storage::SqlDeviceStore;
+use crate::domain::commands::{CommandExpiry, CommandQueue, NotNowBackoff, QueueTimings};
+use crate::storage::{SqlCommandStore, SqlDeviceStore};
 
 /// The device registry, as the platform runs it.
 #[derive(Debug)]
@@ -66,21 +67,79 @@ impl Service for DeviceRegistryService {
             "device.access_token_keys",
         )?;
         let access_tokens = AccessTokenVerifier::new(&keys)?;
-        let registry = DeviceRegistry::new(
-            Arc::new(SqlDeviceStore::new(
+        let wake = host.spawn_wake("device_commands", settings.command_poll)?;
+        let devices = Arc::new(SqlDeviceStore::new(
+            host.database().clone(),
+            host.outbox().clone(),
+            host.consumer_group(),
+            wake.clone(),
+        ));
+        let registry = DeviceRegistry::new(Arc::clone(&devices) as _, settings.recent_auth_window);
+        let commands = CommandQueue::new(
+            Arc::new(SqlCommandStore::new(
                 host.database().clone(),
                 host.outbox().clone(),
-                host.consumer_group(),
+                wake.clone(),
             )),
-            settings.recent_auth_window,
+            devices,
+            queue_timings(&settings),
         );
+        let sweeper = commands.clone();
+        let sweep_every = settings.command_poll;
+        host.spawn_task(move |shutdown| sweep_expired_commands(sweeper, sweep_every, shutdown));
         host.spawn_retention(storage::expiries(settings.audit_retention));
         host.spawn_consumer(
             &["identity"],
             Arc::new(consume::IdentityEventsHandler::new(registry.clone())),
         );
         Ok(GrpcServices::new(DeviceRegistryServiceServer::new(
-            grpc::DeviceRegistryHandler::new(registry, access_tokens),
+            grpc::DeviceRegistryHandler::new(
+                registry,
+                access_tokens,
+                (commands, wake, settings.channel_heartbeat),
+                host.shutdown_token(),
+            ),
         )))
+    }
+}
+
+/// The command queue's timings from the settings.
+fn queue_timings(settings: &Settings) -> QueueTimings {
+    let expiry = settings.command_expiry;
+    QueueTimings {
+        expiry: CommandExpiry {
+            locate: expiry.locate,
+            ring: expiry.ring,
+            enable_lost_mode: expiry.enable_lost_mode,
+            disable_lost_mode: expiry.disable_lost_mode,
+        },
+        not_now_backoff: NotNowBackoff {
+            initial: settings.not_now_backoff,
+            max: settings.not_now_backoff_max,
+        },
+        recent_auth_window: settings.recent_auth_window,
+        channel_heartbeat: settings.channel_heartbeat,
+    }
+}
+
+/// Expires due commands every `every` until shutdown. Every replica sweeps; each expiry
+/// happens once (a conditional update), and a failed sweep is retried at the next.
+async fn sweep_expired_commands(
+    queue: CommandQueue,
+    every: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(every) => {}
+        }
+        match queue.expire_due().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "commands expired"),
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "command expiry sweep failed")
+            }
+        }
     }
 }

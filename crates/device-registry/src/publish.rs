@@ -49,6 +49,7 @@ async fn enqueue_payload(
         DeviceEvent::Removed {
             mi_id,
             device_id,
+            device_name,
             hardware_id,
             actor,
             audience,
@@ -62,6 +63,7 @@ async fn enqueue_payload(
                 },
                 hardware_id: hardware_id.clone(),
                 audience: Some(audience_to_wire(audience)),
+                device_name: device_name.clone(),
             };
             outbox
                 .enqueue(connection, &format!("{mi_id}/{device_id}"), &payload)

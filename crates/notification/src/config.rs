@@ -17,13 +17,17 @@ pub struct Settings {
     /// How email leaves: `dev-inbox` or `smtp`.
     pub email_transport: EmailTransport,
     /// How SMS leaves: `dev-inbox` or `http`.
-    pub sms_transport: PhoneTransport,
+    pub sms_transport: ProviderTransport,
     /// How voice calls are placed: `dev-inbox` or `http`.
-    pub voice_transport: PhoneTransport,
+    pub voice_transport: ProviderTransport,
     /// The SMTP server, for `email_transport = "smtp"`.
     pub smtp: SmtpSettings,
     /// The SMS and voice provider, for `http` transports.
     pub http_provider: HttpProviderSettings,
+    /// How device wake-ups are pushed: `dev-inbox` or `http`.
+    pub push_transport: ProviderTransport,
+    /// The push provider (FCM's HTTP v1 send shape), for `push_transport = "http"`.
+    pub push_provider: HttpProviderSettings,
 }
 
 impl Default for Settings {
@@ -31,10 +35,12 @@ impl Default for Settings {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 50053)),
             email_transport: EmailTransport::DevInbox,
-            sms_transport: PhoneTransport::DevInbox,
-            voice_transport: PhoneTransport::DevInbox,
+            sms_transport: ProviderTransport::DevInbox,
+            voice_transport: ProviderTransport::DevInbox,
             smtp: SmtpSettings::default(),
             http_provider: HttpProviderSettings::default(),
+            push_transport: ProviderTransport::DevInbox,
+            push_provider: HttpProviderSettings::default(),
         }
     }
 }
@@ -46,11 +52,15 @@ impl ServiceSettings for Settings {
 
     /// Refuses transports without the settings they need.
     fn validate(&self) -> anyhow::Result<()> {
-        let needs_http = self.sms_transport == PhoneTransport::Http
-            || self.voice_transport == PhoneTransport::Http;
+        let needs_http = self.sms_transport == ProviderTransport::Http
+            || self.voice_transport == ProviderTransport::Http;
         anyhow::ensure!(
             !needs_http || self.http_provider.url.is_some(),
             "invalid configuration: notification.http_provider.url is required for the http transport"
+        );
+        anyhow::ensure!(
+            self.push_transport != ProviderTransport::Http || self.push_provider.url.is_some(),
+            "invalid configuration: notification.push_provider.url is required for the http push transport"
         );
         anyhow::ensure!(
             self.email_transport != EmailTransport::Smtp || !self.smtp.host.is_empty(),
@@ -72,11 +82,15 @@ impl Settings {
             ),
             (
                 "sms_transport",
-                self.sms_transport == PhoneTransport::DevInbox,
+                self.sms_transport == ProviderTransport::DevInbox,
             ),
             (
                 "voice_transport",
-                self.voice_transport == PhoneTransport::DevInbox,
+                self.voice_transport == ProviderTransport::DevInbox,
+            ),
+            (
+                "push_transport",
+                self.push_transport == ProviderTransport::DevInbox,
             ),
         ];
         let to_inbox: Vec<&str> = transports
@@ -115,13 +129,13 @@ pub enum EmailTransport {
     Smtp,
 }
 
-/// How SMS and voice calls leave.
+/// How SMS, voice calls and device pushes leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum PhoneTransport {
+pub enum ProviderTransport {
     /// Into the dev inbox, readable over gRPC.
     DevInbox,
-    /// Through the HTTP provider.
+    /// Through the channel's HTTP provider.
     Http,
 }
 
@@ -172,7 +186,7 @@ impl Default for SmtpSettings {
     }
 }
 
-/// The SMS and voice HTTP provider.
+/// An HTTP provider: the SMS and voice one, or the push one.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct HttpProviderSettings {
@@ -199,7 +213,9 @@ impl Default for HttpProviderSettings {
 mod tests {
     use mi_platform::config::InfraConfig;
 
-    use super::{EmailTransport, PhoneTransport, Settings};
+    use mi_platform::service::ServiceSettings;
+
+    use super::{EmailTransport, HttpProviderSettings, ProviderTransport, Settings};
 
     fn server_mode(allow_dev_inbox: bool) -> InfraConfig {
         let mut infra = InfraConfig::default();
@@ -221,8 +237,9 @@ mod tests {
 
         let real_transports = Settings {
             email_transport: EmailTransport::Smtp,
-            sms_transport: PhoneTransport::Http,
-            voice_transport: PhoneTransport::Http,
+            sms_transport: ProviderTransport::Http,
+            voice_transport: ProviderTransport::Http,
+            push_transport: ProviderTransport::Http,
             ..Settings::default()
         };
         let served = real_transports
@@ -230,8 +247,8 @@ mod tests {
             .expect("no inbox transport");
         assert!(!served, "the inbox RPC is off in server mode");
         let one_left = Settings {
-            voice_transport: PhoneTransport::DevInbox,
-            ..real_transports
+            voice_transport: ProviderTransport::DevInbox,
+            ..real_transports.clone()
         };
         let error = one_left
             .dev_inbox(&server_mode(false))
@@ -240,5 +257,37 @@ mod tests {
             error.to_string().contains("notification.voice_transport"),
             "{error}"
         );
+        let push_left = Settings {
+            push_transport: ProviderTransport::DevInbox,
+            ..real_transports
+        };
+        let error = push_left
+            .dev_inbox(&server_mode(false))
+            .expect_err("refused");
+        assert!(
+            error.to_string().contains("notification.push_transport"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_http_push_transport_needs_its_url() {
+        let without_url = Settings {
+            push_transport: ProviderTransport::Http,
+            ..Settings::default()
+        };
+        let error = without_url.validate().expect_err("refused");
+        assert!(
+            error.to_string().contains("notification.push_provider.url"),
+            "{error}"
+        );
+        let with_url = Settings {
+            push_provider: HttpProviderSettings {
+                url: Some("http://127.0.0.1:1/send".into()),
+                ..HttpProviderSettings::default()
+            },
+            ..without_url
+        };
+        with_url.validate().expect("valid");
     }
 }

@@ -5,10 +5,13 @@
 //! - A `CodeIssued` on the verification topic (`proto/mi/events/v1/verification_events.proto`)
 //!   → `consume/codes.rs` (protobuf → domain) → `domain/codes.rs` (skip expired codes, write
 //!   the message with `domain/render.rs`). Identity's security events → `consume/alerts.rs`
-//!   → `domain/alerts.rs` (one message per contact).
+//!   → `domain/alerts.rs` (one message per contact). The device registry's events →
+//!   `consume/devices.rs` → `domain/wake_ups.rs` (a push to a device with a command waiting)
+//!   and `domain/alerts.rs` (Find Device's remote actions).
 //! - → `domain/dispatcher.rs`: sends once per source event and destination, through the
-//!   channel's transport (`domain/transport.rs`; SMTP and HTTP in `transports/`), recording
-//!   through the [`domain::NotificationStore`] trait (`domain/store.rs`)
+//!   channel's transport (`domain/transport.rs`; SMTP, HTTP SMS/voice and HTTP push in
+//!   `transports/`), recording through the [`domain::NotificationStore`] trait
+//!   (`domain/store.rs`)
 //! - → `storage/sql.rs`: the delivery record (what keeps a redelivered event from sending
 //!   twice), the dev-inbox row, and `NotificationDelivered` / `NotificationFailed` turned into
 //!   protobuf by `publish.rs` and enqueued in the outbox, all in one transaction; the relay
@@ -62,9 +65,9 @@ impl Service for NotificationService {
         ));
 
         let handler = consume::NotificationEventsHandler::new(Arc::clone(&notifier));
-        // One consumer group for both topics: the service has one position per partition, one
+        // One consumer group for every topic: the service has one position per partition, one
         // dead-letter topic and one place where a failed event is given up on.
-        host.spawn_consumer(&["verification", "identity"], Arc::new(handler));
+        host.spawn_consumer(&["verification", "identity", "device"], Arc::new(handler));
 
         Ok(GrpcServices::new(NotificationServiceServer::new(
             grpc::NotificationHandler::new(notifier, dev_inbox),

@@ -65,6 +65,16 @@ pub fn database_url(postgres: &PostgresConfig, database: &str) -> anyhow::Result
     Ok(url.into())
 }
 
+/// The URL of the PostgreSQL database named `name` (`{prefix}{name}`), or `None` in embedded
+/// mode.
+pub fn postgres_url(infra: &InfraConfig, name: &str) -> anyhow::Result<Option<String>> {
+    if infra.postgres.url.is_none() {
+        return Ok(None);
+    }
+    let database = format!("{}{name}", infra.postgres.database_prefix);
+    database_url(&infra.postgres, &database).map(Some)
+}
+
 /// A connection pool to one service's database.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -77,12 +87,8 @@ impl Database {
     /// (created if missing), else `{data_dir}/{name}.db`.
     pub async fn connect(infra: &InfraConfig, name: &str) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
-        match &infra.postgres.url {
-            Some(_) => {
-                let database = format!("{}{name}", infra.postgres.database_prefix);
-                let url = database_url(&infra.postgres, &database)?;
-                Self::connect_postgres(&url, infra.postgres.max_connections).await
-            }
+        match postgres_url(infra, name)? {
+            Some(url) => Self::connect_postgres(&url, infra.postgres.max_connections).await,
             None => Self::connect_sqlite(&infra.sqlite_path(name)).await,
         }
     }

@@ -16,6 +16,7 @@ use crate::db::Database;
 use crate::outbox::Outbox;
 use crate::retention::{self, Expiry};
 use crate::service::GrpcServices;
+use crate::wake::Wake;
 
 /// One service's database and outbox, and the background tasks run beside its gRPC server.
 /// [`crate::service::Service::build`] receives it started.
@@ -104,6 +105,36 @@ impl ServiceHost {
             self.platform.config.retention.clone(),
             self.shutdown.clone(),
         ));
+    }
+
+    /// Wake-ups on `channel` across this service's replicas (see [`crate::wake`]); on
+    /// PostgreSQL its listener runs until shutdown.
+    pub fn spawn_wake(
+        &mut self,
+        channel: &str,
+        fallback_poll: std::time::Duration,
+    ) -> anyhow::Result<Wake> {
+        let url = crate::db::postgres_url(&self.platform.config, self.name)?;
+        let wake = Wake::new(channel, url.is_some(), fallback_poll);
+        if let Some(url) = url {
+            self.tasks
+                .spawn(wake.clone().listen(url, self.shutdown.clone()));
+        }
+        Ok(wake)
+    }
+
+    /// Cancelled when the service stops: long-lived streams end with it, so they do not hold
+    /// a graceful shutdown up.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs `task` beside the gRPC server until shutdown, which it is given to watch.
+    pub fn spawn_task<F>(&mut self, task: impl FnOnce(CancellationToken) -> F)
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.tasks.spawn(task(self.shutdown.clone()));
     }
 
     /// The consumer group of this service (its idempotency records are kept under this name).

@@ -30,6 +30,7 @@ pub mod server;
 pub mod service;
 pub mod telemetry;
 pub mod tokens;
+pub mod wake;
 
 pub use error::{ErrorCode, ServiceError};
 pub use runtime::Platform;

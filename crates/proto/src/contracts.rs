@@ -38,6 +38,7 @@ impl TryFrom<wire::Channel> for Channel {
             wire::Channel::Sms => Ok(Self::Sms),
             wire::Channel::Email => Ok(Self::Email),
             wire::Channel::Voice => Ok(Self::Voice),
+            wire::Channel::Push => Ok(Self::Push),
             wire::Channel::Unspecified => Err(Unspecified),
         }
     }
@@ -49,6 +50,7 @@ impl From<Channel> for wire::Channel {
             Channel::Sms => Self::Sms,
             Channel::Email => Self::Email,
             Channel::Voice => Self::Voice,
+            Channel::Push => Self::Push,
         }
     }
 }

@@ -31,13 +31,15 @@ use std::time::Duration;
 
 use mi_account::{Addresses, BoundServices};
 use mi_platform::Platform;
-use mi_platform::bus::{EmbeddedBus, EventBus, KafkaBus};
+use mi_platform::bus::{BusMessage, EmbeddedBus, EventBus, KafkaBus};
 use mi_platform::config::ConfigLoader;
 use mi_platform::crypto::SecretKey;
 use mi_platform::db::Database;
 use mi_platform::ephemeral::EphemeralStore;
+use mi_platform::events::{self, EVENT_TYPE_HEADER};
 use mi_platform::telemetry::{self, TelemetryGuard};
 use mi_platform::tokens::TokenSigner;
+use mi_proto::EventPayload;
 use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::events::v1::EventEnvelope;
 use mi_proto::notification::v1::notification_service_client::NotificationServiceClient;
@@ -192,6 +194,25 @@ impl TestConfig {
     /// A topic's full name in this test.
     pub(crate) fn topic(&self, name: &str) -> String {
         format!("t.{}.{name}", self.run_id)
+    }
+
+    /// An event as service `producer` publishes it on its topic (`<producer>.events`) keyed by
+    /// `aggregate_id`, ready for [`EventBus::publish`], and the envelope inside: a test plays
+    /// a service whose events it needs.
+    pub(crate) fn event_message<P: EventPayload>(
+        &self,
+        producer: &str,
+        aggregate_id: &str,
+        payload: &P,
+    ) -> (BusMessage, EventEnvelope) {
+        let envelope = events::envelope(producer, aggregate_id, payload);
+        let message = BusMessage {
+            topic: self.topic(&format!("{producer}.events")),
+            key: aggregate_id.to_owned(),
+            headers: vec![(EVENT_TYPE_HEADER.to_owned(), P::EVENT_TYPE.to_owned())],
+            payload: envelope.encode_to_vec(),
+        };
+        (message, envelope)
     }
 
     /// A bus client of this test's backend, for publishing and reading events directly.

@@ -1,6 +1,6 @@
 //! Real servers the delivery tests talk to: an SMTP server (Python's aiosmtpd, as a child
-//! process), an HTTP SMS/voice provider and a CAPTCHA provider's siteverify endpoint (axum,
-//! in-process).
+//! process), an HTTP SMS/voice or push provider and a CAPTCHA provider's siteverify endpoint
+//! (axum, in-process).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -112,7 +112,8 @@ struct ProviderState {
     sent_keys: HashSet<String>,
 }
 
-/// An HTTP SMS/voice provider that records what it receives and what it "sent".
+/// An HTTP provider that records what it receives and what it "sent": SMS and voice calls,
+/// or pushes (any JSON body, told apart by its idempotency key).
 #[derive(Debug, Clone)]
 pub(crate) struct SmsProvider {
     pub url: String,
@@ -146,19 +147,29 @@ impl SmsProvider {
 
     /// Waits until requests for `destination` number at least `count`.
     pub(crate) async fn wait_for(&self, destination: &str, count: usize) -> Vec<ProviderRequest> {
+        self.wait_until(count, destination, |request| {
+            request.body["destination"] == destination
+        })
+        .await
+    }
+
+    /// Waits until at least `count` requests match; `what` names them if they never come.
+    pub(crate) async fn wait_until(
+        &self,
+        count: usize,
+        what: &str,
+        matches: impl Fn(&ProviderRequest) -> bool,
+    ) -> Vec<ProviderRequest> {
         for _ in 0..450 {
-            let matching: Vec<ProviderRequest> = self
-                .requests()
-                .into_iter()
-                .filter(|request| request.body["destination"] == destination)
-                .collect();
+            let matching: Vec<ProviderRequest> =
+                self.requests().into_iter().filter(&matches).collect();
             if matching.len() >= count {
                 return matching;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!(
-            "the provider did not get {count} request(s) for {destination} within 45 s; got {:?}",
+            "the provider did not get {count} request(s) for {what} within 45 s; got {:?}",
             self.requests()
         );
     }

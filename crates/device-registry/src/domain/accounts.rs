@@ -28,4 +28,10 @@ impl DeviceRegistry {
     ) -> anyhow::Result<bool> {
         self.store.apply_account_news(event_id, mi_id, news).await
     }
+
+    /// Whether account `mi_id` has a second factor, as identity's events last said: an
+    /// erase, and turning Find Device off, then need it proven.
+    pub(crate) async fn has_second_factor(&self, mi_id: MiId) -> anyhow::Result<bool> {
+        self.store.has_second_factor(mi_id).await
+    }
 }

@@ -69,6 +69,8 @@ pub(crate) enum DeviceEvent {
         mi_id: MiId,
         /// Which.
         device_id: String,
+        /// Its name, for the alert.
+        device_name: String,
         /// Its hardware id, possibly empty.
         hardware_id: String,
         /// The owner's session and address.

@@ -2,24 +2,13 @@
 //! off needs the owner's proof in the same call (as on Apple devices), so a thief holding the
 //! phone cannot make it unfindable. Off forgets the device's last location.
 
-use mi_contracts::{MiId, UnixMillis};
+use mi_contracts::MiId;
 
 use super::events::Actor;
-use super::{Device, DeviceCaller, DeviceRegistry};
+use super::{Device, DeviceCaller, DeviceRegistry, Owner};
 
 /// The `amr` values (RFC 8176, as identity writes them) that prove a second factor.
 const SECOND_FACTOR_METHODS: [&str; 5] = ["mfa", "otp", "rec", "sms", "email"];
-
-/// The owner's proof, from an access token the device passed on: whose, when and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OwnerProof {
-    /// The account the token is for.
-    pub mi_id: MiId,
-    /// When the session last proved a password or second factor.
-    pub auth_time: UnixMillis,
-    /// How the session authenticated (`amr`).
-    pub methods: Vec<String>,
-}
 
 /// Why SetFindDevice was refused.
 #[derive(Debug, thiserror::Error)]
@@ -43,12 +32,13 @@ pub(crate) enum SetFindDeviceError {
 
 impl DeviceRegistry {
     /// Turns Find Device on or off on the calling `device` (from `client_address`); off needs
-    /// `proof`. Records `FindDeviceChanged` when the switch moves. Returns the device.
+    /// `proof`, the owner of an access token the device passed on. Records `FindDeviceChanged`
+    /// when the switch moves. Returns the device.
     pub(crate) async fn set_find_device(
         &self,
         device: &DeviceCaller,
         enabled: bool,
-        proof: Option<OwnerProof>,
+        proof: Option<Owner>,
         client_address: &str,
     ) -> Result<Device, SetFindDeviceError> {
         if !enabled {
@@ -71,16 +61,16 @@ impl DeviceRegistry {
     async fn check_owner_proof(
         &self,
         mi_id: MiId,
-        proof: &OwnerProof,
+        proof: &Owner,
     ) -> Result<(), SetFindDeviceError> {
         if proof.mi_id != mi_id {
             return Err(SetFindDeviceError::NotTheOwner);
         }
-        if !self.authenticated_recently(proof.auth_time) {
+        if !proof.authenticated_within(self.recent_auth_window) {
             return Err(SetFindDeviceError::ReauthenticationRequired);
         }
         let second_factor_proven = proof
-            .methods
+            .amr
             .iter()
             .any(|method| SECOND_FACTOR_METHODS.contains(&method.as_str()));
         if !second_factor_proven && self.store.has_second_factor(mi_id).await? {

@@ -27,6 +27,7 @@ fn owner(raw_mi_id: u64) -> Owner {
         session_id: format!("session-of-{raw_mi_id}"),
         auth_time: UnixMillis::now(),
         client_address: "198.51.100.7".into(),
+        amr: vec!["pwd".into()],
     }
 }
 
@@ -51,11 +52,11 @@ fn caller(raw_mi_id: u64, device_id: &str) -> DeviceCaller {
     }
 }
 
-fn proof(raw_mi_id: u64, auth_age: Duration, methods: &[&str]) -> Option<OwnerProof> {
-    Some(OwnerProof {
-        mi_id: mi_id(raw_mi_id),
+fn proof(raw_mi_id: u64, auth_age: Duration, amr: &[&str]) -> Option<Owner> {
+    Some(Owner {
         auth_time: UnixMillis::now().saturating_sub(auth_age),
-        methods: methods.iter().map(|&method| method.to_owned()).collect(),
+        amr: amr.iter().map(|&method| method.to_owned()).collect(),
+        ..owner(raw_mi_id)
     })
 }
 

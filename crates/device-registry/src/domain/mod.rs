@@ -2,12 +2,13 @@
 //! in or enroll them (the reactivation lock refusing an erased device to another account), and
 //! unlinks them as accounts go away; `listing` reads an account's devices; `removal` is the
 //! owner unlinking one; `device_calls` authenticates a device's own calls by the key it
-//! enrolled; `find_device` is the device's Find Device switch; `accounts` what identity's
-//! events say about accounts; `audit` the owner's trail; `store` is what they need from
-//! storage and `events` what they record.
+//! enrolled; `commands` is the Find Device command queue; `find_device` is the device's Find
+//! Device switch; `accounts` what identity's events say about accounts; `audit` the owner's
+//! trail; `store` is what they need from storage and `events` what they record.
 
 mod accounts;
 mod audit;
+pub(crate) mod commands;
 mod device_calls;
 pub(crate) mod events;
 mod find_device;
@@ -31,7 +32,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use accounts::AccountNews;
 pub(crate) use audit::{AuditEntry, AuditPosition};
 pub(crate) use device_calls::{DeviceAuthError, DeviceCaller, StatusReport};
-pub(crate) use find_device::{OwnerProof, SetFindDeviceError};
+pub(crate) use find_device::SetFindDeviceError;
 pub(crate) use linking::EnrollError;
 pub(crate) use listing::GetDeviceError;
 pub(crate) use removal::RemoveDeviceError;
@@ -166,6 +167,8 @@ pub(crate) struct Owner {
     pub auth_time: UnixMillis,
     /// The caller's address, for the audit trail; empty if unknown.
     pub client_address: String,
+    /// How (RFC 8176 methods, e.g. `pwd`, `otp`, `mfa`), from the access token's `amr`.
+    pub amr: Vec<String>,
 }
 
 impl Owner {
@@ -175,6 +178,11 @@ impl Owner {
             session_id: self.session_id.clone(),
             client_address: self.client_address.clone(),
         }
+    }
+
+    /// Whether the owner proved a password or second factor within `window` of now.
+    pub(crate) fn authenticated_within(&self, window: Duration) -> bool {
+        self.auth_time.saturating_add(window) > UnixMillis::now()
     }
 }
 
@@ -200,12 +208,6 @@ impl DeviceRegistry {
     /// Whether `owner` proved a password or second factor recently enough for a sensitive
     /// change.
     fn is_recent(&self, owner: &Owner) -> bool {
-        self.authenticated_recently(owner.auth_time)
-    }
-
-    /// Whether a password or second factor proven at `auth_time` is recent enough for a
-    /// sensitive change.
-    fn authenticated_recently(&self, auth_time: UnixMillis) -> bool {
-        auth_time.saturating_add(self.recent_auth_window) > UnixMillis::now()
+        owner.authenticated_within(self.recent_auth_window)
     }
 }

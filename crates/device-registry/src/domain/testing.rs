@@ -228,6 +228,7 @@ impl DeviceStore for MemoryDeviceStore {
         state.record(DeviceEvent::Removed {
             mi_id,
             device_id: device_id.to_owned(),
+            device_name: removed.info.name,
             hardware_id: removed.info.hardware_id,
             actor: actor.clone(),
             audience,
@@ -349,5 +350,18 @@ impl DeviceStore for MemoryDeviceStore {
         Ok(device
             .map(|device| device.status = status.clone())
             .is_some())
+    }
+}
+
+// --- For the command queue's tests (domain/commands/tests.rs) ---
+
+impl MemoryDeviceStore {
+    /// Links `device` as it is, Find Device state and all.
+    pub(super) fn put(&self, device: Device) {
+        let mut state = self.state.lock().expect("lock");
+        state.devices.retain(|known| {
+            (known.mi_id, &known.info.device_id) != (device.mi_id, &device.info.device_id)
+        });
+        state.devices.push(device);
     }
 }

@@ -28,6 +28,7 @@ fn owner(raw_mi_id: u64, auth_age: Duration) -> Owner {
         session_id: "session-1".into(),
         auth_time: UnixMillis::now().saturating_sub(auth_age),
         client_address: "198.51.100.7".into(),
+        amr: vec!["pwd".into()],
     }
 }
 

@@ -3,6 +3,7 @@
 use mi_proto::contracts::device_to_wire;
 use mi_proto::device::v1 as api;
 
+use crate::domain::commands::{Action, Command, CommandState};
 use crate::domain::{Device, Location, LocationSource, LostMode, NetworkType};
 
 /// A device as the owner sees it, without its credential.
@@ -74,5 +75,43 @@ pub(super) fn network_from_wire(value: i32) -> Result<Option<NetworkType>, ()> {
         api::NetworkType::Wifi => Ok(Some(NetworkType::Wifi)),
         api::NetworkType::Cellular => Ok(Some(NetworkType::Cellular)),
         api::NetworkType::Ethernet => Ok(Some(NetworkType::Ethernet)),
+    }
+}
+
+/// A command as the wire shows it.
+pub(super) fn command(command: Command) -> api::Command {
+    use api::command_action::Action as Wire;
+    let action = match &command.action {
+        Action::Locate => Wire::Locate(api::Locate {}),
+        Action::Ring => Wire::Ring(api::Ring {}),
+        Action::EnableLostMode(mode) => Wire::EnableLostMode(lost_mode(mode)),
+        Action::DisableLostMode => Wire::DisableLostMode(api::DisableLostMode {}),
+        Action::Erase => Wire::Erase(api::Erase {}),
+    };
+    let state = match command.state {
+        CommandState::Queued => api::CommandState::Queued,
+        CommandState::Delivered => api::CommandState::Delivered,
+        CommandState::NotNow => api::CommandState::NotNow,
+        CommandState::Succeeded => api::CommandState::Succeeded,
+        CommandState::Failed => api::CommandState::Failed,
+        CommandState::Expired => api::CommandState::Expired,
+        CommandState::Canceled => api::CommandState::Canceled,
+    };
+    let (error_code, error_message) = command.error.unwrap_or_default();
+    api::Command {
+        command_id: command.command_id,
+        device_id: command.device_id,
+        action: Some(api::CommandAction {
+            action: Some(action),
+        }),
+        state: state.into(),
+        create_time: Some(command.created_at.to_timestamp()),
+        deliver_time: command.delivered_at.map(|at| at.to_timestamp()),
+        complete_time: command.completed_at.map(|at| at.to_timestamp()),
+        expire_time: command.expires_at.map(|at| at.to_timestamp()),
+        not_now_count: command.not_now_count,
+        location: command.location.as_ref().map(location),
+        error_code,
+        error_message,
     }
 }

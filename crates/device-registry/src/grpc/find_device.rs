@@ -2,14 +2,15 @@
 //! the request, verified as any access token is; the domain decides whether it is proof
 //! enough.
 
-use mi_contracts::{MiId, Reason, UnixMillis, text};
+use mi_contracts::{Reason, text};
 use mi_platform::{ErrorCode, ServiceError};
 use mi_proto::device::v1 as api;
 use tonic::{Request, Response, Status};
 
 use super::device_side::device_auth_error;
+use super::owner::owner_of;
 use super::{DeviceRegistryHandler, client_address, convert};
-use crate::domain::{DeviceAuthError, OwnerProof, SetFindDeviceError};
+use crate::domain::{DeviceAuthError, SetFindDeviceError};
 
 /// The longest `owner_access_token` accepted (the proto's maximum).
 const MAX_OWNER_TOKEN_CHARS: usize = 4096;
@@ -31,7 +32,15 @@ impl DeviceRegistryHandler {
         let enabled = request.get_ref().enabled;
         // Turning it on needs no proof: the token is ignored then, as the proto says.
         let proof = match (enabled, owner_token.as_str()) {
-            (false, token) if !token.is_empty() => Some(self.owner_proof(token)?),
+            (false, token) if !token.is_empty() => {
+                let claims = self.access_tokens.verify(token).map_err(|_| {
+                    ServiceError::unauthenticated(
+                        Reason::InvalidAccessToken,
+                        "the owner_access_token is invalid or expired; refresh it",
+                    )
+                })?;
+                Some(owner_of(&claims, client_address(&request))?)
+            }
             _ => None,
         };
         let device = self
@@ -40,30 +49,6 @@ impl DeviceRegistryHandler {
             .await
             .map_err(set_find_device_error)?;
         Ok(Response::new(convert::device(device)))
-    }
-
-    /// The owner's proof an access token carries.
-    fn owner_proof(&self, token: &str) -> Result<OwnerProof, ServiceError> {
-        let claims = self.access_tokens.verify(token).map_err(|_| {
-            ServiceError::unauthenticated(
-                Reason::InvalidAccessToken,
-                "the owner_access_token is invalid or expired; refresh it",
-            )
-        })?;
-        let mi_id = claims
-            .mi_id()
-            .and_then(|mi_id| MiId::new(mi_id).ok())
-            .ok_or_else(|| {
-                ServiceError::unauthenticated(
-                    Reason::InvalidAccessToken,
-                    "the owner_access_token names no account",
-                )
-            })?;
-        Ok(OwnerProof {
-            mi_id,
-            auth_time: UnixMillis::from_i64(claims.auth_time.saturating_mul(1000)),
-            methods: claims.amr,
-        })
     }
 }
 

@@ -1,19 +1,27 @@
 //! The gRPC face of the device registry: wire ↔ domain. `owner` serves the owner-side calls
-//! (access token), `device_side` the device's own (device token), `find_device` the device's
-//! Find Device switch, `audit` the owner's audit trail, `convert` the messages.
+//! (access token), `device_side` the device's own (device token), `commands` and `channel`
+//! the Find Device command queue's owner and device sides, `find_device` the device's Find
+//! Device switch, `audit` the owner's audit trail, `convert` the messages.
 
 mod audit;
+mod channel;
+mod commands;
 mod convert;
 mod device_side;
 mod find_device;
 mod owner;
 
+use std::time::Duration;
+
 use mi_platform::auth::AccessTokenVerifier;
+use mi_platform::wake::Wake;
 use mi_proto::device::v1 as api;
 use mi_proto::device::v1::device_registry_service_server::DeviceRegistryService;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::domain::DeviceRegistry;
+use crate::domain::commands::CommandQueue;
 
 /// A server stream of one message type, as the streaming calls answer.
 pub(crate) type ReplyStream<T> =
@@ -32,14 +40,32 @@ fn client_address<T>(request: &Request<T>) -> String {
 pub(crate) struct DeviceRegistryHandler {
     registry: DeviceRegistry,
     access_tokens: AccessTokenVerifier,
+    commands: CommandQueue,
+    /// Wakes command channels and watchers when a device's commands change.
+    wake: Wake,
+    /// How often an open command channel sends a heartbeat.
+    channel_heartbeat: Duration,
+    /// The server's shutdown: streams end with it.
+    shutdown: CancellationToken,
 }
 
 impl DeviceRegistryHandler {
-    /// A handler over the registry, trusting access tokens `access_tokens` verifies.
-    pub(crate) fn new(registry: DeviceRegistry, access_tokens: AccessTokenVerifier) -> Self {
+    /// A handler over the registry and its command queue, trusting access tokens
+    /// `access_tokens` verifies; command channels wait on `wake` and send a heartbeat every
+    /// `channel_heartbeat`; streams end at `shutdown`.
+    pub(crate) fn new(
+        registry: DeviceRegistry,
+        access_tokens: AccessTokenVerifier,
+        (commands, wake, channel_heartbeat): (CommandQueue, Wake, Duration),
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             registry,
             access_tokens,
+            commands,
+            wake,
+            channel_heartbeat,
+            shutdown,
         }
     }
 }
@@ -83,30 +109,30 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
     async fn issue_command(
         &self,
-        _request: Request<api::IssueCommandRequest>,
+        request: Request<api::IssueCommandRequest>,
     ) -> Result<Response<api::Command>, Status> {
-        Err(Status::unimplemented("issue_command: not yet"))
+        self.issue_command(request).await
     }
 
     async fn get_command(
         &self,
-        _request: Request<api::GetCommandRequest>,
+        request: Request<api::GetCommandRequest>,
     ) -> Result<Response<api::Command>, Status> {
-        Err(Status::unimplemented("get_command: not yet"))
+        self.get_command(request).await
     }
 
     async fn list_commands(
         &self,
-        _request: Request<api::ListCommandsRequest>,
+        request: Request<api::ListCommandsRequest>,
     ) -> Result<Response<api::ListCommandsResponse>, Status> {
-        Err(Status::unimplemented("list_commands: not yet"))
+        self.list_commands(request).await
     }
 
     async fn cancel_command(
         &self,
-        _request: Request<api::CancelCommandRequest>,
+        request: Request<api::CancelCommandRequest>,
     ) -> Result<Response<api::Command>, Status> {
-        Err(Status::unimplemented("cancel_command: not yet"))
+        self.cancel_command(request).await
     }
 
     async fn list_locations(
@@ -139,9 +165,9 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
     async fn acknowledge_command(
         &self,
-        _request: Request<api::AcknowledgeCommandRequest>,
+        request: Request<api::AcknowledgeCommandRequest>,
     ) -> Result<Response<api::Command>, Status> {
-        Err(Status::unimplemented("acknowledge_command: not yet"))
+        self.acknowledge_command(request).await
     }
 
     async fn report_locations(
@@ -176,17 +202,17 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
     async fn watch_command(
         &self,
-        _request: Request<api::WatchCommandRequest>,
+        request: Request<api::WatchCommandRequest>,
     ) -> Result<Response<Self::WatchCommandStream>, Status> {
-        Err(Status::unimplemented("watch_command: not yet"))
+        self.watch_command(request).await
     }
 
     type OpenCommandChannelStream = ReplyStream<api::ChannelMessage>;
 
     async fn open_command_channel(
         &self,
-        _request: Request<api::OpenCommandChannelRequest>,
+        request: Request<api::OpenCommandChannelRequest>,
     ) -> Result<Response<Self::OpenCommandChannelStream>, Status> {
-        Err(Status::unimplemented("open_command_channel: not yet"))
+        self.open_command_channel(request).await
     }
 }

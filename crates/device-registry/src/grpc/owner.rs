@@ -112,7 +112,10 @@ impl DeviceRegistryHandler {
 }
 
 /// The owner an access token names, calling from `client_address`.
-fn owner_of(claims: &AccessClaims, client_address: String) -> Result<Owner, ServiceError> {
+pub(super) fn owner_of(
+    claims: &AccessClaims,
+    client_address: String,
+) -> Result<Owner, ServiceError> {
     let mi_id = claims
         .mi_id()
         .and_then(|mi_id| MiId::new(mi_id).ok())
@@ -127,15 +130,16 @@ fn owner_of(claims: &AccessClaims, client_address: String) -> Result<Owner, Serv
         session_id: claims.sid.clone(),
         auth_time: UnixMillis::from_i64(claims.auth_time.saturating_mul(1000)),
         client_address,
+        amr: claims.amr.clone(),
     })
 }
 
 /// A device id in a request: at most as long as a device id may be.
-fn check_device_id(device_id: &str) -> Result<(), ServiceError> {
+pub(super) fn check_device_id(device_id: &str) -> Result<(), ServiceError> {
     text::check_lengths(&[("device_id", device_id, DeviceInfo::MAX_FIELD_CHARS)])?;
     Ok(())
 }
 
-fn not_found() -> ServiceError {
+pub(super) fn not_found() -> ServiceError {
     ServiceError::new(ErrorCode::NotFound, "the account has no such device")
 }

@@ -8,6 +8,7 @@ use mi_platform::consumer::begin_once;
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
 use mi_platform::retention::Expiry;
+use mi_platform::wake::Wake;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
@@ -18,13 +19,17 @@ use crate::domain::{
     FindDeviceState, LinkOutcome, Location, LocationSource, LostMode, NetworkType, NewLink,
 };
 use crate::publish;
+use crate::storage::sql_commands;
 
 const COLUMNS: &str = "device_id, model, os, name, hardware_id, capabilities, linked_at, \
                        key_algorithm, last_seen_at, battery_percent, network_type, \
                        find_device_enabled, lost_mode_message, lost_mode_phone_number, \
                        lost_mode_footnote, lost_mode_since, erased_at, last_latitude, \
                        last_longitude, last_accuracy_meters, last_located_at, \
-                       last_location_source, last_location_battery";
+                       last_location_source, last_location_battery, \
+                       (SELECT COUNT(*) FROM device_commands c WHERE c.mi_id = devices.mi_id \
+                       AND c.device_id = devices.device_id \
+                       AND c.state IN ('queued', 'delivered', 'not_now')) AS pending_commands";
 const ORDER: &str = "ORDER BY linked_at DESC, device_id LIMIT $2";
 
 /// The rows the registry deletes once they are of no use (see `mi_platform::retention`):
@@ -53,16 +58,24 @@ pub(crate) struct SqlDeviceStore {
     database: Database,
     outbox: Outbox,
     consumer_group: String,
+    /// Wakes a removed device's channel (it ends) and its commands' watchers.
+    wake: Wake,
 }
 
 impl SqlDeviceStore {
     /// A store over a migrated database, recording events in `outbox`; `consumer_group` keys
-    /// its processed-event records.
-    pub(crate) fn new(database: Database, outbox: Outbox, consumer_group: String) -> Self {
+    /// its processed-event records; `wake` wakes the channels and watchers of removed devices.
+    pub(crate) fn new(
+        database: Database,
+        outbox: Outbox,
+        consumer_group: String,
+        wake: Wake,
+    ) -> Self {
         Self {
             database,
             outbox,
             consumer_group,
+            wake,
         }
     }
 
@@ -150,8 +163,7 @@ fn find_device_from_row(row: &AnyRow) -> anyhow::Result<FindDeviceState> {
         lost_mode,
         erased_at: erased_at.map(UnixMillis::from_i64),
         last_location,
-        // Counted by the command queue, not stored on the device's row.
-        pending_commands: 0,
+        pending_commands: u32::try_from(row.try_get::<i64, _>("pending_commands")?)?,
     })
 }
 
@@ -392,7 +404,8 @@ impl DeviceStore for SqlDeviceStore {
     async fn remove(&self, mi_id: MiId, device_id: &str, actor: &Actor) -> anyhow::Result<bool> {
         let mut transaction = self.database.begin_write().await?;
         let removed = sqlx::query(
-            "DELETE FROM devices WHERE mi_id = $1 AND device_id = $2 RETURNING hardware_id",
+            "DELETE FROM devices WHERE mi_id = $1 AND device_id = $2 \
+             RETURNING hardware_id, name",
         )
         .bind(mi_id.as_i64())
         .bind(device_id)
@@ -402,16 +415,28 @@ impl DeviceStore for SqlDeviceStore {
             transaction.rollback().await?;
             return Ok(false);
         };
+        let device_name: String = removed.try_get("name")?;
+        sql_commands::cancel_all(
+            &mut transaction,
+            &self.outbox,
+            (mi_id, device_id, &device_name),
+            actor,
+        )
+        .await?;
         let event = DeviceEvent::Removed {
             mi_id,
             device_id: device_id.to_owned(),
+            device_name,
             hardware_id: removed.try_get("hardware_id")?,
             actor: actor.clone(),
             audience: accounts::audience(&mut transaction, mi_id).await?,
         };
         publish::enqueue(&self.outbox, &mut transaction, &event).await?;
+        let key = sql_commands::wake_key(mi_id, device_id);
+        self.wake.notify(&mut transaction, &key).await?;
         transaction.commit().await?;
         self.outbox.notify_committed();
+        self.wake.committed(&key);
         Ok(true)
     }
 
@@ -421,10 +446,13 @@ impl DeviceStore for SqlDeviceStore {
         else {
             return Ok(false);
         };
-        sqlx::query("DELETE FROM devices WHERE mi_id = $1")
-            .bind(mi_id.as_i64())
-            .execute(&mut *transaction)
-            .await?;
+        // The account's commands and channels go with its devices.
+        for table in ["devices", "device_commands", "device_channels"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE mi_id = $1"))
+                .bind(mi_id.as_i64())
+                .execute(&mut *transaction)
+                .await?;
+        }
         accounts::forget(&mut transaction, mi_id).await?;
         transaction.commit().await?;
         Ok(true)

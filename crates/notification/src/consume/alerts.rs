@@ -1,15 +1,13 @@
 //! Security alerts: identity's security events become the domain's [`SecurityAlert`] and its
 //! [`AlertAudience`]. Other identity events are not the owner's concern.
 
-use anyhow::Context;
-use mi_contracts::MiId;
 use mi_proto::EventPayload;
 use mi_proto::events::v1::{
-    self as wire, EventEnvelope, PasswordChanged, PasswordFailures, RecoveryContactAdded,
-    RecoveryContactRemoved, SecondFactorFailures, SignedIn, TwoFactorDisabled, TwoFactorEnabled,
+    EventEnvelope, PasswordChanged, PasswordFailures, RecoveryContactAdded, RecoveryContactRemoved,
+    SecondFactorFailures, SignedIn, TwoFactorDisabled, TwoFactorEnabled,
 };
 
-use super::NotificationEventsHandler;
+use super::{NotificationEventsHandler, addressed_alert, decode};
 use crate::domain::{AlertAudience, AlertKind, SecurityAlert};
 
 impl NotificationEventsHandler {
@@ -93,13 +91,5 @@ fn security_alert(event: &EventEnvelope) -> anyhow::Result<Option<(SecurityAlert
         }
         _ => return Ok(None),
     };
-    let mi_id =
-        MiId::new(mi_id).with_context(|| format!("{} has no valid mi_id", event.event_type))?;
-    let alert = SecurityAlert { mi_id, kind };
-    let wire::AlertAudience { locale, contacts } = audience.unwrap_or_default();
-    Ok(Some((alert, AlertAudience { locale, contacts })))
-}
-
-fn decode<P: EventPayload>(event: &EventEnvelope) -> anyhow::Result<P> {
-    P::decode(event.payload.as_slice()).with_context(|| format!("undecodable {}", P::EVENT_TYPE))
+    addressed_alert(event, mi_id, kind, audience).map(Some)
 }

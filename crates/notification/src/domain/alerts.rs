@@ -62,6 +62,40 @@ pub(crate) enum AlertKind {
         /// Where the sign-in came from; may be empty.
         client_address: String,
     },
+    /// A device was linked to the account for the first time.
+    DeviceLinked {
+        /// The name the person gave the device; may be empty.
+        device_name: String,
+        /// E.g. "Redmi Note 13"; may be empty.
+        device_model: String,
+    },
+    /// The owner removed a device from the account.
+    DeviceRemoved {
+        /// The device's name; may be empty.
+        device_name: String,
+    },
+    /// Find Device was turned off on a device (with the owner's password or second factor).
+    FindDeviceDisabled {
+        /// The device's name; may be empty.
+        device_name: String,
+    },
+    /// The device confirmed Lost Mode on (`enabled`) or off.
+    LostModeChanged {
+        /// The device's name; may be empty.
+        device_name: String,
+        /// On or off.
+        enabled: bool,
+    },
+    /// The owner asked for a device to be erased; it happens when the device comes online.
+    EraseIssued {
+        /// The device's name; may be empty.
+        device_name: String,
+    },
+    /// A device confirmed it was erased.
+    DeviceErased {
+        /// The device's name; may be empty.
+        device_name: String,
+    },
 }
 
 /// Who is told: the account's verified contacts, in the account's locale.
@@ -71,6 +105,13 @@ pub(crate) struct AlertAudience {
     pub locale: String,
     /// Phone numbers and email addresses; blanks and repeats are skipped.
     pub contacts: Vec<String>,
+}
+
+impl AlertAudience {
+    /// Whether there is no one to tell: no contact that is not blank.
+    pub(crate) fn is_empty(&self) -> bool {
+        distinct_contacts(&self.contacts).is_empty()
+    }
 }
 
 impl Notifier {
@@ -182,5 +223,20 @@ mod tests {
             ]
         );
         assert_eq!(fixture.store.inbox_destinations(), ["user@example.com"]);
+    }
+
+    #[test]
+    fn an_audience_of_blanks_is_empty() {
+        let blanks = AlertAudience {
+            locale: "en".into(),
+            contacts: vec![String::new(), "  ".into()],
+        };
+        assert!(blanks.is_empty());
+        assert!(AlertAudience::default().is_empty());
+        let one = AlertAudience {
+            contacts: vec![" a@example.com ".into()],
+            ..blanks
+        };
+        assert!(!one.is_empty());
     }
 }

@@ -2,9 +2,10 @@
 //! of gRPC, SQL and protobuf: the bottom layer.
 //!
 //! One module per family: `codes` (a verification code to its destination), `alerts` (a
-//! security alert to each contact of an account), `inbox` (reading the dev inbox). Both
-//! sending families go through `dispatcher`, which sends each message once over a
-//! `transport`, recording it in the `store` and publishing the `events` of its outcome.
+//! security alert to each contact of an account), `wake_ups` (a push that wakes a device for
+//! its Find Device commands), `inbox` (reading the dev inbox). Every sending family goes
+//! through `dispatcher`, which sends each message once over a `transport`, recording it in the
+//! `store` and publishing the `events` of its outcome.
 
 mod alerts;
 mod codes;
@@ -16,6 +17,7 @@ mod store;
 #[cfg(test)]
 mod testing;
 mod transport;
+mod wake_ups;
 
 use std::sync::Arc;
 
@@ -30,17 +32,19 @@ pub(crate) use inbox::InboxFilter;
 pub(crate) use render::Templates;
 pub(crate) use store::{DeliveryStart, DeliveryStatus, NotificationStore};
 pub(crate) use transport::{ExternalTransport, Transport, Transports};
+pub(crate) use wake_ups::WakeUp;
 
 /// A message ready to deliver.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct OutgoingMessage {
-    /// Phone number or email address.
+    /// Phone number, email address or push token.
     pub destination: String,
     /// How it is meant to travel.
     pub channel: Channel,
-    /// Email subject; SMS messages have one for the inbox's sake.
+    /// Email subject; SMS messages and pushes have one for the inbox's sake.
     pub subject: String,
-    /// The text, which may hold a code or name a contact: never logged.
+    /// The text, which may hold a code or name a contact: never logged. A push's body is the
+    /// JSON object of data the device app receives.
     pub body: String,
 }
 
@@ -62,6 +66,8 @@ pub(crate) enum MessageKind {
     Code,
     /// A security alert to an account's contacts.
     SecurityAlert,
+    /// A push that wakes a device to fetch its Find Device commands.
+    PushWakeUp,
 }
 
 impl MessageKind {
@@ -87,7 +93,8 @@ pub(crate) struct InboxMessage {
 }
 
 /// Turns events' requests into messages and delivers them; see [`Notifier::deliver_code`],
-/// [`Notifier::deliver_alert`], [`Notifier::give_up`] and [`Notifier::list_inbox`].
+/// [`Notifier::deliver_alert`], [`Notifier::wake_device`], [`Notifier::give_up`] and
+/// [`Notifier::list_inbox`].
 #[derive(Debug)]
 pub(crate) struct Notifier {
     store: Arc<dyn NotificationStore>,

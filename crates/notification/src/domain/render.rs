@@ -1,6 +1,7 @@
 //! The text of each message, from localized templates (English and Simplified Chinese built
 //! in), chosen by the request's locale with fallback to the language, then to English.
-//! Verification codes are written here; security alerts in `alerts`.
+//! Verification codes are written here; security alerts in `alerts`. (A push wake-up is data
+//! for a device app, not words for a person: `wake_ups` writes it.)
 
 mod alerts;
 
@@ -99,6 +100,7 @@ impl Templates {
             Channel::Email => &catalog.email_body,
             Channel::Sms => &catalog.sms,
             Channel::Voice => &catalog.voice,
+            Channel::Push => anyhow::bail!("verification codes never travel by push"),
         };
         Ok(OutgoingMessage {
             destination: destination.to_owned(),
@@ -170,6 +172,20 @@ mod tests {
                 "{locale}"
             );
         }
+    }
+
+    #[test]
+    fn no_code_is_written_for_push() {
+        let templates = Templates::built_in().expect("templates");
+        let pushed = templates.code_message(
+            "en",
+            "push-token",
+            Channel::Push,
+            Purpose::SignUp,
+            "042042",
+            Duration::from_secs(599),
+        );
+        assert!(pushed.is_err());
     }
 
     #[test]

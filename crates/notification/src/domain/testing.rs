@@ -240,13 +240,14 @@ impl ExternalTransport for FakeTransport {
     }
 }
 
-/// A notifier whose SMS leave through a fake transport and whose email and voice go to the
-/// dev inbox, over an in-memory store.
+/// A notifier whose SMS and pushes leave through fake transports and whose email and voice
+/// go to the dev inbox, over an in-memory store.
 #[derive(Debug)]
 pub(super) struct Fixture {
     pub(super) notifier: Notifier,
     pub(super) store: Arc<MemoryNotificationStore>,
     pub(super) sms: Arc<FakeTransport>,
+    pub(super) push: Arc<FakeTransport>,
     pub(super) cipher: CodeCipher,
 }
 
@@ -254,11 +255,13 @@ impl Fixture {
     pub(super) fn with_external_sms() -> Self {
         let store = Arc::new(MemoryNotificationStore::default());
         let sms = Arc::new(FakeTransport::default());
+        let push = Arc::new(FakeTransport::default());
         let cipher = CodeCipher::new(&SecretKey::generate());
         let transports = Transports {
             email: Transport::DevInbox,
             sms: Transport::External(Arc::clone(&sms) as _),
             voice: Transport::DevInbox,
+            push: Transport::External(Arc::clone(&push) as _),
         };
         let templates = Templates::built_in().expect("templates");
         let notifier = Notifier::new(
@@ -271,6 +274,7 @@ impl Fixture {
             notifier,
             store,
             sms,
+            push,
             cipher,
         }
     }

@@ -9,7 +9,7 @@ use mi_contracts::Channel;
 
 use super::OutgoingMessage;
 
-/// A way out to the world: SMTP or the HTTP SMS/voice provider.
+/// A way out to the world: SMTP, the HTTP SMS/voice provider or the HTTP push provider.
 #[async_trait]
 pub(crate) trait ExternalTransport: Send + Sync + std::fmt::Debug {
     /// The name recorded with each delivery and in `NotificationDelivered`.
@@ -48,6 +48,8 @@ pub(crate) struct Transports {
     pub sms: Transport,
     /// For voice calls.
     pub voice: Transport,
+    /// For device pushes.
+    pub push: Transport,
 }
 
 impl Transports {
@@ -57,6 +59,7 @@ impl Transports {
             Channel::Email => &self.email,
             Channel::Sms => &self.sms,
             Channel::Voice => &self.voice,
+            Channel::Push => &self.push,
         }
     }
 }

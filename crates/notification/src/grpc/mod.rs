@@ -70,9 +70,11 @@ fn kind_from_wire(value: i32) -> Result<Option<MessageKind>, ServiceError> {
         Ok(api::MessageKind::Unspecified) => Ok(None),
         Ok(api::MessageKind::Code) => Ok(Some(MessageKind::Code)),
         Ok(api::MessageKind::SecurityAlert) => Ok(Some(MessageKind::SecurityAlert)),
+        Ok(api::MessageKind::PushWakeUp) => Ok(Some(MessageKind::PushWakeUp)),
         Err(_) => Err(ServiceError::invalid_field(
             "kind",
-            "must be MESSAGE_KIND_CODE, MESSAGE_KIND_SECURITY_ALERT or unspecified",
+            "must be MESSAGE_KIND_CODE, MESSAGE_KIND_SECURITY_ALERT, MESSAGE_KIND_PUSH_WAKE_UP or \
+             unspecified",
         )),
     }
 }
@@ -82,6 +84,7 @@ fn kind_to_wire(kind: Option<MessageKind>) -> api::MessageKind {
         None => api::MessageKind::Unspecified,
         Some(MessageKind::Code) => api::MessageKind::Code,
         Some(MessageKind::SecurityAlert) => api::MessageKind::SecurityAlert,
+        Some(MessageKind::PushWakeUp) => api::MessageKind::PushWakeUp,
     }
 }
 

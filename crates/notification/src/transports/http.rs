@@ -14,38 +14,25 @@
 //! Any 2xx answer means accepted. A provider must treat a repeated idempotency key as the same
 //! message, so a retry after a lost answer never sends twice.
 
-use anyhow::Context;
 use async_trait::async_trait;
 use mi_contracts::Channel;
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
+use super::endpoint::Endpoint;
 use crate::config::HttpProviderSettings;
 use crate::domain::{ExternalTransport, OutgoingMessage};
 
 /// The HTTP SMS/voice provider.
 #[derive(Debug)]
 pub(crate) struct HttpProvider {
-    client: reqwest::Client,
-    url: String,
-    api_key: Option<SecretString>,
+    endpoint: Endpoint,
 }
 
 impl HttpProvider {
     /// A client for the configured provider.
     pub(crate) fn new(settings: &HttpProviderSettings) -> anyhow::Result<Self> {
-        let url = settings
-            .url
-            .clone()
-            .context("notification.http_provider.url is not set")?;
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .build()
-            .context("cannot build the http client")?;
         Ok(Self {
-            client,
-            url,
-            api_key: settings.api_key.clone(),
+            endpoint: Endpoint::new(settings, "notification.http_provider")?,
         })
     }
 }
@@ -67,18 +54,8 @@ impl ExternalTransport for HttpProvider {
                 "idempotency_key": idempotency_key, "channel": message.channel.as_str(),
                 "destination": message.destination, "text": message.body,
             }),
+            Channel::Push => anyhow::bail!("the sms provider carries no pushes"),
         };
-        let mut request = self
-            .client
-            .post(&self.url)
-            .header("Idempotency-Key", idempotency_key)
-            .json(&body);
-        if let Some(api_key) = &self.api_key {
-            request = request.bearer_auth(api_key.expose_secret());
-        }
-        let response = request.send().await.context("sms provider unreachable")?;
-        let status = response.status();
-        anyhow::ensure!(status.is_success(), "sms provider answered {status}");
-        Ok(())
+        self.endpoint.post(&body, idempotency_key, "sms").await
     }
 }

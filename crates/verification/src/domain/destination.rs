@@ -19,6 +19,8 @@ impl Destination {
             Channel::Sms => parse_phone_number(raw, true),
             Channel::Voice => parse_phone_number(raw, false),
             Channel::Email => parse_email(raw),
+            // The edge refuses push first; this keeps the domain from ever storing a code for it.
+            Channel::Push => Err("codes travel by SMS, voice call or email, never by push".into()),
         }
     }
 
@@ -140,6 +142,7 @@ mod tests {
     fn a_channel_only_takes_its_own_kind_of_destination() {
         assert!(Destination::parse("user@example.com", Channel::Sms).is_err());
         assert!(Destination::parse("+8613800138000", Channel::Email).is_err());
+        assert!(Destination::parse("+8613800138000", Channel::Push).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod errors;
 mod limits;
 
+use mi_contracts::Channel;
 use mi_platform::ServiceError;
 use mi_platform::client::ProxyTrust;
 use mi_platform::localized;
@@ -67,7 +68,7 @@ impl VerificationService for VerificationHandler {
             .verifier
             .send_code(SendCodeRequest {
                 target: target_from_wire(request.target),
-                channel: channel_from_wire(request.channel).ok(),
+                channel: code_channel_from_wire(request.channel),
                 purpose: purpose_from_wire(request.purpose).ok(),
                 locale: request.locale,
                 captcha: captcha_from_wire(request.captcha),
@@ -94,7 +95,7 @@ impl VerificationService for VerificationHandler {
         limits::resend_code(&request).map_err(ServiceError::from)?;
         let channel = match request.channel {
             0 => None,
-            value => Some(channel_from_wire(value).map_err(|_| {
+            value => Some(code_channel_from_wire(value).ok_or_else(|| {
                 ServiceError::invalid_field(
                     "channel",
                     "must be CHANNEL_SMS, CHANNEL_VOICE or CHANNEL_EMAIL",
@@ -205,6 +206,14 @@ fn target_from_wire(target: Option<api::send_code_request::Target>) -> SendTarge
         }),
         None => SendTarget::Destination(String::new()),
     }
+}
+
+/// The channel a code is asked for, or `None` for one it cannot travel by: unspecified,
+/// unknown, or push (a device's push token is no contact a person reads codes at).
+fn code_channel_from_wire(value: i32) -> Option<Channel> {
+    channel_from_wire(value)
+        .ok()
+        .filter(|channel| channel.carries_codes())
 }
 
 fn captcha_from_wire(answer: Option<api::CaptchaAnswer>) -> Option<CaptchaAnswer> {

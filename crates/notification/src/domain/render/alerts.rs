@@ -33,6 +33,13 @@ pub(super) struct AlertCatalog {
     recovery_contact_added: AlertText,
     recovery_contact_removed: AlertText,
     new_device_sign_in: AlertText,
+    device_linked: AlertText,
+    device_removed: AlertText,
+    find_device_disabled: AlertText,
+    lost_mode_on: AlertText,
+    lost_mode_off: AlertText,
+    erase_issued: AlertText,
+    device_erased: AlertText,
 }
 
 /// The words of one kind of alert.
@@ -121,12 +128,48 @@ impl Templates {
                     context! { mi_id, device, address },
                 )
             }
+            AlertKind::DeviceLinked {
+                device_name,
+                device_model,
+            } => {
+                let device = catalog.device(device_name, device_model);
+                (&catalog.device_linked, context! { mi_id, device })
+            }
+            AlertKind::DeviceRemoved { device_name } => {
+                let device = catalog.device(device_name, "");
+                (&catalog.device_removed, context! { mi_id, device })
+            }
+            AlertKind::FindDeviceDisabled { device_name } => {
+                let device = catalog.device(device_name, "");
+                (&catalog.find_device_disabled, context! { mi_id, device })
+            }
+            AlertKind::LostModeChanged {
+                device_name,
+                enabled,
+            } => {
+                let device = catalog.device(device_name, "");
+                let text = if *enabled {
+                    &catalog.lost_mode_on
+                } else {
+                    &catalog.lost_mode_off
+                };
+                (text, context! { mi_id, device })
+            }
+            AlertKind::EraseIssued { device_name } => {
+                let device = catalog.device(device_name, "");
+                (&catalog.erase_issued, context! { mi_id, device })
+            }
+            AlertKind::DeviceErased { device_name } => {
+                let device = catalog.device(device_name, "");
+                (&catalog.device_erased, context! { mi_id, device })
+            }
         };
         let summary = self.render(&text.summary, &values)?;
         // Alerts go to phones as text; a voice channel never comes from a contact.
         let frame = match channel {
             Channel::Email => &catalog.email_body,
             Channel::Sms | Channel::Voice => &catalog.sms,
+            Channel::Push => anyhow::bail!("security alerts go to contacts, never by push"),
         };
         Ok(OutgoingMessage {
             destination: destination.to_owned(),
@@ -185,6 +228,38 @@ mod tests {
                 device_model: String::new(),
                 client_address: String::new(),
             },
+        ]
+        .into_iter()
+        .chain(device_kinds("Lei's phone"))
+        .collect()
+    }
+
+    /// Every alert about a device, for a device named `name`.
+    fn device_kinds(name: &str) -> Vec<AlertKind> {
+        let device_name = name.to_owned();
+        vec![
+            AlertKind::DeviceLinked {
+                device_name: device_name.clone(),
+                device_model: "Redmi Note 13".into(),
+            },
+            AlertKind::DeviceRemoved {
+                device_name: device_name.clone(),
+            },
+            AlertKind::FindDeviceDisabled {
+                device_name: device_name.clone(),
+            },
+            AlertKind::LostModeChanged {
+                device_name: device_name.clone(),
+                enabled: true,
+            },
+            AlertKind::LostModeChanged {
+                device_name: device_name.clone(),
+                enabled: false,
+            },
+            AlertKind::EraseIssued {
+                device_name: device_name.clone(),
+            },
+            AlertKind::DeviceErased { device_name },
         ]
     }
 
@@ -349,5 +424,124 @@ mod tests {
             message.body
         );
         assert!(!message.body.lines().any(|line| line.starts_with("Call")));
+    }
+
+    #[test]
+    fn every_device_alert_names_the_device_and_reads_its_own_in_both_locales() {
+        for locale in ["en", "zh-CN"] {
+            let mut subjects = Vec::new();
+            for kind in device_kinds("Lei's phone") {
+                for destination in [PHONE, EMAIL] {
+                    let message = render(locale, destination, kind.clone());
+                    assert!(
+                        message.body.contains("\"Lei's phone"),
+                        "{locale} {kind:?}: {}",
+                        message.body
+                    );
+                    assert!(
+                        message.body.contains("1234567890"),
+                        "{locale} {kind:?}: {}",
+                        message.body
+                    );
+                }
+                subjects.push(render(locale, EMAIL, kind).subject);
+            }
+            let mut distinct = subjects.clone();
+            distinct.sort();
+            distinct.dedup();
+            assert_eq!(distinct.len(), subjects.len(), "{locale}: {subjects:?}");
+        }
+    }
+
+    #[test]
+    fn device_alerts_say_what_happened() {
+        let english = |kind| render("en", EMAIL, kind).body;
+        let chinese = |kind| render("zh-CN", PHONE, kind).body;
+        let name = || "Lei's phone".to_owned();
+        let cases = [
+            (
+                AlertKind::DeviceLinked {
+                    device_name: name(),
+                    device_model: "Redmi Note 13".into(),
+                },
+                "was linked",
+                "关联",
+            ),
+            (
+                AlertKind::DeviceRemoved {
+                    device_name: name(),
+                },
+                "was removed",
+                "移除",
+            ),
+            (
+                AlertKind::FindDeviceDisabled {
+                    device_name: name(),
+                },
+                "Find Device was turned off",
+                "关闭了查找设备",
+            ),
+            (
+                AlertKind::LostModeChanged {
+                    device_name: name(),
+                    enabled: true,
+                },
+                "is now in Lost Mode",
+                "已进入丢失模式",
+            ),
+            (
+                AlertKind::LostModeChanged {
+                    device_name: name(),
+                    enabled: false,
+                },
+                "Lost Mode was turned off",
+                "已退出丢失模式",
+            ),
+            (
+                AlertKind::EraseIssued {
+                    device_name: name(),
+                },
+                "erase was requested",
+                "请求清除",
+            ),
+            (
+                AlertKind::DeviceErased {
+                    device_name: name(),
+                },
+                "was erased",
+                "已被清除",
+            ),
+        ];
+        for (kind, in_english, in_chinese) in cases {
+            let body = english(kind.clone());
+            assert!(body.contains(in_english), "{kind:?}: {body}");
+            let body = chinese(kind.clone());
+            assert!(body.contains(in_chinese), "{kind:?}: {body}");
+        }
+        let linked = english(AlertKind::DeviceLinked {
+            device_name: name(),
+            device_model: "Redmi Note 13".into(),
+        });
+        assert!(linked.contains("Lei's phone (Redmi Note 13)"), "{linked}");
+        let unnamed = english(AlertKind::DeviceErased {
+            device_name: String::new(),
+        });
+        assert!(unnamed.contains("unnamed device"), "{unnamed}");
+    }
+
+    #[test]
+    fn alerts_never_go_by_push() {
+        let alert = SecurityAlert {
+            mi_id: MiId::new(1_234_567_890).expect("Mi ID"),
+            kind: AlertKind::DeviceErased {
+                device_name: "phone".into(),
+            },
+        };
+        let templates = Templates::built_in().expect("templates");
+        assert!(
+            templates
+                .alert_message("en", "push-token", Channel::Push, &alert)
+                .is_err()
+        );
     }
 }
