@@ -141,6 +141,7 @@ async fn erased_hardware_refuses_other_accounts_until_its_owner_removes_it(backe
         &DeviceRemoved {
             mi_id: owner.mi_id,
             device_id: "lost-phone".into(),
+            device_name: "Lost phone".into(),
             removed_by_session_id: String::new(),
             hardware_id: hardware_id.clone(),
             audience: None,

@@ -120,6 +120,12 @@ async fn device_events_carry_the_audience_identity_last_announced_each_event_onc
         .await
         .expect("link");
 
+    // ...but alerts nobody of it: identity alerted that sign-in itself. Later events carry it.
+    registry
+        .set_find_device(&caller(7, "tablet"), true, None, "")
+        .await
+        .expect("on");
+
     let contacts: Vec<Vec<String>> = store
         .events()
         .iter()
@@ -130,6 +136,7 @@ async fn device_events_carry_the_audience_identity_last_announced_each_event_onc
         [
             vec!["+8613800000001".to_owned()],
             vec!["alice@example.com".to_owned()],
+            Vec::new(),
             vec!["+8613800000003".to_owned()],
         ]
     );

@@ -19,7 +19,8 @@ pub(crate) struct NewLink<'a> {
     pub linked_at: UnixMillis,
     /// Who links it.
     pub actor: Actor,
-    /// The account's audience the event carries, stored with the link.
+    /// The account's audience the event carries, stored with the link; the `DeviceLinked` of
+    /// such a link (a sign-in) alerts nobody, as identity alerted that sign-in itself.
     pub audience: Option<&'a Audience>,
 }
 

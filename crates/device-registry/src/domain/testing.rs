@@ -198,7 +198,10 @@ impl DeviceStore for MemoryDeviceStore {
             }
         };
         if new_device || info.credential.is_some() {
-            let audience = state.audience(mi_id);
+            let audience = match link.audience {
+                Some(_) => Audience::default(),
+                None => state.audience(mi_id),
+            };
             state.record(DeviceEvent::Linked {
                 mi_id,
                 info: info.without_credential(),

@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::{accounts, audit};
-use crate::domain::events::{Actor, DeviceEvent};
+use crate::domain::events::{Actor, Audience, DeviceEvent};
 use crate::domain::{
     AccountNews, AuditEntry, AuditPosition, Device, DevicePosition, DeviceStatus, DeviceStore,
     FindDeviceState, LinkOutcome, Location, LocationSource, LostMode, NetworkType, NewLink,
@@ -389,7 +389,11 @@ impl DeviceStore for SqlDeviceStore {
                 info: info.without_credential(),
                 new_device,
                 actor: link.actor.clone(),
-                audience: accounts::audience(&mut transaction, mi_id).await?,
+                // A sign-in's link alerts nobody: identity alerted that sign-in itself.
+                audience: match link.audience {
+                    Some(_) => Audience::default(),
+                    None => accounts::audience(&mut transaction, mi_id).await?,
+                },
             };
             publish::enqueue(&self.outbox, &mut transaction, &linked).await?;
         }
