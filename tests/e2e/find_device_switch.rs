@@ -261,7 +261,7 @@ async fn the_audit_trail_says_who_acted_from_where_to_the_owner_only(backends: B
     );
     let times: Vec<_> = entries
         .iter()
-        .map(|entry| entry.time.clone().unwrap().seconds)
+        .map(|entry| entry.time.unwrap().seconds)
         .collect();
     assert!(times.windows(2).all(|pair| pair[0] >= pair[1]), "{times:?}");
 
