@@ -80,7 +80,7 @@ impl Phone {
 }
 
 /// The next command on a channel, skipping heartbeats.
-async fn next_command(channel: &mut Streaming<ChannelMessage>) -> Command {
+pub(crate) async fn next_command(channel: &mut Streaming<ChannelMessage>) -> Command {
     loop {
         let message = tokio::time::timeout(RECEIVE_TIMEOUT, channel.message())
             .await

@@ -94,6 +94,9 @@ pub enum Reason {
     SessionExpired,
     /// The session was revoked.
     SessionRevoked,
+    /// A device's cloud-sync settings changed since the version the update was made from:
+    /// read them again, then change them.
+    SyncSettingsStale,
     /// The terms or the privacy policy were not accepted.
     TermsNotAccepted,
     /// The account has the most recovery contacts allowed.
@@ -132,6 +135,8 @@ pub enum Reason {
     AlreadyExists,
     /// The operation is not allowed in the current state.
     FailedPrecondition,
+    /// A concurrent change won: read again, then retry.
+    Aborted,
     /// A limit was hit; metadata `retry_after_seconds` says when to retry.
     RateLimited,
     /// The caller is not authenticated.

@@ -6,6 +6,8 @@ use std::time::Duration;
 use mi_platform::service::ServiceSettings;
 use serde::Deserialize;
 
+use crate::storage::GroupCommitSettings;
+
 /// Settings of the device registry (`MI_DEVICE__...`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -43,6 +45,12 @@ pub struct Settings {
     /// (a missed wake-up), and how often expired commands are swept.
     #[serde(with = "humantime_serde")]
     pub command_poll: Duration,
+    /// How long reported locations are kept (ListLocations shows this much; the retention
+    /// job deletes older ones), and how old a reported location may be.
+    #[serde(with = "humantime_serde")]
+    pub location_history: Duration,
+    /// How location reports are written: concurrent calls share one transaction.
+    pub location_writes: LocationWrites,
 }
 
 /// `device.command_expiry`: how long each kind of command waits for its device.
@@ -61,6 +69,9 @@ pub struct CommandExpirySettings {
     /// Lost Mode off (7 days).
     #[serde(with = "humantime_serde")]
     pub disable_lost_mode: Duration,
+    /// The owner's sync settings (7 days; the device reads them again whenever it connects).
+    #[serde(with = "humantime_serde")]
+    pub apply_sync_settings: Duration,
 }
 
 impl Default for CommandExpirySettings {
@@ -71,6 +82,39 @@ impl Default for CommandExpirySettings {
             ring: Duration::from_secs(600),
             enable_lost_mode: DAY.saturating_mul(7),
             disable_lost_mode: DAY.saturating_mul(7),
+            apply_sync_settings: DAY.saturating_mul(7),
+        }
+    }
+}
+
+/// The group commit of location reports (`MI_DEVICE__LOCATION_WRITES__...`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default)]
+pub struct LocationWrites {
+    /// The most calls one transaction writes (each up to 100 locations).
+    pub max_calls: usize,
+    /// Calls waiting for a writer beyond which new calls wait to be queued.
+    pub queue: usize,
+    /// Transactions written at once.
+    pub writers: usize,
+}
+
+impl Default for LocationWrites {
+    fn default() -> Self {
+        Self {
+            max_calls: 256,
+            queue: 10_000,
+            writers: 2,
+        }
+    }
+}
+
+impl From<LocationWrites> for GroupCommitSettings {
+    fn from(writes: LocationWrites) -> Self {
+        Self {
+            max_calls: writes.max_calls,
+            queue: writes.queue,
+            writers: writes.writers,
         }
     }
 }
@@ -87,6 +131,8 @@ impl Default for Settings {
             not_now_backoff: Duration::from_secs(30),
             not_now_backoff_max: Duration::from_secs(600),
             command_poll: Duration::from_secs(5),
+            location_history: Duration::from_secs(24 * 60 * 60),
+            location_writes: LocationWrites::default(),
         }
     }
 }

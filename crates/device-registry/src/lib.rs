@@ -18,6 +18,14 @@
 //!   recent, second factor if the account has one) → `storage/sql.rs`.
 //! - `ListAuditEntries` → `grpc/audit.rs` → `domain/audit.rs` → `storage/audit.rs`; the
 //!   entries are written by `publish.rs` with each device event.
+//! - `ReportLocations` → `grpc/locations.rs` → `domain/locations/` (each location checked,
+//!   nothing kept while Find Device is off) → `storage/sql_locations.rs`, whose writes of
+//!   concurrent calls share one transaction (`storage/group_commit.rs`). `ListLocations` the
+//!   same way back.
+//! - `GetSyncSettings` / `UpdateSyncSettings` (owner) and `GetOwnSyncSettings` /
+//!   `UpdateOwnSyncSettings` (device) → `grpc/sync_settings.rs` → `domain/sync_settings/`
+//!   (the version rule) → `storage/sql_sync.rs` (compare-and-set, `SyncSettingsChanged` in the
+//!   same transaction).
 //! - Identity's `SignedIn` and `AccountDeleted` (the identity topic) → `consume/mod.rs`
 //!   (protobuf → domain) → `domain/linking.rs` → `storage/sql.rs`, which applies each event
 //!   once; every identity event with an alert audience → `domain/accounts.rs` →
@@ -42,7 +50,7 @@ use sqlx::migrate::Migrator;
 use crate::config::Settings;
 use crate::domain::DeviceRegistry;
 use crate::domain::commands::{CommandExpiry, CommandQueue, NotNowBackoff, QueueTimings};
-use crate::storage::{SqlCommandStore, SqlDeviceStore};
+use crate::storage::{SqlCommandStore, SqlDeviceStore, SqlLocationStore, SqlSyncSettingsStore};
 
 /// The device registry, as the platform runs it.
 #[derive(Debug)]
@@ -74,7 +82,20 @@ impl Service for DeviceRegistryService {
             host.consumer_group(),
             wake.clone(),
         ));
-        let registry = DeviceRegistry::new(Arc::clone(&devices) as _, settings.recent_auth_window);
+        let registry = DeviceRegistry::new(
+            Arc::clone(&devices) as _,
+            Arc::new(SqlLocationStore::new(
+                host.database().clone(),
+                settings.location_writes.into(),
+            )),
+            Arc::new(SqlSyncSettingsStore::new(
+                host.database().clone(),
+                host.outbox().clone(),
+                wake.clone(),
+            )),
+            settings.recent_auth_window,
+            settings.location_history,
+        );
         let commands = CommandQueue::new(
             Arc::new(SqlCommandStore::new(
                 host.database().clone(),
@@ -87,7 +108,10 @@ impl Service for DeviceRegistryService {
         let sweeper = commands.clone();
         let sweep_every = settings.command_poll;
         host.spawn_task(move |shutdown| sweep_expired_commands(sweeper, sweep_every, shutdown));
-        host.spawn_retention(storage::expiries(settings.audit_retention));
+        host.spawn_retention(storage::expiries(
+            settings.audit_retention,
+            settings.location_history,
+        ));
         host.spawn_consumer(
             &["identity"],
             Arc::new(consume::IdentityEventsHandler::new(registry.clone())),
@@ -112,6 +136,7 @@ fn queue_timings(settings: &Settings) -> QueueTimings {
             ring: expiry.ring,
             enable_lost_mode: expiry.enable_lost_mode,
             disable_lost_mode: expiry.disable_lost_mode,
+            apply_sync_settings: expiry.apply_sync_settings,
         },
         not_now_backoff: NotNowBackoff {
             initial: settings.not_now_backoff,

@@ -16,6 +16,7 @@ mod argon2_baseline;
 mod cpu;
 mod driver;
 mod identity;
+mod locations;
 mod verification;
 
 use std::path::PathBuf;
@@ -45,6 +46,9 @@ enum Scenario {
     /// SignIn clients (`--concurrency`) and GetAccount clients (`--readers`) at once; one report
     /// each.
     SignInAndGetAccount,
+    /// ReportLocations, each client from its own device (enrolled with its key and with Find
+    /// Device turned on before the run), a new device token per call.
+    ReportLocations,
 }
 
 #[derive(Debug, Parser)]
@@ -77,6 +81,12 @@ struct Args {
     /// For identity scenarios: accounts to create before the run.
     #[arg(long, default_value_t = 64)]
     accounts: usize,
+    /// The device registry.
+    #[arg(long, default_value = "http://127.0.0.1:50054")]
+    device: String,
+    /// For report-locations: locations per ReportLocations call (1 to 100).
+    #[arg(long, default_value_t = 1)]
+    locations_per_call: usize,
     /// For sign-in-and-get-account: GetAccount clients (beside `--concurrency` sign-in clients).
     #[arg(long, default_value_t = 4)]
     readers: usize,
@@ -191,6 +201,18 @@ async fn main() -> anyhow::Result<()> {
             sign_ins?.print(&format!("{name}/SignIn"));
             reads?.print(&format!("{name}/GetAccount"));
             sample.print_since(0);
+        }
+        Scenario::ReportLocations => {
+            let (_, accounts) = identity_setup(&args).await?;
+            let channels = Arc::new(channels_to(&args.device, args.connections).await?);
+            let phones =
+                locations::prepare_phones(channels[0].clone(), &accounts, args.concurrency).await?;
+            let sample = cpu::Sample::now();
+            let report =
+                locations::report_locations(channels, phones, args.locations_per_call, duration)
+                    .await?;
+            report.print(&name);
+            sample.print_since(report.succeeded);
         }
     }
     Ok(())

@@ -25,6 +25,8 @@ pub enum ErrorCode {
     AlreadyExists,
     /// The system is not in a state that allows the operation.
     FailedPrecondition,
+    /// A concurrent change won: read again, then retry.
+    Aborted,
     /// A rate limit or quota was hit; retry info says when to try again.
     ResourceExhausted,
     /// The caller is not authenticated.
@@ -45,6 +47,7 @@ impl ErrorCode {
             Self::NotFound => Code::NotFound,
             Self::AlreadyExists => Code::AlreadyExists,
             Self::FailedPrecondition => Code::FailedPrecondition,
+            Self::Aborted => Code::Aborted,
             Self::ResourceExhausted => Code::ResourceExhausted,
             Self::Unauthenticated => Code::Unauthenticated,
             Self::PermissionDenied => Code::PermissionDenied,
@@ -60,6 +63,7 @@ impl ErrorCode {
             Self::NotFound => Reason::NotFound,
             Self::AlreadyExists => Reason::AlreadyExists,
             Self::FailedPrecondition => Reason::FailedPrecondition,
+            Self::Aborted => Reason::Aborted,
             Self::ResourceExhausted => Reason::RateLimited,
             Self::Unauthenticated => Reason::Unauthenticated,
             Self::PermissionDenied => Reason::PermissionDenied,
@@ -107,13 +111,13 @@ impl ServiceError {
 
     /// INVALID_ARGUMENT naming every bad field with its problem: "invalid locale: …; region:
     /// …". With one field, its ErrorInfo names it as [`Self::invalid_field`]'s does.
-    pub fn invalid_fields(violations: Vec<(&'static str, String)>) -> Self {
+    pub fn invalid_fields<F: AsRef<str>>(violations: Vec<(F, String)>) -> Self {
         if let [(field, problem)] = violations.as_slice() {
-            return Self::invalid_field(field, problem.clone());
+            return Self::invalid_field(field.as_ref(), problem.clone());
         }
         let listed = violations
             .iter()
-            .map(|(field, problem)| format!("{field}: {problem}"))
+            .map(|(field, problem)| format!("{}: {problem}", field.as_ref()))
             .collect::<Vec<_>>()
             .join("; ");
         let message = if listed.is_empty() {
@@ -123,7 +127,7 @@ impl ServiceError {
         };
         violations.into_iter().fold(
             Self::new(ErrorCode::InvalidArgument, message),
-            |error, (field, problem)| error.with_field_violation(field, problem),
+            |error, (field, problem)| error.with_field_violation(field.as_ref(), problem),
         )
     }
 

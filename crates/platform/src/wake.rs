@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sqlx::AnyConnection;
 use sqlx::postgres::PgListener;
-use sqlx::{Any, Transaction};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -50,17 +50,14 @@ impl Wake {
         }
     }
 
-    /// Signals `key` when `transaction` commits (PostgreSQL; nothing on SQLite).
-    pub async fn notify(
-        &self,
-        transaction: &mut Transaction<'static, Any>,
-        key: &str,
-    ) -> sqlx::Result<()> {
+    /// Signals `key` when the transaction on `connection` commits (PostgreSQL; nothing on
+    /// SQLite).
+    pub async fn notify(&self, connection: &mut AnyConnection, key: &str) -> sqlx::Result<()> {
         if self.inner.postgres {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(&self.inner.channel)
                 .bind(key)
-                .execute(&mut **transaction)
+                .execute(connection)
                 .await?;
         }
         Ok(())

@@ -3,8 +3,9 @@
 //! unlinks them as accounts go away; `listing` reads an account's devices; `removal` is the
 //! owner unlinking one; `device_calls` authenticates a device's own calls by the key it
 //! enrolled; `commands` is the Find Device command queue; `find_device` is the device's Find
-//! Device switch; `accounts` what identity's events say about accounts; `audit` the owner's
-//! trail; `store` is what they need from storage and `events` what they record.
+//! Device switch; `locations` keeps what devices report of where they are and `sync_settings`
+//! what they sync to the cloud; `accounts` what identity's events say about accounts; `audit`
+//! the owner's trail; `store` is what they need from storage and `events` what they record.
 
 mod accounts;
 mod audit;
@@ -16,8 +17,10 @@ mod find_device;
 mod find_device_tests;
 mod linking;
 mod listing;
+pub(crate) mod locations;
 mod removal;
 mod store;
+pub(crate) mod sync_settings;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
@@ -35,8 +38,10 @@ pub(crate) use device_calls::{DeviceAuthError, DeviceCaller, StatusReport};
 pub(crate) use find_device::SetFindDeviceError;
 pub(crate) use linking::EnrollError;
 pub(crate) use listing::GetDeviceError;
+pub(crate) use locations::LocationStore;
 pub(crate) use removal::RemoveDeviceError;
 pub(crate) use store::{DeviceStore, LinkOutcome, NewLink};
+pub(crate) use sync_settings::SyncSettingsStore;
 
 /// A device linked to an account.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,15 +198,27 @@ impl Owner {
 pub(crate) struct DeviceRegistry {
     store: Arc<dyn DeviceStore>,
     recent_auth_window: Duration,
+    locations: Arc<dyn LocationStore>,
+    location_history: Duration,
+    sync_settings: Arc<dyn SyncSettingsStore>,
 }
 
 impl DeviceRegistry {
-    /// A registry over its store; owner-side changes that need a recent authentication accept
-    /// one within `recent_auth_window`.
-    pub(crate) fn new(store: Arc<dyn DeviceStore>, recent_auth_window: Duration) -> Self {
+    /// A registry over its stores; owner-side changes that need a recent authentication accept
+    /// one within `recent_auth_window`; locations are kept for `location_history`.
+    pub(crate) fn new(
+        store: Arc<dyn DeviceStore>,
+        locations: Arc<dyn LocationStore>,
+        sync_settings: Arc<dyn SyncSettingsStore>,
+        recent_auth_window: Duration,
+        location_history: Duration,
+    ) -> Self {
         Self {
             store,
             recent_auth_window,
+            locations,
+            location_history,
+            sync_settings,
         }
     }
 

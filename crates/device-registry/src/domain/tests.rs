@@ -12,6 +12,8 @@ use mi_platform::crypto::SecretKey;
 use mi_platform::tokens::TokenSigner;
 
 use super::events::{Actor, Audience, DeviceEvent};
+use super::locations::memory::MemoryLocationStore;
+use super::sync_settings::memory::MemorySyncSettingsStore;
 use super::testing::{MemoryDeviceStore, info, mi_id};
 use super::*;
 
@@ -19,7 +21,14 @@ const WINDOW: Duration = Duration::from_secs(300);
 
 fn registry() -> (DeviceRegistry, Arc<MemoryDeviceStore>) {
     let store = Arc::new(MemoryDeviceStore::default());
-    (DeviceRegistry::new(Arc::clone(&store) as _, WINDOW), store)
+    let registry = DeviceRegistry::new(
+        Arc::clone(&store) as _,
+        Arc::new(MemoryLocationStore::default()),
+        Arc::new(MemorySyncSettingsStore::default()),
+        WINDOW,
+        Duration::from_secs(24 * 60 * 60),
+    );
+    (registry, store)
 }
 
 fn owner(raw_mi_id: u64, auth_age: Duration) -> Owner {

@@ -87,6 +87,9 @@ pub(super) fn command(command: Command) -> api::Command {
         Action::EnableLostMode(mode) => Wire::EnableLostMode(lost_mode(mode)),
         Action::DisableLostMode => Wire::DisableLostMode(api::DisableLostMode {}),
         Action::Erase => Wire::Erase(api::Erase {}),
+        Action::ApplySyncSettings(settings) => Wire::ApplySyncSettings(
+            super::sync_settings::settings_to_wire(command.device_id.clone(), settings),
+        ),
     };
     let state = match command.state {
         CommandState::Queued => api::CommandState::Queued,

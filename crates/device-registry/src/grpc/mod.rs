@@ -1,7 +1,8 @@
 //! The gRPC face of the device registry: wire ↔ domain. `owner` serves the owner-side calls
 //! (access token), `device_side` the device's own (device token), `commands` and `channel`
-//! the Find Device command queue's owner and device sides, `find_device` the device's Find
-//! Device switch, `audit` the owner's audit trail, `convert` the messages.
+//! the Find Device command queue's owner and device sides, `locations` and `sync_settings`
+//! both sides of theirs, `find_device` the device's Find Device switch, `audit` the owner's
+//! audit trail, `convert` the messages.
 
 mod audit;
 mod channel;
@@ -9,7 +10,9 @@ mod commands;
 mod convert;
 mod device_side;
 mod find_device;
+mod locations;
 mod owner;
+mod sync_settings;
 
 use std::time::Duration;
 
@@ -137,9 +140,9 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
     async fn list_locations(
         &self,
-        _request: Request<api::ListLocationsRequest>,
+        request: Request<api::ListLocationsRequest>,
     ) -> Result<Response<api::ListLocationsResponse>, Status> {
-        Err(Status::unimplemented("list_locations: not yet"))
+        self.location_history(request).await
     }
 
     async fn list_audit_entries(
@@ -151,16 +154,16 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
     async fn get_sync_settings(
         &self,
-        _request: Request<api::GetSyncSettingsRequest>,
+        request: Request<api::GetSyncSettingsRequest>,
     ) -> Result<Response<api::SyncSettings>, Status> {
-        Err(Status::unimplemented("get_sync_settings: not yet"))
+        self.sync_settings_for_owner(request).await
     }
 
     async fn update_sync_settings(
         &self,
-        _request: Request<api::UpdateSyncSettingsRequest>,
+        request: Request<api::UpdateSyncSettingsRequest>,
     ) -> Result<Response<api::SyncSettings>, Status> {
-        Err(Status::unimplemented("update_sync_settings: not yet"))
+        self.update_sync_settings_for_owner(request).await
     }
 
     async fn acknowledge_command(
@@ -172,9 +175,9 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
     async fn report_locations(
         &self,
-        _request: Request<api::ReportLocationsRequest>,
+        request: Request<api::ReportLocationsRequest>,
     ) -> Result<Response<api::ReportLocationsResponse>, Status> {
-        Err(Status::unimplemented("report_locations: not yet"))
+        self.take_locations(request).await
     }
 
     async fn set_find_device(
@@ -186,16 +189,16 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
     async fn get_own_sync_settings(
         &self,
-        _request: Request<api::GetOwnSyncSettingsRequest>,
+        request: Request<api::GetOwnSyncSettingsRequest>,
     ) -> Result<Response<api::SyncSettings>, Status> {
-        Err(Status::unimplemented("get_own_sync_settings: not yet"))
+        self.sync_settings_for_device(request).await
     }
 
     async fn update_own_sync_settings(
         &self,
-        _request: Request<api::UpdateOwnSyncSettingsRequest>,
+        request: Request<api::UpdateOwnSyncSettingsRequest>,
     ) -> Result<Response<api::SyncSettings>, Status> {
-        Err(Status::unimplemented("update_own_sync_settings: not yet"))
+        self.update_sync_settings_for_device(request).await
     }
 
     type WatchCommandStream = ReplyStream<api::Command>;

@@ -12,7 +12,7 @@ use mi_platform::wake::Wake;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use super::{accounts, audit};
+use super::{accounts, audit, sql_locations};
 use crate::domain::events::{Actor, Audience, DeviceEvent};
 use crate::domain::{
     AccountNews, AuditEntry, AuditPosition, Device, DevicePosition, DeviceStatus, DeviceStore,
@@ -33,9 +33,12 @@ const COLUMNS: &str = "device_id, model, os, name, hardware_id, capabilities, li
 const ORDER: &str = "ORDER BY linked_at DESC, device_id LIMIT $2";
 
 /// The rows the registry deletes once they are of no use (see `mi_platform::retention`):
-/// spent device tokens, once they have expired (a verifier's leeway is seconds), and audit
-/// entries older than `audit_retention`.
-pub(crate) fn expiries(audit_retention: std::time::Duration) -> Vec<Expiry> {
+/// spent device tokens, once they have expired (a verifier's leeway is seconds), audit entries
+/// older than `audit_retention`, and location history older than `location_history`.
+pub(crate) fn expiries(
+    audit_retention: std::time::Duration,
+    location_history: std::time::Duration,
+) -> Vec<Expiry> {
     vec![
         Expiry {
             table: "spent_device_tokens",
@@ -49,6 +52,7 @@ pub(crate) fn expiries(audit_retention: std::time::Duration) -> Vec<Expiry> {
             time_column: "recorded_at",
             keep_for: audit_retention,
         },
+        sql_locations::expiry(location_history),
     ]
 }
 
@@ -140,8 +144,19 @@ fn find_device_from_row(row: &AnyRow) -> anyhow::Result<FindDeviceState> {
         }),
     };
     let erased_at: Option<i64> = row.try_get("erased_at")?;
+    Ok(FindDeviceState {
+        enabled: enabled != 0,
+        lost_mode,
+        erased_at: erased_at.map(UnixMillis::from_i64),
+        last_location: last_location_from_row(row)?,
+        pending_commands: u32::try_from(row.try_get::<i64, _>("pending_commands")?)?,
+    })
+}
+
+/// The device's last location from the `last_*` columns; `None` if it has none.
+pub(super) fn last_location_from_row(row: &AnyRow) -> anyhow::Result<Option<Location>> {
     let located_at: Option<i64> = row.try_get("last_located_at")?;
-    let last_location = match located_at {
+    let location = match located_at {
         None => None,
         Some(located_at) => {
             let source: String = row.try_get("last_location_source")?;
@@ -158,13 +173,7 @@ fn find_device_from_row(row: &AnyRow) -> anyhow::Result<FindDeviceState> {
             })
         }
     };
-    Ok(FindDeviceState {
-        enabled: enabled != 0,
-        lost_mode,
-        erased_at: erased_at.map(UnixMillis::from_i64),
-        last_location,
-        pending_commands: u32::try_from(row.try_get::<i64, _>("pending_commands")?)?,
-    })
+    Ok(location)
 }
 
 fn capabilities_column(info: &DeviceInfo) -> String {
@@ -427,6 +436,7 @@ impl DeviceStore for SqlDeviceStore {
             actor,
         )
         .await?;
+        sql_locations::delete_locations_in(&mut transaction, mi_id, device_id).await?;
         let event = DeviceEvent::Removed {
             mi_id,
             device_id: device_id.to_owned(),
@@ -457,6 +467,7 @@ impl DeviceStore for SqlDeviceStore {
                 .execute(&mut *transaction)
                 .await?;
         }
+        sql_locations::delete_account_locations(&mut transaction, mi_id).await?;
         accounts::forget(&mut transaction, mi_id).await?;
         transaction.commit().await?;
         Ok(true)
@@ -503,21 +514,19 @@ impl DeviceStore for SqlDeviceStore {
             return Ok(None);
         };
         let was_enabled: i64 = row.try_get("find_device_enabled")?;
-        // Off keeps nothing of where the device was. Merger: the `locations` slice deletes the
-        // device's location history here too, in this transaction.
-        let update = if enabled {
-            "UPDATE devices SET find_device_enabled = 1 WHERE mi_id = $1 AND device_id = $2"
-        } else {
-            "UPDATE devices SET find_device_enabled = 0, last_latitude = NULL, \
-             last_longitude = NULL, last_accuracy_meters = NULL, last_located_at = NULL, \
-             last_location_source = '', last_location_battery = NULL \
-             WHERE mi_id = $1 AND device_id = $2"
-        };
-        sqlx::query(update)
-            .bind(mi_id.as_i64())
-            .bind(device_id)
-            .execute(&mut *transaction)
-            .await?;
+        sqlx::query(
+            "UPDATE devices SET find_device_enabled = $3 WHERE mi_id = $1 AND device_id = $2",
+        )
+        .bind(mi_id.as_i64())
+        .bind(device_id)
+        .bind(i64::from(enabled))
+        .execute(&mut *transaction)
+        .await?;
+        if !enabled {
+            // Off keeps nothing of where the device was: its last location and its history,
+            // after the switch so a batch of reports writing meanwhile is waited for.
+            sql_locations::delete_locations_in(&mut transaction, mi_id, device_id).await?;
+        }
         if (was_enabled != 0) != enabled {
             let event = DeviceEvent::FindDeviceChanged {
                 mi_id,

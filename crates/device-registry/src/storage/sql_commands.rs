@@ -18,7 +18,8 @@ use crate::domain::{Location, LocationSource, LostMode};
 use crate::publish;
 
 const COLUMNS: &str = "mi_id, device_id, command_id, sequence, action, lost_mode_message, \
-                       lost_mode_phone_number, lost_mode_footnote, state, created_at, \
+                       lost_mode_phone_number, lost_mode_footnote, sync_settings, state, \
+                       created_at, \
                        delivered_at, completed_at, expires_at, not_now_count, next_attempt_at, \
                        result_latitude, result_longitude, result_accuracy_meters, \
                        result_located_at, result_location_source, result_location_battery, \
@@ -80,6 +81,79 @@ impl SqlCommandStore {
     }
 }
 
+/// Inserts `command` at the end of its device's queue in the caller's transaction; `None` if
+/// its id is taken, or if a concurrent insert took the next sequence (the caller retries).
+async fn insert_in(
+    connection: &mut AnyConnection,
+    command: &Command,
+) -> anyhow::Result<Option<i64>> {
+    let (mi_id, device_id) = (command.mi_id, command.device_id.as_str());
+    let no_lost_mode = LostMode {
+        message: String::new(),
+        phone_number: String::new(),
+        footnote: String::new(),
+        since: None,
+    };
+    let (lost_mode, sync_settings) = match &command.action {
+        Action::EnableLostMode(lost_mode) => (lost_mode, String::new()),
+        Action::ApplySyncSettings(settings) => (&no_lost_mode, serde_json::to_string(settings)?),
+        _ => (&no_lost_mode, String::new()),
+    };
+    let sequence: i64 = sqlx::query(
+        "SELECT COALESCE(MAX(sequence), 0) + 1 AS next FROM device_commands \
+         WHERE mi_id = $1 AND device_id = $2",
+    )
+    .bind(mi_id.as_i64())
+    .bind(device_id)
+    .fetch_one(&mut *connection)
+    .await?
+    .try_get("next")?;
+    let inserted = sqlx::query(
+        "INSERT INTO device_commands (mi_id, device_id, command_id, sequence, action, \
+         lost_mode_message, lost_mode_phone_number, lost_mode_footnote, sync_settings, state, \
+         created_at, expires_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+    )
+    .bind(mi_id.as_i64())
+    .bind(device_id)
+    .bind(&command.command_id)
+    .bind(sequence)
+    .bind(command.action.name())
+    .bind(&lost_mode.message)
+    .bind(&lost_mode.phone_number)
+    .bind(&lost_mode.footnote)
+    .bind(sync_settings)
+    .bind(command.state.to_string())
+    .bind(command.created_at.as_i64())
+    .bind(command.expires_at.map(UnixMillis::as_i64))
+    .bind(command.next_attempt_at.as_i64())
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    Ok((inserted == 1).then_some(sequence))
+}
+
+/// Queues `command` in the caller's transaction, for a change that must reach the device
+/// (the owner's sync settings): no event of its own (the change records one), no push (it is
+/// not urgent: the device gets it when it next connects). Returns the wake-up key to pass to
+/// [`Wake::committed`] after the commit.
+pub(crate) async fn enqueue_in(
+    connection: &mut AnyConnection,
+    wake: &Wake,
+    command: &Command,
+) -> anyhow::Result<String> {
+    // Each device's row is locked by the change that queues this, so the sequence is free
+    // unless IssueCommand raced it; one retry covers that.
+    if insert_in(connection, command).await?.is_none()
+        && insert_in(connection, command).await?.is_none()
+    {
+        anyhow::bail!("no free command sequence for {}", command.command_id);
+    }
+    let key = wake_key(command.mi_id, &command.device_id);
+    wake.notify(connection, &key).await?;
+    Ok(key)
+}
+
 fn action_from_row(row: &AnyRow) -> anyhow::Result<Action> {
     let name: String = row.try_get("action")?;
     Ok(match name.as_str() {
@@ -93,6 +167,10 @@ fn action_from_row(row: &AnyRow) -> anyhow::Result<Action> {
         }),
         "disable_lost_mode" => Action::DisableLostMode,
         "erase" => Action::Erase,
+        "apply_sync_settings" => {
+            let settings: String = row.try_get("sync_settings")?;
+            Action::ApplySyncSettings(serde_json::from_str(&settings)?)
+        }
         other => anyhow::bail!("unknown stored command action {other:?}"),
     })
 }
@@ -320,51 +398,12 @@ impl CommandStore for SqlCommandStore {
         channel_stale: std::time::Duration,
     ) -> anyhow::Result<IssueOutcome> {
         let (mi_id, device_id) = (command.mi_id, command.device_id.as_str());
-        let lost_mode = match &command.action {
-            Action::EnableLostMode(lost_mode) => lost_mode.clone(),
-            _ => LostMode {
-                message: String::new(),
-                phone_number: String::new(),
-                footnote: String::new(),
-                since: None,
-            },
-        };
         // Two issues at once on PostgreSQL may pick the same sequence: the later insert then
         // conflicts, and tries the next one.
         for _ in 0..3 {
             let mut transaction = self.database.begin_write().await?;
-            let sequence: i64 = sqlx::query(
-                "SELECT COALESCE(MAX(sequence), 0) + 1 AS next FROM device_commands \
-                 WHERE mi_id = $1 AND device_id = $2",
-            )
-            .bind(mi_id.as_i64())
-            .bind(device_id)
-            .fetch_one(&mut *transaction)
-            .await?
-            .try_get("next")?;
-            let inserted = sqlx::query(
-                "INSERT INTO device_commands (mi_id, device_id, command_id, sequence, action, \
-                 lost_mode_message, lost_mode_phone_number, lost_mode_footnote, state, \
-                 created_at, expires_at, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
-            )
-            .bind(mi_id.as_i64())
-            .bind(device_id)
-            .bind(&command.command_id)
-            .bind(sequence)
-            .bind(command.action.name())
-            .bind(&lost_mode.message)
-            .bind(&lost_mode.phone_number)
-            .bind(&lost_mode.footnote)
-            .bind(command.state.to_string())
-            .bind(command.created_at.as_i64())
-            .bind(command.expires_at.map(UnixMillis::as_i64))
-            .bind(command.next_attempt_at.as_i64())
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected()
-                == 1;
-            if !inserted {
+            let inserted = insert_in(&mut transaction, command).await?;
+            let Some(sequence) = inserted else {
                 transaction.rollback().await?;
                 if let Some(existing) = self.get(mi_id, device_id, &command.command_id).await? {
                     return Ok(IssueOutcome::Existing(existing));
@@ -382,7 +421,7 @@ impl CommandStore for SqlCommandStore {
                     return Ok(IssueOutcome::ErasePending);
                 }
                 continue;
-            }
+            };
             let device = sqlx::query(
                 "SELECT name, push_token, EXISTS (SELECT 1 FROM device_channels ch \
                  WHERE ch.mi_id = $1 AND ch.device_id = $2 AND ch.heartbeat_at > $3) AS online \

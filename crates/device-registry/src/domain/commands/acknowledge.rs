@@ -129,7 +129,9 @@ fn finish_of(
         Err(error) => (CommandState::Failed, None, Some(error)),
     };
     let effect = match (state, action) {
-        (CommandState::Failed, _) | (_, Action::Ring) => None,
+        // A device that took its sync settings has nothing more to record: the settings were
+        // stored when the owner changed them.
+        (CommandState::Failed, _) | (_, Action::Ring | Action::ApplySyncSettings(_)) => None,
         (_, Action::Locate) => Some(Effect::Located(
             location.ok_or(AcknowledgeError::LocationRequired)?,
         )),

@@ -70,7 +70,9 @@ impl CommandQueue {
         if !device.find_device.enabled {
             return Err(IssueCommandError::FindDeviceOff);
         }
-        if !device.info.capabilities.contains(&action.capability()) {
+        if let Some(capability) = action.capability()
+            && !device.info.capabilities.contains(&capability)
+        {
             return Err(IssueCommandError::CapabilityUnsupported(action.name()));
         }
         if action == Action::Erase {

@@ -23,6 +23,7 @@ use std::time::Duration;
 use mi_contracts::{DeviceCapability, MiId, UnixMillis};
 use serde::{Deserialize, Serialize};
 
+use super::sync_settings::{SyncDelivery, SyncSettings};
 use super::{DeviceStore, Location, LostMode};
 
 pub(crate) use acknowledge::{AcknowledgeError, Acknowledgement};
@@ -45,6 +46,9 @@ pub(crate) enum Action {
     DisableLostMode,
     /// Erase all content and settings.
     Erase,
+    /// Take the sync settings the owner chose (queued by UpdateSyncSettings, never by
+    /// IssueCommand).
+    ApplySyncSettings(SyncSettings),
 }
 
 impl Action {
@@ -56,17 +60,19 @@ impl Action {
             Self::EnableLostMode(_) => "enable_lost_mode",
             Self::DisableLostMode => "disable_lost_mode",
             Self::Erase => "erase",
+            Self::ApplySyncSettings(_) => "apply_sync_settings",
         }
     }
 
     /// What the device must support to carry it out: ending Lost Mode needs the lock that
-    /// started it.
-    pub(crate) fn capability(&self) -> DeviceCapability {
+    /// started it; every device takes its sync settings.
+    pub(crate) fn capability(&self) -> Option<DeviceCapability> {
         match self {
-            Self::Locate => DeviceCapability::Locate,
-            Self::Ring => DeviceCapability::Ring,
-            Self::EnableLostMode(_) | Self::DisableLostMode => DeviceCapability::Lock,
-            Self::Erase => DeviceCapability::Erase,
+            Self::Locate => Some(DeviceCapability::Locate),
+            Self::Ring => Some(DeviceCapability::Ring),
+            Self::EnableLostMode(_) | Self::DisableLostMode => Some(DeviceCapability::Lock),
+            Self::Erase => Some(DeviceCapability::Erase),
+            Self::ApplySyncSettings(_) => None,
         }
     }
 }
@@ -161,6 +167,8 @@ pub(crate) struct CommandExpiry {
     pub enable_lost_mode: Duration,
     /// Lost Mode off.
     pub disable_lost_mode: Duration,
+    /// The owner's sync settings.
+    pub apply_sync_settings: Duration,
 }
 
 impl CommandExpiry {
@@ -172,6 +180,7 @@ impl CommandExpiry {
             Action::Ring => self.ring,
             Action::EnableLostMode(_) => self.enable_lost_mode,
             Action::DisableLostMode => self.disable_lost_mode,
+            Action::ApplySyncSettings(_) => self.apply_sync_settings,
             Action::Erase => return None,
         };
         Some(now.saturating_add(after))
@@ -239,6 +248,15 @@ impl CommandQueue {
             commands,
             devices,
             timings,
+        }
+    }
+
+    /// The command that will carry an owner's sync-settings change made now to the device.
+    pub(crate) fn sync_delivery(&self) -> SyncDelivery {
+        let now = UnixMillis::now();
+        SyncDelivery {
+            command_id: uuid::Uuid::now_v7().to_string(),
+            expires_at: now.saturating_add(self.timings.expiry.apply_sync_settings),
         }
     }
 }

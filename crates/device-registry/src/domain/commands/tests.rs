@@ -21,6 +21,7 @@ fn timings() -> QueueTimings {
             ring: Duration::from_secs(600),
             enable_lost_mode: Duration::from_secs(7 * 86_400),
             disable_lost_mode: Duration::from_secs(7 * 86_400),
+            apply_sync_settings: Duration::from_secs(7 * 86_400),
         },
         not_now_backoff: NotNowBackoff {
             initial: Duration::from_secs(30),
