@@ -52,7 +52,7 @@ enum Scenario {
 }
 
 #[derive(Debug, Parser)]
-#[command(about = "Load generator for mi-account")]
+#[command(version, about = "Load generator for mi-account")]
 struct Args {
     /// What to drive.
     #[arg(long, value_enum, default_value = "send-code")]

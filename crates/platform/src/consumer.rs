@@ -1,6 +1,8 @@
 //! Consuming events: at-least-once delivery, retries with backoff, a dead-letter topic, and
 //! the idempotency record that makes redelivery harmless.
 
+mod starved;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,6 +18,8 @@ use crate::bus::{BusMessage, Delivery, EventBus, Subscription};
 use crate::config::ConsumerConfig;
 use crate::db::Database;
 use crate::telemetry::{self, PairExtractor};
+
+pub use self::starved::{HEALTH_SERVICE, report_in_health, starved_groups};
 
 /// Header on a dead-lettered message: why it could not be processed.
 pub const DEAD_LETTER_ERROR_HEADER: &str = "mi-dead-letter-error";
@@ -75,9 +79,19 @@ pub async fn run_consumer(
     };
     tracing::info!(group = %spec.group, topics = ?spec.topics, "consumer started");
 
+    // The first check after one period: a member that just joined holds nothing yet.
+    let mut starvation_check = tokio::time::interval_at(
+        tokio::time::Instant::now() + starved::CHECK_EVERY,
+        starved::CHECK_EVERY,
+    );
+    starvation_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let first = tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = starvation_check.tick() => {
+                starved::check(&mut *subscription, &spec.group).await;
+                continue;
+            }
             delivery = subscription.next() => delivery,
         };
         let first = match first {

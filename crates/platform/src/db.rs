@@ -88,13 +88,32 @@ impl Database {
     pub async fn connect(infra: &InfraConfig, name: &str) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         match postgres_url(infra, name)? {
-            Some(url) => Self::connect_postgres(&url, infra.postgres.max_connections).await,
+            Some(url) => {
+                Self::connect_postgres_with(
+                    &url,
+                    infra.postgres.max_connections,
+                    infra.postgres.acquire_timeout,
+                )
+                .await
+            }
             None => Self::connect_sqlite(&infra.sqlite_path(name)).await,
         }
     }
 
-    /// Connects to a PostgreSQL database URL, creating the database if it is missing.
+    /// Connects to a PostgreSQL database URL, creating the database if it is missing, with the
+    /// default `postgres.acquire_timeout`.
     pub async fn connect_postgres(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let acquire_timeout = PostgresConfig::default().acquire_timeout;
+        Self::connect_postgres_with(url, max_connections, acquire_timeout).await
+    }
+
+    /// Like [`Self::connect_postgres`]; a request waits at most `acquire_timeout` for a
+    /// connection, after which it fails as an outage (`crate::outage`).
+    pub async fn connect_postgres_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let exists = Any::database_exists(url)
             .await
@@ -110,7 +129,7 @@ impl Database {
             AnyConnectOptions::from_str(url)?.log_statements(tracing::log::LevelFilter::Trace);
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await
             .with_context(|| format!("cannot connect to {}", redact::url(url)))?;

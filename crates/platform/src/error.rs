@@ -180,10 +180,26 @@ impl ServiceError {
         Self::new(ErrorCode::Unauthenticated, description).with_reason(reason)
     }
 
-    /// INTERNAL: logs the cause chain and tells the client nothing about it.
+    /// INTERNAL: logs the cause chain and tells the client nothing about it. Unless the cause
+    /// is a dependency that is down (`crate::outage`): that is UNAVAILABLE, naming the
+    /// dependency in the metadata, so that clients retry later instead of reporting a bug.
     pub fn internal(error: &anyhow::Error) -> Self {
+        if let Some(dependency) = crate::outage::unreachable_dependency(error) {
+            tracing::warn!(%dependency, error = format!("{error:#}"), "dependency unavailable");
+            return Self::unavailable(dependency);
+        }
         tracing::error!(error = format!("{error:#}"), "internal error");
         Self::new(ErrorCode::Internal, "internal error")
+    }
+
+    /// UNAVAILABLE because `dependency` cannot be reached now; a retry after a second may pass.
+    pub fn unavailable(dependency: crate::outage::Dependency) -> Self {
+        let mut error = Self::new(
+            ErrorCode::Unavailable,
+            "the service cannot reach a dependency; try again shortly",
+        );
+        error.details.set_retry_info(Some(Duration::from_secs(1)));
+        error.with_metadata("dependency", dependency.as_str())
     }
 
     /// Adds a field violation to the `BadRequest` detail.
@@ -271,6 +287,22 @@ mod tests {
         let (reason, metadata) = error_info(&status);
         assert_eq!(reason, "INVALID_ARGUMENT");
         assert_eq!(metadata["field"], "locale");
+    }
+
+    #[test]
+    fn a_dependency_outage_is_unavailable_not_internal() {
+        let down = anyhow::Error::new(sqlx::Error::PoolTimedOut).context("cannot begin");
+        let status = Status::from(ServiceError::internal(&down));
+        assert_eq!(status.code(), Code::Unavailable);
+        let (reason, metadata) = error_info(&status);
+        assert_eq!(reason, "UNAVAILABLE");
+        assert_eq!(metadata["dependency"], "database");
+
+        let bug = anyhow::anyhow!("unexpected state");
+        assert_eq!(
+            Status::from(ServiceError::internal(&bug)).code(),
+            Code::Internal
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod backoff;
 pub mod bus;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod consumer;
@@ -19,6 +20,7 @@ pub mod events;
 pub mod host;
 pub mod limiter;
 pub mod localized;
+pub mod outage;
 pub mod outbox;
 pub mod paging;
 pub(crate) mod redact;

@@ -37,7 +37,9 @@ impl Platform {
             match &config.redis.url {
                 Some(url) => {
                     let ca = config.redis.ca.as_deref();
-                    let connection = crate::redis_connection::connect_with_ca(url, ca).await?;
+                    let connection =
+                        crate::redis_connection::connect_with_ca(url, ca, config.redis.timeout)
+                            .await?;
                     let prefix = &config.redis.key_prefix;
                     (
                         Arc::new(RedisRateLimiter::new(connection.clone(), prefix)),

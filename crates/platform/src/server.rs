@@ -40,6 +40,11 @@ pub async fn serve(
             .set_service_status(*name, ServingStatus::Serving)
             .await;
     }
+    // Readiness detail: whether this process's consumers hold partitions (consumer::starved).
+    tokio::spawn(crate::consumer::report_in_health(
+        health_reporter.clone(),
+        shutdown.clone(),
+    ));
     let reflection_v1 = reflection(service_names)
         .build_v1()
         .context("cannot build the reflection service")?;

@@ -18,7 +18,9 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::Platform;
-use crate::config::ConfigLoader;
+use crate::cli::Action;
+use crate::config::{ConfigLoader, InfraConfig};
+use crate::db::Database;
 use crate::host::ServiceHost;
 
 /// A service's config section: at least where it listens.
@@ -113,26 +115,38 @@ impl<S: Service> BoundService<S> {
     }
 }
 
-/// The `main` of a process: loads configuration, starts telemetry and the platform, runs
-/// `body` until SIGINT/SIGTERM, and turns any error into a clear message and exit code 1.
-pub async fn run_process<F, Fut>(process_name: &str, body: F) -> std::process::ExitCode
+/// The `main` of a process: reads the command line (`--help`, `--version`, `migrate`), loads
+/// configuration and starts telemetry; then either runs the `migrations` (each a service name
+/// and its migrations) and exits, or starts the platform and runs `body` until SIGINT/SIGTERM.
+/// Any error becomes a clear message and exit code 1.
+pub async fn run_process<F, Fut>(
+    process_name: &'static str,
+    migrations: Vec<(&'static str, Migrator)>,
+    body: F,
+) -> std::process::ExitCode
 where
     F: FnOnce(ConfigLoader, Platform, CancellationToken) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
+    let action = crate::cli::parse(process_name);
     let outcome = async {
         let loader = ConfigLoader::from_env()?;
         let infra = loader.infra()?;
         let telemetry = crate::telemetry::init(&infra.telemetry, process_name)?;
-        let platform = Platform::connect(infra).await?;
-        let shutdown = CancellationToken::new();
-        let on_signal = shutdown.clone();
-        tokio::spawn(async move {
-            crate::server::shutdown_signal().await;
-            tracing::info!("shutting down");
-            on_signal.cancel();
-        });
-        let result = body(loader, platform, shutdown).await;
+        let result = match action {
+            Action::Migrate => migrate(&infra, migrations).await,
+            Action::Serve => {
+                let platform = Platform::connect(infra).await?;
+                let shutdown = CancellationToken::new();
+                let on_signal = shutdown.clone();
+                tokio::spawn(async move {
+                    crate::server::shutdown_signal().await;
+                    tracing::info!("shutting down");
+                    on_signal.cancel();
+                });
+                body(loader, platform, shutdown).await
+            }
+        };
         telemetry.shutdown();
         result
     }
@@ -147,14 +161,33 @@ where
     }
 }
 
+/// Runs each service's migrations on its database.
+async fn migrate(
+    infra: &InfraConfig,
+    migrations: Vec<(&'static str, Migrator)>,
+) -> anyhow::Result<()> {
+    for (service, migrator) in migrations {
+        Database::connect(infra, service)
+            .await?
+            .migrate(migrator)
+            .await?;
+        tracing::info!(service, "database migrated");
+    }
+    Ok(())
+}
+
 /// The `main` of a single-service binary.
 pub async fn run_single<S: Service>() -> std::process::ExitCode {
-    run_process(S::NAME, |loader, platform, shutdown| async move {
-        loader.check_top_level(&[S::NAME])?;
-        BoundService::<S>::bind(&loader)
-            .await?
-            .run(platform, shutdown)
-            .await
-    })
+    run_process(
+        S::NAME,
+        vec![(S::NAME, S::MIGRATIONS)],
+        |loader, platform, shutdown| async move {
+            loader.check_top_level(&[S::NAME])?;
+            BoundService::<S>::bind(&loader)
+                .await?
+                .run(platform, shutdown)
+                .await
+        },
+    )
     .await
 }

@@ -1,5 +1,6 @@
 //! The Kafka bus, on librdkafka (rdkafka's bundled build).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,9 +12,11 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
 
+use super::producer::RenewableProducer;
 use super::{BusMessage, Delivery, EventBus, MessageRefused, Subscription};
 use crate::config::KafkaConfig;
 
@@ -21,7 +24,7 @@ use crate::config::KafkaConfig;
 pub struct KafkaBus {
     brokers: String,
     config: KafkaConfig,
-    producer: FutureProducer,
+    producer: RenewableProducer,
     admin: AdminClient<DefaultClientContext>,
 }
 
@@ -38,15 +41,16 @@ impl KafkaBus {
     /// Creates the producer and admin clients; they connect lazily, so a broker that is down
     /// now does not stop the service from starting.
     pub fn new(brokers: &str, config: &KafkaConfig) -> anyhow::Result<Self> {
-        let producer = client_config(brokers, config)
+        let mut producer_settings = client_config(brokers, config);
+        producer_settings
             .set("acks", "all")
             .set("enable.idempotence", config.idempotent_producer.to_string())
             .set(
                 "message.timeout.ms",
                 config.message_timeout.as_millis().to_string(),
             )
-            .set("linger.ms", "2")
-            .create()
+            .set("linger.ms", "2");
+        let producer = RenewableProducer::new(producer_settings)
             .context("cannot create the Kafka producer")?;
         let admin = client_config(brokers, config)
             .create()
@@ -96,8 +100,10 @@ impl EventBus for KafkaBus {
     }
 
     async fn publish_each(&self, messages: &[BusMessage]) -> Vec<anyhow::Result<()>> {
+        let producer = self.producer.current();
         // All sends are in flight at once (librdkafka batches them); each has its own result.
         let sends = messages.iter().map(|message| {
+            let producer = &producer;
             let headers =
                 message
                     .headers
@@ -113,14 +119,24 @@ impl EventBus for KafkaBus {
                 .payload(&message.payload)
                 .headers(headers);
             async move {
-                self.producer
+                producer
                     .send(record, Timeout::Never)
                     .await
                     .map(|_| ())
-                    .map_err(|(error, _)| publish_error(error, &message.topic))
+                    .map_err(|(error, _)| error)
             }
         });
-        join_all(sends).await
+        let results = join_all(sends).await;
+        let errors = results.iter().filter_map(|result| result.as_ref().err());
+        if self.producer.renew_if_stuck(&producer, errors) {
+            // The old producer flushes and joins its thread when dropped: not on a worker.
+            tokio::task::spawn_blocking(move || drop(producer));
+        }
+        results
+            .into_iter()
+            .zip(messages)
+            .map(|(result, message)| result.map_err(|error| publish_error(error, &message.topic)))
+            .collect()
     }
 
     async fn subscribe(
@@ -128,8 +144,19 @@ impl EventBus for KafkaBus {
         group: &str,
         topics: &[String],
     ) -> anyhow::Result<Box<dyn Subscription>> {
-        let consumer: StreamConsumer = client_config(&self.brokers, &self.config)
+        let mut settings = client_config(&self.brokers, &self.config);
+        if let Some(instance) = self.config.group_instance_id(group) {
+            settings.set("group.instance.id", instance);
+        }
+        let session_timeout = self.config.session_timeout.as_millis();
+        let consumer: StreamConsumer = settings
             .set("group.id", group)
+            .set("session.timeout.ms", session_timeout.to_string())
+            .set("heartbeat.interval.ms", (session_timeout / 3).to_string())
+            .set(
+                "partition.assignment.strategy",
+                &self.config.partition_assignment,
+            )
             // Offsets are stored only after a message is processed, then committed in the
             // background, on rebalance and on close: at-least-once delivery.
             .set("enable.auto.commit", "true")
@@ -147,7 +174,10 @@ impl EventBus for KafkaBus {
         consumer
             .subscribe(&topic_names)
             .context("cannot subscribe")?;
-        Ok(Box::new(KafkaSubscription { consumer }))
+        Ok(Box::new(KafkaSubscription {
+            consumer: Arc::new(consumer),
+            topics: topics.to_vec(),
+        }))
     }
 }
 
@@ -191,7 +221,40 @@ fn client_config(brokers: &str, config: &KafkaConfig) -> ClientConfig {
 }
 
 struct KafkaSubscription {
-    consumer: StreamConsumer,
+    // Shared with the blocking tasks that ask the broker about the group.
+    consumer: Arc<StreamConsumer>,
+    topics: Vec<String>,
+}
+
+/// How long a question to the broker about offsets may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Messages the group has not consumed yet in `topics`: each partition's high watermark less
+/// the group's committed offset (or the low watermark, where it committed none).
+fn group_lag(consumer: &StreamConsumer, topics: &[String]) -> anyhow::Result<i64> {
+    let mut partitions = TopicPartitionList::new();
+    for topic in topics {
+        let metadata = consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
+        for partition in metadata
+            .topics()
+            .iter()
+            .flat_map(|topic| topic.partitions())
+        {
+            partitions.add_partition(topic, partition.id());
+        }
+    }
+    let committed = consumer.committed_offsets(partitions, METADATA_TIMEOUT)?;
+    let mut lag = 0;
+    for element in committed.elements() {
+        let (low, high) =
+            consumer.fetch_watermarks(element.topic(), element.partition(), METADATA_TIMEOUT)?;
+        let position = match element.offset() {
+            Offset::Offset(offset) => offset.max(low),
+            _ => low,
+        };
+        lag += (high - position).max(0);
+    }
+    Ok(lag)
 }
 
 #[async_trait]
@@ -233,6 +296,17 @@ impl Subscription for KafkaSubscription {
         self.consumer
             .store_offset(&delivery.message.topic, delivery.partition, delivery.offset)
             .context("cannot store kafka offset")
+    }
+
+    async fn lag_without_partitions(&mut self) -> anyhow::Result<Option<i64>> {
+        if self.consumer.assignment()?.count() > 0 {
+            return Ok(None);
+        }
+        let (consumer, topics) = (Arc::clone(&self.consumer), self.topics.clone());
+        let lag = tokio::task::spawn_blocking(move || group_lag(&consumer, &topics))
+            .await
+            .context("kafka lag task failed")??;
+        Ok((lag > 0).then_some(lag))
     }
 
     async fn close(self: Box<Self>) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@
 mod embedded;
 mod kafka;
 mod kafka_security;
+mod producer;
 
 use std::fmt::Debug;
 
@@ -101,6 +102,13 @@ pub trait Subscription: Send {
 
     /// Records that `delivery` (and everything before it in its partition) is processed.
     async fn commit(&mut self, delivery: &Delivery) -> anyhow::Result<()>;
+
+    /// How many messages wait for this group in its topics while this member holds none of
+    /// their partitions (a member the broker left out of the assignment); `None` while it
+    /// holds some, or nothing waits.
+    async fn lag_without_partitions(&mut self) -> anyhow::Result<Option<i64>> {
+        Ok(None)
+    }
 
     /// Commits what was recorded and leaves the group.
     async fn close(self: Box<Self>) -> anyhow::Result<()>;

@@ -200,6 +200,10 @@ pub struct PostgresConfig {
     pub database_prefix: String,
     /// Connections per service pool.
     pub max_connections: u32,
+    /// How long a request waits for a pooled connection before it answers UNAVAILABLE: short,
+    /// so that while PostgreSQL is down clients hear so at once rather than at their deadline.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
     /// TLS mode: `disable`, `allow`, `prefer`, `require`, `verify-ca` or `verify-full`; set as
     /// `sslmode` in the URL, winning over the URL's own (which works too).
     pub ssl_mode: Option<String>,
@@ -214,6 +218,7 @@ impl Default for PostgresConfig {
             url: None,
             database_prefix: "mi_".into(),
             max_connections: 16,
+            acquire_timeout: Duration::from_secs(2),
             ssl_mode: None,
             ssl_root_cert: None,
         }
@@ -227,6 +232,7 @@ impl std::fmt::Debug for PostgresConfig {
             .field("url", &self.url.as_deref().map(crate::redact::url))
             .field("database_prefix", &self.database_prefix)
             .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
             .field("ssl_mode", &self.ssl_mode)
             .field("ssl_root_cert", &self.ssl_root_cert)
             .finish()
@@ -245,6 +251,10 @@ pub struct RedisConfig {
     /// PEM CA certificates that verify a `rediss://` server instead of the system's roots
     /// (usually read from a file by `MI_REDIS__CA_FILE`).
     pub ca: Option<String>,
+    /// How long one connection attempt or one command may take before it fails (and the
+    /// request answers UNAVAILABLE): short, so a Redis outage is answered at once.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
 }
 
 impl Default for RedisConfig {
@@ -253,6 +263,7 @@ impl Default for RedisConfig {
             url: None,
             key_prefix: "mi:".into(),
             ca: None,
+            timeout: Duration::from_secs(2),
         }
     }
 }
@@ -264,6 +275,7 @@ impl std::fmt::Debug for RedisConfig {
             .field("url", &self.url.as_deref().map(crate::redact::url))
             .field("key_prefix", &self.key_prefix)
             .field("ca", &self.ca.is_some())
+            .field("timeout", &self.timeout)
             .finish()
     }
 }

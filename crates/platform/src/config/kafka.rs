@@ -30,6 +30,21 @@ pub struct KafkaConfig {
     /// brokers that hold a fetch for its full wait (tansu), costs only idle polls elsewhere.
     #[serde(with = "humantime_serde")]
     pub fetch_max_wait: Duration,
+    /// How long a consumer may go without a heartbeat before the broker expires it and gives
+    /// its partitions to the others: how long a SIGKILLed member's partitions wait (Kafka's own
+    /// default is 45 s). Heartbeats go every third of it.
+    #[serde(with = "humantime_serde")]
+    pub session_timeout: Duration,
+    /// `partition.assignment.strategy`: `cooperative-sticky` moves only the partitions that
+    /// change owner, so the other members keep consuming through a rebalance.
+    pub partition_assignment: String,
+    /// Static membership (`group.instance.id`): a replica that restarts under the same id takes
+    /// its partitions straight back, without a rebalance and without waiting for the broker to
+    /// expire its old self. Unset or empty: off (on tansu 0.6.0 a static member that was joining
+    /// when the broker restarted never consumed again; see the README); `auto`: the host name
+    /// (a Kubernetes pod's name) and the consumer group; anything else: that id. Two replicas
+    /// on one host must each have their own.
+    pub group_instance_id: Option<String>,
     /// librdkafka debug contexts, e.g. `cgrp,fetch`, logged under the `librdkafka` target.
     pub debug: Option<String>,
     /// How clients reach the brokers: in plaintext, over TLS, with SASL, or both.
@@ -56,6 +71,9 @@ impl Default for KafkaConfig {
             message_timeout: Duration::from_secs(30),
             idempotent_producer: true,
             fetch_max_wait: Duration::from_millis(20),
+            session_timeout: Duration::from_secs(10),
+            partition_assignment: "cooperative-sticky".into(),
+            group_instance_id: None,
             debug: None,
             security_protocol: KafkaSecurityProtocol::Plaintext,
             sasl_mechanism: SaslMechanism::ScramSha512,
@@ -67,6 +85,16 @@ impl Default for KafkaConfig {
 }
 
 impl KafkaConfig {
+    /// The `group.instance.id` of this replica's member of `group`, `None` for dynamic
+    /// membership.
+    pub fn group_instance_id(&self, group: &str) -> Option<String> {
+        match self.group_instance_id.as_deref() {
+            None | Some("") => None,
+            Some("auto") => Some(format!("{}.{group}", host_name())),
+            Some(id) => Some(id.to_owned()),
+        }
+    }
+
     pub(super) fn validate(&self) -> anyhow::Result<()> {
         if self.brokers.as_deref().is_some_and(str::is_empty) {
             anyhow::bail!("invalid configuration: kafka.brokers is empty");
@@ -74,6 +102,11 @@ impl KafkaConfig {
         if self.partitions < 1 || self.replication_factor < 1 {
             anyhow::bail!(
                 "invalid configuration: kafka.partitions and kafka.replication_factor must be at least 1"
+            );
+        }
+        if self.session_timeout < Duration::from_secs(3) {
+            anyhow::bail!(
+                "invalid configuration: kafka.session_timeout must be at least 3s (heartbeats go every third of it)"
             );
         }
         if self.security_protocol.uses_sasl()
@@ -147,4 +180,14 @@ impl SaslMechanism {
             Self::Plain => "PLAIN",
         }
     }
+}
+
+/// This machine's (or pod's) name: `HOSTNAME`, else the kernel's, else `localhost`.
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }

@@ -61,7 +61,9 @@ impl TlsRedis {
     async fn who(&self, url: &str, ca: &Ca) -> anyhow::Result<String> {
         let url = url.replace("{port}", &self.port.to_string());
         let asking = async {
-            let mut connection = redis_connection::connect_with_ca(&url, Some(&ca.pem())).await?;
+            let mut connection =
+                redis_connection::connect_with_ca(&url, Some(&ca.pem()), Duration::from_secs(2))
+                    .await?;
             let who: String = redis::cmd("ACL")
                 .arg("WHOAMI")
                 .query_async(&mut connection)
