@@ -84,7 +84,7 @@ pub(crate) async fn registry(platform: &TestPlatform) -> DeviceRegistryServiceCl
     DeviceRegistryServiceClient::new(crate::support::channel(platform.addresses.device).await)
 }
 
-fn status_report() -> ReportDeviceStatusRequest {
+pub(crate) fn status_report() -> ReportDeviceStatusRequest {
     ReportDeviceStatusRequest {
         battery_percent: Some(57),
         network_type: NetworkType::Wifi.into(),

@@ -34,7 +34,7 @@ in_both_modes!(
     a_push_leaves_once_through_the_provider_in_fcm_shape,
     a_lost_push_answer_is_retried_under_the_same_key,
     push_is_no_channel_for_codes,
-    a_real_removal_names_the_device_and_alerts_nobody_without_an_audience,
+    a_real_removal_alerts_the_owners_contacts_naming_the_device,
 );
 
 /// A device event as the registry publishes it (keyed `<mi_id>/<device_id>`), published now;
@@ -387,9 +387,9 @@ async fn push_is_no_channel_for_codes(backends: Backends) {
 }
 
 /// The registry's own event, end to end: RemoveDevice publishes `DeviceRemoved` naming the
-/// device for the alert; its audience is empty until the registry learns the account's
-/// contacts, so the notification service handles it and sends nothing.
-async fn a_real_removal_names_the_device_and_alerts_nobody_without_an_audience(backends: Backends) {
+/// device, with the audience the registry learned from identity's events (the sign-ins), so
+/// the owner's phone gets the alert.
+async fn a_real_removal_alerts_the_owners_contacts_naming_the_device(backends: Backends) {
     let platform = TestPlatform::start(backends).await;
     let phone = unique_phone_number();
     let (owner, password) = platform.create_account(&phone, Channel::Sms).await;
@@ -422,25 +422,13 @@ async fn a_real_removal_names_the_device_and_alerts_nobody_without_an_audience(b
         (owner.mi_id, "tablet-9")
     );
     assert_eq!(removed.device_name, tablet.name);
-    // With one partition, the removal is handled once a later device event's alert is in.
-    let marker = unique_email();
-    let disabled = FindDeviceDisabled {
-        mi_id: owner.mi_id,
-        device_id: "phone-1".into(),
-        device_name: "marker".into(),
-        audience: audience(&[&marker], "en"),
-    };
-    publish(&platform, &disabled).await;
-    platform
-        .wait_for_text(&marker, "Find Device was turned off")
+    assert_eq!(
+        removed.audience.map(|audience| audience.contacts),
+        Some(vec![phone.clone()])
+    );
+    let alert = platform
+        .wait_for_text(&phone, "was removed from Mi Account")
         .await;
-    let database = platform.config.database("notification").await;
-    let deliveries: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE source_event_id = $1")
-            .bind(&event.event_id)
-            .fetch_one(database.pool())
-            .await
-            .unwrap();
-    assert_eq!(deliveries, 0, "nobody to tell");
+    assert!(alert.body.contains(&tablet.name), "{alert:?}");
     platform.stop().await;
 }

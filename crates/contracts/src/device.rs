@@ -55,6 +55,9 @@ pub enum DeviceCapability {
 pub enum DeviceKeyAlgorithm {
     /// EdDSA over Curve25519, 32-byte public keys.
     Ed25519,
+    /// ECDSA over NIST P-256 with SHA-256 (JWS `ES256`), 65-byte uncompressed SEC1 points:
+    /// what phones' hardware keystores (Android StrongBox, the Secure Enclave) can hold.
+    P256,
 }
 
 impl DeviceKeyAlgorithm {
@@ -62,6 +65,7 @@ impl DeviceKeyAlgorithm {
     pub fn public_key_len(self) -> usize {
         match self {
             Self::Ed25519 => 32,
+            Self::P256 => 65,
         }
     }
 }
@@ -162,8 +166,13 @@ impl DeviceInfo {
 fn parse_credential(credential: DeviceCredential) -> Result<DeviceCredential, DeviceProblem> {
     let expected = credential.algorithm.public_key_len();
     if credential.public_key.len() != expected {
-        let problem = format!("an {} public key is {expected} bytes", credential.algorithm);
+        let problem = format!("a {} public key is {expected} bytes", credential.algorithm);
         return Err(("device.credential.public_key", problem));
+    }
+    // Only the uncompressed form (0x04 || x || y): one encoding per key, as the wire says.
+    if credential.algorithm == DeviceKeyAlgorithm::P256 && credential.public_key[0] != 0x04 {
+        let problem = "a p256 public key is an uncompressed SEC1 point (0x04 || x || y)";
+        return Err(("device.credential.public_key", problem.to_owned()));
     }
     let push_token = credential.push_token.trim().to_owned();
     if push_token.chars().count() > DeviceCredential::MAX_PUSH_TOKEN_CHARS
@@ -262,6 +271,24 @@ mod tests {
         for (field, device) in cases {
             let refused = DeviceInfo::parse(device).expect_err(field);
             assert_eq!(refused.0, field);
+        }
+    }
+
+    #[test]
+    fn a_p256_key_is_an_uncompressed_point_of_65_bytes() {
+        let with_key = |public_key: Vec<u8>| DeviceInfo {
+            credential: Some(DeviceCredential {
+                algorithm: DeviceKeyAlgorithm::P256,
+                public_key,
+                push_token: String::new(),
+            }),
+            ..phone()
+        };
+        let uncompressed: Vec<u8> = [4].into_iter().chain([7; 64]).collect();
+        assert!(DeviceInfo::parse(with_key(uncompressed)).is_ok());
+        for refused in [vec![4; 33], vec![2; 65], vec![4; 32]] {
+            let problem = DeviceInfo::parse(with_key(refused)).expect_err("refused");
+            assert_eq!(problem.0, "device.credential.public_key");
         }
     }
 }

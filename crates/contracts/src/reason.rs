@@ -69,6 +69,10 @@ pub enum Reason {
     PasswordPolicy,
     /// The account's primary contact cannot be removed.
     PrimaryContact,
+    /// The device was erased and its hardware stays bound to its owner's account (reactivation
+    /// lock) until the owner removes it; metadata `owner_contact` names the owner's masked
+    /// contact where identity refuses a sign-in.
+    ReactivationLocked,
     /// This action needs a recent re-authentication.
     ReauthenticationRequired,
     /// The refresh token is unknown or expired.

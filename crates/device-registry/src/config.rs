@@ -23,6 +23,10 @@ pub struct Settings {
     /// may enroll or remove a device; as identity's `recent_auth_window`.
     #[serde(with = "humantime_serde")]
     pub recent_auth_window: Duration,
+    /// How long the owner's audit trail keeps an entry (`MI_DEVICE__AUDIT_RETENTION`); the
+    /// retention job deletes older ones. 400 days: a year of history, and then some.
+    #[serde(with = "humantime_serde")]
+    pub audit_retention: Duration,
     /// How often an open command channel sends a heartbeat (and marks itself alive; a channel
     /// silent for two heartbeats counts as closed, and its device is woken by push).
     #[serde(with = "humantime_serde")]
@@ -121,6 +125,7 @@ impl Default for Settings {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 50054)),
             access_token_keys: Vec::new(),
             recent_auth_window: Duration::from_secs(300),
+            audit_retention: Duration::from_secs(400 * 24 * 3600),
             channel_heartbeat: Duration::from_secs(30),
             command_expiry: CommandExpirySettings::default(),
             not_now_backoff: Duration::from_secs(30),

@@ -13,6 +13,11 @@
 //! - `ReportDeviceStatus` → `grpc/device_side.rs` (the device token from the metadata) →
 //!   `domain/device_calls.rs` (the token checked against the device's enrolled key, its `jti`
 //!   spent once) → `storage/sql.rs`.
+//! - `SetFindDevice` → `grpc/find_device.rs` (the device token; to turn it off, the owner's
+//!   access token in the request, verified like any) → `domain/find_device.rs` (same account,
+//!   recent, second factor if the account has one) → `storage/sql.rs`.
+//! - `ListAuditEntries` → `grpc/audit.rs` → `domain/audit.rs` → `storage/audit.rs`; the
+//!   entries are written by `publish.rs` with each device event.
 //! - `ReportLocations` → `grpc/locations.rs` → `domain/locations/` (each location checked,
 //!   nothing kept while Find Device is off) → `storage/sql_locations.rs`, whose writes of
 //!   concurrent calls share one transaction (`storage/group_commit.rs`). `ListLocations` the
@@ -23,7 +28,8 @@
 //!   same transaction).
 //! - Identity's `SignedIn` and `AccountDeleted` (the identity topic) → `consume/mod.rs`
 //!   (protobuf → domain) → `domain/linking.rs` → `storage/sql.rs`, which applies each event
-//!   once.
+//!   once; every identity event with an alert audience → `domain/accounts.rs` →
+//!   `storage/accounts.rs` (the audience device events carry, the second-factor flag).
 
 pub(crate) mod config;
 pub(crate) mod consume;
@@ -102,7 +108,10 @@ impl Service for DeviceRegistryService {
         let sweeper = commands.clone();
         let sweep_every = settings.command_poll;
         host.spawn_task(move |shutdown| sweep_expired_commands(sweeper, sweep_every, shutdown));
-        host.spawn_retention(storage::expiries(settings.location_history));
+        host.spawn_retention(storage::expiries(
+            settings.audit_retention,
+            settings.location_history,
+        ));
         host.spawn_consumer(
             &["identity"],
             Arc::new(consume::IdentityEventsHandler::new(registry.clone())),

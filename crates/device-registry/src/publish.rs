@@ -1,16 +1,30 @@
 //! The one place the registry's domain events become `mi.events.v1` payloads, enqueued in the
-//! caller's transaction.
+//! caller's transaction, and entries of the owner's audit trail, written in the same one.
 
+use mi_contracts::UnixMillis;
 use mi_platform::outbox::Outbox;
 use mi_proto::contracts::device_to_wire;
 use mi_proto::events::v1 as events;
 use sqlx::AnyConnection;
 
+use crate::domain::AuditEntry;
 use crate::domain::events::{Audience, DeviceEvent};
+use crate::storage::audit;
 
 /// Adds `event` to the outbox inside the caller's transaction, keyed `<mi_id>/<device_id>` so
-/// one device's events stay in order.
+/// one device's events stay in order, and writes its audit entry.
 pub(crate) async fn enqueue(
+    outbox: &Outbox,
+    connection: &mut AnyConnection,
+    event: &DeviceEvent,
+) -> anyhow::Result<()> {
+    enqueue_payload(outbox, connection, event).await?;
+    // A v7 UUID sorts by time, so entries of one millisecond still list in order.
+    let entry = AuditEntry::of(event, uuid::Uuid::now_v7().to_string(), UnixMillis::now());
+    audit::insert(connection, &entry).await
+}
+
+async fn enqueue_payload(
     outbox: &Outbox,
     connection: &mut AnyConnection,
     event: &DeviceEvent,

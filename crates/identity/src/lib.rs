@@ -11,7 +11,9 @@
 //! (the event as an `mi.events.v1` payload in the outbox) → the identity topic, which the
 //! notification service consumes to send security alerts. The other way, the device
 //! registry's `DeviceRemoved` (the device topic) → `consume/mod.rs` →
-//! `domain/sessions/mod.rs` ends the removed device's sessions.
+//! `domain/sessions/mod.rs` ends the removed device's sessions; its `DeviceErased` and
+//! `DeviceRemoved` → `domain/reactivation.rs` → `storage/sql/reactivation.rs` set and release
+//! the reactivation lock SignIn and SignUp check.
 
 pub mod config;
 pub(crate) mod consume;
@@ -36,7 +38,7 @@ use crate::domain::{
     ARGON2_WORKER, BruteForce, FactorFailures, IdentityParts, IdentityServices, PasswordHasher,
     RecoveryCodes, ResetStarts, SendTokens, TotpSecrets, VerificationTokens,
 };
-use crate::storage::SqlIdentityStore;
+use crate::storage::{SqlIdentityStore, SqlReactivationLocks};
 
 /// The identity service, as the platform runs it.
 #[derive(Debug)]
@@ -102,11 +104,18 @@ impl Service for IdentityService {
                 recent_auth_window: settings.recent_auth_window,
                 legal,
                 consent_ttl: settings.legal.consent_ttl,
+                reactivation_locks: Arc::new(SqlReactivationLocks::new(
+                    host.database().clone(),
+                    host.consumer_group(),
+                )),
             },
         );
         host.spawn_consumer(
             &["device"],
-            Arc::new(consume::DeviceEventsHandler::new(services.sessions.clone())),
+            Arc::new(consume::DeviceEventsHandler::new(
+                services.sessions.clone(),
+                services.reactivation_locks.clone(),
+            )),
         );
         let handler = grpc::IdentityHandler::new(services, proxy_trust, max_password_chars)?;
         Ok(GrpcServices::new(IdentityServiceServer::new(handler)))

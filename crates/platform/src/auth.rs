@@ -178,12 +178,20 @@ impl DeviceClaims {
         credential: &DeviceCredential,
         now_secs: i64,
     ) -> Result<Self, TokenError> {
-        let key = match credential.algorithm {
-            DeviceKeyAlgorithm::Ed25519 => {
-                jsonwebtoken::DecodingKey::from_ed_der(&credential.public_key)
-            }
+        // Each key verifies its own algorithm only: the token's `alg` header never chooses.
+        let (key, algorithm) = match credential.algorithm {
+            DeviceKeyAlgorithm::Ed25519 => (
+                jsonwebtoken::DecodingKey::from_ed_der(&credential.public_key),
+                jsonwebtoken::Algorithm::EdDSA,
+            ),
+            // Despite its name, jsonwebtoken reads an EC "DER" key as the SEC1 point it is.
+            DeviceKeyAlgorithm::P256 => (
+                jsonwebtoken::DecodingKey::from_ec_der(&credential.public_key),
+                jsonwebtoken::Algorithm::ES256,
+            ),
         };
-        let claims: Self = crate::tokens::verify_with_key(token, &key, DEVICE_TOKEN_AUDIENCE)?;
+        let claims: Self =
+            crate::tokens::verify_with_key(token, &key, algorithm, DEVICE_TOKEN_AUDIENCE)?;
         let lifetime = claims.exp.saturating_sub(claims.iat);
         if !(0..=DEVICE_TOKEN_MAX_LIFETIME_SECS).contains(&lifetime) {
             return Err(TokenError::Invalid(format!(
@@ -204,7 +212,8 @@ impl DeviceClaims {
 }
 
 /// Whether `credential`'s public key is one a device could sign with: a valid curve point,
-/// not of small order (which would let anyone forge signatures).
+/// not of small order (Ed25519) and on the curve (P-256), either of which would let anyone
+/// forge signatures.
 pub fn check_device_key(credential: &DeviceCredential) -> Result<(), &'static str> {
     match credential.algorithm {
         DeviceKeyAlgorithm::Ed25519 => {
@@ -218,6 +227,15 @@ pub fn check_device_key(credential: &DeviceCredential) -> Result<(), &'static st
             if key.is_weak() {
                 return Err("is a weak Ed25519 key");
             }
+            Ok(())
+        }
+        DeviceKeyAlgorithm::P256 => {
+            // A point off the curve (or the identity) would let a forger choose signatures.
+            if credential.public_key.first() != Some(&0x04) {
+                return Err("a P-256 public key is an uncompressed SEC1 point");
+            }
+            p256::PublicKey::from_sec1_bytes(&credential.public_key)
+                .map_err(|_| "is not a point on P-256")?;
             Ok(())
         }
     }
@@ -274,7 +292,12 @@ impl AccessTokenVerifier {
 
     /// The claims of the bearer token in `metadata`, or UNAUTHENTICATED saying what is wrong.
     pub fn authenticate(&self, metadata: &MetadataMap) -> Result<AccessClaims, ServiceError> {
-        let token = bearer_token(metadata)?;
+        self.verify(bearer_token(metadata)?)
+    }
+
+    /// The claims of access token `token`, wherever the call carried it (a device passes its
+    /// owner's on in the request), or UNAUTHENTICATED saying what is wrong.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, ServiceError> {
         let claims: AccessClaims = self.verifier.verify(token).map_err(|error| {
             let description = match error {
                 TokenError::UnknownKey => "the access token is signed with an unknown key",
@@ -481,5 +504,110 @@ mod tests {
                 .is_err(),
             "an access-typed token is no verification token"
         );
+    }
+
+    /// A device's P-256 key, from 32 random bytes (a scalar of the group with overwhelming
+    /// likelihood).
+    fn p256_key() -> p256::SecretKey {
+        p256::SecretKey::from_slice(SecretKey::generate().as_bytes()).expect("a P-256 scalar")
+    }
+
+    fn p256_credential(key: &p256::SecretKey) -> DeviceCredential {
+        DeviceCredential {
+            algorithm: DeviceKeyAlgorithm::P256,
+            public_key: key.public_key().to_sec1_bytes().to_vec(),
+            push_token: String::new(),
+        }
+    }
+
+    fn device_claims(now: i64) -> DeviceClaims {
+        DeviceClaims {
+            aud: DEVICE_TOKEN_AUDIENCE.into(),
+            sub: "phone-1".into(),
+            mi_id: 4_070_000_001,
+            iat: now,
+            exp: now + 60,
+            jti: "j1".into(),
+        }
+    }
+
+    /// `claims` signed with `alg: ES256` by a P-256 key.
+    fn es256_token(key: &p256::SecretKey, claims: &DeviceClaims) -> String {
+        use p256::pkcs8::EncodePrivateKey;
+        let der = key.to_pkcs8_der().expect("pkcs8");
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.typ = Some(DEVICE_TOKEN_TYPE.into());
+        let key = jsonwebtoken::EncodingKey::from_ec_der(der.as_bytes());
+        jsonwebtoken::encode(&header, claims, &key).expect("sign")
+    }
+
+    #[test]
+    fn device_tokens_verify_against_the_enrolled_key_of_either_algorithm() {
+        let now = mi_contracts::UnixMillis::now().as_i64() / 1000;
+        let claims = device_claims(now);
+
+        let ed_signer = TokenSigner::from_seed(&SecretKey::generate(), None).expect("signer");
+        let ed_credential = DeviceCredential {
+            algorithm: DeviceKeyAlgorithm::Ed25519,
+            public_key: {
+                use base64::Engine;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(&ed_signer.public_key().x)
+                    .expect("base64url")
+            },
+            push_token: String::new(),
+        };
+        let ed_token = ed_signer.sign(&claims).expect("sign");
+        assert_eq!(
+            DeviceClaims::verify(&ed_token, &ed_credential, now).expect("EdDSA"),
+            claims
+        );
+
+        let p256 = p256_key();
+        let p256_credential = p256_credential(&p256);
+        assert_eq!(check_device_key(&p256_credential), Ok(()));
+        let es_token = es256_token(&p256, &claims);
+        assert_eq!(
+            DeviceClaims::verify(&es_token, &p256_credential, now).expect("ES256"),
+            claims
+        );
+
+        // Another P-256 key's signature, an expired token, and each algorithm's token against
+        // the other algorithm's key are refused.
+        let other = es256_token(&p256_key(), &claims);
+        assert!(DeviceClaims::verify(&other, &p256_credential, now).is_err());
+        let expired = es256_token(
+            &p256,
+            &DeviceClaims {
+                iat: now - 600,
+                exp: now - 540,
+                ..claims.clone()
+            },
+        );
+        assert!(DeviceClaims::verify(&expired, &p256_credential, now).is_err());
+        assert!(
+            DeviceClaims::verify(&es_token, &ed_credential, now).is_err(),
+            "an ES256 token against an Ed25519 key"
+        );
+        assert!(
+            DeviceClaims::verify(&ed_token, &p256_credential, now).is_err(),
+            "an EdDSA token against a P-256 key"
+        );
+    }
+
+    #[test]
+    fn a_p256_key_must_be_an_uncompressed_point_on_the_curve() {
+        let key = p256_credential(&p256_key());
+        let mut off_curve = key.clone();
+        off_curve.public_key[64] ^= 1;
+        let compressed = DeviceCredential {
+            public_key: p256_key().public_key().to_sec1_bytes()[..33].to_vec(),
+            ..key.clone()
+        };
+        let mut compressed_tag = key.clone();
+        compressed_tag.public_key[0] = 0x02;
+        for refused in [off_curve, compressed, compressed_tag] {
+            assert!(check_device_key(&refused).is_err(), "{refused:?}");
+        }
     }
 }

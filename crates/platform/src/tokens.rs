@@ -176,15 +176,17 @@ pub enum TokenError {
 /// How far a verifier lets token times drift, in seconds, for clocks that disagree.
 pub(crate) const LEEWAY_SECS: i64 = 5;
 
-/// The claims of a token of kind `C` signed by `key` (EdDSA) for `audience`, which must say when
-/// it expires; for tokens whose signer is known by another way than a key id.
+/// The claims of a token of kind `C` signed by `key` with `algorithm` (the only one accepted) for
+/// `audience`, which must say when it expires; for tokens whose signer is known by another way
+/// than a key id.
 pub(crate) fn verify_with_key<C: TokenKind>(
     token: &str,
     key: &DecodingKey,
+    algorithm: Algorithm,
     audience: &str,
 ) -> Result<C, TokenError> {
     check_type::<C>(token)?;
-    let mut validation = Validation::new(Algorithm::EdDSA);
+    let mut validation = Validation::new(algorithm);
     validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "aud"]);
     validation.leeway = LEEWAY_SECS.unsigned_abs();

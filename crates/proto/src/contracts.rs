@@ -153,11 +153,11 @@ pub fn device_from_wire(device: Option<wire::DeviceInfo>) -> Result<DeviceInfo, 
         .map(|credential| {
             let algorithm = match wire::DeviceKeyAlgorithm::try_from(credential.algorithm) {
                 Ok(wire::DeviceKeyAlgorithm::Ed25519) => DeviceKeyAlgorithm::Ed25519,
-                Ok(wire::DeviceKeyAlgorithm::Unspecified | wire::DeviceKeyAlgorithm::P256)
-                | Err(_) => {
+                Ok(wire::DeviceKeyAlgorithm::P256) => DeviceKeyAlgorithm::P256,
+                Ok(wire::DeviceKeyAlgorithm::Unspecified) | Err(_) => {
                     return Err((
                         "device.credential.algorithm",
-                        "must be a supported key algorithm (ED25519)".to_owned(),
+                        "must be a supported key algorithm (ED25519, P256)".to_owned(),
                     ));
                 }
             };
@@ -200,6 +200,7 @@ pub fn device_to_wire(device: &DeviceInfo) -> wire::DeviceInfo {
         .map(|credential| wire::DeviceCredential {
             algorithm: match credential.algorithm {
                 DeviceKeyAlgorithm::Ed25519 => wire::DeviceKeyAlgorithm::Ed25519.into(),
+                DeviceKeyAlgorithm::P256 => wire::DeviceKeyAlgorithm::P256.into(),
             },
             public_key: credential.public_key.clone(),
             push_token: credential.push_token.clone(),
@@ -239,6 +240,18 @@ mod tests {
 
     #[test]
     fn a_device_round_trips_and_unknown_enums_are_refused() {
+        for algorithm in DeviceKeyAlgorithm::iter() {
+            let device = DeviceInfo {
+                device_id: "phone-1".into(),
+                credential: Some(DeviceCredential {
+                    algorithm,
+                    public_key: vec![4; algorithm.public_key_len()],
+                    push_token: "token".into(),
+                }),
+                ..DeviceInfo::default()
+            };
+            assert_eq!(device_from_wire(Some(device_to_wire(&device))), Ok(device));
+        }
         let device = DeviceInfo {
             device_id: "phone-1".into(),
             capabilities: DeviceCapability::iter().collect(),
@@ -260,13 +273,15 @@ mod tests {
             device_from_wire(Some(unknown_capability)).map_err(|problem| problem.0),
             Err("device.capabilities")
         );
-        let mut unknown_algorithm = wire_device;
-        if let Some(credential) = unknown_algorithm.credential.as_mut() {
-            credential.algorithm = 42;
+        for unknown in [0, 42] {
+            let mut unknown_algorithm = wire_device.clone();
+            if let Some(credential) = unknown_algorithm.credential.as_mut() {
+                credential.algorithm = unknown;
+            }
+            assert_eq!(
+                device_from_wire(Some(unknown_algorithm)).map_err(|problem| problem.0),
+                Err("device.credential.algorithm")
+            );
         }
-        assert_eq!(
-            device_from_wire(Some(unknown_algorithm)).map_err(|problem| problem.0),
-            Err("device.credential.algorithm")
-        );
     }
 }

@@ -1,17 +1,26 @@
 //! Consumes identity's events (protobuf → domain): a `SignedIn` links its device (with the key
-//! it brought) to the account, an `AccountDeleted` unlinks every device of the account.
+//! it brought) to the account, an `AccountDeleted` unlinks every device of the account and
+//! forgets it, and every event with an alert audience updates the account's audience (and the
+//! two-factor events its second-factor flag).
 
 use anyhow::Context;
 use async_trait::async_trait;
 use mi_contracts::{MiId, UnixMillis};
 use mi_platform::consumer::EventHandler;
 use mi_platform::events;
+use mi_proto::EventPayload;
 use mi_proto::contracts::device_from_wire;
-use mi_proto::events::v1::{AccountDeleted, EventEnvelope, SignedIn};
+use mi_proto::events::v1::{
+    AccountDeleted, AlertAudience, EventEnvelope, PasswordChanged, PasswordFailures,
+    RecoveryContactAdded, RecoveryContactRemoved, SecondFactorFailures, SignedIn,
+    TwoFactorDisabled, TwoFactorEnabled,
+};
 
-use crate::domain::DeviceRegistry;
+use crate::domain::events::Audience;
+use crate::domain::{AccountNews, DeviceRegistry};
 
-/// Links and unlinks devices as accounts sign in and go away.
+/// Links and unlinks devices as accounts sign in and go away, and keeps what the registry
+/// knows of each account.
 #[derive(Debug)]
 pub(crate) struct IdentityEventsHandler {
     registry: DeviceRegistry,
@@ -37,8 +46,9 @@ impl EventHandler for IdentityEventsHandler {
                 .as_ref()
                 .map_or_else(UnixMillis::now, UnixMillis::from_timestamp);
             let mi_id = MiId::new(signed_in.mi_id).context("SignedIn has no valid mi_id")?;
+            let audience = audience_from_wire(signed_in.audience);
             self.registry
-                .link(&event.event_id, mi_id, info, linked_at)
+                .link(&event.event_id, mi_id, info, linked_at, &audience)
                 .await?;
             return Ok(());
         }
@@ -50,7 +60,66 @@ impl EventHandler for IdentityEventsHandler {
                     MiId::new(deleted.mi_id).context("AccountDeleted has no valid mi_id")?,
                 )
                 .await?;
+            return Ok(());
+        }
+        if let Some((mi_id, news)) = account_news(event)? {
+            let mi_id = MiId::new(mi_id).context("an identity event has no valid mi_id")?;
+            self.registry
+                .apply_account_news(&event.event_id, mi_id, &news)
+                .await?;
         }
         Ok(())
+    }
+}
+
+/// The account and what the event says of it, for the identity events that carry an audience
+/// (besides `SignedIn`, which links a device with it); `None` for any other event.
+fn account_news(event: &EventEnvelope) -> anyhow::Result<Option<(u64, AccountNews)>> {
+    /// The Mi ID and audience of a decoded event, and what it says of the second factor.
+    fn news<P: EventPayload>(
+        event: &EventEnvelope,
+        parts: impl FnOnce(P) -> (u64, Option<AlertAudience>),
+        has_second_factor: Option<bool>,
+    ) -> anyhow::Result<Option<(u64, AccountNews)>> {
+        let Some(payload) = events::payload::<P>(event) else {
+            return Ok(None);
+        };
+        let payload = payload.with_context(|| format!("undecodable {}", P::EVENT_TYPE))?;
+        let (mi_id, audience) = parts(payload);
+        let news = AccountNews {
+            audience: audience.map(|audience| audience_from_wire(Some(audience))),
+            has_second_factor,
+        };
+        Ok(Some((mi_id, news)))
+    }
+    let found = [
+        news(event, |e: PasswordChanged| (e.mi_id, e.audience), None)?,
+        news(event, |e: PasswordFailures| (e.mi_id, e.audience), None)?,
+        news(event, |e: SecondFactorFailures| (e.mi_id, e.audience), None)?,
+        news(event, |e: RecoveryContactAdded| (e.mi_id, e.audience), None)?,
+        news(
+            event,
+            |e: RecoveryContactRemoved| (e.mi_id, e.audience),
+            None,
+        )?,
+        news(
+            event,
+            |e: TwoFactorEnabled| (e.mi_id, e.audience),
+            Some(true),
+        )?,
+        news(
+            event,
+            |e: TwoFactorDisabled| (e.mi_id, e.audience),
+            Some(false),
+        )?,
+    ];
+    Ok(found.into_iter().flatten().next())
+}
+
+fn audience_from_wire(audience: Option<AlertAudience>) -> Audience {
+    let audience = audience.unwrap_or_default();
+    Audience {
+        contacts: audience.contacts,
+        locale: audience.locale,
     }
 }

@@ -1,11 +1,13 @@
 //! Linking: a sign-in links its device to the account (identity's `SignedIn`), EnrollDevice
 //! links the calling device with the key it made, an account deletion unlinks every device of
-//! the account.
+//! the account. The reactivation lock: hardware an erased device holds links to no other
+//! account until the owner removes that device.
 
 use mi_contracts::{DeviceInfo, MiId, UnixMillis};
 use mi_platform::auth::check_device_key;
 
-use super::{Device, DeviceRegistry, LinkOutcome, Owner};
+use super::events::{Actor, Audience};
+use super::{Device, DeviceRegistry, LinkOutcome, NewLink, Owner};
 
 /// Why EnrollDevice was refused.
 #[derive(Debug, thiserror::Error)]
@@ -22,21 +24,26 @@ pub(crate) enum EnrollError {
     /// put its own key on a device.
     #[error("reauthentication required")]
     ReauthenticationRequired,
+    /// The hardware belongs to an erased device of another account.
+    #[error("reactivation locked")]
+    ReactivationLocked,
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
 impl DeviceRegistry {
-    /// Links the device of a sign-in (event `event_id`) linked at `linked_at`; a credential it
-    /// brings that is no usable key is left out (identity checked only its shape), so the
-    /// device is linked without one. Returns how it went.
+    /// Links the device of a sign-in (event `event_id`, carrying the account's `audience`)
+    /// linked at `linked_at`; a credential it brings that is no usable key is left out
+    /// (identity checked only its shape), so the device is linked without one. Returns how it
+    /// went.
     pub(crate) async fn link(
         &self,
         event_id: &str,
         mi_id: MiId,
         info: DeviceInfo,
         linked_at: UnixMillis,
+        audience: &Audience,
     ) -> anyhow::Result<LinkOutcome> {
         let mut info = info;
         if let Some(credential) = &info.credential
@@ -47,10 +54,23 @@ impl DeviceRegistry {
         }
         let outcome = self
             .store
-            .link(Some(event_id), mi_id, &info, linked_at)
+            .link(&NewLink {
+                event_id: Some(event_id),
+                mi_id,
+                info: &info,
+                linked_at,
+                actor: Actor::Registry,
+                audience: Some(audience),
+            })
             .await?;
-        if let LinkOutcome::Linked { new_device } = outcome {
-            tracing::info!(%mi_id, device_id = %info.device_id, new_device, "device linked");
+        match outcome {
+            LinkOutcome::Linked { new_device, .. } => {
+                tracing::info!(%mi_id, device_id = %info.device_id, new_device, "device linked");
+            }
+            LinkOutcome::ReactivationLocked => {
+                tracing::warn!(%mi_id, device_id = %info.device_id, "not linked: the hardware of an erased device of another account (reactivation lock)");
+            }
+            LinkOutcome::AlreadyApplied => {}
         }
         Ok(outcome)
     }
@@ -75,9 +95,22 @@ impl DeviceRegistry {
         if !self.is_recent(owner) {
             return Err(EnrollError::ReauthenticationRequired);
         }
-        self.store
-            .link(None, owner.mi_id, &info, UnixMillis::now())
+        let outcome = self
+            .store
+            .link(&NewLink {
+                event_id: None,
+                mi_id: owner.mi_id,
+                info: &info,
+                linked_at: UnixMillis::now(),
+                actor: owner.actor(),
+                audience: None,
+            })
             .await?;
+        if outcome == LinkOutcome::ReactivationLocked {
+            return Err(EnrollError::ReactivationLocked);
+        }
+        // Merger: on `Linked { lost_mode_restored: true }` the `commands` slice queues an
+        // enable_lost_mode command with the restored Lost Mode, so the device shows it again.
         tracing::info!(mi_id = %owner.mi_id, device_id = %info.device_id, "device enrolled");
         self.store
             .get(owner.mi_id, &info.device_id)

@@ -1,13 +1,20 @@
 //! Devices, free of gRPC and SQL: the bottom layer. `linking` links devices as accounts sign
-//! in or enroll them, and unlinks them as accounts go away; `listing` reads an account's
-//! devices; `removal` is the owner unlinking one; `device_calls` authenticates a device's own
-//! calls by the key it enrolled; `commands` is the Find Device command queue; `locations`
-//! keeps what devices report of where they are and `sync_settings` what they sync to the
-//! cloud; `store` is what they need from storage and `events` what they record.
+//! in or enroll them (the reactivation lock refusing an erased device to another account), and
+//! unlinks them as accounts go away; `listing` reads an account's devices; `removal` is the
+//! owner unlinking one; `device_calls` authenticates a device's own calls by the key it
+//! enrolled; `commands` is the Find Device command queue; `find_device` is the device's Find
+//! Device switch; `locations` keeps what devices report of where they are and `sync_settings`
+//! what they sync to the cloud; `accounts` what identity's events say about accounts; `audit`
+//! the owner's trail; `store` is what they need from storage and `events` what they record.
 
+mod accounts;
+mod audit;
 pub(crate) mod commands;
 mod device_calls;
 pub(crate) mod events;
+mod find_device;
+#[cfg(test)]
+mod find_device_tests;
 mod linking;
 mod listing;
 pub(crate) mod locations;
@@ -25,12 +32,15 @@ use std::time::Duration;
 use mi_contracts::{DeviceInfo, MiId, UnixMillis};
 use serde::{Deserialize, Serialize};
 
+pub(crate) use accounts::AccountNews;
+pub(crate) use audit::{AuditEntry, AuditPosition};
 pub(crate) use device_calls::{DeviceAuthError, DeviceCaller, StatusReport};
+pub(crate) use find_device::SetFindDeviceError;
 pub(crate) use linking::EnrollError;
 pub(crate) use listing::GetDeviceError;
 pub(crate) use locations::LocationStore;
 pub(crate) use removal::RemoveDeviceError;
-pub(crate) use store::{DeviceStore, LinkOutcome};
+pub(crate) use store::{DeviceStore, LinkOutcome, NewLink};
 pub(crate) use sync_settings::SyncSettingsStore;
 
 /// A device linked to an account.
@@ -160,11 +170,21 @@ pub(crate) struct Owner {
     pub session_id: String,
     /// When the session last proved a password or second factor.
     pub auth_time: UnixMillis,
+    /// The caller's address, for the audit trail; empty if unknown.
+    pub client_address: String,
     /// How (RFC 8176 methods, e.g. `pwd`, `otp`, `mfa`), from the access token's `amr`.
     pub amr: Vec<String>,
 }
 
 impl Owner {
+    /// The owner as the actor of a change it makes.
+    pub(crate) fn actor(&self) -> events::Actor {
+        events::Actor::Owner {
+            session_id: self.session_id.clone(),
+            client_address: self.client_address.clone(),
+        }
+    }
+
     /// Whether the owner proved a password or second factor within `window` of now.
     pub(crate) fn authenticated_within(&self, window: Duration) -> bool {
         self.auth_time.saturating_add(window) > UnixMillis::now()

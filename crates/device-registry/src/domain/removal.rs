@@ -17,8 +17,8 @@ pub(crate) enum RemoveDeviceError {
 }
 
 impl DeviceRegistry {
-    /// Unlinks the owner's device `device_id`: its key stops working at once, and
-    /// `DeviceRemoved` asks identity to revoke its sessions.
+    /// Unlinks the owner's device `device_id`: its key stops working at once, its
+    /// reactivation lock goes, and `DeviceRemoved` asks identity to revoke its sessions.
     pub(crate) async fn remove_device(
         &self,
         owner: &Owner,
@@ -29,7 +29,7 @@ impl DeviceRegistry {
         }
         if !self
             .store
-            .remove(owner.mi_id, device_id, &owner.session_id)
+            .remove(owner.mi_id, device_id, &owner.actor())
             .await?
         {
             return Err(RemoveDeviceError::NotFound);

@@ -11,7 +11,7 @@ use mi_platform::auth::{DEVICE_TOKEN_AUDIENCE, DeviceClaims};
 use mi_platform::crypto::SecretKey;
 use mi_platform::tokens::TokenSigner;
 
-use super::events::{Actor, DeviceEvent};
+use super::events::{Actor, Audience, DeviceEvent};
 use super::locations::memory::MemoryLocationStore;
 use super::sync_settings::memory::MemorySyncSettingsStore;
 use super::testing::{MemoryDeviceStore, info, mi_id};
@@ -36,6 +36,7 @@ fn owner(raw_mi_id: u64, auth_age: Duration) -> Owner {
         mi_id: mi_id(raw_mi_id),
         session_id: "session-1".into(),
         auth_time: UnixMillis::now().saturating_sub(auth_age),
+        client_address: "198.51.100.7".into(),
         amr: vec!["pwd".into()],
     }
 }
@@ -85,24 +86,36 @@ fn enrolled(device_id: &str, key: &DeviceKey) -> DeviceInfo {
 async fn a_relink_keeps_the_first_link_time_and_deletion_unlinks_once() {
     let (registry, _) = registry();
     let at = UnixMillis::from_i64;
-    let linked = registry.link("e1", mi_id(7), info("phone"), at(10)).await;
+    let linked = registry
+        .link("e1", mi_id(7), info("phone"), at(10), &Audience::default())
+        .await;
     assert_eq!(
         linked.expect("link"),
-        LinkOutcome::Linked { new_device: true }
+        LinkOutcome::Linked {
+            new_device: true,
+            lost_mode_restored: false
+        }
     );
-    let again = registry.link("e1", mi_id(7), info("phone"), at(10)).await;
+    let again = registry
+        .link("e1", mi_id(7), info("phone"), at(10), &Audience::default())
+        .await;
     assert_eq!(again.expect("again"), LinkOutcome::AlreadyApplied);
     let renamed = DeviceInfo {
         name: "renamed".into(),
         ..info("phone")
     };
-    let relinked = registry.link("e2", mi_id(7), renamed, at(50)).await;
+    let relinked = registry
+        .link("e2", mi_id(7), renamed, at(50), &Audience::default())
+        .await;
     assert_eq!(
         relinked.expect("relink"),
-        LinkOutcome::Linked { new_device: false }
+        LinkOutcome::Linked {
+            new_device: false,
+            lost_mode_restored: false
+        }
     );
     registry
-        .link("e3", mi_id(8), info("other"), at(20))
+        .link("e3", mi_id(8), info("other"), at(20), &Audience::default())
         .await
         .expect("link");
 
@@ -155,6 +168,7 @@ async fn pages_follow_on_from_the_last_device_of_the_previous_one() {
                 mi_id(7),
                 info(device_id),
                 UnixMillis::from_i64(linked_at),
+                &Audience::default(),
             )
             .await
             .expect("link");

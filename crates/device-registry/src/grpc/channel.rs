@@ -15,8 +15,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::commands::{client_address, command_id_problem, command_not_found, instant_of};
-use super::{DeviceRegistryHandler, ReplyStream, convert};
+use super::commands::{command_id_problem, command_not_found, instant_of};
+use super::{DeviceRegistryHandler, ReplyStream, client_address, convert};
 use crate::domain::commands::{AcknowledgeError, Acknowledgement, ChannelError, CommandQueue};
 use crate::domain::{DeviceCaller, Location, LocationSource};
 use crate::storage::wake_key;

@@ -11,7 +11,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::owner::{check_device_id, not_found};
-use super::{DeviceRegistryHandler, ReplyStream, convert};
+use super::{DeviceRegistryHandler, ReplyStream, client_address, convert};
 use crate::domain::LostMode;
 use crate::domain::commands::{
     Action, CancelCommandError, Command, CommandPosition, GetCommandError, IssueCommandError,
@@ -38,6 +38,11 @@ impl DeviceRegistryHandler {
         let request = request.into_inner();
         check_device_id(&request.device_id)?;
         let (command_id, action) = issue_request(&request)?;
+        let has_second_factor = self
+            .registry
+            .has_second_factor(owner.mi_id)
+            .await
+            .map_err(|error| ServiceError::internal(&error))?;
         let command = self
             .commands
             .issue(
@@ -45,10 +50,7 @@ impl DeviceRegistryHandler {
                 &request.device_id,
                 command_id,
                 action,
-                // SEAM (merger): whether the account has a second factor, from the `fd`
-                // slice's account projection. Until it is connected no account is known to have
-                // one, so an erase needs a recent password only.
-                false,
+                has_second_factor,
             )
             .await
             .map_err(issue_error)?;
@@ -187,14 +189,6 @@ impl DeviceRegistryHandler {
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
-}
-
-/// The caller's address for the audit trail; empty when unknown.
-pub(super) fn client_address<T>(request: &Request<T>) -> String {
-    request
-        .remote_addr()
-        .map(|address| address.ip().to_canonical().to_string())
-        .unwrap_or_default()
 }
 
 /// A command id a caller names: at most 64 characters of `[A-Za-z0-9_-]`.

@@ -1,12 +1,15 @@
 //! The gRPC face of the device registry: wire ↔ domain. `owner` serves the owner-side calls
 //! (access token), `device_side` the device's own (device token), `commands` and `channel`
 //! the Find Device command queue's owner and device sides, `locations` and `sync_settings`
-//! both sides of theirs, `convert` the messages.
+//! both sides of theirs, `find_device` the device's Find Device switch, `audit` the owner's
+//! audit trail, `convert` the messages.
 
+mod audit;
 mod channel;
 mod commands;
 mod convert;
 mod device_side;
+mod find_device;
 mod locations;
 mod owner;
 mod sync_settings;
@@ -26,6 +29,14 @@ use crate::domain::commands::CommandQueue;
 /// A server stream of one message type, as the streaming calls answer.
 pub(crate) type ReplyStream<T> =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The caller's address as the registry saw it, for the audit trail; empty if unknown.
+fn client_address<T>(request: &Request<T>) -> String {
+    request
+        .remote_addr()
+        .map(|address| address.ip().to_canonical().to_string())
+        .unwrap_or_default()
+}
 
 /// Serves `mi.device.v1.DeviceRegistryService`.
 #[derive(Debug)]
@@ -136,9 +147,9 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
     async fn list_audit_entries(
         &self,
-        _request: Request<api::ListAuditEntriesRequest>,
+        request: Request<api::ListAuditEntriesRequest>,
     ) -> Result<Response<api::ListAuditEntriesResponse>, Status> {
-        Err(Status::unimplemented("list_audit_entries: not yet"))
+        self.list_audit(request).await
     }
 
     async fn get_sync_settings(
@@ -171,9 +182,9 @@ impl DeviceRegistryService for DeviceRegistryHandler {
 
     async fn set_find_device(
         &self,
-        _request: Request<api::SetFindDeviceRequest>,
+        request: Request<api::SetFindDeviceRequest>,
     ) -> Result<Response<api::Device>, Status> {
-        Err(Status::unimplemented("set_find_device: not yet"))
+        self.switch_find_device(request).await
     }
 
     async fn get_own_sync_settings(

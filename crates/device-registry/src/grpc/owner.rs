@@ -10,7 +10,7 @@ use mi_proto::contracts::{device_from_wire, device_length_limits};
 use mi_proto::device::v1 as api;
 use tonic::{Request, Response, Status};
 
-use super::{DeviceRegistryHandler, convert};
+use super::{DeviceRegistryHandler, client_address, convert};
 use crate::domain::{
     Device, DevicePosition, EnrollError, GetDeviceError, Owner, RemoveDeviceError,
 };
@@ -19,7 +19,7 @@ impl DeviceRegistryHandler {
     /// The owner of an owner-side call, from its access token.
     pub(super) fn owner<T>(&self, request: &Request<T>) -> Result<Owner, ServiceError> {
         let claims = self.access_tokens.authenticate(request.metadata())?;
-        owner_of(&claims)
+        owner_of(&claims, client_address(request))
     }
 
     pub(super) async fn list(
@@ -79,6 +79,12 @@ impl DeviceRegistryHandler {
                     ServiceError::invalid_field(field, problem)
                 }
                 EnrollError::ReauthenticationRequired => ServiceError::reauthentication_required(),
+                EnrollError::ReactivationLocked => ServiceError::failed_precondition(
+                    Reason::ReactivationLocked,
+                    "device.hardware_id",
+                    "this hardware belongs to an erased device of another account; its owner \
+                     must remove that device first",
+                ),
                 EnrollError::Unexpected(error) => ServiceError::internal(&error),
             })?;
         Ok(Response::new(convert::device(device)))
@@ -105,8 +111,11 @@ impl DeviceRegistryHandler {
     }
 }
 
-/// The owner an access token names.
-fn owner_of(claims: &AccessClaims) -> Result<Owner, ServiceError> {
+/// The owner an access token names, calling from `client_address`.
+pub(super) fn owner_of(
+    claims: &AccessClaims,
+    client_address: String,
+) -> Result<Owner, ServiceError> {
     let mi_id = claims
         .mi_id()
         .and_then(|mi_id| MiId::new(mi_id).ok())
@@ -120,6 +129,7 @@ fn owner_of(claims: &AccessClaims) -> Result<Owner, ServiceError> {
         mi_id,
         session_id: claims.sid.clone(),
         auth_time: UnixMillis::from_i64(claims.auth_time.saturating_mul(1000)),
+        client_address,
         amr: claims.amr.clone(),
     })
 }

@@ -5,6 +5,8 @@
 //! [`SyncSettingsStore`](crate::domain::SyncSettingsStore)). One implementation serves
 //! PostgreSQL and SQLite.
 
+mod accounts;
+pub(crate) mod audit;
 mod group_commit;
 mod sql;
 mod sql_commands;

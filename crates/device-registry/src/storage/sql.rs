@@ -10,13 +10,13 @@ use mi_platform::outbox::Outbox;
 use mi_platform::retention::Expiry;
 use mi_platform::wake::Wake;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use super::sql_locations;
+use super::{accounts, audit, sql_locations};
 use crate::domain::events::{Actor, Audience, DeviceEvent};
 use crate::domain::{
-    Device, DevicePosition, DeviceStatus, DeviceStore, FindDeviceState, LinkOutcome, Location,
-    LocationSource, LostMode, NetworkType,
+    AccountNews, AuditEntry, AuditPosition, Device, DevicePosition, DeviceStatus, DeviceStore,
+    FindDeviceState, LinkOutcome, Location, LocationSource, LostMode, NetworkType, NewLink,
 };
 use crate::publish;
 use crate::storage::sql_commands;
@@ -33,15 +33,24 @@ const COLUMNS: &str = "device_id, model, os, name, hardware_id, capabilities, li
 const ORDER: &str = "ORDER BY linked_at DESC, device_id LIMIT $2";
 
 /// The rows the registry deletes once they are of no use (see `mi_platform::retention`):
-/// spent device tokens, once they have expired (a verifier's leeway is seconds), and location
-/// history older than `location_history`.
-pub(crate) fn expiries(location_history: std::time::Duration) -> Vec<Expiry> {
+/// spent device tokens, once they have expired (a verifier's leeway is seconds), audit entries
+/// older than `audit_retention`, and location history older than `location_history`.
+pub(crate) fn expiries(
+    audit_retention: std::time::Duration,
+    location_history: std::time::Duration,
+) -> Vec<Expiry> {
     vec![
         Expiry {
             table: "spent_device_tokens",
             key: "token_key",
             time_column: "expires_at",
             keep_for: std::time::Duration::from_secs(60),
+        },
+        Expiry {
+            table: "audit_entries",
+            key: "entry_id",
+            time_column: "recorded_at",
+            keep_for: audit_retention,
         },
         sql_locations::expiry(location_history),
     ]
@@ -176,6 +185,83 @@ fn capabilities_column(info: &DeviceInfo) -> String {
     names.join(",")
 }
 
+/// Whether `hardware_id` belongs to an erased device of another account than `mi_id`: the
+/// reactivation lock, until that account removes the device. No hardware id, no lock.
+async fn reactivation_locked(
+    connection: &mut AnyConnection,
+    mi_id: MiId,
+    hardware_id: &str,
+) -> anyhow::Result<bool> {
+    if hardware_id.is_empty() {
+        return Ok(false);
+    }
+    let locked = sqlx::query(
+        "SELECT 1 FROM devices WHERE hardware_id = $1 AND erased_at IS NOT NULL AND mi_id <> $2 \
+         LIMIT 1",
+    )
+    .bind(hardware_id)
+    .bind(mi_id.as_i64())
+    .fetch_optional(&mut *connection)
+    .await?;
+    Ok(locked.is_some())
+}
+
+/// Whether device `device_id` of `mi_id` has a Lost Mode.
+async fn has_lost_mode(
+    connection: &mut AnyConnection,
+    mi_id: MiId,
+    device_id: &str,
+) -> anyhow::Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 FROM devices WHERE mi_id = $1 AND device_id = $2 \
+         AND lost_mode_since IS NOT NULL",
+    )
+    .bind(mi_id.as_i64())
+    .bind(device_id)
+    .fetch_optional(&mut *connection)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Gives the newly linked device `info` the Lost Mode an erased device of the same account
+/// had on the same hardware (a new install after the erase); true if there was one.
+async fn restore_lost_mode(
+    connection: &mut AnyConnection,
+    mi_id: MiId,
+    info: &DeviceInfo,
+) -> anyhow::Result<bool> {
+    if info.hardware_id.is_empty() {
+        return Ok(false);
+    }
+    let erased = sqlx::query(
+        "SELECT lost_mode_message, lost_mode_phone_number, lost_mode_footnote, lost_mode_since \
+         FROM devices WHERE mi_id = $1 AND hardware_id = $2 AND device_id <> $3 \
+         AND erased_at IS NOT NULL AND lost_mode_since IS NOT NULL \
+         ORDER BY erased_at DESC LIMIT 1",
+    )
+    .bind(mi_id.as_i64())
+    .bind(&info.hardware_id)
+    .bind(&info.device_id)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let Some(erased) = erased else {
+        return Ok(false);
+    };
+    sqlx::query(
+        "UPDATE devices SET lost_mode_message = $3, lost_mode_phone_number = $4, \
+         lost_mode_footnote = $5, lost_mode_since = $6 WHERE mi_id = $1 AND device_id = $2",
+    )
+    .bind(mi_id.as_i64())
+    .bind(&info.device_id)
+    .bind(erased.try_get::<String, _>("lost_mode_message")?)
+    .bind(erased.try_get::<String, _>("lost_mode_phone_number")?)
+    .bind(erased.try_get::<String, _>("lost_mode_footnote")?)
+    .bind(erased.try_get::<i64, _>("lost_mode_since")?)
+    .execute(&mut *connection)
+    .await?;
+    Ok(true)
+}
+
 /// The key of a spent token: the Mi ID, then the device id's length, so no device id and jti
 /// can pose as another pair.
 fn token_key(mi_id: MiId, device_id: &str, jti: &str) -> String {
@@ -243,22 +329,31 @@ impl DeviceStore for SqlDeviceStore {
         }))
     }
 
-    async fn link(
-        &self,
-        event_id: Option<&str>,
-        mi_id: MiId,
-        info: &DeviceInfo,
-        linked_at: UnixMillis,
-    ) -> anyhow::Result<LinkOutcome> {
-        let Some(mut transaction) = self.begin(event_id).await? else {
+    async fn link(&self, link: &NewLink<'_>) -> anyhow::Result<LinkOutcome> {
+        let Some(mut transaction) = self.begin(link.event_id).await? else {
             return Ok(LinkOutcome::AlreadyApplied);
         };
-        let known = sqlx::query("SELECT 1 FROM devices WHERE mi_id = $1 AND device_id = $2")
-            .bind(mi_id.as_i64())
-            .bind(&info.device_id)
-            .fetch_optional(&mut *transaction)
-            .await?
-            .is_some();
+        let (mi_id, info) = (link.mi_id, link.info);
+        if let Some(audience) = link.audience {
+            let news = AccountNews {
+                audience: Some(audience.clone()),
+                has_second_factor: None,
+            };
+            accounts::apply_news(&mut transaction, mi_id, &news).await?;
+        }
+        if reactivation_locked(&mut transaction, mi_id, &info.hardware_id).await? {
+            // Committed all the same: the event is applied (nothing linked) and the audience
+            // it carried is kept.
+            transaction.commit().await?;
+            return Ok(LinkOutcome::ReactivationLocked);
+        }
+        let known =
+            sqlx::query("SELECT erased_at FROM devices WHERE mi_id = $1 AND device_id = $2")
+                .bind(mi_id.as_i64())
+                .bind(&info.device_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+        let new_device = known.is_none();
         sqlx::query(
             "INSERT INTO devices (device_id, mi_id, model, os, name, hardware_id, capabilities, \
              linked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (mi_id, device_id) \
@@ -272,7 +367,7 @@ impl DeviceStore for SqlDeviceStore {
         .bind(&info.name)
         .bind(&info.hardware_id)
         .bind(capabilities_column(info))
-        .bind(linked_at.as_i64())
+        .bind(link.linked_at.as_i64())
         .execute(&mut *transaction)
         .await?;
         if let Some(credential) = &info.credential {
@@ -288,23 +383,38 @@ impl DeviceStore for SqlDeviceStore {
             .execute(&mut *transaction)
             .await?;
         }
-        let new_device = !known;
+        let lost_mode_restored = match known {
+            // An erased device linking again keeps the Lost Mode on its row.
+            Some(known) => {
+                let erased_at: Option<i64> = known.try_get("erased_at")?;
+                erased_at.is_some()
+                    && has_lost_mode(&mut transaction, mi_id, &info.device_id).await?
+            }
+            None => restore_lost_mode(&mut transaction, mi_id, info).await?,
+        };
         if new_device || info.credential.is_some() {
             let linked = DeviceEvent::Linked {
                 mi_id,
                 info: info.without_credential(),
                 new_device,
-                actor: Actor::Registry,
-                audience: Audience::default(),
+                actor: link.actor.clone(),
+                // A sign-in's link alerts nobody: identity alerted that sign-in itself.
+                audience: match link.audience {
+                    Some(_) => Audience::default(),
+                    None => accounts::audience(&mut transaction, mi_id).await?,
+                },
             };
             publish::enqueue(&self.outbox, &mut transaction, &linked).await?;
         }
         transaction.commit().await?;
         self.outbox.notify_committed();
-        Ok(LinkOutcome::Linked { new_device })
+        Ok(LinkOutcome::Linked {
+            new_device,
+            lost_mode_restored,
+        })
     }
 
-    async fn remove(&self, mi_id: MiId, device_id: &str, session_id: &str) -> anyhow::Result<bool> {
+    async fn remove(&self, mi_id: MiId, device_id: &str, actor: &Actor) -> anyhow::Result<bool> {
         let mut transaction = self.database.begin_write().await?;
         let removed = sqlx::query(
             "DELETE FROM devices WHERE mi_id = $1 AND device_id = $2 \
@@ -318,16 +428,12 @@ impl DeviceStore for SqlDeviceStore {
             transaction.rollback().await?;
             return Ok(false);
         };
-        let actor = Actor::Owner {
-            session_id: session_id.to_owned(),
-            client_address: String::new(),
-        };
         let device_name: String = removed.try_get("name")?;
         sql_commands::cancel_all(
             &mut transaction,
             &self.outbox,
             (mi_id, device_id, &device_name),
-            &actor,
+            actor,
         )
         .await?;
         sql_locations::delete_locations_in(&mut transaction, mi_id, device_id).await?;
@@ -336,8 +442,8 @@ impl DeviceStore for SqlDeviceStore {
             device_id: device_id.to_owned(),
             device_name,
             hardware_id: removed.try_get("hardware_id")?,
-            actor,
-            audience: Audience::default(),
+            actor: actor.clone(),
+            audience: accounts::audience(&mut transaction, mi_id).await?,
         };
         publish::enqueue(&self.outbox, &mut transaction, &event).await?;
         let key = sql_commands::wake_key(mi_id, device_id);
@@ -362,8 +468,89 @@ impl DeviceStore for SqlDeviceStore {
                 .await?;
         }
         sql_locations::delete_account_locations(&mut transaction, mi_id).await?;
+        accounts::forget(&mut transaction, mi_id).await?;
         transaction.commit().await?;
         Ok(true)
+    }
+
+    async fn apply_account_news(
+        &self,
+        event_id: &str,
+        mi_id: MiId,
+        news: &AccountNews,
+    ) -> anyhow::Result<bool> {
+        let Some(mut transaction) =
+            begin_once(&self.database, &self.consumer_group, event_id).await?
+        else {
+            return Ok(false);
+        };
+        accounts::apply_news(&mut transaction, mi_id, news).await?;
+        transaction.commit().await?;
+        Ok(true)
+    }
+
+    async fn has_second_factor(&self, mi_id: MiId) -> anyhow::Result<bool> {
+        let mut connection = self.database.pool().acquire().await?;
+        accounts::has_second_factor(&mut connection, mi_id).await
+    }
+
+    async fn set_find_device(
+        &self,
+        mi_id: MiId,
+        device_id: &str,
+        enabled: bool,
+        actor: &Actor,
+    ) -> anyhow::Result<Option<Device>> {
+        let mut transaction = self.database.begin_write().await?;
+        let row = sqlx::query(
+            "SELECT find_device_enabled, name FROM devices WHERE mi_id = $1 AND device_id = $2",
+        )
+        .bind(mi_id.as_i64())
+        .bind(device_id)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let Some(row) = row else {
+            transaction.rollback().await?;
+            return Ok(None);
+        };
+        let was_enabled: i64 = row.try_get("find_device_enabled")?;
+        sqlx::query(
+            "UPDATE devices SET find_device_enabled = $3 WHERE mi_id = $1 AND device_id = $2",
+        )
+        .bind(mi_id.as_i64())
+        .bind(device_id)
+        .bind(i64::from(enabled))
+        .execute(&mut *transaction)
+        .await?;
+        if !enabled {
+            // Off keeps nothing of where the device was: its last location and its history,
+            // after the switch so a batch of reports writing meanwhile is waited for.
+            sql_locations::delete_locations_in(&mut transaction, mi_id, device_id).await?;
+        }
+        if (was_enabled != 0) != enabled {
+            let event = DeviceEvent::FindDeviceChanged {
+                mi_id,
+                device_id: device_id.to_owned(),
+                device_name: row.try_get("name")?,
+                enabled,
+                actor: actor.clone(),
+                audience: accounts::audience(&mut transaction, mi_id).await?,
+            };
+            publish::enqueue(&self.outbox, &mut transaction, &event).await?;
+        }
+        transaction.commit().await?;
+        self.outbox.notify_committed();
+        self.get(mi_id, device_id).await
+    }
+
+    async fn list_audit(
+        &self,
+        mi_id: MiId,
+        after: Option<&AuditPosition>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<AuditEntry>> {
+        let mut connection = self.database.pool().acquire().await?;
+        audit::list(&mut connection, mi_id, after, limit).await
     }
 
     async fn spend_token(

@@ -13,9 +13,12 @@ use sqlx::Row;
 
 use super::group_commit::GroupCommitSettings;
 use super::{SqlDeviceStore, SqlLocationStore, SqlSyncSettingsStore, expiries};
+use crate::domain::events::Actor;
 use crate::domain::locations::Appended;
 use crate::domain::sync_settings::{SyncChange, SyncChoices, SyncEditor, SyncSide, SyncUpdate};
-use crate::domain::{DeviceStore, Location, LocationSource, LocationStore, SyncSettingsStore};
+use crate::domain::{
+    DeviceStore, Location, LocationSource, LocationStore, NewLink, SyncSettingsStore,
+};
 
 const HISTORY: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -109,7 +112,14 @@ impl Stores {
             ..DeviceInfo::default()
         };
         self.devices
-            .link(None, mi_id(raw_mi_id), &info, UnixMillis::now())
+            .link(&NewLink {
+                event_id: None,
+                mi_id: mi_id(raw_mi_id),
+                info: &info,
+                linked_at: UnixMillis::now(),
+                actor: Actor::Registry,
+                audience: None,
+            })
             .await
             .expect("link");
         sqlx::query(
@@ -283,7 +293,14 @@ async fn locations_go_with_their_device_their_account_and_their_age(stores: Stor
     assert!(
         stores
             .devices
-            .remove(mi_id(1001), "phone-1", "s-1")
+            .remove(
+                mi_id(1001),
+                "phone-1",
+                &Actor::Owner {
+                    session_id: "s-1".into(),
+                    client_address: String::new(),
+                },
+            )
             .await
             .unwrap()
     );
@@ -317,7 +334,11 @@ async fn locations_go_with_their_device_their_account_and_their_age(stores: Stor
     let an_hour_later = UnixMillis::now().saturating_add(Duration::from_secs(3600));
     let deleted = mi_platform::retention::sweep(
         &stores.database,
-        &expiries(Duration::from_secs(90 * 60)),
+        // Audit entries are kept far longer than an hour: only the location goes.
+        &expiries(
+            Duration::from_secs(400 * 24 * 3600),
+            Duration::from_secs(90 * 60),
+        ),
         an_hour_later,
     )
     .await

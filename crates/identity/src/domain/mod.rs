@@ -14,6 +14,9 @@ pub mod events;
 pub mod legal;
 pub mod passwords;
 pub mod profile;
+pub mod reactivation;
+#[cfg(test)]
+mod reactivation_tests;
 pub mod send_tokens;
 pub mod services;
 pub mod sessions;
@@ -41,6 +44,7 @@ pub use self::passwords::{
 pub use self::profile::{
     MAX_DISPLAY_NAME_CHARS, Profile, ProfileError, ProfileStore, ProfileUpdate,
 };
+pub use self::reactivation::{ReactivationLockStore, ReactivationLocked, ReactivationLocks};
 pub use self::send_tokens::{MaskedContact, SendTokens};
 pub use self::services::{IdentityParts, IdentityServices};
 pub use self::sessions::{

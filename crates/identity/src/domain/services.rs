@@ -7,8 +7,9 @@ use std::time::Duration;
 use super::{
     BruteForce, ChallengeSettings, Contacts, FactorFailures, IdentityStore, LegalDocuments,
     PasswordGuard, PasswordHasher, PasswordPolicy, PasswordSettings, Passwords, Profile,
-    ProofChecker, RecoveryCodes, ResetStarts, SendTokens, Sessions, SignIn, SignUp, TokenIssuer,
-    TotpSecrets, TwoFactor, VerificationTokens, sign_in::SignInParts,
+    ProofChecker, ReactivationLockStore, ReactivationLocks, RecoveryCodes, ResetStarts, SendTokens,
+    Sessions, SignIn, SignUp, TokenIssuer, TotpSecrets, TwoFactor, VerificationTokens,
+    sign_in::SignInParts,
 };
 
 /// What the services are built from, besides the store.
@@ -42,6 +43,8 @@ pub struct IdentityParts {
     pub legal: LegalDocuments,
     /// How long a sign-in waits for the person to accept new versions of them.
     pub consent_ttl: Duration,
+    /// Where hardware locked to an account after an erase is kept.
+    pub reactivation_locks: Arc<dyn ReactivationLockStore>,
 }
 
 /// One service per RPC family.
@@ -63,6 +66,8 @@ pub struct IdentityServices {
     pub two_factor: TwoFactor,
     /// GetAccount, UpdateProfile, DeleteAccount.
     pub profile: Profile,
+    /// The reactivation locks the device topic sets and releases.
+    pub reactivation_locks: ReactivationLocks,
 }
 
 impl IdentityServices {
@@ -85,6 +90,7 @@ impl IdentityServices {
         ));
         let window = parts.recent_auth_window;
         let legal = Arc::new(parts.legal);
+        let locks = ReactivationLocks::new(parts.reactivation_locks, store.clone());
         Self {
             sign_up: SignUp::new(
                 store.clone(),
@@ -92,6 +98,7 @@ impl IdentityServices {
                 Arc::clone(&issuer),
                 parts.verification_tokens.clone(),
                 Arc::clone(&legal),
+                locks.clone(),
             ),
             sign_in: SignIn::new(SignInParts {
                 store: store.clone(),
@@ -106,6 +113,7 @@ impl IdentityServices {
                 recent_auth_window: window,
                 legal: Arc::clone(&legal),
                 consent_ttl: parts.consent_ttl,
+                locks: locks.clone(),
             }),
             legal,
             sessions: Sessions::new(store.clone(), issuer),
@@ -130,6 +138,7 @@ impl IdentityServices {
                 window,
             ),
             profile: Profile::new(store.clone(), store, window),
+            reactivation_locks: locks,
         }
     }
 }

@@ -154,6 +154,9 @@ fn sign_in_status(error: SignInError) -> Status {
             format!("the code is wrong or was used already; {remaining_attempts} attempts left"),
         )
         .with_metadata("attempts_left", remaining_attempts.to_string()),
+        SignInError::ReactivationLocked { owner_contact } => {
+            status::reactivation_locked(&owner_contact)
+        }
         SignInError::Unexpected(error) => ServiceError::internal(&error),
     };
     service_error.into()

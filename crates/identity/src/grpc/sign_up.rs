@@ -66,6 +66,9 @@ fn sign_up_status(error: SignUpError) -> Status {
             "an account already uses this phone number or email; sign in, or reset its password",
         )
         .with_reason(Reason::AccountExists),
+        SignUpError::ReactivationLocked { owner_contact } => {
+            status::reactivation_locked(&owner_contact)
+        }
         SignUpError::Unexpected(error) => ServiceError::internal(&error),
     };
     service_error.into()

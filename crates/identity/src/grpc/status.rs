@@ -26,6 +26,20 @@ pub(super) fn token_used() -> ServiceError {
     )
 }
 
+/// The device's hardware is locked to another account after an erase; the refusal names
+/// that account's masked contact, so whoever holds the device knows whom to ask.
+pub(super) fn reactivation_locked(owner_contact: &str) -> ServiceError {
+    ServiceError::failed_precondition(
+        Reason::ReactivationLocked,
+        "device.hardware_id",
+        format!(
+            "this device was erased and stays locked to the account of {owner_contact}; sign in \
+             to that account, or ask its owner to remove the device"
+        ),
+    )
+    .with_metadata("owner_contact", owner_contact)
+}
+
 /// Too many wrong passwords for the identifier: the next one waits, unchecked.
 pub(super) fn password_delayed(retry_after: Duration) -> ServiceError {
     too_many(

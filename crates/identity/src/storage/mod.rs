@@ -5,4 +5,4 @@
 
 mod sql;
 
-pub use sql::{SqlIdentityStore, expiries};
+pub use sql::{SqlIdentityStore, SqlReactivationLocks, expiries};

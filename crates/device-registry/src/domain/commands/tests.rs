@@ -81,6 +81,7 @@ fn owner(raw_mi_id: u64, auth_age: Duration, amr: &[&str]) -> Owner {
         session_id: "session-1".into(),
         auth_time: UnixMillis::now().saturating_sub(auth_age),
         amr: amr.iter().map(|method| (*method).to_owned()).collect(),
+        client_address: "198.51.100.7".into(),
     }
 }
 

@@ -34,6 +34,7 @@ fn owner() -> Owner {
         session_id: "session-1".into(),
         auth_time: UnixMillis::now(),
         amr: vec!["pwd".into()],
+        client_address: "198.51.100.7".into(),
     }
 }
 

@@ -68,6 +68,12 @@ pub enum SignInError {
         /// Answers left before the challenge locks.
         remaining_attempts: u32,
     },
+    /// The device's hardware is locked to another account after an erase.
+    #[error("reactivation locked")]
+    ReactivationLocked {
+        /// That account's masked primary contact.
+        owner_contact: String,
+    },
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),

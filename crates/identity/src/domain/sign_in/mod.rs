@@ -28,7 +28,8 @@ use super::events;
 use super::legal::{DocumentView, LegalDocuments};
 use super::{
     Account, AccountLookup, DeviceInfo, Identifier, MaskedContact, PasswordCheck, PasswordGuard,
-    ProofChecker, SecondFactorMethod, SendTokens, SessionStore, SessionTokens, TokenIssuer,
+    ProofChecker, ReactivationLocks, SecondFactorMethod, SendTokens, SessionStore, SessionTokens,
+    TokenIssuer,
 };
 
 /// Signed in, asked for a second factor, or asked to accept the current documents.
@@ -108,6 +109,8 @@ pub struct SignInParts {
     pub legal: Arc<LegalDocuments>,
     /// How long a consent step waits.
     pub consent_ttl: Duration,
+    /// Hardware locked to an account after an erase.
+    pub locks: ReactivationLocks,
 }
 
 /// Signs people in and proves them again.
@@ -125,6 +128,7 @@ pub struct SignIn {
     recent_auth_window: Duration,
     legal: Arc<LegalDocuments>,
     consent_ttl: Duration,
+    locks: ReactivationLocks,
 }
 
 impl SignIn {
@@ -143,6 +147,7 @@ impl SignIn {
             recent_auth_window: parts.recent_auth_window,
             legal: parts.legal,
             consent_ttl: parts.consent_ttl,
+            locks: parts.locks,
         }
     }
 
@@ -193,6 +198,13 @@ impl SignIn {
         }
         let mi_id = account.mi_id;
         self.passwords.clear(&account).await?;
+        // Only after the right password: the owner's masked contact is for whoever holds the
+        // erased phone and an account of their own, not for anyone guessing hardware ids.
+        if let Err(locked) = self.locks.check(&device.hardware_id, Some(mi_id)).await? {
+            return Err(SignInError::ReactivationLocked {
+                owner_contact: locked.owner_contact,
+            });
+        }
         if let PasswordCheck::RightRehashed(new_hash) = &checked {
             self.store
                 .upgrade_password_hash(mi_id, &stored, new_hash)

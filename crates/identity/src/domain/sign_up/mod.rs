@@ -14,8 +14,8 @@ use super::events;
 use super::legal::{ConsentRefusal, LegalDocuments, OutdatedVersion};
 use super::profile::{parse_display_name, parse_region};
 use super::{
-    Account, Contact, DeviceInfo, PasswordGuard, PasswordProblem, SessionTokens, TokenIssuer,
-    TwoFactorStatus, VerificationTokens,
+    Account, Contact, DeviceInfo, PasswordGuard, PasswordProblem, ReactivationLocks, SessionTokens,
+    TokenIssuer, TwoFactorStatus, VerificationTokens,
 };
 
 /// Attempts at a free random Mi ID before giving up (a clash is one in millions).
@@ -68,6 +68,12 @@ pub enum SignUpError {
     /// The proven contact belongs to an account already.
     #[error("account exists")]
     AccountExists,
+    /// The device's hardware is locked to another account after an erase.
+    #[error("reactivation locked")]
+    ReactivationLocked {
+        /// That account's masked primary contact.
+        owner_contact: String,
+    },
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -81,17 +87,20 @@ pub struct SignUp {
     issuer: Arc<TokenIssuer>,
     verification_tokens: VerificationTokens,
     legal: Arc<LegalDocuments>,
+    locks: ReactivationLocks,
 }
 
 impl SignUp {
     /// Sign-up into `store`, hashing passwords with `passwords`, signing tokens with
-    /// `issuer`, and asking for the consent to the current `legal` documents.
+    /// `issuer`, asking for the consent to the current `legal` documents, and refusing
+    /// hardware `locks` holds for another account.
     pub fn new(
         store: Arc<dyn SignUpStore>,
         passwords: Arc<PasswordGuard>,
         issuer: Arc<TokenIssuer>,
         verification_tokens: VerificationTokens,
         legal: Arc<LegalDocuments>,
+        locks: ReactivationLocks,
     ) -> Self {
         Self {
             store,
@@ -99,6 +108,7 @@ impl SignUp {
             issuer,
             verification_tokens,
             legal,
+            locks,
         }
     }
 
@@ -140,6 +150,11 @@ impl SignUp {
             .verification_tokens
             .verify(&request.verification_token, Purpose::SignUp)
             .map_err(|_| SignUpError::TokenInvalid)?;
+        if let Err(locked) = self.locks.check(&device.hardware_id, None).await? {
+            return Err(SignUpError::ReactivationLocked {
+                owner_contact: locked.owner_contact,
+            });
+        }
         let personal = vec![verified.contact.as_str().to_owned(), display_name.clone()];
         let password_hash = self
             .passwords

@@ -1,10 +1,12 @@
 //! What the domain's unit tests stand on: [`FakeStore`], every store trait in memory
 //! (`store.rs` for reads, sign-up, sign-in and sessions; `consent.rs` for the consent step;
-//! `changes.rs` for contacts, passwords, two-factor and profile), and [`World`], every family's service over one fake
-//! with cheap hashing and its own keys.
+//! `changes.rs` for contacts, passwords, two-factor and profile; `reactivation.rs` for the
+//! reactivation locks), and [`World`], every family's service over one fake with cheap hashing
+//! and its own keys.
 
 mod changes;
 mod consent;
+mod reactivation;
 mod sessions;
 mod store;
 
@@ -124,6 +126,7 @@ impl World {
             recent_auth_window: Duration::from_secs(300),
             legal: current_documents(),
             consent_ttl: Duration::from_secs(1800),
+            reactivation_locks: Arc::new(reactivation::MemoryReactivationLocks::default()),
         };
         Self {
             services: IdentityServices::new(Arc::clone(&store), parts),

@@ -9,6 +9,7 @@ mod contacts;
 mod lookup;
 mod passwords;
 mod profile;
+mod reactivation;
 mod rows;
 mod sessions;
 mod sign_in;
@@ -27,6 +28,8 @@ use crate::config::Settings;
 use crate::domain::events::{self, IdentityEvent};
 use crate::domain::{DeviceInfo, RevokeScope, VerifiedContact};
 use crate::publish;
+
+pub use self::reactivation::SqlReactivationLocks;
 
 /// Accounts, sessions and second factors in the service's own database, events in its outbox.
 #[derive(Debug, Clone)]
