@@ -20,7 +20,8 @@ use mi_proto::device::v1::{
     AcknowledgeCommandRequest, CancelCommandRequest, ChannelMessage, Command, CommandAction,
     CommandDone, CommandFailed, CommandNotNow, CommandState, DisableLostMode, Erase,
     GetCommandRequest, GetDeviceRequest, IssueCommandRequest, ListCommandsRequest, Locate,
-    Location, LocationSource, LostMode, OpenCommandChannelRequest, Ring, WatchCommandRequest,
+    Location, LocationSource, LostMode, OpenCommandChannelRequest, Ring, SetFindDeviceRequest,
+    WatchCommandRequest,
 };
 use mi_proto::events::v1::{DeviceCommandIssued, EventEnvelope};
 use tonic::transport::Channel;
@@ -97,7 +98,6 @@ pub(crate) async fn next_command(channel: &mut Streaming<ChannelMessage>) -> Com
 /// the sign-up's device (`phone-1`): identity's SignedIn links that one when it arrives, which
 /// on the servers may be after the enrollment.
 async fn enrolled_phone(
-    platform: &TestPlatform,
     registry: &mut Registry,
     (mi_id, access_token): (u64, &str),
     device_id: &str,
@@ -124,7 +124,7 @@ async fn enrolled_phone(
         ))
         .await
         .unwrap();
-    turn_find_device_on(platform, mi_id, device_id).await;
+    turn_find_device_on(registry, &key, mi_id, device_id).await;
     Phone {
         key,
         mi_id,
@@ -132,22 +132,25 @@ async fn enrolled_phone(
     }
 }
 
-/// Turns Find Device on for a device by writing the registry's row.
-///
-/// MERGER: SetFindDevice (the `fd` slice) is the device's own call for this; once it lands,
-/// replace this with `registry.set_find_device(authed(SetFindDeviceRequest { enabled: true,
-/// .. }, &phone.token()))`.
-async fn turn_find_device_on(platform: &TestPlatform, mi_id: u64, device_id: &str) {
-    let database = platform.config.database("device").await;
-    let updated = sqlx::query(
-        "UPDATE devices SET find_device_enabled = 1 WHERE mi_id = $1 AND device_id = $2",
-    )
-    .bind(i64::try_from(mi_id).unwrap())
-    .bind(device_id)
-    .execute(database.pool())
-    .await
-    .unwrap();
-    assert_eq!(updated.rows_affected(), 1);
+/// Turns Find Device on: the device's own call, with its device token.
+async fn turn_find_device_on(
+    registry: &mut Registry,
+    key: &DeviceKey,
+    mi_id: u64,
+    device_id: &str,
+) {
+    let device = registry
+        .set_find_device(authed(
+            SetFindDeviceRequest {
+                enabled: true,
+                owner_access_token: String::new(),
+            },
+            &key.token(mi_id, device_id, FRESH),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(device.find_device_enabled);
 }
 
 /// The DeviceCommandIssued event of command `command_id`.
@@ -218,7 +221,7 @@ async fn locate_ring_and_lost_mode_reach_the_device_and_their_effects_show(backe
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&platform, &mut registry, owner, "lost-phone").await;
+    let phone = enrolled_phone(&mut registry, owner, "lost-phone").await;
     let mut channel = phone.open_channel(&mut registry).await;
 
     // Locate: issued, received on the channel, acknowledged with a location.
@@ -433,7 +436,7 @@ async fn an_erase_needs_recent_authentication_and_happens_once(backends: Backend
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&platform, &mut registry, owner, "lost-phone").await;
+    let phone = enrolled_phone(&mut registry, owner, "lost-phone").await;
     let claims = platform.access_claims(owner.1).await;
     let stale = platform
         .config
@@ -515,7 +518,7 @@ async fn not_now_is_delivered_again_and_commands_expire_or_are_canceled(backends
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&platform, &mut registry, owner, "lost-phone").await;
+    let phone = enrolled_phone(&mut registry, owner, "lost-phone").await;
     let mut channel = phone.open_channel(&mut registry).await;
 
     registry
@@ -630,7 +633,7 @@ async fn refusals_change_nothing(backends: Backends) {
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&platform, &mut registry, owner, "alice-phone").await;
+    let phone = enrolled_phone(&mut registry, owner, "alice-phone").await;
 
     // Another account's device, and its commands, are NOT_FOUND.
     registry
@@ -837,7 +840,7 @@ async fn refusals_change_nothing(backends: Backends) {
         Some(Reason::FindDeviceOff),
         "a device with Find Device off",
     );
-    turn_find_device_on(&platform, alice.mi_id, "tablet-1").await;
+    turn_find_device_on(&mut registry, &key, alice.mi_id, "tablet-1").await;
     expect_refusal(
         registry
             .issue_command(authed(
@@ -861,7 +864,7 @@ async fn a_newer_channel_or_removing_the_device_ends_a_channel_and_removal_cance
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&platform, &mut registry, owner, "lost-phone").await;
+    let phone = enrolled_phone(&mut registry, owner, "lost-phone").await;
     // A second channel of the device ends the first.
     let mut replaced = phone.open_channel(&mut registry).await;
     let mut channel = phone.open_channel(&mut registry).await;
@@ -937,7 +940,7 @@ async fn servers_a_command_issued_on_one_replica_reaches_a_device_on_the_other()
         .create_account(&unique_phone_number(), CodeChannel::Sms)
         .await;
     let owner = (alice.mi_id, alice.access_token.as_str());
-    let phone = enrolled_phone(&first, &mut on_first, owner, "lost-phone").await;
+    let phone = enrolled_phone(&mut on_first, owner, "lost-phone").await;
     let mut channel = phone.open_channel(&mut on_first).await;
     for round in 0..3 {
         let command_id = format!("ring-{round}");

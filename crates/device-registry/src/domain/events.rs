@@ -169,3 +169,34 @@ pub(crate) enum DeviceEvent {
         actor: Actor,
     },
 }
+
+impl DeviceEvent {
+    /// The account the event is about.
+    pub(crate) fn mi_id(&self) -> MiId {
+        match self {
+            Self::Linked { mi_id, .. }
+            | Self::Removed { mi_id, .. }
+            | Self::FindDeviceChanged { mi_id, .. }
+            | Self::CommandIssued { mi_id, .. }
+            | Self::CommandCompleted { mi_id, .. }
+            | Self::LostModeChanged { mi_id, .. }
+            | Self::Erased { mi_id, .. }
+            | Self::SyncSettingsChanged { mi_id, .. } => *mi_id,
+        }
+    }
+
+    /// The event with `audience` as who is alerted (events that alert nobody carry none).
+    pub(crate) fn addressed_to(mut self, new_audience: Audience) -> Self {
+        match &mut self {
+            Self::Linked { audience, .. }
+            | Self::Removed { audience, .. }
+            | Self::FindDeviceChanged { audience, .. }
+            | Self::CommandIssued { audience, .. }
+            | Self::CommandCompleted { audience, .. }
+            | Self::LostModeChanged { audience, .. }
+            | Self::Erased { audience, .. } => *audience = new_audience,
+            Self::SyncSettingsChanged { .. } => {}
+        }
+        self
+    }
+}

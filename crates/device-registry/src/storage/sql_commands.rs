@@ -10,6 +10,7 @@ use mi_platform::wake::Wake;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::accounts;
 use crate::domain::commands::{
     Action, Command, CommandPosition, CommandState, CommandStore, Effect, Finish, IssueOutcome,
 };
@@ -248,6 +249,17 @@ async fn device_names(
     })
 }
 
+/// Records `event` in the caller's transaction, addressed to the account's contacts as they are
+/// now (the notification service decides which events alert them).
+async fn record(
+    outbox: &Outbox,
+    connection: &mut AnyConnection,
+    event: DeviceEvent,
+) -> anyhow::Result<()> {
+    let audience = accounts::audience(connection, event.mi_id()).await?;
+    publish::enqueue(outbox, connection, &event.addressed_to(audience)).await
+}
+
 fn completed(
     command: &Command,
     device_name: &str,
@@ -287,7 +299,7 @@ pub(crate) async fn cancel_all(
     for row in &rows {
         let command = command_from_row(row)?;
         let event = completed(&command, device_name, CommandOutcome::Canceled, actor);
-        publish::enqueue(outbox, connection, &event).await?;
+        record(outbox, connection, event).await?;
     }
     sqlx::query("DELETE FROM device_channels WHERE mi_id = $1 AND device_id = $2")
         .bind(mi_id.as_i64())
@@ -451,7 +463,7 @@ impl CommandStore for SqlCommandStore {
                 actor: actor.clone(),
                 audience: Audience::default(),
             };
-            publish::enqueue(&self.outbox, &mut transaction, &event).await?;
+            record(&self.outbox, &mut transaction, event).await?;
             let key = wake_key(mi_id, device_id);
             self.wake.notify(&mut transaction, &key).await?;
             transaction.commit().await?;
@@ -554,9 +566,9 @@ impl CommandStore for SqlCommandStore {
         )
         .await?;
         let event = completed(command, &device_name, outcome, actor);
-        publish::enqueue(&self.outbox, &mut transaction, &event).await?;
+        record(&self.outbox, &mut transaction, event).await?;
         if let Some(effect_event) = effect_event {
-            publish::enqueue(&self.outbox, &mut transaction, &effect_event).await?;
+            record(&self.outbox, &mut transaction, effect_event).await?;
         }
         let key = wake_key(command.mi_id, &command.device_id);
         self.wake.notify(&mut transaction, &key).await?;
