@@ -18,14 +18,14 @@ use tonic::Code;
 use crate::device_linking::{device_id, wait_for_devices};
 use crate::support::{Backends, TestPlatform, authed, in_both_modes, reason, unique_phone_number};
 
-fn endpoints(platform: &TestPlatform) -> Endpoints {
+pub(crate) fn endpoints(platform: &TestPlatform) -> Endpoints {
     Endpoints {
         identity: format!("http://{}", platform.addresses.identity),
         registry: format!("http://{}", platform.addresses.device),
     }
 }
 
-fn phone() -> PhoneDescription {
+pub(crate) fn phone() -> PhoneDescription {
     PhoneDescription {
         model: "Redmi Note 13".into(),
         os: "HyperOS 2.0".into(),
@@ -37,7 +37,7 @@ fn phone() -> PhoneDescription {
 
 /// Waits until the registry lists the agent's device as enrolled (identity's SignedIn carries
 /// the key to it through the bus), and returns it.
-async fn enrolled_device(
+pub(crate) async fn enrolled_device(
     platform: &TestPlatform,
     state: &AgentState,
     access_token: &str,

@@ -33,6 +33,7 @@ mod displayed_text;
 mod field_limits;
 mod find_device_commands;
 mod find_device_switch;
+mod find_my_phone;
 mod fuzz;
 mod health_and_reflection;
 mod identity_alerts;
