@@ -360,6 +360,35 @@ async fn the_owner_finds_rings_locks_and_erases_the_agents_phone(backends: Backe
         "the agent's phone has a hardware id"
     );
 
+    // The owner sets the phone up again (a new install on the same hardware): it takes over the
+    // Lost Mode set before the erase, and the registry sends it to lock the screen again.
+    let reinstalled = Agent::new(directory.path().join("again.json"), endpoints(&platform));
+    reinstalled
+        .sign_in(
+            &owner.mi_id.to_string(),
+            &password,
+            &phone(),
+            |challenge| async move { panic!("no second factor was expected: {challenge:?}") },
+        )
+        .await
+        .unwrap();
+    let (did_sender, mut did) = unbounded_channel();
+    let stop_again = CancellationToken::new();
+    let running_again = tokio::spawn({
+        let stop = stop_again.clone();
+        async move {
+            reinstalled
+                .run_until(&RunOptions::default(), stop.cancelled_owned(), did_sender)
+                .await
+        }
+    });
+    match next_deed(&mut did).await {
+        Did::ShowedLostMode { message, .. } => assert_eq!(message, "This phone is lost"),
+        other => panic!("expected the restored Lost Mode screen, got {other:?}"),
+    }
+    stop_again.cancel();
+    assert_eq!(running_again.await.unwrap().unwrap(), RunEnd::Stopped);
+
     // The owner removes the erased phone: the lock goes, and the other account signs in.
     registry
         .remove_device(authed(

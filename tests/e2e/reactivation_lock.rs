@@ -4,9 +4,9 @@
 //! contact, while the owner still signs in on it; the owner's removal (`DeviceRemoved`)
 //! releases it.
 //!
-//! The events are published here as the registry would: an erase needs the command queue.
-//! Merger: once erase commands land, drive this through a real erase acknowledged by the
-//! device and a real RemoveDevice instead.
+//! The events are published here as the registry would, so identity's side is checked alone
+//! (sign-up, the owner on the same hardware, a redelivered event); `find_my_phone` drives the
+//! same lock through a real erase acknowledged by the device agent and a real RemoveDevice.
 
 use std::time::Duration;
 

@@ -61,6 +61,7 @@ impl DeviceRegistry {
                 linked_at,
                 actor: Actor::Registry,
                 audience: Some(audience),
+                restore_command_id: uuid::Uuid::now_v7().to_string(),
             })
             .await?;
         match outcome {
@@ -104,13 +105,12 @@ impl DeviceRegistry {
                 linked_at: UnixMillis::now(),
                 actor: owner.actor(),
                 audience: None,
+                restore_command_id: uuid::Uuid::now_v7().to_string(),
             })
             .await?;
         if outcome == LinkOutcome::ReactivationLocked {
             return Err(EnrollError::ReactivationLocked);
         }
-        // Merger: on `Linked { lost_mode_restored: true }` the `commands` slice queues an
-        // enable_lost_mode command with the restored Lost Mode, so the device shows it again.
         tracing::info!(mi_id = %owner.mi_id, device_id = %info.device_id, "device enrolled");
         self.store
             .get(owner.mi_id, &info.device_id)

@@ -22,6 +22,11 @@ pub(crate) struct NewLink<'a> {
     /// The account's audience the event carries, stored with the link; the `DeviceLinked` of
     /// such a link (a sign-in) alerts nobody, as identity alerted that sign-in itself.
     pub audience: Option<&'a Audience>,
+    /// The id of the enable_lost_mode command that shows a restored Lost Mode on the device
+    /// again (an erased device of the account, set up anew on the same hardware). Like an
+    /// erase it waits for the device however long that takes: a lost phone must lock again
+    /// whenever it comes back.
+    pub restore_command_id: String,
 }
 
 /// How a link went.

@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::{accounts, audit, sql_locations};
+use crate::domain::commands::{Action, Command, CommandState};
 use crate::domain::events::{Actor, Audience, DeviceEvent};
 use crate::domain::{
     AccountNews, AuditEntry, AuditPosition, Device, DevicePosition, DeviceStatus, DeviceStore,
@@ -207,6 +208,46 @@ async fn reactivation_locked(
 }
 
 /// Whether device `device_id` of `mi_id` has a Lost Mode.
+/// Queues the enable_lost_mode command that shows the Lost Mode a link restored on the device
+/// (its row holds it now); returns the wake-up key for after the commit.
+async fn queue_restored_lost_mode(
+    connection: &mut AnyConnection,
+    wake: &Wake,
+    link: &NewLink<'_>,
+) -> anyhow::Result<String> {
+    let row = sqlx::query(
+        "SELECT lost_mode_message, lost_mode_phone_number, lost_mode_footnote FROM devices \
+         WHERE mi_id = $1 AND device_id = $2",
+    )
+    .bind(link.mi_id.as_i64())
+    .bind(&link.info.device_id)
+    .fetch_one(&mut *connection)
+    .await?;
+    let lost_mode = LostMode {
+        message: row.try_get("lost_mode_message")?,
+        phone_number: row.try_get("lost_mode_phone_number")?,
+        footnote: row.try_get("lost_mode_footnote")?,
+        since: None,
+    };
+    let command = Command {
+        mi_id: link.mi_id,
+        device_id: link.info.device_id.clone(),
+        command_id: link.restore_command_id.clone(),
+        sequence: 0,
+        action: Action::EnableLostMode(lost_mode),
+        state: CommandState::Queued,
+        created_at: link.linked_at,
+        delivered_at: None,
+        completed_at: None,
+        expires_at: None,
+        not_now_count: 0,
+        next_attempt_at: link.linked_at,
+        location: None,
+        error: None,
+    };
+    sql_commands::enqueue_in(connection, wake, &command).await
+}
+
 async fn has_lost_mode(
     connection: &mut AnyConnection,
     mi_id: MiId,
@@ -392,6 +433,11 @@ impl DeviceStore for SqlDeviceStore {
             }
             None => restore_lost_mode(&mut transaction, mi_id, info).await?,
         };
+        let restored_key = if lost_mode_restored {
+            Some(queue_restored_lost_mode(&mut transaction, &self.wake, link).await?)
+        } else {
+            None
+        };
         if new_device || info.credential.is_some() {
             let linked = DeviceEvent::Linked {
                 mi_id,
@@ -408,6 +454,9 @@ impl DeviceStore for SqlDeviceStore {
         }
         transaction.commit().await?;
         self.outbox.notify_committed();
+        if let Some(key) = restored_key {
+            self.wake.committed(&key);
+        }
         Ok(LinkOutcome::Linked {
             new_device,
             lost_mode_restored,

@@ -119,6 +119,7 @@ impl Stores {
                 linked_at: UnixMillis::now(),
                 actor: Actor::Registry,
                 audience: None,
+                restore_command_id: "restore-1".into(),
             })
             .await
             .expect("link");
