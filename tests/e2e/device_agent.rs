@@ -66,6 +66,23 @@ async fn get_device(platform: &TestPlatform, access_token: &str, device_id: &str
         .into_inner()
 }
 
+/// The agent signs in to `mi_id`'s account with `password` on its phone ([`phone`]); an account
+/// without a second factor, so a challenge fails the test.
+pub(crate) async fn sign_in_as(
+    agent: &Agent,
+    mi_id: u64,
+    password: &SecretString,
+) -> anyhow::Result<AgentState> {
+    agent
+        .sign_in(
+            &mi_id.to_string(),
+            password,
+            &phone(),
+            |challenge| async move { panic!("no second factor was expected: {challenge:?}") },
+        )
+        .await
+}
+
 /// The status of a refusal the agent passed on.
 fn status_of(error: &anyhow::Error) -> &tonic::Status {
     error
@@ -83,15 +100,7 @@ async fn the_agent_signs_in_with_its_own_key_and_acts_as_its_device(backends: Ba
     let path = directory.path().join("phone.json");
     let agent = Agent::new(&path, endpoints(&platform));
 
-    let state = agent
-        .sign_in(
-            &owner.mi_id.to_string(),
-            &password,
-            &phone(),
-            |challenge| async move { panic!("no second factor was expected: {challenge:?}") },
-        )
-        .await
-        .unwrap();
+    let state = sign_in_as(&agent, owner.mi_id, &password).await.unwrap();
     assert_eq!(state.mi_id, owner.mi_id);
     uuid::Uuid::parse_str(&state.device.device_id).expect("a per-install UUID");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
@@ -161,15 +170,7 @@ async fn the_agent_signs_in_with_its_own_key_and_acts_as_its_device(backends: Ba
     assert_ne!(after_enroll.refresh_token, state.refresh_token);
 
     // Signing in again on the same state keeps the install's device id and key.
-    let again = agent
-        .sign_in(
-            &owner.mi_id.to_string(),
-            &password,
-            &phone(),
-            |challenge| async move { panic!("no second factor was expected: {challenge:?}") },
-        )
-        .await
-        .unwrap();
+    let again = sign_in_as(&agent, owner.mi_id, &password).await.unwrap();
     assert_eq!(again.device.device_id, state.device.device_id);
     assert_eq!(again.device_key, state.device_key);
     assert_ne!(again.session_id, state.session_id);
@@ -185,13 +186,7 @@ async fn a_key_that_is_not_the_enrolled_one_is_refused(backends: Backends) {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("phone.json");
     let agent = Agent::new(&path, endpoints(&platform));
-    let state = agent
-        .sign_in(
-            &owner.mi_id.to_string(),
-            &SecretString::from(password),
-            &phone(),
-            |challenge| async move { panic!("no second factor was expected: {challenge:?}") },
-        )
+    let state = sign_in_as(&agent, owner.mi_id, &SecretString::from(password))
         .await
         .unwrap();
     enrolled_device(&platform, &state, &owner.access_token).await;

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::device_agent::{endpoints, enrolled_device, phone};
+use crate::device_agent::{endpoints, enrolled_device, sign_in_as};
 use crate::support::{
     Backends, DELIVERY_TIMEOUT, TestConfig, TestPlatform, authed, error_metadata, in_both_modes,
     reason, unique_phone_number,
@@ -105,15 +105,7 @@ async fn the_owner_finds_rings_locks_and_erases_the_agents_phone(backends: Backe
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("phone.json");
     let agent = Agent::new(&path, endpoints(&platform));
-    let state = agent
-        .sign_in(
-            &owner.mi_id.to_string(),
-            &password,
-            &phone(),
-            |challenge| async move { panic!("no second factor was expected: {challenge:?}") },
-        )
-        .await
-        .unwrap();
+    let state = sign_in_as(&agent, owner.mi_id, &password).await.unwrap();
     let device_id = state.device.device_id.clone();
     let hardware_id = enrolled_device(&platform, &state, &owner.access_token)
         .await
@@ -324,14 +316,12 @@ async fn the_owner_finds_rings_locks_and_erases_the_agents_phone(backends: Backe
     let thief = Agent::new(directory.path().join("thief.json"), endpoints(&platform));
     let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
     let refused = loop {
-        let attempt = thief
-            .sign_in(
-                &other.mi_id.to_string(),
-                &SecretString::from(other_password.clone()),
-                &phone(),
-                |challenge| async move { panic!("no second factor was expected: {challenge:?}") },
-            )
-            .await;
+        let attempt = sign_in_as(
+            &thief,
+            other.mi_id,
+            &SecretString::from(other_password.clone()),
+        )
+        .await;
         match attempt {
             Err(error) => break error,
             Ok(_) => {
@@ -363,13 +353,7 @@ async fn the_owner_finds_rings_locks_and_erases_the_agents_phone(backends: Backe
     // The owner sets the phone up again (a new install on the same hardware): it takes over the
     // Lost Mode set before the erase, and the registry sends it to lock the screen again.
     let reinstalled = Agent::new(directory.path().join("again.json"), endpoints(&platform));
-    reinstalled
-        .sign_in(
-            &owner.mi_id.to_string(),
-            &password,
-            &phone(),
-            |challenge| async move { panic!("no second factor was expected: {challenge:?}") },
-        )
+    sign_in_as(&reinstalled, owner.mi_id, &password)
         .await
         .unwrap();
     let (did_sender, mut did) = unbounded_channel();
@@ -401,14 +385,12 @@ async fn the_owner_finds_rings_locks_and_erases_the_agents_phone(backends: Backe
         .unwrap();
     let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
     loop {
-        let attempt = thief
-            .sign_in(
-                &other.mi_id.to_string(),
-                &SecretString::from(other_password.clone()),
-                &phone(),
-                |challenge| async move { panic!("no second factor was expected: {challenge:?}") },
-            )
-            .await;
+        let attempt = sign_in_as(
+            &thief,
+            other.mi_id,
+            &SecretString::from(other_password.clone()),
+        )
+        .await;
         match attempt {
             Ok(signed_in) => {
                 assert_eq!(signed_in.mi_id, other.mi_id);
@@ -435,15 +417,7 @@ async fn find_device_goes_off_only_with_the_owners_password(backends: Backends) 
     let password = SecretString::from(password);
     let directory = tempfile::tempdir().unwrap();
     let agent = Agent::new(directory.path().join("phone.json"), endpoints(&platform));
-    let state = agent
-        .sign_in(
-            &owner.mi_id.to_string(),
-            &password,
-            &phone(),
-            |challenge| async move { panic!("no second factor was expected: {challenge:?}") },
-        )
-        .await
-        .unwrap();
+    let state = sign_in_as(&agent, owner.mi_id, &password).await.unwrap();
     enrolled_device(&platform, &state, &owner.access_token).await;
     agent.set_find_device(true, None).await.unwrap();
     assert_eq!(
