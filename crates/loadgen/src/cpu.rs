@@ -1,6 +1,6 @@
 //! Where the CPU went during a run (Linux): how busy the whole machine was, how much CPU the
 //! platform used, and how much of that went to password hashing (its worker processes, and
-//! its threads named `cpu-pool-*`), from `/proc`. Nothing is printed where `/proc` cannot be
+//! its threads named `cpu-pool-*`), from `/proc`; and the platform's resident memory. Nothing is printed where `/proc` cannot be
 //! read.
 
 use std::time::Instant;
@@ -160,4 +160,19 @@ fn stat_ticks(dir: &str) -> Option<u64> {
     let user: u64 = fields.get(11)?.parse().ok()?;
     let system: u64 = fields.get(12)?.parse().ok()?;
     Some(user + system)
+}
+
+/// The platform process's resident memory in bytes (its own, not its workers'), if it was
+/// named and `/proc` can be read.
+pub(crate) fn platform_rss() -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", platform_pid()?)).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }

@@ -8,109 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mi_platform::auth::{DEVICE_TOKEN_AUDIENCE, DeviceClaims};
-use mi_platform::crypto::SecretKey;
-use mi_platform::tokens::TokenSigner;
-use mi_proto::common::v1::{DeviceCapability, DeviceCredential, DeviceInfo, DeviceKeyAlgorithm};
 use mi_proto::device::v1::device_registry_service_client::DeviceRegistryServiceClient;
-use mi_proto::device::v1::{
-    EnrollDeviceRequest, Location, LocationSource, ReportLocationsRequest, SetFindDeviceRequest,
-};
+use mi_proto::device::v1::{Location, LocationSource, ReportLocationsRequest};
 use tonic::transport::Channel;
 
 use crate::driver::{self, Report};
-use crate::identity::Prepared;
-
-/// A client's device: its id, account and key.
-#[derive(Debug)]
-pub(crate) struct Phone {
-    device_id: String,
-    mi_id: u64,
-    key: TokenSigner,
-}
-
-impl Phone {
-    /// A device token for one call: each is accepted once.
-    fn token(&self) -> anyhow::Result<String> {
-        let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?;
-        self.key.sign(&DeviceClaims {
-            aud: DEVICE_TOKEN_AUDIENCE.into(),
-            sub: self.device_id.clone(),
-            mi_id: self.mi_id,
-            iat: now,
-            exp: now + 120,
-            jti: uuid::Uuid::new_v4().to_string(),
-        })
-    }
-}
-
-fn bearer<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(request)
-}
-
-/// Enrolls one device per client on the prepared accounts and turns Find Device on for each
-/// (untimed). Fails if Find Device cannot be turned on: reports would then be accepted and not
-/// kept, which measures nothing of the writes.
-pub(crate) async fn prepare_phones(
-    channel: Channel,
-    accounts: &[Prepared],
-    clients: usize,
-) -> anyhow::Result<Arc<Vec<Phone>>> {
-    let mut registry = DeviceRegistryServiceClient::new(channel);
-    let mut phones = Vec::with_capacity(clients);
-    for client in 0..clients {
-        let account = &accounts[client % accounts.len()];
-        let key = TokenSigner::from_seed(&SecretKey::generate(), None)?;
-        let device_id = format!("loadgen-phone-{client}");
-        let device = DeviceInfo {
-            device_id: device_id.clone(),
-            model: "Redmi Note 13".into(),
-            os: "HyperOS 2.0".into(),
-            name: format!("Load generator phone {client}"),
-            hardware_id: format!("loadgen:{}", uuid::Uuid::new_v4()),
-            capabilities: vec![DeviceCapability::Locate.into()],
-            credential: Some(DeviceCredential {
-                algorithm: DeviceKeyAlgorithm::Ed25519.into(),
-                public_key: URL_SAFE_NO_PAD.decode(&key.public_key().x)?,
-                push_token: String::new(),
-            }),
-        };
-        let enrolled = registry
-            .enroll_device(bearer(
-                EnrollDeviceRequest {
-                    device: Some(device),
-                },
-                &account.tokens.access_token,
-            )?)
-            .await
-            .context("EnrollDevice")?
-            .into_inner();
-        let phone = Phone {
-            device_id,
-            mi_id: enrolled.mi_id,
-            key,
-        };
-        registry
-            .set_find_device(bearer(
-                SetFindDeviceRequest {
-                    enabled: true,
-                    owner_access_token: String::new(),
-                },
-                &phone.token()?,
-            )?)
-            .await
-            .context("SetFindDevice (turning Find Device on)")?;
-        phones.push(phone);
-    }
-    Ok(Arc::new(phones))
-}
+use crate::phones::Phone;
 
 /// ReportLocations from every phone for `duration`; prints how many locations were kept.
 pub(crate) async fn report_locations(
@@ -128,8 +31,8 @@ pub(crate) async fn report_locations(
         let kept = Arc::clone(&counted);
         async move {
             let phone = &phones[client];
-            let token = phone.token().map_err(|error| error.to_string())?;
-            let request = bearer(fresh_locations(client, locations_per_call), &token)
+            let request = phone
+                .request(fresh_locations(client, locations_per_call))
                 .map_err(|error| error.to_string())?;
             let start = Instant::now();
             let reported = registry

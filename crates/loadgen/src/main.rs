@@ -15,8 +15,10 @@
 mod argon2_baseline;
 mod cpu;
 mod driver;
+mod find_device;
 mod identity;
 mod locations;
+mod phones;
 mod verification;
 
 use std::path::PathBuf;
@@ -49,6 +51,15 @@ enum Scenario {
     /// ReportLocations, each client from its own device (enrolled with its key and with Find
     /// Device turned on before the run), a new device token per call.
     ReportLocations,
+    /// `--devices` phones keep their command channels open (to `--device-replica` if given);
+    /// owners ring them from `--concurrency` clients, timed until the phone receives it.
+    CommandToDevice,
+    /// `--devices` phones open their command channels and stay idle for `--seconds`; prints
+    /// the platform's RSS growth (`--platform-pid`) per channel.
+    IdleChannels,
+    /// Owners ring `--devices` phones that are not connected, timed until the push provider
+    /// (this program on `--push-listen`) is asked to wake the phone.
+    CommandToPush,
 }
 
 #[derive(Debug, Parser)]
@@ -84,6 +95,17 @@ struct Args {
     /// The device registry.
     #[arg(long, default_value = "http://127.0.0.1:50054")]
     device: String,
+    /// For the command and channel scenarios: phones to enroll (untimed) and use.
+    #[arg(long, default_value_t = 1000)]
+    devices: usize,
+    /// For command-to-device and idle-channels: the device registry replica the phones
+    /// connect to (default `--device`); owners always call `--device`.
+    #[arg(long)]
+    device_replica: Option<String>,
+    /// For command-to-push: where to listen as the push provider
+    /// (`MI_NOTIFICATION__PUSH_PROVIDER__URL` must point here).
+    #[arg(long, default_value = "127.0.0.1:50099")]
+    push_listen: std::net::SocketAddr,
     /// For report-locations: locations per ReportLocations call (1 to 100).
     #[arg(long, default_value_t = 1)]
     locations_per_call: usize,
@@ -205,14 +227,53 @@ async fn main() -> anyhow::Result<()> {
         Scenario::ReportLocations => {
             let (_, accounts) = identity_setup(&args).await?;
             let channels = Arc::new(channels_to(&args.device, args.connections).await?);
-            let phones =
-                locations::prepare_phones(channels[0].clone(), &accounts, args.concurrency).await?;
+            let phones = phones::prepare(channels[0].clone(), &accounts, args.concurrency).await?;
             let sample = cpu::Sample::now();
             let report =
                 locations::report_locations(channels, phones, args.locations_per_call, duration)
                     .await?;
             report.print(&name);
             sample.print_since(report.succeeded);
+        }
+        Scenario::CommandToDevice => {
+            let (owners, accounts, phones) = phones_setup(&args).await?;
+            let sample = cpu::Sample::now();
+            let report = find_device::command_to_device(
+                owners,
+                args.device_replica.as_deref().unwrap_or(&args.device),
+                accounts,
+                phones,
+                args.concurrency,
+                duration,
+            )
+            .await?;
+            report.print(&name);
+            sample.print_since(report.succeeded);
+        }
+        Scenario::CommandToPush => {
+            let (owners, accounts, phones) = phones_setup(&args).await?;
+            let sample = cpu::Sample::now();
+            let report = find_device::command_to_push(
+                owners,
+                args.push_listen,
+                accounts,
+                phones,
+                args.concurrency,
+                duration,
+            )
+            .await?;
+            report.print(&name);
+            sample.print_since(report.succeeded);
+        }
+        Scenario::IdleChannels => {
+            let (_, _, phones) = phones_setup(&args).await?;
+            find_device::idle_channels(
+                args.device_replica.as_deref().unwrap_or(&args.device),
+                phones,
+                duration,
+                cpu::platform_rss,
+            )
+            .await?;
         }
     }
     Ok(())
@@ -230,6 +291,21 @@ async fn identity_setup(
     let accounts =
         identity::prepare_accounts(&channels, minter, accounts, args.concurrency.max(8)).await?;
     Ok((channels, accounts))
+}
+
+/// Connections to the device registry, the accounts, and `--devices` phones enrolled on them
+/// with Find Device on (untimed).
+async fn phones_setup(
+    args: &Args,
+) -> anyhow::Result<(
+    Arc<Vec<Channel>>,
+    Arc<Vec<identity::Prepared>>,
+    Arc<Vec<phones::Phone>>,
+)> {
+    let (_, accounts) = identity_setup(args).await?;
+    let owners = Arc::new(channels_to(&args.device, args.connections).await?);
+    let phones = phones::prepare(owners[0].clone(), &accounts, args.devices).await?;
+    Ok((owners, accounts, phones))
 }
 
 fn access_tokens(accounts: &[identity::Prepared]) -> Arc<Vec<String>> {
