@@ -56,11 +56,6 @@ impl Expiry {
         }
     }
 
-    /// The table this rule deletes from.
-    pub fn table(&self) -> &'static str {
-        self.table
-    }
-
     /// One batch's statement; `$1` is the cutoff time.
     fn statement(&self) -> String {
         let condition = self
