@@ -13,7 +13,7 @@ use std::process::Command;
 
 /// The metrics the platform serves (`crates/platform/src/metrics`; consumer lag, consumer dead
 /// letters and deliveries through its `events` functions).
-const SERVED: [&str; 12] = [
+const SERVED: [&str; 13] = [
     "grpc_server_handled_total",
     "grpc_server_handling_seconds_bucket",
     "mi_outbox_rows",
@@ -25,6 +25,7 @@ const SERVED: [&str; 12] = [
     "mi_consumer_lag_messages",
     "mi_consumer_dead_letters_total",
     "mi_deliveries_total",
+    "mi_retention_deleted_rows_total",
     "up",
 ];
 

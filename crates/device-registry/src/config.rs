@@ -27,6 +27,13 @@ pub struct Settings {
     /// retention job deletes older ones. 400 days: a year of history, and then some.
     #[serde(with = "humantime_serde")]
     pub audit_retention: Duration,
+    /// How long a finished command stays (ListCommands shows it; the retention job deletes it
+    /// then). A week: enough for the owner to see what each command did and for support to
+    /// follow up on a complaint; the audit trail keeps that it happened for
+    /// `audit_retention`, while a Locate's result, a location, does not stay for as long.
+    /// Unfinished commands are never deleted.
+    #[serde(with = "humantime_serde")]
+    pub command_retention: Duration,
     /// How often an open command channel sends a heartbeat (and marks itself alive; a channel
     /// silent for two heartbeats counts as closed, and its device is woken by push).
     #[serde(with = "humantime_serde")]
@@ -126,6 +133,7 @@ impl Default for Settings {
             access_token_keys: Vec::new(),
             recent_auth_window: Duration::from_secs(300),
             audit_retention: Duration::from_secs(400 * 24 * 3600),
+            command_retention: Duration::from_secs(7 * 24 * 3600),
             channel_heartbeat: Duration::from_secs(30),
             command_expiry: CommandExpirySettings::default(),
             not_now_backoff: Duration::from_secs(30),

@@ -108,9 +108,10 @@ impl Service for DeviceRegistryService {
         let sweeper = commands.clone();
         let sweep_every = settings.command_poll;
         host.spawn_task(move |shutdown| sweep_expired_commands(sweeper, sweep_every, shutdown));
-        host.spawn_retention(storage::expiries(
+        host.add_retention(storage::expiries(
             settings.audit_retention,
             settings.location_history,
+            settings.command_retention,
         ));
         host.spawn_consumer(
             &["identity"],

@@ -83,7 +83,7 @@ impl Service for IdentityService {
             Arc::clone(&platform.limiter),
             settings.password_reset.clone(),
         );
-        host.spawn_retention(storage::expiries(&settings));
+        host.add_retention(storage::expiries(&settings));
         let services = IdentityServices::new(
             Arc::new(SqlIdentityStore::new(
                 host.database().clone(),

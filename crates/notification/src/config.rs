@@ -28,6 +28,15 @@ pub struct Settings {
     pub push_transport: ProviderTransport,
     /// The push provider (FCM's HTTP v1 send shape), for `push_transport = "http"`.
     pub push_provider: HttpProviderSettings,
+    /// How long a finished delivery record is kept. It is also what keeps a redelivered event
+    /// from sending its message twice, so at least `kafka.retention` (checked at start); a
+    /// month, so support can tell whether a message left and through which provider.
+    #[serde(with = "humantime_serde")]
+    pub delivery_retention: Duration,
+    /// How long the dev inbox keeps a message: a week of development, no longer, since
+    /// messages there hold codes and alerts in clear.
+    #[serde(with = "humantime_serde")]
+    pub inbox_retention: Duration,
 }
 
 impl Default for Settings {
@@ -41,6 +50,8 @@ impl Default for Settings {
             http_provider: HttpProviderSettings::default(),
             push_transport: ProviderTransport::DevInbox,
             push_provider: HttpProviderSettings::default(),
+            delivery_retention: Duration::from_secs(30 * 24 * 3600),
+            inbox_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -71,6 +82,18 @@ impl ServiceSettings for Settings {
 }
 
 impl Settings {
+    /// Refuses a `delivery_retention` shorter than the topics keep events: a delivery record
+    /// forgotten while its event can still come back would let the message go out twice.
+    pub fn check_delivery_retention(&self, infra: &InfraConfig) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.delivery_retention >= infra.kafka.retention,
+            "invalid configuration: notification.delivery_retention must be at least \
+             kafka.retention: a delivery record is what keeps a redelivered event from sending \
+             its message twice"
+        );
+        Ok(())
+    }
+
     /// Whether the dev inbox is served (`ListInboxMessages`). Refuses dev-inbox transports with
     /// PostgreSQL unless `dev.allow_dev_inbox` is set, which is then logged as a warning: the
     /// inbox shows every code and alert to anyone who reaches the service.
@@ -222,6 +245,31 @@ mod tests {
         infra.postgres.url = Some("postgres://db:5432".into());
         infra.dev.allow_dev_inbox = allow_dev_inbox;
         infra
+    }
+
+    #[test]
+    fn delivery_records_outlive_the_topics() {
+        let infra = InfraConfig::default();
+        let settings = Settings {
+            delivery_retention: infra.kafka.retention,
+            ..Settings::default()
+        };
+        settings
+            .check_delivery_retention(&infra)
+            .expect("as long as the topics is enough");
+        let shorter = Settings {
+            delivery_retention: infra.kafka.retention / 2,
+            ..Settings::default()
+        };
+        let error = shorter
+            .check_delivery_retention(&infra)
+            .expect_err("shorter than the topics");
+        assert!(
+            error
+                .to_string()
+                .contains("notification.delivery_retention"),
+            "{error}"
+        );
     }
 
     #[test]

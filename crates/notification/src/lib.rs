@@ -51,6 +51,7 @@ impl Service for NotificationService {
 
     async fn build(settings: Settings, host: &mut ServiceHost) -> anyhow::Result<GrpcServices> {
         let dev_inbox = settings.dev_inbox(&host.platform().config)?;
+        settings.check_delivery_retention(&host.platform().config)?;
         let cipher = host.platform().code_cipher()?;
         let transports = transports::from_settings(&settings)?;
         let store = Arc::new(SqlNotificationStore::new(
@@ -68,6 +69,10 @@ impl Service for NotificationService {
         // One consumer group for every topic: the service has one position per partition, one
         // dead-letter topic and one place where a failed event is given up on.
         host.spawn_consumer(&["verification", "identity", "device"], Arc::new(handler));
+        host.add_retention(storage::expiries(
+            settings.delivery_retention,
+            settings.inbox_retention,
+        ));
 
         Ok(GrpcServices::new(NotificationServiceServer::new(
             grpc::NotificationHandler::new(notifier, dev_inbox),

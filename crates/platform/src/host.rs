@@ -31,6 +31,8 @@ pub struct ServiceHost {
     outbox: Outbox,
     shutdown: CancellationToken,
     tasks: JoinSet<anyhow::Result<()>>,
+    /// The retention job's rules: the platform's tables, then what the service adds.
+    expiries: Vec<Expiry>,
 }
 
 impl ServiceHost {
@@ -53,6 +55,7 @@ impl ServiceHost {
         );
         let mut tasks = JoinSet::new();
         tasks.spawn(relay.run(shutdown.clone()));
+        let expiries = retention::platform_expiries(&platform.config.retention);
         Ok(Self {
             name,
             platform,
@@ -60,6 +63,7 @@ impl ServiceHost {
             outbox,
             shutdown,
             tasks,
+            expiries,
         })
     }
 
@@ -100,14 +104,10 @@ impl ServiceHost {
         ));
     }
 
-    /// Deletes this service's expired rows every `retention.interval` until shutdown.
-    pub fn spawn_retention(&mut self, expiries: Vec<Expiry>) {
-        self.tasks.spawn(retention::run(
-            self.database.clone(),
-            expiries,
-            self.platform.config.retention.clone(),
-            self.shutdown.clone(),
-        ));
+    /// Adds rules to this service's retention job, which deletes expired rows every
+    /// `retention.interval` while the service serves (the platform's tables always).
+    pub fn add_retention(&mut self, expiries: Vec<Expiry>) {
+        self.expiries.extend(expiries);
     }
 
     /// Wake-ups on `channel` across this service's replicas (see [`crate::wake`]); on
@@ -180,6 +180,13 @@ impl ServiceHost {
         let (routes, names) = grpc.into_parts();
         let health = PortHealth::new(&names).await;
         self.spawn_observers(&health.0);
+        self.tasks.spawn(retention::run(
+            self.name,
+            self.database.clone(),
+            std::mem::take(&mut self.expiries),
+            self.platform.config.retention.clone(),
+            self.shutdown.clone(),
+        ));
         let tls = &self.platform.config.tls;
         let served =
             crate::server::serve(listener, routes, &names, health, tls, self.shutdown.clone())

@@ -20,6 +20,12 @@ pub struct Settings {
     /// How long a code is accepted after it is sent.
     #[serde(with = "humantime_serde")]
     pub code_ttl: Duration,
+    /// How long a verification is kept after its code expired (`MI_VERIFICATION__RECORD_RETENTION`):
+    /// the destination, purpose, attempts and outcome (the code only as a hash) stay for
+    /// support and fraud analysis, e.g. an SMS-pumping bill disputed at the end of the
+    /// provider's monthly billing cycle; the retention job deletes it then.
+    #[serde(with = "humantime_serde")]
+    pub record_retention: Duration,
     /// Wrong codes allowed before the verification locks.
     pub max_check_attempts: u32,
     /// Codes one verification may send in all (the first send and its resends).
@@ -47,6 +53,7 @@ impl Default for Settings {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 50052)),
             code_ttl: Duration::from_secs(600),
+            record_retention: Duration::from_secs(30 * 24 * 3600),
             max_check_attempts: 5,
             max_sends_per_verification: 5,
             code_hash_key: None,

@@ -115,6 +115,7 @@ impl Service for VerificationService {
             tokens,
             policy: settings.policy(),
         });
+        host.add_retention(storage::expiries(settings.record_retention));
         Ok(GrpcServices::new(VerificationServiceServer::new(
             grpc::VerificationHandler::new(verifier, proxy_trust),
         )))

@@ -271,6 +271,76 @@ async fn run_contract(database: Database) {
     );
 }
 
+/// The retention job deletes a verification once its code expired more than the configured
+/// time ago, and keeps recent and pending ones.
+async fn retention_contract(database: Database) {
+    database
+        .migrate(sqlx::migrate!("./migrations"))
+        .await
+        .expect("migrate");
+    let store = SqlVerificationStore::new(
+        database.clone(),
+        Outbox::new("verification", "verification.events"),
+    );
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+    let now = UnixMillis::now();
+    let kept_for = 30 * DAY;
+    let stale = [
+        (
+            "00000000-0000-7000-8000-000000000011",
+            now.saturating_sub(31 * DAY),
+        ),
+        (
+            "00000000-0000-7000-8000-000000000012",
+            now.saturating_sub(kept_for + Duration::from_secs(1)),
+        ),
+    ];
+    let kept = [
+        (
+            "00000000-0000-7000-8000-000000000013",
+            now.saturating_sub(29 * DAY),
+        ),
+        // Pending: its code still works.
+        (
+            "00000000-0000-7000-8000-000000000014",
+            now.saturating_add(Duration::from_secs(600)),
+        ),
+    ];
+    for (id, expires_at) in stale.iter().chain(&kept) {
+        let row = verification(id, *expires_at);
+        store.insert(&row, &issued(&row)).await.expect("insert");
+    }
+
+    let rules = mi_verification::storage::expiries(kept_for);
+    let deleted = mi_platform::retention::sweep(&database, &rules, now)
+        .await
+        .expect("sweep");
+    assert_eq!(deleted, 2, "the two whose code expired over 30 days ago");
+    for (id, _) in stale {
+        assert!(store.get(id).await.expect("get").is_none(), "{id} deleted");
+    }
+    for (id, _) in kept {
+        assert!(store.get(id).await.expect("get").is_some(), "{id} kept");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_retention_deletes_old_verifications_only() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    retention_contract(
+        Database::connect_sqlite(&directory.path().join("v.db"))
+            .await
+            .expect("sqlite"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_retention_deletes_old_verifications_only() {
+    let url = format!("{}/{}", testing::postgres_url(), testing::unique_name("t_"));
+    retention_contract(Database::connect_postgres(&url, 4).await.expect("postgres")).await;
+}
+
 #[tokio::test]
 async fn sqlite_store_meets_the_contract() {
     let directory = tempfile::tempdir().expect("tempdir");

@@ -35,25 +35,23 @@ const ORDER: &str = "ORDER BY linked_at DESC, device_id LIMIT $2";
 
 /// The rows the registry deletes once they are of no use (see `mi_platform::retention`):
 /// spent device tokens, once they have expired (a verifier's leeway is seconds), audit entries
-/// older than `audit_retention`, and location history older than `location_history`.
+/// older than `audit_retention`, location history older than `location_history`, and commands
+/// finished more than `command_retention` ago.
 pub(crate) fn expiries(
     audit_retention: std::time::Duration,
     location_history: std::time::Duration,
+    command_retention: std::time::Duration,
 ) -> Vec<Expiry> {
     vec![
-        Expiry {
-            table: "spent_device_tokens",
-            key: "token_key",
-            time_column: "expires_at",
-            keep_for: std::time::Duration::from_secs(60),
-        },
-        Expiry {
-            table: "audit_entries",
-            key: "entry_id",
-            time_column: "recorded_at",
-            keep_for: audit_retention,
-        },
+        Expiry::after(
+            "spent_device_tokens",
+            "token_key",
+            "expires_at",
+            std::time::Duration::from_secs(60),
+        ),
+        Expiry::after("audit_entries", "entry_id", "recorded_at", audit_retention),
         sql_locations::expiry(location_history),
+        sql_commands::expiry(command_retention),
     ]
 }
 

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use mi_contracts::{MiId, UnixMillis};
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
+use mi_platform::retention::Expiry;
 use mi_platform::wake::Wake;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -28,6 +29,19 @@ const COLUMNS: &str = "mi_id, device_id, command_id, sequence, action, lost_mode
 /// The stored states of an unfinished command, for `state IN (...)`.
 pub(super) const UNFINISHED: &str = "('queued', 'delivered', 'not_now')";
 const ONE: &str = "mi_id = $1 AND device_id = $2 AND command_id = $3";
+
+/// The rule that deletes commands finished more than `command_retention` ago (see
+/// `mi_platform::retention`). An unfinished one stays however old: an erase waits for its
+/// device as long as it takes.
+pub(crate) fn expiry(command_retention: std::time::Duration) -> Expiry {
+    Expiry::after(
+        "device_commands",
+        "mi_id, device_id, command_id",
+        "completed_at",
+        command_retention,
+    )
+    .only_if(format!("state NOT IN {UNFINISHED}"))
+}
 
 /// The wake-up key of a device's channel and its commands' watchers.
 pub(crate) fn wake_key(mi_id: MiId, device_id: &str) -> String {

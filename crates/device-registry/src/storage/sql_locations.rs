@@ -29,12 +29,12 @@ const LOCATION_COLUMNS_AS_LAST: &str = "measured_at AS last_located_at, \
 
 /// The rule that deletes history older than `location_history` (see `mi_platform::retention`).
 pub(crate) fn expiry(location_history: Duration) -> Expiry {
-    Expiry {
-        table: "device_locations",
-        key: "location_key",
-        time_column: "measured_at",
-        keep_for: location_history,
-    }
+    Expiry::after(
+        "device_locations",
+        "location_key",
+        "measured_at",
+        location_history,
+    )
 }
 
 /// Deletes every location of a device, its history and its last location, in the caller's

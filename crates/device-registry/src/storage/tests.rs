@@ -339,6 +339,7 @@ async fn locations_go_with_their_device_their_account_and_their_age(stores: Stor
         &expiries(
             Duration::from_secs(400 * 24 * 3600),
             Duration::from_secs(90 * 60),
+            COMMANDS_KEPT,
         ),
         an_hour_later,
     )
@@ -346,6 +347,92 @@ async fn locations_go_with_their_device_their_account_and_their_age(stores: Stor
     .unwrap();
     assert_eq!(deleted, 1);
     assert_eq!(stores.count(count).await, 1);
+}
+
+const DAY_MILLIS: i64 = 24 * 3600 * 1000;
+const COMMANDS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+impl Stores {
+    /// Stores a command of device `phone-1` of account 3003 as the queue leaves it: created
+    /// `created_days_ago`, in `state`, finished `completed_days_ago` (None while unfinished).
+    async fn command(
+        &self,
+        command_id: &str,
+        sequence: i64,
+        (action, state): (&str, &str),
+        created_days_ago: i64,
+        completed_days_ago: Option<i64>,
+    ) {
+        let now = UnixMillis::now().as_i64();
+        let created_at = now - created_days_ago * DAY_MILLIS;
+        sqlx::query(
+            "INSERT INTO device_commands (mi_id, device_id, command_id, sequence, action, state, \
+             created_at, completed_at, next_attempt_at) VALUES ($1, 'phone-1', $2, $3, $4, $5, $6, $7, $6)",
+        )
+        .bind(mi_id(3003).as_i64())
+        .bind(command_id)
+        .bind(sequence)
+        .bind(action)
+        .bind(state)
+        .bind(created_at)
+        .bind(completed_days_ago.map(|days| now - days * DAY_MILLIS))
+        .execute(self.database.pool())
+        .await
+        .expect("insert command");
+    }
+
+    async fn command_ids(&self) -> Vec<String> {
+        sqlx::query_scalar("SELECT command_id FROM device_commands ORDER BY sequence")
+            .fetch_all(self.database.pool())
+            .await
+            .expect("command ids")
+    }
+}
+
+async fn finished_commands_go_after_their_retention_and_unfinished_ones_stay(stores: Stores) {
+    stores.device(3003, "phone-1", true).await;
+    // Finished 8 days ago in each way a command ends: all go.
+    for (sequence, state) in [
+        (1, "succeeded"),
+        (2, "failed"),
+        (3, "expired"),
+        (4, "canceled"),
+    ] {
+        stores
+            .command(
+                &format!("old-{state}"),
+                sequence,
+                ("ring", state),
+                9,
+                Some(8),
+            )
+            .await;
+    }
+    // An erase issued 60 days ago still waits for its device, and a Lost Mode command was
+    // delivered 30 days ago and never answered: unfinished, they stay however old.
+    stores
+        .command("waiting-erase", 5, ("erase", "queued"), 60, None)
+        .await;
+    stores
+        .command("unanswered", 6, ("enable_lost_mode", "delivered"), 30, None)
+        .await;
+    stores
+        .command("deferred", 7, ("ring", "not_now"), 30, None)
+        .await;
+    // Finished 6 days ago: still within the week.
+    stores
+        .command("recent", 8, ("locate", "succeeded"), 6, Some(6))
+        .await;
+
+    let rules = expiries(HISTORY, HISTORY, COMMANDS_KEPT);
+    let deleted = mi_platform::retention::sweep(&stores.database, &rules, UnixMillis::now())
+        .await
+        .expect("sweep");
+    assert_eq!(deleted, 4, "the four commands finished 8 days ago");
+    assert_eq!(
+        stores.command_ids().await,
+        ["waiting-erase", "unanswered", "deferred", "recent"]
+    );
 }
 
 fn change(from_version: u64, choices: SyncChoices, editor: SyncEditor) -> SyncChange {
@@ -443,4 +530,5 @@ on_both_backends!(
     concurrent_reports_are_all_kept,
     locations_go_with_their_device_their_account_and_their_age,
     sync_settings_change_by_version_with_their_event,
+    finished_commands_go_after_their_retention_and_unfinished_ones_stay,
 );

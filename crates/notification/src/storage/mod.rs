@@ -3,5 +3,7 @@
 //! the outbox in the same transaction. One implementation serves PostgreSQL and SQLite.
 
 mod sql;
+#[cfg(test)]
+mod tests;
 
-pub(crate) use sql::SqlNotificationStore;
+pub(crate) use sql::{SqlNotificationStore, expiries};

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use mi_contracts::{Channel, UnixMillis};
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
+use mi_platform::retention::Expiry;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -13,6 +14,30 @@ use crate::domain::{
     MessageKind, NotificationStore, OutgoingMessage,
 };
 use crate::publish;
+
+/// The rows notification deletes once they are of no use (see `mi_platform::retention`):
+/// finished deliveries older than `delivery_retention`, and dev-inbox messages older than
+/// `inbox_retention`. A pending delivery stays however old: its event may still be retried.
+pub(crate) fn expiries(
+    delivery_retention: std::time::Duration,
+    inbox_retention: std::time::Duration,
+) -> Vec<Expiry> {
+    vec![
+        Expiry::after(
+            "deliveries",
+            "source_event_id, destination",
+            "created_at",
+            delivery_retention,
+        )
+        .only_if(format!("status <> '{}'", DeliveryStatus::Pending.as_str())),
+        Expiry::after(
+            "inbox_messages",
+            "message_id",
+            "created_at",
+            inbox_retention,
+        ),
+    ]
+}
 
 /// Deliveries and inbox messages in the service's database.
 ///

@@ -102,6 +102,12 @@ impl InfraConfig {
         if self.lifecycle.readiness_interval.is_zero() {
             anyhow::bail!("invalid configuration: lifecycle.readiness_interval must not be 0");
         }
+        if self.retention.processed_events < self.kafka.retention {
+            anyhow::bail!(
+                "invalid configuration: retention.processed_events must be at least kafka.retention: \
+                 a consumer forgetting an event the topic still holds could apply it twice"
+            );
+        }
         if self.consumer.max_attempts < 1 || self.outbox.batch_size < 1 {
             anyhow::bail!(
                 "invalid configuration: consumer.max_attempts and outbox.batch_size must be at least 1"
@@ -345,19 +351,31 @@ impl Default for OutboxConfig {
     }
 }
 
-/// How often each service deletes its expired rows (`crate::retention`).
+/// How often each service deletes its expired rows (`crate::retention`), and how long the
+/// platform's tables in every service's database keep theirs.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct RetentionConfig {
     /// Time between sweeps.
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
+    /// How long a consumer remembers an event it applied. A copy of the event can come back as
+    /// long as the topic holds it (a rebalance before the commit, a replayed offset, the relay
+    /// publishing twice), so at least `kafka.retention`; twice that by default.
+    #[serde(with = "humantime_serde")]
+    pub processed_events: Duration,
+    /// How long an event the bus refused stays parked in `outbox_dead_letters` for an operator
+    /// to read, fix and publish again (the dead-letter alert fires within minutes).
+    #[serde(with = "humantime_serde")]
+    pub outbox_dead_letters: Duration,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(600),
+            processed_events: Duration::from_secs(14 * 24 * 3600),
+            outbox_dead_letters: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

@@ -250,3 +250,31 @@ fn embedded_only_conveniences_are_refused_in_server_mode_and_logged_otherwise() 
         "{refused}"
     );
 }
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API
+fn processed_events_must_outlive_the_topics() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("MI_KAFKA__RETENTION", "7days");
+        jail.set_env("MI_RETENTION__PROCESSED_EVENTS", "7days");
+        let infra = ConfigLoader::from_env()
+            .expect("load")
+            .infra()
+            .expect("as long as the topics is enough");
+        assert_eq!(
+            infra.retention.processed_events,
+            Duration::from_secs(7 * 24 * 3600)
+        );
+
+        jail.set_env("MI_RETENTION__PROCESSED_EVENTS", "6days");
+        let error = ConfigLoader::from_env()
+            .expect("load")
+            .infra()
+            .expect_err("shorter than the topics");
+        assert!(
+            error.to_string().contains("retention.processed_events"),
+            "{error}"
+        );
+        Ok(())
+    });
+}

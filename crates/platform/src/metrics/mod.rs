@@ -9,7 +9,9 @@
 //!   `mi_db_pool_connections{state}`, `mi_db_pool_max_connections`: sampled per service
 //!   (`sample.rs`);
 //! - `mi_worker_jobs{pool, state}`: password hashing waiting and running (`mi_workers`);
-//! - consumer lag, consumer dead letters and delivery results, recorded through `events.rs`.
+//! - consumer lag, consumer dead letters and delivery results, recorded through `events.rs`;
+//! - `mi_retention_deleted_rows_total{service, table}`: rows the retention job deleted
+//!   (`crate::retention`).
 
 mod endpoint;
 pub mod events;
@@ -91,6 +93,10 @@ fn describe() {
     metrics::describe_gauge!(
         "mi_worker_jobs",
         "password hashing jobs waiting for a worker or running, by pool (cpu threads or worker processes)"
+    );
+    metrics::describe_counter!(
+        "mi_retention_deleted_rows_total",
+        "rows the retention job deleted once they were of no further use, by service and table"
     );
     metrics::describe_gauge!(
         "mi_db_pool_max_connections",

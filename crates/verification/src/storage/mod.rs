@@ -4,4 +4,4 @@
 
 mod sql;
 
-pub use sql::SqlVerificationStore;
+pub use sql::{SqlVerificationStore, expiries};

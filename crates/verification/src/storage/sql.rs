@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use mi_contracts::{Channel, Purpose, UnixMillis};
 use mi_platform::db::Database;
 use mi_platform::outbox::Outbox;
+use mi_platform::retention::Expiry;
 use mi_proto::EventPayload;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -18,6 +19,19 @@ use crate::publish;
 
 const COLUMNS: &str = "verification_id, destination, destination_hidden, channel, purpose, code_hash, \
      status, attempts, send_count, locale, expires_at, created_at";
+
+/// The rows verification deletes once they are of no use (see `mi_platform::retention`):
+/// verifications whose code expired more than `record_retention` ago. The code is useless by
+/// then (a pending one is still within its `code_ttl`, so it is never deleted); the row stays
+/// that long for support and fraud analysis (who was sent codes, how often, how each ended).
+pub fn expiries(record_retention: std::time::Duration) -> Vec<Expiry> {
+    vec![Expiry::after(
+        "verifications",
+        "verification_id",
+        "expires_at",
+        record_retention,
+    )]
+}
 
 /// Verifications in the service's own database, events in its outbox.
 #[derive(Debug, Clone)]

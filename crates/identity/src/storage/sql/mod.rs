@@ -132,38 +132,38 @@ impl SqlIdentityStore {
 pub fn expiries(settings: &Settings) -> Vec<Expiry> {
     vec![
         // Kept past their expiry for as long as a validator may still accept them (leeway).
-        Expiry {
-            table: "spent_verification_tokens",
-            key: "token_id",
-            time_column: "expires_at",
-            keep_for: Duration::from_secs(3600),
-        },
+        Expiry::after(
+            "spent_verification_tokens",
+            "token_id",
+            "expires_at",
+            Duration::from_secs(3600),
+        ),
         // A traded-in refresh token is remembered for reuse detection as long as an unused
         // token would have lived; older ones are refused as invalid instead.
-        Expiry {
-            table: "used_refresh_tokens",
-            key: "token_hash",
-            time_column: "used_at",
-            keep_for: settings.tokens.refresh_idle_ttl,
-        },
-        Expiry {
-            table: "sessions",
-            key: "session_id",
-            time_column: "refresh_expires_at",
-            keep_for: Duration::ZERO,
-        },
-        Expiry {
-            table: "sign_in_challenges",
-            key: "challenge_id",
-            time_column: "expires_at",
-            keep_for: Duration::ZERO,
-        },
-        Expiry {
-            table: "consent_challenges",
-            key: "challenge_id",
-            time_column: "expires_at",
-            keep_for: Duration::ZERO,
-        },
+        Expiry::after(
+            "used_refresh_tokens",
+            "token_hash",
+            "used_at",
+            settings.tokens.refresh_idle_ttl,
+        ),
+        Expiry::after(
+            "sessions",
+            "session_id",
+            "refresh_expires_at",
+            Duration::ZERO,
+        ),
+        Expiry::after(
+            "sign_in_challenges",
+            "challenge_id",
+            "expires_at",
+            Duration::ZERO,
+        ),
+        Expiry::after(
+            "consent_challenges",
+            "challenge_id",
+            "expires_at",
+            Duration::ZERO,
+        ),
     ]
 }
 
