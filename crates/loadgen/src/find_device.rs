@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::cpu;
 use crate::driver::{self, Report};
 use crate::identity::Prepared;
 use crate::phones::{Phone, bearer};
@@ -201,6 +202,8 @@ pub(crate) async fn idle_channels(
     let readers = connect(device_endpoint, &phones, &Arc::new(Arrivals::default())).await?;
     let open_time = started.elapsed();
     let open = readers.len() as u64;
+    // What idle channels cost in CPU: heartbeats, and each channel's fallback poll.
+    let idle = cpu::Sample::now();
     tokio::time::sleep(duration).await;
     let after = rss().context("the platform went away")?;
     let mut readers = readers;
@@ -221,6 +224,7 @@ pub(crate) async fn idle_channels(
         mib(growth),
         growth / open.max(1)
     ));
+    idle.print_since(0);
     anyhow::ensure!(finished == 0, "{finished} channels closed while idle");
     Ok(())
 }
