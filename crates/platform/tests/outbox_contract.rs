@@ -138,8 +138,9 @@ async fn relay_keeps_rows_while_the_bus_fails_then_publishes_them(
     );
 }
 
-/// Replicas relaying the same table publish every event exactly once.
-async fn concurrent_relays_publish_each_event_once(database: &Database, outbox: &Outbox) {
+/// Replicas relaying the same table publish every event exactly once, each aggregate's
+/// events in the order they were written.
+async fn concurrent_relays_publish_each_event_once_in_order(database: &Database, outbox: &Outbox) {
     for index in 0..120 {
         let mut transaction = database.pool().begin().await.expect("begin");
         outbox
@@ -164,10 +165,21 @@ async fn concurrent_relays_publish_each_event_once(database: &Database, outbox: 
         relay.await.expect("join");
     }
     let mut per_event: HashMap<String, usize> = HashMap::new();
+    let mut last_per_key: HashMap<String, u32> = HashMap::new();
+    let mut out_of_order = Vec::new();
     for message in bus.published.lock().expect("lock").iter() {
         let envelope = EventEnvelope::decode(message.payload.as_slice()).expect("envelope");
         *per_event.entry(envelope.event_id).or_default() += 1;
+        let index = VerificationLocked::decode(envelope.payload.as_slice())
+            .expect("payload")
+            .attempts;
+        if let Some(last) = last_per_key.insert(message.key.clone(), index)
+            && last > index
+        {
+            out_of_order.push(format!("{}: {index} after {last}", message.key));
+        }
     }
+    assert!(out_of_order.is_empty(), "published out of order: {out_of_order:?}");
     assert_eq!(per_event.len(), 120);
     assert!(
         per_event.values().all(|count| *count == 1),
@@ -213,7 +225,7 @@ async fn run_contract(database: Database) {
     let outbox = Outbox::new("test", "test.events");
     events_commit_and_roll_back_with_the_state_change(&database, &outbox).await;
     relay_keeps_rows_while_the_bus_fails_then_publishes_them(&database, &outbox).await;
-    concurrent_relays_publish_each_event_once(&database, &outbox).await;
+    concurrent_relays_publish_each_event_once_in_order(&database, &outbox).await;
     an_event_is_processed_once_per_group(&database).await;
 }
 
