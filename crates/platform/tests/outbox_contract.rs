@@ -179,7 +179,10 @@ async fn concurrent_relays_publish_each_event_once_in_order(database: &Database,
             out_of_order.push(format!("{}: {index} after {last}", message.key));
         }
     }
-    assert!(out_of_order.is_empty(), "published out of order: {out_of_order:?}");
+    assert!(
+        out_of_order.is_empty(),
+        "published out of order: {out_of_order:?}"
+    );
     assert_eq!(per_event.len(), 120);
     assert!(
         per_event.values().all(|count| *count == 1),

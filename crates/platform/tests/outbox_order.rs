@@ -107,13 +107,16 @@ async fn consume_and_check(bus: &dyn EventBus, topic: &str) -> OrderReport {
             .await
             .unwrap_or_else(|_| panic!("only {} of {TOTAL_EVENTS} events arrived", seen.len()))
             .expect("receive");
-        let envelope = EventEnvelope::decode(delivery.message.payload.as_slice()).expect("envelope");
+        let envelope =
+            EventEnvelope::decode(delivery.message.payload.as_slice()).expect("envelope");
         if !seen.insert(envelope.event_id) {
             report.duplicates += 1;
             continue;
         }
         let payload = VerificationLocked::decode(envelope.payload.as_slice()).expect("payload");
-        let expected = next_expected.entry(envelope.aggregate_id.clone()).or_default();
+        let expected = next_expected
+            .entry(envelope.aggregate_id.clone())
+            .or_default();
         if payload.attempts != *expected {
             report.out_of_order.push(format!(
                 "{}: event {} arrived while {} was awaited (partition {}, offset {})",
@@ -223,8 +226,7 @@ async fn two_relays_keep_each_aggregates_order_while_events_are_written() {
 async fn two_relays_keep_each_aggregates_order_draining_a_backlog() {
     let (database, brokers, kafka, topic, outboxes) = setup().await;
     write_events(&database, &outboxes).await;
-    let elapsed =
-        relay_with_two_replicas(&database, &outboxes, &brokers, &kafka, async {}).await;
+    let elapsed = relay_with_two_replicas(&database, &outboxes, &brokers, &kafka, async {}).await;
     let bus = KafkaBus::new(&brokers, &kafka).expect("bus");
     let report = consume_and_check(&bus, &topic).await;
     assert_in_order(&report, "backlog", elapsed);
