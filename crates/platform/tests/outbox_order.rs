@@ -190,7 +190,7 @@ async fn setup() -> (Database, String, KafkaConfig, String, [Outbox; 2]) {
 
 fn assert_in_order(report: &OrderReport, scenario: &str, elapsed: Duration) {
     let rate = TOTAL_EVENTS as f64 / elapsed.as_secs_f64();
-    println!(
+    eprintln!(
         "{scenario}: {TOTAL_EVENTS} events of {AGGREGATES} aggregates relayed by two replicas in \
          {elapsed:.2?} ({rate:.0} events/s); {} out of order, {} duplicates",
         report.out_of_order.len(),
