@@ -15,11 +15,13 @@ use mi_proto::events::v1::{EventEnvelope, VerificationLocked};
 use mi_test_support as testing;
 use prost::Message;
 
-/// Records what was published; fails every publish while `failing` is set.
+/// Records what was published; fails every publish while `failing` is set, and that of the
+/// event `failing_event` names while that is set.
 #[derive(Debug, Default)]
 struct RecordingBus {
     published: Mutex<Vec<BusMessage>>,
     failing: std::sync::atomic::AtomicBool,
+    failing_event: Mutex<Option<String>>,
 }
 
 #[async_trait]
@@ -31,6 +33,13 @@ impl EventBus for RecordingBus {
     async fn publish(&self, messages: &[BusMessage]) -> anyhow::Result<()> {
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             anyhow::bail!("broker unreachable");
+        }
+        let failing_event = self.failing_event.lock().expect("lock").clone();
+        if messages.iter().any(|message| {
+            let envelope = EventEnvelope::decode(message.payload.as_slice()).expect("envelope");
+            Some(envelope.event_id) == failing_event
+        }) {
+            anyhow::bail!("partition leader unavailable");
         }
         self.published
             .lock()
@@ -191,6 +200,61 @@ async fn concurrent_relays_publish_each_event_once_in_order(database: &Database,
     assert_eq!(outbox_rows(database).await, 0);
 }
 
+/// After a passing failure of one aggregate's event, the rest of that aggregate waits for the
+/// retry (sending it would put it ahead of the failed one); other aggregates flow.
+async fn a_failed_event_holds_back_the_rest_of_its_aggregate(database: &Database, outbox: &Outbox) {
+    let mut event_ids = Vec::new();
+    for (key, index) in [
+        ("held", 0),
+        ("flowing", 1),
+        ("held", 2),
+        ("held", 3),
+        ("flowing", 4),
+    ] {
+        let mut transaction = database.pool().begin().await.expect("begin");
+        let event_id = outbox
+            .enqueue(&mut transaction, key, &event(index))
+            .await
+            .expect("enqueue");
+        transaction.commit().await.expect("commit");
+        event_ids.push(event_id);
+    }
+    let bus = Arc::new(RecordingBus::default());
+    // The aggregate's first event fails; the two after it would pass.
+    *bus.failing_event.lock().expect("lock") = Some(event_ids[0].clone());
+    let relay = outbox.relay(database.clone(), bus.clone(), OutboxConfig::default());
+    assert!(relay.publish_batch().await.is_err());
+    let published_indices = |bus: &RecordingBus| -> Vec<u32> {
+        bus.published
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|message| {
+                let envelope = EventEnvelope::decode(message.payload.as_slice()).expect("envelope");
+                VerificationLocked::decode(envelope.payload.as_slice())
+                    .expect("payload")
+                    .attempts
+            })
+            .collect()
+    };
+    assert_eq!(
+        published_indices(&bus),
+        [1, 4],
+        "only the other aggregate went out"
+    );
+    let attempts: Vec<i64> =
+        sqlx::query_scalar("SELECT attempts FROM outbox ORDER BY created_at, event_id")
+            .fetch_all(database.pool())
+            .await
+            .expect("attempts");
+    assert_eq!(attempts, [1, 0, 0], "tried once, then held back unsent");
+
+    *bus.failing_event.lock().expect("lock") = None;
+    assert_eq!(relay.publish_batch().await.expect("publish"), 3);
+    assert_eq!(published_indices(&bus), [1, 4, 0, 2, 3]);
+    assert_eq!(outbox_rows(database).await, 0);
+}
+
 async fn an_event_is_processed_once_per_group(database: &Database) {
     let first = begin_once(database, "group-a", "event-1")
         .await
@@ -229,6 +293,7 @@ async fn run_contract(database: Database) {
     events_commit_and_roll_back_with_the_state_change(&database, &outbox).await;
     relay_keeps_rows_while_the_bus_fails_then_publishes_them(&database, &outbox).await;
     concurrent_relays_publish_each_event_once_in_order(&database, &outbox).await;
+    a_failed_event_holds_back_the_rest_of_its_aggregate(&database, &outbox).await;
     an_event_is_processed_once_per_group(&database).await;
 }
 
