@@ -1,35 +1,42 @@
 //! The transactional outbox: events are written in the same transaction as the state change,
 //! then a relay publishes them and deletes them once the bus has accepted them.
 //!
-//! Replicas share the table safely: a relay claims a batch by setting a lease in one atomic
-//! `UPDATE` (with `SKIP LOCKED` on PostgreSQL so replicas do not queue behind each other), and
-//! only the holder of the claim deletes the rows. A relay that dies mid-batch leaves a lease
-//! that expires; another relay publishes the rows again (at-least-once; consumers deduplicate).
+//! Replicas share the table safely and keep each aggregate's order: a relay claims whole
+//! aggregates by setting a lease on their oldest rows, skipping every aggregate another relay
+//! holds (`claim.rs`), publishes each aggregate's events one after the other (`in_order.rs`),
+//! and only the holder of the claim deletes the rows. A relay that dies mid-batch leaves a
+//! lease that expires; another relay publishes the rows again (at-least-once; consumers
+//! deduplicate by event id, and the first copy of each event still arrives in order).
 //!
-//! Each row is published and judged on its own, so that no row holds up the others: a row the
-//! bus refuses for what it is (too large, malformed) is parked in `outbox_dead_letters`
-//! (`dead_letter.rs`), a row that failed for a passing reason is retried with backoff. Events
-//! are not refused at `enqueue`: that runs inside the business transaction, where a delivery
-//! limit would turn into a failed request; the edges bound what goes into an event. The age
-//! of the oldest waiting row is a gauge and, past `outbox.stale_after`, a warning (`age.rs`).
+//! No row holds up other aggregates: a row the bus refuses for what it is (too large,
+//! malformed) is parked in `outbox_dead_letters` (`dead_letter.rs`) and its aggregate goes on;
+//! a row that failed for a passing reason is retried with backoff, the rest of its aggregate
+//! behind it. Events are not refused at `enqueue`: that runs inside the business transaction,
+//! where a delivery limit would turn into a failed request; the edges bound what goes into an
+//! event. The age of the oldest waiting row is a gauge and, past `outbox.stale_after`, a
+//! warning (`age.rs`).
 
 mod age;
+mod claim;
 mod dead_letter;
+mod in_order;
 
 use std::sync::Arc;
 
 use mi_contracts::UnixMillis;
 use mi_proto::EventPayload;
 use prost::Message;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use self::age::AgeWatch;
+use self::claim::ClaimedEvent;
+use self::in_order::Outcome;
 use crate::backoff::Backoff;
-use crate::bus::{BusMessage, EventBus, MessageRefused};
+use crate::bus::EventBus;
 use crate::config::OutboxConfig;
-use crate::db::{Backend, Database};
+use crate::db::Database;
 use crate::events::{self, EVENT_TYPE_HEADER};
 use crate::telemetry;
 
@@ -184,34 +191,32 @@ impl OutboxRelay {
         age::oldest_unpublished_age(&self.database).await
     }
 
-    /// Claims and publishes one batch, each row on its own: published rows are deleted, rows
-    /// the bus refuses are parked, the others are released for a retry. Returns how many rows
+    /// Claims and publishes one batch of whole aggregates, each aggregate's events in order
+    /// (`in_order.rs`): published rows are deleted, rows the bus refuses are parked, a row that
+    /// failed and the rest of its aggregate are released for a retry. Returns how many rows
     /// left the outbox, or the first passing error once the rest of the batch is done.
     pub async fn publish_batch(&self) -> anyhow::Result<usize> {
         let claim_id = uuid::Uuid::new_v4().to_string();
-        let events = self.claim(&claim_id).await?;
+        let events = claim::claim(&self.database, &claim_id, &self.config).await?;
         if events.is_empty() {
             return Ok(0);
         }
-        let messages: Vec<BusMessage> = events.iter().map(|event| event.message.clone()).collect();
-        let results = self.bus.publish_each(&messages).await;
+        let outcomes = in_order::publish(self.bus.as_ref(), &events).await;
         let mut first_transient_error = None;
-        for (event, result) in events.iter().zip(results) {
-            let Err(error) = result else { continue };
-            if MessageRefused::is_cause_of(&error) {
-                dead_letter::park(&self.database, &claim_id, event, &error).await?;
-                continue;
+        let mut left_outbox = 0;
+        for (event, outcome) in events.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Published => left_outbox += 1,
+                Outcome::Refused(error) => {
+                    dead_letter::park(&self.database, &claim_id, event, &error).await?;
+                    left_outbox += 1;
+                }
+                Outcome::Failed(error) => {
+                    self.release(&claim_id, event, Some(&error)).await?;
+                    first_transient_error.get_or_insert(error);
+                }
+                Outcome::HeldBack => self.release(&claim_id, event, None).await?,
             }
-            sqlx::query(
-                "UPDATE outbox SET lease_owner = NULL, lease_expires_at = 0, attempts = attempts + 1, last_error = $3 \
-                 WHERE event_id = $1 AND lease_owner = $2",
-            )
-            .bind(&event.event_id)
-            .bind(&claim_id)
-            .bind(format!("{error:#}"))
-            .execute(self.database.pool())
-            .await?;
-            first_transient_error.get_or_insert(error);
         }
         // What is still claimed was published.
         let published = sqlx::query("DELETE FROM outbox WHERE lease_owner = $1")
@@ -222,59 +227,30 @@ impl OutboxRelay {
         tracing::debug!(topic = %self.topic, published, "outbox batch published");
         match first_transient_error {
             Some(error) => Err(error),
-            None => Ok(events.len()),
+            None => Ok(left_outbox),
         }
     }
 
-    /// Leases the oldest unclaimed rows to `claim_id`, oldest first.
-    async fn claim(&self, claim_id: &str) -> anyhow::Result<Vec<ClaimedEvent>> {
-        let now = UnixMillis::now();
-        let skip_locked = match self.database.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let claim = format!(
-            "UPDATE outbox SET lease_owner = $1, lease_expires_at = $2 \
-             WHERE lease_expires_at < $3 AND event_id IN ( \
-               SELECT event_id FROM outbox WHERE lease_expires_at < $3 \
-               ORDER BY created_at, event_id LIMIT $4{skip_locked}) \
-             RETURNING event_id, event_type, topic, message_key, headers, payload, created_at"
-        );
-        let rows = sqlx::query(&claim)
-            .bind(claim_id)
-            .bind(now.saturating_add(self.config.lease).as_i64())
-            .bind(now.as_i64())
-            .bind(self.config.batch_size)
-            .fetch_all(self.database.pool())
-            .await?;
-        let mut events = rows
-            .iter()
-            .map(|row| {
-                let headers: String = row.try_get("headers")?;
-                Ok(ClaimedEvent {
-                    event_id: row.try_get("event_id")?,
-                    event_type: row.try_get("event_type")?,
-                    created_at: row.try_get("created_at")?,
-                    message: BusMessage {
-                        topic: row.try_get("topic")?,
-                        key: row.try_get("message_key")?,
-                        headers: serde_json::from_str(&headers)?,
-                        payload: row.try_get("payload")?,
-                    },
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        // RETURNING does not keep the subquery's order.
-        events.sort_by(|a, b| (a.created_at, &a.event_id).cmp(&(b.created_at, &b.event_id)));
-        Ok(events)
+    /// Gives a claimed row back for any relay to publish; with the error, when publishing it
+    /// failed (an attempt), without, when it was held back behind an earlier event that did.
+    async fn release(
+        &self,
+        claim_id: &str,
+        event: &ClaimedEvent,
+        error: Option<&anyhow::Error>,
+    ) -> anyhow::Result<()> {
+        let attempted = i64::from(error.is_some());
+        sqlx::query(
+            "UPDATE outbox SET lease_owner = NULL, lease_expires_at = 0, \
+             attempts = attempts + $3, last_error = COALESCE($4, last_error) \
+             WHERE event_id = $1 AND lease_owner = $2",
+        )
+        .bind(&event.event_id)
+        .bind(claim_id)
+        .bind(attempted)
+        .bind(error.map(|error| format!("{error:#}")))
+        .execute(self.database.pool())
+        .await?;
+        Ok(())
     }
-}
-
-/// An outbox row leased to this relay.
-#[derive(Debug)]
-struct ClaimedEvent {
-    event_id: String,
-    event_type: String,
-    created_at: i64,
-    message: BusMessage,
 }

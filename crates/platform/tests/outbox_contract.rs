@@ -15,11 +15,13 @@ use mi_proto::events::v1::{EventEnvelope, VerificationLocked};
 use mi_test_support as testing;
 use prost::Message;
 
-/// Records what was published; fails every publish while `failing` is set.
+/// Records what was published; fails every publish while `failing` is set, and that of the
+/// event `failing_event` names while that is set.
 #[derive(Debug, Default)]
 struct RecordingBus {
     published: Mutex<Vec<BusMessage>>,
     failing: std::sync::atomic::AtomicBool,
+    failing_event: Mutex<Option<String>>,
 }
 
 #[async_trait]
@@ -31,6 +33,13 @@ impl EventBus for RecordingBus {
     async fn publish(&self, messages: &[BusMessage]) -> anyhow::Result<()> {
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             anyhow::bail!("broker unreachable");
+        }
+        let failing_event = self.failing_event.lock().expect("lock").clone();
+        if messages.iter().any(|message| {
+            let envelope = EventEnvelope::decode(message.payload.as_slice()).expect("envelope");
+            Some(envelope.event_id) == failing_event
+        }) {
+            anyhow::bail!("partition leader unavailable");
         }
         self.published
             .lock()
@@ -138,8 +147,9 @@ async fn relay_keeps_rows_while_the_bus_fails_then_publishes_them(
     );
 }
 
-/// Replicas relaying the same table publish every event exactly once.
-async fn concurrent_relays_publish_each_event_once(database: &Database, outbox: &Outbox) {
+/// Replicas relaying the same table publish every event exactly once, each aggregate's
+/// events in the order they were written.
+async fn concurrent_relays_publish_each_event_once_in_order(database: &Database, outbox: &Outbox) {
     for index in 0..120 {
         let mut transaction = database.pool().begin().await.expect("begin");
         outbox
@@ -164,15 +174,84 @@ async fn concurrent_relays_publish_each_event_once(database: &Database, outbox: 
         relay.await.expect("join");
     }
     let mut per_event: HashMap<String, usize> = HashMap::new();
+    let mut last_per_key: HashMap<String, u32> = HashMap::new();
+    let mut out_of_order = Vec::new();
     for message in bus.published.lock().expect("lock").iter() {
         let envelope = EventEnvelope::decode(message.payload.as_slice()).expect("envelope");
         *per_event.entry(envelope.event_id).or_default() += 1;
+        let index = VerificationLocked::decode(envelope.payload.as_slice())
+            .expect("payload")
+            .attempts;
+        if let Some(last) = last_per_key.insert(message.key.clone(), index)
+            && last > index
+        {
+            out_of_order.push(format!("{}: {index} after {last}", message.key));
+        }
     }
+    assert!(
+        out_of_order.is_empty(),
+        "published out of order: {out_of_order:?}"
+    );
     assert_eq!(per_event.len(), 120);
     assert!(
         per_event.values().all(|count| *count == 1),
         "an event was published twice"
     );
+    assert_eq!(outbox_rows(database).await, 0);
+}
+
+/// After a passing failure of one aggregate's event, the rest of that aggregate waits for the
+/// retry (sending it would put it ahead of the failed one); other aggregates flow.
+async fn a_failed_event_holds_back_the_rest_of_its_aggregate(database: &Database, outbox: &Outbox) {
+    let mut event_ids = Vec::new();
+    for (key, index) in [
+        ("held", 0),
+        ("flowing", 1),
+        ("held", 2),
+        ("held", 3),
+        ("flowing", 4),
+    ] {
+        let mut transaction = database.pool().begin().await.expect("begin");
+        let event_id = outbox
+            .enqueue(&mut transaction, key, &event(index))
+            .await
+            .expect("enqueue");
+        transaction.commit().await.expect("commit");
+        event_ids.push(event_id);
+    }
+    let bus = Arc::new(RecordingBus::default());
+    // The aggregate's first event fails; the two after it would pass.
+    *bus.failing_event.lock().expect("lock") = Some(event_ids[0].clone());
+    let relay = outbox.relay(database.clone(), bus.clone(), OutboxConfig::default());
+    assert!(relay.publish_batch().await.is_err());
+    let published_indices = |bus: &RecordingBus| -> Vec<u32> {
+        bus.published
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|message| {
+                let envelope = EventEnvelope::decode(message.payload.as_slice()).expect("envelope");
+                VerificationLocked::decode(envelope.payload.as_slice())
+                    .expect("payload")
+                    .attempts
+            })
+            .collect()
+    };
+    assert_eq!(
+        published_indices(&bus),
+        [1, 4],
+        "only the other aggregate went out"
+    );
+    let attempts: Vec<i64> =
+        sqlx::query_scalar("SELECT attempts FROM outbox ORDER BY created_at, event_id")
+            .fetch_all(database.pool())
+            .await
+            .expect("attempts");
+    assert_eq!(attempts, [1, 0, 0], "tried once, then held back unsent");
+
+    *bus.failing_event.lock().expect("lock") = None;
+    assert_eq!(relay.publish_batch().await.expect("publish"), 3);
+    assert_eq!(published_indices(&bus), [1, 4, 0, 2, 3]);
     assert_eq!(outbox_rows(database).await, 0);
 }
 
@@ -213,7 +292,8 @@ async fn run_contract(database: Database) {
     let outbox = Outbox::new("test", "test.events");
     events_commit_and_roll_back_with_the_state_change(&database, &outbox).await;
     relay_keeps_rows_while_the_bus_fails_then_publishes_them(&database, &outbox).await;
-    concurrent_relays_publish_each_event_once(&database, &outbox).await;
+    concurrent_relays_publish_each_event_once_in_order(&database, &outbox).await;
+    a_failed_event_holds_back_the_rest_of_its_aggregate(&database, &outbox).await;
     an_event_is_processed_once_per_group(&database).await;
 }
 
