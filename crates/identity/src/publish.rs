@@ -38,6 +38,7 @@ pub(crate) async fn enqueue(
             session,
             new_device,
             audience,
+            has_second_factor,
         } => {
             let payload = events::SignedIn {
                 mi_id: mi_id.get(),
@@ -47,6 +48,7 @@ pub(crate) async fn enqueue(
                 new_device,
                 methods: session.methods,
                 audience: Some(alert_audience(audience)),
+                has_second_factor: Some(has_second_factor),
             };
             outbox.enqueue(connection, &key, &payload).await
         }
@@ -170,6 +172,18 @@ pub(crate) async fn enqueue(
                 terms_version: consent.terms_version,
                 privacy_policy_version: consent.privacy_policy_version,
                 accept_time: Some(consent.accepted_at.to_timestamp()),
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
+        IdentityEvent::AccountSnapshot {
+            mi_id,
+            audience,
+            has_second_factor,
+        } => {
+            let payload = events::AccountSnapshot {
+                mi_id: mi_id.get(),
+                audience: Some(alert_audience(audience)),
+                has_second_factor,
             };
             outbox.enqueue(connection, &key, &payload).await
         }

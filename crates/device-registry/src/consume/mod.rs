@@ -1,7 +1,14 @@
 //! Consumes identity's events (protobuf → domain): a `SignedIn` links its device (with the key
 //! it brought) to the account, an `AccountDeleted` unlinks every device of the account and
 //! forgets it, and every event with an alert audience updates the account's audience (and the
-//! two-factor events its second-factor flag).
+//! two-factor events, `AccountSnapshot` and a `SignedIn` that says, its second-factor flag).
+//!
+//! Each event overwrites what the projection holds, with no version to compare: identity keys
+//! its topic by Mi ID and writes an account's events through its outbox in commit order, and
+//! it reads the account for an `AccountSnapshot` under the row lock a second-factor change
+//! takes, so an account's events arrive in the order of the states they describe and the last
+//! one applied is the newest. An `AccountSnapshot` published before a `TwoFactorEnabled` is
+//! applied before it and cannot undo it; one published after it says the same.
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -11,7 +18,7 @@ use mi_platform::events;
 use mi_proto::EventPayload;
 use mi_proto::contracts::device_from_wire;
 use mi_proto::events::v1::{
-    AccountDeleted, AlertAudience, EventEnvelope, PasswordChanged, PasswordFailures,
+    AccountDeleted, AccountSnapshot, AlertAudience, EventEnvelope, PasswordChanged, PasswordFailures,
     RecoveryContactAdded, RecoveryContactRemoved, SecondFactorFailures, SignedIn,
     TwoFactorDisabled, TwoFactorEnabled,
 };
@@ -46,9 +53,13 @@ impl EventHandler for IdentityEventsHandler {
                 .as_ref()
                 .map_or_else(UnixMillis::now, UnixMillis::from_timestamp);
             let mi_id = MiId::new(signed_in.mi_id).context("SignedIn has no valid mi_id")?;
-            let audience = audience_from_wire(signed_in.audience);
+            let news = AccountNews {
+                audience: Some(audience_from_wire(signed_in.audience)),
+                // Absent from sign-ins identity published before it said.
+                has_second_factor: signed_in.has_second_factor,
+            };
             self.registry
-                .link(&event.event_id, mi_id, info, linked_at, &audience)
+                .link(&event.event_id, mi_id, info, linked_at, &news)
                 .await?;
             return Ok(());
         }
@@ -78,14 +89,13 @@ fn account_news(event: &EventEnvelope) -> anyhow::Result<Option<(u64, AccountNew
     /// The Mi ID and audience of a decoded event, and what it says of the second factor.
     fn news<P: EventPayload>(
         event: &EventEnvelope,
-        parts: impl FnOnce(P) -> (u64, Option<AlertAudience>),
-        has_second_factor: Option<bool>,
+        parts: impl FnOnce(P) -> (u64, Option<AlertAudience>, Option<bool>),
     ) -> anyhow::Result<Option<(u64, AccountNews)>> {
         let Some(payload) = events::payload::<P>(event) else {
             return Ok(None);
         };
         let payload = payload.with_context(|| format!("undecodable {}", P::EVENT_TYPE))?;
-        let (mi_id, audience) = parts(payload);
+        let (mi_id, audience, has_second_factor) = parts(payload);
         let news = AccountNews {
             audience: audience.map(|audience| audience_from_wire(Some(audience))),
             has_second_factor,
@@ -93,25 +103,16 @@ fn account_news(event: &EventEnvelope) -> anyhow::Result<Option<(u64, AccountNew
         Ok(Some((mi_id, news)))
     }
     let found = [
-        news(event, |e: PasswordChanged| (e.mi_id, e.audience), None)?,
-        news(event, |e: PasswordFailures| (e.mi_id, e.audience), None)?,
-        news(event, |e: SecondFactorFailures| (e.mi_id, e.audience), None)?,
-        news(event, |e: RecoveryContactAdded| (e.mi_id, e.audience), None)?,
-        news(
-            event,
-            |e: RecoveryContactRemoved| (e.mi_id, e.audience),
-            None,
-        )?,
-        news(
-            event,
-            |e: TwoFactorEnabled| (e.mi_id, e.audience),
-            Some(true),
-        )?,
-        news(
-            event,
-            |e: TwoFactorDisabled| (e.mi_id, e.audience),
-            Some(false),
-        )?,
+        news(event, |e: PasswordChanged| (e.mi_id, e.audience, None))?,
+        news(event, |e: PasswordFailures| (e.mi_id, e.audience, None))?,
+        news(event, |e: SecondFactorFailures| (e.mi_id, e.audience, None))?,
+        news(event, |e: RecoveryContactAdded| (e.mi_id, e.audience, None))?,
+        news(event, |e: RecoveryContactRemoved| (e.mi_id, e.audience, None))?,
+        news(event, |e: TwoFactorEnabled| (e.mi_id, e.audience, Some(true)))?,
+        news(event, |e: TwoFactorDisabled| (e.mi_id, e.audience, Some(false)))?,
+        news(event, |e: AccountSnapshot| {
+            (e.mi_id, e.audience, Some(e.has_second_factor))
+        })?,
     ];
     Ok(found.into_iter().flatten().next())
 }

@@ -118,7 +118,7 @@ impl Stores {
                 info: &info,
                 linked_at: UnixMillis::now(),
                 actor: Actor::Registry,
-                audience: None,
+                account: None,
                 restore_command_id: "restore-1".into(),
             })
             .await

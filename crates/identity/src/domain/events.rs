@@ -75,6 +75,8 @@ pub enum IdentityEvent {
         new_device: bool,
         /// Who hears of it.
         audience: Audience,
+        /// Whether the account has a second factor now.
+        has_second_factor: bool,
     },
     /// Wrong passwords for one of the account's identifiers made a CAPTCHA necessary (at most
     /// once per alert period).
@@ -158,6 +160,16 @@ pub enum IdentityEvent {
         /// The versions and when.
         consent: Consent,
     },
+    /// What other services project of the account as it stands: published for every existing
+    /// account by the snapshot backfill (`snapshots.rs`).
+    AccountSnapshot {
+        /// Whose account.
+        mi_id: MiId,
+        /// Who its alerts go to.
+        audience: Audience,
+        /// Whether it has a second factor.
+        has_second_factor: bool,
+    },
     /// The account is gone.
     AccountDeleted {
         /// Whose account.
@@ -180,6 +192,7 @@ pub fn signed_in(account: &Account, session: &Session, new_device: bool) -> Iden
         session: session.clone(),
         new_device,
         audience: Audience::of(account),
+        has_second_factor: account.two_factor.enabled(),
     }
 }
 
@@ -260,6 +273,15 @@ pub fn legal_documents_accepted(mi_id: MiId, consent: &Consent) -> IdentityEvent
     IdentityEvent::LegalDocumentsAccepted {
         mi_id,
         consent: consent.clone(),
+    }
+}
+
+/// The account as other services project it.
+pub fn account_snapshot(account: &Account) -> IdentityEvent {
+    IdentityEvent::AccountSnapshot {
+        mi_id: account.mi_id,
+        audience: Audience::of(account),
+        has_second_factor: account.two_factor.enabled(),
     }
 }
 

@@ -5,7 +5,8 @@
 //! [`sessions`] (and tokens), [`contacts`], [`passwords`], [`two_factor`] and [`profile`]. The
 //! plain types they share are in [`types`], the current terms and privacy policy in [`legal`],
 //! the events they record in [`events`], the contacts a challenge or reset offers masked in
-//! [`send_tokens`], and [`services`] builds them all over one [`IdentityStore`].
+//! [`send_tokens`], and [`services`] builds them all over one [`IdentityStore`]. The backfill
+//! of account snapshots for other services' projections is in [`snapshots`].
 
 pub mod caller;
 pub mod contacts;
@@ -22,6 +23,7 @@ pub mod services;
 pub mod sessions;
 pub mod sign_in;
 pub mod sign_up;
+pub mod snapshots;
 pub mod store;
 #[cfg(test)]
 mod testing;
@@ -46,6 +48,7 @@ pub use self::profile::{
 };
 pub use self::reactivation::{ReactivationLockStore, ReactivationLocked, ReactivationLocks};
 pub use self::send_tokens::{MaskedContact, SendTokens};
+pub use self::snapshots::{BatchOutcome, SnapshotBackfill, SnapshotBatch, SnapshotStore};
 pub use self::services::{IdentityParts, IdentityServices};
 pub use self::sessions::{
     ActiveSession, CallerError, IssuedTokens, NewSession, RefreshError, RevokeScope, RotateOutcome,
