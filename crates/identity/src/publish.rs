@@ -7,7 +7,7 @@ use mi_contracts::MiId;
 use mi_platform::outbox::Outbox;
 use mi_proto::contracts::device_to_wire;
 use mi_proto::events::v1 as events;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
 use crate::domain::events::{Audience, IdentityEvent};
 use crate::wire::contact_kind;
@@ -38,8 +38,8 @@ pub(crate) async fn enqueue(
             session,
             new_device,
             audience,
-            has_second_factor,
         } => {
+            let has_second_factor = has_second_factor(connection, mi_id).await?;
             let payload = events::SignedIn {
                 mi_id: mi_id.get(),
                 session_id: session.session_id,
@@ -193,6 +193,21 @@ pub(crate) async fn enqueue(
         }
     }?;
     Ok(())
+}
+
+/// Whether account `mi_id` has a second factor, read in the caller's transaction for a
+/// `SignedIn`. That transaction holds the account's row lock (`insert_session`), which turning a
+/// second factor on or off takes too: the flag is the one current at commit, and a change made
+/// meanwhile waits and publishes its event after this one. The account the domain read before
+/// checking the password may be older, so the event does not take the flag from it.
+async fn has_second_factor(connection: &mut AnyConnection, mi_id: MiId) -> anyhow::Result<bool> {
+    let row = sqlx::query("SELECT totp_secret, code_second_factor FROM accounts WHERE mi_id = $1")
+        .bind(mi_id.as_i64())
+        .fetch_one(connection)
+        .await?;
+    let totp_secret: Option<Vec<u8>> = row.try_get("totp_secret")?;
+    let code_second_factor: i64 = row.try_get("code_second_factor")?;
+    Ok(totp_secret.is_some() || code_second_factor == 1)
 }
 
 /// The people a security alert goes to.

@@ -75,8 +75,6 @@ pub enum IdentityEvent {
         new_device: bool,
         /// Who hears of it.
         audience: Audience,
-        /// Whether the account has a second factor now.
-        has_second_factor: bool,
     },
     /// Wrong passwords for one of the account's identifiers made a CAPTCHA necessary (at most
     /// once per alert period).
@@ -192,7 +190,6 @@ pub fn signed_in(account: &Account, session: &Session, new_device: bool) -> Iden
         session: session.clone(),
         new_device,
         audience: Audience::of(account),
-        has_second_factor: account.two_factor.enabled(),
     }
 }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use mi_contracts::UnixMillis;
 use mi_identity::domain::snapshots::SNAPSHOT_VERSION;
-use mi_identity::domain::{BatchOutcome, SnapshotBackfill, SnapshotBatch, SnapshotStore};
+use mi_identity::domain::{
+    AddContactOutcome, BatchOutcome, SnapshotBackfill, SnapshotBatch, SnapshotStore,
+};
 use mi_identity::storage::SqlIdentityStore;
 use mi_platform::db::Database;
 use mi_proto::EventPayload;
@@ -79,7 +81,8 @@ pub(crate) async fn the_backfill_publishes_one_snapshot_per_account_resumes_and_
     }
     let ids: Vec<u64> = accounts.iter().map(|account| account.mi_id().get()).collect();
     assert!(set_codes(store, accounts[1].mi_id(), true).await);
-    add_contact(store, accounts[0].mi_id(), &recovery(EMAIL_A, now), 5).await;
+    let added = add_contact(store, accounts[0].mi_id(), &recovery(EMAIL_A, now), 5).await;
+    assert_eq!(added, AddContactOutcome::Added);
     let version = 100;
 
     // Two replicas start at once: one claims the backfill, the other leaves it.
