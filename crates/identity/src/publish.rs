@@ -132,6 +132,7 @@ pub(crate) async fn enqueue(
             enabled,
             audience,
         } => {
+            let has_second_factor = Some(has_second_factor(connection, mi_id).await?);
             let (mi_id, method, audience) = (
                 mi_id.get(),
                 kind.as_str().to_owned(),
@@ -142,6 +143,7 @@ pub(crate) async fn enqueue(
                     mi_id,
                     method,
                     audience,
+                    has_second_factor,
                 };
                 outbox.enqueue(connection, &key, &payload).await
             } else {
@@ -149,6 +151,7 @@ pub(crate) async fn enqueue(
                     mi_id,
                     method,
                     audience,
+                    has_second_factor,
                 };
                 outbox.enqueue(connection, &key, &payload).await
             }
@@ -195,11 +198,13 @@ pub(crate) async fn enqueue(
     Ok(())
 }
 
-/// Whether account `mi_id` has a second factor, read in the caller's transaction for a
-/// `SignedIn`. That transaction holds the account's row lock (`insert_session`), which turning a
-/// second factor on or off takes too: the flag is the one current at commit, and a change made
-/// meanwhile waits and publishes its event after this one. The account the domain read before
-/// checking the password may be older, so the event does not take the flag from it.
+/// Whether account `mi_id` has a second factor, read in the caller's transaction: for a
+/// `TwoFactorEnabled` / `TwoFactorDisabled`, after the change (turning one method off may leave
+/// the other on); for a `SignedIn`, under the account's row lock its transaction holds
+/// (`insert_session`), which turning a second factor on or off takes too, so the flag is the one
+/// current at commit and a change made meanwhile publishes its event after this one. The account
+/// the domain read before checking the password may be older, so no event takes the flag from
+/// it.
 async fn has_second_factor(connection: &mut AnyConnection, mi_id: MiId) -> anyhow::Result<bool> {
     let row = sqlx::query("SELECT totp_secret, code_second_factor FROM accounts WHERE mi_id = $1")
         .bind(mi_id.as_i64())

@@ -3,12 +3,13 @@
 //! forgets it, and every event with an alert audience updates the account's audience (and the
 //! two-factor events, `AccountSnapshot` and a `SignedIn` that says, its second-factor flag).
 //!
-//! Each event overwrites what the projection holds, with no version to compare: identity keys
-//! its topic by Mi ID and writes an account's events through its outbox in commit order, and
-//! it reads the account for an `AccountSnapshot` under the row lock a second-factor change
-//! takes, so an account's events arrive in the order of the states they describe and the last
-//! one applied is the newest. An `AccountSnapshot` published before a `TwoFactorEnabled` is
-//! applied before it and cannot undo it; one published after it says the same.
+//! Each event overwrites what the projection holds, with no version to compare, and that is
+//! enough: identity keys its topic by Mi ID and its outbox relays one account's events in the
+//! order they were written (per-aggregate order), and it reads the account for an
+//! `AccountSnapshot` (and the flag of a `SignedIn`) under the row lock that turning a second
+//! factor on or off takes. So a snapshot written before a `TwoFactorEnabled` is applied before
+//! it and cannot undo it, and one written after it says the same: the last event applied is the
+//! newest state.
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -108,8 +109,13 @@ fn account_news(event: &EventEnvelope) -> anyhow::Result<Option<(u64, AccountNew
         news(event, |e: SecondFactorFailures| (e.mi_id, e.audience, None))?,
         news(event, |e: RecoveryContactAdded| (e.mi_id, e.audience, None))?,
         news(event, |e: RecoveryContactRemoved| (e.mi_id, e.audience, None))?,
-        news(event, |e: TwoFactorEnabled| (e.mi_id, e.audience, Some(true)))?,
-        news(event, |e: TwoFactorDisabled| (e.mi_id, e.audience, Some(false)))?,
+        news(event, |e: TwoFactorEnabled| {
+            (e.mi_id, e.audience, Some(e.has_second_factor.unwrap_or(true)))
+        })?,
+        // The other method may still be on; older events did not say, and meant none.
+        news(event, |e: TwoFactorDisabled| {
+            (e.mi_id, e.audience, Some(e.has_second_factor.unwrap_or(false)))
+        })?,
         news(event, |e: AccountSnapshot| {
             (e.mi_id, e.audience, Some(e.has_second_factor))
         })?,

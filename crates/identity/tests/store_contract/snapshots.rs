@@ -1,6 +1,8 @@
 //! The account snapshot backfill: one `AccountSnapshot` per account in the outbox with its
 //! audience and second-factor flag, in batches that resume after the last Mi ID done, with one
-//! worker at a time (another takes over once the holder's lease runs out), once per version.
+//! worker at a time (another takes over once the holder's lease runs out), once per version;
+//! and the `SignedIn`, `TwoFactorEnabled` and `TwoFactorDisabled` events, which say whether the
+//! account has a second factor as it stands when they commit.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,18 +10,23 @@ use std::time::Duration;
 
 use mi_contracts::UnixMillis;
 use mi_identity::domain::snapshots::SNAPSHOT_VERSION;
+use mi_identity::domain::events::{self, TwoFactorKind};
 use mi_identity::domain::{
-    AddContactOutcome, BatchOutcome, SnapshotBackfill, SnapshotBatch, SnapshotStore,
+    AddContactOutcome, BatchOutcome, SessionStore, SnapshotBackfill, SnapshotBatch, SnapshotStore,
+    TwoFactorStore,
 };
 use mi_identity::storage::SqlIdentityStore;
 use mi_platform::db::Database;
 use mi_proto::EventPayload;
-use mi_proto::events::v1::{AccountSnapshot, EventEnvelope};
+use mi_proto::events::v1::{
+    AccountSnapshot, EventEnvelope, SignedIn, TwoFactorDisabled, TwoFactorEnabled,
+};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{
-    EMAIL_A, Fixture, add_contact, race, recovery, set_codes, shifted, sign_up_round,
+    EMAIL_A, Fixture, add_contact, confirm_totp, new_session, pend_totp, race, recovery,
+    set_codes, shifted, sign_up_round, two_accounts,
 };
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -48,12 +55,12 @@ fn published(accounts: u32, finished: bool) -> BatchOutcome {
     BatchOutcome::Published { accounts, finished }
 }
 
-/// Every AccountSnapshot in the outbox, in outbox order.
-async fn snapshots(database: &Database) -> Vec<AccountSnapshot> {
+/// Every event of type `P` in the outbox, in outbox order, with its Kafka key.
+async fn outbox_events<P: EventPayload>(database: &Database) -> Vec<(String, P)> {
     let payloads: Vec<Vec<u8>> = sqlx::query_scalar(
         "SELECT payload FROM outbox WHERE event_type = $1 ORDER BY created_at, event_id",
     )
-    .bind(AccountSnapshot::EVENT_TYPE)
+    .bind(P::EVENT_TYPE)
     .fetch_all(database.pool())
     .await
     .expect("outbox");
@@ -61,10 +68,21 @@ async fn snapshots(database: &Database) -> Vec<AccountSnapshot> {
         .iter()
         .map(|payload| {
             let envelope = EventEnvelope::decode(payload.as_slice()).expect("envelope");
-            let snapshot: AccountSnapshot = mi_platform::events::payload(&envelope)
-                .expect("a snapshot")
+            let event = mi_platform::events::payload(&envelope)
+                .expect("an event of the type")
                 .expect("decode");
-            assert_eq!(envelope.aggregate_id, snapshot.mi_id.to_string(), "keyed by Mi ID");
+            (envelope.aggregate_id, event)
+        })
+        .collect()
+}
+
+/// Every AccountSnapshot in the outbox, in outbox order; each keyed by its Mi ID.
+async fn snapshots(database: &Database) -> Vec<AccountSnapshot> {
+    outbox_events::<AccountSnapshot>(database)
+        .await
+        .into_iter()
+        .map(|(key, snapshot)| {
+            assert_eq!(key, snapshot.mi_id.to_string(), "keyed by Mi ID");
             snapshot
         })
         .collect()
@@ -168,4 +186,57 @@ pub(crate) async fn the_backfill_publishes_one_snapshot_per_account_resumes_and_
         publish(store, SNAPSHOT_VERSION, ("c", 2), later).await,
         BatchOutcome::Finished
     );
+}
+
+pub(crate) async fn a_sign_in_says_whether_the_account_has_a_second_factor_at_commit(
+    fixture: Fixture,
+) {
+    let (store, database) = (&fixture.store, &fixture.database);
+    let (signed_up, _) = two_accounts(store).await;
+    let id = signed_up.mi_id();
+    assert!(set_codes(store, id, true).await);
+    // The event is built from the account as read before the change (no second factor), as a
+    // sign-in that checked the password meanwhile would.
+    let session = new_session(id, "device-2", UnixMillis::now());
+    let signed_in = events::signed_in(&signed_up.account, &session.session, true);
+    store
+        .start_session(&session, &[signed_in])
+        .await
+        .expect("start");
+    let flags: Vec<Option<bool>> = outbox_events::<SignedIn>(database)
+        .await
+        .into_iter()
+        .filter(|(key, _)| *key == id.to_string())
+        .map(|(_, signed_in)| signed_in.has_second_factor)
+        .collect();
+    assert_eq!(flags, [Some(false), Some(true)], "sign-up, then the sign-in");
+}
+
+pub(crate) async fn two_factor_events_say_whether_a_second_factor_is_left(fixture: Fixture) {
+    let (store, database) = (&fixture.store, &fixture.database);
+    let (signed_up, _) = two_accounts(store).await;
+    let (id, account) = (signed_up.mi_id(), &signed_up.account);
+    let changed = |kind, enabled| [events::two_factor_changed(account, kind, enabled)];
+    let codes_on = changed(TwoFactorKind::Code, true);
+    assert!(store.set_code_second_factor(id, true, &codes_on).await.expect("codes on"));
+    pend_totp(store, id, b"secret").await;
+    let totp_on = changed(TwoFactorKind::Totp, true);
+    assert!(confirm_totp(store, id, b"secret", 100, &[], &totp_on).await);
+    // Turning the authenticator app off leaves the codes on.
+    let totp_off = changed(TwoFactorKind::Totp, false);
+    assert!(store.disable_totp(id, &totp_off).await.expect("totp off"));
+    let codes_off = changed(TwoFactorKind::Code, false);
+    assert!(store.set_code_second_factor(id, false, &codes_off).await.expect("codes off"));
+    let enabled: Vec<Option<bool>> = outbox_events::<TwoFactorEnabled>(database)
+        .await
+        .into_iter()
+        .map(|(_, enabled)| enabled.has_second_factor)
+        .collect();
+    assert_eq!(enabled, [Some(true), Some(true)]);
+    let disabled: Vec<Option<bool>> = outbox_events::<TwoFactorDisabled>(database)
+        .await
+        .into_iter()
+        .map(|(_, disabled)| disabled.has_second_factor)
+        .collect();
+    assert_eq!(disabled, [Some(true), Some(false)], "codes left on, then none");
 }
