@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::device_credentials::registry;
 use crate::find_device_commands::{enrolled_phone, issue};
 use crate::support::{
-    Backends, TestConfig, TestPlatform, access_claims_for, authed, expect_refusal,
-    in_both_modes, unique_phone_number,
+    Backends, TestConfig, TestPlatform, access_claims_for, authed, expect_refusal, in_both_modes,
+    unique_phone_number,
 };
 use mi_contracts::Reason;
 use mi_platform::auth::AccessClaims;
@@ -43,7 +43,10 @@ async fn until_projected(config: &TestConfig, mi_id: u64, expected: bool, what: 
         }
     })
     .await;
-    assert!(waited.is_ok(), "{what}: the registry never projected {expected}");
+    assert!(
+        waited.is_ok(),
+        "{what}: the registry never projected {expected}"
+    );
 }
 
 /// Runs `statement` (binding `mi_id` as `$1` when it has one) in `service`'s own database.
@@ -72,7 +75,13 @@ async fn a_backfilled_snapshot_makes_an_erase_need_the_second_factor(backends: B
     // The registry forgets the account, and identity forgets it published its snapshots: as
     // after a registry deployed later and a new snapshot version.
     let config = platform.stop().await;
-    execute(&config, "device", "DELETE FROM accounts WHERE mi_id = $1", Some(alice.mi_id)).await;
+    execute(
+        &config,
+        "device",
+        "DELETE FROM accounts WHERE mi_id = $1",
+        Some(alice.mi_id),
+    )
+    .await;
     assert_eq!(projected_second_factor(&config, alice.mi_id).await, None);
     execute(&config, "identity", "DELETE FROM snapshot_backfills", None).await;
 

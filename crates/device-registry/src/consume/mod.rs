@@ -19,8 +19,8 @@ use mi_platform::events;
 use mi_proto::EventPayload;
 use mi_proto::contracts::device_from_wire;
 use mi_proto::events::v1::{
-    AccountDeleted, AccountSnapshot, AlertAudience, EventEnvelope, PasswordChanged, PasswordFailures,
-    RecoveryContactAdded, RecoveryContactRemoved, SecondFactorFailures, SignedIn,
+    AccountDeleted, AccountSnapshot, AlertAudience, EventEnvelope, PasswordChanged,
+    PasswordFailures, RecoveryContactAdded, RecoveryContactRemoved, SecondFactorFailures, SignedIn,
     TwoFactorDisabled, TwoFactorEnabled,
 };
 
@@ -108,13 +108,23 @@ fn account_news(event: &EventEnvelope) -> anyhow::Result<Option<(u64, AccountNew
         news(event, |e: PasswordFailures| (e.mi_id, e.audience, None))?,
         news(event, |e: SecondFactorFailures| (e.mi_id, e.audience, None))?,
         news(event, |e: RecoveryContactAdded| (e.mi_id, e.audience, None))?,
-        news(event, |e: RecoveryContactRemoved| (e.mi_id, e.audience, None))?,
+        news(event, |e: RecoveryContactRemoved| {
+            (e.mi_id, e.audience, None)
+        })?,
         news(event, |e: TwoFactorEnabled| {
-            (e.mi_id, e.audience, Some(e.has_second_factor.unwrap_or(true)))
+            (
+                e.mi_id,
+                e.audience,
+                Some(e.has_second_factor.unwrap_or(true)),
+            )
         })?,
         // The other method may still be on; older events did not say, and meant none.
         news(event, |e: TwoFactorDisabled| {
-            (e.mi_id, e.audience, Some(e.has_second_factor.unwrap_or(false)))
+            (
+                e.mi_id,
+                e.audience,
+                Some(e.has_second_factor.unwrap_or(false)),
+            )
         })?,
         news(event, |e: AccountSnapshot| {
             (e.mi_id, e.audience, Some(e.has_second_factor))

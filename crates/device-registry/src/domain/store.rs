@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use mi_contracts::{DeviceCredential, DeviceInfo, MiId, UnixMillis};
 
-use super::events::{Actor, Audience};
+use super::events::Actor;
 use super::{AccountNews, AuditEntry, AuditPosition, Device, DevicePosition, DeviceStatus};
 
 /// A link to make.

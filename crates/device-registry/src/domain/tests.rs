@@ -87,7 +87,13 @@ async fn a_relink_keeps_the_first_link_time_and_deletion_unlinks_once() {
     let (registry, _) = registry();
     let at = UnixMillis::from_i64;
     let linked = registry
-        .link("e1", mi_id(7), info("phone"), at(10), &AccountNews::default())
+        .link(
+            "e1",
+            mi_id(7),
+            info("phone"),
+            at(10),
+            &AccountNews::default(),
+        )
         .await;
     assert_eq!(
         linked.expect("link"),
@@ -97,7 +103,13 @@ async fn a_relink_keeps_the_first_link_time_and_deletion_unlinks_once() {
         }
     );
     let again = registry
-        .link("e1", mi_id(7), info("phone"), at(10), &AccountNews::default())
+        .link(
+            "e1",
+            mi_id(7),
+            info("phone"),
+            at(10),
+            &AccountNews::default(),
+        )
         .await;
     assert_eq!(again.expect("again"), LinkOutcome::AlreadyApplied);
     let renamed = DeviceInfo {
@@ -115,7 +127,13 @@ async fn a_relink_keeps_the_first_link_time_and_deletion_unlinks_once() {
         }
     );
     registry
-        .link("e3", mi_id(8), info("other"), at(20), &AccountNews::default())
+        .link(
+            "e3",
+            mi_id(8),
+            info("other"),
+            at(20),
+            &AccountNews::default(),
+        )
         .await
         .expect("link");
 

@@ -48,7 +48,6 @@ pub use self::profile::{
 };
 pub use self::reactivation::{ReactivationLockStore, ReactivationLocked, ReactivationLocks};
 pub use self::send_tokens::{MaskedContact, SendTokens};
-pub use self::snapshots::{BatchOutcome, SnapshotBackfill, SnapshotBatch, SnapshotStore};
 pub use self::services::{IdentityParts, IdentityServices};
 pub use self::sessions::{
     ActiveSession, CallerError, IssuedTokens, NewSession, RefreshError, RevokeScope, RotateOutcome,
@@ -61,6 +60,7 @@ pub use self::sign_in::{
     SignInStore,
 };
 pub use self::sign_up::{CreateAccountOutcome, SignUp, SignUpError, SignUpRequest, SignUpStore};
+pub use self::snapshots::{BatchOutcome, SnapshotBackfill, SnapshotBatch, SnapshotStore};
 pub use self::store::{AccountGone, AccountLookup, IdentityStore};
 pub use self::two_factor::{
     FactorDelaySettings, FactorFailures, FactorRefusal, ProofChecker, RecoveryCodes,

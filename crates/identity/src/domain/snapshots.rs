@@ -64,8 +64,10 @@ pub trait SnapshotStore: Send + Sync + std::fmt::Debug {
     /// In one transaction: claims (or renews) the backfill of `batch.version` for
     /// `batch.worker`, writes the snapshots of the next accounts after the last Mi ID done to
     /// the outbox, and records the new last Mi ID (and the end, when none are left).
-    async fn publish_snapshot_batch(&self, batch: &SnapshotBatch<'_>)
-    -> anyhow::Result<BatchOutcome>;
+    async fn publish_snapshot_batch(
+        &self,
+        batch: &SnapshotBatch<'_>,
+    ) -> anyhow::Result<BatchOutcome>;
 }
 
 /// The backfill one replica runs at startup.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mi_contracts::UnixMillis;
-use mi_identity::domain::snapshots::SNAPSHOT_VERSION;
 use mi_identity::domain::events::{self, TwoFactorKind};
+use mi_identity::domain::snapshots::SNAPSHOT_VERSION;
 use mi_identity::domain::{
     AddContactOutcome, BatchOutcome, SessionStore, SnapshotBackfill, SnapshotBatch, SnapshotStore,
     TwoFactorStore,
@@ -25,8 +25,8 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{
-    EMAIL_A, Fixture, add_contact, confirm_totp, new_session, pend_totp, race, recovery,
-    set_codes, shifted, sign_up_round, two_accounts,
+    EMAIL_A, Fixture, add_contact, confirm_totp, new_session, pend_totp, race, recovery, set_codes,
+    shifted, sign_up_round, two_accounts,
 };
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -97,7 +97,10 @@ pub(crate) async fn the_backfill_publishes_one_snapshot_per_account_resumes_and_
     for round in 0..5 {
         accounts.push(sign_up_round(store, round).await);
     }
-    let ids: Vec<u64> = accounts.iter().map(|account| account.mi_id().get()).collect();
+    let ids: Vec<u64> = accounts
+        .iter()
+        .map(|account| account.mi_id().get())
+        .collect();
     assert!(set_codes(store, accounts[1].mi_id(), true).await);
     let added = add_contact(store, accounts[0].mi_id(), &recovery(EMAIL_A, now), 5).await;
     assert_eq!(added, AddContactOutcome::Added);
@@ -110,8 +113,14 @@ pub(crate) async fn the_backfill_publishes_one_snapshot_per_account_resumes_and_
     })
     .await;
     let (holder, other) = match outcomes[..] {
-        [BatchOutcome::Published { .. }, BatchOutcome::ClaimedElsewhere] => ("a", "b"),
-        [BatchOutcome::ClaimedElsewhere, BatchOutcome::Published { .. }] => ("b", "a"),
+        [
+            BatchOutcome::Published { .. },
+            BatchOutcome::ClaimedElsewhere,
+        ] => ("a", "b"),
+        [
+            BatchOutcome::ClaimedElsewhere,
+            BatchOutcome::Published { .. },
+        ] => ("b", "a"),
         _ => panic!("one replica claims the backfill: {outcomes:?}"),
     };
     assert!(outcomes.contains(&published(2, false)), "{outcomes:?}");
@@ -209,7 +218,11 @@ pub(crate) async fn a_sign_in_says_whether_the_account_has_a_second_factor_at_co
         .filter(|(key, _)| *key == id.to_string())
         .map(|(_, signed_in)| signed_in.has_second_factor)
         .collect();
-    assert_eq!(flags, [Some(false), Some(true)], "sign-up, then the sign-in");
+    assert_eq!(
+        flags,
+        [Some(false), Some(true)],
+        "sign-up, then the sign-in"
+    );
 }
 
 pub(crate) async fn two_factor_events_say_whether_a_second_factor_is_left(fixture: Fixture) {
@@ -218,7 +231,12 @@ pub(crate) async fn two_factor_events_say_whether_a_second_factor_is_left(fixtur
     let (id, account) = (signed_up.mi_id(), &signed_up.account);
     let changed = |kind, enabled| [events::two_factor_changed(account, kind, enabled)];
     let codes_on = changed(TwoFactorKind::Code, true);
-    assert!(store.set_code_second_factor(id, true, &codes_on).await.expect("codes on"));
+    assert!(
+        store
+            .set_code_second_factor(id, true, &codes_on)
+            .await
+            .expect("codes on")
+    );
     pend_totp(store, id, b"secret").await;
     let totp_on = changed(TwoFactorKind::Totp, true);
     assert!(confirm_totp(store, id, b"secret", 100, &[], &totp_on).await);
@@ -226,7 +244,12 @@ pub(crate) async fn two_factor_events_say_whether_a_second_factor_is_left(fixtur
     let totp_off = changed(TwoFactorKind::Totp, false);
     assert!(store.disable_totp(id, &totp_off).await.expect("totp off"));
     let codes_off = changed(TwoFactorKind::Code, false);
-    assert!(store.set_code_second_factor(id, false, &codes_off).await.expect("codes off"));
+    assert!(
+        store
+            .set_code_second_factor(id, false, &codes_off)
+            .await
+            .expect("codes off")
+    );
     let enabled: Vec<Option<bool>> = outbox_events::<TwoFactorEnabled>(database)
         .await
         .into_iter()
@@ -238,5 +261,9 @@ pub(crate) async fn two_factor_events_say_whether_a_second_factor_is_left(fixtur
         .into_iter()
         .map(|(_, disabled)| disabled.has_second_factor)
         .collect();
-    assert_eq!(disabled, [Some(true), Some(false)], "codes left on, then none");
+    assert_eq!(
+        disabled,
+        [Some(true), Some(false)],
+        "codes left on, then none"
+    );
 }

@@ -51,12 +51,13 @@ impl SnapshotStore for SqlIdentityStore {
                 None => BatchOutcome::ClaimedElsewhere,
             });
         };
-        let next: Vec<i64> =
-            sqlx::query_scalar("SELECT mi_id FROM accounts WHERE mi_id > $1 ORDER BY mi_id LIMIT $2")
-                .bind(last_done)
-                .bind(i64::from(batch.size))
-                .fetch_all(&mut *transaction)
-                .await?;
+        let next: Vec<i64> = sqlx::query_scalar(
+            "SELECT mi_id FROM accounts WHERE mi_id > $1 ORDER BY mi_id LIMIT $2",
+        )
+        .bind(last_done)
+        .bind(i64::from(batch.size))
+        .fetch_all(&mut *transaction)
+        .await?;
         let last = next.last().copied().unwrap_or(last_done);
         // Locks the batch's accounts (a no-op update, as `lock_account` does for one) before
         // reading them: a second factor turned on or off meanwhile either committed before
