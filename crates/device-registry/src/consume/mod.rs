@@ -140,3 +140,6 @@ fn audience_from_wire(audience: Option<AlertAudience>) -> Audience {
         locale: audience.locale,
     }
 }
+
+#[cfg(test)]
+mod tests;
