@@ -120,7 +120,11 @@ impl SnapshotBackfill {
                 Ok(BatchOutcome::ClaimedElsewhere) => SNAPSHOT_CLAIM_LEASE,
                 Err(error) => {
                     failures += 1;
-                    tracing::warn!(error = %format!("{error:#}"), failures, "cannot publish account snapshots");
+                    tracing::warn!(
+                        error = %format!("{error:#}"),
+                        failures,
+                        "cannot publish account snapshots"
+                    );
                     self.retry.after(failures)
                 }
             };
