@@ -33,7 +33,7 @@ const RECEIVE_TIMEOUT: Duration = Duration::from_secs(15);
 type Registry = DeviceRegistryServiceClient<Channel>;
 
 /// A device of the test: its key, account and id.
-struct Phone {
+pub(crate) struct Phone {
     key: DeviceKey,
     mi_id: u64,
     device_id: String,
@@ -97,7 +97,7 @@ pub(crate) async fn next_command(channel: &mut Streaming<ChannelMessage>) -> Com
 /// A device with every capability, enrolled by `owner` with its own key, Find Device on. Not
 /// the sign-up's device (`phone-1`): identity's SignedIn links that one when it arrives, which
 /// on the servers may be after the enrollment.
-async fn enrolled_phone(
+pub(crate) async fn enrolled_phone(
     registry: &mut Registry,
     (mi_id, access_token): (u64, &str),
     device_id: &str,
@@ -163,7 +163,7 @@ async fn command_issued(platform: &TestPlatform, command_id: &str) -> DeviceComm
     events::payload(&envelope).unwrap().unwrap()
 }
 
-fn issue(device_id: &str, command_id: &str, action: Action) -> IssueCommandRequest {
+pub(crate) fn issue(device_id: &str, command_id: &str, action: Action) -> IssueCommandRequest {
     IssueCommandRequest {
         device_id: device_id.into(),
         command_id: command_id.into(),

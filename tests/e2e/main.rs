@@ -12,6 +12,7 @@
 
 mod support;
 
+mod account_snapshots;
 mod backbone;
 mod bad_input;
 mod captcha_guard;

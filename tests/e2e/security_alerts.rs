@@ -56,6 +56,7 @@ fn signed_in(model: &str, new_device: bool, contacts: &[&str]) -> SignedIn {
         new_device,
         methods: vec!["pwd".into()],
         audience: audience(contacts, "en"),
+        has_second_factor: None,
     }
 }
 

@@ -13,7 +13,9 @@
 //! registry's `DeviceRemoved` (the device topic) → `consume/mod.rs` →
 //! `domain/sessions/mod.rs` ends the removed device's sessions; its `DeviceErased` and
 //! `DeviceRemoved` → `domain/reactivation.rs` → `storage/sql/reactivation.rs` set and release
-//! the reactivation lock SignIn and SignUp check.
+//! the reactivation lock SignIn and SignUp check. At startup `domain/snapshots.rs` publishes
+//! one `AccountSnapshot` per existing account (once per snapshot version) for the projections
+//! of services that started after the accounts' events.
 
 pub mod config;
 pub(crate) mod consume;
@@ -36,7 +38,7 @@ use sqlx::migrate::Migrator;
 use crate::config::Settings;
 use crate::domain::{
     ARGON2_WORKER, BruteForce, FactorFailures, IdentityParts, IdentityServices, PasswordHasher,
-    RecoveryCodes, ResetStarts, SendTokens, TotpSecrets, VerificationTokens,
+    RecoveryCodes, ResetStarts, SendTokens, SnapshotBackfill, TotpSecrets, VerificationTokens,
 };
 use crate::storage::{SqlIdentityStore, SqlReactivationLocks};
 
@@ -84,11 +86,14 @@ impl Service for IdentityService {
             settings.password_reset.clone(),
         );
         host.add_retention(storage::expiries(&settings));
+        let store = Arc::new(SqlIdentityStore::new(
+            host.database().clone(),
+            host.outbox().clone(),
+        ));
+        let backfill = SnapshotBackfill::new(store.clone());
+        host.spawn_task(|shutdown| backfill.run(shutdown));
         let services = IdentityServices::new(
-            Arc::new(SqlIdentityStore::new(
-                host.database().clone(),
-                host.outbox().clone(),
-            )),
+            store,
             IdentityParts {
                 hasher,
                 password: settings.password,

@@ -7,7 +7,7 @@ use mi_contracts::MiId;
 use mi_platform::outbox::Outbox;
 use mi_proto::contracts::device_to_wire;
 use mi_proto::events::v1 as events;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
 use crate::domain::events::{Audience, IdentityEvent};
 use crate::wire::contact_kind;
@@ -39,6 +39,7 @@ pub(crate) async fn enqueue(
             new_device,
             audience,
         } => {
+            let has_second_factor = has_second_factor(connection, mi_id).await?;
             let payload = events::SignedIn {
                 mi_id: mi_id.get(),
                 session_id: session.session_id,
@@ -47,6 +48,7 @@ pub(crate) async fn enqueue(
                 new_device,
                 methods: session.methods,
                 audience: Some(alert_audience(audience)),
+                has_second_factor: Some(has_second_factor),
             };
             outbox.enqueue(connection, &key, &payload).await
         }
@@ -130,6 +132,7 @@ pub(crate) async fn enqueue(
             enabled,
             audience,
         } => {
+            let has_second_factor = Some(has_second_factor(connection, mi_id).await?);
             let (mi_id, method, audience) = (
                 mi_id.get(),
                 kind.as_str().to_owned(),
@@ -140,6 +143,7 @@ pub(crate) async fn enqueue(
                     mi_id,
                     method,
                     audience,
+                    has_second_factor,
                 };
                 outbox.enqueue(connection, &key, &payload).await
             } else {
@@ -147,6 +151,7 @@ pub(crate) async fn enqueue(
                     mi_id,
                     method,
                     audience,
+                    has_second_factor,
                 };
                 outbox.enqueue(connection, &key, &payload).await
             }
@@ -173,12 +178,41 @@ pub(crate) async fn enqueue(
             };
             outbox.enqueue(connection, &key, &payload).await
         }
+        IdentityEvent::AccountSnapshot {
+            mi_id,
+            audience,
+            has_second_factor,
+        } => {
+            let payload = events::AccountSnapshot {
+                mi_id: mi_id.get(),
+                audience: Some(alert_audience(audience)),
+                has_second_factor,
+            };
+            outbox.enqueue(connection, &key, &payload).await
+        }
         IdentityEvent::AccountDeleted { mi_id } => {
             let payload = events::AccountDeleted { mi_id: mi_id.get() };
             outbox.enqueue(connection, &key, &payload).await
         }
     }?;
     Ok(())
+}
+
+/// Whether account `mi_id` has a second factor, read in the caller's transaction: for a
+/// `TwoFactorEnabled` / `TwoFactorDisabled`, after the change (turning one method off may leave
+/// the other on); for a `SignedIn`, under the account's row lock its transaction holds
+/// (`insert_session`), which turning a second factor on or off takes too, so the flag is the one
+/// current at commit and a change made meanwhile publishes its event after this one. The account
+/// the domain read before checking the password may be older, so no event takes the flag from
+/// it.
+async fn has_second_factor(connection: &mut AnyConnection, mi_id: MiId) -> anyhow::Result<bool> {
+    let row = sqlx::query("SELECT totp_secret, code_second_factor FROM accounts WHERE mi_id = $1")
+        .bind(mi_id.as_i64())
+        .fetch_one(connection)
+        .await?;
+    let totp_secret: Option<Vec<u8>> = row.try_get("totp_secret")?;
+    let code_second_factor: i64 = row.try_get("code_second_factor")?;
+    Ok(totp_secret.is_some() || code_second_factor == 1)
 }
 
 /// The people a security alert goes to.

@@ -86,6 +86,7 @@ event_payloads!(
     TwoFactorDisabled,
     ProfileUpdated,
     LegalDocumentsAccepted,
+    AccountSnapshot,
     AccountDeleted,
     DeviceLinked,
     DeviceRemoved,

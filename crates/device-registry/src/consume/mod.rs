@@ -1,7 +1,15 @@
 //! Consumes identity's events (protobuf → domain): a `SignedIn` links its device (with the key
 //! it brought) to the account, an `AccountDeleted` unlinks every device of the account and
 //! forgets it, and every event with an alert audience updates the account's audience (and the
-//! two-factor events its second-factor flag).
+//! two-factor events, `AccountSnapshot` and a `SignedIn` that says, its second-factor flag).
+//!
+//! Each event overwrites what the projection holds, with no version to compare, and that is
+//! enough: identity keys its topic by Mi ID and its outbox relays one account's events in the
+//! order they were written (per-aggregate order), and it reads the account for an
+//! `AccountSnapshot` (and the flag of a `SignedIn`) under the row lock that turning a second
+//! factor on or off takes. So a snapshot written before a `TwoFactorEnabled` is applied before
+//! it and cannot undo it, and one written after it says the same: the last event applied is the
+//! newest state.
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -11,8 +19,8 @@ use mi_platform::events;
 use mi_proto::EventPayload;
 use mi_proto::contracts::device_from_wire;
 use mi_proto::events::v1::{
-    AccountDeleted, AlertAudience, EventEnvelope, PasswordChanged, PasswordFailures,
-    RecoveryContactAdded, RecoveryContactRemoved, SecondFactorFailures, SignedIn,
+    AccountDeleted, AccountSnapshot, AlertAudience, EventEnvelope, PasswordChanged,
+    PasswordFailures, RecoveryContactAdded, RecoveryContactRemoved, SecondFactorFailures, SignedIn,
     TwoFactorDisabled, TwoFactorEnabled,
 };
 
@@ -46,9 +54,13 @@ impl EventHandler for IdentityEventsHandler {
                 .as_ref()
                 .map_or_else(UnixMillis::now, UnixMillis::from_timestamp);
             let mi_id = MiId::new(signed_in.mi_id).context("SignedIn has no valid mi_id")?;
-            let audience = audience_from_wire(signed_in.audience);
+            let news = AccountNews {
+                audience: Some(audience_from_wire(signed_in.audience)),
+                // Absent from sign-ins identity published before it said.
+                has_second_factor: signed_in.has_second_factor,
+            };
             self.registry
-                .link(&event.event_id, mi_id, info, linked_at, &audience)
+                .link(&event.event_id, mi_id, info, linked_at, &news)
                 .await?;
             return Ok(());
         }
@@ -78,14 +90,13 @@ fn account_news(event: &EventEnvelope) -> anyhow::Result<Option<(u64, AccountNew
     /// The Mi ID and audience of a decoded event, and what it says of the second factor.
     fn news<P: EventPayload>(
         event: &EventEnvelope,
-        parts: impl FnOnce(P) -> (u64, Option<AlertAudience>),
-        has_second_factor: Option<bool>,
+        parts: impl FnOnce(P) -> (u64, Option<AlertAudience>, Option<bool>),
     ) -> anyhow::Result<Option<(u64, AccountNews)>> {
         let Some(payload) = events::payload::<P>(event) else {
             return Ok(None);
         };
         let payload = payload.with_context(|| format!("undecodable {}", P::EVENT_TYPE))?;
-        let (mi_id, audience) = parts(payload);
+        let (mi_id, audience, has_second_factor) = parts(payload);
         let news = AccountNews {
             audience: audience.map(|audience| audience_from_wire(Some(audience))),
             has_second_factor,
@@ -93,25 +104,31 @@ fn account_news(event: &EventEnvelope) -> anyhow::Result<Option<(u64, AccountNew
         Ok(Some((mi_id, news)))
     }
     let found = [
-        news(event, |e: PasswordChanged| (e.mi_id, e.audience), None)?,
-        news(event, |e: PasswordFailures| (e.mi_id, e.audience), None)?,
-        news(event, |e: SecondFactorFailures| (e.mi_id, e.audience), None)?,
-        news(event, |e: RecoveryContactAdded| (e.mi_id, e.audience), None)?,
-        news(
-            event,
-            |e: RecoveryContactRemoved| (e.mi_id, e.audience),
-            None,
-        )?,
-        news(
-            event,
-            |e: TwoFactorEnabled| (e.mi_id, e.audience),
-            Some(true),
-        )?,
-        news(
-            event,
-            |e: TwoFactorDisabled| (e.mi_id, e.audience),
-            Some(false),
-        )?,
+        news(event, |e: PasswordChanged| (e.mi_id, e.audience, None))?,
+        news(event, |e: PasswordFailures| (e.mi_id, e.audience, None))?,
+        news(event, |e: SecondFactorFailures| (e.mi_id, e.audience, None))?,
+        news(event, |e: RecoveryContactAdded| (e.mi_id, e.audience, None))?,
+        news(event, |e: RecoveryContactRemoved| {
+            (e.mi_id, e.audience, None)
+        })?,
+        news(event, |e: TwoFactorEnabled| {
+            (
+                e.mi_id,
+                e.audience,
+                Some(e.has_second_factor.unwrap_or(true)),
+            )
+        })?,
+        // The other method may still be on; older events did not say, and meant none.
+        news(event, |e: TwoFactorDisabled| {
+            (
+                e.mi_id,
+                e.audience,
+                Some(e.has_second_factor.unwrap_or(false)),
+            )
+        })?,
+        news(event, |e: AccountSnapshot| {
+            (e.mi_id, e.audience, Some(e.has_second_factor))
+        })?,
     ];
     Ok(found.into_iter().flatten().next())
 }
@@ -123,3 +140,6 @@ fn audience_from_wire(audience: Option<AlertAudience>) -> Audience {
         locale: audience.locale,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -124,7 +124,10 @@ async fn device_events_carry_the_audience_identity_last_announced_each_event_onc
             mi_id(7),
             info("tablet"),
             UnixMillis::now(),
-            &audience("+8613800000003"),
+            &AccountNews {
+                audience: Some(audience("+8613800000003")),
+                has_second_factor: None,
+            },
         )
         .await
         .expect("link");
@@ -344,7 +347,7 @@ async fn an_erased_device_stays_with_its_account_until_removed_and_keeps_its_los
             mi_id(8),
             on_hardware("thief-phone", "hw-1"),
             UnixMillis::now(),
-            &Audience::default(),
+            &AccountNews::default(),
         )
         .await
         .expect("link");
@@ -369,7 +372,7 @@ async fn an_erased_device_stays_with_its_account_until_removed_and_keeps_its_los
             mi_id(7),
             on_hardware("phone-reinstalled", "hw-1"),
             UnixMillis::now(),
-            &Audience::default(),
+            &AccountNews::default(),
         )
         .await
         .expect("link");

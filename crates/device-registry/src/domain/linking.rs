@@ -6,8 +6,8 @@
 use mi_contracts::{DeviceInfo, MiId, UnixMillis};
 use mi_platform::auth::check_device_key;
 
-use super::events::{Actor, Audience};
-use super::{Device, DeviceRegistry, LinkOutcome, NewLink, Owner};
+use super::events::Actor;
+use super::{AccountNews, Device, DeviceRegistry, LinkOutcome, NewLink, Owner};
 
 /// Why EnrollDevice was refused.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ pub(crate) enum EnrollError {
 }
 
 impl DeviceRegistry {
-    /// Links the device of a sign-in (event `event_id`, carrying the account's `audience`)
+    /// Links the device of a sign-in (event `event_id`, carrying what it says of the account)
     /// linked at `linked_at`; a credential it brings that is no usable key is left out
     /// (identity checked only its shape), so the device is linked without one. Returns how it
     /// went.
@@ -43,7 +43,7 @@ impl DeviceRegistry {
         mi_id: MiId,
         info: DeviceInfo,
         linked_at: UnixMillis,
-        audience: &Audience,
+        account: &AccountNews,
     ) -> anyhow::Result<LinkOutcome> {
         let mut info = info;
         if let Some(credential) = &info.credential
@@ -60,7 +60,7 @@ impl DeviceRegistry {
                 info: &info,
                 linked_at,
                 actor: Actor::Registry,
-                audience: Some(audience),
+                account: Some(account),
                 restore_command_id: uuid::Uuid::now_v7().to_string(),
             })
             .await?;
@@ -104,7 +104,7 @@ impl DeviceRegistry {
                 info: &info,
                 linked_at: UnixMillis::now(),
                 actor: owner.actor(),
-                audience: None,
+                account: None,
                 restore_command_id: uuid::Uuid::now_v7().to_string(),
             })
             .await?;

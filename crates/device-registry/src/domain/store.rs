@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use mi_contracts::{DeviceCredential, DeviceInfo, MiId, UnixMillis};
 
-use super::events::{Actor, Audience};
+use super::events::Actor;
 use super::{AccountNews, AuditEntry, AuditPosition, Device, DevicePosition, DeviceStatus};
 
 /// A link to make.
@@ -19,9 +19,10 @@ pub(crate) struct NewLink<'a> {
     pub linked_at: UnixMillis,
     /// Who links it.
     pub actor: Actor,
-    /// The account's audience the event carries, stored with the link; the `DeviceLinked` of
-    /// such a link (a sign-in) alerts nobody, as identity alerted that sign-in itself.
-    pub audience: Option<&'a Audience>,
+    /// What the event says of the account (its audience, and whether it has a second factor),
+    /// stored with the link; the `DeviceLinked` of such a link (a sign-in) alerts nobody, as
+    /// identity alerted that sign-in itself.
+    pub account: Option<&'a AccountNews>,
     /// The id of the enable_lost_mode command that shows a restored Lost Mode on the device
     /// again (an erased device of the account, set up anew on the same hardware). Like an
     /// erase it waits for the device however long that takes: a lost phone must lock again

@@ -35,6 +35,16 @@ struct State {
 }
 
 impl State {
+    fn apply_news(&mut self, mi_id: MiId, news: &AccountNews) {
+        let account = self.accounts.entry(mi_id).or_default();
+        if let Some(audience) = &news.audience {
+            account.0 = audience.clone();
+        }
+        if let Some(has_second_factor) = news.has_second_factor {
+            account.1 = has_second_factor;
+        }
+    }
+
     fn audience(&self, mi_id: MiId) -> Audience {
         self.accounts
             .get(&mi_id)
@@ -148,8 +158,8 @@ impl DeviceStore for MemoryDeviceStore {
             return Ok(LinkOutcome::AlreadyApplied);
         }
         let (mi_id, info) = (link.mi_id, link.info);
-        if let Some(audience) = link.audience {
-            state.accounts.entry(mi_id).or_default().0 = audience.clone();
+        if let Some(news) = link.account {
+            state.apply_news(mi_id, news);
         }
         let erased_here = |device: &Device| {
             !info.hardware_id.is_empty()
@@ -198,7 +208,7 @@ impl DeviceStore for MemoryDeviceStore {
             }
         };
         if new_device || info.credential.is_some() {
-            let audience = match link.audience {
+            let audience = match link.account {
                 Some(_) => Audience::default(),
                 None => state.audience(mi_id),
             };
@@ -261,13 +271,7 @@ impl DeviceStore for MemoryDeviceStore {
         if !state.applied_events.insert(event_id.to_owned()) {
             return Ok(false);
         }
-        let account = state.accounts.entry(mi_id).or_default();
-        if let Some(audience) = &news.audience {
-            account.0 = audience.clone();
-        }
-        if let Some(has_second_factor) = news.has_second_factor {
-            account.1 = has_second_factor;
-        }
+        state.apply_news(mi_id, news);
         Ok(true)
     }
 

@@ -11,7 +11,7 @@ use mi_platform::auth::{DEVICE_TOKEN_AUDIENCE, DeviceClaims};
 use mi_platform::crypto::SecretKey;
 use mi_platform::tokens::TokenSigner;
 
-use super::events::{Actor, Audience, DeviceEvent};
+use super::events::{Actor, DeviceEvent};
 use super::locations::memory::MemoryLocationStore;
 use super::sync_settings::memory::MemorySyncSettingsStore;
 use super::testing::{MemoryDeviceStore, info, mi_id};
@@ -87,7 +87,13 @@ async fn a_relink_keeps_the_first_link_time_and_deletion_unlinks_once() {
     let (registry, _) = registry();
     let at = UnixMillis::from_i64;
     let linked = registry
-        .link("e1", mi_id(7), info("phone"), at(10), &Audience::default())
+        .link(
+            "e1",
+            mi_id(7),
+            info("phone"),
+            at(10),
+            &AccountNews::default(),
+        )
         .await;
     assert_eq!(
         linked.expect("link"),
@@ -97,7 +103,13 @@ async fn a_relink_keeps_the_first_link_time_and_deletion_unlinks_once() {
         }
     );
     let again = registry
-        .link("e1", mi_id(7), info("phone"), at(10), &Audience::default())
+        .link(
+            "e1",
+            mi_id(7),
+            info("phone"),
+            at(10),
+            &AccountNews::default(),
+        )
         .await;
     assert_eq!(again.expect("again"), LinkOutcome::AlreadyApplied);
     let renamed = DeviceInfo {
@@ -105,7 +117,7 @@ async fn a_relink_keeps_the_first_link_time_and_deletion_unlinks_once() {
         ..info("phone")
     };
     let relinked = registry
-        .link("e2", mi_id(7), renamed, at(50), &Audience::default())
+        .link("e2", mi_id(7), renamed, at(50), &AccountNews::default())
         .await;
     assert_eq!(
         relinked.expect("relink"),
@@ -115,7 +127,13 @@ async fn a_relink_keeps_the_first_link_time_and_deletion_unlinks_once() {
         }
     );
     registry
-        .link("e3", mi_id(8), info("other"), at(20), &Audience::default())
+        .link(
+            "e3",
+            mi_id(8),
+            info("other"),
+            at(20),
+            &AccountNews::default(),
+        )
         .await
         .expect("link");
 
@@ -168,7 +186,7 @@ async fn pages_follow_on_from_the_last_device_of_the_previous_one() {
                 mi_id(7),
                 info(device_id),
                 UnixMillis::from_i64(linked_at),
-                &Audience::default(),
+                &AccountNews::default(),
             )
             .await
             .expect("link");

@@ -373,12 +373,8 @@ impl DeviceStore for SqlDeviceStore {
             return Ok(LinkOutcome::AlreadyApplied);
         };
         let (mi_id, info) = (link.mi_id, link.info);
-        if let Some(audience) = link.audience {
-            let news = AccountNews {
-                audience: Some(audience.clone()),
-                has_second_factor: None,
-            };
-            accounts::apply_news(&mut transaction, mi_id, &news).await?;
+        if let Some(news) = link.account {
+            accounts::apply_news(&mut transaction, mi_id, news).await?;
         }
         if reactivation_locked(&mut transaction, mi_id, &info.hardware_id).await? {
             // Committed all the same: the event is applied (nothing linked) and the audience
@@ -443,7 +439,7 @@ impl DeviceStore for SqlDeviceStore {
                 new_device,
                 actor: link.actor.clone(),
                 // A sign-in's link alerts nobody: identity alerted that sign-in itself.
-                audience: match link.audience {
+                audience: match link.account {
                     Some(_) => Audience::default(),
                     None => accounts::audience(&mut transaction, mi_id).await?,
                 },

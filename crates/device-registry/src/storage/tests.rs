@@ -1,5 +1,5 @@
-//! The SQL stores of locations and sync settings on both backends: what the domain's fakes
-//! promise, checked against SQLite and PostgreSQL (`MI_TEST_POSTGRES_URL`; scripts/test starts
+//! The SQL stores of locations and sync settings, and the accounts projection, on both
+//! backends: what the domain's fakes promise, checked against SQLite and PostgreSQL (`MI_TEST_POSTGRES_URL`; scripts/test starts
 //! one). Find Device is switched on with SQL here, as the Find Device switch's own change does.
 
 use std::sync::Arc;
@@ -13,11 +13,11 @@ use sqlx::Row;
 
 use super::group_commit::GroupCommitSettings;
 use super::{SqlDeviceStore, SqlLocationStore, SqlSyncSettingsStore, expiries};
-use crate::domain::events::Actor;
+use crate::domain::events::{Actor, Audience};
 use crate::domain::locations::Appended;
 use crate::domain::sync_settings::{SyncChange, SyncChoices, SyncEditor, SyncSide, SyncUpdate};
 use crate::domain::{
-    DeviceStore, Location, LocationSource, LocationStore, NewLink, SyncSettingsStore,
+    AccountNews, DeviceStore, Location, LocationSource, LocationStore, NewLink, SyncSettingsStore,
 };
 
 const HISTORY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -118,7 +118,7 @@ impl Stores {
                 info: &info,
                 linked_at: UnixMillis::now(),
                 actor: Actor::Registry,
-                audience: None,
+                account: None,
                 restore_command_id: "restore-1".into(),
             })
             .await
@@ -524,7 +524,80 @@ async fn sync_settings_change_by_version_with_their_event(stores: Stores) {
     assert_eq!(events, 1, "one event, for the one change");
 }
 
+/// What identity's events say of an account: its audience and, when they say, its second factor.
+fn news(contact: &str, has_second_factor: Option<bool>) -> AccountNews {
+    AccountNews {
+        audience: Some(Audience {
+            contacts: vec![contact.to_owned()],
+            locale: "en".into(),
+        }),
+        has_second_factor,
+    }
+}
+
+async fn the_accounts_projection_takes_what_each_event_says_once(stores: Stores) {
+    let devices = &stores.devices;
+    let alice = mi_id(7);
+    let has_second_factor = async || devices.has_second_factor(alice).await.expect("read");
+    let contacts = async || -> String {
+        sqlx::query_scalar("SELECT contacts FROM accounts WHERE mi_id = $1")
+            .bind(alice.as_i64())
+            .fetch_one(stores.database.pool())
+            .await
+            .expect("contacts")
+    };
+    assert!(!has_second_factor().await, "nothing heard: none");
+    let info = DeviceInfo {
+        device_id: "phone".into(),
+        ..DeviceInfo::default()
+    };
+    let sign_in = |event_id, news| NewLink {
+        event_id: Some(event_id),
+        mi_id: alice,
+        info: &info,
+        linked_at: UnixMillis::now(),
+        actor: Actor::Registry,
+        account: Some(news),
+        restore_command_id: uuid::Uuid::now_v7().to_string(),
+    };
+    // A sign-in that says: on.
+    let said_on = news("+8613800000001", Some(true));
+    devices.link(&sign_in("s1", &said_on)).await.expect("link");
+    assert!(has_second_factor().await);
+    // An older sign-in that does not say leaves the flag, and takes its audience.
+    let silent = news("+8613800000002", None);
+    devices.link(&sign_in("s2", &silent)).await.expect("link");
+    assert!(has_second_factor().await);
+    assert_eq!(contacts().await, "+8613800000002");
+    // A snapshot says off (the owner turned it off meanwhile), once.
+    let snapshot = news("+8613800000003", Some(false));
+    assert!(
+        devices
+            .apply_account_news("snapshot-1", alice, &snapshot)
+            .await
+            .expect("apply")
+    );
+    assert!(!has_second_factor().await);
+    assert_eq!(contacts().await, "+8613800000003");
+    let turned_on = news("+8613800000003", Some(true));
+    assert!(
+        devices
+            .apply_account_news("enabled-1", alice, &turned_on)
+            .await
+            .expect("apply")
+    );
+    // Redelivered, the snapshot is not applied again over the newer event.
+    assert!(
+        !devices
+            .apply_account_news("snapshot-1", alice, &snapshot)
+            .await
+            .expect("apply")
+    );
+    assert!(has_second_factor().await);
+}
+
 on_both_backends!(
+    the_accounts_projection_takes_what_each_event_says_once,
     reports_fill_the_history_and_move_the_last_location_only_forward,
     nothing_is_kept_while_find_device_is_off,
     concurrent_reports_are_all_kept,

@@ -158,6 +158,16 @@ pub enum IdentityEvent {
         /// The versions and when.
         consent: Consent,
     },
+    /// What other services project of the account as it stands: published for every existing
+    /// account by the snapshot backfill (`snapshots.rs`).
+    AccountSnapshot {
+        /// Whose account.
+        mi_id: MiId,
+        /// Who its alerts go to.
+        audience: Audience,
+        /// Whether it has a second factor.
+        has_second_factor: bool,
+    },
     /// The account is gone.
     AccountDeleted {
         /// Whose account.
@@ -260,6 +270,15 @@ pub fn legal_documents_accepted(mi_id: MiId, consent: &Consent) -> IdentityEvent
     IdentityEvent::LegalDocumentsAccepted {
         mi_id,
         consent: consent.clone(),
+    }
+}
+
+/// The account as other services project it.
+pub fn account_snapshot(account: &Account) -> IdentityEvent {
+    IdentityEvent::AccountSnapshot {
+        mi_id: account.mi_id,
+        audience: Audience::of(account),
+        has_second_factor: account.two_factor.enabled(),
     }
 }
 

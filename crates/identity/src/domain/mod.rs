@@ -5,7 +5,8 @@
 //! [`sessions`] (and tokens), [`contacts`], [`passwords`], [`two_factor`] and [`profile`]. The
 //! plain types they share are in [`types`], the current terms and privacy policy in [`legal`],
 //! the events they record in [`events`], the contacts a challenge or reset offers masked in
-//! [`send_tokens`], and [`services`] builds them all over one [`IdentityStore`].
+//! [`send_tokens`], and [`services`] builds them all over one [`IdentityStore`]. The backfill
+//! of account snapshots for other services' projections is in [`snapshots`].
 
 pub mod caller;
 pub mod contacts;
@@ -22,6 +23,7 @@ pub mod services;
 pub mod sessions;
 pub mod sign_in;
 pub mod sign_up;
+pub mod snapshots;
 pub mod store;
 #[cfg(test)]
 mod testing;
@@ -58,6 +60,7 @@ pub use self::sign_in::{
     SignInStore,
 };
 pub use self::sign_up::{CreateAccountOutcome, SignUp, SignUpError, SignUpRequest, SignUpStore};
+pub use self::snapshots::{BatchOutcome, SnapshotBackfill, SnapshotBatch, SnapshotStore};
 pub use self::store::{AccountGone, AccountLookup, IdentityStore};
 pub use self::two_factor::{
     FactorDelaySettings, FactorFailures, FactorRefusal, ProofChecker, RecoveryCodes,

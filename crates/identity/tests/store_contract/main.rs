@@ -2,8 +2,8 @@
 //! `sqlite::<scenario>` and `postgres::<scenario>`, each on a database of its own.
 //!
 //! The scenarios live by subject in [`accounts`], [`contacts`], [`passwords`], [`sessions`],
-//! [`retention`], [`challenges`], [`consent`] and [`two_factor`]; what they share (databases,
-//! builders, `race`, outbox readers) is in [`support`].
+//! [`retention`], [`challenges`], [`consent`], [`two_factor`] and [`snapshots`]; what they
+//! share (databases, builders, `race`, outbox readers) is in [`support`].
 
 mod accounts;
 mod challenges;
@@ -12,6 +12,7 @@ mod contacts;
 mod passwords;
 mod retention;
 mod sessions;
+mod snapshots;
 mod support;
 mod two_factor;
 
@@ -64,4 +65,9 @@ on_both_backends!(
         a_second_factor_hands_over_to_the_consent_step,
     ],
     two_factor: [totp_steps_and_recovery_codes_are_accepted_once],
+    snapshots: [
+        the_backfill_publishes_one_snapshot_per_account_resumes_and_runs_once,
+        a_sign_in_says_whether_the_account_has_a_second_factor_at_commit,
+        two_factor_events_say_whether_a_second_factor_is_left,
+    ],
 );

@@ -1,5 +1,6 @@
 //! Security alerts: identity's security events become the domain's [`SecurityAlert`] and its
-//! [`AlertAudience`]. Other identity events are not the owner's concern.
+//! [`AlertAudience`]. Other identity events are not the owner's concern (`AccountSnapshot`
+//! among them: identity's backfill for projections, which says nothing new).
 
 use mi_proto::EventPayload;
 use mi_proto::events::v1::{

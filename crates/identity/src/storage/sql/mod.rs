@@ -1,8 +1,8 @@
 //! The SQL identity store: one file per store trait of the domain — `lookup.rs`
 //! ([`AccountLookup`](crate::domain::AccountLookup)), `sign_up.rs`, `sign_in.rs`, `consent.rs`,
-//! `sessions.rs`, `contacts.rs`, `passwords.rs`, `two_factor.rs` and `profile.rs` — with the
-//! rows they share in `rows.rs`. Every change writes its events to the outbox in the same
-//! transaction, through `publish.rs`.
+//! `sessions.rs`, `contacts.rs`, `passwords.rs`, `two_factor.rs`, `profile.rs` and
+//! `snapshots.rs` (the backfill) — with the rows they share in `rows.rs`. Every change writes
+//! its events to the outbox in the same transaction, through `publish.rs`.
 
 mod consent;
 mod contacts;
@@ -14,6 +14,7 @@ mod rows;
 mod sessions;
 mod sign_in;
 mod sign_up;
+mod snapshots;
 mod two_factor;
 
 use std::time::Duration;

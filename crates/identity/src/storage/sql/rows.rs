@@ -99,8 +99,9 @@ pub(super) async fn insert_session(
     Ok(())
 }
 
-/// The account `condition` picks (by `$1`), its columns repeated on each of its contacts' rows
-/// (one row without contact columns if it has none), with `extra` columns: one round trip.
+/// The accounts `condition` picks (by `$1`...), each one's columns repeated on each of its
+/// contacts' rows (one row without contact columns if it has none), with `extra` columns: one
+/// round trip. Rows come by Mi ID, so several accounts' rows can be split by account.
 pub(super) fn account_query(condition: &str, extra: &str) -> String {
     format!(
         "SELECT accounts.mi_id AS account_mi_id, display_name, region, locale, created_at, \
@@ -108,7 +109,7 @@ pub(super) fn account_query(condition: &str, extra: &str) -> String {
          (SELECT COUNT(*) FROM recovery_codes WHERE recovery_codes.mi_id = accounts.mi_id) AS codes_left, \
          contact_value, kind, is_primary, verified_at{extra} \
          FROM accounts LEFT JOIN contacts ON contacts.mi_id = accounts.mi_id \
-         WHERE {condition} ORDER BY is_primary DESC, verified_at"
+         WHERE {condition} ORDER BY accounts.mi_id, is_primary DESC, verified_at"
     )
 }
 
