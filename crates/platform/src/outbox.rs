@@ -12,6 +12,11 @@
 //! are not refused at `enqueue`: that runs inside the business transaction, where a delivery
 //! limit would turn into a failed request; the edges bound what goes into an event. The age
 //! of the oldest waiting row is a gauge and, past `outbox.stale_after`, a warning (`age.rs`).
+//!
+//! Every write wakes the relays of every replica through [`Wake`] (keyed by topic): `pg_notify`
+//! in the writer's transaction on PostgreSQL, an in-process signal after the commit on SQLite.
+//! A relay so publishes an event as soon as it is committed; `outbox.poll_interval` is only the
+//! fallback for a missed signal (a listener reconnecting).
 
 mod age;
 mod dead_letter;
@@ -22,7 +27,6 @@ use mi_contracts::UnixMillis;
 use mi_proto::EventPayload;
 use prost::Message;
 use sqlx::{AnyConnection, Row};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use self::age::AgeWatch;
@@ -32,22 +36,24 @@ use crate::config::OutboxConfig;
 use crate::db::{Backend, Database};
 use crate::events::{self, EVENT_TYPE_HEADER};
 use crate::telemetry;
+use crate::wake::Wake;
 
 /// Writes one service's events to its outbox table, bound for its topic.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     producer: String,
     topic: String,
-    wake_relay: Arc<Notify>,
+    wake: Wake,
 }
 
 impl Outbox {
-    /// An outbox for events produced by `producer` (a service name) onto `topic`.
-    pub fn new(producer: &str, topic: &str) -> Self {
+    /// An outbox for events produced by `producer` (a service name) onto `topic`, whose writes
+    /// wake relays through `wake`.
+    pub fn new(producer: &str, topic: &str, wake: Wake) -> Self {
         Self {
             producer: producer.to_owned(),
             topic: topic.to_owned(),
-            wake_relay: Arc::new(Notify::new()),
+            wake,
         }
     }
 
@@ -80,15 +86,18 @@ impl Outbox {
         .bind(serde_json::to_string(&headers)?)
         .bind(envelope.encode_to_vec())
         .bind(UnixMillis::now().as_i64())
-        .execute(connection)
+        .execute(&mut *connection)
         .await?;
+        // Delivered to the relays of every replica when the transaction commits.
+        self.wake.notify(connection, &self.topic).await?;
         Ok(envelope.event_id)
     }
 
     /// Tells the relay in this process that committed events are waiting, so it publishes them
-    /// now rather than at its next poll. Call after the transaction commits.
+    /// now rather than at its next poll. Call after the transaction commits (needed on SQLite;
+    /// on PostgreSQL the commit has signalled every replica already).
     pub fn notify_committed(&self) {
-        self.wake_relay.notify_one();
+        self.wake.committed(&self.topic);
     }
 
     /// The relay that publishes this outbox's rows from `database` to `bus`.
@@ -103,7 +112,7 @@ impl Outbox {
             bus,
             config,
             topic: self.topic.clone(),
-            wake: Arc::clone(&self.wake_relay),
+            wake: self.wake.clone(),
         }
     }
 }
@@ -115,7 +124,7 @@ pub struct OutboxRelay {
     bus: Arc<dyn EventBus>,
     config: OutboxConfig,
     topic: String,
-    wake: Arc<Notify>,
+    wake: Wake,
 }
 
 impl OutboxRelay {
@@ -125,6 +134,9 @@ impl OutboxRelay {
         let mut failures: u32 = 0;
         let mut topic_ready = false;
         let mut age_watch = AgeWatch::new();
+        // Subscribed before the first claim, so a write committed between a claim that found
+        // nothing and the wait is not missed.
+        let mut committed = self.wake.subscribe(&self.topic);
         while !shutdown.is_cancelled() {
             if age_watch.due() {
                 match self.oldest_unpublished_age().await {
@@ -172,7 +184,7 @@ impl OutboxRelay {
             };
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = self.wake.notified(), if failures == 0 => {}
+                () = committed.wait(tokio::time::Instant::now() + wait), if failures == 0 => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }

@@ -9,8 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mi_platform::bus::{BusMessage, EmbeddedBus, EventBus, KafkaBus, Subscription};
 use mi_platform::config::{KafkaConfig, OutboxConfig};
-use mi_platform::db::Database;
+use mi_platform::db::{Backend, Database};
 use mi_platform::outbox::Outbox;
+use mi_platform::wake::Wake;
 use mi_proto::EventPayload;
 use mi_proto::events::v1::VerificationLocked;
 use mi_test_support::{self as testing, capture_logs};
@@ -39,6 +40,15 @@ async fn enqueue(database: &Database, outbox: &Outbox, key: &str, destination: S
     event_id
 }
 
+/// Wake-ups nobody listens to: these tests call the relay themselves.
+fn unlistened_wake(database: &Database) -> Wake {
+    Wake::new(
+        "mi_outbox",
+        database.backend() == Backend::Postgres,
+        Duration::from_secs(5),
+    )
+}
+
 async fn count(database: &Database, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
         .fetch_one(database.pool())
@@ -58,7 +68,7 @@ async fn oversized_event_is_parked_and_its_neighbours_flow(
     bus.create_topics(std::slice::from_ref(&topic))
         .await
         .expect("create topic");
-    let outbox = Outbox::new("test", &topic);
+    let outbox = Outbox::new("test", &topic, unlistened_wake(&database));
     enqueue(&database, &outbox, "small-0", "+8613800138000".into()).await;
     let oversized = enqueue(
         &database,
@@ -176,7 +186,7 @@ async fn a_stuck_relay_reports_the_age_of_its_oldest_event() {
         .migrate(sqlx::migrate!("./tests/migrations"))
         .await
         .expect("migrate");
-    let outbox = Outbox::new("test", "stuck.events");
+    let outbox = Outbox::new("test", "stuck.events", unlistened_wake(&database));
     let config = OutboxConfig {
         stale_after: Duration::from_secs(30),
         ..OutboxConfig::default()

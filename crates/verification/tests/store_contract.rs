@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use mi_contracts::{Channel, Purpose, UnixMillis};
-use mi_platform::db::Database;
+use mi_platform::db::{Backend, Database};
 use mi_platform::outbox::Outbox;
+use mi_platform::wake::Wake;
 use mi_test_support as testing;
 use mi_verification::domain::{
     CodeIssued, Destination, Status, Verification, VerificationApproved, VerificationLocked,
@@ -55,7 +56,16 @@ async fn run_contract(database: Database) {
         .expect("migrate");
     let store = SqlVerificationStore::new(
         database.clone(),
-        Outbox::new("verification", "verification.events"),
+        Outbox::new(
+            "verification",
+            "verification.events",
+            // Nothing listens in these tests: the wake-ups only have to be sendable.
+            Wake::new(
+                "mi_outbox",
+                database.backend() == Backend::Postgres,
+                Duration::from_secs(5),
+            ),
+        ),
     );
     let now = UnixMillis::now();
 

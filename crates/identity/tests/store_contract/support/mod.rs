@@ -12,11 +12,13 @@ pub(crate) use outbox::*;
 
 use mi_contracts::UnixMillis;
 use mi_identity::storage::SqlIdentityStore;
-use mi_platform::db::Database;
+use mi_platform::db::{Backend, Database};
 use mi_platform::outbox::Outbox;
+use mi_platform::wake::Wake;
 use mi_test_support as testing;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Barrier;
 
 /// A day in milliseconds, for [`shifted`].
@@ -57,8 +59,17 @@ async fn fixture(database: Database, directory: Option<tempfile::TempDir>) -> Fi
         .migrate(sqlx::migrate!("./migrations"))
         .await
         .expect("migrate");
+    // Nothing listens in these tests: the wake-ups only have to be sendable.
+    let wake = Wake::new(
+        "mi_outbox",
+        database.backend() == Backend::Postgres,
+        Duration::from_secs(5),
+    );
     Fixture {
-        store: SqlIdentityStore::new(database.clone(), Outbox::new("identity", "identity.events")),
+        store: SqlIdentityStore::new(
+            database.clone(),
+            Outbox::new("identity", "identity.events", wake),
+        ),
         database,
         _directory: directory,
     }
