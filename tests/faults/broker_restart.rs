@@ -84,7 +84,7 @@ async fn a_broker_crash_loses_nothing_and_duplicates_nothing() {
     let bus: Arc<dyn EventBus> =
         Arc::new(KafkaBus::new(&broker.brokers(), &kafka).expect("kafka clients"));
     let topic = testing::unique_name("faults.events.");
-    let outbox = Outbox::new("faults", &topic);
+    let outbox = Outbox::unlistened("faults", &topic, &database);
     let shutdown = CancellationToken::new();
     let outbox_config = OutboxConfig {
         poll_interval: Duration::from_millis(100),

@@ -20,7 +20,7 @@
 //!   entries are written by `publish.rs` with each device event.
 //! - `ReportLocations` → `grpc/locations.rs` → `domain/locations/` (each location checked,
 //!   nothing kept while Find Device is off) → `storage/sql_locations.rs`, whose writes of
-//!   concurrent calls share one transaction (`storage/group_commit.rs`). `ListLocations` the
+//!   concurrent calls share one transaction (`mi_platform::group_commit`). `ListLocations` the
 //!   same way back.
 //! - `GetSyncSettings` / `UpdateSyncSettings` (owner) and `GetOwnSyncSettings` /
 //!   `UpdateOwnSyncSettings` (device) → `grpc/sync_settings.rs` → `domain/sync_settings/`

@@ -19,6 +19,7 @@ mod find_device;
 mod identity;
 mod locations;
 mod phones;
+mod provider;
 mod verification;
 
 use std::path::PathBuf;
@@ -36,6 +37,9 @@ enum Scenario {
     CheckCode,
     /// From SendCode's reply until the message is in the dev inbox.
     CodeToInbox,
+    /// SendCode at `--rate` per second (open loop), timed from its reply until the SMS provider
+    /// mi-loadgen plays (`--provider-listen`) receives the message.
+    CodeToProvider,
     /// No RPC: times Argon2id hashes (identity's parameters) on one thread, prints the sign-in
     /// bound that hashing sets (cores ÷ time of one hash) and what all cores hash at once.
     Argon2Baseline,
@@ -116,6 +120,13 @@ struct Args {
     /// 0 sends each call as soon as the previous one of its client is answered.
     #[arg(long, default_value_t = 0.0)]
     read_rate: f64,
+    /// For code-to-provider: SendCode calls per second, sent on time whatever the answers take.
+    #[arg(long, default_value_t = 500.0)]
+    rate: f64,
+    /// For code-to-provider: where the HTTP SMS provider listens (notification's
+    /// `MI_NOTIFICATION__HTTP_PROVIDER__URL` must point here, with `SMS_TRANSPORT=http`).
+    #[arg(long, default_value_t = provider::DEFAULT_LISTEN)]
+    provider_listen: std::net::SocketAddr,
     /// For argon2-baseline: hashes to time on one thread (and on each core at once).
     #[arg(long, default_value_t = 20)]
     hashes: usize,
@@ -169,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::SendCode | Scenario::CheckCode | Scenario::CodeToInbox => {
             verification::scenario(&args).await?.print(&name);
         }
+        Scenario::CodeToProvider => provider::code_to_provider(&args).await?,
         Scenario::Argon2Baseline => {
             let hashes = args.hashes;
             tokio::task::spawn_blocking(move || argon2_baseline::measure(hashes))

@@ -17,12 +17,12 @@ use tonic::transport::Channel;
 use crate::{Args, Scenario, channels_to, driver};
 
 /// A destination no other call of this run uses: a valid Chinese mobile number.
-fn destination(run: u32, iteration: u64) -> String {
+pub(crate) fn destination(run: u32, iteration: u64) -> String {
     format!("+86139{:02}{:06}", run % 100, iteration % 1_000_000)
 }
 
 /// A SendCode request from its own client address (the trusted proxy header).
-fn send_request(destination: &str, iteration: u64) -> tonic::Request<SendCodeRequest> {
+pub(crate) fn send_request(destination: &str, iteration: u64) -> tonic::Request<SendCodeRequest> {
     let mut request = tonic::Request::new(SendCodeRequest {
         target: Some(Target::Destination(destination.to_owned())),
         channel: CodeChannel::Sms.into(),

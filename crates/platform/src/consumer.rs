@@ -1,11 +1,13 @@
 //! Consuming events: at-least-once delivery, retries with backoff, a dead-letter topic, and
 //! the idempotency record that makes redelivery harmless.
 
+mod lanes;
 mod starved;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use mi_contracts::UnixMillis;
 use mi_proto::events::v1::EventEnvelope;
 use prost::Message;
@@ -18,6 +20,8 @@ use crate::bus::{BusMessage, Delivery, EventBus, Subscription};
 use crate::config::ConsumerConfig;
 use crate::db::Database;
 use crate::telemetry::{self, PairExtractor};
+
+use self::lanes::{Batch, Place};
 
 pub use self::starved::{HEALTH_SERVICE, report_in_health, starved_groups};
 
@@ -56,7 +60,8 @@ pub struct ConsumerSpec {
 ///
 /// An event is committed only after the handler succeeded or the event was dead-lettered, so a
 /// crash redelivers it. The handler is retried with exponential backoff; an event that cannot be
-/// decoded is dead-lettered at once, since retrying cannot help.
+/// decoded is dead-lettered at once, since retrying cannot help. Up to
+/// `consumer.max_in_flight` events are handled at once, each key's in order (`lanes.rs`).
 pub async fn run_consumer(
     bus: Arc<dyn EventBus>,
     spec: ConsumerSpec,
@@ -102,45 +107,42 @@ pub async fn run_consumer(
                 continue;
             }
         };
-        let batch = take_waiting(&mut *subscription, first).await;
-        // Partitions are independent: handle them side by side, each in order.
-        let partitions = by_partition(batch);
-        let (bus_ref, spec_ref, config_ref, handler_ref, shutdown_ref) =
-            (&*bus, &spec, &config, &*handler, &shutdown);
-        let outcomes = futures::future::join_all(partitions.iter().map(|deliveries| async move {
-            let mut handled: usize = 0;
-            for delivery in deliveries {
-                if !process(
-                    bus_ref,
-                    spec_ref,
-                    config_ref,
-                    handler_ref,
-                    delivery,
-                    shutdown_ref,
-                )
-                .await
-                {
-                    break;
+        let batch = Batch::new(take_waiting(&mut *subscription, first).await);
+        // Lanes run side by side, at most `max_in_flight` at once; each in its order.
+        let (bus_ref, spec_ref, config_ref, handler_ref, shutdown_ref, batch_ref) =
+            (&*bus, &spec, &config, &*handler, &shutdown, &batch);
+        let handled: Vec<Place> = futures::stream::iter(batch.lanes())
+            .map(|lane| async move {
+                let mut done = Vec::with_capacity(lane.len());
+                for place in lane {
+                    let delivery = batch_ref.get(place);
+                    if !process(
+                        bus_ref,
+                        spec_ref,
+                        config_ref,
+                        handler_ref,
+                        delivery,
+                        shutdown_ref,
+                    )
+                    .await
+                    {
+                        break;
+                    }
+                    done.push(place);
                 }
-                handled += 1;
-            }
-            let last_done = handled
-                .checked_sub(1)
-                .and_then(|index| deliveries.get(index));
-            (last_done, handled == deliveries.len())
-        }))
-        .await;
-        let mut interrupted = false;
-        for (last_done, finished) in outcomes {
-            // Committing the last handled message of a partition covers the ones before it.
-            if let Some(delivery) = last_done
-                && let Err(error) = subscription.commit(delivery).await
-            {
+                done
+            })
+            .buffer_unordered(config.max_in_flight)
+            .concat()
+            .await;
+        let (commits, finished) = batch.commit_points(handled);
+        for delivery in commits {
+            // Committing a partition's last handled message covers the ones before it.
+            if let Err(error) = subscription.commit(delivery).await {
                 tracing::warn!(group = %spec.group, error = format!("{error:#}"), "cannot commit consumer position");
             }
-            interrupted |= !finished;
         }
-        if interrupted {
+        if !finished {
             // Shut down mid-retry: what was not handled stays uncommitted and comes again.
             break;
         }
@@ -163,24 +165,6 @@ async fn take_waiting(subscription: &mut dyn Subscription, first: Delivery) -> V
         }
     }
     batch
-}
-
-/// Splits a batch by topic and partition, keeping each partition's order.
-fn by_partition(batch: Vec<Delivery>) -> Vec<Vec<Delivery>> {
-    let mut partitions: Vec<Vec<Delivery>> = Vec::new();
-    for delivery in batch {
-        let same = |other: &Vec<Delivery>| {
-            other.first().is_some_and(|first| {
-                first.partition == delivery.partition
-                    && first.message.topic == delivery.message.topic
-            })
-        };
-        match partitions.iter_mut().find(|partition| same(partition)) {
-            Some(partition) => partition.push(delivery),
-            None => partitions.push(vec![delivery]),
-        }
-    }
-    partitions
 }
 
 async fn close(subscription: Box<dyn Subscription>, group: &str) {

@@ -47,13 +47,21 @@ impl ServiceHost {
     ) -> anyhow::Result<Self> {
         let database = Database::connect(&platform.config, name).await?;
         database.migrate(migrations).await?;
-        let outbox = Outbox::new(name, &events_topic(&platform, name));
+        let mut tasks = JoinSet::new();
+        let outbox_written = start_wake(
+            &platform,
+            name,
+            crate::outbox::WAKE_CHANNEL,
+            platform.config.outbox.poll_interval,
+            &mut tasks,
+            &shutdown,
+        )?;
+        let outbox = Outbox::new(name, &events_topic(&platform, name), outbox_written);
         let relay = outbox.relay(
             database.clone(),
             Arc::clone(&platform.bus),
             platform.config.outbox.clone(),
         );
-        let mut tasks = JoinSet::new();
         tasks.spawn(relay.run(shutdown.clone()));
         let expiries = retention::platform_expiries(&platform.config.retention);
         Ok(Self {
@@ -117,13 +125,14 @@ impl ServiceHost {
         channel: &str,
         fallback_poll: std::time::Duration,
     ) -> anyhow::Result<Wake> {
-        let url = crate::db::postgres_url(&self.platform.config, self.name)?;
-        let wake = Wake::new(channel, url.is_some(), fallback_poll);
-        if let Some(url) = url {
-            self.tasks
-                .spawn(wake.clone().listen(url, self.shutdown.clone()));
-        }
-        Ok(wake)
+        start_wake(
+            &self.platform,
+            self.name,
+            channel,
+            fallback_poll,
+            &mut self.tasks,
+            &self.shutdown,
+        )
     }
 
     /// Cancelled when the service stops: long-lived streams end with it, so they do not hold
@@ -260,6 +269,23 @@ async fn within_grace<T>(
         outcome = work => Some(outcome),
         () = deadline => None,
     }
+}
+
+/// Wake-ups on `channel` for service `name`, with their PostgreSQL listener among `tasks`.
+fn start_wake(
+    platform: &Platform,
+    name: &str,
+    channel: &str,
+    fallback_poll: std::time::Duration,
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Wake> {
+    let url = crate::db::postgres_url(&platform.config, name)?;
+    let wake = Wake::new(channel, url.is_some(), fallback_poll);
+    if let Some(url) = url {
+        tasks.spawn(wake.clone().listen(url, shutdown.clone()));
+    }
+    Ok(wake)
 }
 
 /// The events topic of a service (this one's or another's).

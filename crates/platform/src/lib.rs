@@ -17,6 +17,7 @@ pub mod db;
 pub mod ephemeral;
 pub(crate) mod error;
 pub mod events;
+pub mod group_commit;
 pub mod health;
 pub mod host;
 pub mod limiter;

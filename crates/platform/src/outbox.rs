@@ -15,6 +15,11 @@
 //! where a delivery limit would turn into a failed request; the edges bound what goes into an
 //! event. The age of the oldest waiting row is a gauge and, past `outbox.stale_after`, a
 //! warning (`age.rs`).
+//!
+//! Every write wakes the relays of every replica through [`Wake`] (keyed by topic): `pg_notify`
+//! in the writer's transaction on PostgreSQL, an in-process signal after the commit on SQLite.
+//! A relay so publishes an event as soon as it is committed; `outbox.poll_interval` is only the
+//! fallback for a missed signal (a listener reconnecting).
 
 mod age;
 mod claim;
@@ -27,7 +32,6 @@ use mi_contracts::UnixMillis;
 use mi_proto::EventPayload;
 use prost::Message;
 use sqlx::AnyConnection;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use self::age::AgeWatch;
@@ -39,23 +43,37 @@ use crate::config::OutboxConfig;
 use crate::db::Database;
 use crate::events::{self, EVENT_TYPE_HEADER};
 use crate::telemetry;
+use crate::wake::Wake;
+
+/// The PostgreSQL channel on which outbox writes wake the relays (keyed by topic).
+pub const WAKE_CHANNEL: &str = "mi_outbox";
 
 /// Writes one service's events to its outbox table, bound for its topic.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     producer: String,
     topic: String,
-    wake_relay: Arc<Notify>,
+    wake: Wake,
 }
 
 impl Outbox {
-    /// An outbox for events produced by `producer` (a service name) onto `topic`.
-    pub fn new(producer: &str, topic: &str) -> Self {
+    /// An outbox for events produced by `producer` (a service name) onto `topic`, whose writes
+    /// wake relays through `wake`.
+    pub fn new(producer: &str, topic: &str, wake: Wake) -> Self {
         Self {
             producer: producer.to_owned(),
             topic: topic.to_owned(),
-            wake_relay: Arc::new(Notify::new()),
+            wake,
         }
+    }
+
+    /// An outbox whose writes wake only relays made from it, with nothing listening for its
+    /// PostgreSQL signals: for tests and tools that run a relay of their own, which then
+    /// finds other writers' events at its poll.
+    pub fn unlistened(producer: &str, topic: &str, database: &Database) -> Self {
+        let postgres = database.backend() == crate::db::Backend::Postgres;
+        let wake = Wake::new(WAKE_CHANNEL, postgres, std::time::Duration::from_secs(5));
+        Self::new(producer, topic, wake)
     }
 
     /// The topic this outbox publishes to.
@@ -87,15 +105,18 @@ impl Outbox {
         .bind(serde_json::to_string(&headers)?)
         .bind(envelope.encode_to_vec())
         .bind(UnixMillis::now().as_i64())
-        .execute(connection)
+        .execute(&mut *connection)
         .await?;
+        // Delivered to the relays of every replica when the transaction commits.
+        self.wake.notify(connection, &self.topic).await?;
         Ok(envelope.event_id)
     }
 
     /// Tells the relay in this process that committed events are waiting, so it publishes them
-    /// now rather than at its next poll. Call after the transaction commits.
+    /// now rather than at its next poll. Call after the transaction commits (needed on SQLite;
+    /// on PostgreSQL the commit has signalled every replica already).
     pub fn notify_committed(&self) {
-        self.wake_relay.notify_one();
+        self.wake.committed(&self.topic);
     }
 
     /// The relay that publishes this outbox's rows from `database` to `bus`.
@@ -110,7 +131,7 @@ impl Outbox {
             bus,
             config,
             topic: self.topic.clone(),
-            wake: Arc::clone(&self.wake_relay),
+            wake: self.wake.clone(),
         }
     }
 }
@@ -122,7 +143,7 @@ pub struct OutboxRelay {
     bus: Arc<dyn EventBus>,
     config: OutboxConfig,
     topic: String,
-    wake: Arc<Notify>,
+    wake: Wake,
 }
 
 impl OutboxRelay {
@@ -132,6 +153,9 @@ impl OutboxRelay {
         let mut failures: u32 = 0;
         let mut topic_ready = false;
         let mut age_watch = AgeWatch::new();
+        // Subscribed before the first claim, so a write committed between a claim that found
+        // nothing and the wait is not missed.
+        let mut committed = self.wake.subscribe(&self.topic);
         while !shutdown.is_cancelled() {
             if age_watch.due() {
                 match self.oldest_unpublished_age().await {
@@ -179,7 +203,7 @@ impl OutboxRelay {
             };
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = self.wake.notified(), if failures == 0 => {}
+                () = committed.wait(tokio::time::Instant::now() + wait), if failures == 0 => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }

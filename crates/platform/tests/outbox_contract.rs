@@ -2,18 +2,21 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use mi_platform::bus::{BusMessage, EventBus, Subscription};
 use mi_platform::config::OutboxConfig;
 use mi_platform::consumer::begin_once;
-use mi_platform::db::Database;
+use mi_platform::db::{Backend, Database};
 use mi_platform::events::EVENT_TYPE_HEADER;
 use mi_platform::outbox::Outbox;
+use mi_platform::wake::Wake;
 use mi_proto::EventPayload;
 use mi_proto::events::v1::{EventEnvelope, VerificationLocked};
 use mi_test_support as testing;
 use prost::Message;
+use tokio_util::sync::CancellationToken;
 
 /// Records what was published; fails every publish while `failing` is set, and that of the
 /// event `failing_event` names while that is set.
@@ -289,7 +292,13 @@ async fn run_contract(database: Database) {
         .migrate(sqlx::migrate!("./tests/migrations"))
         .await
         .expect("migrate again");
-    let outbox = Outbox::new("test", "test.events");
+    // Nothing listens here: these parts call the relay themselves.
+    let wake = Wake::new(
+        "mi_outbox",
+        database.backend() == Backend::Postgres,
+        Duration::from_secs(5),
+    );
+    let outbox = Outbox::new("test", "test.events", wake);
     events_commit_and_roll_back_with_the_state_change(&database, &outbox).await;
     relay_keeps_rows_while_the_bus_fails_then_publishes_them(&database, &outbox).await;
     concurrent_relays_publish_each_event_once_in_order(&database, &outbox).await;
@@ -311,4 +320,93 @@ async fn postgres_storage_meets_the_contract() {
     let url = format!("{}/{}", testing::postgres_url(), testing::unique_name("t_"));
     let database = Database::connect_postgres(&url, 8).await.expect("postgres");
     run_contract(database).await;
+}
+
+/// Far longer than the test waits for an event: only a wake-up publishes it in time.
+const SLOW_POLL: Duration = Duration::from_secs(10);
+/// How soon a woken relay must have published.
+const PUBLISHED_WITHIN: Duration = Duration::from_secs(2);
+
+/// Commits one event through `writer`, and returns when `bus` has it or `PUBLISHED_WITHIN`
+/// has passed; true if it was published.
+async fn written_event_is_published_in_time(
+    database: &Database,
+    writer: &Outbox,
+    bus: &RecordingBus,
+    index: u32,
+) -> bool {
+    let before = bus.published.lock().expect("lock").len();
+    let mut transaction = database.pool().begin().await.expect("begin");
+    writer
+        .enqueue(&mut transaction, "woken", &event(index))
+        .await
+        .expect("enqueue");
+    transaction.commit().await.expect("commit");
+    writer.notify_committed();
+    let deadline = tokio::time::Instant::now() + PUBLISHED_WITHIN;
+    while tokio::time::Instant::now() < deadline {
+        if bus.published.lock().expect("lock").len() > before {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// Runs `relay_outbox`'s relay with a slow poll, lets it settle into waiting, then requires
+/// events written through `writer` to be published long before the poll would find them.
+async fn relay_wakes_on_commit(database: &Database, writer: &Outbox, relay_outbox: &Outbox) {
+    database
+        .migrate(sqlx::migrate!("./tests/migrations"))
+        .await
+        .expect("migrate");
+    let bus = Arc::new(RecordingBus::default());
+    let config = OutboxConfig {
+        poll_interval: SLOW_POLL,
+        ..OutboxConfig::default()
+    };
+    let shutdown = CancellationToken::new();
+    let relay = relay_outbox.relay(database.clone(), bus.clone(), config);
+    let relaying = tokio::spawn(relay.run(shutdown.clone()));
+    for index in 0..3 {
+        // The relay has found the outbox empty and waits for its poll (or a wake-up).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            written_event_is_published_in_time(database, writer, &bus, index).await,
+            "event {index} was not published within {PUBLISHED_WITHIN:?}: the relay waited for its poll"
+        );
+    }
+    shutdown.cancel();
+    relaying.await.expect("join").expect("relay");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_relay_wakes_on_commit() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let database = Database::connect_sqlite(&directory.path().join("test.db"))
+        .await
+        .expect("sqlite");
+    let outbox = Outbox::new(
+        "test",
+        "test.events",
+        Wake::new("mi_outbox", false, SLOW_POLL),
+    );
+    relay_wakes_on_commit(&database, &outbox, &outbox).await;
+}
+
+/// One replica writes, another one's relay publishes: the wake-up crosses processes through
+/// PostgreSQL (each replica has its own `Wake` and listener, as separate processes would).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_relay_of_another_replica_wakes_on_commit() {
+    let url = format!("{}/{}", testing::postgres_url(), testing::unique_name("t_"));
+    let database = Database::connect_postgres(&url, 8).await.expect("postgres");
+    let shutdown = CancellationToken::new();
+    let writer_wake = Wake::new("mi_outbox", true, SLOW_POLL);
+    let relay_wake = Wake::new("mi_outbox", true, SLOW_POLL);
+    let listening = tokio::spawn(relay_wake.clone().listen(url, shutdown.clone()));
+    let writer = Outbox::new("test", "test.events", writer_wake);
+    let relay_replica = Outbox::new("test", "test.events", relay_wake);
+    relay_wakes_on_commit(&database, &writer, &relay_replica).await;
+    shutdown.cancel();
+    listening.await.expect("join").expect("listener");
 }

@@ -58,7 +58,7 @@ async fn oversized_event_is_parked_and_its_neighbours_flow(
     bus.create_topics(std::slice::from_ref(&topic))
         .await
         .expect("create topic");
-    let outbox = Outbox::new("test", &topic);
+    let outbox = Outbox::unlistened("test", &topic, &database);
     enqueue(&database, &outbox, "small-0", "+8613800138000".into()).await;
     let oversized = enqueue(
         &database,
@@ -176,7 +176,7 @@ async fn a_stuck_relay_reports_the_age_of_its_oldest_event() {
         .migrate(sqlx::migrate!("./tests/migrations"))
         .await
         .expect("migrate");
-    let outbox = Outbox::new("test", "stuck.events");
+    let outbox = Outbox::unlistened("test", "stuck.events", &database);
     let config = OutboxConfig {
         stale_after: Duration::from_secs(30),
         ..OutboxConfig::default()

@@ -184,7 +184,10 @@ async fn setup() -> (Database, String, KafkaConfig, String, [Outbox; 2]) {
     };
     let topic = format!("{}.events", testing::unique_name("t."));
     // One outbox per replica, each waking its own relay, over the one table.
-    let outboxes = [Outbox::new("test", &topic), Outbox::new("test", &topic)];
+    let outboxes = [
+        Outbox::unlistened("test", &topic, &database),
+        Outbox::unlistened("test", &topic, &database),
+    ];
     (database, brokers, kafka, topic, outboxes)
 }
 

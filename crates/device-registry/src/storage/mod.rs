@@ -7,7 +7,6 @@
 
 mod accounts;
 pub(crate) mod audit;
-mod group_commit;
 mod sql;
 mod sql_commands;
 // Public to the crate for the calls other changes make in their own transactions:
@@ -18,7 +17,7 @@ pub(crate) mod sql_sync;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use group_commit::GroupCommitSettings;
+pub(crate) use mi_platform::group_commit::GroupCommitSettings;
 pub(crate) use sql::{SqlDeviceStore, expiries};
 pub(crate) use sql_commands::{SqlCommandStore, wake_key};
 pub(crate) use sql_locations::SqlLocationStore;

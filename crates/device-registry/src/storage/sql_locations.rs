@@ -1,6 +1,6 @@
-//! Location history in SQL. Reports are written by group commit (`group_commit.rs`): one
-//! transaction per batch of concurrent calls, which moves each device's last location and
-//! appends the history rows.
+//! Location history in SQL. Reports are written by group commit
+//! (`mi_platform::group_commit`): one transaction per batch of concurrent calls, which moves
+//! each device's last location and appends the history rows.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -11,10 +11,10 @@ use mi_platform::db::Database;
 use mi_platform::retention::Expiry;
 use sqlx::{AnyConnection, Row};
 
-use super::group_commit::{GroupCommit, GroupCommitSettings};
 use super::sql::last_location_from_row;
 use crate::domain::locations::Appended;
 use crate::domain::{Location, LocationSource, LocationStore};
+use mi_platform::group_commit::{GroupCommit, GroupCommitSettings};
 
 /// Rows per statement: at most 9 parameters each stays far below both backends' limits.
 const ROWS_PER_CHUNK: usize = 200;

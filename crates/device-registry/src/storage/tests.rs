@@ -11,7 +11,7 @@ use mi_platform::outbox::Outbox;
 use mi_platform::wake::Wake;
 use sqlx::Row;
 
-use super::group_commit::GroupCommitSettings;
+use super::GroupCommitSettings;
 use super::{SqlDeviceStore, SqlLocationStore, SqlSyncSettingsStore, expiries};
 use crate::domain::events::{Actor, Audience};
 use crate::domain::locations::Appended;
@@ -36,7 +36,7 @@ async fn stores(database: Database, directory: Option<tempfile::TempDir>) -> Sto
         .migrate(sqlx::migrate!("./migrations"))
         .await
         .expect("migrate");
-    let outbox = Outbox::new("device", "device.events");
+    let outbox = Outbox::unlistened("device", "device.events", &database);
     let writes = GroupCommitSettings {
         max_calls: 64,
         queue: 1000,

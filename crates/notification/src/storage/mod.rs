@@ -2,6 +2,7 @@
 //! [`NotificationStore`](crate::domain::NotificationStore), publishing each outcome through
 //! the outbox in the same transaction. One implementation serves PostgreSQL and SQLite.
 
+mod batched;
 mod sql;
 #[cfg(test)]
 mod tests;

@@ -1,14 +1,18 @@
 //! The SQL notification store.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use async_trait::async_trait;
 use mi_contracts::{Channel, UnixMillis};
 use mi_platform::db::Database;
+use mi_platform::group_commit::GroupCommit;
 use mi_platform::outbox::Outbox;
 use mi_platform::retention::Expiry;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::batched;
 use crate::domain::{
     DeliveryFailed, DeliveryStart, DeliveryStatus, InboxFilter, InboxMessage, MessageDelivered,
     MessageKind, NotificationStore, OutgoingMessage,
@@ -44,16 +48,36 @@ pub(crate) fn expiries(
 /// The delivery records double as the idempotency records: the platform's per-event record
 /// cannot serve, since one event (a security alert) may ask for several messages, each
 /// delivered, retried and finished on its own.
+///
+/// Starting and completing deliveries, the writes of every message, are batched across
+/// concurrent deliveries (`batched.rs`).
 #[derive(Debug, Clone)]
 pub(crate) struct SqlNotificationStore {
     database: Database,
     outbox: Outbox,
+    starts: Arc<GroupCommit<batched::Start, DeliveryStart>>,
+    completions: Arc<GroupCommit<batched::Completion, bool>>,
 }
 
 impl SqlNotificationStore {
     /// A store over a migrated database, enqueueing its events in `outbox`.
     pub(crate) fn new(database: Database, outbox: Outbox) -> Self {
-        Self { database, outbox }
+        let writer = database.clone();
+        let starts = GroupCommit::start(batched::SETTINGS, move |starts| {
+            let database = writer.clone();
+            async move { batched::start(&database, starts).await }
+        });
+        let (writer, publisher) = (database.clone(), outbox.clone());
+        let completions = GroupCommit::start(batched::SETTINGS, move |completions| {
+            let (database, outbox) = (writer.clone(), publisher.clone());
+            async move { batched::complete(&database, &outbox, completions).await }
+        });
+        Self {
+            database,
+            outbox,
+            starts: Arc::new(starts),
+            completions: Arc::new(completions),
+        }
     }
 }
 
@@ -65,26 +89,13 @@ impl NotificationStore for SqlNotificationStore {
         message: &OutgoingMessage,
         transport: &str,
     ) -> anyhow::Result<DeliveryStart> {
-        let now = UnixMillis::now().as_i64();
-        // One statement: creates the record, or counts an attempt only while it is pending.
-        let attempts: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO deliveries (source_event_id, destination, channel, transport, status, attempts, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $6) \
-             ON CONFLICT (source_event_id, destination) DO UPDATE SET attempts = deliveries.attempts + 1, updated_at = $6 \
-             WHERE deliveries.status = $5 RETURNING attempts",
-        )
-        .bind(source_event_id)
-        .bind(&message.destination)
-        .bind(message.channel.as_str())
-        .bind(transport)
-        .bind(DeliveryStatus::Pending.as_str())
-        .bind(now)
-        .fetch_optional(self.database.pool())
-        .await?;
-        Ok(match attempts {
-            Some(attempts) => DeliveryStart::Attempt(u32::try_from(attempts).unwrap_or(u32::MAX)),
-            None => DeliveryStart::Finished,
-        })
+        self.starts
+            .submit(batched::Start {
+                source_event_id: source_event_id.to_owned(),
+                message: message.clone(),
+                transport: transport.to_owned(),
+            })
+            .await
     }
 
     async fn record_failure(
@@ -113,70 +124,25 @@ impl NotificationStore for SqlNotificationStore {
         to_dev_inbox: bool,
     ) -> anyhow::Result<bool> {
         let source_event_id = delivered.source_event_id.as_str();
-        let transport = delivered.transport.as_str();
-        let mut transaction = self.database.begin_write().await?;
-        let now = UnixMillis::now().as_i64();
-        // An upsert: external deliveries have their record from start_delivery; dev-inbox ones
-        // are recorded here, in their only transaction. Only a new or pending record changes,
-        // so a redelivered event finds its message finished and writes nothing.
-        let marked_delivered: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO deliveries (source_event_id, destination, channel, transport, status, attempts, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $6) \
-             ON CONFLICT (source_event_id, destination) DO UPDATE SET status = $5, updated_at = $6 \
-             WHERE deliveries.status = $7 RETURNING attempts",
-        )
-        .bind(source_event_id)
-        .bind(&message.destination)
-        .bind(message.channel.as_str())
-        .bind(transport)
-        .bind(DeliveryStatus::Delivered.as_str())
-        .bind(now)
-        .bind(DeliveryStatus::Pending.as_str())
-        .fetch_optional(&mut *transaction)
-        .await?;
-        if marked_delivered.is_none() {
-            transaction.rollback().await?;
+        let channel = message.channel.as_str();
+        let completed = self
+            .completions
+            .submit(batched::Completion {
+                message: message.clone(),
+                delivered: delivered.clone(),
+                to_dev_inbox,
+            })
+            .await?;
+        if completed {
+            tracing::info!(source_event_id, message_id = %delivered.message_id, channel, transport = %delivered.transport, "message delivered");
+        } else {
             tracing::info!(
                 source_event_id,
-                channel = message.channel.as_str(),
+                channel,
                 "message already delivered; skipping"
             );
-            return Ok(false);
         }
-        let message_id = delivered.message_id.as_str();
-        if to_dev_inbox {
-            sqlx::query(
-                "INSERT INTO inbox_messages (message_id, source_event_id, destination, channel, subject, body, created_at, kind) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(message_id)
-            .bind(source_event_id)
-            .bind(&message.destination)
-            .bind(message.channel.as_str())
-            .bind(&message.subject)
-            .bind(&message.body)
-            .bind(now)
-            .bind(delivered.kind.as_str())
-            .execute(&mut *transaction)
-            .await?;
-        }
-        self.outbox
-            .enqueue(
-                &mut transaction,
-                message_id,
-                &publish::notification_delivered(delivered),
-            )
-            .await?;
-        transaction.commit().await?;
-        self.outbox.notify_committed();
-        tracing::info!(
-            source_event_id,
-            message_id,
-            channel = message.channel.as_str(),
-            transport,
-            "message delivered"
-        );
-        Ok(true)
+        Ok(completed)
     }
 
     async fn fail(&self, source_event_id: &str, reason: &str) -> anyhow::Result<usize> {

@@ -50,7 +50,7 @@ async fn finished_deliveries_and_inbox_messages_go_pending_ones_stay(database: D
         .expect("migrate");
     let store = SqlNotificationStore::new(
         database.clone(),
-        Outbox::new("notification", "notification.events"),
+        Outbox::unlistened("notification", "notification.events", &database),
     );
     // Delivered to the dev inbox, failed for good, and still pending (its event is retried).
     let to_inbox = message("+8613800138001");

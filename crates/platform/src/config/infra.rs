@@ -99,6 +99,12 @@ impl InfraConfig {
             anyhow::bail!("invalid configuration: redis.url must start with redis:// or rediss://");
         }
         self.tls.validate()?;
+        if !(1..=ConsumerConfig::MAX_IN_FLIGHT).contains(&self.consumer.max_in_flight) {
+            anyhow::bail!(
+                "invalid configuration: consumer.max_in_flight must be 1 to {}",
+                ConsumerConfig::MAX_IN_FLIGHT
+            );
+        }
         if self.lifecycle.readiness_interval.is_zero() {
             anyhow::bail!("invalid configuration: lifecycle.readiness_interval must not be 0");
         }
@@ -392,6 +398,16 @@ pub struct ConsumerConfig {
     /// The longest wait between attempts.
     #[serde(with = "humantime_serde")]
     pub max_backoff: Duration,
+    /// Events handled at once by one consumer (1 to `MAX_IN_FLIGHT`): events with the same key
+    /// stay in order, others run side by side, so a handler that waits on a provider does not
+    /// hold the partition up. Keep it near the database pool (`postgres.max_connections`).
+    pub max_in_flight: usize,
+}
+
+impl ConsumerConfig {
+    /// The most `max_in_flight` may be: beyond it, a handler's provider or database is the
+    /// bound, not the consumer.
+    pub const MAX_IN_FLIGHT: usize = 1024;
 }
 
 impl Default for ConsumerConfig {
@@ -400,6 +416,7 @@ impl Default for ConsumerConfig {
             max_attempts: 5,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
+            max_in_flight: 32,
         }
     }
 }

@@ -58,7 +58,11 @@ async fn fixture(database: Database, directory: Option<tempfile::TempDir>) -> Fi
         .await
         .expect("migrate");
     Fixture {
-        store: SqlIdentityStore::new(database.clone(), Outbox::new("identity", "identity.events")),
+        // Nothing listens in these tests: the wake-ups only have to be sendable.
+        store: SqlIdentityStore::new(
+            database.clone(),
+            Outbox::unlistened("identity", "identity.events", &database),
+        ),
         database,
         _directory: directory,
     }

@@ -12,7 +12,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// How a batch is formed and written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct GroupCommitSettings {
+pub struct GroupCommitSettings {
     /// The most calls one transaction writes.
     pub max_calls: usize,
     /// Calls waiting for a writer beyond which new calls wait to be queued (back-pressure).
@@ -28,14 +28,14 @@ type Queue<J, R> = Arc<Mutex<mpsc::Receiver<(J, Reply<R>)>>>;
 
 /// Submits jobs of type `J` to writers that write them in batches and answer each with an `R`.
 #[derive(Debug)]
-pub(crate) struct GroupCommit<J, R> {
+pub struct GroupCommit<J, R> {
     queue: mpsc::Sender<(J, Reply<R>)>,
 }
 
 impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
     /// Starts `settings.writers` writers; `write` writes one batch in one transaction and
     /// returns each job's result in the jobs' order. The writers stop when this is dropped.
-    pub(crate) fn start<W, F>(settings: GroupCommitSettings, write: W) -> Self
+    pub fn start<W, F>(settings: GroupCommitSettings, write: W) -> Self
     where
         W: Fn(Vec<J>) -> F + Clone + Send + Sync + 'static,
         F: Future<Output = anyhow::Result<Vec<R>>> + Send + 'static,
@@ -53,7 +53,7 @@ impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
     }
 
     /// Writes `job` with whatever other jobs are waiting; returns its result once committed.
-    pub(crate) async fn submit(&self, job: J) -> anyhow::Result<R> {
+    pub async fn submit(&self, job: J) -> anyhow::Result<R> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((job, reply))
