@@ -151,7 +151,7 @@ async fn a_dead_node_is_an_outage_for_its_keys_only_and_recovers_by_itself() {
         Some(Dependency::Redis),
         "an outage, so UNAVAILABLE: {error:#}"
     );
-    println!("a call on the dead node failed after {took:?} ({error:#})");
+    eprintln!("a call on the dead node failed after {took:?} ({error:#})");
     let living_decision = limiter.acquire(&on_living).await.expect("its node is up");
     assert!(living_decision.allowed);
     assert_eq!(
@@ -174,7 +174,7 @@ async fn a_dead_node_is_an_outage_for_its_keys_only_and_recovers_by_itself() {
             }
         }
     };
-    println!(
+    eprintln!(
         "the node's keys answered {:?} after it was back",
         back.elapsed()
     );
