@@ -301,7 +301,7 @@ async fn a_client_walks_every_flow_from_the_replies_alone(backends: Backends) {
     let config = TestConfig::new(backends).with_repeatable_codes();
     let config = match backends {
         Backends::Embedded => config.with_value("verification.captcha.test_mode", true),
-        Backends::Servers => config,
+        Backends::Servers | Backends::ServersWithRedisCluster => config,
     };
     let platform = TestPlatform::start_with(config).await;
     let person = Person {

@@ -110,6 +110,13 @@ async fn limits_hold_on_redis() {
     limits_hold(Backends::Servers).await;
 }
 
+/// The send limits are one group of keys (one hash tag, so one slot); the check limits of
+/// each client hash apart, over the nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_hold_on_a_redis_cluster() {
+    limits_hold(Backends::ServersWithRedisCluster).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destinations_get_at_most_the_hourly_number_of_codes() {
     let config = TestConfig::new(Backends::Servers)

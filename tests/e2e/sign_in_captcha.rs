@@ -31,6 +31,17 @@ in_both_modes!(
     repeated_thresholds_alert_the_owner_once_per_period,
 );
 
+/// On a Redis Cluster: the counters, CAPTCHA answers and passes of each identifier hash to
+/// slots of their own, and a right password clears the number's and the Mi ID's counts in one
+/// call across them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_right_password_needs_a_captcha_after_failures_on_a_redis_cluster() {
+    the_right_password_needs_a_captcha_after_failures_and_signs_in_with_one(
+        Backends::ServersWithRedisCluster,
+    )
+    .await;
+}
+
 /// What a client can read from a refusal: code, reason, metadata and message. A wait in
 /// seconds (metadata and message) is left out: two waits set a moment apart differ a little.
 fn answer(status: &Status) -> (Code, Option<Reason>, BTreeMap<String, String>, String) {

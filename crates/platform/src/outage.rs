@@ -59,10 +59,21 @@ fn database_outage(error: &sqlx::Error) -> bool {
 }
 
 fn redis_outage(error: &redis::RedisError) -> bool {
+    use redis::{ErrorKind, ServerErrorKind};
     error.is_io_error()
         || error.is_timeout()
         || error.is_connection_dropped()
         || error.is_connection_refusal()
+        // On Redis Cluster: no connection to the node holding the slot, the cluster failing
+        // (slots not covered while a primary is down), a primary down, a slot migrating, or a
+        // redirection (MOVED, ASK) still unanswered when the client's retry is spent: what a
+        // surviving node says of a dead node's slots.
+        || error.is_cluster_error()
+        || matches!(
+            error.kind(),
+            ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::Server(ServerErrorKind::MasterDown | ServerErrorKind::BusyLoading)
+        )
 }
 
 #[cfg(test)]
@@ -80,6 +91,25 @@ mod tests {
             std::io::ErrorKind::ConnectionRefused,
         )));
         assert_eq!(unreachable_dependency(&redis), Some(Dependency::Redis));
+
+        for kind in [
+            redis::ErrorKind::ClusterConnectionNotFound,
+            redis::ErrorKind::Server(redis::ServerErrorKind::ClusterDown),
+            redis::ErrorKind::Server(redis::ServerErrorKind::MasterDown),
+            redis::ErrorKind::Server(redis::ServerErrorKind::Moved),
+        ] {
+            let cluster = anyhow::Error::new(redis::RedisError::from((kind, "node down")));
+            assert_eq!(unreachable_dependency(&cluster), Some(Dependency::Redis));
+        }
+        let cross_slot = anyhow::Error::new(redis::RedisError::from((
+            redis::ErrorKind::Server(redis::ServerErrorKind::CrossSlot),
+            "keys in different slots",
+        )));
+        assert_eq!(
+            unreachable_dependency(&cross_slot),
+            None,
+            "a bug, not an outage"
+        );
 
         let missing = anyhow::Error::new(sqlx::Error::RowNotFound);
         assert_eq!(unreachable_dependency(&missing), None);

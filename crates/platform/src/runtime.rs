@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::bus::{EmbeddedBus, EventBus, KafkaBus};
-use crate::config::InfraConfig;
+use crate::config::{InfraConfig, RedisConfig};
 use crate::crypto::{CodeCipher, SecretKey};
 use crate::ephemeral::{EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore};
 use crate::limiter::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
+use crate::redis_connection::{self, RedisConnection};
 use crate::send_token::SendTokenSealer;
 
 /// The shared infrastructure handed to every service in a process.
@@ -37,12 +38,8 @@ impl Platform {
             None => Arc::new(EmbeddedBus::open(&config.data_dir.join("bus.db")).await?),
         };
         let (limiter, ephemeral): (Arc<dyn RateLimiter>, Arc<dyn EphemeralStore>) =
-            match &config.redis.url {
-                Some(url) => {
-                    let ca = config.redis.ca.as_deref();
-                    let connection =
-                        crate::redis_connection::connect_with_ca(url, ca, config.redis.timeout)
-                            .await?;
+            match connect_redis(&config.redis).await? {
+                Some(connection) => {
                     let prefix = &config.redis.key_prefix;
                     (
                         Arc::new(RedisRateLimiter::new(connection.clone(), prefix)),
@@ -69,10 +66,10 @@ impl Platform {
             } else {
                 "embedded"
             },
-            limiter = if config.redis.url.is_some() {
-                "redis"
-            } else {
-                "memory"
+            limiter = match (&config.redis.url, &config.redis.cluster_urls) {
+                (Some(_), _) => "redis",
+                (None, Some(_)) => "redis cluster",
+                (None, None) => "memory",
             },
             "platform ready"
         );
@@ -108,6 +105,22 @@ impl Platform {
     }
 }
 
+/// One Redis server (`redis.url`), a Redis Cluster (`redis.cluster_urls`), or none.
+async fn connect_redis(config: &RedisConfig) -> anyhow::Result<Option<RedisConnection>> {
+    let ca = config.ca.as_deref();
+    if let Some(nodes) = config.cluster_nodes() {
+        return Ok(Some(
+            redis_connection::connect_cluster(&nodes, ca, config.timeout).await?,
+        ));
+    }
+    match &config.url {
+        Some(url) => Ok(Some(
+            redis_connection::connect_with_ca(url, ca, config.timeout).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
 /// With PostgreSQL, several replicas are expected: limits, lockouts and CAPTCHA answers kept in
 /// one process's memory, or events on a local bus file, would silently not be shared.
 fn refuse_process_local_state(config: &InfraConfig) -> anyhow::Result<()> {
@@ -115,7 +128,7 @@ fn refuse_process_local_state(config: &InfraConfig) -> anyhow::Result<()> {
         return Ok(());
     }
     let missing: Vec<&str> = [
-        (config.redis.url.is_none(), "redis.url"),
+        (!config.redis.is_set(), "redis.url"),
         (config.kafka.brokers.is_none(), "kafka.brokers"),
     ]
     .into_iter()

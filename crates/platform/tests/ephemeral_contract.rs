@@ -272,3 +272,14 @@ async fn redis_store_meets_the_contract() {
     )))
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_store_meets_the_contract_on_a_cluster() {
+    let urls = testing::redis_cluster_urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let prefix = testing::unique_name("test:") + ":";
+    let connection = redis_connection::connect_cluster(&urls, None, Duration::from_secs(2))
+        .await
+        .expect("redis cluster");
+    run_contract(Arc::new(RedisEphemeralStore::new(connection, &prefix))).await;
+}

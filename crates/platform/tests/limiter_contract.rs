@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mi_platform::limiter::{Limit, MemoryRateLimiter, RateLimiter, RedisRateLimiter};
+use mi_platform::limiter::{Limit, MemoryRateLimiter, RateLimiter, RedisRateLimiter, grouped};
 use mi_platform::redis_connection;
 use mi_test_support as testing;
 
@@ -81,8 +81,10 @@ async fn window_slides(limiter: &dyn RateLimiter) {
 /// Several limits are counted together or not at all, and usage reads without counting.
 async fn limits_are_all_or_nothing(limiter: &dyn RateLimiter) {
     let hour = Duration::from_secs(3600);
-    let minute = Limit::new("both-minute", 1, Duration::from_secs(60));
-    let hourly = Limit::new("both-hour", 5, hour);
+    let minute_key = grouped("both", "minute");
+    let hour_key = grouped("both", "hour");
+    let minute = Limit::new(&minute_key, 1, Duration::from_secs(60));
+    let hourly = Limit::new(&hour_key, 5, hour);
     let first = limiter
         .acquire(&[minute.clone(), hourly.clone()])
         .await
@@ -93,22 +95,28 @@ async fn limits_are_all_or_nothing(limiter: &dyn RateLimiter) {
     assert!(!refused.allowed);
     assert_eq!(refused.refused_by, Some(1));
     assert_eq!(
-        limiter.usage(&["both-hour"], hour).await.expect("usage"),
+        limiter.usage(&[&hour_key], hour).await.expect("usage"),
         1,
         "a refused call counts nowhere"
     );
     assert_eq!(
-        limiter.usage(&["both-hour"], hour).await.expect("usage"),
+        limiter.usage(&[&hour_key], hour).await.expect("usage"),
         1,
         "usage does not count"
     );
     assert_eq!(
-        limiter.usage(&["never-used"], hour).await.expect("usage"),
+        limiter
+            .usage(&[&grouped("both", "never-used")], hour)
+            .await
+            .expect("usage"),
         0
     );
     assert_eq!(
         limiter
-            .usage(&["never-used", "both-hour", "both-minute"], hour)
+            .usage(
+                &[&grouped("both", "never-used"), &hour_key, &minute_key],
+                hour
+            )
             .await
             .expect("usage"),
         1,
@@ -130,9 +138,9 @@ async fn concurrent_callers_never_exceed_the_quota(replicas: &[Arc<dyn RateLimit
         .map(|index| {
             let limiter = Arc::clone(&replicas[index % replicas.len()]);
             let limits = vec![
-                Limit::new("concurrent", 7, Duration::from_secs(60)),
+                Limit::new(grouped("concurrent", "all"), 7, Duration::from_secs(60)),
                 Limit::new(
-                    format!("concurrent-client-{}", index % 3),
+                    grouped("concurrent", &format!("client-{}", index % 3)),
                     100,
                     Duration::from_secs(60),
                 ),
@@ -149,12 +157,39 @@ async fn concurrent_callers_never_exceed_the_quota(replicas: &[Arc<dyn RateLimit
     assert_eq!(allowed, 7);
 }
 
+/// Keys counted together must be in one group: on Redis Cluster others could be in different
+/// slots, so every limiter refuses them, before counting anything.
+async fn keys_of_different_groups_are_refused(limiter: &dyn RateLimiter) {
+    let minute = Duration::from_secs(60);
+    let mixed = [
+        Limit::new(grouped("mixed", "a"), 1, minute),
+        Limit::new("mixed-b", 1, minute),
+    ];
+    let error = limiter.acquire(&mixed).await.expect_err("mixed groups");
+    assert!(error.to_string().contains("one group"), "{error}");
+    assert!(
+        limiter
+            .usage(&["mixed-b", "mixed-c"], minute)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        limiter
+            .usage(&[&grouped("mixed", "a")], minute)
+            .await
+            .expect("usage"),
+        0,
+        "a refused call counts nowhere"
+    );
+}
+
 async fn run_contract(replicas: Vec<Arc<dyn RateLimiter>>) {
     let limiter = &*replicas[0];
     allows_up_to_max_then_refuses_with_retry_time(limiter).await;
     keys_are_independent(limiter).await;
     window_slides(limiter).await;
     limits_are_all_or_nothing(limiter).await;
+    keys_of_different_groups_are_refused(limiter).await;
     concurrent_callers_never_exceed_the_quota(&replicas).await;
 }
 
@@ -173,6 +208,21 @@ async fn redis_limiter_meets_the_contract_across_replicas() {
             redis_connection::connect(&url).await.expect("redis"),
             &prefix,
         )));
+    }
+    run_contract(replicas).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_limiter_meets_the_contract_on_a_cluster_across_replicas() {
+    let urls = testing::redis_cluster_urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let prefix = testing::unique_name("test:") + ":";
+    let mut replicas: Vec<Arc<dyn RateLimiter>> = Vec::new();
+    for _ in 0..3 {
+        let connection = redis_connection::connect_cluster(&urls, None, Duration::from_secs(2))
+            .await
+            .expect("redis cluster");
+        replicas.push(Arc::new(RedisRateLimiter::new(connection, &prefix)));
     }
     run_contract(replicas).await;
 }

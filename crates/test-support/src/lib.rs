@@ -35,6 +35,23 @@ pub fn redis_url() -> String {
     url
 }
 
+/// A three-node Redis Cluster's node URLs: `MI_TEST_REDIS_CLUSTER_URLS` (comma-separated),
+/// default `redis://127.0.0.1:7101` to `7103` (scripts/test starts such a cluster).
+pub fn redis_cluster_urls() -> Vec<String> {
+    let urls = std::env::var("MI_TEST_REDIS_CLUSTER_URLS").unwrap_or_else(|_| {
+        "redis://127.0.0.1:7101,redis://127.0.0.1:7102,redis://127.0.0.1:7103".into()
+    });
+    let urls: Vec<String> = urls.split(',').map(|url| url.trim().to_owned()).collect();
+    for url in &urls {
+        require_reachable(
+            host_port(url),
+            "a node of the Redis Cluster",
+            "MI_TEST_REDIS_CLUSTER_URLS",
+        );
+    }
+    urls
+}
+
 /// A name no other test run uses, for databases, topics, groups and key prefixes.
 pub fn unique_name(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -59,7 +76,8 @@ fn require_reachable(address: &str, server: &str, variable: &str) {
         .any(|socket| TcpStream::connect_timeout(&socket, Duration::from_secs(2)).is_ok());
     if !reachable {
         panic!(
-            "{server} is not reachable at {address}. Start it (scripts/test starts PostgreSQL, Redis and tansu) \
+            "{server} is not reachable at {address}. Start it (scripts/test starts PostgreSQL, Redis, a \
+             three-node Redis Cluster on 127.0.0.1:7101-7103 and tansu) \
              or point {variable} at a running one."
         );
     }

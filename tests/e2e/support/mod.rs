@@ -66,6 +66,8 @@ pub(crate) enum Backends {
     Embedded,
     /// PostgreSQL, Kafka (tansu here) and Redis; fails loudly if one is not reachable.
     Servers,
+    /// The same with a Redis Cluster (scripts/test's three nodes) instead of one Redis.
+    ServersWithRedisCluster,
 }
 
 /// A test's configuration, reusable to restart the platform on the same data.
@@ -134,16 +136,23 @@ impl TestConfig {
         for service in ["identity", "verification", "notification", "device"] {
             loader = loader.with_value(&format!("{service}.listen_addr"), "127.0.0.1:0");
         }
-        if backends == Backends::Servers {
+        if backends != Backends::Embedded {
             loader = loader
                 .with_value("postgres.url", testing::postgres_url())
                 .with_value("postgres.database_prefix", format!("t_{run_id}_"))
                 .with_value("postgres.max_connections", 4)
                 .with_value("kafka.brokers", testing::kafka_brokers())
-                .with_value("redis.url", testing::redis_url())
                 .with_value("redis.key_prefix", format!("t:{run_id}:"))
                 // The tests read codes from the dev inbox (`tests/e2e/dev_inbox.rs`).
                 .with_value("dev.allow_dev_inbox", true);
+            loader = if backends == Backends::ServersWithRedisCluster {
+                loader.with_value(
+                    "redis.cluster_urls",
+                    testing::redis_cluster_urls().join(","),
+                )
+            } else {
+                loader.with_value("redis.url", testing::redis_url())
+            };
         }
         let mut config = Self {
             loader,
@@ -154,7 +163,7 @@ impl TestConfig {
             verification_signing_key: verification_seed,
             _data_dir: data_dir,
         };
-        if backends == Backends::Servers {
+        if backends != Backends::Embedded {
             // Required with PostgreSQL; other versions than embedded mode's placeholders, so a
             // test that types a version instead of asking GetLegalDocuments fails somewhere.
             config = config

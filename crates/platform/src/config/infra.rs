@@ -90,14 +90,7 @@ impl InfraConfig {
             );
         }
         self.kafka.validate()?;
-        if self
-            .redis
-            .url
-            .as_deref()
-            .is_some_and(|url| !url.starts_with("redis://") && !url.starts_with("rediss://"))
-        {
-            anyhow::bail!("invalid configuration: redis.url must start with redis:// or rediss://");
-        }
+        self.redis.validate()?;
         self.tls.validate()?;
         if !(1..=ConsumerConfig::MAX_IN_FLIGHT).contains(&self.consumer.max_in_flight) {
             anyhow::bail!(
@@ -270,6 +263,10 @@ pub struct RedisConfig {
     pub url: Option<String>,
     /// Prepended to every key.
     pub key_prefix: String,
+    /// A Redis Cluster instead of one server: some of its nodes' URLs, comma-separated (e.g.
+    /// `redis://10.0.0.1:6379,redis://10.0.0.2:6379`; the others are found from the cluster),
+    /// all with the same scheme and credentials. Not with `url`.
+    pub cluster_urls: Option<String>,
     /// PEM CA certificates that verify a `rediss://` server instead of the system's roots
     /// (usually read from a file by `MI_REDIS__CA_FILE`).
     pub ca: Option<String>,
@@ -283,10 +280,52 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: None,
+            cluster_urls: None,
             key_prefix: "mi:".into(),
             ca: None,
             timeout: Duration::from_secs(2),
         }
+    }
+}
+
+impl RedisConfig {
+    /// Whether Redis is configured, as one server or as a cluster.
+    pub fn is_set(&self) -> bool {
+        self.url.is_some() || self.cluster_urls.is_some()
+    }
+
+    /// The cluster nodes' URLs of `cluster_urls`, when set.
+    pub fn cluster_nodes(&self) -> Option<Vec<&str>> {
+        self.cluster_urls.as_deref().map(|urls| {
+            urls.split(',')
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .collect()
+        })
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let is_redis_url = |url: &str| url.starts_with("redis://") || url.starts_with("rediss://");
+        if self.url.as_deref().is_some_and(|url| !is_redis_url(url)) {
+            anyhow::bail!("invalid configuration: redis.url must start with redis:// or rediss://");
+        }
+        if let Some(nodes) = self.cluster_nodes() {
+            anyhow::ensure!(
+                self.url.is_none(),
+                "invalid configuration: set redis.url (one server) or redis.cluster_urls (a cluster), not both"
+            );
+            anyhow::ensure!(
+                !nodes.is_empty() && nodes.iter().all(|url| is_redis_url(url)),
+                "invalid configuration: redis.cluster_urls must list redis:// or rediss:// URLs, comma-separated"
+            );
+        }
+        // A brace in the prefix would make it every key's Redis Cluster hash tag: all keys in
+        // one slot, and the limiter's groups ignored.
+        anyhow::ensure!(
+            !self.key_prefix.contains(['{', '}']),
+            "invalid configuration: redis.key_prefix must not contain {{ or }}"
+        );
+        Ok(())
     }
 }
 
@@ -295,6 +334,15 @@ impl std::fmt::Debug for RedisConfig {
         formatter
             .debug_struct("RedisConfig")
             .field("url", &self.url.as_deref().map(crate::redact::url))
+            .field(
+                "cluster_urls",
+                &self.cluster_nodes().map(|nodes| {
+                    nodes
+                        .into_iter()
+                        .map(crate::redact::url)
+                        .collect::<Vec<_>>()
+                }),
+            )
             .field("key_prefix", &self.key_prefix)
             .field("ca", &self.ca.is_some())
             .field("timeout", &self.timeout)

@@ -278,3 +278,46 @@ fn processed_events_must_outlive_the_topics() {
         Ok(())
     });
 }
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API
+fn redis_cluster_settings_load_and_are_validated() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env(
+            "MI_REDIS__CLUSTER_URLS",
+            "redis://:s3cret@10.0.0.1:6379, redis://:s3cret@10.0.0.2:6379",
+        );
+        let infra = ConfigLoader::from_env()
+            .expect("load")
+            .infra()
+            .expect("valid");
+        assert!(infra.redis.is_set());
+        assert_eq!(
+            infra.redis.cluster_nodes(),
+            Some(vec![
+                "redis://:s3cret@10.0.0.1:6379",
+                "redis://:s3cret@10.0.0.2:6379"
+            ])
+        );
+        let shown = format!("{infra:?}");
+        assert!(!shown.contains("s3cret"), "a password is shown: {shown}");
+
+        jail.set_env("MI_REDIS__URL", "redis://10.0.0.1:6379");
+        let error = ConfigLoader::from_env().expect("load").infra();
+        let error = error.expect_err("a server and a cluster");
+        assert!(error.to_string().contains("not both"), "{error}");
+
+        jail.clear_env();
+        jail.set_env("MI_REDIS__CLUSTER_URLS", "10.0.0.1:6379");
+        let error = ConfigLoader::from_env().expect("load").infra();
+        let error = error.expect_err("no scheme");
+        assert!(error.to_string().contains("redis.cluster_urls"), "{error}");
+
+        jail.set_env("MI_REDIS__CLUSTER_URLS", "redis://10.0.0.1:6379");
+        jail.set_env("MI_REDIS__KEY_PREFIX", "{mi}:");
+        let error = ConfigLoader::from_env().expect("load").infra();
+        let error = error.expect_err("a hash tag in the prefix");
+        assert!(error.to_string().contains("redis.key_prefix"), "{error}");
+        Ok(())
+    });
+}

@@ -1,14 +1,19 @@
 //! The Redis store: `SET ... PX` (with `NX` to set only once) and `GETDEL`, so a value is read at most once across replicas,
 //! and `INCR` with `PEXPIRE` in one Lua script, so a count is atomic across replicas.
+//!
+//! Key layout: `{key_prefix}value:{key}`. Every command and script takes one key, so each runs
+//! on Redis Cluster as on one server; `delete` of several keys is split by slot there (the
+//! cluster client sends one `DEL` per node), which only clears counters, so it needs no
+//! atomicity across keys.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
 use redis::Script;
-use redis::aio::ConnectionManager;
 
 use super::EphemeralStore;
+use crate::redis_connection::RedisConnection;
 
 /// Adds one to the integer at `KEYS[1]` (missing counts from 0) and sets its expiry to `ARGV[1]`
 /// ms; returns the new count. An `INCR` error (a non-integer value) aborts before any write.
@@ -21,7 +26,7 @@ return count
 /// Values in Redis under a key prefix.
 #[derive(Clone)]
 pub struct RedisEphemeralStore {
-    connection: ConnectionManager,
+    connection: RedisConnection,
     key_prefix: String,
     increment: Script,
 }
@@ -37,7 +42,7 @@ impl std::fmt::Debug for RedisEphemeralStore {
 
 impl RedisEphemeralStore {
     /// A store over a shared connection (see `redis_connection::connect`).
-    pub fn new(connection: ConnectionManager, key_prefix: &str) -> Self {
+    pub fn new(connection: RedisConnection, key_prefix: &str) -> Self {
         Self {
             connection,
             key_prefix: format!("{key_prefix}value:"),

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::group::ensure_one_group;
 use super::{Decision, Limit, RateLimiter};
 
 /// Keys whose newest call is older than this are forgotten when the map grows large.
@@ -37,6 +38,7 @@ fn expire(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
     async fn acquire(&self, limits: &[Limit]) -> anyhow::Result<Decision> {
+        ensure_one_group(limits.iter().map(|limit| limit.key.as_str()))?;
         let now = Instant::now();
         let mut calls = self
             .calls
@@ -90,6 +92,7 @@ impl RateLimiter for MemoryRateLimiter {
     }
 
     async fn usage(&self, keys: &[&str], window: Duration) -> anyhow::Result<u32> {
+        ensure_one_group(keys.iter().copied())?;
         let now = Instant::now();
         let calls = self
             .calls

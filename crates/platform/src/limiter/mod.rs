@@ -3,8 +3,10 @@
 //! "At most `max` calls in any `window`" holds exactly (unlike a token bucket, which lets a
 //! burst and a refill add up). One call may be checked against several limits at once (per
 //! destination per minute, per hour, per client address...): it is counted against all of them
-//! or, if any refuses, against none. Both implementations pass `tests/limiter_contract.rs`.
+//! or, if any refuses, against none; the keys of such a call are in one group ([`grouped`]).
+//! Both implementations pass `tests/limiter_contract.rs`.
 
+mod group;
 mod memory;
 mod redis;
 
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::group::grouped;
 pub use self::memory::MemoryRateLimiter;
 pub use self::redis::RedisRateLimiter;
 
@@ -28,7 +31,8 @@ pub struct Quota {
 /// One limit a call must fit in: a key (what is counted) and its quota.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limit {
-    /// What is counted, e.g. `send:destination:+8613800138000`.
+    /// What is counted, e.g. `check:client-hour:192.0.2.1`, or `{send}:destination-hour:+8613800138000`
+    /// when counted together with other keys of its group ([`grouped`]).
     pub key: String,
     /// How much of it is allowed.
     pub quota: Quota,
@@ -60,10 +64,11 @@ pub struct Decision {
 /// Counts calls per key against quotas.
 #[async_trait]
 pub trait RateLimiter: Send + Sync + Debug {
-    /// Counts one call against every limit if all of them allow it, atomically.
+    /// Counts one call against every limit if all of them allow it, atomically. Fails when
+    /// the limits' keys are not in one group ([`grouped`]).
     async fn acquire(&self, limits: &[Limit]) -> anyhow::Result<Decision>;
 
     /// The most calls counted for any of `keys` in the last `window`, without counting one
-    /// (one round trip however many keys).
+    /// (one round trip however many keys, which must be in one group).
     async fn usage(&self, keys: &[&str], window: Duration) -> anyhow::Result<u32>;
 }

@@ -1,13 +1,20 @@
 //! The Redis limiter: one Lua script call per decision, atomic across service replicas.
+//!
+//! Key layout: `{key_prefix}rate:{key}`, one sorted set per key. A grouped key
+//! (`{send}:destination-hour:…`) carries its group as the Redis hash tag, so every key one
+//! script touches is in one slot and the scripts run unchanged on Redis Cluster; a key counted
+//! alone hashes whole, so those spread over the cluster's nodes. `redis.key_prefix` holds no
+//! braces (checked at start), so the prefix never becomes the hash tag.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
 use redis::Script;
-use redis::aio::ConnectionManager;
 
+use super::group::ensure_one_group;
 use super::{Decision, Limit, RateLimiter};
+use crate::redis_connection::RedisConnection;
 
 /// Checks every limit (`KEYS[i]`, max `ARGV[2i]`, window `ARGV[2i+1]` in µs), then records the
 /// call (member `ARGV[1]`) in all of them only if none refused. Uses the Redis server clock, so
@@ -55,7 +62,7 @@ return most
 /// Keeps each key's recent calls in a Redis sorted set.
 #[derive(Clone)]
 pub struct RedisRateLimiter {
-    connection: ConnectionManager,
+    connection: RedisConnection,
     key_prefix: String,
     acquire: Script,
     usage: Script,
@@ -72,7 +79,7 @@ impl std::fmt::Debug for RedisRateLimiter {
 
 impl RedisRateLimiter {
     /// A limiter over a shared connection (see `redis_connection::connect`).
-    pub fn new(connection: ConnectionManager, key_prefix: &str) -> Self {
+    pub fn new(connection: RedisConnection, key_prefix: &str) -> Self {
         Self {
             connection,
             key_prefix: format!("{key_prefix}rate:"),
@@ -89,6 +96,7 @@ fn micros(duration: Duration) -> u64 {
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
     async fn acquire(&self, limits: &[Limit]) -> anyhow::Result<Decision> {
+        ensure_one_group(limits.iter().map(|limit| limit.key.as_str()))?;
         let mut invocation = self.acquire.prepare_invoke();
         invocation.arg(uuid::Uuid::new_v4().to_string());
         for limit in limits {
@@ -113,6 +121,7 @@ impl RateLimiter for RedisRateLimiter {
     }
 
     async fn usage(&self, keys: &[&str], window: Duration) -> anyhow::Result<u32> {
+        ensure_one_group(keys.iter().copied())?;
         let mut invocation = self.usage.prepare_invoke();
         for key in keys {
             invocation.key(format!("{}{key}", self.key_prefix));

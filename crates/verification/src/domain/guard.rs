@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use mi_platform::client::limit_key;
-use mi_platform::limiter::Limit;
+use mi_platform::limiter::{Limit, grouped};
 
 use mi_contracts::Purpose;
 
@@ -12,6 +12,10 @@ use super::{CaptchaAnswer, Destination, Verifier};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
+/// Every send limit is one limiter group: a send counts its destination's, its client's, its
+/// country's and the global budgets at once, and a client's or the global budget is shared by
+/// every destination, so no smaller grouping keeps each call's keys together.
+const SEND_GROUP: &str = "send";
 
 /// The address a request came from (IP text), used for per-client limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +64,11 @@ impl Verifier {
             }
         }
 
-        let destination_hour = format!("send:destination-hour:{}", destination.canonical());
-        let client_hour = format!("send:client-hour:{}", limit_key(&client.0));
+        let destination_hour = grouped(
+            SEND_GROUP,
+            &format!("destination-hour:{}", destination.canonical()),
+        );
+        let client_hour = grouped(SEND_GROUP, &format!("client-hour:{}", limit_key(&client.0)));
         if self
             .captcha_required(purpose, &destination_hour, &client_hour)
             .await?
@@ -89,10 +96,13 @@ impl Verifier {
             (
                 "destination per minute",
                 Limit::new(
-                    format!(
-                        "send:destination-cooldown:{}:{}",
-                        purpose.as_str(),
-                        destination.canonical()
+                    grouped(
+                        SEND_GROUP,
+                        &format!(
+                            "destination-cooldown:{}:{}",
+                            purpose.as_str(),
+                            destination.canonical()
+                        ),
                     ),
                     1,
                     limits.send_cooldown,
@@ -105,7 +115,10 @@ impl Verifier {
             (
                 "destination per day",
                 Limit::new(
-                    format!("send:destination-day:{}", destination.canonical()),
+                    grouped(
+                        SEND_GROUP,
+                        &format!("destination-day:{}", destination.canonical()),
+                    ),
                     limits.destination_per_day,
                     DAY,
                 ),
@@ -119,14 +132,18 @@ impl Verifier {
             checks.push((
                 "country per hour",
                 Limit::new(
-                    format!("send:country-hour:{country}"),
+                    grouped(SEND_GROUP, &format!("country-hour:{country}")),
                     limits.country_per_hour,
                     HOUR,
                 ),
             ));
             checks.push((
                 "global per hour",
-                Limit::new("send:global-hour", limits.global_per_hour, HOUR),
+                Limit::new(
+                    grouped(SEND_GROUP, "global-hour"),
+                    limits.global_per_hour,
+                    HOUR,
+                ),
             ));
         }
         let to_acquire: Vec<Limit> = checks.iter().map(|(_, limit)| limit.clone()).collect();
