@@ -102,6 +102,9 @@ impl InfraConfig {
         if self.lifecycle.readiness_interval.is_zero() {
             anyhow::bail!("invalid configuration: lifecycle.readiness_interval must not be 0");
         }
+        if self.consumer.lag_interval.is_zero() {
+            anyhow::bail!("invalid configuration: consumer.lag_interval must not be 0");
+        }
         if self.consumer.max_attempts < 1 || self.outbox.batch_size < 1 {
             anyhow::bail!(
                 "invalid configuration: consumer.max_attempts and outbox.batch_size must be at least 1"
@@ -374,6 +377,10 @@ pub struct ConsumerConfig {
     /// The longest wait between attempts.
     #[serde(with = "humantime_serde")]
     pub max_backoff: Duration,
+    /// How often a Kafka consumer measures its group's lag (per partition it holds, and
+    /// whether it starves with none): a few broker round trips each time.
+    #[serde(with = "humantime_serde")]
+    pub lag_interval: Duration,
 }
 
 impl Default for ConsumerConfig {
@@ -382,6 +389,7 @@ impl Default for ConsumerConfig {
             max_attempts: 5,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
+            lag_interval: Duration::from_secs(15),
         }
     }
 }
