@@ -13,7 +13,7 @@ use std::process::Command;
 
 /// The metrics the platform serves (`crates/platform/src/metrics`; consumer lag, consumer dead
 /// letters and deliveries through its `events` functions).
-const SERVED: [&str; 12] = [
+const SERVED: [&str; 13] = [
     "grpc_server_handled_total",
     "grpc_server_handling_seconds_bucket",
     "mi_outbox_rows",
@@ -23,6 +23,7 @@ const SERVED: [&str; 12] = [
     "mi_db_pool_max_connections",
     "mi_worker_jobs",
     "mi_consumer_lag_messages",
+    "mi_consumer_lag_without_partitions_messages",
     "mi_consumer_dead_letters_total",
     "mi_deliveries_total",
     "up",

@@ -67,10 +67,9 @@ fn attribute(span: &Span, key: &str) -> Option<Value> {
 fn ancestors<'a>(span: &'a Span, trace: &'a [Span]) -> Vec<&'a Span> {
     let mut chain = Vec::new();
     let mut current = span;
-    while let Some(parent) = trace
-        .iter()
-        .find(|candidate| !current.parent_span_id.is_empty() && candidate.span_id == current.parent_span_id)
-    {
+    while let Some(parent) = trace.iter().find(|candidate| {
+        !current.parent_span_id.is_empty() && candidate.span_id == current.parent_span_id
+    }) {
         chain.push(parent);
         current = parent;
     }
@@ -103,8 +102,14 @@ fn assert_one_trace_to_the_provider(send_code: &Span, trace: &[Span], system: &s
         .iter()
         .find(|span| span.kind == SpanKind::Client as i32 && span.name == "POST")
         .unwrap_or_else(|| panic!("no provider call in SendCode's trace ({system}): {trace:#?}"));
-    assert_eq!(attribute(provider_call, "http.request.method"), string("POST"));
-    assert_eq!(attribute(provider_call, "server.address"), string("127.0.0.1"));
+    assert_eq!(
+        attribute(provider_call, "http.request.method"),
+        string("POST")
+    );
+    assert_eq!(
+        attribute(provider_call, "server.address"),
+        string("127.0.0.1")
+    );
     assert_eq!(
         attribute(provider_call, "http.response.status_code"),
         Some(Value::IntValue(200))
@@ -143,10 +148,19 @@ fn assert_one_trace_to_the_provider(send_code: &Span, trace: &[Span], system: &s
             attribute(consumer, "messaging.destination.partition.id")
         );
     }
-    assert_eq!(attribute(producer, "messaging.operation.type"), string("send"));
-    assert_eq!(attribute(consumer, "messaging.operation.type"), string("process"));
+    assert_eq!(
+        attribute(producer, "messaging.operation.type"),
+        string("send")
+    );
+    assert_eq!(
+        attribute(consumer, "messaging.operation.type"),
+        string("process")
+    );
     assert!(
-        matches!(attribute(producer, "messaging.kafka.offset"), Some(Value::IntValue(_))),
+        matches!(
+            attribute(producer, "messaging.kafka.offset"),
+            Some(Value::IntValue(_))
+        ),
         "{producer:#?}"
     );
     assert!(
@@ -175,7 +189,10 @@ async fn send_code_leaves_one_trace_through_the_bus_to_the_provider() {
     let telemetry = mi_platform::telemetry::init(&config, "mi-traces-test").unwrap();
 
     // Both modes in one test: the exporter is the process's, flushed once at the end.
-    let modes = [(Backends::Embedded, "mi-embedded"), (Backends::Servers, "kafka")];
+    let modes = [
+        (Backends::Embedded, "mi-embedded"),
+        (Backends::Servers, "kafka"),
+    ];
     for (backends, _) in modes {
         let provider = SmsProvider::start(ProviderBehavior::Accept).await;
         let config = TestConfig::new(backends)

@@ -216,9 +216,9 @@ async fn process(
                 return dead_letter(bus, spec, config, message, &reason, shutdown).await;
             }
         };
-        let span = tracing::Span::current();
-        span.record("messaging.message.id", envelope.event_id.as_str());
-        span.record("event_type", envelope.event_type.as_str());
+        let current = tracing::Span::current();
+        current.record("messaging.message.id", envelope.event_id.as_str());
+        current.record("event_type", envelope.event_type.as_str());
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;

@@ -164,7 +164,10 @@ async fn lag_per_partition_is_scraped_and_drains_to_zero() {
     // One key: every message in one partition, which a reader of its own tells.
     publish(&*bus, &topic, "aggregate-lag", 5).await;
     let mut reader = bus
-        .subscribe(&testing::unique_name("t.reader."), std::slice::from_ref(&topic))
+        .subscribe(
+            &testing::unique_name("t.reader."),
+            std::slice::from_ref(&topic),
+        )
         .await
         .expect("subscribe reader");
     let partition = tokio::time::timeout(PATIENCE, reader.next())
@@ -205,9 +208,16 @@ async fn lag_per_partition_is_scraped_and_drains_to_zero() {
     let text = scrape(metrics).await;
     for other in (0..3).map(|partition| partition.to_string()) {
         if other != partition {
-            let labels = [("group", group.as_str()), ("topic", topic.as_str()), ("partition", other.as_str())];
+            let labels = [
+                ("group", group.as_str()),
+                ("topic", topic.as_str()),
+                ("partition", other.as_str()),
+            ];
             let lag = sample(&text, "mi_consumer_lag_messages", &labels);
-            assert!(lag.unwrap_or_default() == 0.0, "partition {other} has no message: {lag:?}");
+            assert!(
+                lag.unwrap_or_default() == 0.0,
+                "partition {other} has no message: {lag:?}"
+            );
         }
     }
 
@@ -352,7 +362,9 @@ async fn a_member_without_partitions_reports_starving() {
     )
     .await;
     assert!(
-        consumer::starved_groups().get(&group).is_some_and(|waiting| *waiting > 0),
+        consumer::starved_groups()
+            .get(&group)
+            .is_some_and(|waiting| *waiting > 0),
         "{:?}",
         consumer::starved_groups()
     );

@@ -305,8 +305,11 @@ fn partition_lags(
         .elements()
         .iter()
         .map(|element| {
-            let (low, high) =
-                consumer.fetch_watermarks(element.topic(), element.partition(), METADATA_TIMEOUT)?;
+            let (low, high) = consumer.fetch_watermarks(
+                element.topic(),
+                element.partition(),
+                METADATA_TIMEOUT,
+            )?;
             let position = match element.offset() {
                 Offset::Offset(offset) => offset.max(low),
                 _ => low,

@@ -41,7 +41,10 @@ pub(super) fn producer_span(system: &'static str, message: &BusMessage) -> traci
 
 /// Where the bus put the message sent under `span`.
 pub(super) fn record_placement(span: &tracing::Span, partition: i32, offset: i64) {
-    span.record("messaging.destination.partition.id", partition.to_string());
+    span.record(
+        "messaging.destination.partition.id",
+        partition.to_string().as_str(),
+    );
     span.record("messaging.kafka.offset", offset);
 }
 
@@ -51,7 +54,10 @@ pub(super) fn record_failure(span: &tracing::Span) {
 }
 
 /// `headers` with the trace context replaced by `span`'s, for the message sent under it.
-pub(crate) fn headers_under(span: &tracing::Span, headers: &[(String, String)]) -> Vec<(String, String)> {
+pub(crate) fn headers_under(
+    span: &tracing::Span,
+    headers: &[(String, String)],
+) -> Vec<(String, String)> {
     let mut outgoing: Vec<(String, String)> = headers
         .iter()
         .filter(|(key, _)| !TRACE_HEADERS.contains(&key.as_str()))
