@@ -1,6 +1,7 @@
 //! What a Kafka consumer tells about its group, on the real broker (`scripts/test` starts
 //! tansu): its lag per partition on the Prometheus endpoint, and a member that starves while
-//! another one holds the only partition and is stuck in its handler.
+//! another one holds the only partition and is stuck in its handler (then, once the stuck one
+//! is killed, the restarted member drains the partition).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -338,7 +339,10 @@ async fn a_member_without_partitions_reports_starving() {
     let reporter = HealthReporter::new();
     let health = HealthService::from_health_reporter(reporter.clone());
     let shutdown = CancellationToken::new();
-    tokio::spawn(consumer::report_in_health(reporter, shutdown.clone()));
+    tokio::spawn(consumer::report_in_health(
+        reporter.clone(),
+        shutdown.clone(),
+    ));
     let (_open, gate) = watch::channel(true);
     let handler = Arc::new(Gate {
         open: gate,
@@ -375,9 +379,32 @@ async fn a_member_without_partitions_reports_starving() {
     }
     assert_eq!(handler.handled.load(Ordering::SeqCst), 0);
 
-    // The stuck replica dies: the broker expires it, this member takes the partition and
-    // drains it, and stops reporting.
+    // The stuck replica dies. tansu 0.6.0 does not hand the partition to the member that
+    // waited in the group (still nothing 60 s later); restarting that member is the
+    // workaround the README gives: the new one gets the partition and drains it.
     drop(child);
+    let first_shutdown = shutdown;
+    first_shutdown.cancel();
+    member.await.expect("consumer task").expect("consumer");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(consumer::report_in_health(reporter, shutdown.clone()));
+    let member = tokio::spawn(consumer::run_consumer(
+        Arc::clone(&bus),
+        spec(&topic, &group),
+        consumer_config(),
+        Arc::clone(&handler) as Arc<dyn EventHandler>,
+        shutdown.clone(),
+    ));
+    let deadline = Instant::now() + PATIENCE;
+    while handler.handled.load(Ordering::SeqCst) < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted member did not drain: {} handled, starved {:?}",
+            handler.handled.load(Ordering::SeqCst),
+            consumer::starved_groups()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     scrape_until(
         metrics,
         "mi_consumer_lag_without_partitions_messages",
@@ -387,15 +414,8 @@ async fn a_member_without_partitions_reports_starving() {
     )
     .await;
     let deadline = Instant::now() + PATIENCE;
-    while consumers_health(&health).await != i32::from(ServingStatus::Serving)
-        || handler.handled.load(Ordering::SeqCst) < 5
-    {
-        assert!(
-            Instant::now() < deadline,
-            "not recovered: {} handled, starved {:?}",
-            handler.handled.load(Ordering::SeqCst),
-            consumer::starved_groups()
-        );
+    while consumers_health(&health).await != i32::from(ServingStatus::Serving) {
+        assert!(Instant::now() < deadline, "mi.consumers stayed NOT_SERVING");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     shutdown.cancel();
