@@ -66,7 +66,7 @@ impl Endpoint {
             }
         };
         let status = response.status();
-        span.record("http.response.status_code", status.as_u16());
+        span.record("http.response.status_code", i64::from(status.as_u16()));
         if !status.is_success() {
             span.record("otel.status_code", "ERROR");
         }
