@@ -23,6 +23,7 @@ const SERVED: [&str; 13] = [
     "mi_db_pool_max_connections",
     "mi_worker_jobs",
     "mi_consumer_lag_messages",
+    "mi_consumer_lag_without_partitions_messages",
     "mi_consumer_dead_letters_total",
     "mi_deliveries_total",
     "mi_retention_deleted_rows_total",

@@ -1,6 +1,7 @@
 //! Consuming events: at-least-once delivery, retries with backoff, a dead-letter topic, and
 //! the idempotency record that makes redelivery harmless.
 
+mod lag;
 mod lanes;
 mod starved;
 
@@ -16,10 +17,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::backoff::Backoff;
-use crate::bus::{BusMessage, Delivery, EventBus, Subscription};
+use crate::bus::{BusMessage, Delivery, EventBus, Subscription, process_span};
 use crate::config::ConsumerConfig;
 use crate::db::Database;
-use crate::telemetry::{self, PairExtractor};
 
 use self::lanes::{Batch, Place};
 
@@ -84,19 +84,19 @@ pub async fn run_consumer(
     };
     tracing::info!(group = %spec.group, topics = ?spec.topics, "consumer started");
 
-    // The first check after one period: a member that just joined holds nothing yet.
-    let mut starvation_check = tokio::time::interval_at(
-        tokio::time::Instant::now() + starved::CHECK_EVERY,
-        starved::CHECK_EVERY,
-    );
-    starvation_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Stopped before the subscription closes: the probe shares its client.
+    let stop_lag_watch = CancellationToken::new();
+    let lag_watch = subscription.lag_probe().map(|probe| {
+        tokio::spawn(lag::watch(
+            probe,
+            spec.group.clone(),
+            config.lag_interval,
+            stop_lag_watch.clone(),
+        ))
+    });
     loop {
         let first = tokio::select! {
             () = shutdown.cancelled() => break,
-            _ = starvation_check.tick() => {
-                starved::check(&mut *subscription, &spec.group).await;
-                continue;
-            }
             delivery = subscription.next() => delivery,
         };
         let first = match first {
@@ -147,6 +147,10 @@ pub async fn run_consumer(
             break;
         }
     }
+    stop_lag_watch.cancel();
+    if let Some(lag_watch) = lag_watch {
+        let _ = lag_watch.await;
+    }
     close(subscription, &spec.group).await;
     Ok(())
 }
@@ -187,8 +191,7 @@ async fn process(
     shutdown: &CancellationToken,
 ) -> bool {
     let message = &delivery.message;
-    let span = tracing::info_span!("consume", group = %spec.group, topic = %message.topic, offset = delivery.offset, event_id = tracing::field::Empty, event_type = tracing::field::Empty);
-    telemetry::set_remote_parent(&span, &PairExtractor(&message.headers));
+    let span = process_span(bus.messaging_system(), &spec.group, delivery);
     async {
         let envelope = match EventEnvelope::decode(message.payload.as_slice()) {
             Ok(envelope) => envelope,
@@ -197,8 +200,9 @@ async fn process(
                 return dead_letter(bus, spec, config, message, &reason, shutdown).await;
             }
         };
-        tracing::Span::current().record("event_id", envelope.event_id.as_str());
-        tracing::Span::current().record("event_type", envelope.event_type.as_str());
+        let current = tracing::Span::current();
+        current.record("messaging.message.id", envelope.event_id.as_str());
+        current.record("event_type", envelope.event_type.as_str());
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -247,7 +251,10 @@ async fn dead_letter(
 ) -> bool {
     tracing::error!(dead_letter_topic = %spec.dead_letter_topic, reason, "dead-lettering event");
     crate::metrics::events::consumer_dead_lettered(&spec.group);
-    let mut headers = message.headers.clone();
+    // The process span (current here) failed; the dead letter's send hangs under it.
+    let process = tracing::Span::current();
+    process.record("otel.status_code", "ERROR");
+    let mut headers = crate::bus::headers_under(&process, &message.headers);
     headers.push((DEAD_LETTER_ERROR_HEADER.to_owned(), reason.to_owned()));
     headers.push((DEAD_LETTER_TOPIC_HEADER.to_owned(), message.topic.clone()));
     headers.push((DEAD_LETTER_GROUP_HEADER.to_owned(), spec.group.clone()));

@@ -78,7 +78,12 @@ pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<Tele
 
 /// The current span's trace context as propagation headers (`traceparent`, `tracestate`).
 pub fn current_trace_headers() -> HashMap<String, String> {
-    let context = tracing::Span::current().context();
+    trace_headers_of(&tracing::Span::current())
+}
+
+/// `span`'s trace context as propagation headers (`traceparent`, `tracestate`).
+pub fn trace_headers_of(span: &tracing::Span) -> HashMap<String, String> {
+    let context = span.context();
     let mut headers = HashMap::new();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut MapInjector(&mut headers));

@@ -29,6 +29,10 @@ struct RecordingBus {
 
 #[async_trait]
 impl EventBus for RecordingBus {
+    fn messaging_system(&self) -> &'static str {
+        "test"
+    }
+
     async fn create_topics(&self, _topics: &[String]) -> anyhow::Result<()> {
         Ok(())
     }

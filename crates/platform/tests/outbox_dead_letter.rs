@@ -153,6 +153,10 @@ struct UnreachableBus;
 
 #[async_trait]
 impl EventBus for UnreachableBus {
+    fn messaging_system(&self) -> &'static str {
+        "test"
+    }
+
     async fn create_topics(&self, _topics: &[String]) -> anyhow::Result<()> {
         Ok(())
     }

@@ -7,6 +7,7 @@ use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
+use tracing::Instrument;
 
 use crate::config::{SmtpSettings, SmtpTls};
 use crate::domain::{ExternalTransport, OutgoingMessage};
@@ -16,6 +17,9 @@ use crate::domain::{ExternalTransport, OutgoingMessage};
 pub(crate) struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// The server, for the spans.
+    host: String,
+    port: u16,
 }
 
 impl SmtpMailer {
@@ -45,6 +49,8 @@ impl SmtpMailer {
                 .from
                 .parse()
                 .context("invalid notification.smtp.from")?,
+            host: settings.host.clone(),
+            port: settings.port,
         })
     }
 }
@@ -69,10 +75,20 @@ impl ExternalTransport for SmtpMailer {
             .header(ContentType::TEXT_PLAIN)
             .body(message.body.clone())
             .context("cannot build the email")?;
-        self.transport
-            .send(email)
-            .await
-            .context("smtp delivery failed")?;
+        // A CLIENT span with the server only: the recipient and the text stay out of traces.
+        let span = tracing::info_span!(
+            "smtp send",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            network.protocol.name = "smtp",
+            server.address = %self.host,
+            server.port = self.port,
+        );
+        let sent = self.transport.send(email).instrument(span.clone()).await;
+        if sent.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
+        sent.context("smtp delivery failed")?;
         Ok(())
     }
 }

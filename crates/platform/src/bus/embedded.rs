@@ -14,7 +14,7 @@ use mi_contracts::UnixMillis;
 use sqlx::Row;
 use tokio::sync::watch;
 
-use super::{BusMessage, Delivery, EventBus, MessageRefused, Subscription};
+use super::{BusMessage, Delivery, EventBus, MessageRefused, Subscription, spans};
 use crate::db::Database;
 
 /// How often a subscriber looks for messages appended by another process.
@@ -47,6 +47,10 @@ impl EmbeddedBus {
 
 #[async_trait]
 impl EventBus for EmbeddedBus {
+    fn messaging_system(&self) -> &'static str {
+        spans::EMBEDDED
+    }
+
     async fn create_topics(&self, topics: &[String]) -> anyhow::Result<()> {
         for topic in topics {
             sqlx::query(
@@ -115,28 +119,38 @@ impl EmbeddedBus {
     /// Appends messages to their topics in one transaction.
     async fn append(&self, messages: impl Iterator<Item = &BusMessage>) -> anyhow::Result<()> {
         let mut transaction = self.database.begin_write().await?;
+        // One producer span per message, ended when the transaction that appends them commits.
+        let mut sends = Vec::new();
         for message in messages {
+            let span = spans::producer_span(spans::EMBEDDED, message);
+            let headers = spans::headers_under(&span, &message.headers);
             // One statement checks the topic, computes the next sequence number and appends:
             // a transaction that starts by writing never has to upgrade a SQLite read lock.
-            let appended = sqlx::query(
+            let seq: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO bus_log (topic, seq, message_key, headers, payload, appended_at) \
                  SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM bus_log WHERE topic = $1 \
-                 HAVING EXISTS (SELECT 1 FROM bus_topics WHERE topic = $1)",
+                 HAVING EXISTS (SELECT 1 FROM bus_topics WHERE topic = $1) RETURNING seq",
             )
             .bind(&message.topic)
             .bind(&message.key)
-            .bind(serde_json::to_string(&message.headers)?)
+            .bind(serde_json::to_string(&headers)?)
             .bind(&message.payload)
             .bind(UnixMillis::now().as_i64())
-            .execute(&mut *transaction)
+            .fetch_optional(&mut *transaction)
             .await?;
-            anyhow::ensure!(
-                appended.rows_affected() == 1,
-                "unknown topic {}",
-                message.topic
-            );
+            let Some(seq) = seq else {
+                // Nothing of this transaction is appended.
+                sends.iter().chain([&span]).for_each(spans::record_failure);
+                anyhow::bail!("unknown topic {}", message.topic);
+            };
+            spans::record_placement(&span, 0, seq);
+            sends.push(span);
         }
-        transaction.commit().await?;
+        if let Err(error) = transaction.commit().await {
+            sends.iter().for_each(spans::record_failure);
+            return Err(error.into());
+        }
+        drop(sends);
         self.appended
             .send_modify(|count| *count = count.wrapping_add(1));
         Ok(())

@@ -17,7 +17,9 @@ use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::producer::RenewableProducer;
-use super::{BusMessage, Delivery, EventBus, MessageRefused, Subscription};
+use super::{
+    BusMessage, Delivery, EventBus, LagProbe, MessageRefused, PartitionLag, Subscription, spans,
+};
 use crate::config::KafkaConfig;
 
 /// Publishes to and consumes from a Kafka cluster.
@@ -66,6 +68,10 @@ impl KafkaBus {
 
 #[async_trait]
 impl EventBus for KafkaBus {
+    fn messaging_system(&self) -> &'static str {
+        spans::KAFKA
+    }
+
     async fn create_topics(&self, topics: &[String]) -> anyhow::Result<()> {
         let retention = self.config.retention.as_millis().to_string();
         let new_topics: Vec<NewTopic<'_>> = topics
@@ -104,26 +110,29 @@ impl EventBus for KafkaBus {
         // All sends are in flight at once (librdkafka batches them); each has its own result.
         let sends = messages.iter().map(|message| {
             let producer = &producer;
-            let headers =
-                message
-                    .headers
-                    .iter()
-                    .fold(OwnedHeaders::new(), |headers, (key, value)| {
-                        headers.insert(Header {
-                            key,
-                            value: Some(value),
-                        })
-                    });
+            let span = spans::producer_span(spans::KAFKA, message);
+            let headers = spans::headers_under(&span, &message.headers).iter().fold(
+                OwnedHeaders::new(),
+                |headers, (key, value)| {
+                    headers.insert(Header {
+                        key,
+                        value: Some(value),
+                    })
+                },
+            );
             let record = FutureRecord::to(&message.topic)
                 .key(&message.key)
                 .payload(&message.payload)
                 .headers(headers);
             async move {
-                producer
-                    .send(record, Timeout::Never)
-                    .await
-                    .map(|_| ())
-                    .map_err(|(error, _)| error)
+                let sent = producer.send(record, Timeout::Never).await;
+                match &sent {
+                    Ok(delivery) => {
+                        spans::record_placement(&span, delivery.partition, delivery.offset)
+                    }
+                    Err(_) => spans::record_failure(&span),
+                }
+                sent.map(|_| ()).map_err(|(error, _)| error)
             }
         });
         let results = join_all(sends).await;
@@ -221,7 +230,7 @@ fn client_config(brokers: &str, config: &KafkaConfig) -> ClientConfig {
 }
 
 struct KafkaSubscription {
-    // Shared with the blocking tasks that ask the broker about the group.
+    // Shared with the lag probe, which asks the broker about the group.
     consumer: Arc<StreamConsumer>,
     topics: Vec<String>,
 }
@@ -229,8 +238,42 @@ struct KafkaSubscription {
 /// How long a question to the broker about offsets may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Messages the group has not consumed yet in `topics`: each partition's high watermark less
-/// the group's committed offset (or the low watermark, where it committed none).
+/// Asks the broker how far the group of a [`KafkaSubscription`] is behind; shares its consumer.
+struct KafkaLagProbe {
+    consumer: Arc<StreamConsumer>,
+    topics: Vec<String>,
+}
+
+impl KafkaLagProbe {
+    /// Runs `measure` on the consumer off the async workers: it blocks on broker round trips.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        measure: impl FnOnce(&StreamConsumer, &[String]) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (consumer, topics) = (Arc::clone(&self.consumer), self.topics.clone());
+        tokio::task::spawn_blocking(move || measure(&consumer, &topics))
+            .await
+            .context("kafka lag task failed")?
+    }
+}
+
+#[async_trait]
+impl LagProbe for KafkaLagProbe {
+    async fn assigned_lag(&self) -> anyhow::Result<Vec<PartitionLag>> {
+        self.blocking(|consumer, _| partition_lags(consumer, consumer.assignment()?))
+            .await
+    }
+
+    async fn lag_without_partitions(&self) -> anyhow::Result<Option<i64>> {
+        if self.consumer.assignment()?.count() > 0 {
+            return Ok(None);
+        }
+        let lag = self.blocking(group_lag).await?;
+        Ok((lag > 0).then_some(lag))
+    }
+}
+
+/// Messages the group has not consumed yet in all partitions of `topics`.
 fn group_lag(consumer: &StreamConsumer, topics: &[String]) -> anyhow::Result<i64> {
     let mut partitions = TopicPartitionList::new();
     for topic in topics {
@@ -243,18 +286,41 @@ fn group_lag(consumer: &StreamConsumer, topics: &[String]) -> anyhow::Result<i64
             partitions.add_partition(topic, partition.id());
         }
     }
-    let committed = consumer.committed_offsets(partitions, METADATA_TIMEOUT)?;
-    let mut lag = 0;
-    for element in committed.elements() {
-        let (low, high) =
-            consumer.fetch_watermarks(element.topic(), element.partition(), METADATA_TIMEOUT)?;
-        let position = match element.offset() {
-            Offset::Offset(offset) => offset.max(low),
-            _ => low,
-        };
-        lag += (high - position).max(0);
+    let lags = partition_lags(consumer, partitions)?;
+    Ok(lags.iter().map(|lag| lag.messages).sum())
+}
+
+/// Messages the group has not consumed yet in each of `partitions`: the high watermark less
+/// the group's committed offset (or the low watermark, where it committed none). Committed,
+/// not fetched: a member stuck on a message it fetched has not consumed what follows it.
+fn partition_lags(
+    consumer: &StreamConsumer,
+    partitions: TopicPartitionList,
+) -> anyhow::Result<Vec<PartitionLag>> {
+    if partitions.count() == 0 {
+        return Ok(Vec::new());
     }
-    Ok(lag)
+    let committed = consumer.committed_offsets(partitions, METADATA_TIMEOUT)?;
+    committed
+        .elements()
+        .iter()
+        .map(|element| {
+            let (low, high) = consumer.fetch_watermarks(
+                element.topic(),
+                element.partition(),
+                METADATA_TIMEOUT,
+            )?;
+            let position = match element.offset() {
+                Offset::Offset(offset) => offset.max(low),
+                _ => low,
+            };
+            Ok(PartitionLag {
+                topic: element.topic().to_owned(),
+                partition: element.partition(),
+                messages: (high - position).max(0),
+            })
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -298,15 +364,11 @@ impl Subscription for KafkaSubscription {
             .context("cannot store kafka offset")
     }
 
-    async fn lag_without_partitions(&mut self) -> anyhow::Result<Option<i64>> {
-        if self.consumer.assignment()?.count() > 0 {
-            return Ok(None);
-        }
-        let (consumer, topics) = (Arc::clone(&self.consumer), self.topics.clone());
-        let lag = tokio::task::spawn_blocking(move || group_lag(&consumer, &topics))
-            .await
-            .context("kafka lag task failed")??;
-        Ok((lag > 0).then_some(lag))
+    fn lag_probe(&self) -> Option<Arc<dyn LagProbe>> {
+        Some(Arc::new(KafkaLagProbe {
+            consumer: Arc::clone(&self.consumer),
+            topics: self.topics.clone(),
+        }))
     }
 
     async fn close(self: Box<Self>) -> anyhow::Result<()> {

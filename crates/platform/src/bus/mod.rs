@@ -8,13 +8,17 @@ mod embedded;
 mod kafka;
 mod kafka_security;
 mod producer;
+mod spans;
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 pub use embedded::{EmbeddedBus, MAX_MESSAGE_BYTES as EMBEDDED_MAX_MESSAGE_BYTES};
 pub use kafka::KafkaBus;
+pub(crate) use spans::headers_under;
+pub use spans::process_span;
 
 /// A message to publish or a message received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +73,9 @@ pub struct Delivery {
 /// Publishes messages and hands out subscriptions.
 #[async_trait]
 pub trait EventBus: Send + Sync + Debug {
+    /// `messaging.system` in the spans of messages sent and processed on this bus.
+    fn messaging_system(&self) -> &'static str;
+
     /// Creates the topics that do not exist yet (configured partitions and retention).
     async fn create_topics(&self, topics: &[String]) -> anyhow::Result<()>;
 
@@ -103,13 +110,37 @@ pub trait Subscription: Send {
     /// Records that `delivery` (and everything before it in its partition) is processed.
     async fn commit(&mut self, delivery: &Delivery) -> anyhow::Result<()>;
 
-    /// How many messages wait for this group in its topics while this member holds none of
-    /// their partitions (a member the broker left out of the assignment); `None` while it
-    /// holds some, or nothing waits.
-    async fn lag_without_partitions(&mut self) -> anyhow::Result<Option<i64>> {
-        Ok(None)
+    /// What this member can tell about the messages waiting for its group, to ask from a task
+    /// beside the consumer (a stuck handler must not freeze the figures); `None` on a bus
+    /// without partitions to measure.
+    fn lag_probe(&self) -> Option<Arc<dyn LagProbe>> {
+        None
     }
 
     /// Commits what was recorded and leaves the group.
     async fn close(self: Box<Self>) -> anyhow::Result<()>;
+}
+
+/// How far a consumer group is behind, as one of its members sees it.
+#[async_trait]
+pub trait LagProbe: Send + Sync {
+    /// For each partition this member holds: the messages after the group's committed position.
+    async fn assigned_lag(&self) -> anyhow::Result<Vec<PartitionLag>>;
+
+    /// How many messages wait for this group in its topics while this member holds none of
+    /// their partitions (a member the broker left out of the assignment); `None` while it
+    /// holds some, or nothing waits.
+    async fn lag_without_partitions(&self) -> anyhow::Result<Option<i64>>;
+}
+
+/// Messages a group has not consumed yet in one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionLag {
+    /// The full topic name.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The high watermark less the group's committed offset (or the low watermark, where it
+    /// committed none); never negative.
+    pub messages: i64,
 }

@@ -107,6 +107,9 @@ impl InfraConfig {
                  a consumer forgetting an event the topic still holds could apply it twice"
             );
         }
+        if self.consumer.lag_interval.is_zero() {
+            anyhow::bail!("invalid configuration: consumer.lag_interval must not be 0");
+        }
         if self.consumer.max_attempts < 1 || self.outbox.batch_size < 1 {
             anyhow::bail!(
                 "invalid configuration: consumer.max_attempts and outbox.batch_size must be at least 1"
@@ -450,6 +453,10 @@ pub struct ConsumerConfig {
     /// stay in order, others run side by side, so a handler that waits on a provider does not
     /// hold the partition up. Keep it near the database pool (`postgres.max_connections`).
     pub max_in_flight: usize,
+    /// How often a Kafka consumer measures its group's lag (per partition it holds, and
+    /// whether it starves with none): a few broker round trips each time.
+    #[serde(with = "humantime_serde")]
+    pub lag_interval: Duration,
 }
 
 impl ConsumerConfig {
@@ -465,6 +472,7 @@ impl Default for ConsumerConfig {
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
             max_in_flight: 32,
+            lag_interval: Duration::from_secs(15),
         }
     }
 }

@@ -1,33 +1,22 @@
 //! A member that holds no partitions while its group has messages waiting: the broker left it
-//! out (tansu 0.6.0 keeps a SIGKILLed member in the group and hands its replacement nothing;
-//! see the README's "Kafka consumer groups"), so nothing is consumed though the service looks
-//! healthy. It is made visible: a gauge, a warning, and [`starved_groups`] for readiness.
+//! out (tansu 0.6.0 keeps a SIGKILLed member in the group and hands its replacement nothing),
+//! or another member holds them all and is stuck in its handler; see the README's "Kafka
+//! consumer groups". Nothing is consumed though the service looks healthy, so it is made
+//! visible: a gauge, a warning, and [`starved_groups`] for readiness.
 
 use std::collections::BTreeMap;
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-use opentelemetry::KeyValue;
-use opentelemetry::metrics::Gauge;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::bus::Subscription;
+use crate::bus::LagProbe;
 
-/// How often a consumer asks whether it starves: a local call while it holds partitions, a
-/// few broker round trips when it holds none.
-pub(super) const CHECK_EVERY: Duration = Duration::from_secs(15);
-
-/// Messages waiting for a group whose member here holds no partitions, by group; 0 otherwise.
-static LAG_WITHOUT_PARTITIONS: LazyLock<Gauge<u64>> = LazyLock::new(|| {
-    opentelemetry::global::meter("mi-platform")
-        .u64_gauge("mi.consumer.lag_without_partitions")
-        .with_description(
-            "messages waiting for the group while this member holds none of its partitions",
-        )
-        .build()
-});
+/// How often the health entry follows [`starved_groups`]: reading it costs nothing; the
+/// measurement behind it runs every `consumer.lag_interval`.
+const HEALTH_EVERY: Duration = Duration::from_secs(1);
 
 /// The groups of this process that starve now, with their waiting messages.
 static STARVED: LazyLock<Mutex<BTreeMap<String, i64>>> = LazyLock::new(Mutex::default);
@@ -47,23 +36,28 @@ pub const HEALTH_SERVICE: &str = "mi.consumers";
 
 /// Keeps [`HEALTH_SERVICE`] in `reporter` in step with [`starved_groups`] until `shutdown`.
 pub async fn report_in_health(reporter: HealthReporter, shutdown: CancellationToken) {
+    let mut reported = None;
     loop {
         let status = if starved_groups().is_empty() {
             ServingStatus::Serving
         } else {
             ServingStatus::NotServing
         };
-        reporter.set_service_status(HEALTH_SERVICE, status).await;
+        // Changes only: every update wakes the entry's `Watch` streams.
+        if reported != Some(status) {
+            reporter.set_service_status(HEALTH_SERVICE, status).await;
+            reported = Some(status);
+        }
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(CHECK_EVERY) => {}
+            () = tokio::time::sleep(HEALTH_EVERY) => {}
         }
     }
 }
 
-/// Asks `subscription` whether it starves and records the answer.
-pub(super) async fn check(subscription: &mut dyn Subscription, group: &str) {
-    let lag = match subscription.lag_without_partitions().await {
+/// Asks `probe` whether its member starves and records the answer.
+pub(super) async fn check(probe: &dyn LagProbe, group: &str) {
+    let lag = match probe.lag_without_partitions().await {
         Ok(lag) => lag,
         Err(error) => {
             tracing::debug!(
@@ -74,11 +68,7 @@ pub(super) async fn check(subscription: &mut dyn Subscription, group: &str) {
             return;
         }
     };
-    let waiting = lag.unwrap_or_default();
-    LAG_WITHOUT_PARTITIONS.record(
-        u64::try_from(waiting).unwrap_or_default(),
-        &[KeyValue::new("group", group.to_owned())],
-    );
+    crate::metrics::events::consumer_lag_without_partitions(group, lag.unwrap_or_default());
     let mut starved = STARVED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -88,8 +78,8 @@ pub(super) async fn check(subscription: &mut dyn Subscription, group: &str) {
                 group,
                 waiting,
                 "this consumer holds no partitions while messages wait for its group: the broker \
-                 has not expired a dead member or gave this one nothing; see the README's Kafka \
-                 consumer groups"
+                 has not expired a dead member, gave this one nothing, or another member is stuck; \
+                 see the README's Kafka consumer groups"
             );
             starved.insert(group.to_owned(), waiting);
         }
@@ -99,41 +89,42 @@ pub(super) async fn check(subscription: &mut dyn Subscription, group: &str) {
     }
 }
 
+/// Drops `group` from [`starved_groups`]: its member here has left.
+pub(super) fn forget(group: &str) {
+    crate::metrics::events::consumer_lag_without_partitions(group, 0);
+    STARVED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .remove(group);
+}
+
 #[cfg(test)]
 mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::bus::Delivery;
+    use crate::bus::PartitionLag;
 
-    /// A subscription that reports a fixed lag without partitions.
+    /// A probe that reports a fixed lag without partitions.
     struct Lagging(Option<i64>);
 
     #[async_trait]
-    impl Subscription for Lagging {
-        async fn next(&mut self) -> anyhow::Result<Delivery> {
-            std::future::pending().await
+    impl LagProbe for Lagging {
+        async fn assigned_lag(&self) -> anyhow::Result<Vec<PartitionLag>> {
+            Ok(Vec::new())
         }
 
-        async fn commit(&mut self, _delivery: &Delivery) -> anyhow::Result<()> {
-            Ok(())
-        }
-
-        async fn lag_without_partitions(&mut self) -> anyhow::Result<Option<i64>> {
+        async fn lag_without_partitions(&self) -> anyhow::Result<Option<i64>> {
             Ok(self.0)
-        }
-
-        async fn close(self: Box<Self>) -> anyhow::Result<()> {
-            Ok(())
         }
     }
 
     #[tokio::test]
     async fn a_starving_member_is_listed_until_it_gets_partitions() {
         let group = "starved-test.group";
-        check(&mut Lagging(Some(42)), group).await;
+        check(&Lagging(Some(42)), group).await;
         assert_eq!(starved_groups().get(group), Some(&42));
-        check(&mut Lagging(None), group).await;
+        check(&Lagging(None), group).await;
         assert_eq!(starved_groups().get(group), None);
     }
 }

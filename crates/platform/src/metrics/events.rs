@@ -1,6 +1,6 @@
 //! The metrics of the event path that the alerts and the dashboard read, for the code that
-//! knows the figures to record them under one set of names: the consumers (lag, dead letters)
-//! and notification's delivery (results per channel and provider).
+//! knows the figures to record them under one set of names: the consumers (lag, starving,
+//! dead letters) and notification's delivery (results per channel and provider).
 
 /// How far `group` is behind the end of `topic`'s `partition`, in messages: the high-water
 /// mark minus the committed position. Alerted on as `MiConsumerLag`.
@@ -12,6 +12,16 @@ pub fn consumer_lag(group: &str, topic: &str, partition: i32, lag: i64) {
         "partition" => partition.to_string(),
     )
     .set(lag.max(0) as f64);
+}
+
+/// Messages waiting for `group` while its member in this process holds none of the
+/// partitions (`crate::consumer` calls it starving); 0 when it holds some or nothing waits.
+pub fn consumer_lag_without_partitions(group: &str, waiting: i64) {
+    metrics::gauge!(
+        "mi_consumer_lag_without_partitions_messages",
+        "group" => group.to_owned(),
+    )
+    .set(waiting.max(0) as f64);
 }
 
 /// One event `group` gave up on and sent to its dead-letter topic. Alerted on as
@@ -43,6 +53,7 @@ mod tests {
         metrics::with_local_recorder(&recorder, || {
             super::consumer_lag("notification", "verification.events", 3, 42);
             super::consumer_lag("notification", "verification.events", 4, -1);
+            super::consumer_lag_without_partitions("notification", 7);
             super::consumer_dead_lettered("notification");
             super::delivery("sms", "http", "delivered");
         });
@@ -50,6 +61,7 @@ mod tests {
         for line in [
             r#"mi_consumer_lag_messages{group="notification",topic="verification.events",partition="3"} 42"#,
             r#"mi_consumer_lag_messages{group="notification",topic="verification.events",partition="4"} 0"#,
+            r#"mi_consumer_lag_without_partitions_messages{group="notification"} 7"#,
             r#"mi_consumer_dead_letters_total{group="notification"} 1"#,
             r#"mi_deliveries_total{channel="sms",provider="http",result="delivered"} 1"#,
         ] {

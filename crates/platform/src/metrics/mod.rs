@@ -82,6 +82,10 @@ fn describe() {
         "mi_consumer_lag_messages",
         "messages a consumer group is behind the end of a partition"
     );
+    metrics::describe_gauge!(
+        "mi_consumer_lag_without_partitions_messages",
+        "messages waiting for a consumer group while its member in this process holds none of its partitions"
+    );
     metrics::describe_counter!(
         "mi_consumer_dead_letters_total",
         "events a consumer group gave up on and sent to its dead-letter topic"
