@@ -150,19 +150,25 @@ impl Replica {
         }
     }
 
-    /// Whether the gRPC server answers (its readiness may still say NOT_SERVING).
+    /// Whether the server is live (`""`, what a probe asks; readiness may still wait for the
+    /// broker). A listener that is bound but not served yet answers nothing: bounded.
     async fn answers_health(&self) -> bool {
-        let Ok(channel) = tonic::transport::Channel::from_shared(self.url())
-            .expect("replica url")
-            .connect()
-            .await
-        else {
-            return false;
+        let check = async {
+            let channel = tonic::transport::Channel::from_shared(self.url())
+                .expect("replica url")
+                .connect()
+                .await
+                .ok()?;
+            HealthClient::new(channel)
+                .check(HealthCheckRequest::default())
+                .await
+                .ok()
         };
-        HealthClient::new(channel)
-            .check(HealthCheckRequest::default())
+        tokio::time::timeout(Duration::from_secs(2), check)
             .await
-            .is_ok()
+            .ok()
+            .flatten()
+            .is_some()
     }
 }
 
