@@ -13,7 +13,7 @@ use std::process::Command;
 
 /// The metrics the platform serves (`crates/platform/src/metrics`; consumer lag, consumer dead
 /// letters and deliveries through its `events` functions).
-const SERVED: [&str; 13] = [
+const SERVED: [&str; 14] = [
     "grpc_server_handled_total",
     "grpc_server_handling_seconds_bucket",
     "mi_outbox_rows",

@@ -13,7 +13,12 @@
 mod support;
 
 mod broker_restart;
+mod cluster;
 mod member_kill;
 mod outages;
 mod proxy;
+mod replicas;
+mod send_load;
+mod sign_up_load;
+mod tally;
 mod tansu;

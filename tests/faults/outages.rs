@@ -5,7 +5,6 @@
 //! something it can break: PostgreSQL through a proxy it cuts, Redis as a server of its own
 //! that it kills and starts again.
 
-use std::net::ToSocketAddrs;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,6 @@ use mi_proto::verification::v1::CreateCaptchaRequest;
 use mi_test_support as testing;
 use tonic::Code;
 
-use crate::proxy::CuttableProxy;
 use crate::support::{Backends, TestConfig, TestPlatform, test_device, unique_phone_number};
 
 /// The pool-acquire and Redis timeouts the platform runs with here.
@@ -24,20 +22,6 @@ const TIMEOUT: &str = "1s";
 const ANSWERED_WITHIN: Duration = Duration::from_millis(2500);
 /// How long the platform gets to recover once the dependency is back.
 const RECOVERS_WITHIN: Duration = Duration::from_secs(20);
-
-/// The test server's URL split around its `host:port`: `(before, host:port, after)`.
-fn postgres_url_parts() -> (String, String, String) {
-    let url = testing::postgres_url();
-    let start = url
-        .rfind('@')
-        .map_or_else(|| url.find("://").map_or(0, |at| at + 3), |at| at + 1);
-    let end = url[start..].find('/').map_or(url.len(), |at| start + at);
-    (
-        url[..start].to_owned(),
-        url[start..end].to_owned(),
-        url[end..].to_owned(),
-    )
-}
 
 /// Retries `call` until it stops answering UNAVAILABLE; panics after [`RECOVERS_WITHIN`].
 async fn until_recovered<T, F, Fut>(what: &str, mut call: F) -> (Result<T, tonic::Status>, Duration)
@@ -75,14 +59,7 @@ fn assert_unavailable<T: std::fmt::Debug>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_postgres_outage_answers_unavailable_and_the_platform_recovers() {
-    let (before, server, after) = postgres_url_parts();
-    let address = server
-        .to_socket_addrs()
-        .expect("postgres address")
-        .next()
-        .expect("an address");
-    let mut proxy = CuttableProxy::start(address).await;
-    let through_proxy = format!("{before}127.0.0.1:{}{after}", proxy.port());
+    let (mut proxy, through_proxy) = crate::proxy::in_front_of(&testing::postgres_url()).await;
     let config = TestConfig::new(Backends::Servers)
         .with_value("postgres.url", through_proxy)
         .with_value("postgres.acquire_timeout", TIMEOUT);

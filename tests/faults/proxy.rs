@@ -2,7 +2,7 @@
 //! new ones, as a PostgreSQL that went down does; starting it again on the same port brings
 //! the server back.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -57,6 +57,34 @@ impl CuttableProxy {
             }
         }));
     }
+}
+
+/// A server URL split around its `host:port`: `(before, host:port, after)`, so that the same
+/// URL can name the proxy instead (`postgres://user@host:5432/db` → `postgres://user@`,
+/// `host:5432`, `/db`).
+pub(crate) fn split_url(url: &str) -> (String, String, String) {
+    let start = url
+        .rfind('@')
+        .map_or_else(|| url.find("://").map_or(0, |at| at + 3), |at| at + 1);
+    let end = url[start..].find('/').map_or(url.len(), |at| start + at);
+    (
+        url[..start].to_owned(),
+        url[start..end].to_owned(),
+        url[end..].to_owned(),
+    )
+}
+
+/// A proxy in front of the server of `url`, and the same URL through it.
+pub(crate) async fn in_front_of(url: &str) -> (CuttableProxy, String) {
+    let (before, server, after) = split_url(url);
+    let address = server
+        .to_socket_addrs()
+        .expect("server address")
+        .next()
+        .expect("an address");
+    let proxy = CuttableProxy::start(address).await;
+    let through_proxy = format!("{before}127.0.0.1:{}{after}", proxy.port());
+    (proxy, through_proxy)
 }
 
 impl Drop for CuttableProxy {

@@ -73,6 +73,26 @@ impl DurableTansu {
         }
     }
 
+    /// SIGSTOPs the broker: its connections stay open and nothing answers, as when a broker's
+    /// machine stalls.
+    pub(crate) fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONTs a paused broker.
+    pub(crate) fn unpause(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let process = self.process.as_ref().expect("tansu is running");
+        let status = Command::new("kill")
+            .args([signal, &process.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} tansu: {status}");
+    }
+
     /// Starts the broker again on the same port and storage; returns once it listens.
     pub(crate) async fn restart(&mut self) {
         assert!(self.process.is_none(), "tansu is already running");
