@@ -203,12 +203,20 @@ async fn process(
         let current = tracing::Span::current();
         current.record("messaging.message.id", envelope.event_id.as_str());
         current.record("event_type", envelope.event_type.as_str());
-        let mut attempt: u32 = 0;
+        // Failures that count towards dead-lettering, and all failures (for the backoff). A
+        // dependency outage (the database or Redis unreachable) says nothing about the event:
+        // it is retried until the dependency is back, the partition waiting behind it, and never
+        // dead-lettered for it; a 15 s PostgreSQL outage used up five attempts in 3 s.
+        let (mut attempt, mut failures): (u32, u32) = (0, 0);
         loop {
-            attempt += 1;
             let Err(error) = handler.handle(&envelope).await else {
                 return true;
             };
+            failures = failures.saturating_add(1);
+            let outage = crate::outage::unreachable_dependency(&error);
+            if outage.is_none() {
+                attempt += 1;
+            }
             if attempt >= config.max_attempts {
                 let reason = format!("handler failed {attempt} times: {error:#}");
                 if let Err(error) = handler.gave_up(&envelope, &reason).await {
@@ -223,9 +231,10 @@ async fn process(
                 first: config.initial_backoff,
                 max: config.max_backoff,
             }
-            .after(attempt);
+            .after(failures);
             tracing::warn!(
                 attempt,
+                outage = outage.map(crate::outage::Dependency::as_str),
                 retry_in_ms = wait.as_millis() as u64,
                 error = format!("{error:#}"),
                 "event handler failed"
@@ -325,4 +334,106 @@ pub async fn begin_once(
         return Ok(None);
     }
     Ok(Some(transaction))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::bus::EmbeddedBus;
+
+    /// Fails its first `failures` calls with `error()`, then succeeds.
+    struct Flaky {
+        failures: u32,
+        calls: AtomicU32,
+        error: fn() -> anyhow::Error,
+    }
+
+    #[async_trait]
+    impl EventHandler for Flaky {
+        async fn handle(&self, _event: &EventEnvelope) -> anyhow::Result<()> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) < self.failures {
+                return Err((self.error)());
+            }
+            Ok(())
+        }
+    }
+
+    async fn run(handler: &Flaky) -> (bool, usize) {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let bus = EmbeddedBus::open(&directory.path().join("bus.db"))
+            .await
+            .expect("bus");
+        let spec = ConsumerSpec {
+            group: "test".into(),
+            topics: vec!["test.events".into()],
+            dead_letter_topic: "test.events.dead".into(),
+        };
+        bus.create_topics(&[spec.dead_letter_topic.clone()])
+            .await
+            .expect("topic");
+        let config = ConsumerConfig {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+            ..ConsumerConfig::default()
+        };
+        let envelope = EventEnvelope {
+            event_id: "event-1".into(),
+            ..EventEnvelope::default()
+        };
+        let delivery = Delivery {
+            message: BusMessage {
+                topic: "test.events".into(),
+                key: "aggregate".into(),
+                headers: Vec::new(),
+                payload: envelope.encode_to_vec(),
+            },
+            partition: 0,
+            offset: 0,
+        };
+        let handled = process(
+            &bus,
+            &spec,
+            &config,
+            handler,
+            &delivery,
+            &CancellationToken::new(),
+        )
+        .await;
+        let mut dead = bus
+            .subscribe("test.dead-readers", &[spec.dead_letter_topic.clone()])
+            .await
+            .expect("subscribe");
+        let dead_letters = match tokio::time::timeout(Duration::from_millis(300), dead.next()).await
+        {
+            Ok(Ok(_)) => 1,
+            _ => 0,
+        };
+        (handled, dead_letters)
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_retried_past_max_attempts_and_never_dead_letters() {
+        let handler = Flaky {
+            failures: 10,
+            calls: AtomicU32::new(0),
+            error: || anyhow::Error::new(sqlx::Error::PoolTimedOut).context("linking a device"),
+        };
+        assert_eq!(run(&handler).await, (true, 0));
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 11);
+    }
+
+    #[tokio::test]
+    async fn a_failing_handler_is_dead_lettered_after_max_attempts() {
+        let handler = Flaky {
+            failures: 10,
+            calls: AtomicU32::new(0),
+            error: || anyhow::anyhow!("a bug"),
+        };
+        assert_eq!(run(&handler).await, (true, 1));
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 3);
+    }
 }
