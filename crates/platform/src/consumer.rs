@@ -371,7 +371,7 @@ mod tests {
             topics: vec!["test.events".into()],
             dead_letter_topic: "test.events.dead".into(),
         };
-        bus.create_topics(&[spec.dead_letter_topic.clone()])
+        bus.create_topics(std::slice::from_ref(&spec.dead_letter_topic))
             .await
             .expect("topic");
         let config = ConsumerConfig {
@@ -404,7 +404,10 @@ mod tests {
         )
         .await;
         let mut dead = bus
-            .subscribe("test.dead-readers", &[spec.dead_letter_topic.clone()])
+            .subscribe(
+                "test.dead-readers",
+                std::slice::from_ref(&spec.dead_letter_topic),
+            )
             .await
             .expect("subscribe");
         let dead_letters = match tokio::time::timeout(Duration::from_millis(300), dead.next()).await
