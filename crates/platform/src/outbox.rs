@@ -175,10 +175,10 @@ impl OutboxRelay {
                 topic_ready = true;
                 Ok(1)
             };
-            let outcome = tokio::select! {
-                () = shutdown.cancelled() => break,
-                outcome = work => outcome,
-            };
+            // A batch in progress finishes (published rows deleted, the rest released) before
+            // shutdown is looked at: cancelled after its claim, it would leave its aggregates
+            // leased, and every other replica would skip them until the lease ran out.
+            let outcome = work.await;
             let wait = match outcome {
                 Ok(0) => {
                     failures = 0;
