@@ -12,6 +12,9 @@ use mi_proto::common::v1::Channel as CodeChannel;
 use mi_proto::verification::v1::CreateCaptchaRequest;
 use mi_test_support as testing;
 use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
 
 use crate::support::{Backends, TestConfig, TestPlatform, test_device, unique_phone_number};
 
@@ -197,4 +200,44 @@ async fn a_redis_outage_answers_unavailable_and_the_platform_recovers() {
         result.as_ref().map(|_| ()).map_err(tonic::Status::code)
     );
     assert!(result.is_ok(), "SignIn after Redis came back: {result:?}");
+}
+
+/// A platform started while PostgreSQL is down waits for it, and serves once it is back with
+/// nobody restarting it (it used to exit at once: a replica started during an outage needed
+/// whatever restarts processes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_platform_started_during_a_postgres_outage_comes_up_once_it_is_back() {
+    let (mut proxy, through_proxy) = crate::proxy::in_front_of(&testing::postgres_url()).await;
+    proxy.cut();
+    let config = TestConfig::new(Backends::Servers).with_value("postgres.url", through_proxy);
+    let platform = TestPlatform::start_with(config).await;
+    // Several failed connections and their backoff. A platform that gave up meanwhile never
+    // serves below, and `stop` names its error.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    proxy.resume().await;
+    let back_at = Instant::now();
+    let mut health = HealthClient::new(crate::support::channel(platform.addresses.verification).await);
+    loop {
+        let mut request = tonic::Request::new(HealthCheckRequest {
+            service: String::new(),
+        });
+        request.set_timeout(Duration::from_secs(1));
+        let serving = health.check(request).await.is_ok_and(|answer| {
+            answer.into_inner().status == ServingStatus::Serving as i32
+        });
+        if serving {
+            break;
+        }
+        assert!(
+            back_at.elapsed() < RECOVERS_WITHIN,
+            "not serving {RECOVERS_WITHIN:?} after PostgreSQL came up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("started during a PostgreSQL outage: serving {:?} after it came up", back_at.elapsed());
+    // And it works: a code is sent, which writes the database.
+    let sent = platform.sign_up(&unique_phone_number(), CodeChannel::Sms).await;
+    assert!(!sent.verification_id.is_empty());
+    platform.stop().await;
 }

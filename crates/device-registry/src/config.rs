@@ -48,8 +48,10 @@ pub struct Settings {
     /// The longest wait after a not-now.
     #[serde(with = "humantime_serde")]
     pub not_now_backoff_max: Duration,
-    /// How often command channels and watchers look for changes they were not woken for
-    /// (a missed wake-up), and how often expired commands are swept.
+    /// How often command watchers look for changes they were not woken for (a missed
+    /// wake-up), and how often expired commands are swept. A command channel looks again at
+    /// each heartbeat instead: thousands of idle channels polling every few seconds cost more
+    /// than the rest of the registry.
     #[serde(with = "humantime_serde")]
     pub command_poll: Duration,
     /// How long reported locations are kept (ListLocations shows this much; the retention
@@ -57,7 +59,11 @@ pub struct Settings {
     #[serde(with = "humantime_serde")]
     pub location_history: Duration,
     /// How location reports are written: concurrent calls share one transaction.
-    pub location_writes: LocationWrites,
+    pub location_writes: GroupWrites,
+    /// How the tokens of device-side calls are spent (each token once, a replay refused):
+    /// concurrent calls share one transaction, rather than each waiting for a commit of its
+    /// own.
+    pub token_writes: GroupWrites,
 }
 
 /// `device.command_expiry`: how long each kind of command waits for its device.
@@ -94,11 +100,12 @@ impl Default for CommandExpirySettings {
     }
 }
 
-/// The group commit of location reports (`MI_DEVICE__LOCATION_WRITES__...`).
+/// A group commit: concurrent calls share one transaction (`MI_DEVICE__LOCATION_WRITES__...`,
+/// `MI_DEVICE__TOKEN_WRITES__...`).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default)]
-pub struct LocationWrites {
-    /// The most calls one transaction writes (each up to 100 locations).
+pub struct GroupWrites {
+    /// The most calls one transaction writes (a location report holds up to 100 locations).
     pub max_calls: usize,
     /// Calls waiting for a writer beyond which new calls wait to be queued.
     pub queue: usize,
@@ -106,7 +113,7 @@ pub struct LocationWrites {
     pub writers: usize,
 }
 
-impl Default for LocationWrites {
+impl Default for GroupWrites {
     fn default() -> Self {
         Self {
             max_calls: 256,
@@ -116,8 +123,8 @@ impl Default for LocationWrites {
     }
 }
 
-impl From<LocationWrites> for GroupCommitSettings {
-    fn from(writes: LocationWrites) -> Self {
+impl From<GroupWrites> for GroupCommitSettings {
+    fn from(writes: GroupWrites) -> Self {
         Self {
             max_calls: writes.max_calls,
             queue: writes.queue,
@@ -140,7 +147,8 @@ impl Default for Settings {
             not_now_backoff_max: Duration::from_secs(600),
             command_poll: Duration::from_secs(5),
             location_history: Duration::from_secs(24 * 60 * 60),
-            location_writes: LocationWrites::default(),
+            location_writes: GroupWrites::default(),
+            token_writes: GroupWrites::default(),
         }
     }
 }

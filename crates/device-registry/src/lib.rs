@@ -79,8 +79,8 @@ impl Service for DeviceRegistryService {
         let devices = Arc::new(SqlDeviceStore::new(
             host.database().clone(),
             host.outbox().clone(),
-            host.consumer_group(),
-            wake.clone(),
+            (host.consumer_group(), wake.clone()),
+            settings.token_writes.into(),
         ));
         let registry = DeviceRegistry::new(
             Arc::clone(&devices) as _,

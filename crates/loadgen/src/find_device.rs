@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::cpu;
-use crate::driver::{self, Report};
+use crate::driver::{self, Pace, Report};
 use crate::identity::Prepared;
 use crate::phones::{Phone, bearer};
 
@@ -68,26 +68,26 @@ impl Arrivals {
     }
 }
 
-/// Owners ring their phones over `owners` from `concurrency` clients; each call is timed until
-/// the command arrives where `arrivals` hears of it (a phone's channel or the push endpoint).
+/// Owners ring their phones over `owners` at `pace`; each call is timed until the command
+/// arrives where `arrivals` hears of it (a phone's channel or the push endpoint).
 async fn ring_phones(
     owners: Arc<Vec<Channel>>,
     accounts: Arc<Vec<Prepared>>,
     phones: Arc<Vec<Phone>>,
     arrivals: Arc<Arrivals>,
-    concurrency: usize,
+    pace: Pace,
     duration: Duration,
 ) -> anyhow::Result<Report> {
-    driver::run(concurrency, duration, u64::MAX, move |worker, iteration| {
-        let mut registry = DeviceRegistryServiceClient::new(owners[worker % owners.len()].clone());
-        let phone_index = usize::try_from(iteration).unwrap_or(0) % phones.len();
+    driver::run_at(pace, duration, move |iteration| {
+        let index = usize::try_from(iteration).unwrap_or(0);
+        let mut registry = DeviceRegistryServiceClient::new(owners[index % owners.len()].clone());
         let (phones, accounts, arrivals) = (
             Arc::clone(&phones),
             Arc::clone(&accounts),
             Arc::clone(&arrivals),
         );
         async move {
-            let phone = &phones[phone_index];
+            let phone = &phones[index % phones.len()];
             let command_id = uuid::Uuid::new_v4().simple().to_string();
             let request = bearer(
                 IssueCommandRequest {
@@ -177,7 +177,7 @@ pub(crate) async fn command_to_device(
     device_endpoint: &str,
     accounts: Arc<Vec<Prepared>>,
     phones: Arc<Vec<Phone>>,
-    concurrency: usize,
+    pace: Pace,
     duration: Duration,
 ) -> anyhow::Result<Report> {
     let arrivals = Arc::new(Arrivals::default());
@@ -186,7 +186,7 @@ pub(crate) async fn command_to_device(
         "connected     {} phones to {device_endpoint}",
         readers.len()
     ));
-    ring_phones(owners, accounts, phones, arrivals, concurrency, duration).await
+    ring_phones(owners, accounts, phones, arrivals, pace, duration).await
 }
 
 /// `idle-channels`: the platform's RSS (`rss` reads it) before and after every phone opens its
@@ -235,7 +235,7 @@ pub(crate) async fn command_to_push(
     listen: SocketAddr,
     accounts: Arc<Vec<Prepared>>,
     phones: Arc<Vec<Phone>>,
-    concurrency: usize,
+    pace: Pace,
     duration: Duration,
 ) -> anyhow::Result<Report> {
     let arrivals = Arc::new(Arrivals::default());
@@ -256,7 +256,7 @@ pub(crate) async fn command_to_push(
         },
     ));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let report = ring_phones(owners, accounts, phones, arrivals, concurrency, duration).await;
+    let report = ring_phones(owners, accounts, phones, arrivals, pace, duration).await;
     server.abort();
     report
 }

@@ -56,7 +56,8 @@ enum Scenario {
     /// Device turned on before the run), a new device token per call.
     ReportLocations,
     /// `--devices` phones keep their command channels open (to `--device-replica` if given);
-    /// owners ring them from `--concurrency` clients, timed until the phone receives it.
+    /// owners ring them (at `--rate`, or from `--concurrency` clients), timed until the phone
+    /// receives it.
     CommandToDevice,
     /// `--devices` phones open their command channels and stay idle for `--seconds`; prints
     /// the platform's RSS growth (`--platform-pid`) per channel.
@@ -120,9 +121,12 @@ struct Args {
     /// 0 sends each call as soon as the previous one of its client is answered.
     #[arg(long, default_value_t = 0.0)]
     read_rate: f64,
-    /// For code-to-provider: SendCode calls per second, sent on time whatever the answers take.
-    #[arg(long, default_value_t = 500.0)]
-    rate: f64,
+    /// Calls per second, sent on time whatever the answers take (an open loop). For
+    /// code-to-provider (SendCode; 500 unless given), command-to-device and command-to-push
+    /// (IssueCommand; without it, `--concurrency` owners each ring as soon as their last ring
+    /// arrived, which measures the saturation point).
+    #[arg(long)]
+    rate: Option<f64>,
     /// For code-to-provider: where the HTTP SMS provider listens (notification's
     /// `MI_NOTIFICATION__HTTP_PROVIDER__URL` must point here, with `SMS_TRANSPORT=http`).
     #[arg(long, default_value_t = provider::DEFAULT_LISTEN)]
@@ -247,33 +251,28 @@ async fn main() -> anyhow::Result<()> {
             report.print(&name);
             sample.print_since(report.succeeded);
         }
-        Scenario::CommandToDevice => {
+        Scenario::CommandToDevice | Scenario::CommandToPush => {
             let (owners, accounts, phones) = phones_setup(&args).await?;
+            let pace = args.rate.map_or(
+                driver::Pace::Closed(args.concurrency),
+                driver::Pace::Open,
+            );
             let sample = cpu::Sample::now();
-            let report = find_device::command_to_device(
-                owners,
-                args.device_replica.as_deref().unwrap_or(&args.device),
-                accounts,
-                phones,
-                args.concurrency,
-                duration,
-            )
-            .await?;
-            report.print(&name);
-            sample.print_since(report.succeeded);
-        }
-        Scenario::CommandToPush => {
-            let (owners, accounts, phones) = phones_setup(&args).await?;
-            let sample = cpu::Sample::now();
-            let report = find_device::command_to_push(
-                owners,
-                args.push_listen,
-                accounts,
-                phones,
-                args.concurrency,
-                duration,
-            )
-            .await?;
+            let report = if matches!(args.scenario, Scenario::CommandToDevice) {
+                let replica = args.device_replica.as_deref().unwrap_or(&args.device);
+                find_device::command_to_device(owners, replica, accounts, phones, pace, duration)
+                    .await?
+            } else {
+                find_device::command_to_push(
+                    owners,
+                    args.push_listen,
+                    accounts,
+                    phones,
+                    pace,
+                    duration,
+                )
+                .await?
+            };
             report.print(&name);
             sample.print_since(report.succeeded);
         }

@@ -207,6 +207,22 @@ impl Database {
         }
     }
 
+    /// A transaction that will write and whose commit does not wait for the write-ahead log
+    /// to reach the disk (PostgreSQL's `synchronous_commit = off`, for this transaction only):
+    /// for writes a crash of the database server may lose without harm, because whoever
+    /// relies on them recovers (a command's delivery mark: the command is delivered again and
+    /// the device ignores the repeat). A crash loses at most the last few hundred milliseconds
+    /// of such commits and never leaves the data inconsistent. SQLite: [`Self::begin_write`].
+    pub async fn begin_write_unflushed(&self) -> sqlx::Result<Transaction<'static, Any>> {
+        let mut transaction = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *transaction)
+                .await?;
+        }
+        Ok(transaction)
+    }
+
     /// Which server this is.
     pub fn backend(&self) -> Backend {
         self.backend

@@ -12,14 +12,46 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::Platform;
+use crate::backoff::Backoff;
 use crate::consumer::{self, ConsumerSpec, EventHandler};
 use crate::db::Database;
 use crate::health::{self, PortHealth, ReadinessCheck};
 use crate::metrics;
+use crate::outage::unreachable_dependency;
 use crate::outbox::Outbox;
 use crate::retention::{self, Expiry};
 use crate::service::GrpcServices;
 use crate::wake::Wake;
+
+/// Connects to the service's database, waiting while it is unreachable (PostgreSQL restarting,
+/// or a deployment that started the services before it): retried with backoff, each failure a
+/// warning, until it answers or `shutdown`. A replica started during an outage so comes up by
+/// itself once the database is back, where exiting would leave it to whatever restarts
+/// processes (or to a person). Any other failure (a bad URL, a refused password) ends the start
+/// at once: waiting would not mend it.
+async fn connect_when_reachable(
+    platform: &Platform,
+    name: &str,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Database> {
+    let backoff = Backoff::infrastructure(platform.config.outbox.max_backoff);
+    let mut failures: u32 = 0;
+    loop {
+        let error = match Database::connect(&platform.config, name).await {
+            Ok(database) => return Ok(database),
+            Err(error) if unreachable_dependency(&error).is_some() => error,
+            Err(error) => return Err(error),
+        };
+        failures = failures.saturating_add(1);
+        let wait = backoff.after(failures);
+        tracing::warn!(service = name, failures, retry_in_ms = wait.as_millis() as u64,
+            error = format!("{error:#}"), "database unreachable at start; waiting for it");
+        tokio::select! {
+            () = shutdown.cancelled() => return Err(error.context("shut down while waiting for the database")),
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
 
 /// One service's database and outbox, and the background tasks run beside its gRPC server.
 /// [`crate::service::Service::build`] receives it started.
@@ -45,7 +77,7 @@ impl ServiceHost {
         migrations: Migrator,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let database = Database::connect(&platform.config, name).await?;
+        let database = connect_when_reachable(&platform, name, &shutdown).await?;
         database.migrate(migrations).await?;
         let mut tasks = JoinSet::new();
         let outbox_written = start_wake(

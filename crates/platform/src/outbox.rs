@@ -4,9 +4,10 @@
 //! Replicas share the table safely and keep each aggregate's order: a relay claims whole
 //! aggregates by setting a lease on their oldest rows, skipping every aggregate another relay
 //! holds (`claim.rs`), publishes each aggregate's events one after the other (`in_order.rs`),
-//! and only the holder of the claim deletes the rows. A relay that dies mid-batch leaves a
-//! lease that expires; another relay publishes the rows again (at-least-once; consumers
-//! deduplicate by event id, and the first copy of each event still arrives in order).
+//! and only the holder of the claim deletes the rows. A claim is renewed while its batch is
+//! being published, so the lease can be short: a relay that dies mid-batch leaves a lease that
+//! expires within `outbox.lease`, and another relay publishes the rows again (at-least-once;
+//! consumers deduplicate by event id, and the first copy of each event still arrives in order).
 //!
 //! No row holds up other aggregates: a row the bus refuses for what it is (too large,
 //! malformed) is parked in `outbox_dead_letters` (`dead_letter.rs`) and its aggregate goes on;
@@ -225,7 +226,10 @@ impl OutboxRelay {
         if events.is_empty() {
             return Ok(0);
         }
-        let outcomes = in_order::publish(self.bus.as_ref(), &events).await;
+        let outcomes = tokio::select! {
+            outcomes = in_order::publish(self.bus.as_ref(), &events) => outcomes,
+            never = claim::keep_alive(&self.database, &claim_id, self.config.lease) => match never {},
+        };
         let mut first_transient_error = None;
         let mut left_outbox = 0;
         for (event, outcome) in events.iter().zip(outcomes) {

@@ -149,8 +149,16 @@ impl Subscription {
     /// fallback poll, whichever comes first.
     pub async fn wait(&mut self, until: tokio::time::Instant) {
         let poll = tokio::time::Instant::now() + self.wake.inner.fallback_poll;
+        self.wait_until(until.min(poll)).await;
+    }
+
+    /// Returns when the key was signalled since the last wait, or at `until`, without the
+    /// fallback poll: for a waiter that looks again by `until` anyway (a command channel at
+    /// its heartbeat), for which the poll would only add reads. A signal lost while the
+    /// listener reconnects wakes every waiter, so only a waiter's own `until` bounds the rest.
+    pub async fn wait_until(&mut self, until: tokio::time::Instant) {
         // The sender lives as long as any subscription of its key, so this never errs.
-        let _ = tokio::time::timeout_at(until.min(poll), self.receiver.changed()).await;
+        let _ = tokio::time::timeout_at(until, self.receiver.changed()).await;
     }
 }
 

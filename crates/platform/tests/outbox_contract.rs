@@ -19,12 +19,13 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 /// Records what was published; fails every publish while `failing` is set, and that of the
-/// event `failing_event` names while that is set.
+/// event `failing_event` names while that is set; takes `publish_delay` over each publish.
 #[derive(Debug, Default)]
 struct RecordingBus {
     published: Mutex<Vec<BusMessage>>,
     failing: std::sync::atomic::AtomicBool,
     failing_event: Mutex<Option<String>>,
+    publish_delay: Duration,
 }
 
 #[async_trait]
@@ -38,6 +39,7 @@ impl EventBus for RecordingBus {
     }
 
     async fn publish(&self, messages: &[BusMessage]) -> anyhow::Result<()> {
+        tokio::time::sleep(self.publish_delay).await;
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             anyhow::bail!("broker unreachable");
         }
@@ -207,6 +209,64 @@ async fn concurrent_relays_publish_each_event_once_in_order(database: &Database,
     assert_eq!(outbox_rows(database).await, 0);
 }
 
+/// A claim lasts while its batch is being published, however long that takes (the relay renews
+/// it); the claim of a relay that stopped mid-batch (its process died) is free one lease later.
+async fn a_claim_lives_as_long_as_its_relay(database: &Database, outbox: &Outbox) {
+    let mut transaction = database.pool().begin().await.expect("begin");
+    outbox
+        .enqueue(&mut transaction, "slow", &event(1))
+        .await
+        .expect("enqueue");
+    transaction.commit().await.expect("commit");
+    let lease = Duration::from_millis(600);
+    let config = OutboxConfig {
+        lease,
+        ..OutboxConfig::default()
+    };
+    let other_bus = Arc::new(RecordingBus::default());
+    let other = outbox.relay(database.clone(), other_bus.clone(), config.clone());
+
+    // A publish four leases long: the other relay finds nothing to take meanwhile.
+    let slow_bus = Arc::new(RecordingBus {
+        publish_delay: lease * 4,
+        ..RecordingBus::default()
+    });
+    let slow = outbox.relay(database.clone(), slow_bus.clone(), config.clone());
+    let publishing = tokio::spawn(async move { slow.publish_batch().await });
+    for _ in 0..5 {
+        tokio::time::sleep(lease / 2).await;
+        assert_eq!(
+            other.publish_batch().await.expect("claim"),
+            0,
+            "took the rows of a relay still publishing them"
+        );
+    }
+    assert_eq!(publishing.await.expect("join").expect("publish"), 1);
+    assert_eq!(slow_bus.published.lock().expect("lock").len(), 1);
+    assert!(other_bus.published.lock().expect("lock").is_empty());
+
+    // This relay stops mid-batch, as a killed process would: one lease later the row is free.
+    let mut transaction = database.pool().begin().await.expect("begin");
+    outbox
+        .enqueue(&mut transaction, "orphaned", &event(2))
+        .await
+        .expect("enqueue");
+    transaction.commit().await.expect("commit");
+    let stuck_bus = Arc::new(RecordingBus {
+        publish_delay: Duration::from_secs(3600),
+        ..RecordingBus::default()
+    });
+    let stuck = outbox.relay(database.clone(), stuck_bus, config);
+    let dying = tokio::spawn(async move { stuck.publish_batch().await });
+    tokio::time::sleep(lease / 3).await;
+    dying.abort();
+    assert_eq!(other.publish_batch().await.expect("claim"), 0, "still leased");
+    tokio::time::sleep(lease * 2).await;
+    assert_eq!(other.publish_batch().await.expect("publish"), 1);
+    assert_eq!(other_bus.published.lock().expect("lock").len(), 1);
+    assert_eq!(outbox_rows(database).await, 0);
+}
+
 /// After a passing failure of one aggregate's event, the rest of that aggregate waits for the
 /// retry (sending it would put it ahead of the failed one); other aggregates flow.
 async fn a_failed_event_holds_back_the_rest_of_its_aggregate(database: &Database, outbox: &Outbox) {
@@ -306,6 +366,7 @@ async fn run_contract(database: Database) {
     events_commit_and_roll_back_with_the_state_change(&database, &outbox).await;
     relay_keeps_rows_while_the_bus_fails_then_publishes_them(&database, &outbox).await;
     concurrent_relays_publish_each_event_once_in_order(&database, &outbox).await;
+    a_claim_lives_as_long_as_its_relay(&database, &outbox).await;
     a_failed_event_holds_back_the_rest_of_its_aggregate(&database, &outbox).await;
     an_event_is_processed_once_per_group(&database).await;
 }

@@ -8,10 +8,18 @@ use std::marker::PhantomData;
 
 use mi_contracts::{ERROR_DOMAIN, Reason};
 use prost::Message;
-use tonic::codec::{Codec, DecodeBuf, Decoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
 use tonic::{Code, Status};
 use tonic_prost::ProstEncoder;
 use tonic_types::{ErrorDetails, StatusExt};
+
+/// The encode buffer a response starts with (tonic's default is 8 KiB). A streamed response
+/// keeps its buffer while the stream is open, so every idle command channel held 8 KiB for
+/// heartbeats of a few dozen bytes. A larger message grows the buffer as it needs.
+const ENCODE_BUFFER_BYTES: usize = 1024;
+
+/// tonic's default: a stream yields once this much is encoded.
+const YIELD_THRESHOLD_BYTES: usize = 32 * 1024;
 
 /// Encodes `T` and decodes `U` with prost.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +42,7 @@ where
     type Decoder = WireDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        ProstEncoder::default()
+        ProstEncoder::new(BufferSettings::new(ENCODE_BUFFER_BYTES, YIELD_THRESHOLD_BYTES))
     }
 
     fn decoder(&mut self) -> Self::Decoder {

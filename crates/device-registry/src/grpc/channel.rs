@@ -11,6 +11,7 @@ use mi_proto::device::v1 as api;
 use mi_proto::device::v1::acknowledge_command_request::Outcome;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -26,7 +27,10 @@ const MAX_ERROR_CHARS: usize = 200;
 /// How far ahead of the registry's clock a device's clock may run.
 const MAX_CLOCK_AHEAD: Duration = Duration::from_secs(300);
 
-type ChannelSender = mpsc::Sender<Result<api::ChannelMessage, Status>>;
+/// Boxed: a channel's queue allocates room for 32 items up front, and an unboxed item (a
+/// command or a status) is hundreds of bytes; boxed, an idle channel holds 256 bytes of queue.
+type ChannelItem = Box<Result<api::ChannelMessage, Status>>;
+type ChannelSender = mpsc::Sender<ChannelItem>;
 
 impl DeviceRegistryHandler {
     pub(super) async fn open_command_channel(
@@ -43,7 +47,7 @@ impl DeviceRegistryHandler {
             .open_channel(&device, &channel_id)
             .await
             .map_err(|error| ServiceError::internal(&error))?;
-        let (sender, receiver) = mpsc::channel(16);
+        let (sender, receiver) = mpsc::channel::<ChannelItem>(16);
         let channel = Channel {
             queue: self.commands.clone(),
             device,
@@ -53,7 +57,9 @@ impl DeviceRegistryHandler {
             shutdown: self.shutdown.clone(),
         };
         tokio::spawn(channel.run(changes));
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        Ok(Response::new(Box::pin(
+            ReceiverStream::new(receiver).map(|item| *item),
+        )))
     }
 
     pub(super) async fn acknowledge_command(
@@ -103,23 +109,23 @@ impl Channel {
         let mut sent: HashSet<(String, u32)> = HashSet::new();
         let mut next_heartbeat = Instant::now();
         loop {
+            // A heartbeat marks the channel alive (a write); every other wake-up only checks
+            // that no newer channel replaced it (a read).
+            let heartbeat = Instant::now() >= next_heartbeat;
             match self
                 .queue
-                .channel_alive(&self.device, &self.channel_id)
+                .channel_alive(&self.device, &self.channel_id, heartbeat)
                 .await
             {
                 Ok(()) => {}
                 Err(ChannelError::Replaced) => break,
                 Err(ChannelError::Unexpected(error)) => {
-                    let _ = self
-                        .sender
-                        .send(Err(ServiceError::internal(&error).into()))
-                        .await;
+                    self.fail(&error).await;
                     break;
                 }
             }
             // First, so a device knows its channel is open before any command.
-            if Instant::now() >= next_heartbeat {
+            if heartbeat {
                 let heartbeat = api::Heartbeat {
                     time: Some(UnixMillis::now().to_timestamp()),
                 };
@@ -140,10 +146,7 @@ impl Channel {
             {
                 Ok(due) => due,
                 Err(error) => {
-                    let _ = self
-                        .sender
-                        .send(Err(ServiceError::internal(&error).into()))
-                        .await;
+                    self.fail(&error).await;
                     break;
                 }
             };
@@ -157,8 +160,10 @@ impl Channel {
             let until = due.next_due.map_or(next_heartbeat, |next_due| {
                 next_heartbeat.min(instant_of(next_due))
             });
+            // The heartbeat is this channel's poll: no fallback poll on top of it, which with
+            // thousands of idle channels was most of what they cost.
             tokio::select! {
-                () = changes.wait(until) => {}
+                () = changes.wait_until(until) => {}
                 () = self.sender.closed() => break,
                 () = self.shutdown.cancelled() => break,
             }
@@ -170,7 +175,12 @@ impl Channel {
         let message = api::ChannelMessage {
             message: Some(message),
         };
-        self.sender.send(Ok(message)).await.is_ok()
+        self.sender.send(Box::new(Ok(message))).await.is_ok()
+    }
+
+    async fn fail(&self, error: &anyhow::Error) {
+        let status = ServiceError::internal(error).into();
+        let _ = self.sender.send(Box::new(Err(status))).await;
     }
 
     async fn close(&self) {

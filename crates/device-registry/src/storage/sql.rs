@@ -12,7 +12,8 @@ use mi_platform::wake::Wake;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use super::{accounts, audit, sql_locations};
+use super::spent_tokens::SpentTokens;
+use super::{GroupCommitSettings, accounts, audit, sql_locations};
 use crate::domain::commands::{Action, Command, CommandState};
 use crate::domain::events::{Actor, Audience, DeviceEvent};
 use crate::domain::{
@@ -63,18 +64,21 @@ pub(crate) struct SqlDeviceStore {
     consumer_group: String,
     /// Wakes a removed device's channel (it ends) and its commands' watchers.
     wake: Wake,
+    spent_tokens: SpentTokens,
 }
 
 impl SqlDeviceStore {
     /// A store over a migrated database, recording events in `outbox`; `consumer_group` keys
-    /// its processed-event records; `wake` wakes the channels and watchers of removed devices.
+    /// its processed-event records; `wake` wakes the channels and watchers of removed devices;
+    /// spent device tokens are written in batches as `token_writes` says.
     pub(crate) fn new(
         database: Database,
         outbox: Outbox,
-        consumer_group: String,
-        wake: Wake,
+        (consumer_group, wake): (String, Wake),
+        token_writes: GroupCommitSettings,
     ) -> Self {
         Self {
+            spent_tokens: SpentTokens::new(database.clone(), token_writes),
             database,
             outbox,
             consumer_group,
@@ -603,15 +607,9 @@ impl DeviceStore for SqlDeviceStore {
         jti: &str,
         expires_at: UnixMillis,
     ) -> anyhow::Result<bool> {
-        let inserted = sqlx::query(
-            "INSERT INTO spent_device_tokens (token_key, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (token_key) DO NOTHING",
-        )
-        .bind(token_key(mi_id, device_id, jti))
-        .bind(expires_at.as_i64())
-        .execute(self.database.pool())
-        .await?;
-        Ok(inserted.rows_affected() == 1)
+self.spent_tokens
+            .spend(token_key(mi_id, device_id, jti), expires_at.as_i64())
+            .await
     }
 
     async fn report_status(

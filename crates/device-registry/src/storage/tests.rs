@@ -52,8 +52,8 @@ async fn stores(database: Database, directory: Option<tempfile::TempDir>) -> Sto
         devices: SqlDeviceStore::new(
             database.clone(),
             outbox.clone(),
-            "device".into(),
-            wake.clone(),
+            ("device".into(), wake.clone()),
+            writes,
         ),
         locations: SqlLocationStore::new(database.clone(), writes),
         sync: SqlSyncSettingsStore::new(database.clone(), outbox, wake.clone()),

@@ -384,7 +384,8 @@ pub struct OutboxConfig {
     /// How often the relay looks for rows written by other replicas.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
-    /// How long a claim lasts before another relay may take the rows over.
+    /// How long a claim lasts unless renewed (its relay renews it every third of this while
+    /// publishing): how long the rows of a relay that died wait for another to take them over.
     #[serde(with = "humantime_serde")]
     pub lease: Duration,
     /// The longest wait between retries while the bus is unreachable.
@@ -401,7 +402,7 @@ impl Default for OutboxConfig {
         Self {
             batch_size: 100,
             poll_interval: Duration::from_millis(250),
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(10),
             max_backoff: Duration::from_secs(10),
             stale_after: Duration::from_secs(60),
         }

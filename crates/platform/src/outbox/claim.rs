@@ -93,3 +93,29 @@ pub(super) async fn claim(
     events.sort_by(|a, b| (a.created_at, &a.event_id).cmp(&(b.created_at, &b.event_id)));
     Ok(events)
 }
+
+/// Keeps `claim_id`'s leases alive while its batch is being published, renewing them every
+/// third of `lease`; never returns (dropped with the publishing). A publish slower than the
+/// lease (a broker failing over) so keeps its claim, while the lease itself stays short: the
+/// claim of a relay whose process died frees within one lease, where a lease long enough for
+/// the slowest publish held those aggregates back for a minute. A renewal that fails (the
+/// database unreachable) is tried again at the next tick; claims cannot be taken meanwhile
+/// either.
+pub(super) async fn keep_alive(
+    database: &Database,
+    claim_id: &str,
+    lease: std::time::Duration,
+) -> std::convert::Infallible {
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let until = UnixMillis::now().saturating_add(lease);
+        let renewed = sqlx::query("UPDATE outbox SET lease_expires_at = $2 WHERE lease_owner = $1")
+            .bind(claim_id)
+            .bind(until.as_i64())
+            .execute(database.pool())
+            .await;
+        if let Err(error) = renewed {
+            tracing::debug!(error = %error, "outbox lease not renewed; retrying");
+        }
+    }
+}

@@ -43,22 +43,26 @@ impl CommandQueue {
             .await
     }
 
-    /// Marks channel `channel_id` alive; Replaced when the device opened another.
+    /// Whether channel `channel_id` is still the device's open one (Replaced when the device
+    /// opened another), marking it alive when `heartbeat`: a heartbeat writes, every other
+    /// check (each wake-up) only reads.
     pub(crate) async fn channel_alive(
         &self,
         device: &DeviceCaller,
         channel_id: &str,
+        heartbeat: bool,
     ) -> Result<(), ChannelError> {
-        if self
-            .commands
-            .channel_heartbeat(
-                device.mi_id,
-                &device.device_id,
-                channel_id,
-                UnixMillis::now(),
-            )
-            .await?
-        {
+        let (mi_id, device_id) = (device.mi_id, device.device_id.as_str());
+        let open = if heartbeat {
+            self.commands
+                .channel_heartbeat(mi_id, device_id, channel_id, UnixMillis::now())
+                .await?
+        } else {
+            self.commands
+                .channel_open(mi_id, device_id, channel_id)
+                .await?
+        };
+        if open {
             Ok(())
         } else {
             Err(ChannelError::Replaced)

@@ -127,6 +127,14 @@ pub(crate) trait CommandStore: Send + Sync + std::fmt::Debug {
         now: UnixMillis,
     ) -> anyhow::Result<bool>;
 
+    /// Whether `channel_id` is still the device's open channel (a read: no heartbeat).
+    async fn channel_open(
+        &self,
+        mi_id: MiId,
+        device_id: &str,
+        channel_id: &str,
+    ) -> anyhow::Result<bool>;
+
     /// Forgets channel `channel_id` unless another replaced it.
     async fn close_channel(
         &self,

@@ -269,6 +269,15 @@ impl CommandStore for MemoryCommandStore {
         channel_id: &str,
         _now: UnixMillis,
     ) -> anyhow::Result<bool> {
+        self.channel_open(mi_id, device_id, channel_id).await
+    }
+
+    async fn channel_open(
+        &self,
+        mi_id: MiId,
+        device_id: &str,
+        channel_id: &str,
+    ) -> anyhow::Result<bool> {
         let state = self.state.lock().expect("lock");
         Ok(state
             .channels
