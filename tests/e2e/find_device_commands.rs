@@ -39,8 +39,20 @@ pub(crate) struct Phone {
     device_id: String,
 }
 
+// Not derived: the key is a secret.
+impl std::fmt::Debug for Phone {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Phone")
+            .field("mi_id", &self.mi_id)
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Phone {
-    fn token(&self) -> String {
+    /// A fresh device token (each is accepted once).
+    pub(crate) fn token(&self) -> String {
         self.key.token(self.mi_id, &self.device_id, FRESH)
     }
 

@@ -12,9 +12,9 @@ use mi_proto::common::v1::Channel as CodeChannel;
 use mi_proto::verification::v1::CreateCaptchaRequest;
 use mi_test_support as testing;
 use tonic::Code;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 use crate::support::{Backends, TestConfig, TestPlatform, test_device, unique_phone_number};
 
@@ -217,15 +217,17 @@ async fn a_platform_started_during_a_postgres_outage_comes_up_once_it_is_back() 
 
     proxy.resume().await;
     let back_at = Instant::now();
-    let mut health = HealthClient::new(crate::support::channel(platform.addresses.verification).await);
+    let mut health =
+        HealthClient::new(crate::support::channel(platform.addresses.verification).await);
     loop {
         let mut request = tonic::Request::new(HealthCheckRequest {
             service: String::new(),
         });
         request.set_timeout(Duration::from_secs(1));
-        let serving = health.check(request).await.is_ok_and(|answer| {
-            answer.into_inner().status == ServingStatus::Serving as i32
-        });
+        let serving = health
+            .check(request)
+            .await
+            .is_ok_and(|answer| answer.into_inner().status == ServingStatus::Serving as i32);
         if serving {
             break;
         }
@@ -235,9 +237,14 @@ async fn a_platform_started_during_a_postgres_outage_comes_up_once_it_is_back() 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    eprintln!("started during a PostgreSQL outage: serving {:?} after it came up", back_at.elapsed());
+    eprintln!(
+        "started during a PostgreSQL outage: serving {:?} after it came up",
+        back_at.elapsed()
+    );
     // And it works: a code is sent, which writes the database.
-    let sent = platform.sign_up(&unique_phone_number(), CodeChannel::Sms).await;
+    let sent = platform
+        .sign_up(&unique_phone_number(), CodeChannel::Sms)
+        .await;
     assert!(!sent.verification_id.is_empty());
     platform.stop().await;
 }

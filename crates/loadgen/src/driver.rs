@@ -97,14 +97,21 @@ pub(crate) enum Pace {
 }
 
 /// Runs `call(iteration)` at `pace` for `duration`.
-pub(crate) async fn run_at<F, Fut>(pace: Pace, duration: Duration, call: F) -> anyhow::Result<Report>
+pub(crate) async fn run_at<F, Fut>(
+    pace: Pace,
+    duration: Duration,
+    call: F,
+) -> anyhow::Result<Report>
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Duration, String>> + Send + 'static,
 {
     match pace {
         Pace::Closed(concurrency) => {
-            run(concurrency, duration, u64::MAX, move |_, iteration| call(iteration)).await
+            run(concurrency, duration, u64::MAX, move |_, iteration| {
+                call(iteration)
+            })
+            .await
         }
         Pace::Open(rate) => paced(rate, duration, call).await,
     }

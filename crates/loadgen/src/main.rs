@@ -253,10 +253,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::CommandToDevice | Scenario::CommandToPush => {
             let (owners, accounts, phones) = phones_setup(&args).await?;
-            let pace = args.rate.map_or(
-                driver::Pace::Closed(args.concurrency),
-                driver::Pace::Open,
-            );
+            let pace = args
+                .rate
+                .map_or(driver::Pace::Closed(args.concurrency), driver::Pace::Open);
             let sample = cpu::Sample::now();
             let report = if matches!(args.scenario, Scenario::CommandToDevice) {
                 let replica = args.device_replica.as_deref().unwrap_or(&args.device);

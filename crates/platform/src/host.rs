@@ -44,8 +44,13 @@ async fn connect_when_reachable(
         };
         failures = failures.saturating_add(1);
         let wait = backoff.after(failures);
-        tracing::warn!(service = name, failures, retry_in_ms = wait.as_millis() as u64,
-            error = format!("{error:#}"), "database unreachable at start; waiting for it");
+        tracing::warn!(
+            service = name,
+            failures,
+            retry_in_ms = wait.as_millis() as u64,
+            error = format!("{error:#}"),
+            "database unreachable at start; waiting for it"
+        );
         tokio::select! {
             () = shutdown.cancelled() => return Err(error.context("shut down while waiting for the database")),
             () = tokio::time::sleep(wait) => {}

@@ -260,7 +260,11 @@ async fn a_claim_lives_as_long_as_its_relay(database: &Database, outbox: &Outbox
     let dying = tokio::spawn(async move { stuck.publish_batch().await });
     tokio::time::sleep(lease / 3).await;
     dying.abort();
-    assert_eq!(other.publish_batch().await.expect("claim"), 0, "still leased");
+    assert_eq!(
+        other.publish_batch().await.expect("claim"),
+        0,
+        "still leased"
+    );
     tokio::time::sleep(lease * 2).await;
     assert_eq!(other.publish_batch().await.expect("publish"), 1);
     assert_eq!(other_bus.published.lock().expect("lock").len(), 1);

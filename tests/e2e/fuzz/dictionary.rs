@@ -9,6 +9,7 @@ use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::identity::v1::sign_in_response::Result as SignInResult;
 
 use super::values::Dictionary;
+use crate::find_device_commands::enrolled_phone;
 use crate::support::{
     Backends, TestConfig, TestPlatform, access_claims_for, strong_password, test_device,
     unique_email, unique_phone_number,
@@ -69,6 +70,8 @@ pub(super) async fn keep_signed_in(
 }
 
 const SIGN_IN_EVERY: Duration = Duration::from_secs(2);
+/// The device id of the phone the fuzzer's device tokens are signed for.
+const FUZZ_PHONE: &str = "fuzz-phone";
 const LIVE_BEARERS: usize = 3;
 const FORGED_BEARERS: usize = 2;
 
@@ -160,5 +163,9 @@ pub(super) async fn gather(platform: &TestPlatform) -> (Dictionary, Account) {
         platform.config.sign_access_token(&strangers),
     ];
     dictionary.bearers = RwLock::new(bearers.map(|token| format!("Bearer {token}")).into());
+    let mut registry = crate::device_credentials::registry(platform).await;
+    let phone = enrolled_phone(&mut registry, (mi_id, &tokens.access_token), FUZZ_PHONE).await;
+    add(&mut dictionary, &["device_id"], &[FUZZ_PHONE]);
+    dictionary.phone = Some(phone);
     (dictionary, Account { email, password })
 }

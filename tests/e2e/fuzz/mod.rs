@@ -185,7 +185,12 @@ async fn run_case(
         method.path,
         body.len()
     );
-    let call = raw::call(channels[index].clone(), &method.path, body, authorization);
+    let call = raw::call(
+        channels[index].clone(),
+        (&method.path, method.streaming),
+        body,
+        authorization,
+    );
     let sent = Instant::now();
     let code = match tokio::time::timeout(CALL_TIMEOUT, call).await {
         Ok(Ok(())) => Code::Ok,
@@ -211,9 +216,9 @@ async fn run_case(
         .or_default() += 1;
 }
 
-/// No token, a real one, a forged or expired one, or any string.
+/// No token, a real one, a forged or expired one, a fresh device token, or any string.
 fn authorization(rng: &mut StdRng, dictionary: &Dictionary) -> Option<MetadataValue<Ascii>> {
-    let value = match rng.random_range(0..4) {
+    let value = match rng.random_range(0..5) {
         0 => return None,
         // Below HTTP/2's header list limit (16 KiB in hyper): past it, the server closes the
         // client's connection, which fails the client's other calls on it too (docs/fuzzing.md).
@@ -221,6 +226,7 @@ fn authorization(rng: &mut StdRng, dictionary: &Dictionary) -> Option<MetadataVa
             .chars()
             .take(MAX_HEADER_CHARS)
             .collect(),
+        2 => dictionary.device_bearer()?,
         _ => dictionary.bearer(rng)?,
     };
     value.parse().ok()

@@ -47,10 +47,12 @@ impl Decoder for RawCodec {
     }
 }
 
-/// One unary call of `path` with `body`, and `authorization` metadata when given.
+/// One call of `path` with `body`, and `authorization` metadata when given. A streaming
+/// method has answered with its first message (a command channel stays open for as long as
+/// the device holds it; the stream is dropped then).
 pub(super) async fn call(
     channel: Channel,
-    path: &str,
+    (path, streaming): (&str, bool),
     body: Vec<u8>,
     authorization: Option<MetadataValue<Ascii>>,
 ) -> Result<(), Status> {
@@ -63,5 +65,12 @@ pub(super) async fn call(
         request.metadata_mut().insert("authorization", value);
     }
     let path: PathAndQuery = path.parse().unwrap();
+    if streaming {
+        let mut stream = grpc
+            .server_streaming(request, path, RawCodec)
+            .await?
+            .into_inner();
+        return stream.message().await.map(drop);
+    }
     grpc.unary(request, path, RawCodec).await.map(drop)
 }

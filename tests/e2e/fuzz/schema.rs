@@ -39,12 +39,14 @@ impl Target {
     }
 }
 
-/// One RPC: its HTTP/2 path, its port and its request message's full name (`.pkg.Name`).
+/// One RPC: its HTTP/2 path, its port, its request message's full name (`.pkg.Name`), and
+/// whether it answers with a stream.
 #[derive(Debug)]
 pub(super) struct Method {
     pub path: String,
     pub target: Target,
     pub input: String,
+    pub streaming: bool,
 }
 
 /// Every RPC and every message of the protos.
@@ -71,6 +73,7 @@ impl Schema {
                     path: format!("/{full_name}/{}", method.name()),
                     target,
                     input: method.input_type().to_owned(),
+                    streaming: method.server_streaming(),
                 }));
             }
         }

@@ -143,6 +143,9 @@ pub(super) struct Dictionary {
     /// fuzzer revokes sessions and deletes accounts; [`super::dictionary::keep_signed_in`]
     /// adds live ones as it goes.
     pub bearers: RwLock<Vec<String>>,
+    /// A phone of the account, enrolled with its own key: device-side calls get a fresh device
+    /// token of it (each is accepted once), so they reach their checks too.
+    pub phone: Option<crate::find_device_commands::Phone>,
 }
 
 impl Dictionary {
@@ -161,6 +164,12 @@ impl Dictionary {
 
     pub(super) fn bearer(&self, rng: &mut StdRng) -> Option<String> {
         self.bearers.read().unwrap().choose(rng).cloned()
+    }
+
+    /// A fresh device token of the phone, as a bearer.
+    pub(super) fn device_bearer(&self) -> Option<String> {
+        let phone = self.phone.as_ref()?;
+        Some(format!("Bearer {}", phone.token()))
     }
 
     pub(super) fn string(&self, rng: &mut StdRng, field: &str) -> String {

@@ -7,8 +7,8 @@
 
 mod accounts;
 pub(crate) mod audit;
-mod sql;
 mod spent_tokens;
+mod sql;
 mod sql_commands;
 // Public to the crate for the calls other changes make in their own transactions:
 // `sql_locations::delete_locations_in` (Find Device turned off) and

@@ -607,7 +607,7 @@ impl DeviceStore for SqlDeviceStore {
         jti: &str,
         expires_at: UnixMillis,
     ) -> anyhow::Result<bool> {
-self.spent_tokens
+        self.spent_tokens
             .spend(token_key(mi_id, device_id, jti), expires_at.as_i64())
             .await
     }
