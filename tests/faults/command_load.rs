@@ -86,18 +86,18 @@ struct Deeds {
     answered_again: HashMap<String, usize>,
 }
 
-/// A phone the suite rings, and its owner.
-struct Owned {
+/// A phone the suite rings, and its owner's access token.
+struct OwnedPhone {
     device_id: String,
     owner_access_token: String,
 }
 
 /// The phones, holding their channels open until this is dropped, and their owners' clients.
 pub(crate) struct CommandLoad {
-    registry: Arc<Vec<DeviceRegistryServiceClient<Channel>>>,
-    phones: Arc<Vec<Owned>>,
+    registry: Vec<DeviceRegistryServiceClient<Channel>>,
+    phones: Vec<OwnedPhone>,
     deeds: Arc<Mutex<Deeds>>,
-    next_command: Arc<AtomicU64>,
+    next_command: AtomicU64,
     // Dropping the load stops the phones; their state files go with the directory.
     _phones_stop: DropGuard,
     _state_files: tempfile::TempDir,
@@ -137,18 +137,17 @@ impl CommandLoad {
                 deeds: Arc::clone(&deeds),
             };
             let (send_device_id, device_id) = tokio::sync::oneshot::channel();
-            let account = account.clone();
-            let stop = stop.clone();
+            let (phone_account, phone_stop) = (account.clone(), stop.clone());
             tokio::spawn(async move {
-                let _ = send_device_id
-                    .send(set_up(&phone.agents[first], &account, index, within).await);
-                phone.keep_open(first, stop).await;
+                let device_id = set_up(&phone.agents[first], &phone_account, index, within).await;
+                let _ = send_device_id.send(device_id);
+                phone.keep_open(first, phone_stop).await;
             });
             device_ids.push(device_id);
         }
         let mut phones = Vec::new();
         for (device_id, account) in device_ids.into_iter().zip(accounts) {
-            phones.push(Owned {
+            phones.push(OwnedPhone {
                 device_id: device_id
                     .await
                     .expect("a phone set up (its panic is above)"),
@@ -164,15 +163,13 @@ impl CommandLoad {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Self {
-            registry: Arc::new(
-                registry_urls
-                    .iter()
-                    .map(|url| DeviceRegistryServiceClient::new(lazy(url)))
-                    .collect(),
-            ),
-            phones: Arc::new(phones),
+            registry: registry_urls
+                .iter()
+                .map(|url| DeviceRegistryServiceClient::new(lazy(url)))
+                .collect(),
+            phones,
             deeds,
-            next_command: Arc::new(AtomicU64::new(0)),
+            next_command: AtomicU64::new(0),
             _phones_stop: stop.drop_guard(),
             _state_files: state_files,
         }
@@ -188,8 +185,8 @@ impl CommandLoad {
         let until = tokio::time::Instant::now() + lasting;
         while tokio::time::Instant::now() < until {
             ticks.tick().await;
-            let number = self.next_command.fetch_add(1, Ordering::Relaxed);
-            let number = usize::try_from(number).expect("a count");
+            let number = usize::try_from(self.next_command.fetch_add(1, Ordering::Relaxed))
+                .expect("a count");
             let phone = number % self.phones.len();
             let replica = (number / self.phones.len()) % self.registry.len();
             let mut client = self.registry[replica].clone();
@@ -269,7 +266,7 @@ impl CommandLoad {
 
     /// The ids of the phone's commands that succeeded, as the registry lists them; asks each
     /// replica in turn (one may be down), and lists none if no replica answers.
-    async fn succeeded(&self, phone: &Owned) -> HashSet<String> {
+    async fn succeeded(&self, phone: &OwnedPhone) -> HashSet<String> {
         'replicas: for registry in self.registry.iter() {
             let mut succeeded = HashSet::new();
             let mut page_token = String::new();
