@@ -14,6 +14,7 @@ mod support;
 
 mod broker_restart;
 mod cluster;
+mod command_load;
 mod member_kill;
 mod outages;
 mod proxy;

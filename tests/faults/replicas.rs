@@ -1,13 +1,16 @@
 //! Issue 13's fault suite: the four services as separate processes, two replicas each, on
 //! PostgreSQL and Redis (each through a proxy the test cuts) and a durable tansu broker, under
-//! steady SendCode load, with one fault after another: the broker paused, the broker killed
-//! and restarted, each service's replica SIGKILLed and restarted, Redis cut, PostgreSQL cut,
-//! and finally one replica of each service killed for good.
+//! steady SendCode, sign-up and Find Device command load, with one fault after another: the
+//! broker paused, the broker killed and restarted, each service's replica SIGKILLed and
+//! restarted, Redis cut, PostgreSQL cut, and finally one replica of each service killed for
+//! good.
 //!
 //! After each fault the load stops and the suite waits (bounded, touching no process) until
-//! the SMS provider, an HTTP receiver in the test, has received every accepted code. It prints
-//! a table (fault | accepted | delivered | duplicated | lost | drain time) and fails on any
-//! lost or duplicated code or any fault that did not drain by itself.
+//! the SMS provider, an HTTP receiver in the test, has received every accepted code, every
+//! signed-up device is linked, and every accepted command was run by its phone and
+//! acknowledged. It prints a table (fault | accepted | delivered | duplicated | lost | drain
+//! time | … | commands | …) and fails on any lost or duplicated code, any lost command or
+//! command run twice, or any fault that did not drain by itself.
 //!
 //! The short version (the default, for CI) runs a few faults under light load;
 //! `MI_FAULTS_FULL=1` runs every fault under 40 SendCode/s (docs/faults.md).
@@ -20,6 +23,7 @@ use mi_test_support as testing;
 use secrecy::ExposeSecret;
 
 use crate::cluster::{Cluster, Service, Settings};
+use crate::command_load::{CommandLoad, IssuedCommand};
 use crate::proxy::{CuttableProxy, in_front_of};
 use crate::send_load::SendLoad;
 use crate::sign_up_load::{DOCUMENTS_VERSION, SignUpLoad, SignedUp};
@@ -87,6 +91,9 @@ const SHORT: [Fault; 4] = [
 struct Pace {
     sends_per_second: u32,
     sign_ups_per_second: u32,
+    /// Phones with their command channel open, and the Ring commands their owners issue.
+    phones: usize,
+    commands_per_second: u32,
     /// Load before the fault.
     before: Duration,
     /// How long the fault lasts (the restart of a process adds its start time).
@@ -100,6 +107,8 @@ struct Pace {
 const FULL_PACE: Pace = Pace {
     sends_per_second: 40,
     sign_ups_per_second: 2,
+    phones: 8,
+    commands_per_second: 4,
     before: Duration::from_secs(5),
     held: Duration::from_secs(15),
     after: Duration::from_secs(10),
@@ -109,6 +118,8 @@ const FULL_PACE: Pace = Pace {
 const SHORT_PACE: Pace = Pace {
     sends_per_second: 20,
     sign_ups_per_second: 2,
+    phones: 4,
+    commands_per_second: 2,
     before: Duration::from_secs(1),
     held: Duration::from_secs(3),
     after: Duration::from_secs(2),
@@ -197,12 +208,26 @@ async fn every_fault_drains_by_itself_without_loss_or_duplicates() {
     };
 
     load.warm_up(Duration::from_secs(60)).await;
+    let phones_started = Instant::now();
+    let command_load = CommandLoad::start(
+        &world.cluster.urls(Service::Identity),
+        &world.cluster.urls(Service::Device),
+        &sign_up_load.accounts(pace.phones).await,
+        Duration::from_secs(60),
+    )
+    .await;
+    eprintln!(
+        "replicas: {} phones signed in with Find Device on and their channels open in {:?}",
+        pace.phones,
+        phones_started.elapsed()
+    );
     let mut measured = Vec::new();
     for fault in faults {
         let lasting = pace.before + pace.held + pace.after;
-        let (mut sent, sign_ups, ()) = tokio::join!(
+        let (mut sent, sign_ups, issued, ()) = tokio::join!(
             load.run(pace.sends_per_second, lasting),
             sign_up_load.run(pace.sign_ups_per_second, lasting),
+            command_load.run(pace.commands_per_second, lasting),
             async {
                 tokio::time::sleep(pace.before).await;
                 world.break_down(*fault);
@@ -214,34 +239,38 @@ async fn every_fault_drains_by_itself_without_loss_or_duplicates() {
             &provider,
             &sent.accepted,
             (&sign_up_load, sign_ups.accepted.as_slice()),
+            (&command_load, issued.accepted.as_slice()),
             pace.drain_within,
         )
         .await;
         eprintln!(
-            "replicas: {}: {} codes accepted, {linked} of {} sign-ups linked, drained {drain:?}",
+            "replicas: {}: {} codes accepted, {linked} of {} sign-ups linked, {} commands \
+             accepted, drained {drain:?}",
             fault.name(),
             sent.accepted.len(),
-            sign_ups.accepted.len()
+            sign_ups.accepted.len(),
+            issued.accepted.len()
         );
         sent.refused.extend(sign_ups.refused);
+        sent.refused.extend(issued.refused);
         let identity = (sign_ups.accepted.len(), linked);
-        measured.push((fault.name(), sent, identity, drain));
+        measured.push((fault.name(), sent, identity, issued.accepted, drain));
     }
 
-    // Counted at the end, so that a code delivered twice long after its fault still shows.
+    // Counted at the end, so that a code delivered twice, or a command run twice, long after
+    // its fault still shows.
     let requests = provider.requests();
-    let rows: Vec<Row> = measured
-        .into_iter()
-        .map(|(fault, sent, identity, drain)| {
-            Row::count(
-                fault,
-                (sent.accepted.as_slice(), requests.as_slice()),
-                identity,
-                sent.refused,
-                drain,
-            )
-        })
-        .collect();
+    let mut rows = Vec::new();
+    for (fault, sent, identity, commands, drain) in measured {
+        rows.push(Row::count(
+            fault,
+            (sent.accepted.as_slice(), requests.as_slice()),
+            identity,
+            command_load.count(&commands).await,
+            sent.refused,
+            drain,
+        ));
+    }
     eprintln!(
         "replicas ({}, {} SendCode/s, each fault held {:?}):\n{}",
         if full { "full" } else { "short" },
@@ -256,23 +285,27 @@ async fn every_fault_drains_by_itself_without_loss_or_duplicates() {
         .collect();
     assert!(
         failed.is_empty(),
-        "codes lost, duplicated or not drained after: {failed:?} (table above; replica logs \
-         under {}/{run_id}-*.log)",
+        "codes or commands lost, duplicated or not drained after: {failed:?} (table above; \
+         replica logs under {}/{run_id}-*.log)",
         std::env::temp_dir().display()
     );
     assert!(
-        rows.iter().all(|row| row.accepted > 0),
-        "a fault accepted no SendCode at all: the load did not reach the services"
+        rows.iter()
+            .all(|row| row.accepted > 0 && row.commands.accepted > 0),
+        "a fault accepted no SendCode or no IssueCommand at all: the load did not reach the \
+         services"
     );
 }
 
-/// Waits until the provider has received every accepted destination's code and the registry
-/// lists every signed-up account's device; how long that took (`None` if it did not happen
-/// `within`), and how many devices were linked.
+/// Waits until the provider has received every accepted destination's code, the registry
+/// lists every signed-up account's device, and every accepted command was run by its phone
+/// and shows succeeded; how long that took (`None` if it did not happen `within`), and how
+/// many devices were linked.
 async fn drained(
     provider: &SmsProvider,
     accepted: &[String],
     (sign_up_load, signed_up): (&SignUpLoad, &[SignedUp]),
+    (command_load, commands): (&CommandLoad, &[IssuedCommand]),
     within: Duration,
 ) -> (Option<Duration>, usize) {
     let since = Instant::now();
@@ -295,6 +328,7 @@ async fn drained(
             && accepted
                 .iter()
                 .all(|destination| received.contains(destination))
+            && command_load.settled(commands).await
         {
             return (Some(since.elapsed()), linked);
         }
@@ -364,6 +398,9 @@ fn settings(run_id: &str, servers: &Servers<'_>, verification_seed: &SecretKey) 
             "MI_IDENTITY__VERIFICATION_PUBLIC_KEYS",
             public_key(verification_seed),
         )
+        // The phones' owners issue commands with the access tokens of their sign-ups, made
+        // before the first fault; the full run lasts longer than the default 15 minutes.
+        .set("MI_IDENTITY__TOKENS__ACCESS_TTL", "1h")
         .set(
             "MI_IDENTITY__TOKENS__SIGNING_KEY",
             identity_seed.to_base64().expose_secret(),

@@ -28,9 +28,11 @@ pub(crate) const DOCUMENTS_VERSION: &str = "faults";
 /// A client gives up on one call after this.
 const CALL_DEADLINE: Duration = Duration::from_secs(5);
 
-/// An account a sign-up made, and the device it signed up on.
+/// An account a sign-up made, how to sign in to it, and the device it signed up on.
 #[derive(Debug, Clone)]
 pub(crate) struct SignedUp {
+    pub email: String,
+    pub password: String,
     pub access_token: String,
     pub device_id: String,
 }
@@ -52,7 +54,8 @@ pub(crate) struct SignUpLoad {
     next_account: Arc<AtomicU64>,
 }
 
-fn lazy(url: &str) -> Channel {
+/// A client channel to a replica that connects on first use and again after a restart.
+pub(crate) fn lazy(url: &str) -> Channel {
     Channel::from_shared(url.to_owned())
         .expect("replica url")
         .connect_timeout(Duration::from_secs(1))
@@ -100,10 +103,13 @@ impl SignUpLoad {
             let mut client = self.identity[replica].clone();
             let email = format!("faults-{}-{number}@example.com", self.run_id);
             let device_id = format!("faults-phone-{number}");
-            let request = self.request(&email, &device_id, number);
+            let password = format!("Tangerine-Orbit-{number}");
+            let request = self.request(&email, &password, &device_id, number);
             calls.spawn(async move {
                 let answer = client.sign_up(request).await;
                 answer.map(|reply| SignedUp {
+                    email,
+                    password,
                     access_token: reply
                         .into_inner()
                         .tokens
@@ -126,6 +132,25 @@ impl SignUpLoad {
             }
         }
         sign_ups
+    }
+
+    /// `count` accounts signed up now (through a few rounds at `count` a second if some are
+    /// refused), for the phones the command load rings; they count in no fault's row.
+    pub(crate) async fn accounts(&self, count: usize) -> Vec<SignedUp> {
+        let per_second = u32::try_from(count).expect("a few phones");
+        let mut accounts = Vec::new();
+        for _ in 0..30 {
+            let sign_ups = self.run(per_second, Duration::from_secs(1)).await;
+            accounts.extend(sign_ups.accepted);
+            if accounts.len() >= count {
+                accounts.truncate(count);
+                return accounts;
+            }
+        }
+        panic!(
+            "only {} of {count} sign-ups for the phones answered OK",
+            accounts.len()
+        );
     }
 
     /// Whether the registry lists the account's sign-up device; asks each replica in turn
@@ -152,10 +177,16 @@ impl SignUpLoad {
         false
     }
 
-    fn request(&self, email: &str, device_id: &str, number: u64) -> tonic::Request<SignUpRequest> {
+    fn request(
+        &self,
+        email: &str,
+        password: &str,
+        device_id: &str,
+        number: u64,
+    ) -> tonic::Request<SignUpRequest> {
         let mut request = tonic::Request::new(SignUpRequest {
             verification_token: self.sign_up_token(email),
-            password: format!("Tangerine-Orbit-{number}"),
+            password: password.to_owned(),
             region: "CN".into(),
             locale: "en".into(),
             display_name: String::new(),

@@ -1,10 +1,11 @@
 //! Counting one fault's codes against what the SMS provider received, and the table of all
-//! faults the suite prints (docs/faults.md records one).
+//! faults the suite prints with its sign-ups and commands (docs/faults.md records one).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::command_load::CommandCount;
 use crate::support::providers::ProviderRequest;
 
 /// One fault's figures.
@@ -26,6 +27,8 @@ pub(crate) struct Row {
     /// Sign-ups answered OK, and those whose device the registry then listed.
     pub sign_ups: usize,
     pub linked: usize,
+    /// Find Device commands issued, and what became of them.
+    pub commands: CommandCount,
     /// From the end of the load until every accepted code was received; `None` if that did
     /// not happen within the bound.
     pub drain: Option<Duration>,
@@ -39,6 +42,7 @@ impl Row {
         fault: String,
         (accepted, requests): (&[String], &[ProviderRequest]),
         (sign_ups, linked): (usize, usize),
+        commands: CommandCount,
         refused: BTreeMap<String, usize>,
         drain: Option<Duration>,
     ) -> Self {
@@ -76,13 +80,18 @@ impl Row {
             repeated_keys,
             sign_ups,
             linked,
+            commands,
             drain,
             refused,
         }
     }
 
     pub(crate) fn failed(&self) -> bool {
-        self.lost > 0 || self.duplicated > 0 || self.linked < self.sign_ups || self.drain.is_none()
+        self.lost > 0
+            || self.duplicated > 0
+            || self.linked < self.sign_ups
+            || self.commands.failed()
+            || self.drain.is_none()
     }
 }
 
@@ -90,8 +99,10 @@ impl Row {
 pub(crate) fn table(rows: &[Row]) -> String {
     let mut table = String::from(
         "| fault | accepted | delivered | duplicated | lost | drain time | repeated keys | \
-         sign-ups | devices linked | refused |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+         sign-ups | devices linked | commands | commands received | commands lost | \
+         commands done | redelivered | run twice | refused |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | \
+         ---: | ---: | ---: | --- |\n",
     );
     for row in rows {
         let drain = row.drain.map_or_else(
@@ -109,7 +120,8 @@ pub(crate) fn table(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             table,
-            "| {} | {} | {} | {} | {} | {drain} | {} | {} | {} | {refused} |",
+            "| {} | {} | {} | {} | {} | {drain} | {} | {} | {} | {} | {} | {} | {} | {} | {} | \
+             {refused} |",
             row.fault,
             row.accepted,
             row.delivered,
@@ -117,7 +129,13 @@ pub(crate) fn table(rows: &[Row]) -> String {
             row.lost,
             row.repeated_keys,
             row.sign_ups,
-            row.linked
+            row.linked,
+            row.commands.accepted,
+            row.commands.received,
+            row.commands.lost(),
+            row.commands.done,
+            row.commands.redelivered,
+            row.commands.run_twice
         );
     }
     table
