@@ -28,6 +28,11 @@ use crate::{Args, channels_to, driver};
 /// destination sent to again would meet its resend cooldown).
 const DESTINATION_OFFSET: u64 = 800_000;
 
+/// The warm-up's destination, below the run's.
+const WARM_UP_DESTINATION: u64 = DESTINATION_OFFSET - 1;
+/// How long the warm-up waits for its code.
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long a code may take to reach the provider before it counts as lost.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -96,6 +101,7 @@ pub(crate) async fn code_to_provider(args: &Args) -> anyhow::Result<()> {
 
     let run: u32 = rand::rng().random_range(0..100);
     let channels = Arc::new(channels_to(&args.verification, args.connections).await?);
+    warm_up(&receiver, &channels[0], run).await?;
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     // Open loop: calls late because the machine stalled are sent at once, not dropped.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -169,6 +175,34 @@ pub(crate) async fn code_to_provider(args: &Args) -> anyhow::Result<()> {
     #[allow(clippy::print_stdout)] // the report is this program's output
     {
         println!("{}", lines.join("\n"));
+    }
+    Ok(())
+}
+
+/// Sends one code and waits until it reaches the provider: a platform just started has its
+/// consumers still joining their groups (seconds on tansu), which is not what a steady rate
+/// of codes meets. Untimed; the destination is one the run does not use.
+async fn warm_up(
+    receiver: &Receiver,
+    channel: &tonic::transport::Channel,
+    run: u32,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let destination = destination(run, WARM_UP_DESTINATION);
+    let arrival = receiver.expect(&destination);
+    VerificationServiceClient::new(channel.clone())
+        .send_code(send_request(&destination, WARM_UP_DESTINATION))
+        .await
+        .map_err(|status| anyhow::anyhow!("warm-up SendCode: {status}"))?;
+    tokio::time::timeout(WARM_UP_TIMEOUT, arrival)
+        .await
+        .map_err(|_| anyhow::anyhow!("no code reached the provider within {WARM_UP_TIMEOUT:?}"))??;
+    #[allow(clippy::print_stdout)] // the report is this program's output
+    {
+        println!(
+            "warm-up       first code at the provider {:.1} s after it was sent (untimed)",
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }
