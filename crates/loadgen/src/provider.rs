@@ -196,7 +196,9 @@ async fn warm_up(
         .map_err(|status| anyhow::anyhow!("warm-up SendCode: {status}"))?;
     tokio::time::timeout(WARM_UP_TIMEOUT, arrival)
         .await
-        .map_err(|_| anyhow::anyhow!("no code reached the provider within {WARM_UP_TIMEOUT:?}"))??;
+        .map_err(|_| {
+            anyhow::anyhow!("no code reached the provider within {WARM_UP_TIMEOUT:?}")
+        })??;
     #[allow(clippy::print_stdout)] // the report is this program's output
     {
         println!(
