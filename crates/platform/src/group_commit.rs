@@ -10,6 +10,8 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use crate::outage::{Dependency, Unreachable, unreachable_dependency};
+
 /// How a batch is formed and written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupCommitSettings {
@@ -22,7 +24,24 @@ pub struct GroupCommitSettings {
     pub writers: usize,
 }
 
-type Reply<R> = oneshot::Sender<Result<R, String>>;
+/// A failed batch, as each of its callers gets it: the error's text, and whether it was an
+/// outage (the error itself is one, and cannot be cloned for every caller).
+#[derive(Debug, Clone)]
+struct Failed {
+    message: String,
+    outage: Option<Dependency>,
+}
+
+impl Failed {
+    fn into_error(self) -> anyhow::Error {
+        match self.outage {
+            Some(dependency) => anyhow::Error::new(Unreachable(dependency)).context(self.message),
+            None => anyhow!(self.message),
+        }
+    }
+}
+
+type Reply<R> = oneshot::Sender<Result<R, Failed>>;
 /// The queue's receiving end, shared by the writers.
 type Queue<J, R> = Arc<Mutex<mpsc::Receiver<(J, Reply<R>)>>>;
 
@@ -62,7 +81,7 @@ impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
         answer
             .await
             .map_err(|_| anyhow!("the group commit writer dropped the call"))?
-            .map_err(|message| anyhow!(message))
+            .map_err(Failed::into_error)
     }
 }
 
@@ -88,10 +107,13 @@ where
                 }
             }
             Err(error) => {
-                let message = format!("{error:#}");
-                tracing::warn!(error = %message, calls = replies.len(), "group commit failed");
+                let failed = Failed {
+                    message: format!("{error:#}"),
+                    outage: unreachable_dependency(&error),
+                };
+                tracing::warn!(error = %failed.message, calls = replies.len(), "group commit failed");
                 for reply in replies {
-                    let _ = reply.send(Err(message.clone()));
+                    let _ = reply.send(Err(failed.clone()));
                 }
             }
         }
@@ -148,5 +170,23 @@ mod tests {
         });
         let refused = commit.submit(1).await.unwrap_err();
         assert!(refused.to_string().contains("disk full"), "{refused:#}");
+        assert_eq!(unreachable_dependency(&refused), None, "not an outage");
+    }
+
+    /// A consumer retries an outage for as long as it lasts and dead-letters anything else:
+    /// a batch that failed for an outage must read as one to each of its callers (it read as
+    /// plain text, and a PostgreSQL outage dead-lettered notification's events).
+    #[tokio::test]
+    async fn an_outage_stays_an_outage_for_every_call_in_the_batch() {
+        let commit = GroupCommit::start(settings(8), |_jobs: Vec<u32>| async {
+            Err::<Vec<u32>, _>(anyhow::Error::new(sqlx::Error::PoolTimedOut).context("begin"))
+        });
+        let refused = commit.submit(1).await.unwrap_err();
+        assert_eq!(
+            unreachable_dependency(&refused),
+            Some(Dependency::Database),
+            "{refused:#}"
+        );
+        assert!(refused.to_string().contains("begin"), "{refused:#}");
     }
 }

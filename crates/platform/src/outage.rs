@@ -29,9 +29,19 @@ impl fmt::Display for Dependency {
     }
 }
 
+/// An outage of a dependency, met where the original error could not be passed on: one
+/// failed transaction shared by many callers (`crate::group_commit`) gives each its message,
+/// and this keeps it an outage for them (an outage is retried, never dead-lettered).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("{0} unreachable")]
+pub struct Unreachable(pub Dependency);
+
 /// The dependency whose outage `error` (or one of its causes) is, if it is one.
 pub fn unreachable_dependency(error: &anyhow::Error) -> Option<Dependency> {
     error.chain().find_map(|cause| {
+        if let Some(Unreachable(dependency)) = cause.downcast_ref::<Unreachable>() {
+            return Some(*dependency);
+        }
         if let Some(error) = cause.downcast_ref::<sqlx::Error>() {
             return database_outage(error).then_some(Dependency::Database);
         }
