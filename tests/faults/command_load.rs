@@ -8,7 +8,7 @@
 //! it acknowledged and answers a redelivery without running it again), and be acknowledged
 //! done at the registry.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,30 +21,18 @@ use mi_proto::device::v1::{
 };
 use secrecy::SecretString;
 use tokio::sync::mpsc::unbounded_channel;
-use tokio::task::JoinSet;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::transport::Channel;
 
 use crate::sign_up_load::{SignedUp, lazy};
+use crate::steady::{Answers, CALL_DEADLINE, at_rate};
 use crate::support::authed;
-
-/// A client gives up on one call after this (the command then counts as not accepted).
-const CALL_DEADLINE: Duration = Duration::from_secs(5);
 
 /// One command an owner issued, and whose phone it is for.
 #[derive(Debug, Clone)]
 pub(crate) struct IssuedCommand {
     phone: usize,
     pub command_id: String,
-}
-
-/// What IssueCommand answered.
-#[derive(Debug, Default)]
-pub(crate) struct Issued {
-    /// Commands answered OK: each must be run by its phone exactly once.
-    pub accepted: Vec<IssuedCommand>,
-    /// Calls that failed, by gRPC code.
-    pub refused: BTreeMap<String, usize>,
 }
 
 /// One fault's commands, counted against what the phones did and what the registry shows.
@@ -178,13 +166,8 @@ impl CommandLoad {
     /// Rings the phones in turn, `per_second` commands a second for `lasting`, each round of
     /// phones through the next registry replica (so a command often reaches its phone through
     /// the replica it was not issued on); then waits for the answers.
-    pub(crate) async fn run(&self, per_second: u32, lasting: Duration) -> Issued {
-        let mut ticks = tokio::time::interval(Duration::from_secs(1) / per_second);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut calls = JoinSet::new();
-        let until = tokio::time::Instant::now() + lasting;
-        while tokio::time::Instant::now() < until {
-            ticks.tick().await;
+    pub(crate) async fn run(&self, per_second: u32, lasting: Duration) -> Answers<IssuedCommand> {
+        at_rate("IssueCommand", per_second, lasting, || {
             let number = usize::try_from(self.next_command.fetch_add(1, Ordering::Relaxed))
                 .expect("a count");
             let phone = number % self.phones.len();
@@ -202,24 +185,12 @@ impl CommandLoad {
                 &self.phones[phone].owner_access_token,
             );
             request.set_timeout(CALL_DEADLINE);
-            calls.spawn(async move {
-                let answer = client.issue_command(request).await;
-                (IssuedCommand { phone, command_id }, answer.map(|_| ()))
-            });
-        }
-        let mut issued = Issued::default();
-        while let Some(call) = calls.join_next().await {
-            match call.expect("an IssueCommand task") {
-                (command, Ok(())) => issued.accepted.push(command),
-                (_, Err(status)) => {
-                    *issued
-                        .refused
-                        .entry(format!("IssueCommand {:?}", status.code()))
-                        .or_default() += 1;
-                }
+            async move {
+                client.issue_command(request).await?;
+                Ok(IssuedCommand { phone, command_id })
             }
-        }
-        issued
+        })
+        .await
     }
 
     /// Whether every one of `accepted` was run by its phone and shows succeeded at the

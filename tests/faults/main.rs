@@ -21,5 +21,6 @@ mod proxy;
 mod replicas;
 mod send_load;
 mod sign_up_load;
+mod steady;
 mod tally;
 mod tansu;

@@ -2,7 +2,6 @@
 //! send it: each call to the next replica in turn, to a destination no other call uses, from a
 //! client address of its own (the trusted proxy header), so no limit refuses the load.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,20 +10,9 @@ use mi_proto::common::v1::{Channel as CodeChannel, Purpose};
 use mi_proto::verification::v1::SendCodeRequest;
 use mi_proto::verification::v1::send_code_request::Target;
 use mi_proto::verification::v1::verification_service_client::VerificationServiceClient;
-use tokio::task::JoinSet;
 use tonic::transport::Channel;
 
-/// A client gives up on one call after this (it then counts as not accepted).
-const CALL_DEADLINE: Duration = Duration::from_secs(5);
-
-/// What the load got back.
-#[derive(Debug, Default)]
-pub(crate) struct Sent {
-    /// Destinations whose SendCode answered OK: each must get exactly one SMS.
-    pub accepted: Vec<String>,
-    /// Calls that failed, by gRPC code (UNAVAILABLE while a dependency or replica is down).
-    pub refused: BTreeMap<String, usize>,
-}
+use crate::steady::{Answers, CALL_DEADLINE, at_rate};
 
 /// Sends SendCode to the verification replicas at a steady rate.
 #[derive(Clone)]
@@ -77,36 +65,20 @@ impl SendLoad {
         }
     }
 
-    /// Sends `per_second` calls a second for `lasting`, then waits for their answers.
-    pub(crate) async fn run(&self, per_second: u32, lasting: Duration) -> Sent {
-        let mut ticks = tokio::time::interval(Duration::from_secs(1) / per_second);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut calls = JoinSet::new();
-        let until = tokio::time::Instant::now() + lasting;
-        while tokio::time::Instant::now() < until {
-            ticks.tick().await;
+    /// Sends `per_second` calls a second for `lasting`, then waits for their answers: the
+    /// destinations accepted.
+    pub(crate) async fn run(&self, per_second: u32, lasting: Duration) -> Answers<String> {
+        at_rate("SendCode", per_second, lasting, || {
             let number = self.next_destination.fetch_add(1, Ordering::Relaxed);
             let replica = usize::try_from(number).expect("a count") % self.replicas.len();
             let mut client = self.replicas[replica].clone();
-            calls.spawn(async move {
+            async move {
                 let destination = format!("+86139{number:08}");
-                let answer = client.send_code(request(&destination, number)).await;
-                (destination, answer.map(|_| ()))
-            });
-        }
-        let mut sent = Sent::default();
-        while let Some(call) = calls.join_next().await {
-            match call.expect("a SendCode task") {
-                (destination, Ok(())) => sent.accepted.push(destination),
-                (_, Err(status)) => {
-                    *sent
-                        .refused
-                        .entry(format!("SendCode {:?}", status.code()))
-                        .or_default() += 1;
-                }
+                client.send_code(request(&destination, number)).await?;
+                Ok(destination)
             }
-        }
-        sent
+        })
+        .await
     }
 }
 

@@ -4,7 +4,6 @@
 //! Sign-up tokens are minted with the verification service's signing seed, as the load
 //! generator does: the SMS path is what the SendCode load already drives.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,14 +19,12 @@ use mi_proto::device::v1::ListDevicesRequest;
 use mi_proto::device::v1::device_registry_service_client::DeviceRegistryServiceClient;
 use mi_proto::identity::v1::SignUpRequest;
 use mi_proto::identity::v1::identity_service_client::IdentityServiceClient;
-use tokio::task::JoinSet;
 use tonic::transport::Channel;
+
+use crate::steady::{Answers, CALL_DEADLINE, at_rate};
 
 /// The legal documents' version the suite configures, which every sign-up accepts.
 pub(crate) const DOCUMENTS_VERSION: &str = "faults";
-/// A client gives up on one call after this.
-const CALL_DEADLINE: Duration = Duration::from_secs(5);
-
 /// An account a sign-up made, how to sign in to it, and the device it signed up on.
 #[derive(Debug, Clone)]
 pub(crate) struct SignedUp {
@@ -35,13 +32,6 @@ pub(crate) struct SignedUp {
     pub password: String,
     pub access_token: String,
     pub device_id: String,
-}
-
-/// What the sign-ups got back.
-#[derive(Debug, Default)]
-pub(crate) struct SignUps {
-    pub accepted: Vec<SignedUp>,
-    pub refused: BTreeMap<String, usize>,
 }
 
 /// Signs up at a steady rate across the identity replicas, and reads the device registry.
@@ -91,13 +81,8 @@ impl SignUpLoad {
     }
 
     /// Signs up `per_second` accounts a second for `lasting`, then waits for the answers.
-    pub(crate) async fn run(&self, per_second: u32, lasting: Duration) -> SignUps {
-        let mut ticks = tokio::time::interval(Duration::from_secs(1) / per_second);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut calls = JoinSet::new();
-        let until = tokio::time::Instant::now() + lasting;
-        while tokio::time::Instant::now() < until {
-            ticks.tick().await;
+    pub(crate) async fn run(&self, per_second: u32, lasting: Duration) -> Answers<SignedUp> {
+        at_rate("SignUp", per_second, lasting, || {
             let number = self.next_account.fetch_add(1, Ordering::Relaxed);
             let replica = usize::try_from(number).expect("a count") % self.identity.len();
             let mut client = self.identity[replica].clone();
@@ -105,9 +90,9 @@ impl SignUpLoad {
             let device_id = format!("faults-phone-{number}");
             let password = format!("Tangerine-Orbit-{number}");
             let request = self.request(&email, &password, &device_id, number);
-            calls.spawn(async move {
-                let answer = client.sign_up(request).await;
-                answer.map(|reply| SignedUp {
+            async move {
+                let reply = client.sign_up(request).await?;
+                Ok(SignedUp {
                     email,
                     password,
                     access_token: reply
@@ -117,21 +102,9 @@ impl SignUpLoad {
                         .unwrap_or_default(),
                     device_id,
                 })
-            });
-        }
-        let mut sign_ups = SignUps::default();
-        while let Some(call) = calls.join_next().await {
-            match call.expect("a SignUp task") {
-                Ok(signed_up) => sign_ups.accepted.push(signed_up),
-                Err(status) => {
-                    *sign_ups
-                        .refused
-                        .entry(format!("SignUp {:?}", status.code()))
-                        .or_default() += 1;
-                }
             }
-        }
-        sign_ups
+        })
+        .await
     }
 
     /// `count` accounts signed up now (through a few rounds at `count` a second if some are

@@ -74,6 +74,17 @@ fn event(index: u32) -> VerificationLocked {
     }
 }
 
+/// Commits `event(index)` under `key` in a transaction of its own; its event id.
+async fn commit_event(database: &Database, outbox: &Outbox, key: &str, index: u32) -> String {
+    let mut transaction = database.pool().begin().await.expect("begin");
+    let event_id = outbox
+        .enqueue(&mut transaction, key, &event(index))
+        .await
+        .expect("enqueue");
+    transaction.commit().await.expect("commit");
+    event_id
+}
+
 async fn outbox_rows(database: &Database) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
         .fetch_one(database.pool())
@@ -160,12 +171,7 @@ async fn relay_keeps_rows_while_the_bus_fails_then_publishes_them(
 /// events in the order they were written.
 async fn concurrent_relays_publish_each_event_once_in_order(database: &Database, outbox: &Outbox) {
     for index in 0..120 {
-        let mut transaction = database.pool().begin().await.expect("begin");
-        outbox
-            .enqueue(&mut transaction, &format!("a-{}", index % 7), &event(index))
-            .await
-            .expect("enqueue");
-        transaction.commit().await.expect("commit");
+        commit_event(database, outbox, &format!("a-{}", index % 7), index).await;
     }
     let bus = Arc::new(RecordingBus::default());
     let config = OutboxConfig {
@@ -212,12 +218,7 @@ async fn concurrent_relays_publish_each_event_once_in_order(database: &Database,
 /// A claim lasts while its batch is being published, however long that takes (the relay renews
 /// it); the claim of a relay that stopped mid-batch (its process died) is free one lease later.
 async fn a_claim_lives_as_long_as_its_relay(database: &Database, outbox: &Outbox) {
-    let mut transaction = database.pool().begin().await.expect("begin");
-    outbox
-        .enqueue(&mut transaction, "slow", &event(1))
-        .await
-        .expect("enqueue");
-    transaction.commit().await.expect("commit");
+    commit_event(database, outbox, "slow", 1).await;
     let lease = Duration::from_millis(600);
     let config = OutboxConfig {
         lease,
@@ -246,12 +247,7 @@ async fn a_claim_lives_as_long_as_its_relay(database: &Database, outbox: &Outbox
     assert!(other_bus.published.lock().expect("lock").is_empty());
 
     // This relay stops mid-batch, as a killed process would: one lease later the row is free.
-    let mut transaction = database.pool().begin().await.expect("begin");
-    outbox
-        .enqueue(&mut transaction, "orphaned", &event(2))
-        .await
-        .expect("enqueue");
-    transaction.commit().await.expect("commit");
+    commit_event(database, outbox, "orphaned", 2).await;
     let stuck_bus = Arc::new(RecordingBus {
         publish_delay: Duration::from_secs(3600),
         ..RecordingBus::default()
@@ -282,13 +278,7 @@ async fn a_failed_event_holds_back_the_rest_of_its_aggregate(database: &Database
         ("held", 3),
         ("flowing", 4),
     ] {
-        let mut transaction = database.pool().begin().await.expect("begin");
-        let event_id = outbox
-            .enqueue(&mut transaction, key, &event(index))
-            .await
-            .expect("enqueue");
-        transaction.commit().await.expect("commit");
-        event_ids.push(event_id);
+        event_ids.push(commit_event(database, outbox, key, index).await);
     }
     let bus = Arc::new(RecordingBus::default());
     // The aggregate's first event fails; the two after it would pass.
@@ -405,12 +395,7 @@ async fn written_event_is_published_in_time(
     index: u32,
 ) -> bool {
     let before = bus.published.lock().expect("lock").len();
-    let mut transaction = database.pool().begin().await.expect("begin");
-    writer
-        .enqueue(&mut transaction, "woken", &event(index))
-        .await
-        .expect("enqueue");
-    transaction.commit().await.expect("commit");
+    commit_event(database, writer, "woken", index).await;
     writer.notify_committed();
     let deadline = tokio::time::Instant::now() + PUBLISHED_WITHIN;
     while tokio::time::Instant::now() < deadline {
